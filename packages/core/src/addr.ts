@@ -1,0 +1,85 @@
+// Address math that stays exact above 2^32 (addresses are doubles < 2^53). JavaScript's bitwise
+// operators truncate to 32 bits, so every helper here divides and takes remainders instead.
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+/** PAGE_MASK is ~(PAGE_SIZE - 1); use pageAlignDown() rather than masking a full address. */
+export const PAGE_OFFSET_MASK = PAGE_SIZE - 1;
+
+/** Entries per table at every x86-64 level (PTRS_PER_PTE/PMD/PUD, and PGD/P4D when not folded). */
+export const PTRS_PER_TABLE = 512;
+export const PMD_SHIFT = 21;
+export const PUD_SHIFT = 30;
+export const P4D_SHIFT = 39;
+export const PMD_SIZE = 2 ** PMD_SHIFT;
+export const PUD_SIZE = 2 ** PUD_SHIFT;
+export const P4D_SIZE = 2 ** P4D_SHIFT;
+/** HPAGE_PMD_ORDER / HPAGE_PMD_NR: a PMD-mapped THP. */
+export const HPAGE_PMD_ORDER = PMD_SHIFT - PAGE_SHIFT;
+export const HPAGE_PMD_NR = 2 ** HPAGE_PMD_ORDER;
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const TiB = 1024 * GiB;
+
+/** Largest value where the double arithmetic below stays exact. */
+const MAX_EXACT = 2 ** 53;
+
+/** addr rounded down to a multiple of `size` (a power of two). */
+export function alignDown(addr: number, size: number): number {
+  return addr - (addr % size);
+}
+
+/** addr rounded up to a multiple of `size` (a power of two). */
+export function alignUp(addr: number, size: number): number {
+  const r = addr % size;
+  return r === 0 ? addr : addr + (size - r);
+}
+
+export function isAligned(addr: number, size: number): boolean {
+  return addr % size === 0;
+}
+
+export function pageAlignDown(addr: number): number {
+  return addr - (addr % PAGE_SIZE);
+}
+
+export function pageAlignUp(addr: number): number {
+  return alignUp(addr, PAGE_SIZE);
+}
+
+/** The page offset of an address (addr & ~PAGE_MASK). */
+export function offsetInPage(addr: number): number {
+  return addr % PAGE_SIZE;
+}
+
+/** Virtual page number: addr >> PAGE_SHIFT. */
+export function addrToPfn(addr: number): number {
+  return Math.floor(addr / PAGE_SIZE);
+}
+
+/** The index of addr in a table whose entries each map 2^shift bytes: (addr >> shift) & 511. */
+export function tableIndex(addr: number, shift: number): number {
+  return Math.floor(addr / 2 ** shift) % PTRS_PER_TABLE;
+}
+
+/**
+ * The kernel's *_addr_end(addr, end): the end of the entry covering addr, or `end` if that comes
+ * first. `size` is the entry size (PMD_SIZE, PUD_SIZE, ...).
+ */
+export function addrEnd(addr: number, end: number, size: number): number {
+  const boundary = addr - (addr % size) + size;
+  return boundary - 1 < end - 1 ? boundary : end;
+}
+
+/** True when x is an integer the helpers above handle exactly. */
+export function isExactAddress(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0 && x < MAX_EXACT;
+}
+
+/** Hex formatting of an address or entry value, like the kernel's %lx. */
+export function hex(x: number, width = 0): string {
+  const s = x.toString(16);
+  return width > s.length ? '0'.repeat(width - s.length) + s : s;
+}
