@@ -1,0 +1,262 @@
+// Transparent huge pages for anonymous memory (mm/huge_memory.c, Linux 6.18): the PMD fault
+// (huge zero page on read, a new PMD-order folio on write), write faults on huge PMDs, PMD
+// splitting with the deposited page table, zap and fork of huge PMDs, and folio splitting.
+
+import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PSE,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SPECIAL,
+  entry_pfn,
+  entryOut,
+  mk_pte,
+  pmd_leaf,
+} from './arch.ts';
+import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_FAULT_OOM } from './fault.ts';
+import type { Machine } from './machine.ts';
+import {
+  MM_ANONPAGES,
+  type MmStruct,
+  VM_HUGEPAGE,
+  VM_NOHUGEPAGE,
+  VM_SHARED,
+  VM_WRITE,
+  type VmAreaStruct,
+} from './mm.ts';
+import { E, pmd_index, populateEntry, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
+import { PG_anon_exclusive, PG_swapcache } from './physmem.ts';
+import { anon_vma_prepare, folio_add_new_anon_rmap, folio_maybe_dma_pinned, rmap_walk } from './rmap.ts';
+
+/** Deposited page tables (pgtable_trans_huge_deposit()), keyed by PMD table and index. */
+function depositKey(pmdT: number, pi: number): number {
+  return pmdT * 512 + pi;
+}
+
+function deposit(mm: MmStruct, pmdT: number, pi: number): boolean {
+  const t = mm.machine.phys.allocPageTable();
+  if (t === 0) return false;
+  mm.deposited.set(depositKey(pmdT, pi), t);
+  mm.nrPtes++;
+  return true;
+}
+
+function withdraw(mm: MmStruct, pmdT: number, pi: number): number {
+  const k = depositKey(pmdT, pi);
+  const t = mm.deposited.get(k) ?? 0;
+  mm.deposited.delete(k);
+  return t;
+}
+
+/** thp_vma_allowable_order() for a PMD-sized anonymous fault at addr. */
+export function thp_vma_allowable(vma: VmAreaStruct, addr: number): boolean {
+  const thp = vma.vm_mm.machine.thp;
+  if (thp.enabled === 'never' || (vma.vm_flags & VM_NOHUGEPAGE) !== 0) return false;
+  if ((vma.vm_flags & VM_SHARED) !== 0) return false;
+  if (thp.enabled === 'madvise' && (vma.vm_flags & VM_HUGEPAGE) === 0) return false;
+  const haddr = alignDown(addr, PMD_SIZE);
+  return haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end;
+}
+
+/** do_huge_pmd_anonymous_page(). */
+export function do_huge_pmd_anonymous_page(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pmdT: number,
+  pi: number,
+): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const haddr = alignDown(addr, PMD_SIZE);
+  if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
+  if ((flags & FAULT_FLAG_WRITE) === 0 && m.thp.use_zero_page) {
+    const zf = pm.get_huge_zero_folio();
+    if (zf === 0) return VM_FAULT_FALLBACK;
+    if (!deposit(mm, pmdT, pi)) return VM_FAULT_OOM;
+    mk_pte(zf, (vma.protLo & ~_PAGE_RW) | _PAGE_PSE, vma.protHi);
+    setEntry(pm, pmdT, pi, entryOut.lo, entryOut.hi);
+    m.counters.faultZeroPage++;
+    return 0;
+  }
+  const folio = pm.alloc_pages(HPAGE_PMD_ORDER);
+  if (folio === 0) return VM_FAULT_FALLBACK;
+  if (!deposit(mm, pmdT, pi)) {
+    pm.put_page(folio);
+    return VM_FAULT_OOM;
+  }
+  let lo = vma.protLo | _PAGE_PSE;
+  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  mk_pte(folio, lo, vma.protHi);
+  folio_add_new_anon_rmap(pm, folio, vma, haddr, true);
+  mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR);
+  setEntry(pm, pmdT, pi, entryOut.lo, entryOut.hi);
+  m.vmstat.thp_fault_alloc++;
+  m.counters.faultThp++;
+  return 0;
+}
+
+/** do_huge_pmd_wp_page(): reuse an exclusive THP, otherwise split and fall back to PTEs. */
+export function do_huge_pmd_wp_page(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pmdT: number,
+  pi: number,
+): number {
+  const m = vma.vm_mm.machine;
+  const pm = m.phys;
+  readEntry(pm, pmdT, pi);
+  const lo = E.lo;
+  const hi = E.hi;
+  const pfn = entry_pfn(lo, hi);
+  if (!pm.is_huge_zero_pfn(pfn)) {
+    const folio = pm.folio(pfn);
+    let reuse = pm.PageAnonExclusive(folio);
+    if (!reuse && !pm.PageKsm(folio) && pm.refcount[folio] === 1 && (pm.flags[folio] & PG_swapcache) === 0) {
+      for (let p = folio; p < folio + HPAGE_PMD_NR; p++) pm.flags[p] |= PG_anon_exclusive;
+      reuse = true;
+    }
+    if (reuse) {
+      if ((flags & FAULT_FLAG_UNSHARE) !== 0) return 0;
+      let nlo = lo | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+      if ((vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW;
+      setEntry(pm, pmdT, pi, nlo >>> 0, hi);
+      m.counters.faultWpReuse++;
+      return 0;
+    }
+  }
+  split_huge_pmd(vma, addr, pmdT, pi);
+  return VM_FAULT_FALLBACK;
+}
+
+/**
+ * __split_huge_pmd_locked(): replace a huge PMD by the deposited PTE table mapping the same
+ * pages (the huge zero page becomes 512 zero-page PTEs). The folio stays large.
+ */
+export function split_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, pi: number): void {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  readEntry(pm, pmdT, pi);
+  const lo = E.lo;
+  const hi = E.hi;
+  if (!pmd_leaf(lo)) return;
+  const pteT = withdraw(mm, pmdT, pi);
+  const pfn = entry_pfn(lo, hi);
+  const flagsLo =
+    lo & (_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | 0x1 | 0x4 | 0x100 | 0x400);
+  ptlLock(pm, m.counters, pteT);
+  if (pm.is_huge_zero_pfn(pfn)) {
+    for (let i = 0; i < 512; i++) {
+      mk_pte(pm.zeroPfn, (flagsLo & ~_PAGE_RW) | _PAGE_SPECIAL, hi & 0x80000000);
+      setEntry(pm, pteT, i, entryOut.lo, entryOut.hi);
+    }
+  } else {
+    const folio = pm.folio(pfn);
+    for (let i = 0; i < 512; i++) {
+      mk_pte(folio + i, flagsLo, hi & 0x80000000);
+      setEntry(pm, pteT, i, entryOut.lo, entryOut.hi);
+      pm.mapcount[folio + i]++;
+    }
+    pm.entireMapcount[folio]--;
+    pm.folio_ref_add(folio, HPAGE_PMD_NR - 1);
+  }
+  ptlUnlock(pm, m.counters, pteT);
+  populateEntry(pm, pmdT, pi, pteT);
+  m.counters.tlbFlushes++;
+  m.counters.pmdSplits++;
+  m.vmstat.thp_split_pmd++;
+}
+
+/** zap_huge_pmd(). */
+export function zap_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, pi: number): void {
+  const mm = vma.vm_mm;
+  const pm = mm.machine.phys;
+  readEntry(pm, pmdT, pi);
+  const pfn = entry_pfn(E.lo, E.hi);
+  setEntry(pm, pmdT, pi, 0, 0);
+  const t = withdraw(mm, pmdT, pi);
+  if (t !== 0) {
+    pm.freePageTable(t);
+    mm.nrPtes--;
+  }
+  mm.machine.counters.tlbFlushes++;
+  if (pm.is_huge_zero_pfn(pfn)) return;
+  const folio = pm.folio(pfn);
+  pm.entireMapcount[folio]--;
+  mm.add_mm_counter(MM_ANONPAGES, -HPAGE_PMD_NR);
+  pm.put_page(folio);
+}
+
+/**
+ * copy_huge_pmd(): share a huge PMD with the child. Returns 0 when copied, 1 when the source
+ * PMD was split instead (pinned folio: the caller copies the PTEs), or -ENOMEM.
+ */
+export function copy_huge_pmd(
+  dst: VmAreaStruct,
+  src: VmAreaStruct,
+  addr: number,
+  dpmdT: number,
+  spmdT: number,
+  pi: number,
+): number {
+  const dmm = dst.vm_mm;
+  const m = dmm.machine;
+  const pm = m.phys;
+  readEntry(pm, spmdT, pi);
+  let lo = E.lo;
+  const hi = E.hi;
+  const pfn = entry_pfn(lo, hi);
+  if (!pm.is_huge_zero_pfn(pfn)) {
+    const folio = pm.folio(pfn);
+    if (folio_maybe_dma_pinned(pm, folio)) {
+      split_huge_pmd(src, addr, spmdT, pi);
+      return 1;
+    }
+    if (!deposit(dmm, dpmdT, pi)) return -12;
+    for (let p = folio; p < folio + HPAGE_PMD_NR; p++) pm.flags[p] &= ~PG_anon_exclusive;
+    pm.entireMapcount[folio]++;
+    pm.get_page(folio);
+    dmm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR);
+    lo = (lo & ~_PAGE_RW) >>> 0;
+    setEntry(pm, spmdT, pi, lo, hi);
+  } else if (!deposit(dmm, dpmdT, pi)) return -12;
+  setEntry(pm, dpmdT, pi, (lo & ~_PAGE_ACCESSED) >>> 0, hi);
+  return 0;
+}
+
+/** Split every PMD mapping of a folio (the first half of split_huge_page()'s unmap). */
+function split_folio_pmds(m: Machine, folio: number): void {
+  const pm = m.phys;
+  rmap_walk(m, folio, (vma, addr) => {
+    const haddr = alignDown(addr, PMD_SIZE);
+    if (haddr < vma.vm_start) return true;
+    const pmdT = vma.vm_mm.find_pmd_table(haddr);
+    if (pmdT === 0) return true;
+    const pi = pmd_index(haddr);
+    readEntry(pm, pmdT, pi);
+    if (pmd_leaf(E.lo) && entry_pfn(E.lo, E.hi) === folio) split_huge_pmd(vma, haddr, pmdT, pi);
+    return true;
+  });
+}
+
+/**
+ * split_huge_page()/split_folio(): turn a large anon folio into order-0 pages. The caller holds
+ * one reference (and usually the page lock). Returns 0, or -EAGAIN when extra references
+ * (pins, GUP) keep it from being split, as can_split_folio() decides.
+ */
+export function split_folio(m: Machine, folio: number): number {
+  const pm = m.phys;
+  if (!pm.folio_test_large(folio)) return 0;
+  split_folio_pmds(m, folio);
+  const swapcache = (pm.flags[folio] & PG_swapcache) !== 0 ? HPAGE_PMD_NR : 0;
+  if (pm.refcount[folio] !== pm.folio_mapcount(folio) + 1 + swapcache) return -11;
+  pm.splitFolio(folio);
+  m.vmstat.thp_split_page++;
+  void PAGE_SIZE;
+  return 0;
+}

@@ -1,0 +1,45 @@
+export * from './arch.ts';
+export { type CheckOptions, checkMmInvariants } from './check.ts';
+export * from './fault.ts';
+export {
+  copy_huge_pmd,
+  do_huge_pmd_anonymous_page,
+  split_folio,
+  split_huge_pmd,
+  thp_vma_allowable,
+  zap_huge_pmd,
+} from './huge_memory.ts';
+export {
+  type InterleavePoint,
+  Machine,
+  type MachineOptions,
+  type MmHooks,
+  type ThpSettings,
+  type VmEvents,
+} from './machine.ts';
+export { free_pgtables, handle_mm_fault, is_ksm_zero_pte, vm_normal_page, zap_page_range } from './memory.ts';
+export {
+  type Migration,
+  migrate_folio,
+  migrate_folio_finish,
+  migrate_folio_start,
+  migration_entry_wait,
+} from './migrate.ts';
+export * from './mm.ts';
+export * from './pgtable.ts';
+export * from './physmem.ts';
+export * from './process.ts';
+export {
+  anon_vma_prepare,
+  folio_add_anon_rmap_pte,
+  folio_maybe_dma_pinned,
+  folio_remove_rmap_pte,
+  folio_try_share_anon_rmap_pte,
+  GUP_PIN_COUNTING_BIAS,
+  linear_page_index,
+  rmap_walk,
+  vma_address,
+} from './rmap.ts';
+export { ShmemObject } from './shmem.ts';
+export { SwapDevice } from './swap.ts';
+export { reclaim_folio, swapcache_delete } from './vmscan.ts';

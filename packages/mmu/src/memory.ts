@@ -1,0 +1,687 @@
+// The fault path and page-table teardown/copy of mm/memory.c (Linux 6.18): handle_mm_fault()
+// with sanitize_fault_flags(), do_anonymous_page(), do_wp_page()/wp_page_copy()/
+// wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
+// copy_page_range() for fork. THP entry points live in huge_memory.ts.
+
+import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, tableIndex } from '@mmsim/core';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SPECIAL,
+  _PAGE_SWP_EXCLUSIVE,
+  _PAGE_UFFD_WP,
+  entry_pfn,
+  entryOut,
+  is_migration_type,
+  MAX_SWAPFILES,
+  mk_pte,
+  mk_swp_pte,
+  pmd_leaf,
+  pte_dirty,
+  pte_present,
+  pte_soft_dirty,
+  pte_special,
+  pte_swp_exclusive,
+  pte_uffd_wp,
+  pte_write,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_WRITE,
+  swp_offset,
+  swp_type,
+} from './arch.ts';
+import {
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_WRITE,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_SIGSEGV,
+} from './fault.ts';
+import {
+  copy_huge_pmd,
+  do_huge_pmd_anonymous_page,
+  do_huge_pmd_wp_page,
+  split_huge_pmd,
+  thp_vma_allowable,
+  zap_huge_pmd,
+} from './huge_memory.ts';
+import { migration_entry_wait } from './migrate.ts';
+import {
+  is_cow_mapping,
+  MM_ANONPAGES,
+  MM_SHMEMPAGES,
+  MM_SWAPENTS,
+  type MmStruct,
+  VM_SHARED,
+  VM_UFFD_WP,
+  VM_WRITE,
+  type VmAreaStruct,
+} from './mm.ts';
+import {
+  E,
+  entryTable,
+  pmd_index,
+  pte_index,
+  ptlLock,
+  ptlUnlock,
+  readEntry,
+  setEntry,
+  tableEmpty,
+} from './pgtable.ts';
+import { PAGE_MAPPING_ANON, PG_anon_exclusive, PG_locked, PG_swapcache, type PhysMem } from './physmem.ts';
+import {
+  anon_vma_fork,
+  anon_vma_prepare,
+  folio_add_anon_rmap_pte,
+  folio_add_new_anon_rmap,
+  folio_maybe_dma_pinned,
+  folio_remove_rmap_pte,
+  linear_page_index,
+} from './rmap.ts';
+import { shmem_get_folio } from './shmem.ts';
+import { swapcache_delete } from './vmscan.ts';
+
+/**
+ * vm_normal_page(): the struct page behind a present PTE, or 0 for special mappings (the shared
+ * zero page, PFN maps).
+ */
+export function vm_normal_page(pm: PhysMem, lo: number, hi: number): number {
+  if (pte_special(lo)) return 0;
+  const pfn = entry_pfn(lo, hi);
+  if (pm.is_zero_pfn(pfn)) return 0;
+  return pfn;
+}
+
+/** is_ksm_zero_pte(): a zero-page PTE that KSM placed (KSM marks them dirty). */
+export function is_ksm_zero_pte(pm: PhysMem, lo: number, hi: number): boolean {
+  return pte_present(lo) && pm.is_zero_pfn(entry_pfn(lo, hi)) && pte_dirty(lo);
+}
+
+/** Output of the fault helpers that locate the PTE: table PFN and index. */
+const vmf = { table: 0, idx: 0 };
+
+/** handle_mm_fault(): resolve a fault at `addr` in `vma`; returns a vm_fault_t. */
+export function handle_mm_fault(vma: VmAreaStruct, addr: number, flags: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  m.counters.faults++;
+  m.vmstat.pgfault++;
+  mm.mmap_assert_locked();
+  // sanitize_fault_flags()
+  if ((flags & FAULT_FLAG_UNSHARE) !== 0) {
+    if ((flags & FAULT_FLAG_WRITE) !== 0) return VM_FAULT_SIGSEGV;
+    if (!is_cow_mapping(vma.vm_flags)) flags &= ~FAULT_FLAG_UNSHARE;
+  } else if ((flags & FAULT_FLAG_WRITE) !== 0) {
+    if ((vma.vm_flags & 0x20) === 0) return VM_FAULT_SIGSEGV; // VM_MAYWRITE
+    if ((vma.vm_flags & VM_WRITE) === 0 && !is_cow_mapping(vma.vm_flags)) return VM_FAULT_SIGSEGV;
+  }
+  return __handle_mm_fault(vma, alignDown(addr, PAGE_SIZE), flags);
+}
+
+function __handle_mm_fault(vma: VmAreaStruct, addr: number, flags: number): number {
+  const mm = vma.vm_mm;
+  const pm = mm.machine.phys;
+  const pmdT = mm.pmd_alloc(addr);
+  if (pmdT === 0) return VM_FAULT_OOM;
+  const pi = pmd_index(addr);
+  readEntry(pm, pmdT, pi);
+  if (E.lo === 0 && E.hi === 0) {
+    if (thp_vma_allowable(vma, addr)) {
+      const ret = do_huge_pmd_anonymous_page(vma, addr, flags, pmdT, pi);
+      if ((ret & VM_FAULT_FALLBACK) === 0) return ret;
+    }
+  } else if (pmd_leaf(E.lo)) {
+    if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && (E.lo & _PAGE_RW) === 0) {
+      const ret = do_huge_pmd_wp_page(vma, addr, flags, pmdT, pi);
+      if ((ret & VM_FAULT_FALLBACK) === 0) return ret;
+    } else {
+      return 0;
+    }
+  }
+  return handle_pte_fault(vma, addr, flags, pmdT, pi);
+}
+
+function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: number, pi: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  if (!mm.pte_alloc(pmdT, pi)) return VM_FAULT_OOM;
+  readEntry(pm, pmdT, pi);
+  const pteT = entryTable(E.lo, E.hi);
+  const idx = pte_index(addr);
+  readEntry(pm, pteT, idx);
+  const lo = E.lo;
+  const hi = E.hi;
+  if (lo === 0 && hi === 0) {
+    if ((vma.vm_flags & VM_SHARED) !== 0) return do_shared_fault(vma, addr, flags, pteT, idx);
+    return do_anonymous_page(vma, addr, flags, pteT, idx);
+  }
+  if (!pte_present(lo)) return do_swap_page(vma, addr, flags, pteT, idx, lo, hi);
+  m.reach('fault:before-pte-lock', { vma, addr });
+  ptlLock(pm, m.counters, pteT);
+  readEntry(pm, pteT, idx);
+  if (E.lo !== lo || E.hi !== hi) {
+    ptlUnlock(pm, m.counters, pteT);
+    return 0; // the PTE changed under us: the caller retries (spurious fault)
+  }
+  if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
+    if (!pte_write(lo)) {
+      vmf.table = pteT;
+      vmf.idx = idx;
+      return do_wp_page(vma, addr, flags, pteT, idx, lo, hi);
+    }
+    if ((flags & FAULT_FLAG_WRITE) !== 0) {
+      setEntry(pm, pteT, idx, (lo | _PAGE_DIRTY | _PAGE_SOFT_DIRTY | _PAGE_ACCESSED) >>> 0, hi);
+    }
+  } else {
+    setEntry(pm, pteT, idx, (lo | _PAGE_ACCESSED) >>> 0, hi);
+  }
+  ptlUnlock(pm, m.counters, pteT);
+  return 0;
+}
+
+/** do_anonymous_page(): the zero page for reads, a new zeroed exclusive page for writes. */
+function do_anonymous_page(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pteT: number,
+  idx: number,
+): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  if ((flags & FAULT_FLAG_WRITE) === 0) {
+    mk_pte(pm.zeroPfn, vma.protLo & ~_PAGE_RW, vma.protHi);
+    ptlLock(pm, m.counters, pteT);
+    setEntry(pm, pteT, idx, (entryOut.lo | _PAGE_SPECIAL) >>> 0, entryOut.hi);
+    ptlUnlock(pm, m.counters, pteT);
+    m.counters.faultZeroPage++;
+    return 0;
+  }
+  if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
+  const folio = pm.alloc_pages(0);
+  if (folio === 0) return VM_FAULT_OOM;
+  m.counters.faultAnon++;
+  let lo = vma.protLo;
+  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  mk_pte(folio, lo, vma.protHi);
+  ptlLock(pm, m.counters, pteT);
+  folio_add_new_anon_rmap(pm, folio, vma, addr, false);
+  mm.add_mm_counter(MM_ANONPAGES, 1);
+  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+  ptlUnlock(pm, m.counters, pteT);
+  return 0;
+}
+
+/** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
+function do_shared_fault(vma: VmAreaStruct, addr: number, _flags: number, pteT: number, idx: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const pfn = shmem_get_folio(vma, linear_page_index(vma, addr));
+  if (pfn === 0) return VM_FAULT_OOM;
+  let lo = vma.protLo;
+  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  mk_pte(pfn, lo, vma.protHi);
+  ptlLock(pm, m.counters, pteT);
+  pm.get_page(pfn);
+  pm.mapcount[pfn]++;
+  mm.add_mm_counter(MM_SHMEMPAGES, 1);
+  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+  ptlUnlock(pm, m.counters, pteT);
+  return 0;
+}
+
+/**
+ * wp_can_reuse_anon_folio(): may a write to a read-only mapped anon folio reuse it in place
+ * (it is not shared with anyone)? KSM folios never are.
+ */
+function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
+  if (pm.folio_test_large(folio)) return false;
+  if (pm.PageKsm(folio) || pm.refcount[folio] > 3) return false;
+  const swapcache = (pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0;
+  if (pm.refcount[folio] > 1 + swapcache) return false;
+  if ((pm.flags[folio] & PG_locked) !== 0) return false;
+  if (swapcache === 1) swapcache_delete(vma.vm_mm.machine, folio);
+  if (pm.PageKsm(folio) || pm.refcount[folio] !== 1) return false;
+  // folio_move_anon_rmap(): the folio now belongs to this VMA's anon_vma alone.
+  pm.setMapping(folio, vma.anon_vma!.id, PAGE_MAPPING_ANON);
+  return true;
+}
+
+/**
+ * do_wp_page(): a write (or unshare) fault on a read-only present PTE. Exclusive anon pages are
+ * reused; everything else — KSM pages always — is copied (wp_page_copy()).
+ * Called with the PTL held; releases it.
+ */
+function do_wp_page(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pteT: number,
+  idx: number,
+  lo: number,
+  hi: number,
+): number {
+  const m = vma.vm_mm.machine;
+  const pm = m.phys;
+  const unshare = (flags & FAULT_FLAG_UNSHARE) !== 0;
+  if (!unshare && pte_uffd_wp(lo) && (vma.vm_flags & VM_UFFD_WP) !== 0) {
+    // handle_userfault() without a userfaultfd reader: the simulator has none -> SIGBUS,
+    // as for a fault without FAULT_FLAG_ALLOW_RETRY.
+    ptlUnlock(pm, m.counters, pteT);
+    return VM_FAULT_SIGBUS;
+  }
+  const page = vm_normal_page(pm, lo, hi);
+  const folio = page !== 0 ? pm.folio(page) : 0;
+  if (
+    folio !== 0 &&
+    pm.PageAnon(folio) &&
+    (pm.PageAnonExclusive(page) || wp_can_reuse_anon_folio(pm, folio, vma))
+  ) {
+    pm.flags[page] |= PG_anon_exclusive;
+    if (unshare) {
+      ptlUnlock(pm, m.counters, pteT);
+      return 0;
+    }
+    // wp_page_reuse()
+    m.counters.faultWpReuse++;
+    let nlo = lo | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+    if ((vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW;
+    setEntry(pm, pteT, idx, nlo >>> 0, hi);
+    ptlUnlock(pm, m.counters, pteT);
+    return 0;
+  }
+  if (folio !== 0) pm.get_page(folio);
+  ptlUnlock(pm, m.counters, pteT);
+  if (folio !== 0 && pm.PageKsm(folio)) {
+    m.counters.cowKsm++;
+    m.vmstat.cow_ksm++;
+  }
+  return wp_page_copy(vma, addr, flags, pteT, idx, lo, hi, page);
+}
+
+/** wp_page_copy(): map a private copy (or, for the zero page, a zeroed page) in place. */
+function wp_page_copy(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pteT: number,
+  idx: number,
+  lo: number,
+  hi: number,
+  old: number,
+): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const unshare = (flags & FAULT_FLAG_UNSHARE) !== 0;
+  m.counters.faultWpCopy++;
+  if (unshare) m.counters.faultUnshare++;
+  if (!anon_vma_prepare(vma)) {
+    if (old !== 0) pm.put_page(old);
+    return VM_FAULT_OOM;
+  }
+  const nf = pm.alloc_pages(0);
+  if (nf === 0) {
+    if (old !== 0) pm.put_page(old);
+    return VM_FAULT_OOM;
+  }
+  if (old !== 0) pm.copy_page(nf, old);
+  ptlLock(pm, m.counters, pteT);
+  readEntry(pm, pteT, idx);
+  if (E.lo !== lo || E.hi !== hi) {
+    // Someone changed the PTE meanwhile: back out and let the caller retry.
+    ptlUnlock(pm, m.counters, pteT);
+    pm.put_page(nf);
+    if (old !== 0) pm.put_page(old);
+    return 0;
+  }
+  if (old === 0) {
+    mm.add_mm_counter(MM_ANONPAGES, 1);
+    if (pte_dirty(lo) && pm.is_zero_pfn(entry_pfn(lo, hi))) m.hooks.ksm_might_unmap_zero_page(mm, lo);
+  }
+  let nlo = vma.protLo | _PAGE_ACCESSED;
+  if (unshare) {
+    nlo &= ~_PAGE_RW;
+    if (pte_soft_dirty(lo)) nlo |= _PAGE_SOFT_DIRTY;
+    if (pte_uffd_wp(lo)) nlo |= _PAGE_UFFD_WP;
+  } else {
+    nlo |= _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+    if ((vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW;
+  }
+  mk_pte(nf, nlo, vma.protHi);
+  m.counters.tlbFlushes++; // ptep_clear_flush()
+  folio_add_new_anon_rmap(pm, nf, vma, addr, false);
+  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+  if (old !== 0) folio_remove_rmap_pte(pm, old);
+  ptlUnlock(pm, m.counters, pteT);
+  if (old !== 0) {
+    pm.put_page(old); // the mapping's reference
+    pm.put_page(old); // do_wp_page()'s reference
+  }
+  return 0;
+}
+
+/** do_swap_page(): a fault on a non-present PTE: swap-in, or wait for a migration to finish. */
+function do_swap_page(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  pteT: number,
+  idx: number,
+  lo: number,
+  hi: number,
+): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const type = swp_type(lo, hi);
+  const off = swp_offset(lo, hi);
+  if (is_migration_type(type)) {
+    m.counters.faultMigrationWait++;
+    migration_entry_wait(m, off);
+    return 0;
+  }
+  if (type >= MAX_SWAPFILES) return VM_FAULT_SIGBUS; // markers, hwpoison, device entries
+  m.counters.faultSwapIn++;
+  if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
+  let folio = m.swap.cache.get(off) ?? 0;
+  let exclusive = pte_swp_exclusive(lo);
+  if (folio === 0) {
+    // swap_read_folio() into a new folio; the swap cache keeps the allocation's reference.
+    folio = pm.alloc_pages(0);
+    if (folio === 0) return VM_FAULT_OOM;
+    const bytes = m.swap.read(off);
+    if (bytes !== null) pm.writePage(folio, bytes);
+    m.vmstat.pswpin++;
+    pm.flags[folio] |= PG_swapcache;
+    pm.private[folio] = off;
+    m.swap.cache.set(off, folio);
+    pm.setMapping(folio, vma.anon_vma!.id, PAGE_MAPPING_ANON);
+    pm.index[folio] = linear_page_index(vma, addr);
+  }
+  pm.get_page(folio); // the mapping's reference
+  if (pm.PageKsm(folio)) exclusive = false;
+  else {
+    // ksm_might_need_to_copy(): a swap-cache folio of another anon_vma tree (e.g. a KSM page
+    // swapped out and read back by one of its sharers) must be copied for this VMA.
+    const av = m.anonVmas.get(pm.mappingHandle(folio));
+    if (
+      av === undefined ||
+      av.root !== vma.anon_vma!.root ||
+      pm.index[folio] !== linear_page_index(vma, addr)
+    ) {
+      const copy = pm.alloc_pages(0);
+      if (copy === 0) {
+        pm.put_page(folio);
+        return VM_FAULT_OOM;
+      }
+      pm.copy_page(copy, folio);
+      m.vmstat.ksm_swpin_copy++;
+      pm.put_page(folio);
+      folio = copy;
+      pm.setMapping(folio, vma.anon_vma!.id, PAGE_MAPPING_ANON);
+      pm.index[folio] = linear_page_index(vma, addr);
+      exclusive = true;
+    }
+  }
+  ptlLock(pm, m.counters, pteT);
+  let nlo = vma.protLo | _PAGE_ACCESSED;
+  if ((lo & 0x2) !== 0) nlo |= _PAGE_SOFT_DIRTY; // _PAGE_SWP_SOFT_DIRTY
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  if (exclusive && write && (vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  mk_pte(folio, nlo, vma.protHi);
+  folio_add_anon_rmap_pte(pm, folio, exclusive);
+  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+  mm.add_mm_counter(MM_ANONPAGES, 1);
+  mm.add_mm_counter(MM_SWAPENTS, -1);
+  ptlUnlock(pm, m.counters, pteT);
+  m.swap.free(off);
+  // should_try_to_free_swap(): drop the swap-cache copy once no swap PTE refers to it.
+  const cached = m.swap.cache.get(off);
+  if (cached !== undefined && m.swap.swapCount(off) === 0) swapcache_delete(m, cached);
+  if (!pte_write(entryOut.lo) && write) {
+    // A write fault on a page we could not map writable: do the COW now.
+    return handle_mm_fault(vma, addr, flags);
+  }
+  return 0;
+}
+
+// ---- teardown -------------------------------------------------------------------------------
+
+/** Unmap one present or swap PTE (zap_present_ptes()/zap_nonpresent_ptes()). PTL held. */
+function zap_pte(mm: MmStruct, vma: VmAreaStruct, pteT: number, idx: number, lo: number, hi: number): void {
+  const m = mm.machine;
+  const pm = m.phys;
+  setEntry(pm, pteT, idx, 0, 0);
+  if (pte_present(lo)) {
+    const page = vm_normal_page(pm, lo, hi);
+    if (page === 0) {
+      if (is_ksm_zero_pte(pm, lo, hi)) m.hooks.ksm_might_unmap_zero_page(mm, lo);
+      return;
+    }
+    m.counters.tlbFlushes++;
+    folio_remove_rmap_pte(pm, page);
+    if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
+    else mm.add_mm_counter(MM_SHMEMPAGES, -1);
+    pm.put_page(page);
+    return;
+  }
+  const type = swp_type(lo, hi);
+  const off = swp_offset(lo, hi);
+  if (type < MAX_SWAPFILES) {
+    mm.add_mm_counter(MM_SWAPENTS, -1);
+    m.swap.free(off);
+    const f = m.swap.cache.get(off);
+    if (f !== undefined && m.swap.swapCount(off) === 0 && !pm.folio_mapped(f)) swapcache_delete(m, f);
+  } else if (is_migration_type(type)) {
+    // The page under migration loses this mapping; remove_migration_ptes() will skip it.
+    mm.add_mm_counter(MM_ANONPAGES, -1);
+    void vma;
+  }
+}
+
+/** zap_page_range_single(): unmap every page in [start, end) of the VMA; tables stay. */
+export function zap_page_range(vma: VmAreaStruct, start: number, end: number): void {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  let addr = start;
+  while (addr < end) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdT = mm.find_pmd_table(addr);
+    if (pmdT === 0) {
+      addr = next;
+      continue;
+    }
+    const pi = pmd_index(addr);
+    readEntry(pm, pmdT, pi);
+    if (E.lo === 0 && E.hi === 0) {
+      addr = next;
+      continue;
+    }
+    if (pmd_leaf(E.lo)) {
+      if (addr % PMD_SIZE === 0 && next - addr === PMD_SIZE) {
+        zap_huge_pmd(vma, addr, pmdT, pi);
+        addr = next;
+        continue;
+      }
+      split_huge_pmd(vma, addr, pmdT, pi);
+      readEntry(pm, pmdT, pi);
+    }
+    const pteT = entryTable(E.lo, E.hi);
+    ptlLock(pm, m.counters, pteT);
+    for (let a = addr; a < next; a += PAGE_SIZE) {
+      const idx = pte_index(a);
+      readEntry(pm, pteT, idx);
+      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, vma, pteT, idx, E.lo, E.hi);
+    }
+    ptlUnlock(pm, m.counters, pteT);
+    addr = next;
+  }
+}
+
+/**
+ * free_pgtables() for [start, end): free page-table pages that map nothing any more and whose
+ * span no other VMA overlaps (the kernel's floor/ceiling rule).
+ */
+export function free_pgtables(mm: MmStruct, start: number, end: number): void {
+  const pm = mm.machine.phys;
+  const overlaps = (lo: number, hi: number): boolean => mm.find_vma_intersection(lo, hi) !== null;
+  freeLevel(mm, pm, mm.pgd, mm.levels === 5 ? 4 : 3, start, end, overlaps);
+}
+
+const LEVEL_SHIFT = [12, 21, 30, 39, 48];
+const LEVEL_SIZE = [PAGE_SIZE, PMD_SIZE, 2 ** 30, 2 ** 39, 2 ** 48];
+
+/** Free empty child tables of `table` (a level-`lvl` table: 1 = PMD ... 4 = PGD in 5-level). */
+function freeLevel(
+  mm: MmStruct,
+  pm: PhysMem,
+  table: number,
+  lvl: number,
+  start: number,
+  end: number,
+  overlaps: (a: number, b: number) => boolean,
+): void {
+  const size = LEVEL_SIZE[lvl];
+  let addr = start;
+  while (addr < end) {
+    const next = addrEnd(addr, end, size);
+    const idx = tableIndex(addr, LEVEL_SHIFT[lvl]);
+    readEntry(pm, table, idx);
+    if ((E.lo !== 0 || E.hi !== 0) && !(lvl <= 2 && pmd_leaf(E.lo))) {
+      const child = entryTable(E.lo, E.hi);
+      if (lvl > 1) freeLevel(mm, pm, child, lvl - 1, addr, next, overlaps);
+      const lo = alignDown(addr, size);
+      if (tableEmpty(pm, child) && !overlaps(lo, lo + size)) {
+        setEntry(pm, table, idx, 0, 0);
+        pm.freePageTable(child);
+        mm.nrPtes--;
+      }
+    }
+    addr = next;
+  }
+}
+
+/** Free every page table of an exiting mm (free_pgd_range over the whole space). */
+export function free_all_pgtables(mm: MmStruct): void {
+  const pm = mm.machine.phys;
+  freeLevel(mm, pm, mm.pgd, mm.levels === 5 ? 4 : 3, 0, mm.levels === 5 ? 2 ** 57 : 2 ** 48, () => false);
+  pm.freePageTable(mm.pgd);
+  mm.nrPtes--;
+  mm.pgd = 0;
+}
+
+// ---- fork ---------------------------------------------------------------------------------
+
+/**
+ * copy_page_range(): share the parent's anonymous pages with the child copy-on-write. Returns
+ * 0 or -ENOMEM. Pinned exclusive pages are copied at once (copy_present_page()).
+ */
+export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
+  if (src.anon_vma === null && (src.vm_flags & VM_SHARED) === 0) return 0; // vma_needs_copy()
+  if ((src.vm_flags & VM_SHARED) !== 0) return 0; // shared mappings fault in from the object
+  anon_vma_fork(dst, src);
+  const smm = src.vm_mm;
+  const dmm = dst.vm_mm;
+  const m = smm.machine;
+  const pm = m.phys;
+  const cow = is_cow_mapping(src.vm_flags);
+  let addr = src.vm_start;
+  const end = src.vm_end;
+  while (addr < end) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const spmdT = smm.find_pmd_table(addr);
+    if (spmdT === 0) {
+      addr = next;
+      continue;
+    }
+    const pi = pmd_index(addr);
+    readEntry(pm, spmdT, pi);
+    if (E.lo === 0 && E.hi === 0) {
+      addr = next;
+      continue;
+    }
+    const huge = pmd_leaf(E.lo);
+    const dpmdT = dmm.pmd_alloc(addr);
+    if (dpmdT === 0) return -12;
+    if (huge) {
+      const r = copy_huge_pmd(dst, src, addr, dpmdT, spmdT, pi);
+      if (r === 0) {
+        addr = next;
+        continue;
+      }
+      if (r < 0) return r;
+      // split: copy the PTE table below
+    }
+    readEntry(pm, spmdT, pi);
+    const spteT = entryTable(E.lo, E.hi);
+    if (!dmm.pte_alloc(dpmdT, pi)) return -12;
+    readEntry(pm, dpmdT, pi);
+    const dpteT = entryTable(E.lo, E.hi);
+    for (let a = addr; a < next; a += PAGE_SIZE) {
+      const idx = pte_index(a);
+      readEntry(pm, spteT, idx);
+      let lo = E.lo;
+      let hi = E.hi;
+      if (lo === 0 && hi === 0) continue;
+      if (!pte_present(lo)) {
+        // copy_nonpresent_pte()
+        const type = swp_type(lo, hi);
+        const off = swp_offset(lo, hi);
+        if (type < MAX_SWAPFILES) {
+          m.swap.duplicate(off);
+          dmm.add_mm_counter(MM_SWAPENTS, 1);
+          if (pte_swp_exclusive(lo)) {
+            lo = (lo & ~_PAGE_SWP_EXCLUSIVE) >>> 0;
+            setEntry(pm, spteT, idx, lo, hi);
+          }
+        } else if (is_migration_type(type)) {
+          if (type === SWP_MIGRATION_WRITE || type === SWP_MIGRATION_READ + 1) {
+            mk_swp_pte(SWP_MIGRATION_READ, off, lo & 0x1ff);
+            lo = entryOut.lo;
+            hi = entryOut.hi;
+            setEntry(pm, spteT, idx, lo, hi);
+          }
+          dmm.add_mm_counter(MM_ANONPAGES, 1);
+        }
+        setEntry(pm, dpteT, idx, lo, hi);
+        continue;
+      }
+      const page = vm_normal_page(pm, lo, hi);
+      if (page !== 0) {
+        const folio = pm.folio(page);
+        if (pm.PageAnonExclusive(page) && folio_maybe_dma_pinned(pm, folio)) {
+          // copy_present_page(): the child gets its own copy right away.
+          if (!anon_vma_prepare(dst)) return -12;
+          const nf = pm.alloc_pages(0);
+          if (nf === 0) return -12;
+          pm.copy_page(nf, page);
+          folio_add_new_anon_rmap(pm, nf, dst, a, false);
+          dmm.add_mm_counter(MM_ANONPAGES, 1);
+          mk_pte(nf, lo, hi & 0x80000000);
+          setEntry(pm, dpteT, idx, entryOut.lo, entryOut.hi);
+          continue;
+        }
+        pm.get_page(page);
+        pm.mapcount[page]++;
+        pm.flags[page] &= ~PG_anon_exclusive; // folio_try_dup_anon_rmap_pte()
+        dmm.add_mm_counter(MM_ANONPAGES, 1);
+      }
+      if (cow && pte_write(lo)) {
+        lo = (lo & ~_PAGE_RW) >>> 0; // ptep_set_wrprotect() in the parent, too
+        setEntry(pm, spteT, idx, lo, hi);
+        m.counters.tlbFlushes++;
+      }
+      // The child's PTE starts old (pte_mkold()).
+      setEntry(pm, dpteT, idx, (lo & ~_PAGE_ACCESSED) >>> 0, hi);
+    }
+    addr = next;
+  }
+  return 0;
+}

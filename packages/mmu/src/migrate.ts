@@ -1,0 +1,152 @@
+// Page migration (mm/migrate.c, mm/rmap.c try_to_migrate(), Linux 6.18), for order-0 anon and
+// KSM folios: every mapping is replaced by a migration entry, the contents and state move to a
+// new folio, and remove_migration_ptes() maps the new folio where the entries were. A fault or
+// lookup that meets a migration entry waits (migration_entry_wait()) until the move is done.
+
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SWP_EXCLUSIVE,
+  _PAGE_SWP_SOFT_DIRTY,
+  entry_pfn,
+  entryOut,
+  is_migration_type,
+  mk_pte,
+  mk_swp_pte,
+  pte_present,
+  pte_soft_dirty,
+  pte_write,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_READ_EXCLUSIVE,
+  SWP_MIGRATION_WRITE,
+  swp_offset,
+  swp_type,
+} from './arch.ts';
+import { split_folio } from './huge_memory.ts';
+import type { Machine } from './machine.ts';
+import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
+import { PG_anon_exclusive, PG_dirty, PG_locked, PG_swapbacked } from './physmem.ts';
+import { folio_remove_rmap_pte, rmap_walk } from './rmap.ts';
+
+/** A migration between try_to_migrate() and remove_migration_ptes(). */
+export interface Migration {
+  readonly src: number;
+  readonly dst: number;
+  done: boolean;
+}
+
+/**
+ * Start migrating an order-0 anon or KSM folio (a large folio is split first): allocate the
+ * destination, lock the source and replace every mapping with a migration entry. Returns null
+ * when the folio cannot be migrated now (locked, extra references, no memory).
+ */
+export function migrate_folio_start(m: Machine, folio: number): Migration | null {
+  const pm = m.phys;
+  if (!pm.PageAnon(folio) || (pm.flags[folio] & PG_locked) !== 0) return null;
+  pm.get_page(folio); // isolation reference
+  if (pm.folio_test_large(folio) && split_folio(m, folio) !== 0) {
+    pm.put_page(folio);
+    return null;
+  }
+  const dst = pm.alloc_pages(0);
+  if (dst === 0) {
+    pm.put_page(folio);
+    return null;
+  }
+  pm.flags[folio] |= PG_locked;
+  rmap_walk(m, folio, (vma, addr) => {
+    const mm = vma.vm_mm;
+    const pteT = mm.find_pte_table(addr);
+    if (pteT === 0) return true;
+    const idx = pte_index(addr);
+    readEntry(pm, pteT, idx);
+    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== folio) return true;
+    ptlLock(pm, m.counters, pteT);
+    const type = pte_write(E.lo)
+      ? SWP_MIGRATION_WRITE
+      : pm.PageAnonExclusive(folio)
+        ? SWP_MIGRATION_READ_EXCLUSIVE
+        : SWP_MIGRATION_READ;
+    let flags = 0;
+    if (pte_soft_dirty(E.lo)) flags |= _PAGE_SWP_SOFT_DIRTY;
+    if ((E.lo & _PAGE_DIRTY) !== 0) pm.flags[folio] |= PG_dirty;
+    mk_swp_pte(type, folio, flags);
+    setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+    m.counters.tlbFlushes++;
+    folio_remove_rmap_pte(pm, folio);
+    ptlUnlock(pm, m.counters, pteT);
+    pm.put_page(folio);
+    return true;
+  });
+  const mig: Migration = { src: folio, dst, done: false };
+  m.migrations.set(folio, mig);
+  return mig;
+}
+
+/** Finish a migration: move contents and state, then map the destination (move_to_new_folio(),
+ * remove_migration_ptes()). */
+export function migrate_folio_finish(m: Machine, mig: Migration): void {
+  if (mig.done) return;
+  mig.done = true;
+  m.migrations.delete(mig.src);
+  const pm = m.phys;
+  const { src, dst } = mig;
+  pm.copy_page(dst, src);
+  pm.mapping[dst] = pm.mapping[src];
+  pm.index[dst] = pm.index[src];
+  pm.flags[dst] |= pm.flags[src] & (PG_anon_exclusive | PG_dirty | PG_swapbacked);
+  if (pm.PageKsm(src)) m.hooks.folio_migrate_ksm(dst, src);
+  rmap_walk(m, dst, (vma, addr) => {
+    const mm = vma.vm_mm;
+    const pteT = mm.find_pte_table(addr);
+    if (pteT === 0) return true;
+    const idx = pte_index(addr);
+    readEntry(pm, pteT, idx);
+    const lo = E.lo;
+    const hi = E.hi;
+    if (
+      pte_present(lo) ||
+      (lo === 0 && hi === 0) ||
+      !is_migration_type(swp_type(lo, hi)) ||
+      swp_offset(lo, hi) !== src
+    )
+      return true;
+    ptlLock(pm, m.counters, pteT);
+    let nlo = vma.protLo | _PAGE_ACCESSED;
+    if ((lo & _PAGE_SWP_SOFT_DIRTY) !== 0) nlo |= _PAGE_SOFT_DIRTY;
+    if (swp_type(lo, hi) === SWP_MIGRATION_WRITE) nlo |= _PAGE_RW | _PAGE_DIRTY;
+    else nlo &= ~_PAGE_RW;
+    mk_pte(dst, nlo, vma.protHi);
+    setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+    pm.get_page(dst);
+    pm.mapcount[dst]++;
+    ptlUnlock(pm, m.counters, pteT);
+    return true;
+  });
+  void _PAGE_SWP_EXCLUSIVE;
+  pm.flags[src] &= ~PG_locked;
+  // Drop the allocation reference of dst (its mappings hold their own) and the source's
+  // isolation reference: the source is freed.
+  pm.put_page(dst);
+  if (pm.PageKsm(src)) pm.mapping[src] = 0;
+  pm.put_page(src);
+  m.vmstat.pgmigrate_success++;
+}
+
+/** migrate_pages() for one folio: the new PFN, or 0 when it could not be migrated. */
+export function migrate_folio(m: Machine, folio: number): number {
+  const mig = migrate_folio_start(m, folio);
+  if (mig === null) return 0;
+  m.reach('migrate:unmapped', mig);
+  migrate_folio_finish(m, mig);
+  return mig.dst;
+}
+
+/** migration_entry_wait(): sleep until the migration of `pfn` completed. In the simulator the
+ * waiter runs the rest of that migration (the migrating context would finish it meanwhile). */
+export function migration_entry_wait(m: Machine, pfn: number): void {
+  const mig = m.migrations.get(pfn);
+  if (mig !== undefined) migrate_folio_finish(m, mig);
+}

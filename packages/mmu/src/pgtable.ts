@@ -1,0 +1,116 @@
+// Page-table access for both paging modes (include/linux/pgtable.h, arch/x86/include/asm/
+// pgtable*.h, mm/memory.c's __pXd_alloc). A table is a page-table frame; an entry pointer is the
+// pair (table PFN, index). 4-level paging folds the P4D into the PGD (pgtable-nop4d semantics as
+// x86 does at run time without LA57): the PGD entry *is* the P4D entry and pgd_none() is false.
+
+import {
+  BUG,
+  type Counters,
+  P4D_SHIFT,
+  PAGE_SHIFT,
+  PMD_SHIFT,
+  PTRS_PER_TABLE,
+  PUD_SHIFT,
+  tableIndex,
+  VM_BUG_ON,
+} from '@mmsim/core';
+import { _PAGE_TABLE, entry_pfn, entryOut, mk_entry } from './arch.ts';
+import { PG_ptl, PG_table, type PhysMem } from './physmem.ts';
+
+/** Paging depth of an address space. */
+export type PagingLevels = 4 | 5;
+
+/** PGDIR_SHIFT for the paging mode. */
+export function pgdirShift(levels: PagingLevels): number {
+  return levels === 5 ? 48 : P4D_SHIFT;
+}
+
+/** TASK_SIZE_MAX: 47 bits of user address space with 4 levels, 56 with 5 (minus a guard page). */
+export function taskSizeMax(levels: PagingLevels): number {
+  return (levels === 5 ? 2 ** 56 : 2 ** 47) - 4096;
+}
+
+/** The scratch entry the read helpers fill: the two words of the last entry read. */
+export const E = { lo: 0, hi: 0 };
+
+/** Read entry `idx` of `table` into E. */
+export function readEntry(pm: PhysMem, table: number, idx: number): void {
+  const w = pm.tableWords(table);
+  const o = pm.tableBase(table) + idx * 2;
+  E.lo = w[o];
+  E.hi = w[o + 1];
+}
+
+/** set_pte_at()/set_pmd_at()/...: store an entry. */
+export function setEntry(pm: PhysMem, table: number, idx: number, lo: number, hi: number): void {
+  const w = pm.tableWords(table);
+  const o = pm.tableBase(table) + idx * 2;
+  w[o] = lo;
+  w[o + 1] = hi;
+}
+
+export function clearEntry(pm: PhysMem, table: number, idx: number): void {
+  setEntry(pm, table, idx, 0, 0);
+}
+
+/** Point entry idx of `table` at page-table page `child` (pmd_populate() and friends). */
+export function populateEntry(pm: PhysMem, table: number, idx: number, child: number): void {
+  mk_entry(child, _PAGE_TABLE, 0);
+  setEntry(pm, table, idx, entryOut.lo, entryOut.hi);
+}
+
+/** The table a non-leaf entry points to (pmd_page()/pud_pgtable()...). */
+export function entryTable(lo: number, hi: number): number {
+  return entry_pfn(lo, hi);
+}
+
+/** True when every entry of a table is none. */
+export function tableEmpty(pm: PhysMem, table: number): boolean {
+  const w = pm.tableWords(table);
+  const o = pm.tableBase(table);
+  for (let i = 0; i < PTRS_PER_TABLE * 2; i++) if (w[o + i] !== 0) return false;
+  return true;
+}
+
+// ---- locks -------------------------------------------------------------------------------
+
+/**
+ * spin_lock(ptl) for a page-table page's split lock (pte_lockptr()/pmd_lockptr()). Taking a
+ * lock already held is the deadlock lockdep reports as "possible recursive locking detected".
+ */
+export function ptlLock(pm: PhysMem, counters: Counters, table: number): void {
+  if ((pm.flags[table] & PG_ptl) !== 0) {
+    BUG(`possible recursive locking detected: ptl of page table ${table}`);
+  }
+  VM_BUG_ON((pm.flags[table] & PG_table) === 0, `ptlLock: ${table} is not a page table`);
+  pm.flags[table] |= PG_ptl;
+  counters.ptlLock++;
+}
+
+export function ptlUnlock(pm: PhysMem, counters: Counters, table: number): void {
+  VM_BUG_ON((pm.flags[table] & PG_ptl) === 0, `ptlUnlock: ptl of ${table} not held`);
+  pm.flags[table] &= ~PG_ptl;
+  counters.ptlUnlock++;
+}
+
+export function ptlHeld(pm: PhysMem, table: number): boolean {
+  return (pm.flags[table] & PG_ptl) !== 0;
+}
+
+// ---- index helpers -------------------------------------------------------------------------
+
+export function pte_index(addr: number): number {
+  return tableIndex(addr, PAGE_SHIFT);
+}
+export function pmd_index(addr: number): number {
+  return tableIndex(addr, PMD_SHIFT);
+}
+export function pud_index(addr: number): number {
+  return tableIndex(addr, PUD_SHIFT);
+}
+export function p4d_index(addr: number): number {
+  return tableIndex(addr, P4D_SHIFT);
+}
+export function pgd_index(levels: PagingLevels, addr: number): number {
+  return tableIndex(addr, pgdirShift(levels));
+}

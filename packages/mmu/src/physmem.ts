@@ -1,0 +1,656 @@
+// Physical memory: struct page as struct-of-arrays indexed by PFN (include/linux/mm_types.h,
+// page-flags.h), an O(1) allocator for order-0 pages and PMD-order folios (mm/page_alloc.c's
+// role), page contents in pooled slabs (allocated only for frames that hold non-zero data),
+// and the content-derived caches KSM reads (checksum, zero-ness). PFN 0 is never handed out.
+
+import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, VM_BUG_ON } from '@mmsim/core';
+import xxhash from 'xxhash-wasm';
+
+const { h64Raw } = await xxhash();
+
+// ---- page flags (bits of PhysMem.flags) — the kernel's enum pageflags names --------------
+export const PG_locked = 1 << 0;
+export const PG_referenced = 1 << 1;
+export const PG_uptodate = 1 << 2;
+export const PG_dirty = 1 << 3;
+export const PG_lru = 1 << 4;
+export const PG_head = 1 << 5;
+export const PG_reserved = 1 << 6;
+export const PG_swapcache = 1 << 7;
+export const PG_anon_exclusive = 1 << 8;
+export const PG_swapbacked = 1 << 9;
+export const PG_mlocked = 1 << 10;
+/** PageTable() (a page_type in the kernel). */
+export const PG_table = 1 << 11;
+/** A tail page of a compound page (the kernel encodes this in compound_head's low bit). */
+export const PG_tail = 1 << 12;
+/** On a free list (PageBuddy() in the kernel). */
+export const PG_buddy = 1 << 13;
+/** The page-table lock of this page-table page is held (split PTL, include/linux/mm.h). */
+export const PG_ptl = 1 << 14;
+/** Simulator caches of content-derived values; dropped on every write. */
+export const PG_csum_valid = 1 << 15;
+export const PG_zero_valid = 1 << 16;
+export const PG_zero_filled = 1 << 17;
+
+// page->mapping low bits (include/linux/page-flags.h).
+export const PAGE_MAPPING_ANON = 0x1;
+export const PAGE_MAPPING_MOVABLE = 0x2;
+export const PAGE_MAPPING_KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
+export const PAGE_MAPPING_FLAGS = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
+
+/** Pages per content slab: 256 x 4 KiB = 1 MiB. */
+const SLAB_SHIFT = 8;
+const SLAB_PAGES = 1 << SLAB_SHIFT;
+const SLAB_MASK = SLAB_PAGES - 1;
+const WORDS_PER_PAGE = PAGE_SIZE / 4;
+
+const ZERO_BUF = Buffer.alloc(PAGE_SIZE);
+const NONE = 0;
+
+/** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
+export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 1;
+
+/**
+ * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
+ * page's folio-level fields live at its head, as in the kernel.
+ */
+export class PhysMem {
+  /** Frames this machine has (including the never-used PFN 0). */
+  readonly nrFrames: number;
+  private readonly counters: Counters;
+
+  // struct page, one entry per PFN.
+  flags: Uint32Array;
+  /** _refcount (folio-level: read at the head). */
+  refcount: Int32Array;
+  /** _mapcount + 1: PTE mappings of this page. */
+  mapcount: Int32Array;
+  /** page->mapping: handle << 2 | PAGE_MAPPING_* bits (0 = NULL). */
+  mapping: Int32Array;
+  /** page->index (the linear page index of the mapping). */
+  index: Float64Array;
+  /** compound_head: the head PFN of a tail page; free-list link while on a free list. */
+  head: Int32Array;
+  /** folio order (heads only). */
+  order: Uint8Array;
+  /** _entire_mapcount: PMD mappings of a large folio (heads only). */
+  entireMapcount: Int32Array;
+  /** _pincount: FOLL_PIN pins of the folio (heads). */
+  pincount: Int32Array;
+  /** Content slot (-1: all zero, no storage). */
+  slot: Int32Array;
+  /** page->private: the swap entry offset of a swap-cache page. */
+  private: Float64Array;
+  /** Cached calc_checksum() value, valid while PG_csum_valid. */
+  checksum: Uint32Array;
+  /** Simulator bookkeeping: the frame's generation, bumped when freed (catches stale PFNs). */
+  gen: Int32Array;
+  /** NUMA node of the frame. */
+  nid: Uint8Array;
+
+  /** Frames handed out so far from the never-used range. */
+  private highWater = 1;
+  private capacity: number;
+  private free0 = NONE;
+  private free9 = NONE;
+  /** Frames currently allocated. */
+  nrUsed = 0;
+  /** Page-table pages currently allocated (NR_PAGETABLE). */
+  nrPageTables = 0;
+  /** Allocation failure injection: called before each allocation; true fails it. */
+  failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
+
+  // Content storage.
+  slabs: Buffer[] = [];
+  slabWords: Uint32Array[] = [];
+  private freeSlots: Int32Array = new Int32Array(1024);
+  private nrFreeSlots = 0;
+  private nextSlot = 0;
+
+  /** The shared zero page (ZERO_PAGE(0)) and the huge zero folio, allocated lazily. */
+  readonly zeroPfn: number;
+  hugeZeroPfn = 0;
+
+  constructor(nrFrames: number, counters: Counters) {
+    if (nrFrames < HPAGE_PMD_NR * 2) BUG(`PhysMem: ${nrFrames} frames is too small`);
+    this.nrFrames = Math.floor(nrFrames);
+    this.counters = counters;
+    this.capacity = Math.min(this.nrFrames, 4096);
+    this.flags = new Uint32Array(this.capacity);
+    this.refcount = new Int32Array(this.capacity);
+    this.mapcount = new Int32Array(this.capacity);
+    this.mapping = new Int32Array(this.capacity);
+    this.index = new Float64Array(this.capacity);
+    this.head = new Int32Array(this.capacity);
+    this.order = new Uint8Array(this.capacity);
+    this.entireMapcount = new Int32Array(this.capacity);
+    this.pincount = new Int32Array(this.capacity);
+    this.slot = new Int32Array(this.capacity).fill(-1);
+    this.private = new Float64Array(this.capacity);
+    this.checksum = new Uint32Array(this.capacity);
+    this.gen = new Int32Array(this.capacity);
+    this.nid = new Uint8Array(this.capacity);
+    const z = this.alloc_pages(0);
+    if (z === 0) BUG('no memory for the zero page');
+    this.zeroPfn = z;
+    this.flags[z] |= PG_reserved;
+  }
+
+  // ---- the allocator ---------------------------------------------------------------------
+
+  /** One past the highest PFN ever handed out. */
+  get highWaterMark(): number {
+    return this.highWater;
+  }
+
+  /** Frames not allocated (free lists plus the never-used range). */
+  get nrFree(): number {
+    return this.nrFrames - 1 - this.nrUsed;
+  }
+
+  private grow(min: number): void {
+    let cap = this.capacity;
+    while (cap < min) cap *= 2;
+    cap = Math.min(cap, this.nrFrames);
+    const g = <T extends { length: number; set(a: T): void }>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.flags = g(this.flags, (n) => new Uint32Array(n));
+    this.refcount = g(this.refcount, (n) => new Int32Array(n));
+    this.mapcount = g(this.mapcount, (n) => new Int32Array(n));
+    this.mapping = g(this.mapping, (n) => new Int32Array(n));
+    this.index = g(this.index, (n) => new Float64Array(n));
+    this.head = g(this.head, (n) => new Int32Array(n));
+    this.order = g(this.order, (n) => new Uint8Array(n));
+    this.entireMapcount = g(this.entireMapcount, (n) => new Int32Array(n));
+    this.pincount = g(this.pincount, (n) => new Int32Array(n));
+    const slot = new Int32Array(cap).fill(-1);
+    slot.set(this.slot);
+    this.slot = slot;
+    this.private = g(this.private, (n) => new Float64Array(n));
+    this.checksum = g(this.checksum, (n) => new Uint32Array(n));
+    this.gen = g(this.gen, (n) => new Int32Array(n));
+    this.nid = g(this.nid, (n) => new Uint8Array(n));
+    this.capacity = cap;
+  }
+
+  /** Take `n` never-used frames starting at an `align`-aligned PFN; 0 when memory is exhausted. */
+  private takeFresh(n: number, align: number): number {
+    let start = this.highWater;
+    const r = start % align;
+    if (r !== 0) start += align - r;
+    if (start + n > this.nrFrames) return 0;
+    if (start + n > this.capacity) this.grow(start + n);
+    // Frames skipped for alignment go to the order-0 free list.
+    for (let p = this.highWater; p < start; p++) this.pushFree0(p);
+    this.highWater = start + n;
+    return start;
+  }
+
+  private pushFree0(pfn: number): void {
+    this.flags[pfn] = PG_buddy;
+    this.head[pfn] = this.free0;
+    this.free0 = pfn;
+  }
+
+  /**
+   * alloc_pages(order): an order-0 page or a PMD-order folio, refcount 1, contents zero.
+   * Returns 0 (NULL) when no memory is left, as the kernel's allocator returns NULL.
+   */
+  alloc_pages(order: number): number {
+    VM_BUG_ON(order !== 0 && order !== HPAGE_PMD_ORDER, `alloc_pages: unsupported order ${order}`);
+    if (this.failAlloc?.(order, 'page')) return 0;
+    let pfn: number;
+    if (order === 0) {
+      pfn = this.free0;
+      if (pfn !== NONE) {
+        this.free0 = this.head[pfn];
+      } else {
+        pfn = this.free9;
+        if (pfn !== NONE) {
+          // Break a free PMD-order block into order-0 pages.
+          this.free9 = this.head[pfn];
+          for (let p = pfn + HPAGE_PMD_NR - 1; p > pfn; p--) this.pushFree0(p);
+        } else {
+          pfn = this.takeFresh(1, 1);
+          if (pfn === 0) return 0;
+        }
+      }
+      this.initPage(pfn);
+      this.nrUsed++;
+      return pfn;
+    }
+    pfn = this.free9;
+    if (pfn !== NONE) this.free9 = this.head[pfn];
+    else {
+      pfn = this.takeFresh(HPAGE_PMD_NR, HPAGE_PMD_NR);
+      if (pfn === 0) return 0;
+    }
+    this.initPage(pfn);
+    this.flags[pfn] = PG_head;
+    this.order[pfn] = order;
+    for (let p = pfn + 1; p < pfn + HPAGE_PMD_NR; p++) {
+      this.initPage(p);
+      this.flags[p] = PG_tail;
+      this.head[p] = pfn;
+      this.refcount[p] = 0;
+    }
+    this.nrUsed += HPAGE_PMD_NR;
+    return pfn;
+  }
+
+  private initPage(pfn: number): void {
+    this.flags[pfn] = 0;
+    this.refcount[pfn] = 1;
+    this.mapcount[pfn] = 0;
+    this.mapping[pfn] = 0;
+    this.index[pfn] = 0;
+    this.head[pfn] = 0;
+    this.order[pfn] = 0;
+    this.entireMapcount[pfn] = 0;
+    this.pincount[pfn] = 0;
+    this.private[pfn] = 0;
+    if (this.slot[pfn] !== -1) this.freeSlot(pfn);
+  }
+
+  /** Return a folio's frames to the allocator (free_unref_folios()/__free_pages()). */
+  private freeFolioFrames(pfn: number): void {
+    const order = (this.flags[pfn] & PG_head) !== 0 ? this.order[pfn] : 0;
+    const n = order === 0 ? 1 : HPAGE_PMD_NR;
+    for (let p = pfn; p < pfn + n; p++) {
+      if (this.slot[p] !== -1) this.freeSlot(p);
+      // free_pages_prepare(): page->mapping is cleared, so stale PFN holders (KSM's stable
+      // nodes) see the page is no longer theirs.
+      this.mapping[p] = 0;
+      this.gen[p]++;
+    }
+    this.nrUsed -= n;
+    if (order === 0) {
+      this.pushFree0(pfn);
+    } else {
+      for (let p = pfn; p < pfn + n; p++) this.flags[p] = PG_buddy;
+      this.head[pfn] = this.free9;
+      this.free9 = pfn;
+    }
+  }
+
+  // ---- folios, references and mapcounts ---------------------------------------------------
+
+  /** page_folio()/compound_head(): the head PFN of the folio containing pfn. */
+  folio(pfn: number): number {
+    return (this.flags[pfn] & PG_tail) !== 0 ? this.head[pfn] : pfn;
+  }
+
+  folio_order(folio: number): number {
+    return (this.flags[folio] & PG_head) !== 0 ? this.order[folio] : 0;
+  }
+
+  folio_nr_pages(folio: number): number {
+    return (this.flags[folio] & PG_head) !== 0 ? 2 ** this.order[folio] : 1;
+  }
+
+  folio_test_large(folio: number): boolean {
+    return (this.flags[folio] & PG_head) !== 0;
+  }
+
+  /** get_page()/folio_get(). */
+  get_page(pfn: number): void {
+    const f = this.folio(pfn);
+    VM_BUG_ON(this.refcount[f] <= 0, `get_page on a free page ${pfn}`, () => this.dumpPage(pfn));
+    this.refcount[f]++;
+    this.counters.pageGet++;
+  }
+
+  /** folio_ref_add(): take `n` references at once (pins use GUP_PIN_COUNTING_BIAS). */
+  folio_ref_add(folio: number, n: number): void {
+    this.refcount[folio] += n;
+  }
+
+  /** get_page_unless_zero(). */
+  get_page_unless_zero(pfn: number): boolean {
+    const f = this.folio(pfn);
+    if (this.refcount[f] <= 0) return false;
+    this.refcount[f]++;
+    this.counters.pageGet++;
+    return true;
+  }
+
+  /** put_page()/folio_put(): drop a reference; the last one frees the folio. */
+  put_page(pfn: number): void {
+    const f = this.folio(pfn);
+    this.counters.pagePut++;
+    const r = --this.refcount[f];
+    if (r > 0) return;
+    VM_BUG_ON(r < 0, `put_page: refcount underflow on pfn ${pfn}`, () => this.dumpPage(pfn));
+    if ((this.flags[f] & PG_reserved) !== 0) BUG(`freeing reserved page ${f}`);
+    this.free_folio(f);
+  }
+
+  private free_folio(f: number): void {
+    VM_BUG_ON(this.folio_mapcount(f) !== 0, `freeing mapped folio ${f}`, () => this.dumpPage(f));
+    VM_BUG_ON((this.flags[f] & PG_swapcache) !== 0, `freeing swap-cache folio ${f}`);
+    if ((this.flags[f] & PG_table) !== 0) this.nrPageTables--;
+    this.freeFolioFrames(f);
+  }
+
+  /** page_count() of the folio. */
+  page_count(pfn: number): number {
+    return this.refcount[this.folio(pfn)];
+  }
+
+  /** page_mapcount(): PTE mappings of this page plus PMD mappings of its folio. */
+  page_mapcount(pfn: number): number {
+    const f = this.folio(pfn);
+    return this.mapcount[pfn] + (f !== pfn || (this.flags[f] & PG_head) !== 0 ? this.entireMapcount[f] : 0);
+  }
+
+  /** folio_mapcount(): every mapping of every page of the folio. */
+  folio_mapcount(f: number): number {
+    if ((this.flags[f] & PG_head) === 0) return this.mapcount[f];
+    let n = 0;
+    for (let p = f; p < f + HPAGE_PMD_NR; p++) n += this.mapcount[p];
+    return n + this.entireMapcount[f] * HPAGE_PMD_NR;
+  }
+
+  /** folio_mapped(). */
+  folio_mapped(f: number): boolean {
+    if ((this.flags[f] & PG_head) === 0) return this.mapcount[f] > 0;
+    if (this.entireMapcount[f] > 0) return true;
+    for (let p = f; p < f + HPAGE_PMD_NR; p++) if (this.mapcount[p] > 0) return true;
+    return false;
+  }
+
+  PageAnon(pfn: number): boolean {
+    return (this.mapping[this.folio(pfn)] & PAGE_MAPPING_ANON) !== 0;
+  }
+
+  /** PageKsm()/folio_test_ksm(): mapping low bits are PAGE_MAPPING_KSM. */
+  PageKsm(pfn: number): boolean {
+    return (this.mapping[this.folio(pfn)] & PAGE_MAPPING_FLAGS) === PAGE_MAPPING_KSM;
+  }
+
+  /** The handle stored in page->mapping (anon_vma id or KSM stable node id). */
+  mappingHandle(pfn: number): number {
+    return this.mapping[this.folio(pfn)] >>> 2;
+  }
+
+  setMapping(folio: number, handle: number, bits: number): void {
+    this.mapping[folio] = handle * 4 + bits;
+  }
+
+  PageAnonExclusive(pfn: number): boolean {
+    return (this.flags[pfn] & PG_anon_exclusive) !== 0;
+  }
+
+  trylock_page(pfn: number): boolean {
+    const f = this.folio(pfn);
+    if ((this.flags[f] & PG_locked) !== 0) return false;
+    this.flags[f] |= PG_locked;
+    return true;
+  }
+
+  unlock_page(pfn: number): void {
+    const f = this.folio(pfn);
+    VM_BUG_ON((this.flags[f] & PG_locked) === 0, `unlock_page: page ${pfn} not locked`);
+    this.flags[f] &= ~PG_locked;
+  }
+
+  is_zero_pfn(pfn: number): boolean {
+    return pfn === this.zeroPfn;
+  }
+
+  is_huge_zero_pfn(pfn: number): boolean {
+    return this.hugeZeroPfn !== 0 && pfn >= this.hugeZeroPfn && pfn < this.hugeZeroPfn + HPAGE_PMD_NR;
+  }
+
+  /** mm_get_huge_zero_folio(): the huge zero folio, allocated on first use (0 on failure). */
+  get_huge_zero_folio(): number {
+    if (this.hugeZeroPfn === 0) {
+      const f = this.alloc_pages(HPAGE_PMD_ORDER);
+      if (f === 0) return 0;
+      this.flags[f] |= PG_reserved;
+      this.hugeZeroPfn = f;
+    }
+    return this.hugeZeroPfn;
+  }
+
+  /**
+   * The refcount/flag side of __split_huge_page(): a PTE-mapped large folio becomes
+   * HPAGE_PMD_NR order-0 folios. Each subpage keeps the references its own PTE mappings hold; the
+   * head also keeps every extra reference (the caller's). Unmapped subpages are freed.
+   */
+  splitFolio(f: number): void {
+    VM_BUG_ON((this.flags[f] & PG_head) === 0, `splitFolio: ${f} is not a large folio`);
+    VM_BUG_ON(this.entireMapcount[f] !== 0, `splitFolio: ${f} is still PMD-mapped`);
+    let tailMaps = 0;
+    for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) tailMaps += this.mapcount[p];
+    const mapping = this.mapping[f];
+    const index = this.index[f];
+    const keep = this.flags[f] & (PG_dirty | PG_swapbacked | PG_uptodate | PG_lru | PG_referenced);
+    this.flags[f] &= ~PG_head;
+    this.order[f] = 0;
+    this.refcount[f] -= tailMaps;
+    VM_BUG_ON(this.refcount[f] < this.mapcount[f], `splitFolio: refcount below mapcount`, () =>
+      this.dumpPage(f),
+    );
+    for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) {
+      this.flags[p] = (this.flags[p] & ~PG_tail) | keep;
+      this.head[p] = 0;
+      this.mapping[p] = mapping;
+      this.index[p] = index + (p - f);
+      this.refcount[p] = this.mapcount[p];
+      if (this.mapcount[p] === 0) this.freeFolioFrames(p);
+    }
+  }
+
+  // ---- page-table pages ------------------------------------------------------------------
+
+  /** pte_alloc_one()/pmd_alloc_one()...: a zeroed page-table page, or 0. */
+  allocPageTable(): number {
+    if (this.failAlloc?.(0, 'table')) return 0;
+    const saved = this.failAlloc;
+    this.failAlloc = null;
+    const pfn = this.alloc_pages(0);
+    this.failAlloc = saved;
+    if (pfn === 0) return 0;
+    this.flags[pfn] |= PG_table;
+    this.allocSlot(pfn);
+    this.nrPageTables++;
+    this.counters.ptAlloc++;
+    return pfn;
+  }
+
+  /** pte_free()/pmd_free()...: the table must be empty of references by now. */
+  freePageTable(pfn: number): void {
+    VM_BUG_ON((this.flags[pfn] & PG_table) === 0, `freePageTable: ${pfn} is not a page table`);
+    VM_BUG_ON((this.flags[pfn] & PG_ptl) !== 0, `freePageTable: ${pfn} has its PTL held`);
+    this.counters.ptFree++;
+    this.put_page(pfn);
+  }
+
+  /** The words of a page-table page: entry i is at [base + 2i] (lo) and [base + 2i + 1] (hi). */
+  tableWords(pfn: number): Uint32Array {
+    return this.slabWords[this.slot[pfn] >>> SLAB_SHIFT];
+  }
+
+  tableBase(pfn: number): number {
+    return (this.slot[pfn] & SLAB_MASK) * WORDS_PER_PAGE;
+  }
+
+  // ---- contents ----------------------------------------------------------------------------
+
+  /** Give pfn zeroed storage. */
+  private allocSlot(pfn: number): void {
+    let s: number;
+    if (this.nrFreeSlots > 0) {
+      s = this.freeSlots[--this.nrFreeSlots];
+      const b = this.slabs[s >>> SLAB_SHIFT];
+      const off = (s & SLAB_MASK) * PAGE_SIZE;
+      b.fill(0, off, off + PAGE_SIZE);
+    } else {
+      s = this.nextSlot++;
+      if ((s & SLAB_MASK) === 0) {
+        const b = Buffer.alloc(SLAB_PAGES * PAGE_SIZE);
+        this.slabs.push(b);
+        this.slabWords.push(new Uint32Array(b.buffer, b.byteOffset, b.length / 4));
+      }
+    }
+    this.slot[pfn] = s;
+  }
+
+  private freeSlot(pfn: number): void {
+    if (this.nrFreeSlots === this.freeSlots.length) {
+      const n = new Int32Array(this.freeSlots.length * 2);
+      n.set(this.freeSlots);
+      this.freeSlots = n;
+    }
+    this.freeSlots[this.nrFreeSlots++] = this.slot[pfn];
+    this.slot[pfn] = -1;
+  }
+
+  /** Content slots in use (pages holding non-zero data, plus page tables). */
+  get slotsInUse(): number {
+    return this.nextSlot - this.nrFreeSlots;
+  }
+
+  /** The buffer and offset holding pfn's bytes; materializes zero pages. */
+  private storage(pfn: number): void {
+    if (this.slot[pfn] === -1) this.allocSlot(pfn);
+  }
+
+  private invalidate(pfn: number): void {
+    this.flags[pfn] &= ~(PG_csum_valid | PG_zero_valid | PG_zero_filled);
+  }
+
+  readByte(pfn: number, off: number): number {
+    const s = this.slot[pfn];
+    if (s === -1) return 0;
+    return this.slabs[s >>> SLAB_SHIFT][(s & SLAB_MASK) * PAGE_SIZE + off];
+  }
+
+  writeByte(pfn: number, off: number, v: number): void {
+    this.storage(pfn);
+    const s = this.slot[pfn];
+    this.slabs[s >>> SLAB_SHIFT][(s & SLAB_MASK) * PAGE_SIZE + off] = v;
+    this.invalidate(pfn);
+  }
+
+  /** Copy `len` bytes of src (from srcOff) into the page at `off`. */
+  writeBytes(pfn: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.storage(pfn);
+    const s = this.slot[pfn];
+    const b = this.slabs[s >>> SLAB_SHIFT];
+    b.set(src.subarray(srcOff, srcOff + len), (s & SLAB_MASK) * PAGE_SIZE + off);
+    this.invalidate(pfn);
+  }
+
+  /** Read `len` bytes from the page at `off` into dst at dstOff. */
+  readBytes(pfn: number, off: number, dst: Uint8Array, dstOff: number, len: number): void {
+    const s = this.slot[pfn];
+    if (s === -1) {
+      dst.fill(0, dstOff, dstOff + len);
+      return;
+    }
+    const b = this.slabs[s >>> SLAB_SHIFT];
+    const base = (s & SLAB_MASK) * PAGE_SIZE + off;
+    dst.set(b.subarray(base, base + len), dstOff);
+  }
+
+  /** Overwrite a whole page from a 4 KiB buffer. */
+  writePage(pfn: number, src: Uint8Array): void {
+    this.storage(pfn);
+    const s = this.slot[pfn];
+    this.slabs[s >>> SLAB_SHIFT].set(src, (s & SLAB_MASK) * PAGE_SIZE);
+    this.invalidate(pfn);
+  }
+
+  /** copy_highpage()/folio_copy() for one page; contents-derived caches travel with the copy. */
+  copy_page(dst: number, src: number): void {
+    this.counters.pagesCopied++;
+    const ss = this.slot[src];
+    const keep = this.flags[src] & (PG_csum_valid | PG_zero_valid | PG_zero_filled);
+    if (ss === -1) {
+      if (this.slot[dst] !== -1) this.freeSlot(dst);
+    } else {
+      this.storage(dst);
+      const ds = this.slot[dst];
+      const base = (ss & SLAB_MASK) * PAGE_SIZE;
+      this.slabs[ss >>> SLAB_SHIFT].copy(
+        this.slabs[ds >>> SLAB_SHIFT],
+        (ds & SLAB_MASK) * PAGE_SIZE,
+        base,
+        base + PAGE_SIZE,
+      );
+    }
+    this.flags[dst] = (this.flags[dst] & ~(PG_csum_valid | PG_zero_valid | PG_zero_filled)) | keep;
+    this.checksum[dst] = this.checksum[src];
+  }
+
+  /** memcmp_pages(): < 0, 0, > 0 as memcmp() over the two pages. */
+  memcmp_pages(a: number, b: number): number {
+    this.counters.bytesCompared += PAGE_SIZE;
+    const sa = this.slot[a];
+    const sb = this.slot[b];
+    if (sa === -1 && sb === -1) return 0;
+    const ba = sa === -1 ? ZERO_BUF : this.slabs[sa >>> SLAB_SHIFT];
+    const oa = sa === -1 ? 0 : (sa & SLAB_MASK) * PAGE_SIZE;
+    const bb = sb === -1 ? ZERO_BUF : this.slabs[sb >>> SLAB_SHIFT];
+    const ob = sb === -1 ? 0 : (sb & SLAB_MASK) * PAGE_SIZE;
+    return ba.compare(bb, ob, ob + PAGE_SIZE, oa, oa + PAGE_SIZE);
+  }
+
+  /** pages_identical(). */
+  pages_identical(a: number, b: number): boolean {
+    return this.memcmp_pages(a, b) === 0;
+  }
+
+  /** True when every byte of the page is zero (cached until the next write). */
+  isZeroFilled(pfn: number): boolean {
+    const f = this.flags[pfn];
+    if ((f & PG_zero_valid) !== 0) return (f & PG_zero_filled) !== 0;
+    const s = this.slot[pfn];
+    const z =
+      s === -1 ||
+      this.slabs[s >>> SLAB_SHIFT].compare(
+        ZERO_BUF,
+        0,
+        PAGE_SIZE,
+        (s & SLAB_MASK) * PAGE_SIZE,
+        (s & SLAB_MASK) * PAGE_SIZE + PAGE_SIZE,
+      ) === 0;
+    this.flags[pfn] |= PG_zero_valid | (z ? PG_zero_filled : 0);
+    return z;
+  }
+
+  /** calc_checksum() (mm/ksm.c): the low 32 bits of xxh64(page, seed 0). Cached per frame. */
+  calc_checksum(pfn: number): number {
+    this.counters.bytesHashed += PAGE_SIZE;
+    if ((this.flags[pfn] & PG_csum_valid) !== 0) return this.checksum[pfn];
+    const s = this.slot[pfn];
+    let c: number;
+    if (s === -1) c = ZERO_CHECKSUM;
+    else {
+      const base = (s & SLAB_MASK) * PAGE_SIZE;
+      c = Number(h64Raw(this.slabs[s >>> SLAB_SHIFT].subarray(base, base + PAGE_SIZE), 0n) & 0xffffffffn);
+    }
+    this.checksum[pfn] = c;
+    this.flags[pfn] |= PG_csum_valid;
+    return c;
+  }
+
+  /** A printable description of a page, for KernelBug dumps. */
+  dumpPage(pfn: number): string {
+    const f = this.folio(pfn);
+    return (
+      `page:${pfn} folio:${f} refcount:${this.refcount[f]} mapcount:${this.mapcount[pfn]} ` +
+      `entire_mapcount:${this.entireMapcount[f]} mapping:${this.mapping[f].toString(16)} ` +
+      `index:${this.index[pfn]} flags:${this.flags[pfn].toString(16)} order:${this.folio_order(f)}`
+    );
+  }
+}
+
+/** calc_checksum() of an all-zero page (mm/ksm.c zero_checksum). */
+export const ZERO_CHECKSUM: number = Number(h64Raw(new Uint8Array(PAGE_SIZE), 0n) & 0xffffffffn);
