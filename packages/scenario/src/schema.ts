@@ -1,0 +1,351 @@
+// The scenario format, version 1 (shared/scenario-format.md), as zod schemas. Everything is strict:
+// an unknown key, op, pattern kind, advice, knob or counter is an error, never ignored. The schemas
+// check each value on its own; the cross-checks that need the whole step list (a region used before
+// its mmap, a process used before spawn or after exit, ranges past a region's end) live in
+// validate.ts and run after these.
+import { errnoName } from '@mmsim/core';
+import { z } from 'zod';
+
+/** The madvise(2) advice values by kernel name (include/uapi/asm-generic/mman-common.h, 6.18).
+ * MADV_HWPOISON and MADV_SOFT_OFFLINE are left out on purpose: they poison or offline real
+ * frames on the live kernel. */
+export const MADVISE_ADVICE = {
+  MADV_NORMAL: 0,
+  MADV_RANDOM: 1,
+  MADV_SEQUENTIAL: 2,
+  MADV_WILLNEED: 3,
+  MADV_DONTNEED: 4,
+  MADV_FREE: 8,
+  MADV_REMOVE: 9,
+  MADV_DONTFORK: 10,
+  MADV_DOFORK: 11,
+  MADV_MERGEABLE: 12,
+  MADV_UNMERGEABLE: 13,
+  MADV_HUGEPAGE: 14,
+  MADV_NOHUGEPAGE: 15,
+  MADV_DONTDUMP: 16,
+  MADV_DODUMP: 17,
+  MADV_WIPEONFORK: 18,
+  MADV_KEEPONFORK: 19,
+  MADV_COLD: 20,
+  MADV_PAGEOUT: 21,
+  MADV_POPULATE_READ: 22,
+  MADV_POPULATE_WRITE: 23,
+  MADV_DONTNEED_LOCKED: 24,
+  MADV_COLLAPSE: 25,
+  MADV_GUARD_INSTALL: 102,
+  MADV_GUARD_REMOVE: 103,
+} as const;
+export type MadviseAdvice = keyof typeof MADVISE_ADVICE;
+
+/** prctl(2) options a scenario may use, by kernel name (include/uapi/linux/prctl.h). */
+export const PRCTL_OPTIONS = { PR_SET_MEMORY_MERGE: 67 } as const;
+export type PrctlOption = keyof typeof PRCTL_OPTIONS;
+
+/** Writable files of /sys/kernel/mm/ksm and their kernel defaults (mm/ksm.c, 6.18). `run` has no
+ * entry: it is only written by `knob` steps and by the engines themselves. */
+export const KSM_KNOB_DEFAULTS = {
+  pages_to_scan: 100,
+  sleep_millisecs: 20,
+  max_page_sharing: 256,
+  merge_across_nodes: 1,
+  use_zero_pages: 0,
+  smart_scan: 1,
+  stable_node_chains_prune_millisecs: 2000,
+  advisor_mode: 'none',
+  advisor_max_cpu: 70,
+  advisor_min_pages_to_scan: 500,
+  advisor_max_pages_to_scan: 30000,
+  advisor_target_scan_time: 200,
+} as const;
+export type KsmInitialKnob = keyof typeof KSM_KNOB_DEFAULTS;
+export const KSM_INITIAL_KNOBS: readonly KsmInitialKnob[] = Object.keys(
+  KSM_KNOB_DEFAULTS,
+) as KsmInitialKnob[];
+/** Every knob a `knob` step may write. */
+export const KSM_KNOBS: readonly KsmKnob[] = ['run', ...KSM_INITIAL_KNOBS];
+export type KsmKnob = 'run' | KsmInitialKnob;
+
+/** The read-only counters of /sys/kernel/mm/ksm a report records. `full_scans`, `pages_scanned`
+ * and `pages_skipped` are reported as the increase since the scenario started. */
+export const KSM_COUNTERS = [
+  'full_scans',
+  'general_profit',
+  'ksm_zero_pages',
+  'pages_scanned',
+  'pages_shared',
+  'pages_sharing',
+  'pages_skipped',
+  'pages_unshared',
+  'pages_volatile',
+  'stable_node_chains',
+  'stable_node_dups',
+] as const;
+export type KsmCounter = (typeof KSM_COUNTERS)[number];
+/** The counters `ksm_converge` compares between consecutive full scans. */
+export const KSM_CONVERGE_COUNTERS: readonly KsmCounter[] = KSM_COUNTERS.filter(
+  (c) => c !== 'full_scans' && c !== 'pages_scanned' && c !== 'pages_skipped' && c !== 'general_profit',
+);
+
+/** Numeric fields of /proc/<pid>/ksm_stat. */
+export const KSM_STAT_NUMBERS = [
+  'ksm_rmap_items',
+  'ksm_zero_pages',
+  'ksm_merging_pages',
+  'ksm_process_profit',
+] as const;
+/** yes/no fields of /proc/<pid>/ksm_stat (booleans in reports). */
+export const KSM_STAT_FLAGS = ['ksm_merge_any', 'ksm_mergeable'] as const;
+/** The smaps fields a report sums over the scenario's regions, in kB. */
+export const SMAPS_FIELDS = ['Rss', 'Anonymous', 'KSM'] as const;
+export type SmapsField = (typeof SMAPS_FIELDS)[number];
+
+/** Errno names a step's `expect_errno` may name (those @mmsim/core knows). */
+export const ERRNO_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  // 512 and above are kernel-internal (ERESTARTSYS...): user space never sees them.
+  for (let n = 1; n < 512; n++) {
+    const name = errnoName(n);
+    if (!/^E\d+$/.test(name)) names.push(name);
+  }
+  return names;
+})();
+
+/** Largest region, in pages (1 TiB): keeps every page index and address exact. */
+export const MAX_REGION_PAGES = 2 ** 28;
+/** Largest `ids` count: content ids are 32-bit. */
+export const MAX_IDS_COUNT = 2 ** 32 - 1;
+
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
+const nameError = 'a name of letters, digits, "_", "." or "-"';
+const name = z.string().regex(NAME_RE, { error: nameError });
+const u32 = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
+const pageIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_REGION_PAGES - 1);
+const pageCount = z.number().int().min(1).max(MAX_REGION_PAGES);
+const prot = z.enum(['rw', 'r', 'none']);
+export type Prot = z.infer<typeof prot>;
+const errnoField = z.enum(ERRNO_NAMES as [string, ...string[]]);
+/** A knob value: an integer, a boolean (written as 1/0) or a token such as "scan-time". */
+const knobValue = z.union([
+  z.number().int(),
+  z.boolean(),
+  z.string().regex(/^[\x21-\x7e]{1,64}$/, { error: 'a knob value without spaces' }),
+]);
+export type KnobValue = z.infer<typeof knobValue>;
+
+export const fillPatternSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('zero') }),
+  z.strictObject({ kind: z.literal('byte'), value: z.number().int().min(0).max(255) }),
+  z.strictObject({
+    kind: z.literal('ids'),
+    count: z.number().int().min(1).max(MAX_IDS_COUNT),
+    seed: u32,
+    layout: z.enum(['cyclic', 'blocked']).optional(),
+  }),
+  z.strictObject({ kind: z.literal('unique'), seed: u32 }),
+]);
+/** A fill pattern; page `i` of `n` filled pages gets bytes defined in fill.ts. */
+export type FillPattern = z.infer<typeof fillPatternSchema>;
+
+const common = { expect_errno: errnoField.optional(), note: z.string().optional() };
+const range = { from: pageIndex.optional(), count: pageCount.optional() };
+const procRegion = { proc: name, region: name };
+
+const smapsExpect = z.strictObject({
+  Rss: z.number().int().optional(),
+  Anonymous: z.number().int().optional(),
+  KSM: z.number().int().optional(),
+});
+const procExpect = z.strictObject({
+  ksm_rmap_items: z.number().int().optional(),
+  ksm_zero_pages: z.number().int().optional(),
+  ksm_merging_pages: z.number().int().optional(),
+  ksm_process_profit: z.number().int().optional(),
+  ksm_merge_any: z.boolean().optional(),
+  ksm_mergeable: z.boolean().optional(),
+  smaps: smapsExpect.optional(),
+});
+export type ProcExpect = z.infer<typeof procExpect>;
+const ksmExpect = z.strictObject(
+  Object.fromEntries(KSM_COUNTERS.map((c) => [c, z.number().int().optional()])) as Record<
+    KsmCounter,
+    z.ZodOptional<z.ZodNumber>
+  >,
+);
+
+const ksmKnobs = z.strictObject(
+  Object.fromEntries(KSM_INITIAL_KNOBS.map((k) => [k, knobValue.optional()])) as Record<
+    KsmInitialKnob,
+    z.ZodOptional<typeof knobValue>
+  >,
+);
+
+export const spawnStep = z.strictObject({ op: z.literal('spawn'), proc: name, ...common });
+export const mmapStep = z.strictObject({
+  op: z.literal('mmap'),
+  ...procRegion,
+  pages: pageCount,
+  thp: z.boolean().optional(),
+  shared: z.boolean().optional(),
+  prot: prot.optional(),
+  ...common,
+});
+export const fillStep = z.strictObject({
+  op: z.literal('fill'),
+  ...procRegion,
+  pattern: fillPatternSchema,
+  ...range,
+  ...common,
+});
+export const writeStep = z.strictObject({
+  op: z.literal('write'),
+  ...procRegion,
+  page: pageIndex,
+  offset: z.number().int().min(0).max(4095).optional(),
+  value: z.number().int().min(0).max(255),
+  ...common,
+});
+export const touchStep = z.strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common });
+export const madviseStep = z.strictObject({
+  op: z.literal('madvise'),
+  ...procRegion,
+  advice: z.enum(Object.keys(MADVISE_ADVICE) as [MadviseAdvice, ...MadviseAdvice[]]),
+  ...range,
+  ...common,
+});
+export const mprotectStep = z.strictObject({
+  op: z.literal('mprotect'),
+  ...procRegion,
+  prot,
+  ...range,
+  ...common,
+});
+export const munmapStep = z.strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common });
+export const prctlStep = z.strictObject({
+  op: z.literal('prctl'),
+  proc: name,
+  option: z.enum(Object.keys(PRCTL_OPTIONS) as [PrctlOption, ...PrctlOption[]]),
+  value: z.union([u32, z.boolean()]),
+  ...common,
+});
+export const forkStep = z.strictObject({ op: z.literal('fork'), proc: name, child: name, ...common });
+export const exitStep = z.strictObject({ op: z.literal('exit'), proc: name, ...common });
+export const knobStep = z.strictObject({
+  op: z.literal('knob'),
+  name: z.enum(KSM_KNOBS as [KsmKnob, ...KsmKnob[]]),
+  value: knobValue,
+  ...common,
+});
+export const ksmScanStep = z.strictObject({
+  op: z.literal('ksm_scan'),
+  full_scans: z.number().int().min(1).max(100_000),
+  ...common,
+});
+export const ksmConvergeStep = z.strictObject({
+  op: z.literal('ksm_converge'),
+  max_full_scans: z.number().int().min(1).max(100_000).optional(),
+  ...common,
+});
+export const ksmUnmergeAllStep = z.strictObject({ op: z.literal('ksm_unmerge_all'), ...common });
+export const reportStep = z.strictObject({ op: z.literal('report'), label: z.string().min(1), ...common });
+export const expectStep = z.strictObject({
+  op: z.literal('expect'),
+  ksm: ksmExpect.optional(),
+  proc: z.record(name, procExpect).optional(),
+  ...common,
+});
+
+export const stepSchema = z.discriminatedUnion('op', [
+  spawnStep,
+  mmapStep,
+  fillStep,
+  writeStep,
+  touchStep,
+  madviseStep,
+  mprotectStep,
+  munmapStep,
+  prctlStep,
+  forkStep,
+  exitStep,
+  knobStep,
+  ksmScanStep,
+  ksmConvergeStep,
+  ksmUnmergeAllStep,
+  reportStep,
+  expectStep,
+]);
+export type Step = z.infer<typeof stepSchema>;
+export type StepOp = Step['op'];
+export type SpawnStep = z.infer<typeof spawnStep>;
+export type MmapStep = z.infer<typeof mmapStep>;
+export type FillStep = z.infer<typeof fillStep>;
+export type WriteStep = z.infer<typeof writeStep>;
+export type TouchStep = z.infer<typeof touchStep>;
+export type MadviseStep = z.infer<typeof madviseStep>;
+export type MprotectStep = z.infer<typeof mprotectStep>;
+export type MunmapStep = z.infer<typeof munmapStep>;
+export type PrctlStep = z.infer<typeof prctlStep>;
+export type ForkStep = z.infer<typeof forkStep>;
+export type ExitStep = z.infer<typeof exitStep>;
+export type KnobStep = z.infer<typeof knobStep>;
+export type KsmScanStep = z.infer<typeof ksmScanStep>;
+export type KsmConvergeStep = z.infer<typeof ksmConvergeStep>;
+export type KsmUnmergeAllStep = z.infer<typeof ksmUnmergeAllStep>;
+export type ReportStep = z.infer<typeof reportStep>;
+export type ExpectStep = z.infer<typeof expectStep>;
+
+/** The ops in the format's order. */
+export const STEP_OPS: readonly StepOp[] = stepSchema.options.map((o) => o.shape.op.value);
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  arch: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)]) }).optional(),
+  machine: z.strictObject({ memory_mib: z.number().int().min(1) }).optional(),
+  ksm: ksmKnobs.optional(),
+  steps: z.array(stepSchema),
+});
+/** A validated scenario, as written (defaults are not filled in; see `resolveRange`). */
+export type Scenario = z.infer<typeof scenarioSchema>;
+
+/** Keys an object at a given place may have, for "unknown key" messages. */
+export const KNOWN_KEYS = {
+  top: Object.keys(scenarioSchema.shape),
+  arch: ['levels'],
+  machine: ['memory_mib'],
+  ksm: KSM_INITIAL_KNOBS as readonly string[],
+  counters: KSM_COUNTERS as readonly string[],
+  procExpect: Object.keys(procExpect.shape),
+  smaps: SMAPS_FIELDS as readonly string[],
+  step: Object.fromEntries(stepSchema.options.map((o) => [o.shape.op.value, Object.keys(o.shape)])) as Record<
+    StepOp,
+    string[]
+  >,
+  pattern: Object.fromEntries(
+    fillPatternSchema.options.map((o) => [o.shape.kind.value, Object.keys(o.shape)]),
+  ),
+};
+
+/** `[from, from + count)` of a region of `pages` pages with the format's defaults (all pages
+ * from `from`). */
+export function resolveRange(
+  step: { from?: number | undefined; count?: number | undefined },
+  pages: number,
+): { from: number; count: number } {
+  const from = step.from ?? 0;
+  return { from, count: step.count ?? pages - from };
+}
+
+/** A knob value as written to sysfs. */
+export function knobString(value: KnobValue): string {
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  return String(value);
+}

@@ -1,0 +1,285 @@
+// Cross-checks that need the whole step list, and the plan both engines follow: which processes
+// exist (in creation order, with their parents), where each region lives, and how much memory the
+// scenario can populate at most.
+import { ScenarioError } from './errors.ts';
+import type { Scenario, Step } from './schema.ts';
+import { resolveRange } from './schema.ts';
+
+const PAGE = 4096;
+const PMD = 2 * 1024 * 1024;
+const HPAGE_NR = 512;
+
+/** Where regions are placed: from 16 TiB upwards, below every PIE/heap/mmap_base area. */
+export const REGION_BASE = 2 ** 44;
+/** Regions must end below this (80 TiB): x86-64 PIE binaries load at 0x55..., far above. */
+export const REGION_LIMIT = 0x5000_0000_0000;
+/** Unmapped gap after each region, so two regions never share a VMA. */
+export const REGION_GAP = PMD;
+
+/** One process of a scenario, in creation order (spawn or fork). */
+export interface ProcPlan {
+  /** Creation order: 0 for the first spawned or forked process. */
+  index: number;
+  name: string;
+  /** Index of the process it was forked from, -1 when spawned. */
+  parent: number;
+  /** The step that creates it. */
+  step: number;
+}
+
+/** One region, created by one mmap step; forked children inherit it under the same name. */
+export interface RegionPlan {
+  index: number;
+  /** Name of the process that mmaps it. */
+  proc: string;
+  name: string;
+  pages: number;
+  /** Start address: 2 MiB aligned, at least REGION_GAP after the previous region. */
+  addr: number;
+  thp: boolean;
+  shared: boolean;
+  step: number;
+}
+
+export interface ScenarioPlan {
+  procs: ProcPlan[];
+  regions: RegionPlan[];
+  /** For each step naming a region, the RegionPlan index it means (-1 for other steps). */
+  stepRegion: number[];
+  /** Upper bound of the pages the scenario populates: every filled, written or touched page, per
+   * process (a forked child counts what it inherits again), whole 2 MiB blocks in THP regions. */
+  populatedPages: number;
+  /** Pages mapped by all processes together (inherited regions counted per process). */
+  mappedPages: number;
+}
+
+interface Interval {
+  from: number;
+  end: number;
+}
+
+interface ProcState {
+  plan: ProcPlan;
+  live: boolean;
+  /** Region name -> region index, in mmap order (inherited first). */
+  regions: Map<string, number>;
+  /** Region index -> populated intervals. */
+  populated: Map<number, Interval[]>;
+}
+
+/** Runs the cross-checks and lays out the scenario; throws ScenarioError on the first problem. */
+export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioPlan {
+  const procs = new Map<string, ProcState>();
+  const planProcs: ProcPlan[] = [];
+  const regions: RegionPlan[] = [];
+  const stepRegion: number[] = [];
+  let cursor = REGION_BASE;
+  let mappedPages = 0;
+  const steps = scenario.steps;
+
+  const fail = (i: number, field: string, expected: string, found: string): never => {
+    throw new ScenarioError(file, `steps[${i}]${field === '' ? '' : `.${field}`}`, expected, found);
+  };
+  const liveProc = (i: number, field: string, name: string): ProcState => {
+    const p = procs.get(name);
+    if (p === undefined) {
+      const known = [...procs.values()].filter((s) => s.live).map((s) => s.plan.name);
+      return fail(i, field, `a spawned process${listOf(known)}`, `"${name}", never spawned before this step`);
+    }
+    if (!p.live) return fail(i, field, 'a live process', `"${name}", which exited before this step`);
+    return p;
+  };
+  const newProc = (i: number, field: string, name: string, parent: number): ProcState => {
+    const old = procs.get(name);
+    if (old !== undefined) {
+      fail(i, field, 'a new process name', `"${name}", already created at steps[${old.plan.step}]`);
+    }
+    const plan: ProcPlan = { index: planProcs.length, name, parent, step: i };
+    planProcs.push(plan);
+    const st: ProcState = { plan, live: true, regions: new Map(), populated: new Map() };
+    procs.set(name, st);
+    return st;
+  };
+  const regionOf = (i: number, p: ProcState, name: string): RegionPlan => {
+    const r = p.regions.get(name);
+    if (r === undefined) {
+      return fail(
+        i,
+        'region',
+        `a region mmapped by "${p.plan.name}" before this step${listOf([...p.regions.keys()])}`,
+        `"${name}"`,
+      );
+    }
+    return regions[r]!;
+  };
+  const checkRange = (
+    i: number,
+    step: { from?: number | undefined; count?: number | undefined },
+    r: RegionPlan,
+  ): Interval => {
+    const { from, count } = resolveRange(step, r.pages);
+    if (from >= r.pages)
+      fail(i, 'from', `a page index < ${r.pages} (pages of region "${r.name}")`, String(from));
+    if (from + count > r.pages) {
+      fail(i, 'count', `from + count <= ${r.pages} (pages of region "${r.name}")`, `${from} + ${count}`);
+    }
+    return { from, end: from + count };
+  };
+  const populate = (p: ProcState, r: RegionPlan, iv: Interval): void => {
+    let { from, end } = iv;
+    if (r.thp) {
+      // A THP fault populates the whole 2 MiB block; the region starts 2 MiB aligned.
+      from = Math.floor(from / HPAGE_NR) * HPAGE_NR;
+      end = Math.min(r.pages, Math.ceil(end / HPAGE_NR) * HPAGE_NR);
+    }
+    let list = p.populated.get(r.index);
+    if (list === undefined) p.populated.set(r.index, (list = []));
+    addInterval(list, { from, end });
+  };
+
+  for (let i = 0; i < steps.length; i++) {
+    const step: Step = steps[i]!;
+    stepRegion.push(-1);
+    switch (step.op) {
+      case 'spawn':
+        newProc(i, 'proc', step.proc, -1);
+        break;
+      case 'mmap': {
+        const p = liveProc(i, 'proc', step.proc);
+        if (p.regions.has(step.region)) {
+          fail(
+            i,
+            'region',
+            `a region name new to process "${step.proc}"`,
+            `"${step.region}", already mapped`,
+          );
+        }
+        const addr = alignUp(cursor, PMD);
+        const end = addr + step.pages * PAGE;
+        if (end > REGION_LIMIT) {
+          fail(
+            i,
+            'pages',
+            `regions that fit the ${(REGION_LIMIT - REGION_BASE) / 2 ** 40} TiB region window`,
+            `${step.pages} pages ending at 0x${end.toString(16)}`,
+          );
+        }
+        cursor = end + REGION_GAP;
+        const r: RegionPlan = {
+          index: regions.length,
+          proc: step.proc,
+          name: step.region,
+          pages: step.pages,
+          addr,
+          thp: step.thp === true,
+          shared: step.shared === true,
+          step: i,
+        };
+        regions.push(r);
+        p.regions.set(step.region, r.index);
+        stepRegion[i] = r.index;
+        mappedPages += step.pages;
+        break;
+      }
+      case 'fill':
+      case 'touch': {
+        const p = liveProc(i, 'proc', step.proc);
+        const r = regionOf(i, p, step.region);
+        stepRegion[i] = r.index;
+        populate(p, r, checkRange(i, step, r));
+        break;
+      }
+      case 'madvise':
+      case 'mprotect':
+      case 'munmap': {
+        const p = liveProc(i, 'proc', step.proc);
+        const r = regionOf(i, p, step.region);
+        stepRegion[i] = r.index;
+        const iv = checkRange(i, step, r);
+        if (step.op === 'madvise' && step.advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
+        break;
+      }
+      case 'write': {
+        const p = liveProc(i, 'proc', step.proc);
+        const r = regionOf(i, p, step.region);
+        stepRegion[i] = r.index;
+        if (step.page >= r.pages) {
+          fail(i, 'page', `a page index < ${r.pages} (pages of region "${r.name}")`, String(step.page));
+        }
+        populate(p, r, { from: step.page, end: step.page + 1 });
+        break;
+      }
+      case 'prctl':
+        liveProc(i, 'proc', step.proc);
+        break;
+      case 'fork': {
+        const parent = liveProc(i, 'proc', step.proc);
+        const child = newProc(i, 'child', step.child, parent.plan.index);
+        for (const [name, r] of parent.regions) {
+          child.regions.set(name, r);
+          mappedPages += regions[r]!.pages;
+        }
+        for (const [r, list] of parent.populated)
+          child.populated.set(
+            r,
+            list.map((iv) => ({ ...iv })),
+          );
+        break;
+      }
+      case 'exit':
+        liveProc(i, 'proc', step.proc).live = false;
+        break;
+      case 'expect': {
+        if (step.ksm === undefined && step.proc === undefined) {
+          fail(i, '', 'an expect step with "ksm" or "proc" values', 'neither');
+        }
+        for (const name of Object.keys(step.proc ?? {})) liveProc(i, `proc.${name}`, name);
+        break;
+      }
+      case 'knob':
+      case 'ksm_scan':
+      case 'ksm_converge':
+      case 'ksm_unmerge_all':
+      case 'report':
+        break;
+    }
+  }
+
+  let populatedPages = 0;
+  for (const p of procs.values()) {
+    for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
+  }
+  return { procs: planProcs, regions, stepRegion, populatedPages, mappedPages };
+}
+
+function listOf(names: string[]): string {
+  return names.length === 0 ? ' (there are none)' : ` (${names.map((n) => `"${n}"`).join(', ')})`;
+}
+
+function alignUp(x: number, size: number): number {
+  const r = x % size;
+  return r === 0 ? x : x + (size - r);
+}
+
+/** Adds [from, end) to a sorted list of disjoint intervals, merging overlaps. */
+function addInterval(list: Interval[], iv: Interval): void {
+  let { from, end } = iv;
+  const out: Interval[] = [];
+  let placed = false;
+  for (const cur of list) {
+    if (cur.end < from) out.push(cur);
+    else if (cur.from > end) {
+      if (!placed) {
+        out.push({ from, end });
+        placed = true;
+      }
+      out.push(cur);
+    } else {
+      from = Math.min(from, cur.from);
+      end = Math.max(end, cur.end);
+    }
+  }
+  if (!placed) out.push({ from, end });
+  list.length = 0;
+  for (const x of out) list.push(x);
+}
