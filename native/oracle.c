@@ -1632,8 +1632,10 @@ static int check_mode(void) {
   return 0;
 }
 
-/* Test helper: become a KSM user (mergeable memory) until stdin closes. */
-static int hold_ksm_user(void) {
+/* Test helper: take the lock (so no other run starts meanwhile), then become a KSM user
+ * (16 identical mergeable pages) until stdin closes. */
+static int hold_ksm_user(const char *lock_path, int timeout_s) {
+  take_lock(lock_path, timeout_s);
   size_t len = 16 * PAGE;
   uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return 1;
@@ -1650,25 +1652,45 @@ static int hold_ksm_user(void) {
   return 0;
 }
 
+/* Prints every file of /sys/kernel/mm/ksm as "name value", read while holding the lock, so the
+ * values are never those of a run in progress. */
+static int read_ksm_locked(const char *lock_path, int timeout_s) {
+  take_lock(lock_path, timeout_s);
+  DIR *d = opendir(KSM_DIR);
+  if (!d) refuse("cannot list %s: %s", KSM_DIR, strerror(errno));
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char v[256];
+    if (ksm_read(e->d_name, v, sizeof v) == 0) printf("%s %s\n", e->d_name, v);
+  }
+  closedir(d);
+  char j[8];
+  printf("journal %s\n", pread(lock_fd, j, sizeof j, 0) > 0 ? "yes" : "no");
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: mmsim-oracle [--lock PATH] [--lock-timeout SECONDS] < instructions   run a scenario\n"
           "       mmsim-oracle --selftest      print the fill-pattern test vector and checksums\n"
           "       mmsim-oracle --check         check that a kernel-side run is possible\n"
           "       mmsim-oracle --restore       restore knobs journaled by a run that was killed\n"
-          "       mmsim-oracle --hold-ksm-user (tests) keep 16 mergeable pages until stdin closes\n"
+          "       mmsim-oracle --read-ksm      print /sys/kernel/mm/ksm, read under the lock\n"
+          "       mmsim-oracle --hold-ksm-user (tests) hold the lock and 16 mergeable pages until stdin closes\n"
           "       --pause-at STEP              (tests) stop before that step until a signal\n");
 }
 
 int main(int argc, char **argv) {
   const char *lock_path = DEFAULT_LOCK;
-  int lock_timeout = 600, restore_only = 0;
+  int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0;
   orchestrator_pid = getpid();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--selftest")) return selftest();
     if (!strcmp(argv[i], "--check")) return check_mode();
-    if (!strcmp(argv[i], "--hold-ksm-user")) return hold_ksm_user();
-    if (!strcmp(argv[i], "--restore")) restore_only = 1;
+    if (!strcmp(argv[i], "--hold-ksm-user")) hold = 1;
+    else if (!strcmp(argv[i], "--read-ksm")) read_ksm = 1;
+    else if (!strcmp(argv[i], "--restore")) restore_only = 1;
     else if (!strcmp(argv[i], "--lock") && i + 1 < argc) lock_path = argv[++i];
     else if (!strcmp(argv[i], "--lock-timeout") && i + 1 < argc) lock_timeout = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--pause-at") && i + 1 < argc) pause_at = atoi(argv[++i]);
@@ -1679,6 +1701,8 @@ int main(int argc, char **argv) {
   }
 
   check_environment();
+  if (hold) return hold_ksm_user(lock_path, lock_timeout);
+  if (read_ksm) return read_ksm_locked(lock_path, lock_timeout);
   if (restore_only) {
     take_lock(lock_path, lock_timeout);
     if (read_journal()) {

@@ -26,6 +26,7 @@ export {
   oracleAvailability,
   RESTORED_KNOBS,
   type RunOnKernelOptions,
+  readKsmLocked,
   readKsmSysfs,
   runOnKernel,
 } from './oracle.ts';

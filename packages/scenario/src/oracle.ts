@@ -317,8 +317,10 @@ export interface RunOnKernelOptions {
   lockTimeoutSeconds?: number;
   /** Called with each line the oracle writes to stderr (progress, warnings). */
   onStderr?: (line: string) => void;
-  /** Aborting sends SIGTERM; the oracle restores every knob and exits 143. */
+  /** Aborting sends `killSignal` (default SIGTERM, on which the oracle restores every knob and
+   * exits 143). */
   signal?: AbortSignal;
+  killSignal?: NodeJS.Signals;
   /** Tests: the oracle stops before this step until it gets a signal. */
   pauseAtStep?: number;
 }
@@ -390,7 +392,7 @@ function runProcess(
     let err = '';
     let pending = '';
     const onAbort = (): void => {
-      child.kill('SIGTERM');
+      child.kill(opts.killSignal ?? 'SIGTERM');
     };
     if (opts.signal !== undefined) {
       if (opts.signal.aborted) onAbort();
@@ -419,7 +421,31 @@ function runProcess(
   });
 }
 
-/** The current values of /sys/kernel/mm/ksm (advisor_mode as its selected value). */
+/**
+ * The values of /sys/kernel/mm/ksm read by the oracle while it holds the run lock, so never those
+ * of a kernel-side run in progress; `journal` tells whether a killed run left knobs to restore.
+ */
+export async function readKsmLocked(
+  opts: Pick<RunOnKernelOptions, 'binary' | 'lockPath' | 'lockTimeoutSeconds'> = {},
+): Promise<{ values: Record<string, string>; journal: boolean }> {
+  const binary = opts.binary ?? buildOracle();
+  const args = ['--read-ksm', '--lock', opts.lockPath ?? DEFAULT_LOCK_PATH];
+  args.push('--lock-timeout', String(opts.lockTimeoutSeconds ?? 600));
+  const { code, stdout, stderr } = await runProcess(binary, args, '', {});
+  if (code !== 0)
+    throw new OracleError(`mmsim-oracle --read-ksm failed: ${lastLine(stderr)}`, code ?? -1, stderr);
+  const values: Record<string, string> = {};
+  let journal = false;
+  for (const line of stdout.trim().split('\n')) {
+    const sp = line.indexOf(' ');
+    if (line.startsWith('journal ')) journal = line.endsWith('yes');
+    else if (sp > 0) values[line.slice(0, sp)] = line.slice(sp + 1);
+  }
+  return { values, journal };
+}
+
+/** The current values of /sys/kernel/mm/ksm (advisor_mode as its selected value), read now,
+ * without the lock. */
 export function readKsmSysfs(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(KSM_SYSFS).sort()) {

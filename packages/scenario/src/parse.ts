@@ -53,12 +53,24 @@ function parseText(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
   if (err !== undefined) {
-    const pos = err.linePos?.[0];
-    const where = pos === undefined ? '' : ` at line ${pos.line}, column ${pos.col}`;
+    const { line, col } = lineCol(text, err.pos[0]);
+    const where = ` at line ${line}, column ${col}`;
     const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
     throw new ScenarioError(file, '$', 'valid YAML', `${what}${where}`);
   }
   return doc.toJS();
+}
+
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, col: offset - start + 1 };
 }
 
 function validateData(data: unknown, file: string): Scenario {
