@@ -1,0 +1,6 @@
+// Every benchmark `pnpm bench` knows, by CLI name. Add a line here for a new benchmark module
+// (its default export is a Benchmark whose `name` equals the key).
+
+export const benchmarkModules: Record<string, URL> = {
+  fault: new URL('./fault.ts', import.meta.url),
+};

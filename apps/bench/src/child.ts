@@ -1,0 +1,20 @@
+// Child process entry: run one benchmark variant once and write its RunResult as JSON to the
+// file the parent named. Spawned by runner.ts; not meant to be run by hand.
+
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { createContext } from './context.ts';
+import { loadBenchmark } from './load.ts';
+
+const program = new Command('bench-child')
+  .requiredOption('--module <url>', 'benchmark module URL')
+  .requiredOption('--variant <id>', 'variant to run')
+  .requiredOption('--rep <n>', 'repetition number', (v) => Number.parseInt(v, 10))
+  .requiredOption('--result <file>', 'where to write the RunResult JSON')
+  .option('--quick', 'quick mode', false)
+  .parse();
+
+const o = program.opts<{ module: string; variant: string; rep: number; result: string; quick: boolean }>();
+const bench = await loadBenchmark(o.module);
+const result = await bench.run(createContext(o.variant, o.rep, o.quick));
+writeFileSync(o.result, JSON.stringify(result));

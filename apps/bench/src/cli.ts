@@ -1,0 +1,133 @@
+// `pnpm bench [name...] [--quick] [--json] [--out DIR]`: run benchmarks (all by default), each
+// variant repeated in fresh processes, and write JSON, Markdown and SVG reports.
+
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { BenchReport } from './aggregate.ts';
+import { benchmarkModules } from './benchmarks/index.ts';
+import { fmtNum } from './format.ts';
+import { loadBenchmark, variantsOf } from './load.ts';
+import { machineInfo } from './machine-info.ts';
+import { REPORT_SCHEMA, type RunReport, writeBenchReport } from './report/write.ts';
+import { defaultReps, PACKAGE_DIR, runBenchmark, spawnExecutor } from './runner.ts';
+
+/** The repository root: the nearest directory above the package holding pnpm-workspace.yaml. */
+function repoRoot(): string {
+  let d = PACKAGE_DIR;
+  while (!existsSync(join(d, 'pnpm-workspace.yaml'))) {
+    const up = dirname(d);
+    if (up === d) return PACKAGE_DIR;
+    d = up;
+  }
+  return d;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+interface CliOptions {
+  quick: boolean;
+  json: boolean;
+  out?: string;
+  reps?: number;
+  variant?: string[];
+  list: boolean;
+  cpuProf: boolean;
+}
+
+const program = new Command('bench')
+  .description('mmsim benchmarks: wall time over fresh-process repetitions, deterministic counters per page')
+  .argument('[names...]', `benchmarks to run (default: all of ${Object.keys(benchmarkModules).join(', ')})`)
+  .option(
+    '--quick',
+    'fewer repetitions (3 instead of 5) and smaller workloads where a benchmark says so',
+    false,
+  )
+  .option('--json', 'print the result object as JSON on stdout (progress goes to stderr)', false)
+  .option('--out <dir>', 'report directory (default: bench-results/ at the repository root)')
+  .option('--reps <n>', 'repetitions per variant (default 5, or 3 with --quick)', positiveInt)
+  .option('--variant <id...>', 'run only these variants (see --list)')
+  .option('--cpu-prof', 'write a V8 CPU profile of every child process into <out>/profiles', false)
+  .option('--list', 'list benchmarks and their variants, then exit', false)
+  .showHelpAfterError()
+  .action(async (names: string[], o: CliOptions) => {
+    const unknown = names.filter((n) => !(n in benchmarkModules));
+    if (unknown.length > 0) {
+      program.error(
+        `bench: unknown benchmark ${unknown.map((n) => `'${n}'`).join(', ')} (known: ${Object.keys(benchmarkModules).join(', ')})`,
+        { exitCode: 2 },
+      );
+    }
+    const selected = names.length > 0 ? names : Object.keys(benchmarkModules);
+    if (o.list) {
+      for (const name of selected) {
+        const b = await loadBenchmark(benchmarkModules[name]);
+        console.log(`${name}: ${b.description}`);
+        for (const v of variantsOf(b, o.quick))
+          console.log(`  ${v.id}${v.description ? `  ${v.description}` : ''}`);
+      }
+      return;
+    }
+    const root = repoRoot();
+    // pnpm runs scripts from the package directory; a relative --out means the caller's directory.
+    const callerDir = process.env.INIT_CWD ?? process.cwd();
+    const out =
+      o.out === undefined
+        ? join(root, 'bench-results')
+        : isAbsolute(o.out)
+          ? o.out
+          : resolve(callerDir, o.out);
+    const reps = o.reps ?? defaultReps(o.quick);
+    const log = (line: string): void => {
+      process.stderr.write(`${line}\n`);
+    };
+    const executor = spawnExecutor(o.cpuProf ? { cpuProfDir: join(out, 'profiles') } : {});
+    const run: RunReport = {
+      schema: REPORT_SCHEMA,
+      startedAt: new Date().toISOString(),
+      finishedAt: '',
+      machine: machineInfo(root),
+      options: { quick: o.quick, reps, argv: process.argv.slice(2) },
+      benchmarks: [],
+    };
+    for (const name of selected) {
+      const module = benchmarkModules[name];
+      const bench = await loadBenchmark(module);
+      if (bench.name !== name)
+        throw new Error(`${module}: exports benchmark '${bench.name}', registered as '${name}'`);
+      const report: BenchReport = await runBenchmark(bench, module.href, {
+        quick: o.quick,
+        reps,
+        ...(o.variant !== undefined ? { only: o.variant } : {}),
+        executor,
+        log,
+      });
+      run.benchmarks.push(report);
+      run.finishedAt = new Date().toISOString();
+      const files = await writeBenchReport(out, run, report);
+      for (const row of report.rows) {
+        log(
+          `${name}: ${row.label}: ${fmtNum(row.throughput.median)} ${row.unit}s/s ` +
+            `(min ${fmtNum(row.throughput.min)}, max ${fmtNum(row.throughput.max)})`,
+        );
+      }
+      for (const t of report.targets) {
+        log(
+          `${name}: target ${t.name}${t.label ? ` (${t.label})` : ''}: ${t.met ? 'met' : 'MISSED'} (${fmtNum(t.measured)} ${t.unit})`,
+        );
+      }
+      log(`${name}: wrote ${files.join(', ')}`);
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+  });
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,135 @@
+// The Markdown report: one section per benchmark with the throughput table, targets,
+// deterministic counters per unit, other metrics, notes and the chart links.
+
+import type { BenchReport } from '../aggregate.ts';
+import { fmtNum, fmtSeconds } from '../format.ts';
+import type { MachineInfo } from '../machine-info.ts';
+
+export interface ChartLinks {
+  throughput?: string;
+  scaling?: string;
+}
+
+function table(head: string[], align: string[], rows: string[][]): string {
+  const esc = (c: string): string => c.replace(/\|/g, '\\|');
+  return [
+    `| ${head.map(esc).join(' | ')} |`,
+    `|${align.join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+function range(lo: number, hi: number): string {
+  return `${fmtNum(lo)} – ${fmtNum(hi)}`;
+}
+
+export function machineLine(m: MachineInfo, startedAt: string): string {
+  return [
+    `node ${m.node}`,
+    `${m.cpuModel} × ${m.cpus}`,
+    `${m.os} ${m.kernel}`,
+    `${fmtNum(m.totalMemMiB)} MiB RAM`,
+    m.commit === '' ? 'no git commit' : `commit ${m.commit}`,
+    startedAt,
+  ].join(' · ');
+}
+
+export function benchMarkdown(
+  r: BenchReport,
+  machine: MachineInfo,
+  startedAt: string,
+  charts: ChartLinks = {},
+): string {
+  const out: string[] = [];
+  out.push(`## ${r.name}`, '', r.description, '');
+  out.push(
+    `${r.reps} repetition${r.reps === 1 ? '' : 's'} of each variant, each in a fresh Node process${r.quick ? ' (--quick)' : ''}. ` +
+      `${machineLine(machine, startedAt)}`,
+    '',
+  );
+  if (r.rows.length > 0) {
+    out.push(
+      table(
+        ['variant', 'work', 'throughput (median)', 'min – max', '95% CI of median', 'time (median)'],
+        ['---', '--:', '--:', '--:', '--:', '--:'],
+        r.rows.map((row) => [
+          row.label,
+          `${fmtNum(row.ops)} ${row.unit}s`,
+          `**${fmtNum(row.throughput.median)}** ${row.unit}s/s`,
+          range(row.throughput.min, row.throughput.max),
+          range(row.throughput.ci95[0], row.throughput.ci95[1]),
+          fmtSeconds(row.seconds.median),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.targets.length > 0) {
+    out.push(
+      '**Targets**',
+      '',
+      table(
+        ['target', 'goal', 'measured (median)', 'status'],
+        ['---', '--:', '--:', '---'],
+        r.targets.map((t) => {
+          const goal = [
+            t.atLeast !== undefined ? `≥ ${fmtNum(t.atLeast)}` : '',
+            t.atMost !== undefined ? `≤ ${fmtNum(t.atMost)}` : '',
+          ]
+            .filter((s) => s !== '')
+            .join(', ');
+          return [
+            `${t.name}${t.label !== undefined ? ` (${t.label})` : ''}${t.source !== undefined ? ` — ${t.source}` : ''}`,
+            `${goal} ${t.unit}`,
+            `${fmtNum(t.measured)} ${t.unit}`,
+            t.met ? 'met' : '**missed**',
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  if (r.counters.length > 0) {
+    const names = Object.keys(r.counters[0].perUnit).filter((k) => r.counters.some((c) => c.total[k] !== 0));
+    const allDet = r.counters.every((c) => c.deterministic);
+    const unit = r.counters[0].unit;
+    out.push(
+      `**Deterministic counters per ${unit}** (machine.counters over the timed work; ` +
+        `${allDet ? 'identical in every repetition' : '**differed between repetitions** — see JSON'})`,
+      '',
+      table(
+        ['counter', ...r.counters.map((c) => c.label)],
+        ['---', ...r.counters.map(() => '--:')],
+        names.map((k) => [k, ...r.counters.map((c) => fmtNum(c.perUnit[k] ?? 0))]),
+      ),
+      '',
+    );
+  }
+  if (r.metrics.length > 0) {
+    out.push(
+      '**Other measurements**',
+      '',
+      table(
+        ['measurement', 'variant', 'median', 'min – max', 'unit'],
+        ['---', '---', '--:', '--:', '---'],
+        r.metrics.map((m) => [
+          m.name,
+          m.label ?? '—',
+          fmtNum(m.value.median),
+          m.value.min === m.value.max ? '—' : range(m.value.min, m.value.max),
+          m.unit,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.notes.length > 0) {
+    out.push(...r.notes.map((n) => `- ${n}`), '');
+  }
+  const imgs = [
+    charts.throughput !== undefined ? `![${r.name} throughput](${charts.throughput})` : '',
+    charts.scaling !== undefined ? `![${r.name} scaling](${charts.scaling})` : '',
+  ].filter((s) => s !== '');
+  if (imgs.length > 0) out.push(imgs.join('\n'), '');
+  return out.join('\n');
+}

@@ -1,0 +1,130 @@
+// Running a benchmark: every (repetition, variant) in a fresh Node process, variants
+// interleaved within each repetition so slow drift of the machine hits all of them alike.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { aggregate, type BenchReport } from './aggregate.ts';
+import { createContext } from './context.ts';
+import { variantsOf } from './load.ts';
+import type { Benchmark, RawRun, RunResult } from './types.ts';
+
+/** Runs one variant once and returns its result (in a child process, or in-process for tests). */
+export type Executor = (job: Job) => Promise<{ result: RunResult; processSeconds: number }>;
+
+export interface Job {
+  bench: Benchmark;
+  module: string;
+  variant: string;
+  rep: number;
+  quick: boolean;
+}
+
+export const PACKAGE_DIR: string = dirname(dirname(fileURLToPath(import.meta.url)));
+const CHILD = join(PACKAGE_DIR, 'src', 'child.ts');
+
+export interface SpawnOptions {
+  /** Write a V8 CPU profile of every child into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
+}
+
+/**
+ * The real executor: `node --conditions=@mmsim/source --import tsx --expose-gc src/child.ts`,
+ * started from the package directory so `tsx` and workspace packages resolve to source. The
+ * child's stdout goes to our stderr, keeping our stdout clean for --json.
+ */
+export function spawnExecutor(opts: SpawnOptions = {}): Executor {
+  return async (job) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-bench-'));
+    const resultFile = join(dir, 'result.json');
+    const nodeArgs = ['--conditions=@mmsim/source', '--import', 'tsx', '--expose-gc'];
+    if (opts.cpuProfDir !== undefined) {
+      nodeArgs.push(
+        '--cpu-prof',
+        `--cpu-prof-dir=${opts.cpuProfDir}`,
+        `--cpu-prof-name=${job.bench.name}.${job.variant}.rep${job.rep}.cpuprofile`,
+      );
+    }
+    const args = [
+      ...nodeArgs,
+      CHILD,
+      '--module',
+      job.module,
+      '--variant',
+      job.variant,
+      '--rep',
+      String(job.rep),
+      '--result',
+      resultFile,
+      ...(job.quick ? ['--quick'] : []),
+    ];
+    try {
+      const t0 = process.hrtime.bigint();
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, args, { cwd: PACKAGE_DIR, stdio: ['ignore', 2, 'inherit'] });
+        child.on('error', reject);
+        child.on('exit', (c, signal) => resolve(signal !== null ? -1 : c));
+      });
+      const processSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) {
+        throw new Error(
+          `benchmark ${job.bench.name}, variant ${job.variant}, repetition ${job.rep}: child exited with ${code}`,
+        );
+      }
+      return { result: JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult, processSeconds };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Runs the benchmark in this process (for tests of the harness itself; no fresh state). */
+export const inProcessExecutor: Executor = async (job) => ({
+  result: await job.bench.run(createContext(job.variant, job.rep, job.quick)),
+  processSeconds: 0,
+});
+
+export interface RunOptions {
+  quick: boolean;
+  reps: number;
+  /** Only these variant ids (all when empty or absent). */
+  only?: string[];
+  executor: Executor;
+  /** Progress lines (to stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+/** Default repetitions: 5, or 3 with --quick. */
+export function defaultReps(quick: boolean): number {
+  return quick ? 3 : 5;
+}
+
+export async function runBenchmark(bench: Benchmark, module: string, opts: RunOptions): Promise<BenchReport> {
+  let variants = variantsOf(bench, opts.quick).map((v) => v.id);
+  if (opts.only !== undefined && opts.only.length > 0) {
+    const unknown = opts.only.filter((v) => !variants.includes(v));
+    if (unknown.length > 0) {
+      throw new Error(
+        `benchmark ${bench.name}: unknown variant ${unknown.join(', ')} (has: ${variants.join(', ')})`,
+      );
+    }
+    variants = variants.filter((v) => opts.only?.includes(v));
+  }
+  const raw: RawRun[] = [];
+  for (let rep = 1; rep <= opts.reps; rep++) {
+    for (const variant of variants) {
+      opts.log?.(`${bench.name}: ${variant} rep ${rep}/${opts.reps}`);
+      const { result, processSeconds } = await opts.executor({
+        bench,
+        module,
+        variant,
+        rep,
+        quick: opts.quick,
+      });
+      raw.push({ variant, rep, processSeconds, result });
+    }
+  }
+  return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants });
+}

@@ -1,0 +1,105 @@
+// The benchmark interface and the shapes of what a run produces. A benchmark is a module whose
+// default export is a `Benchmark`; the harness runs `run()` once per (repetition, variant) in a
+// fresh Node process, so every measurement starts from the same cold process state, and owns
+// every clock read (the simulator never reads wall time).
+
+/** What a benchmark gets for one run (one variant, one repetition, one fresh process). */
+export interface BenchContext {
+  /** --quick: fewer repetitions; a benchmark may also shrink its workload (say so in a note). */
+  readonly quick: boolean;
+  /** The variant this process runs (one of `Benchmark.variants()`, or 'default'). */
+  readonly variant: string;
+  /** Repetition number, from 1. */
+  readonly rep: number;
+  /** Run `fn` once and return its wall time in seconds (process.hrtime, read by the harness). */
+  time(fn: () => void): number;
+  /** A full garbage collection (the harness starts children with --expose-gc). */
+  gc(): void;
+  /** The process's resident set size in bytes. */
+  rss(): number;
+}
+
+/** One timed piece of work: `ops` units done in `seconds`. Reported as ops/s. */
+export interface Sample {
+  /** Row label, unique within the benchmark, e.g. 'warm 1 GiB' or 'follow_page'. */
+  label: string;
+  /** Unit of `ops`, singular ('page'); throughput is reported as `${unit}s/s`. */
+  unit: string;
+  ops: number;
+  seconds: number;
+  /** For scaling curves: the curve this sample belongs to and its x value (with its unit). */
+  series?: string;
+  x?: number;
+  xUnit?: string;
+}
+
+/** Deterministic cost counters (machine.counters.since()) over `units` units of work. */
+export interface CounterSample {
+  /** The Sample label these counters belong to. */
+  label: string;
+  /** Unit the counters are divided by ('page'). */
+  unit: string;
+  units: number;
+  counters: Record<string, number>;
+}
+
+/** Any other measured number: RSS, metadata bytes per frame, ... */
+export interface Metric {
+  name: string;
+  unit: string;
+  value: number;
+  /** Sample label it belongs to (omit for benchmark-wide values). */
+  label?: string;
+  /** For scaling curves, as in Sample. */
+  series?: string;
+  x?: number;
+  xUnit?: string;
+}
+
+/** What one run returns. */
+export interface RunResult {
+  samples: Sample[];
+  counters: CounterSample[];
+  metrics: Metric[];
+}
+
+/** A configuration measured in its own fresh process (e.g. 'cold-1024MiB'). */
+export interface Variant {
+  id: string;
+  description?: string;
+}
+
+/** A goal checked against the median: a Sample label (throughput) or a Metric name. */
+export interface Target {
+  /** Sample label (compares throughput, ops/s) or Metric name (compares the metric). */
+  name: string;
+  /** Restrict a metric target to the metric rows of this label. */
+  label?: string;
+  atLeast?: number;
+  atMost?: number;
+  /** Where the target comes from ('issue 2'). */
+  source?: string;
+}
+
+export interface Benchmark {
+  /** The CLI name: `pnpm bench <name>`. */
+  name: string;
+  /** One line for --list and the report heading. */
+  description: string;
+  /** Configurations, each measured in a separate fresh process; default one 'default' run. */
+  variants?: (opts: { quick: boolean }) => Variant[];
+  /** Goals the report marks as met or missed. */
+  targets?: Target[];
+  /** Free-text notes printed under the report's table (what cold/warm mean, simplifications). */
+  notes?: string[];
+  run(ctx: BenchContext): RunResult | Promise<RunResult>;
+}
+
+/** One run's raw output as the harness recorded it. */
+export interface RawRun {
+  variant: string;
+  rep: number;
+  /** Wall time of the whole child process (spawn to exit), seconds; 0 when run in-process. */
+  processSeconds: number;
+  result: RunResult;
+}
