@@ -102,6 +102,7 @@ export {
   type TouchStep,
   type WriteStep,
 } from './schema.ts';
+export { collectReport, runOnSimulator, type SimulatorContext, type SimulatorOptions } from './simulator.ts';
 export {
   type ProcPlan,
   planScenario,

@@ -1,0 +1,90 @@
+// KSM's invariant checker: tree order and colours, every counter recomputed from the items and
+// nodes, every stable node's page really KSM and mapped read-only.
+
+import { KernelBug } from '@mmsim/core';
+import { E, entry_pfn, PAGE_MAPPING_KSM, pte_index, pte_present, pte_write, readEntry } from '@mmsim/mmu';
+import { rbtreeCheck } from '@mmsim/rbtree';
+import type { Ksm } from './ksm.ts';
+import { STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
+
+export function checkKsmInvariants(ksm: Ksm): void {
+  const errors: string[] = [];
+  const pm = ksm.m.phys;
+  const bad = rbtreeCheck(ksm.root_stable_tree);
+  if (bad !== null) errors.push(`stable tree: ${bad}`);
+  let items = 0;
+  let shared = 0;
+  let sharing = 0;
+  let unshared = 0;
+  let chains = 0;
+  let dups = 0;
+  const perMm = new Map<unknown, { items: number; merging: number }>();
+  for (const slot of ksm.slots()) {
+    let prev = -1;
+    const mm = slot.mm!;
+    const rec = { items: 0, merging: 0 };
+    perMm.set(mm, rec);
+    for (let it = slot.rmap_list; it !== null; it = it.rmap_list) {
+      items++;
+      rec.items++;
+      if (it.address <= prev)
+        errors.push(`${mm.owner}: rmap_list not sorted at 0x${it.address.toString(16)}`);
+      prev = it.address;
+      if ((it.aflags & UNSTABLE_FLAG) !== 0) unshared++;
+      if ((it.aflags & STABLE_FLAG) !== 0) {
+        rec.merging++;
+        if (it.head === null) errors.push(`${mm.owner}: stable item without node`);
+      }
+    }
+  }
+  const checkNode = (n: import('./types.ts').KsmStableNode): void => {
+    let len = 0;
+    for (let it = n.hlist; it !== null; it = it.hnext) {
+      len++;
+      if (it.head !== n) errors.push(`node ${n.id}: item head mismatch`);
+      if (it.hnext !== null) sharing++;
+      else shared++;
+    }
+    if (len !== n.rmap_hlist_len)
+      errors.push(`node ${n.id}: rmap_hlist_len ${n.rmap_hlist_len} but ${len} items`);
+    // A node whose page was freed is stale (its items stay until ksm_get_folio() prunes it);
+    // a live node's page must be mapped read-only everywhere.
+    if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {
+      for (let it = n.hlist; it !== null; it = it.hnext) {
+        const pteT = it.mm.find_pte_table(it.address);
+        if (pteT === 0) continue;
+        readEntry(pm, pteT, pte_index(it.address));
+        if (pte_present(E.lo) && entry_pfn(E.lo, E.hi) === n.kpfn && pte_write(E.lo))
+          errors.push(`node ${n.id}: KSM page mapped writable at 0x${it.address.toString(16)}`);
+      }
+    }
+  };
+  for (const n of ksm.stableNodes()) {
+    if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
+      chains++;
+      for (let d = n.dups; d !== null; d = d.dupNext) {
+        dups++;
+        if (!d.isDup || d.chain !== n) errors.push(`chain ${n.id}: dup ${d.id} not linked back`);
+        checkNode(d);
+      }
+    } else checkNode(n);
+  }
+  if (items !== ksm.rmap_items) errors.push(`ksm_rmap_items ${ksm.rmap_items} but ${items} items listed`);
+  if (shared !== ksm.pages_shared)
+    errors.push(`pages_shared ${ksm.pages_shared} but ${shared} nodes with items`);
+  if (sharing !== ksm.pages_sharing) errors.push(`pages_sharing ${ksm.pages_sharing} but ${sharing}`);
+  if (unshared !== ksm.pages_unshared)
+    errors.push(`pages_unshared ${ksm.pages_unshared} but ${unshared} unstable items`);
+  if (chains !== ksm.stable_node_chains)
+    errors.push(`stable_node_chains ${ksm.stable_node_chains} but ${chains}`);
+  if (dups !== ksm.stable_node_dups) errors.push(`stable_node_dups ${ksm.stable_node_dups} but ${dups}`);
+  for (const [mm, rec] of perMm) {
+    const m = mm as { owner: string; ksm_rmap_items: number; ksm_merging_pages: number };
+    if (m.ksm_rmap_items !== rec.items)
+      errors.push(`${m.owner}: ksm_rmap_items ${m.ksm_rmap_items} but ${rec.items}`);
+    if (m.ksm_merging_pages !== rec.merging)
+      errors.push(`${m.owner}: ksm_merging_pages ${m.ksm_merging_pages} but ${rec.merging}`);
+  }
+  if (errors.length > 0)
+    throw new KernelBug(`KSM invariants violated (${errors.length})`, errors.slice(0, 20).join('\n'));
+}

@@ -1,0 +1,32 @@
+export {
+  type BreakKsmStrategy,
+  DEFAULT_STRATEGY,
+  folioWalkStrategy,
+  followPageStrategy,
+  rangeWalkStrategy,
+  STRATEGIES,
+  walkPmdStrategy,
+  walkPudPmdStrategy,
+} from './break_ksm.ts';
+export { checkKsmInvariants } from './check.ts';
+export {
+  KSM_RUN_MERGE,
+  KSM_RUN_STOP,
+  KSM_RUN_UNMERGE,
+  Ksm,
+  type KsmCounters,
+  type KsmStat,
+  PR_GET_MEMORY_MERGE,
+  PR_SET_MEMORY_MERGE,
+  SIZEOF_RMAP_ITEM,
+  vma_ksm_compatible,
+} from './ksm.ts';
+export { KNOBS, type KnobInfo, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
+export {
+  KsmMmSlot,
+  KsmRmapItem,
+  KsmStableNode,
+  STABLE_FLAG,
+  STABLE_NODE_CHAIN,
+  UNSTABLE_FLAG,
+} from './types.ts';

@@ -1,0 +1,1519 @@
+// Kernel Samepage Merging: the scanner, the stable and unstable trees, merging and the
+// bookkeeping of mm/ksm.c as shipped in Linux 6.18 (see docs/kernel/ksm-6.18.md for the
+// reconstruction and the points where 6.18 differs from older kernels).
+
+import { BUG, EBUSY, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, VM_BUG_ON, WARN_ON } from '@mmsim/core';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SPECIAL,
+  E,
+  entry_pfn,
+  entryOut,
+  folio_add_anon_rmap_pte,
+  folio_remove_rmap_pte,
+  folio_try_share_anon_rmap_pte,
+  is_ksm_zero_pte,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  type Machine,
+  MM_ANONPAGES,
+  MMF_VM_MERGE_ANY,
+  MMF_VM_MERGEABLE,
+  type MmStruct,
+  mk_pte,
+  PAGE_MAPPING_KSM,
+  PG_dirty,
+  PG_swapcache,
+  pmd_index,
+  pmd_leaf,
+  pte_dirty,
+  pte_index,
+  pte_present,
+  pte_write,
+  ptlLock,
+  ptlUnlock,
+  readEntry,
+  setEntry,
+  split_folio,
+  swapcache_delete,
+  VM_HUGETLB,
+  VM_MAYSHARE,
+  VM_MERGEABLE,
+  VM_SHARED,
+  VM_SPECIAL,
+  type VmAreaStruct,
+  vm_normal_page,
+  vma_address,
+} from '@mmsim/mmu';
+import {
+  RB_CLEAR_NODE,
+  RB_ROOT,
+  type RbRoot,
+  rb_erase,
+  rb_insert_color,
+  rb_link_node,
+  rb_replace_node,
+} from '@mmsim/rbtree';
+import { type BreakKsmStrategy, DEFAULT_STRATEGY } from './break_ksm.ts';
+import {
+  KsmMmSlot,
+  KsmRmapItem,
+  KsmStableNode,
+  type RmapLink,
+  SEQNR_MASK,
+  STABLE_FLAG,
+  STABLE_NODE_CHAIN,
+  UNSTABLE_FLAG,
+} from './types.ts';
+
+export const KSM_RUN_STOP = 0;
+export const KSM_RUN_MERGE = 1;
+export const KSM_RUN_UNMERGE = 2;
+
+/** sizeof(struct ksm_rmap_item) on x86-64 (the ksm_rmap_item slab object size). */
+export const SIZEOF_RMAP_ITEM = 64;
+
+export const PR_SET_MEMORY_MERGE = 67;
+export const PR_GET_MEMORY_MERGE = 68;
+
+const KSM_GET_FOLIO_NOLOCK = 0;
+const KSM_GET_FOLIO_LOCK = 1;
+const KSM_GET_FOLIO_TRYLOCK = 2;
+
+/** The KSM counters the sysfs files show. */
+export interface KsmCounters {
+  pages_shared: number;
+  pages_sharing: number;
+  pages_unshared: number;
+  pages_volatile: number;
+  pages_scanned: number;
+  pages_skipped: number;
+  full_scans: number;
+  stable_node_chains: number;
+  stable_node_dups: number;
+  ksm_zero_pages: number;
+  general_profit: number;
+}
+
+/** /proc/<pid>/ksm_stat. */
+export interface KsmStat {
+  ksm_rmap_items: number;
+  ksm_zero_pages: number;
+  ksm_merging_pages: number;
+  ksm_process_profit: number;
+  ksm_merge_any: boolean;
+  ksm_mergeable: boolean;
+}
+
+/** ksm_compatible(): VMAs KSM may merge (anonymous private, not special). */
+export function vma_ksm_compatible(vma: VmAreaStruct): boolean {
+  return (vma.vm_flags & (VM_SHARED | VM_MAYSHARE | VM_SPECIAL | VM_HUGETLB)) === 0;
+}
+
+/**
+ * KSM for one simulated machine: construct it once, it installs itself in machine.hooks.
+ * ksmd is a stepping machine: runBatch(), runFullScans(n), converge().
+ */
+export class Ksm {
+  readonly m: Machine;
+  // ---- knobs (sysfs) ----
+  run = KSM_RUN_STOP;
+  pages_to_scan = 100;
+  sleep_millisecs = 20;
+  max_page_sharing = 256;
+  merge_across_nodes = 1;
+  use_zero_pages = false;
+  smart_scan = true;
+  stable_node_chains_prune_millisecs = 2000;
+  advisor_mode: 'none' | 'scan-time' = 'none';
+  advisor_max_cpu = 70;
+  advisor_min_pages_to_scan = 500;
+  advisor_max_pages_to_scan = 30000;
+  advisor_target_scan_time = 200;
+  // ---- counters ----
+  pages_shared = 0;
+  pages_sharing = 0;
+  pages_unshared = 0;
+  rmap_items = 0;
+  stable_node_chains = 0;
+  stable_node_dups = 0;
+  pages_scanned = 0;
+  pages_skipped = 0;
+  zero_pages = 0;
+  /** ksm_scan.seqnr: completed full scans (full_scans). */
+  seqnr = 0;
+  // ---- trees and lists ----
+  readonly root_stable_tree: RbRoot<KsmStableNode> = RB_ROOT();
+  root_unstable_tree: RbRoot<KsmRmapItem> = RB_ROOT();
+  /** ksm_mm_head: the scan list sentinel. */
+  readonly mmHead: KsmMmSlot = new KsmMmSlot(null);
+  /** The scan cursor (struct ksm_scan). */
+  scanSlot: KsmMmSlot;
+  scanAddress = 0;
+  scanLink: RmapLink;
+  /** Stable nodes by handle (what page->mapping refers to). */
+  private readonly nodes: Map<number, KsmStableNode> = new Map();
+  private nextNodeId = 1;
+  readonly zero_checksum: number;
+  /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl. */
+  strategy: BreakKsmStrategy = DEFAULT_STRATEGY;
+  /** Scratch flag of the walk_pud_pmd strategy's callbacks (v1's `bool ksm_page`). */
+  walkHit = 0;
+  /** Failure injection for rmap_item and stable node allocations. */
+  failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
+  /** Advisor state (struct advisor_ctx). */
+  private advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
+
+  // Scratch results of the scan lookup and unstable search.
+  private scanPage = 0;
+  private treePage = 0;
+
+  constructor(m: Machine) {
+    this.m = m;
+    this.scanSlot = this.mmHead;
+    this.scanLink = this.mmHead;
+    this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
+    m.counters.bytesHashed -= PAGE_SIZE; // computed at boot, not by a scan
+    const hooks = m.hooks;
+    hooks.ksm_fork = (child, parent) => this.ksm_fork(child, parent);
+    hooks.ksm_exit = (mm) => this.ksm_exit(mm);
+    hooks.ksm_madvise = (vma, start, end, advice, flags) => this.ksm_madvise(vma, start, end, advice, flags);
+    hooks.ksm_add_vma = (vma) => this.ksm_vma_flags(vma);
+    hooks.prctl = (mm, option, a2, a3, a4, a5) => this.prctl(mm, option, a2, a3, a4, a5);
+    hooks.rmap_walk_ksm = (folio, visit) => this.rmap_walk_ksm(folio, visit);
+    hooks.folio_migrate_ksm = (n, o) => this.folio_migrate_ksm(n, o);
+    hooks.ksm_might_unmap_zero_page = (mm, lo) => this.ksm_might_unmap_zero_page(mm, lo);
+  }
+
+  // ==== counters ===========================================================================
+
+  /** The counters as /sys/kernel/mm/ksm shows them. */
+  counters(): KsmCounters {
+    const volatile = this.rmap_items - this.pages_shared - this.pages_sharing - this.pages_unshared;
+    return {
+      pages_shared: this.pages_shared,
+      pages_sharing: this.pages_sharing,
+      pages_unshared: this.pages_unshared,
+      pages_volatile: Math.max(volatile, 0),
+      pages_scanned: this.pages_scanned,
+      pages_skipped: this.pages_skipped,
+      full_scans: this.seqnr,
+      stable_node_chains: this.stable_node_chains,
+      stable_node_dups: this.stable_node_dups,
+      ksm_zero_pages: this.zero_pages,
+      general_profit: (this.pages_sharing + this.zero_pages) * PAGE_SIZE - this.rmap_items * SIZEOF_RMAP_ITEM,
+    };
+  }
+
+  /** /proc/<pid>/ksm_stat for an mm. */
+  ksm_stat(mm: MmStruct): KsmStat {
+    return {
+      ksm_rmap_items: mm.ksm_rmap_items,
+      ksm_zero_pages: mm.ksm_zero_pages,
+      ksm_merging_pages: mm.ksm_merging_pages,
+      ksm_process_profit:
+        (mm.ksm_merging_pages + mm.ksm_zero_pages) * PAGE_SIZE - mm.ksm_rmap_items * SIZEOF_RMAP_ITEM,
+      ksm_merge_any: (mm.flags & MMF_VM_MERGE_ANY) !== 0,
+      ksm_mergeable: mm.vmas.some((v) => (v.vm_flags & VM_MERGEABLE) !== 0),
+    };
+  }
+
+  // ==== ksmd ===============================================================================
+
+  /** ksmd_should_run(). */
+  ksmd_should_run(): boolean {
+    return (this.run & KSM_RUN_MERGE) !== 0 && this.mmHead.next !== this.mmHead;
+  }
+
+  /** One ksmd iteration: a batch of pages_to_scan pages, then the sleep (virtual time). */
+  runBatch(): void {
+    if (this.ksmd_should_run()) this.ksm_do_scan(this.pages_to_scan);
+    this.m.clock.advanceMs(this.sleep_millisecs);
+  }
+
+  /**
+   * Run ksmd until `n` more full scans completed (batches end exactly at full-scan ends).
+   * Runs regardless of the `run` knob, as a test harness driving ksmd would.
+   */
+  runFullScans(n: number): void {
+    const target = this.seqnr + n;
+    let idle = 0;
+    while (this.seqnr < target) {
+      if (this.mmHead.next === this.mmHead) {
+        // Nothing registered: ksmd would sleep; full_scans does not move.
+        if (++idle > 2) return;
+      }
+      const before = this.seqnr;
+      this.ksm_do_scan(this.pages_to_scan > 0 ? this.pages_to_scan : 1);
+      this.m.clock.advanceMs(this.sleep_millisecs);
+      if (this.seqnr === before && this.pages_to_scan === 0) return;
+    }
+  }
+
+  /**
+   * Full scan by full scan until the counters (other than full_scans, pages_scanned,
+   * pages_skipped, general_profit) equal the previous scan's, at least two scans; returns the
+   * number of scans run.
+   */
+  converge(maxFullScans = 50): number {
+    const key = (): string => {
+      const c = this.counters();
+      return `${c.pages_shared},${c.pages_sharing},${c.pages_unshared},${c.pages_volatile},${c.stable_node_chains},${c.stable_node_dups},${c.ksm_zero_pages}`;
+    };
+    let prev = '';
+    for (let i = 1; i <= maxFullScans; i++) {
+      this.runFullScans(1);
+      const k = key();
+      if (i >= 2 && k === prev) return i;
+      prev = k;
+    }
+    return maxFullScans;
+  }
+
+  /** ksm_do_scan(). */
+  ksm_do_scan(scan_npages: number): void {
+    const pm = this.m.phys;
+    while (scan_npages-- > 0) {
+      const item = this.scan_get_next_rmap_item();
+      if (item === null) return;
+      const page = this.scanPage;
+      this.cmp_and_merge_page(page, item);
+      pm.put_page(page);
+      this.pages_scanned++;
+    }
+  }
+
+  /**
+   * The 6.18 scan lookup (walk_page_range_vma() with ksm_next_page_pmd_entry()): the first
+   * anonymous page mapped at or after `addr` in the VMA, with a folio reference taken; sets
+   * this.scanPage and returns its address, or -1 when the rest of the VMA holds none.
+   */
+  private ksm_next_page(vma: VmAreaStruct, addr: number, end: number): number {
+    const mm = vma.vm_mm;
+    const m = this.m;
+    const pm = m.phys;
+    const c = m.counters;
+    c.walks++;
+    while (addr < end) {
+      const pmdT = mm.find_pmd_table(addr);
+      c.pudRead++;
+      if (pmdT === 0) {
+        // An empty upper level: skip to the next PUD (1 GiB) boundary.
+        addr = addr - (addr % 2 ** 30) + 2 ** 30;
+        continue;
+      }
+      const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      readEntry(pm, pmdT, pmd_index(addr));
+      c.pmdRead++;
+      const lo = E.lo;
+      const hi = E.hi;
+      if (lo === 0 && hi === 0) {
+        addr = next;
+        continue;
+      }
+      c.walkCallbacks++;
+      if (pmd_leaf(lo)) {
+        const pfn = entry_pfn(lo, hi);
+        if ((lo & 1) !== 0 && !pm.is_huge_zero_pfn(pfn) && pm.PageAnon(pfn)) {
+          const page = pfn + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+          pm.get_page(page);
+          this.scanPage = page;
+          return addr;
+        }
+        addr = next;
+        continue;
+      }
+      if ((lo & 1) === 0) {
+        addr = next;
+        continue;
+      }
+      const pteT = entry_pfn(lo, hi);
+      ptlLock(pm, c, pteT);
+      const w = pm.tableWords(pteT);
+      const base = pm.tableBase(pteT);
+      for (; addr < next; addr += PAGE_SIZE) {
+        const o = base + pte_index(addr) * 2;
+        const plo = w[o];
+        c.pteRead++;
+        if ((plo & 1) === 0) continue;
+        const page = vm_normal_page(pm, plo, w[o + 1]);
+        if (page === 0 || !pm.PageAnon(page)) continue;
+        pm.get_page(page);
+        ptlUnlock(pm, c, pteT);
+        this.scanPage = page;
+        return addr;
+      }
+      ptlUnlock(pm, c, pteT);
+    }
+    return -1;
+  }
+
+  /** scan_get_next_rmap_item(): the next page to look at, with its rmap_item (or null). */
+  private scan_get_next_rmap_item(): KsmRmapItem | null {
+    const m = this.m;
+    const pm = m.phys;
+    if (this.mmHead.next === this.mmHead) return null;
+    let slot = this.scanSlot;
+    if (slot === this.mmHead) {
+      this.advisor_start_scan();
+      // Empty the unstable tree at the start of each full scan (counters untouched).
+      this.root_unstable_tree = RB_ROOT();
+      slot = this.mmHead.next;
+      this.scanSlot = slot;
+      if (slot === this.mmHead) return null;
+      this.scanAddress = 0;
+      this.scanLink = slot;
+      m.trace.emit('ksm_start_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
+    }
+    for (;;) {
+      const mm = slot.mm!;
+      mm.mmap_read_lock();
+      let exiting = mm.mm_users === 0;
+      if (!exiting) {
+        for (let vma = mm.find_vma(this.scanAddress); vma !== null; vma = mm.find_vma(vma.vm_end)) {
+          if ((vma.vm_flags & VM_MERGEABLE) === 0) continue;
+          if (this.scanAddress < vma.vm_start) this.scanAddress = vma.vm_start;
+          if (vma.anon_vma === null) this.scanAddress = vma.vm_end;
+          while (this.scanAddress < vma.vm_end) {
+            if (mm.mm_users === 0) break;
+            const found = this.ksm_next_page(vma, this.scanAddress, vma.vm_end);
+            if (found < 0) {
+              this.scanAddress = vma.vm_end;
+              break;
+            }
+            this.scanAddress = found;
+            const page = this.scanPage;
+            const item = this.get_next_rmap_item(slot, this.scanLink, found);
+            if (item !== null) {
+              this.scanLink = item;
+              if (this.should_skip_rmap_item(page, item)) {
+                pm.put_page(page);
+                this.scanAddress += PAGE_SIZE;
+                continue;
+              }
+              this.scanAddress += PAGE_SIZE;
+            } else pm.put_page(page);
+            mm.mmap_read_unlock();
+            return item;
+          }
+        }
+        exiting = mm.mm_users === 0;
+      }
+      if (exiting) {
+        this.scanAddress = 0;
+        this.scanLink = slot;
+      }
+      this.remove_trailing_rmap_items(this.scanLink);
+      const nextSlot = slot.next;
+      this.scanSlot = nextSlot;
+      if (this.scanAddress === 0) {
+        // No VM_MERGEABLE VMA (or the mm is exiting): forget the mm.
+        this.unlinkSlot(slot);
+        mm.flags &= ~MMF_VM_MERGEABLE;
+        if (exiting) mm.flags &= ~MMF_VM_MERGE_ANY;
+        mm.mmap_read_unlock();
+      } else mm.mmap_read_unlock();
+      if (nextSlot === this.mmHead) break;
+      slot = nextSlot;
+      this.scanAddress = 0;
+      this.scanLink = slot;
+    }
+    this.advisor_stop_scan();
+    this.seqnr++;
+    m.trace.emit('ksm_stop_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
+    return null;
+  }
+
+  private unlinkSlot(slot: KsmMmSlot): void {
+    slot.prev.next = slot.next;
+    slot.next.prev = slot.prev;
+    slot.next = slot;
+    slot.prev = slot;
+    if (slot.mm !== null) slot.mm.ksmSlot = null;
+  }
+
+  /** get_next_rmap_item(). */
+  private get_next_rmap_item(slot: KsmMmSlot, link: RmapLink, addr: number): KsmRmapItem | null {
+    const mm = slot.mm!;
+    while (link.rmap_list !== null) {
+      const it = link.rmap_list;
+      if (it.address === addr) return it;
+      if (it.address > addr) break;
+      link.rmap_list = it.rmap_list;
+      this.remove_rmap_item_from_tree(it);
+      this.free_rmap_item(it);
+    }
+    if (this.failAlloc?.('rmap_item')) return null;
+    const item = new KsmRmapItem(mm, addr);
+    this.rmap_items++;
+    mm.ksm_rmap_items++;
+    item.rmap_list = link.rmap_list;
+    link.rmap_list = item;
+    return item;
+  }
+
+  private free_rmap_item(item: KsmRmapItem): void {
+    this.rmap_items--;
+    item.mm.ksm_rmap_items--;
+    this.m.trace.emit('ksm_remove_rmap_item', { pfn: 0, rmap_item: item.address, mm: item.mm.id });
+  }
+
+  /** remove_trailing_rmap_items(). */
+  private remove_trailing_rmap_items(link: RmapLink): void {
+    while (link.rmap_list !== null) {
+      const it = link.rmap_list;
+      link.rmap_list = it.rmap_list;
+      this.remove_rmap_item_from_tree(it);
+      this.free_rmap_item(it);
+    }
+  }
+
+  // ==== smart scan and advisor ==============================================================
+
+  /** skip_age(). */
+  private static skip_age(age: number): number {
+    if (age <= 3) return 1;
+    if (age <= 5) return 2;
+    if (age <= 8) return 4;
+    return 8;
+  }
+
+  /** should_skip_rmap_item(). */
+  private should_skip_rmap_item(page: number, item: KsmRmapItem): boolean {
+    if (!this.smart_scan) return false;
+    if (this.m.phys.PageKsm(page)) return false;
+    const age = item.age;
+    if (age !== 255) item.age++;
+    if (age < 3) return false;
+    if (item.remaining_skips === 0) {
+      item.remaining_skips = Ksm.skip_age(age);
+      return false;
+    }
+    this.pages_skipped++;
+    item.remaining_skips--;
+    this.remove_rmap_item_from_tree(item);
+    return true;
+  }
+
+  private advisor_start_scan(): void {
+    if (this.advisor_mode === 'scan-time') this.advisorCtx.start_scan = this.m.clock.nowNs();
+  }
+
+  /** scan_time_advisor() on the virtual clock; ksmd's CPU time is modelled as its busy time. */
+  private advisor_stop_scan(): void {
+    if (this.advisor_mode !== 'scan-time') return;
+    const ctx = this.advisorCtx;
+    const now = this.m.clock.nowNs();
+    const scan_time = Math.max(1, Math.floor((now - ctx.start_scan) / 1e6 / 1000));
+    const cpu_time = this.pages_scanned * 2000; // ~2 us per page of ksmd CPU (model)
+    const cpu_ms = Math.floor((cpu_time - ctx.cpu_time) / 1e6);
+    const cpu_percent = Math.max(1, Math.floor((cpu_ms * 100) / (scan_time * 1000)));
+    const last = ctx.scan_time !== 0 ? ctx.scan_time : scan_time;
+    const factor = Math.max(1, Math.floor((this.advisor_target_scan_time * 100) / scan_time));
+    let change = Math.max(1, Math.floor((scan_time * 100) / last));
+    change = Math.floor((70 * ctx.change + 30 * change) / 100);
+    let pages = Math.floor((this.pages_to_scan * 100) / factor);
+    pages = Math.floor((pages * change) / 100);
+    const ppc = Math.max(1, Math.floor(this.pages_to_scan / cpu_percent));
+    pages = Math.min(pages, ppc * this.advisor_max_cpu);
+    pages = Math.max(pages, ppc * 10);
+    pages = Math.min(pages, this.advisor_max_pages_to_scan);
+    ctx.change = change;
+    ctx.scan_time = scan_time;
+    ctx.cpu_time = cpu_time;
+    this.pages_to_scan = pages;
+    this.m.trace.emit('ksm_advisor', { scan_time, pages_to_scan: pages, cpu_percent });
+  }
+
+  resetAdvisor(): void {
+    this.advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
+  }
+
+  // ==== merging ============================================================================
+
+  /** folio_stable_node(): the node a KSM folio belongs to (null for none or a NULL node). */
+  folio_stable_node(folio: number): KsmStableNode | null {
+    const pm = this.m.phys;
+    if (!pm.PageKsm(folio)) return null;
+    return this.nodes.get(pm.mappingHandle(folio)) ?? null;
+  }
+
+  private set_page_stable_node(folio: number, node: KsmStableNode | null): void {
+    this.m.phys.setMapping(folio, node === null ? 0 : node.id, PAGE_MAPPING_KSM);
+  }
+
+  /** cmp_and_merge_page() in the 6.18 order. */
+  private cmp_and_merge_page(page: number, item: KsmRmapItem): void {
+    const m = this.m;
+    const pm = m.phys;
+    const node = this.folio_stable_node(pm.folio(page));
+    let bypass = false;
+    if (node !== null) {
+      if (!node.onMigrateList && item.head === node) return;
+      if (!this.is_page_sharing_candidate(node)) bypass = true;
+    } else {
+      this.remove_rmap_item_from_tree(item);
+      const checksum = pm.calc_checksum(page);
+      m.reach('ksm:after-checksum', { item, page });
+      if (item.oldchecksum !== checksum) {
+        item.oldchecksum = checksum;
+        return;
+      }
+      if (this.try_to_merge_with_zero_page(item, page) === 0) return;
+    }
+    const kfolio = this.stable_tree_search(page);
+    if (kfolio === pm.folio(page) && item.head === node && node !== null) {
+      pm.put_page(kfolio);
+      return;
+    }
+    this.remove_rmap_item_from_tree(item);
+    if (kfolio !== 0) {
+      if (kfolio === -EBUSY) return;
+      if (this.try_to_merge_with_ksm_page(item, page, kfolio) === 0) {
+        const kn = this.folio_stable_node(kfolio);
+        if (kn !== null) this.stable_tree_append(item, kn, bypass);
+        m.trace.emit('ksm_merge_with_ksm_page', {
+          ksm_page: kfolio,
+          pfn: page,
+          rmap_item: item.address,
+          mm: item.mm.id,
+          err: 0,
+        });
+      }
+      pm.put_page(kfolio);
+      return;
+    }
+    const treeItem = this.unstable_tree_search_insert(item, page);
+    if (treeItem !== null) {
+      const treePage = this.treePage;
+      const kpage = this.try_to_merge_two_pages(item, page, treeItem, treePage);
+      pm.put_page(treePage);
+      if (kpage !== 0) {
+        const sn = this.stable_tree_insert(kpage);
+        if (sn !== null) {
+          this.stable_tree_append(treeItem, sn, false);
+          this.stable_tree_append(item, sn, false);
+        } else {
+          this.break_cow(treeItem);
+          this.break_cow(item);
+        }
+      }
+    }
+  }
+
+  /** try_to_merge_with_zero_page(). */
+  private try_to_merge_with_zero_page(item: KsmRmapItem, page: number): number {
+    let err = -EFAULT;
+    if (this.use_zero_pages && item.oldchecksum === this.zero_checksum) {
+      const mm = item.mm;
+      mm.mmap_read_lock();
+      const vma = this.find_mergeable_vma(mm, item.address);
+      err = vma !== null ? this.try_to_merge_one_page(vma, page, this.m.phys.zeroPfn) : 0;
+      mm.mmap_read_unlock();
+    }
+    return err;
+  }
+
+  /** find_mergeable_vma(). */
+  find_mergeable_vma(mm: MmStruct, addr: number): VmAreaStruct | null {
+    if (mm.mm_users === 0) return null;
+    const vma = mm.vma_lookup(addr);
+    if (vma === null || (vma.vm_flags & VM_MERGEABLE) === 0 || vma.anon_vma === null) return null;
+    return vma;
+  }
+
+  /** try_to_merge_one_page(): make `page` the KSM page (kpage 0) or map kpage in its place. */
+  private try_to_merge_one_page(vma: VmAreaStruct, page: number, kpage: number): number {
+    const m = this.m;
+    const pm = m.phys;
+    if (page === kpage) return 0;
+    if (!pm.PageAnon(page)) return -EFAULT;
+    m.reach('ksm:before-merge', { vma, page, kpage });
+    if (!pm.trylock_page(page)) return -EFAULT;
+    let folio = pm.folio(page);
+    if (pm.folio_test_large(folio)) {
+      pm.unlock_page(page);
+      if (split_folio(m, folio) !== 0) return -EFAULT;
+      folio = page;
+      pm.trylock_page(page);
+    }
+    let err = -EFAULT;
+    if (this.write_protect_page(vma, page) === 0) {
+      if (kpage === 0) {
+        this.set_page_stable_node(page, null);
+        pm.flags[page] |= PG_dirty;
+        err = 0;
+      } else if (pm.pages_identical(page, kpage)) {
+        err = this.replace_page(vma, page, kpage);
+      }
+    }
+    pm.unlock_page(page);
+    void folio;
+    return err;
+  }
+
+  /** The PTE mapping `page` in `vma` (page_vma_mapped_walk() for one page): sets wp.* */
+  private findPte(vma: VmAreaStruct, page: number): boolean {
+    const pm = this.m.phys;
+    const addr = vma_address(vma, pm.index[page]);
+    if (addr < 0) return false;
+    const mm = vma.vm_mm;
+    const pmdT = mm.find_pmd_table(addr);
+    if (pmdT === 0) return false;
+    readEntry(pm, pmdT, pmd_index(addr));
+    if (pmd_leaf(E.lo) || (E.lo & 1) === 0) return false;
+    const pteT = entry_pfn(E.lo, E.hi);
+    const idx = pte_index(addr);
+    readEntry(pm, pteT, idx);
+    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page) return false;
+    wp.addr = addr;
+    wp.table = pteT;
+    wp.idx = idx;
+    wp.lo = E.lo;
+    wp.hi = E.hi;
+    return true;
+  }
+
+  /** write_protect_page(): make the page's only PTE in vma clean and read-only (wp.lo/hi). */
+  private write_protect_page(vma: VmAreaStruct, page: number): number {
+    const m = this.m;
+    const pm = m.phys;
+    if (pm.folio_test_large(pm.folio(page))) return -EFAULT;
+    if (!this.findPte(vma, page)) return -EFAULT;
+    ptlLock(pm, m.counters, wp.table);
+    const anonExclusive = pm.PageAnonExclusive(page);
+    let lo = wp.lo;
+    if (pte_write(lo) || pte_dirty(lo) || anonExclusive) {
+      const swapped = (pm.flags[page] & PG_swapcache) !== 0 ? 1 : 0;
+      m.counters.tlbFlushes++; // ptep_clear_flush()
+      if (pm.page_mapcount(page) + 1 + swapped !== pm.page_count(page)) {
+        ptlUnlock(pm, m.counters, wp.table);
+        return -EFAULT;
+      }
+      if (anonExclusive && folio_try_share_anon_rmap_pte(pm, page) !== 0) {
+        ptlUnlock(pm, m.counters, wp.table);
+        return -EFAULT;
+      }
+      if (pte_dirty(lo)) pm.flags[page] |= PG_dirty;
+      lo = (lo & ~(_PAGE_RW | _PAGE_DIRTY)) >>> 0;
+      setEntry(pm, wp.table, wp.idx, lo, wp.hi);
+    }
+    wp.lo = lo;
+    ptlUnlock(pm, m.counters, wp.table);
+    return 0;
+  }
+
+  /** replace_page(): map kpage (or the zero page) where `page` was, with the PTE from wp. */
+  private replace_page(vma: VmAreaStruct, page: number, kpage: number): number {
+    const m = this.m;
+    const pm = m.phys;
+    const mm = vma.vm_mm;
+    const origLo = wp.lo;
+    const origHi = wp.hi;
+    const table = wp.table;
+    const idx = wp.idx;
+    ptlLock(pm, m.counters, table);
+    readEntry(pm, table, idx);
+    if (E.lo !== origLo || E.hi !== origHi) {
+      ptlUnlock(pm, m.counters, table);
+      return -EFAULT;
+    }
+    if (!pm.is_zero_pfn(kpage)) {
+      pm.get_page(kpage);
+      folio_add_anon_rmap_pte(pm, kpage, false);
+      mk_pte(kpage, vma.protLo & ~_PAGE_RW, vma.protHi);
+    } else {
+      mk_pte(kpage, (vma.protLo & ~_PAGE_RW) | _PAGE_SPECIAL | _PAGE_DIRTY | _PAGE_SOFT_DIRTY, vma.protHi);
+      this.zero_pages++;
+      mm.ksm_zero_pages++;
+      mm.add_mm_counter(MM_ANONPAGES, -1);
+    }
+    m.counters.tlbFlushes++;
+    setEntry(pm, table, idx, (entryOut.lo | _PAGE_ACCESSED) >>> 0, entryOut.hi);
+    folio_remove_rmap_pte(pm, page);
+    if (!pm.folio_mapped(page) && (pm.flags[page] & PG_swapcache) !== 0) swapcache_delete(m, page);
+    ptlUnlock(pm, m.counters, table);
+    pm.put_page(page);
+    m.trace.emit('ksm_merge_one_page', { pfn: page, kpfn: kpage, mm: mm.id });
+    return 0;
+  }
+
+  /** try_to_merge_with_ksm_page(). */
+  private try_to_merge_with_ksm_page(item: KsmRmapItem, page: number, kpage: number): number {
+    const mm = item.mm;
+    mm.mmap_read_lock();
+    const vma = this.find_mergeable_vma(mm, item.address);
+    let err = -EFAULT;
+    if (vma !== null) {
+      err = this.try_to_merge_one_page(vma, page, kpage);
+      if (err === 0) {
+        this.remove_rmap_item_from_tree(item);
+        item.anon_vma = vma.anon_vma;
+      }
+    }
+    mm.mmap_read_unlock();
+    return err;
+  }
+
+  /** try_to_merge_two_pages(): returns the new KSM page (the scanned one) or 0. */
+  private try_to_merge_two_pages(
+    item: KsmRmapItem,
+    page: number,
+    treeItem: KsmRmapItem,
+    treePage: number,
+  ): number {
+    let err = this.try_to_merge_with_ksm_page(item, page, 0);
+    if (err === 0) {
+      err = this.try_to_merge_with_ksm_page(treeItem, treePage, page);
+      if (err !== 0) this.break_cow(item);
+    }
+    return err === 0 ? page : 0;
+  }
+
+  // ==== the stable tree =====================================================================
+
+  is_page_sharing_candidate(n: KsmStableNode): boolean {
+    return n.rmap_hlist_len !== 0 && n.rmap_hlist_len < this.max_page_sharing;
+  }
+
+  private __is_page_sharing_candidate(n: KsmStableNode, offset: number): boolean {
+    return n.rmap_hlist_len !== 0 && n.rmap_hlist_len + offset < this.max_page_sharing;
+  }
+
+  private is_stable_node_chain(n: KsmStableNode): boolean {
+    return n.rmap_hlist_len === STABLE_NODE_CHAIN;
+  }
+
+  private allocNode(): KsmStableNode | null {
+    if (this.failAlloc?.('stable_node')) return null;
+    const n = new KsmStableNode(this.nextNodeId++);
+    this.nodes.set(n.id, n);
+    return n;
+  }
+
+  /** ksm_get_folio(): the node's page with a reference, or 0 if the node went stale (it is
+   * removed then), or -EBUSY for a failed TRYLOCK. */
+  private ksm_get_folio(node: KsmStableNode, mode: number): number {
+    const pm = this.m.phys;
+    const kpfn = node.kpfn;
+    const want = node.id * 4 + PAGE_MAPPING_KSM;
+    if (kpfn !== 0 && pm.mapping[kpfn] === want && pm.get_page_unless_zero(kpfn)) {
+      if (mode === KSM_GET_FOLIO_TRYLOCK) {
+        if (!pm.trylock_page(kpfn)) {
+          pm.put_page(kpfn);
+          return -EBUSY;
+        }
+      } else if (mode === KSM_GET_FOLIO_LOCK) {
+        if (!pm.trylock_page(kpfn)) BUG('ksm_get_folio: page lock already held by this context');
+      }
+      return kpfn;
+    }
+    this.remove_node_from_stable_tree(node);
+    return 0;
+  }
+
+  /** remove_node_from_stable_tree(). */
+  private remove_node_from_stable_tree(node: KsmStableNode): void {
+    for (let it = node.hlist; it !== null; it = it.hnext) {
+      if (it.hnext !== null) this.pages_sharing--;
+      else this.pages_shared--;
+      it.mm.ksm_merging_pages--;
+      node.rmap_hlist_len--;
+      it.anon_vma = null;
+      it.aflags = 0;
+      it.head = null;
+    }
+    node.hlist = null;
+    this.m.trace.emit('ksm_remove_ksm_page', { pfn: node.kpfn });
+    if (node.onMigrateList) node.onMigrateList = false;
+    else this.stable_node_dup_del(node);
+    this.free_stable_node(node);
+  }
+
+  private free_stable_node(node: KsmStableNode): void {
+    this.nodes.delete(node.id);
+  }
+
+  /** stable_node_dup_del(): unlink a dup from its chain, or a regular node from the tree. */
+  private stable_node_dup_del(node: KsmStableNode): void {
+    if (node.isDup) {
+      const chain = node.chain!;
+      if (node.dupPrev !== null) node.dupPrev.dupNext = node.dupNext;
+      else chain.dups = node.dupNext;
+      if (node.dupNext !== null) node.dupNext.dupPrev = node.dupPrev;
+      node.dupNext = null;
+      node.dupPrev = null;
+      node.isDup = false;
+      node.chain = null;
+      this.stable_node_dups--;
+    } else {
+      rb_erase(node, this.root_stable_tree);
+      RB_CLEAR_NODE(node);
+    }
+  }
+
+  /** alloc_stable_node_chain(): `dup` is replaced in the tree by a new chain holding it. */
+  private alloc_stable_node_chain(dup: KsmStableNode): KsmStableNode | null {
+    const chain = this.allocNode();
+    if (chain === null) return null;
+    chain.rmap_hlist_len = STABLE_NODE_CHAIN;
+    chain.chain_prune_time = this.m.clock.jiffies;
+    chain.nid = dup.nid;
+    this.stable_node_chains++;
+    rb_replace_node(dup, chain, this.root_stable_tree);
+    RB_CLEAR_NODE(dup);
+    this.stable_node_chain_add_dup(dup, chain);
+    return chain;
+  }
+
+  /** stable_node_chain_add_dup(): at the head of the chain's dups. */
+  private stable_node_chain_add_dup(dup: KsmStableNode, chain: KsmStableNode): void {
+    dup.isDup = true;
+    dup.chain = chain;
+    dup.dupPrev = null;
+    dup.dupNext = chain.dups;
+    if (chain.dups !== null) chain.dups.dupPrev = dup;
+    chain.dups = dup;
+    this.stable_node_dups++;
+  }
+
+  /** free_stable_node_chain(). */
+  private free_stable_node_chain(chain: KsmStableNode): void {
+    rb_erase(chain, this.root_stable_tree);
+    RB_CLEAR_NODE(chain);
+    this.free_stable_node(chain);
+    this.stable_node_chains--;
+  }
+
+  /**
+   * stable_node_dup(): choose a dup of a chain for a new sharer (prune: visit all, the fullest
+   * candidate wins; otherwise the first candidate). Returns the dup's page (referenced) or 0;
+   * dupOut.node receives the dup, chainOut.node the (possibly collapsed) node.
+   */
+  private stable_node_dup(chain: KsmStableNode, prune_requested: boolean): number {
+    const pm = this.m.phys;
+    const clock = this.m.clock;
+    const prune =
+      prune_requested &&
+      !(
+        clock.jiffies <
+        chain.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)
+      );
+    if (prune) chain.chain_prune_time = clock.jiffies;
+    let found: KsmStableNode | null = null;
+    let foundPage = 0;
+    let foundLen = 0;
+    let dup = chain.dups;
+    while (dup !== null) {
+      const next = dup.dupNext;
+      const f = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+      if (f === 0) {
+        dup = next;
+        continue;
+      }
+      if (
+        found === null ||
+        (this.is_page_sharing_candidate(dup) &&
+          (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > foundLen))
+      ) {
+        if (found !== null) pm.put_page(foundPage);
+        found = dup;
+        foundPage = f;
+        foundLen = dup.rmap_hlist_len;
+        if (!prune && this.is_page_sharing_candidate(found)) break;
+        dup = next;
+        continue;
+      }
+      pm.put_page(f);
+      dup = next;
+    }
+    if (found !== null) {
+      if (chain.dups === found && found.dupNext === null) {
+        // The chain's only dup: collapse the chain into a regular node.
+        this.stable_node_dup_del(found);
+        rb_replace_node(chain, found, this.root_stable_tree);
+        RB_CLEAR_NODE(chain);
+        this.free_stable_node(chain);
+        this.stable_node_chains--;
+        chainOut.node = found;
+      } else {
+        chainOut.node = chain;
+        if (chain.dups !== found && this.__is_page_sharing_candidate(found, 1)) {
+          // move to the head of the chain
+          if (found.dupPrev !== null) found.dupPrev.dupNext = found.dupNext;
+          if (found.dupNext !== null) found.dupNext.dupPrev = found.dupPrev;
+          found.dupPrev = null;
+          found.dupNext = chain.dups;
+          if (chain.dups !== null) chain.dups.dupPrev = found;
+          chain.dups = found;
+        }
+      }
+    } else {
+      this.free_stable_node_chain(chain);
+      chainOut.node = null;
+    }
+    dupOut.node = found;
+    return foundPage;
+  }
+
+  /** __stable_node_chain(): for a regular node its page; for a chain, stable_node_dup(). */
+  private __stable_node_chain(node: KsmStableNode, prune: boolean): number {
+    if (!this.is_stable_node_chain(node)) {
+      dupOut.node = node;
+      chainOut.node = node;
+      return this.ksm_get_folio(node, KSM_GET_FOLIO_NOLOCK);
+    }
+    return this.stable_node_dup(node, prune);
+  }
+
+  /** stable_tree_search(): a referenced KSM page with the same content, the page itself, 0, or
+   * -EBUSY. */
+  private stable_tree_search(page: number): number {
+    const pm = this.m.phys;
+    const folio = pm.folio(page);
+    const pageNode = this.folio_stable_node(folio);
+    if (pageNode !== null && !pageNode.onMigrateList) {
+      pm.get_page(folio);
+      return folio;
+    }
+    again: for (;;) {
+      let node = this.root_stable_tree.rb_node;
+      while (node !== null) {
+        const treePage = this.__stable_node_chain(node, true);
+        const dup = dupOut.node;
+        if (chainOut.node === null || treePage === 0) continue again;
+        node = chainOut.node;
+        const ret = pm.memcmp_pages(page, treePage);
+        pm.put_page(treePage);
+        if (ret < 0) node = node.rb_left;
+        else if (ret > 0) node = node.rb_right;
+        else {
+          if (dup === null || !this.is_page_sharing_candidate(dup)) return 0;
+          const tp = this.ksm_get_folio(dup, KSM_GET_FOLIO_TRYLOCK);
+          if (tp === -EBUSY) return -EBUSY;
+          if (tp === 0) continue again;
+          pm.unlock_page(tp);
+          return tp;
+        }
+      }
+      return 0;
+    }
+  }
+
+  /** stable_tree_insert(): a new stable node (or dup) for kpage, or null. */
+  private stable_tree_insert(kpage: number): KsmStableNode | null {
+    const pm = this.m.phys;
+    let parent: KsmStableNode | null = null;
+    let isLeft = false;
+    let needChain = false;
+    let match: KsmStableNode | null = null;
+    again: for (;;) {
+      parent = null;
+      isLeft = false;
+      needChain = false;
+      let node = this.root_stable_tree.rb_node;
+      while (node !== null) {
+        const treePage = this.__stable_node_chain(node, false);
+        if (chainOut.node === null || treePage === 0) continue again;
+        node = chainOut.node;
+        const ret = pm.memcmp_pages(kpage, treePage);
+        pm.put_page(treePage);
+        parent = node;
+        if (ret < 0) {
+          isLeft = true;
+          node = node.rb_left;
+        } else if (ret > 0) {
+          isLeft = false;
+          node = node.rb_right;
+        } else {
+          needChain = true;
+          match = node;
+          break;
+        }
+      }
+      break;
+    }
+    const dup = this.allocNode();
+    if (dup === null) return null;
+    dup.kpfn = kpage;
+    dup.rmap_hlist_len = 0;
+    if (!needChain) {
+      rb_link_node(dup, parent, isLeft, this.root_stable_tree);
+      rb_insert_color(dup, this.root_stable_tree);
+    } else {
+      let chain = match!;
+      if (!this.is_stable_node_chain(chain)) {
+        const c = this.alloc_stable_node_chain(chain);
+        if (c === null) {
+          this.free_stable_node(dup);
+          return null;
+        }
+        chain = c;
+      }
+      this.stable_node_chain_add_dup(dup, chain);
+    }
+    this.set_page_stable_node(kpage, dup);
+    return dup;
+  }
+
+  /** stable_tree_append(). */
+  private stable_tree_append(item: KsmRmapItem, node: KsmStableNode, bypass: boolean): void {
+    VM_BUG_ON(node.rmap_hlist_len < 0, 'stable_tree_append: chain given');
+    node.rmap_hlist_len++;
+    if (!bypass)
+      WARN_ON(node.rmap_hlist_len > this.max_page_sharing, 'stable_tree_append: max_page_sharing exceeded');
+    item.head = node;
+    item.aflags |= STABLE_FLAG;
+    item.hprev = null;
+    item.hnext = node.hlist;
+    if (node.hlist !== null) node.hlist.hprev = item;
+    node.hlist = item;
+    if (item.hnext !== null) this.pages_sharing++;
+    else this.pages_shared++;
+    item.mm.ksm_merging_pages++;
+  }
+
+  // ==== the unstable tree ===================================================================
+
+  /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
+   * (referenced), else 0. */
+  private get_mergeable_page(item: KsmRmapItem): number {
+    const pm = this.m.phys;
+    const mm = item.mm;
+    mm.mmap_read_lock();
+    let page = 0;
+    const vma = this.find_mergeable_vma(mm, item.address);
+    if (vma !== null) {
+      const pmdT = mm.find_pmd_table(item.address);
+      if (pmdT !== 0) {
+        readEntry(pm, pmdT, pmd_index(item.address));
+        if (pmd_leaf(E.lo) && (E.lo & 1) !== 0) {
+          const pfn = entry_pfn(E.lo, E.hi);
+          if (!pm.is_huge_zero_pfn(pfn)) page = pfn + Math.floor((item.address % PMD_SIZE) / PAGE_SIZE);
+        } else if ((E.lo & 1) !== 0) {
+          const pteT = entry_pfn(E.lo, E.hi);
+          readEntry(pm, pteT, pte_index(item.address));
+          if ((E.lo & 1) !== 0) page = vm_normal_page(pm, E.lo, E.hi);
+        }
+      }
+      if (page !== 0 && pm.PageAnon(page)) pm.get_page(page);
+      else page = 0;
+    }
+    mm.mmap_read_unlock();
+    return page;
+  }
+
+  /** unstable_tree_search_insert(): a matching tree item (this.treePage referenced), or null
+   * after inserting `item`. */
+  private unstable_tree_search_insert(item: KsmRmapItem, page: number): KsmRmapItem | null {
+    const pm = this.m.phys;
+    const root = this.root_unstable_tree;
+    let node = root.rb_node;
+    let parent: KsmRmapItem | null = null;
+    let isLeft = false;
+    while (node !== null) {
+      const treePage = this.get_mergeable_page(node);
+      if (treePage === 0) return null;
+      if (treePage === page) {
+        pm.put_page(treePage);
+        return null;
+      }
+      const ret = pm.memcmp_pages(page, treePage);
+      parent = node;
+      if (ret < 0) {
+        pm.put_page(treePage);
+        isLeft = true;
+        node = node.rb_left;
+      } else if (ret > 0) {
+        pm.put_page(treePage);
+        isLeft = false;
+        node = node.rb_right;
+      } else {
+        this.treePage = treePage;
+        return node;
+      }
+    }
+    item.aflags = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
+    item.nid = 0;
+    rb_link_node(item, parent, isLeft, root);
+    rb_insert_color(item, root);
+    this.pages_unshared++;
+    return null;
+  }
+
+  /** remove_rmap_item_from_tree(). */
+  remove_rmap_item_from_tree(item: KsmRmapItem): void {
+    if ((item.aflags & STABLE_FLAG) !== 0) {
+      const node = item.head!;
+      const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
+      if (f === 0) return;
+      if (item.hprev !== null) item.hprev.hnext = item.hnext;
+      else node.hlist = item.hnext;
+      if (item.hnext !== null) item.hnext.hprev = item.hprev;
+      item.hnext = null;
+      item.hprev = null;
+      const pm = this.m.phys;
+      pm.unlock_page(f);
+      pm.put_page(f);
+      if (node.hlist !== null) this.pages_sharing--;
+      else this.pages_shared--;
+      item.mm.ksm_merging_pages--;
+      node.rmap_hlist_len--;
+      item.anon_vma = null;
+      item.head = null;
+      item.aflags = 0;
+    } else if ((item.aflags & UNSTABLE_FLAG) !== 0) {
+      const age = (this.seqnr - (item.aflags & SEQNR_MASK)) & 0xff;
+      VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
+      if (age === 0) {
+        rb_erase(item, this.root_unstable_tree);
+        RB_CLEAR_NODE(item);
+      }
+      this.pages_unshared--;
+      item.aflags = 0;
+    }
+  }
+
+  // ==== breaking ===========================================================================
+
+  /** break_cow(): undo a half-done merge for one item. */
+  private break_cow(item: KsmRmapItem): void {
+    item.anon_vma = null;
+    const mm = item.mm;
+    mm.mmap_read_lock();
+    const vma = this.find_mergeable_vma(mm, item.address);
+    if (vma !== null) this.strategy.unmerge(this, vma, item.address, item.address + PAGE_SIZE, false);
+    mm.mmap_read_unlock();
+  }
+
+  /** unmerge_ksm_pages() / the strategy's range form. */
+  unmerge_ksm_pages(vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number {
+    return this.strategy.unmerge(this, vma, start, end, lock_vma);
+  }
+
+  // ==== registration, madvise, prctl, fork, exit =============================================
+
+  /** __ksm_enter(). */
+  __ksm_enter(mm: MmStruct): number {
+    if (this.failAlloc?.('rmap_item')) return -ENOMEM;
+    const slot = new KsmMmSlot(mm);
+    mm.ksmSlot = slot;
+    // Insert just behind the cursor (or at the tail while unmerging).
+    const before = (this.run & KSM_RUN_UNMERGE) !== 0 ? this.mmHead : this.scanSlot;
+    slot.next = before;
+    slot.prev = before.prev;
+    before.prev.next = slot;
+    before.prev = slot;
+    mm.flags |= MMF_VM_MERGEABLE;
+    this.m.trace.emit('ksm_enter', { mm: mm.id });
+    return 0;
+  }
+
+  /** ksm_exit()/__ksm_exit(). */
+  private ksm_exit(mm: MmStruct): void {
+    if ((mm.flags & MMF_VM_MERGEABLE) === 0) return;
+    const slot = mm.ksmSlot as KsmMmSlot | null;
+    if (slot === null) return;
+    if (this.scanSlot !== slot) {
+      if (slot.rmap_list === null) {
+        this.unlinkSlot(slot);
+        mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
+      } else {
+        // Move it right after the cursor: ksmd frees it on its next step.
+        slot.prev.next = slot.next;
+        slot.next.prev = slot.prev;
+        const after = this.scanSlot;
+        slot.prev = after;
+        slot.next = after.next;
+        after.next.prev = slot;
+        after.next = slot;
+      }
+    }
+    this.m.trace.emit('ksm_exit', { mm: mm.id });
+  }
+
+  /** ksm_fork(). */
+  private ksm_fork(child: MmStruct, parent: MmStruct): number {
+    if ((parent.flags & MMF_VM_MERGEABLE) !== 0) {
+      child.ksm_zero_pages = parent.ksm_zero_pages;
+      child.ksm_merging_pages = 0;
+      child.ksm_rmap_items = 0;
+      this.zero_pages += child.ksm_zero_pages;
+      this.__ksm_enter(child);
+    }
+    return 0;
+  }
+
+  /** ksm_madvise(). */
+  ksm_madvise(
+    vma: VmAreaStruct,
+    start: number,
+    end: number,
+    advice: number,
+    flags: { value: number },
+  ): number {
+    const mm = vma.vm_mm;
+    if (advice === MADV_MERGEABLE) {
+      if ((flags.value & VM_MERGEABLE) !== 0) return 0;
+      if (!vma_ksm_compatible(vma)) return 0;
+      if ((mm.flags & MMF_VM_MERGEABLE) === 0) {
+        const err = this.__ksm_enter(mm);
+        if (err !== 0) return err;
+      }
+      flags.value = (flags.value | VM_MERGEABLE) >>> 0;
+      return 0;
+    }
+    if (advice === MADV_UNMERGEABLE) {
+      if ((flags.value & VM_MERGEABLE) === 0) return 0;
+      if (vma.anon_vma !== null) {
+        const err = this.unmerge_ksm_pages(vma, start, end, true);
+        if (err !== 0) return err;
+      }
+      flags.value = (flags.value & ~VM_MERGEABLE) >>> 0;
+      return 0;
+    }
+    return 0;
+  }
+
+  /** ksm_vma_flags() at mmap time for MMF_VM_MERGE_ANY mms. */
+  private ksm_vma_flags(vma: VmAreaStruct): void {
+    const mm = vma.vm_mm;
+    if ((mm.flags & MMF_VM_MERGE_ANY) === 0) return;
+    if ((vma.vm_flags & VM_MERGEABLE) !== 0 || !vma_ksm_compatible(vma)) return;
+    vma.vm_flags = (vma.vm_flags | VM_MERGEABLE) >>> 0;
+    if ((mm.flags & MMF_VM_MERGEABLE) === 0) this.__ksm_enter(mm);
+  }
+
+  /** ksm_add_vmas(). */
+  private ksm_add_vmas(mm: MmStruct): void {
+    for (const v of mm.vmas) {
+      if ((v.vm_flags & VM_MERGEABLE) === 0 && vma_ksm_compatible(v))
+        v.vm_flags = (v.vm_flags | VM_MERGEABLE) >>> 0;
+    }
+  }
+
+  /** __ksm_del_vma(). */
+  private __ksm_del_vma(vma: VmAreaStruct): number {
+    if ((vma.vm_flags & VM_MERGEABLE) === 0) return 0;
+    if (vma.anon_vma !== null) {
+      const err = this.unmerge_ksm_pages(vma, vma.vm_start, vma.vm_end, true);
+      if (err !== 0) return err;
+    }
+    vma.vm_flags = (vma.vm_flags & ~VM_MERGEABLE) >>> 0;
+    return 0;
+  }
+
+  /** ksm_enable_merge_any(). */
+  ksm_enable_merge_any(mm: MmStruct): number {
+    if ((mm.flags & MMF_VM_MERGE_ANY) !== 0) return 0;
+    if ((mm.flags & MMF_VM_MERGEABLE) === 0) {
+      const err = this.__ksm_enter(mm);
+      if (err !== 0) return err;
+    }
+    mm.flags |= MMF_VM_MERGE_ANY;
+    this.ksm_add_vmas(mm);
+    return 0;
+  }
+
+  /** ksm_disable_merge_any(). */
+  ksm_disable_merge_any(mm: MmStruct): number {
+    if ((mm.flags & MMF_VM_MERGE_ANY) === 0) return 0;
+    for (const v of mm.vmas) {
+      const err = this.__ksm_del_vma(v);
+      if (err !== 0) {
+        this.ksm_add_vmas(mm);
+        return err;
+      }
+    }
+    mm.flags &= ~MMF_VM_MERGE_ANY;
+    return 0;
+  }
+
+  /** prctl(PR_SET_MEMORY_MERGE / PR_GET_MEMORY_MERGE) (kernel/sys.c). */
+  private prctl(
+    mm: MmStruct,
+    option: number,
+    arg2: number,
+    arg3: number,
+    arg4: number,
+    arg5: number,
+  ): number | undefined {
+    if (option === PR_SET_MEMORY_MERGE) {
+      if (arg3 !== 0 || arg4 !== 0 || arg5 !== 0) return -EINVAL;
+      mm.mmap_write_lock();
+      try {
+        return arg2 !== 0 ? this.ksm_enable_merge_any(mm) : this.ksm_disable_merge_any(mm);
+      } finally {
+        mm.mmap_write_unlock();
+      }
+    }
+    if (option === PR_GET_MEMORY_MERGE) {
+      if (arg2 !== 0 || arg3 !== 0 || arg4 !== 0 || arg5 !== 0) return -EINVAL;
+      return (mm.flags & MMF_VM_MERGE_ANY) !== 0 ? 1 : 0;
+    }
+    return undefined;
+  }
+
+  // ==== rmap, migration, zero pages ===========================================================
+
+  /** rmap_walk_ksm(): every VMA mapping the KSM folio, through its rmap_items' anon_vmas. */
+  private rmap_walk_ksm(folio: number, visit: (vma: VmAreaStruct, addr: number) => boolean): void {
+    const node = this.folio_stable_node(folio);
+    if (node === null) return;
+    const seen = new Set<VmAreaStruct>();
+    for (let it = node.hlist; it !== null; it = it.hnext) {
+      const av = it.anon_vma;
+      const vmas = av !== null ? av.vmas.slice() : [];
+      const own = it.mm.vma_lookup(it.address);
+      if (own !== null && !vmas.includes(own)) vmas.push(own);
+      for (const vma of vmas) {
+        if (seen.has(vma) || it.address < vma.vm_start || it.address >= vma.vm_end) continue;
+        seen.add(vma);
+        if (!visit(vma, it.address)) return;
+      }
+    }
+  }
+
+  /** folio_migrate_ksm(): the node follows its page to the new PFN. */
+  private folio_migrate_ksm(newPfn: number, oldPfn: number): void {
+    const node = this.folio_stable_node(oldPfn);
+    if (node !== null) node.kpfn = newPfn;
+  }
+
+  /** ksm_might_unmap_zero_page(). */
+  private ksm_might_unmap_zero_page(mm: MmStruct, lo: number): void {
+    if ((lo & _PAGE_DIRTY) === 0) return;
+    this.zero_pages--;
+    mm.ksm_zero_pages--;
+  }
+
+  // ==== run=2 ==============================================================================
+
+  /** remove_stable_node(): 0, or -EBUSY if the page is still mapped. */
+  private remove_stable_node(node: KsmStableNode): number {
+    const pm = this.m.phys;
+    const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
+    if (f === 0) return 0;
+    let err = -EBUSY;
+    if (!pm.folio_mapped(f)) {
+      this.set_page_stable_node(f, null);
+      pm.mapping[f] = 0;
+      this.remove_node_from_stable_tree(node);
+      err = 0;
+    }
+    pm.unlock_page(f);
+    pm.put_page(f);
+    return err;
+  }
+
+  private remove_stable_node_chain(chain: KsmStableNode): boolean {
+    if (!this.is_stable_node_chain(chain)) return this.remove_stable_node(chain) !== 0;
+    let busy = false;
+    for (let d = chain.dups; d !== null; ) {
+      const next = d.dupNext;
+      if (this.remove_stable_node(d) !== 0) busy = true;
+      d = next;
+    }
+    if (!busy && chain.dups === null) this.free_stable_node_chain(chain);
+    return busy;
+  }
+
+  /** remove_all_stable_nodes(). */
+  remove_all_stable_nodes(): number {
+    let err = 0;
+    const stack: KsmStableNode[] = [];
+    const collect = (n: KsmStableNode | null): void => {
+      if (n === null) return;
+      collect(n.rb_left);
+      collect(n.rb_right);
+      stack.push(n);
+    };
+    collect(this.root_stable_tree.rb_node);
+    for (const n of stack) if (this.remove_stable_node_chain(n)) err = -EBUSY;
+    return err;
+  }
+
+  /** unmerge_and_remove_all_rmap_items() (run=2). */
+  unmerge_and_remove_all_rmap_items(): number {
+    for (let slot = this.mmHead.next; slot !== this.mmHead; ) {
+      const mm = slot.mm!;
+      mm.mmap_read_lock();
+      if (mm.mm_users !== 0) {
+        for (const vma of mm.vmas.slice()) {
+          if ((vma.vm_flags & VM_MERGEABLE) === 0 || vma.anon_vma === null) continue;
+          const err = this.unmerge_ksm_pages(vma, vma.vm_start, vma.vm_end, false);
+          if (err !== 0) {
+            mm.mmap_read_unlock();
+            this.scanSlot = this.mmHead;
+            return err;
+          }
+        }
+      }
+      this.remove_trailing_rmap_items(slot);
+      mm.mmap_read_unlock();
+      const next = slot.next;
+      if (mm.mm_users === 0) {
+        this.unlinkSlot(slot);
+        mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
+      }
+      slot = next;
+    }
+    this.remove_all_stable_nodes();
+    this.seqnr = 0;
+    this.scanSlot = this.mmHead;
+    return 0;
+  }
+
+  /** Every registered mm, in scan-list order. */
+  slots(): KsmMmSlot[] {
+    const out: KsmMmSlot[] = [];
+    for (let s = this.mmHead.next; s !== this.mmHead; s = s.next) out.push(s);
+    return out;
+  }
+
+  /** Every stable node (regular nodes, chains) in tree order, for views and checks. */
+  stableNodes(): KsmStableNode[] {
+    const out: KsmStableNode[] = [];
+    const walk = (n: KsmStableNode | null): void => {
+      if (n === null) return;
+      walk(n.rb_left);
+      out.push(n);
+      walk(n.rb_right);
+    };
+    walk(this.root_stable_tree.rb_node);
+    return out;
+  }
+
+  /** Node registry lookup by handle. */
+  nodeById(id: number): KsmStableNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  /** is_ksm_zero_pte() re-exported for strategies. */
+  static is_ksm_zero_pte = is_ksm_zero_pte;
+}
+
+/** Scratch outputs of write_protect_page()/findPte(). */
+const wp = { addr: 0, table: 0, idx: 0, lo: 0, hi: 0 };
+/** Scratch outputs of stable_node_dup()/__stable_node_chain(). */
+const dupOut: { node: KsmStableNode | null } = { node: null };
+const chainOut: { node: KsmStableNode | null } = { node: null };
+
+void ENOMEM;
+
+declare module '@mmsim/core' {
+  interface TraceEventMap {
+    ksm_start_scan: { seq: number; rmap_items: number };
+    ksm_stop_scan: { seq: number; rmap_items: number };
+    ksm_enter: { mm: number };
+    ksm_exit: { mm: number };
+    ksm_merge_one_page: { pfn: number; kpfn: number; mm: number };
+    ksm_merge_with_ksm_page: { ksm_page: number; pfn: number; rmap_item: number; mm: number; err: number };
+    ksm_remove_ksm_page: { pfn: number };
+    ksm_remove_rmap_item: { pfn: number; rmap_item: number; mm: number };
+    ksm_advisor: { scan_time: number; pages_to_scan: number; cpu_percent: number };
+  }
+}

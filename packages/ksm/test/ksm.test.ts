@@ -1,0 +1,303 @@
+import { PAGE_SIZE } from '@mmsim/core';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, Process } from '@mmsim/mmu';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Ksm,
+  ksmSysfsRead,
+  ksmSysfsWrite,
+  PR_GET_MEMORY_MERGE,
+  PR_SET_MEMORY_MERGE,
+  STRATEGIES,
+} from '../src/index.ts';
+import { checkAll, knob, mergeableRegion, sharedSharing, world } from './helpers.ts';
+
+/** assert_ksm_pages_count() of tools/testing/selftests/mm/ksm_tests.c. */
+function expectedCount(dupl: number, M: number): [number, number] {
+  if (dupl % M === 0 || dupl % M === 1) {
+    const shared = Math.floor(dupl / M);
+    return [shared, shared * (M - 1)];
+  }
+  const shared = Math.floor(dupl / M) + 1;
+  return [shared, dupl - shared];
+}
+
+describe('ksm_tests.c counter modes', () => {
+  it('-M -p 10: ten identical pages -> 1 shared, 9 sharing', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 10, () => 0x2a);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([1, 9]);
+    checkAll(m, ksm);
+  });
+
+  it('-U: writing to merged pages unmerges them; one more scan -> 0/0', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    const a = mergeableRegion(p, 2, () => 0x2a);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([1, 1]);
+    p.writeByte(a, '-'.charCodeAt(0));
+    p.writeByte(a + PAGE_SIZE, '+'.charCodeAt(0));
+    expect(m.vmstat.cow_ksm).toBe(2);
+    checkAll(m, ksm);
+    ksm.runFullScans(1);
+    expect(sharedSharing(ksm)).toEqual([0, 0]);
+    checkAll(m, ksm);
+  });
+
+  it('-Z: zero pages merge with the kernel zero page when use_zero_pages=1', () => {
+    for (const z of [0, 1]) {
+      const { m, ksm } = world();
+      knob(ksm, 'use_zero_pages', z);
+      const p = new Process(m, 'p');
+      const a = mergeableRegion(p, 10, () => 0);
+      ksm.runFullScans(2);
+      expect(sharedSharing(ksm)).toEqual(z === 1 ? [0, 0] : [1, 9]);
+      expect(ksm.counters().ksm_zero_pages).toBe(z === 1 ? 10 : 0);
+      expect(p.mm.ksm_zero_pages).toBe(z === 1 ? 10 : 0);
+      checkAll(m, ksm);
+      if (z === 1) {
+        // The items are kept (volatile) until the next scan cannot see the zero PTEs any more.
+        expect(ksm.counters().pages_volatile).toBe(10);
+        ksm.runFullScans(1);
+        expect(ksm.rmap_items).toBe(0);
+        // MADV_UNMERGEABLE unshares KSM zero pages (6.18's break_ksm).
+        p.madvise(a, 5 * PAGE_SIZE, MADV_UNMERGEABLE);
+        expect(ksm.counters().ksm_zero_pages).toBe(5);
+        p.munmap(a + 5 * PAGE_SIZE, 5 * PAGE_SIZE);
+        expect(ksm.counters().ksm_zero_pages).toBe(0);
+        checkAll(m, ksm);
+      }
+    }
+  });
+
+  it('chains: N identical pages with max_page_sharing M give assert_ksm_pages_count()', () => {
+    for (const [n, M] of [
+      [10, 2],
+      [11, 2],
+      [600, 256],
+      [513, 256],
+      [514, 256],
+      [7, 3],
+    ] as const) {
+      const { m, ksm } = world();
+      knob(ksm, 'max_page_sharing', M);
+      const p = new Process(m, 'p');
+      mergeableRegion(p, n, () => 0x11);
+      ksm.runFullScans(2);
+      expect(sharedSharing(ksm), `n=${n} M=${M}`).toEqual(expectedCount(n, M));
+      checkAll(m, ksm);
+      ksm.runFullScans(1);
+      expect(sharedSharing(ksm), `n=${n} M=${M} after 3 scans`).toEqual(expectedCount(n, M));
+      checkAll(m, ksm);
+    }
+  });
+});
+
+describe('Linux 6.18 measurements', () => {
+  it('131072 identical pages, M=256, 3 full scans: 512 shared, 130560 sharing, 1 chain, 512 dups', () => {
+    const { m, ksm } = world(2048);
+    knob(ksm, 'max_page_sharing', 256);
+    knob(ksm, 'pages_to_scan', 100000);
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 131072, () => 0x5a);
+    ksm.runFullScans(3);
+    const c = ksm.counters();
+    expect([c.pages_shared, c.pages_sharing, c.pages_unshared, c.pages_volatile]).toEqual([
+      512, 130560, 0, 0,
+    ]);
+    expect([c.stable_node_chains, c.stable_node_dups, c.ksm_zero_pages]).toEqual([1, 512, 0]);
+    // MADV_UNMERGEABLE with ksmd stopped leaves the counters alone until ksmd runs or run=2.
+    p.madvise(p.mm.vmas[0].vm_start, 131072 * PAGE_SIZE, MADV_UNMERGEABLE);
+    expect(ksm.counters().pages_sharing).toBe(130560);
+    checkAll(m, ksm);
+    expect(ksmSysfsWrite(ksm, 'run', '2')).toBe(0);
+    expect(ksm.counters()).toMatchObject({
+      pages_shared: 0,
+      pages_sharing: 0,
+      full_scans: 0,
+      stable_node_chains: 0,
+      stable_node_dups: 0,
+    });
+    checkAll(m, ksm);
+  }, 120_000);
+
+  it('4096 one-content pages: volatile 4096 after scan 1, 16/4080 after scan 2', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 4096, () => 7);
+    ksm.runFullScans(1);
+    expect(ksm.counters().pages_volatile).toBe(4096);
+    ksm.runFullScans(1);
+    expect(sharedSharing(ksm)).toEqual([16, 4080]);
+    expect(ksm.counters().general_profit).toBe(4080 * 4096 - 4096 * 64);
+    expect(ksm.ksm_stat(p.mm).ksm_process_profit).toBe(4096 * 4096 - 4096 * 64);
+    checkAll(m, ksm);
+  });
+});
+
+describe('LTP create_same_memory (ksm01), scaled down', () => {
+  it('phases give (2, T-2), (3, T-3), (1, T-1), (1, T-2, unshared 1)', () => {
+    const { m, ksm } = world();
+    const per = 64;
+    const procs = [0, 1, 2].map((i) => new Process(m, `c${i}`));
+    const T = per * 3;
+    knob(ksm, 'max_page_sharing', T);
+    knob(ksm, 'smart_scan', 0); // LTP's ksm tests save/restore smart_scan=0
+    const addrs = procs.map((p) => mergeableRegion(p, per, () => 0));
+    const fill = (pi: number, v: number) => {
+      const buf = new Uint8Array(PAGE_SIZE).fill(v);
+      for (let i = 0; i < per; i++) procs[pi].writePage(addrs[pi] + i * PAGE_SIZE, buf);
+    };
+    const c = (ch: string) => ch.charCodeAt(0);
+    const phase = (vals: string[], want: [number, number, number, number]) => {
+      vals.forEach((v, i) => fill(i, c(v)));
+      ksm.runFullScans(3);
+      const k = ksm.counters();
+      expect([k.pages_shared, k.pages_sharing, k.pages_volatile, k.pages_unshared]).toEqual(want);
+      checkAll(m, ksm);
+    };
+    phase(['c', 'a', 'a'], [2, T - 2, 0, 0]);
+    phase(['c', 'b', 'a'], [3, T - 3, 0, 0]);
+    phase(['d', 'd', 'd'], [1, T - 1, 0, 0]);
+    procs[1].writeByte(addrs[1] + per * PAGE_SIZE - 1, c('e'));
+    ksm.runFullScans(3);
+    const k = ksm.counters();
+    expect([k.pages_shared, k.pages_sharing, k.pages_volatile, k.pages_unshared]).toEqual([1, T - 2, 0, 1]);
+    expect(ksmSysfsWrite(ksm, 'run', '2')).toBe(0);
+    expect(ksm.counters()).toMatchObject({
+      pages_shared: 0,
+      pages_sharing: 0,
+      pages_volatile: 0,
+      pages_unshared: 0,
+    });
+    checkAll(m, ksm);
+  });
+});
+
+describe('ksm_functional_tests.c', () => {
+  const noDuplicates = (p: Process, a: number, n: number): boolean => {
+    const seen = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const t = p.mm.find_pte_table(a + i * PAGE_SIZE);
+      if (t === 0) continue;
+      const pm = p.machine.phys;
+      const w = pm.tableWords(t);
+      const o = pm.tableBase(t) + ((a / PAGE_SIZE + i) % 512) * 2;
+      if ((w[o] & 1) === 0) continue;
+      const pfn = (w[o] >>> 12) + (w[o + 1] & 0xfffff) * 2 ** 20;
+      if (seen.has(pfn)) return false;
+      seen.add(pfn);
+    }
+    return true;
+  };
+
+  for (const name of Object.keys(STRATEGIES)) {
+    it(`test_unmerge and test_unmerge_discarded with the ${name} strategy`, () => {
+      const { m, ksm } = world();
+      ksm.strategy = STRATEGIES[name];
+      const p = new Process(m, 'p');
+      const a = mergeableRegion(p, 512, () => 0xcf);
+      ksm.runFullScans(2);
+      expect(noDuplicates(p, a, 512)).toBe(false);
+      p.madvise(a, 256 * PAGE_SIZE, MADV_DONTNEED);
+      p.madvise(a, 512 * PAGE_SIZE, MADV_UNMERGEABLE);
+      expect(noDuplicates(p, a, 512)).toBe(true);
+      for (let i = 256; i < 512; i++) expect(p.readByte(a + i * PAGE_SIZE + 9)).toBe(0xcf);
+      checkAll(m, ksm);
+    });
+  }
+
+  it('prctl: PR_SET_MEMORY_MERGE is read back, inherited by fork, and unmerges on 0', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    expect(p.prctl(PR_SET_MEMORY_MERGE, 1)).toBe(0);
+    expect(p.prctl(PR_GET_MEMORY_MERGE)).toBe(1);
+    expect(() => p.prctl(PR_SET_MEMORY_MERGE, 1, 1)).toThrowError(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    const a = p.mmap(null, 64 * PAGE_SIZE, 3, 0x22);
+    const buf = new Uint8Array(PAGE_SIZE).fill(3);
+    for (let i = 0; i < 64; i++) p.writePage(a + i * PAGE_SIZE, buf);
+    const c = p.fork('c');
+    expect(c.prctl(PR_GET_MEMORY_MERGE)).toBe(1);
+    ksm.runFullScans(2);
+    expect(ksm.pages_sharing).toBeGreaterThan(0);
+    expect(ksm.ksm_stat(p.mm).ksm_merge_any).toBe(true);
+    expect(p.prctl(PR_SET_MEMORY_MERGE, 0)).toBe(0);
+    expect(ksm.ksm_stat(p.mm).ksm_mergeable).toBe(false);
+    checkAll(m, ksm);
+  });
+
+  it('fork_ksm_merging_page_count: the child starts with zero merging pages', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 10, () => 1);
+    ksm.runFullScans(2);
+    expect(p.mm.ksm_merging_pages).toBe(10);
+    const c = p.fork('c');
+    expect(c.mm.ksm_merging_pages).toBe(0);
+    checkAll(m, ksm);
+    ksm.runFullScans(2);
+    expect(c.mm.ksm_merging_pages).toBe(10);
+    checkAll(m, ksm);
+  });
+});
+
+describe('sysfs', () => {
+  it('validates writes as the kernel does', () => {
+    const { ksm } = world();
+    expect(ksmSysfsWrite(ksm, 'run', '3')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '1')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'advisor_mode', 'scan-time')).toBe(0);
+    expect(ksmSysfsWrite(ksm, 'pages_to_scan', '5')).toBe(-22);
+    expect(ksmSysfsRead(ksm, 'advisor_mode')).toBe('none [scan-time]');
+    expect(ksmSysfsWrite(ksm, 'advisor_mode', 'none')).toBe(0);
+    expect(ksmSysfsRead(ksm, 'pages_to_scan')).toBe('100');
+    expect(ksmSysfsWrite(ksm, 'use_zero_pages', 'maybe')).toBe(-22);
+  });
+
+  it('max_page_sharing cannot change while pages are shared (EBUSY)', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 4, () => 9);
+    ksm.runFullScans(2);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '3')).toBe(-16);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '256')).toBe(0);
+  });
+});
+
+describe('break_ksm strategies', () => {
+  it('leave identical contents and counters on random states', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 96 }),
+        fc.array(fc.nat(95), { maxLength: 8 }),
+        fc.boolean(),
+        (contents, holes, zeroPages) => {
+          const results = Object.values(STRATEGIES).map((s) => {
+            const { m, ksm } = world(256);
+            ksm.strategy = s;
+            if (zeroPages) knob(ksm, 'use_zero_pages', 1);
+            knob(ksm, 'max_page_sharing', 3);
+            const p = new Process(m, 'p');
+            const n = contents.length;
+            const a = mergeableRegion(p, n, (i) => contents[i] * 17);
+            ksm.runFullScans(2);
+            for (const h of holes) if (h < n) p.madvise(a + h * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+            p.madvise(a, n * PAGE_SIZE, MADV_UNMERGEABLE);
+            checkAll(m, ksm);
+            const bytes = Array.from({ length: n }, (_, i) => p.readByte(a + i * PAGE_SIZE + 1));
+            ksm.runFullScans(1);
+            return { bytes, c: ksm.counters(), cow: m.vmstat.cow_ksm };
+          });
+          for (const r of results) expect(r).toEqual(results[0]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+void Ksm;

@@ -1,0 +1,347 @@
+// Runs a scenario on the simulator: the same steps, at the same addresses, as the kernel oracle,
+// producing the same Report shape (engine "simulator").
+
+import { freemem } from 'node:os';
+import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
+import {
+  E,
+  entry_pfn,
+  is_swap_pte,
+  MADV_HUGEPAGE,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Machine,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  Process,
+  pmd_index,
+  pmd_leaf,
+  pte_index,
+  pte_present,
+  readEntry,
+  vm_normal_page,
+} from '@mmsim/mmu';
+import { fillPage } from './fill.ts';
+import type { LoadedScenario } from './parse.ts';
+import {
+  type Failure,
+  LABEL_NOT_PRESENT,
+  LABEL_OTHER,
+  LABEL_ZERO_PAGE,
+  type ProcReport,
+  type Report,
+  type ReportEntry,
+} from './report.ts';
+import {
+  KSM_COUNTERS,
+  knobString,
+  MADVISE_ADVICE,
+  PRCTL_OPTIONS,
+  type Prot,
+  resolveRange,
+  type Step,
+} from './schema.ts';
+
+export interface SimulatorOptions {
+  /** break_ksm() strategy name (default: the live kernel's). */
+  strategy?: string;
+  /** Called after every step (tests run invariant checkers here). */
+  afterStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
+}
+
+/** The simulated world a scenario runs in. */
+export interface SimulatorContext {
+  machine: Machine;
+  ksm: Ksm;
+  procs: Map<string, Process>;
+  /** proc name -> region name -> start address and pages */
+  regions: Map<string, Map<string, { addr: number; pages: number }>>;
+}
+
+function protBits(p: Prot | undefined): number {
+  if (p === 'r') return PROT_READ;
+  if (p === 'none') return PROT_NONE;
+  return PROT_READ | PROT_WRITE;
+}
+
+const page = new Uint8Array(PAGE_SIZE);
+
+/** Run a validated scenario on a fresh simulated machine. */
+export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = {}): Report {
+  const { scenario, plan } = loaded;
+  const memoryMiB = scenario.machine?.memory_mib ?? Math.floor(freemem() / 2 ** 20);
+  const m = new Machine({ memoryMiB, levels: scenario.arch?.levels ?? 4 });
+  const ksm = new Ksm(m);
+  if (opts.strategy !== undefined) {
+    const s = STRATEGIES[opts.strategy];
+    if (s === undefined) throw new Error(`unknown break_ksm strategy "${opts.strategy}"`);
+    ksm.strategy = s;
+  }
+  for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
+    if (v === undefined) continue;
+    const err = ksmSysfsWrite(ksm, k, knobString(v));
+    if (err !== 0)
+      throw new Error(`${loaded.file}: ksm.${k}: the simulator refused ${knobString(v)} (${errnoName(err)})`);
+  }
+  const ctx: SimulatorContext = { machine: m, ksm, procs: new Map(), regions: new Map() };
+  const reports: ReportEntry[] = [];
+  const failures: Failure[] = [];
+  const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
+  for (let i = 0; i < scenario.steps.length; i++) {
+    const step = scenario.steps[i];
+    let errno = '';
+    try {
+      runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start);
+    } catch (e) {
+      if (e instanceof ErrnoError) errno = e.code;
+      else throw e;
+    }
+    const want = step.expect_errno ?? '';
+    if (errno !== want) {
+      failures.push({
+        step: i,
+        op: step.op,
+        message:
+          want === ''
+            ? `failed with ${errno}`
+            : `expected ${want}, ${errno === '' ? 'succeeded' : `failed with ${errno}`}`,
+      });
+    }
+    opts.afterStep?.(ctx, i, step);
+  }
+  return { scenario: scenario.name, engine: 'simulator', reports, ok: failures.length === 0, failures };
+}
+
+function proc(ctx: SimulatorContext, name: string): Process {
+  const p = ctx.procs.get(name);
+  if (p === undefined)
+    throw new KernelBug(`scenario: unknown process ${name} (the validator should have caught it)`);
+  return p;
+}
+
+function region(ctx: SimulatorContext, p: string, r: string): { addr: number; pages: number } {
+  const reg = ctx.regions.get(p)?.get(r);
+  if (reg === undefined) throw new KernelBug(`scenario: unknown region ${p}/${r}`);
+  return reg;
+}
+
+function runStep(
+  ctx: SimulatorContext,
+  step: Step,
+  index: number,
+  regionIndex: number,
+  planRegions: { addr: number; pages: number; thp: boolean; shared: boolean }[],
+  reports: ReportEntry[],
+  failures: Failure[],
+  start: { full_scans: number; pages_scanned: number; pages_skipped: number },
+): void {
+  const { ksm } = ctx;
+  switch (step.op) {
+    case 'spawn': {
+      ctx.procs.set(step.proc, new Process(ctx.machine, step.proc));
+      ctx.regions.set(step.proc, new Map());
+      return;
+    }
+    case 'mmap': {
+      const p = proc(ctx, step.proc);
+      const plan = planRegions[regionIndex];
+      const len = step.pages * PAGE_SIZE;
+      ctx.regions.get(step.proc)!.set(step.region, { addr: plan.addr, pages: step.pages });
+      const flags = (step.shared === true ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
+      p.mmap(plan.addr, len, protBits(step.prot), flags);
+      if (step.thp === true) p.madvise(plan.addr, len, MADV_HUGEPAGE);
+      return;
+    }
+    case 'fill': {
+      const p = proc(ctx, step.proc);
+      const reg = region(ctx, step.proc, step.region);
+      const { from, count } = resolveRange(step, reg.pages);
+      for (let i = 0; i < count; i++) {
+        fillPage(step.pattern, i, count, page, 0);
+        p.writePage(reg.addr + (from + i) * PAGE_SIZE, page);
+      }
+      return;
+    }
+    case 'write': {
+      const reg = region(ctx, step.proc, step.region);
+      proc(ctx, step.proc).writeByte(reg.addr + step.page * PAGE_SIZE + (step.offset ?? 0), step.value);
+      return;
+    }
+    case 'touch': {
+      const p = proc(ctx, step.proc);
+      const reg = region(ctx, step.proc, step.region);
+      const { from, count } = resolveRange(step, reg.pages);
+      for (let i = 0; i < count; i++) p.touch(reg.addr + (from + i) * PAGE_SIZE);
+      return;
+    }
+    case 'madvise': {
+      const reg = region(ctx, step.proc, step.region);
+      const { from, count } = resolveRange(step, reg.pages);
+      proc(ctx, step.proc).madvise(
+        reg.addr + from * PAGE_SIZE,
+        count * PAGE_SIZE,
+        MADVISE_ADVICE[step.advice],
+      );
+      return;
+    }
+    case 'mprotect': {
+      const reg = region(ctx, step.proc, step.region);
+      const { from, count } = resolveRange(step, reg.pages);
+      proc(ctx, step.proc).mprotect(reg.addr + from * PAGE_SIZE, count * PAGE_SIZE, protBits(step.prot));
+      return;
+    }
+    case 'munmap': {
+      const reg = region(ctx, step.proc, step.region);
+      const { from, count } = resolveRange(step, reg.pages);
+      proc(ctx, step.proc).munmap(reg.addr + from * PAGE_SIZE, count * PAGE_SIZE);
+      return;
+    }
+    case 'prctl': {
+      const v = typeof step.value === 'boolean' ? (step.value ? 1 : 0) : step.value;
+      proc(ctx, step.proc).prctl(PRCTL_OPTIONS[step.option], v);
+      return;
+    }
+    case 'fork': {
+      const child = proc(ctx, step.proc).fork(step.child);
+      ctx.procs.set(step.child, child);
+      ctx.regions.set(step.child, new Map(ctx.regions.get(step.proc)));
+      return;
+    }
+    case 'exit': {
+      proc(ctx, step.proc).exit();
+      ctx.procs.delete(step.proc);
+      ctx.regions.delete(step.proc);
+      return;
+    }
+    case 'knob': {
+      const err = ksmSysfsWrite(ksm, step.name, knobString(step.value));
+      if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
+      return;
+    }
+    case 'ksm_scan':
+      ksm.runFullScans(step.full_scans);
+      return;
+    case 'ksm_converge':
+      ksm.converge(step.max_full_scans ?? 50);
+      return;
+    case 'ksm_unmerge_all': {
+      const err = ksmSysfsWrite(ksm, 'run', '2');
+      if (err !== 0) throw new ErrnoError(-err, 'write', '/sys/kernel/mm/ksm/run');
+      ksmSysfsWrite(ksm, 'run', '0');
+      return;
+    }
+    case 'report':
+      reports.push(collectReport(ctx, step.label, start));
+      return;
+    case 'expect': {
+      const now = collectReport(ctx, `expect@${index}`, start);
+      for (const [k, want] of Object.entries(step.ksm ?? {})) {
+        const got = now.ksm[k as keyof KsmCounters];
+        if (got !== want)
+          failures.push({ step: index, op: 'expect', message: `ksm.${k}: expected ${want}, got ${got}` });
+      }
+      for (const [pname, fields] of Object.entries(step.proc ?? {})) {
+        const pr = now.procs[pname];
+        if (pr === undefined) {
+          failures.push({ step: index, op: 'expect', message: `proc ${pname}: not alive` });
+          continue;
+        }
+        for (const [f, want] of Object.entries(fields)) {
+          if (f === 'smaps') {
+            for (const [sf, sw] of Object.entries(want as Record<string, number>)) {
+              const got = pr.smaps[sf as keyof ProcReport['smaps']];
+              if (got !== sw)
+                failures.push({
+                  step: index,
+                  op: 'expect',
+                  message: `${pname}.smaps.${sf}: expected ${sw}, got ${got}`,
+                });
+            }
+          } else {
+            const got = pr[f as keyof ProcReport];
+            if (got !== want)
+              failures.push({
+                step: index,
+                op: 'expect',
+                message: `${pname}.${f}: expected ${want}, got ${got}`,
+              });
+          }
+        }
+      }
+      return;
+    }
+  }
+}
+
+/** One report: counters, ksm_stat + smaps per live process, and the sharing labels. */
+export function collectReport(
+  ctx: SimulatorContext,
+  label: string,
+  start: { full_scans: number; pages_scanned: number; pages_skipped: number },
+): ReportEntry {
+  const { ksm, machine } = ctx;
+  const pm = machine.phys;
+  const c = ksm.counters() as unknown as Record<string, number>;
+  const counters: Record<string, number> = {};
+  for (const k of KSM_COUNTERS) {
+    counters[k] = k in start ? c[k] - start[k as keyof typeof start] : c[k];
+  }
+  const procs: Record<string, ProcReport> = {};
+  const sharing: Record<string, number[]> = {};
+  const ordinal = new Map<number, number>();
+  for (const [name, p] of ctx.procs) {
+    const st = ksm.ksm_stat(p.mm);
+    let rss = 0;
+    let anon = 0;
+    let ksmKb = 0;
+    for (const [rname, reg] of ctx.regions.get(name) ?? []) {
+      const labels: number[] = new Array(reg.pages);
+      for (let i = 0; i < reg.pages; i++) {
+        const addr = reg.addr + i * PAGE_SIZE;
+        let label = LABEL_NOT_PRESENT;
+        const vma = p.mm.vma_lookup(addr);
+        const pmdT = vma === null ? 0 : p.mm.find_pmd_table(addr);
+        if (pmdT !== 0) {
+          readEntry(pm, pmdT, pmd_index(addr));
+          let pfn = 0;
+          let lo = E.lo;
+          let hi = E.hi;
+          if (pmd_leaf(lo)) {
+            pfn = entry_pfn(lo, hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+          } else if ((lo & 1) !== 0) {
+            readEntry(pm, entry_pfn(lo, hi), pte_index(addr));
+            lo = E.lo;
+            hi = E.hi;
+            if (pte_present(lo)) pfn = entry_pfn(lo, hi);
+            else if (is_swap_pte(lo, hi)) label = LABEL_OTHER;
+          }
+          if (pfn !== 0) {
+            if (pm.is_zero_pfn(pfn)) label = LABEL_ZERO_PAGE;
+            else {
+              let k = ordinal.get(pfn);
+              if (k === undefined) {
+                k = ordinal.size;
+                ordinal.set(pfn, k);
+              }
+              label = k;
+              const normal = pmd_leaf(lo) ? !pm.is_huge_zero_pfn(pfn) : vm_normal_page(pm, lo, hi) !== 0;
+              if (normal) {
+                rss += 4;
+                if (pm.PageAnon(pfn)) anon += 4;
+                if (pm.PageKsm(pfn)) ksmKb += 4;
+              }
+            }
+          }
+        }
+        labels[i] = label;
+      }
+      sharing[`${name}/${rname}`] = labels;
+    }
+    procs[name] = { ...st, smaps: { Rss: rss, Anonymous: anon, KSM: ksmKb } };
+  }
+  return { label, ksm: counters, procs, sharing };
+}
