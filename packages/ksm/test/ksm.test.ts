@@ -153,7 +153,7 @@ describe('LTP create_same_memory (ksm01), scaled down', () => {
     };
     const c = (ch: string) => ch.charCodeAt(0);
     const phase = (vals: string[], want: [number, number, number, number]) => {
-      vals.forEach((v, i) => fill(i, c(v)));
+      for (let i = 0; i < vals.length; i++) fill(i, c(vals[i]));
       ksm.runFullScans(3);
       const k = ksm.counters();
       expect([k.pages_shared, k.pages_sharing, k.pages_volatile, k.pages_unshared]).toEqual(want);
