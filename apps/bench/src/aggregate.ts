@@ -48,7 +48,8 @@ export interface TargetResult extends Target {
   /** The median compared (NaN when nothing matched the target's name). */
   measured: number;
   unit: string;
-  met: boolean;
+  /** 'not measured' when no row or metric of that name was run (e.g. filtered with --variant). */
+  status: 'met' | 'missed' | 'not measured';
 }
 
 export interface BenchReport {
@@ -175,16 +176,18 @@ export function aggregate(bench: Benchmark, raw: RawRun[], opts: AggregateOption
           .map((m) => ({ measured: m.value.median, unit: m.unit, label: m.label }));
     if (matches.length === 0) matches.push({ measured: Number.NaN, unit: '', label: t.label });
     for (const m of matches) {
-      const met =
-        !Number.isNaN(m.measured) &&
-        (t.atLeast === undefined || m.measured >= t.atLeast) &&
-        (t.atMost === undefined || m.measured <= t.atMost);
+      const status = Number.isNaN(m.measured)
+        ? 'not measured'
+        : (t.atLeast === undefined || m.measured >= t.atLeast) &&
+            (t.atMost === undefined || m.measured <= t.atMost)
+          ? 'met'
+          : 'missed';
       targets.push({
         ...t,
         ...(m.label !== undefined ? { label: m.label } : {}),
         measured: m.measured,
         unit: m.unit,
-        met,
+        status,
       });
     }
   }

@@ -12,9 +12,21 @@ const program = new Command('bench-child')
   .requiredOption('--rep <n>', 'repetition number', (v) => Number.parseInt(v, 10))
   .requiredOption('--result <file>', 'where to write the RunResult JSON')
   .option('--quick', 'quick mode', false)
+  .option('--cpu-prof-dir <dir>', 'write a CPU profile of every timed region into dir')
   .parse();
 
-const o = program.opts<{ module: string; variant: string; rep: number; result: string; quick: boolean }>();
+const o = program.opts<{
+  module: string;
+  variant: string;
+  rep: number;
+  result: string;
+  quick: boolean;
+  cpuProfDir?: string;
+}>();
 const bench = await loadBenchmark(o.module);
-const result = await bench.run(createContext(o.variant, o.rep, o.quick));
+const profile =
+  o.cpuProfDir === undefined
+    ? undefined
+    : { dir: o.cpuProfDir, prefix: `${bench.name}.${o.variant}.rep${o.rep}` };
+const result = await bench.run(createContext(o.variant, o.rep, o.quick, profile));
 writeFileSync(o.result, JSON.stringify(result));

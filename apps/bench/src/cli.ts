@@ -1,7 +1,7 @@
 // `pnpm bench [name...] [--quick] [--json] [--out DIR]`: run benchmarks (all by default), each
 // variant repeated in fresh processes, and write JSON, Markdown and SVG reports.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
@@ -9,6 +9,7 @@ import { benchmarkModules } from './benchmarks/index.ts';
 import { fmtNum } from './format.ts';
 import { loadBenchmark, variantsOf } from './load.ts';
 import { machineInfo } from './machine-info.ts';
+import { formatProfile, summarizeProfile } from './profile.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from './report/write.ts';
 import { defaultReps, PACKAGE_DIR, runBenchmark, spawnExecutor } from './runner.ts';
 
@@ -37,6 +38,7 @@ interface CliOptions {
   variant?: string[];
   list: boolean;
   cpuProf: boolean;
+  inline: boolean;
 }
 
 const program = new Command('bench')
@@ -51,7 +53,12 @@ const program = new Command('bench')
   .option('--out <dir>', 'report directory (default: bench-results/ at the repository root)')
   .option('--reps <n>', 'repetitions per variant (default 5, or 3 with --quick)', positiveInt)
   .option('--variant <id...>', 'run only these variants (see --list)')
-  .option('--cpu-prof', 'write a V8 CPU profile of every child process into <out>/profiles', false)
+  .option(
+    '--cpu-prof',
+    'write a V8 CPU profile of every timed region into <out>/profiles, and summarise it',
+    false,
+  )
+  .option('--no-inline', 'with --cpu-prof: turn V8 inlining off so time is charged to the right function')
   .option('--list', 'list benchmarks and their variants, then exit', false)
   .showHelpAfterError()
   .action(async (names: string[], o: CliOptions) => {
@@ -73,8 +80,9 @@ const program = new Command('bench')
       return;
     }
     const root = repoRoot();
-    // pnpm runs scripts from the package directory; a relative --out means the caller's directory.
-    const callerDir = process.env.INIT_CWD ?? process.cwd();
+    // Scripts run in the package directory; a relative --out is relative to where the user typed
+    // the command: turbo's invocation directory (`pnpm bench`), else pnpm's INIT_CWD.
+    const callerDir = process.env.TURBO_INVOCATION_DIR ?? process.env.INIT_CWD ?? process.cwd();
     const out =
       o.out === undefined
         ? join(root, 'bench-results')
@@ -85,7 +93,12 @@ const program = new Command('bench')
     const log = (line: string): void => {
       process.stderr.write(`${line}\n`);
     };
-    const executor = spawnExecutor(o.cpuProf ? { cpuProfDir: join(out, 'profiles') } : {});
+    const profDir = join(out, 'profiles');
+    if (o.cpuProf) mkdirSync(profDir, { recursive: true });
+    const executor = spawnExecutor({
+      ...(o.cpuProf ? { cpuProfDir: profDir } : {}),
+      noInline: !o.inline,
+    });
     const run: RunReport = {
       schema: REPORT_SCHEMA,
       startedAt: new Date().toISOString(),
@@ -116,9 +129,21 @@ const program = new Command('bench')
         );
       }
       for (const t of report.targets) {
-        log(
-          `${name}: target ${t.name}${t.label ? ` (${t.label})` : ''}: ${t.met ? 'met' : 'MISSED'} (${fmtNum(t.measured)} ${t.unit})`,
-        );
+        const what = `${name}: target ${t.name}${t.label ? ` (${t.label})` : ''}`;
+        log(`${what}: ${t.status}${t.status === 'not measured' ? '' : ` (${fmtNum(t.measured)} ${t.unit})`}`);
+      }
+      if (o.cpuProf) {
+        // One summary per variant (first repetition, first timed region).
+        for (const variant of report.variants) {
+          const prof = join(profDir, `${name}.${variant}.rep1.cpuprofile`);
+          if (!existsSync(prof)) continue;
+          const text = formatProfile(summarizeProfile(prof, root));
+          writeFileSync(prof.replace(/\.cpuprofile$/, '.txt'), `${text}\n`);
+          files.push(prof, prof.replace(/\.cpuprofile$/, '.txt'));
+          log(
+            `${name}: ${variant} CPU profile of the timed region${o.inline ? '' : ' (V8 inlining off)'}:\n${text}`,
+          );
+        }
       }
       log(`${name}: wrote ${files.join(', ')}`);
     }

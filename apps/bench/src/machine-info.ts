@@ -1,7 +1,7 @@
 // Where a run happened: enough to tell two reports' machines and builds apart.
 
 import { execFileSync } from 'node:child_process';
-import { cpus, type as osType, release, totalmem } from 'node:os';
+import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 
 export interface MachineInfo {
   node: string;
@@ -12,6 +12,8 @@ export interface MachineInfo {
   os: string;
   arch: string;
   totalMemMiB: number;
+  /** 1, 5 and 15-minute load averages when the run started (other work on the machine skews timings). */
+  loadAvg: number[];
   /** git HEAD of the repository, with '-dirty' when the tree has changes; '' outside git. */
   commit: string;
 }
@@ -37,6 +39,7 @@ export function machineInfo(repoDir: string): MachineInfo {
     os: osType(),
     arch: process.arch,
     totalMemMiB: Math.round(totalmem() / 2 ** 20),
+    loadAvg: loadavg().map((x) => Math.round(x * 100) / 100),
     commit: head === '' ? '' : `${head}${dirty ? '-dirty' : ''}`,
   };
 }

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aggregate, type BenchReport } from './aggregate.ts';
@@ -26,8 +26,11 @@ export const PACKAGE_DIR: string = dirname(dirname(fileURLToPath(import.meta.url
 const CHILD = join(PACKAGE_DIR, 'src', 'child.ts');
 
 export interface SpawnOptions {
-  /** Write a V8 CPU profile of every child into this directory (node --cpu-prof). */
+  /** Write a V8 CPU profile of every timed region into this directory. */
   cpuProfDir?: string;
+  /** Turn off V8 inlining in the children so profiles attribute time to the functions that spend
+   * it (slower: for profiling, not for numbers). */
+  noInline?: boolean;
 }
 
 /**
@@ -40,13 +43,7 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
     const dir = mkdtempSync(join(tmpdir(), 'mmsim-bench-'));
     const resultFile = join(dir, 'result.json');
     const nodeArgs = ['--conditions=@mmsim/source', '--import', 'tsx', '--expose-gc'];
-    if (opts.cpuProfDir !== undefined) {
-      nodeArgs.push(
-        '--cpu-prof',
-        `--cpu-prof-dir=${opts.cpuProfDir}`,
-        `--cpu-prof-name=${job.bench.name}.${job.variant}.rep${job.rep}.cpuprofile`,
-      );
-    }
+    if (opts.noInline === true) nodeArgs.push('--no-turbo-inlining', '--no-maglev-inlining');
     const args = [
       ...nodeArgs,
       CHILD,
@@ -59,6 +56,7 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
       '--result',
       resultFile,
       ...(job.quick ? ['--quick'] : []),
+      ...(opts.cpuProfDir !== undefined ? ['--cpu-prof-dir', opts.cpuProfDir] : []),
     ];
     try {
       const t0 = process.hrtime.bigint();
@@ -116,6 +114,7 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const variant of variants) {
       opts.log?.(`${bench.name}: ${variant} rep ${rep}/${opts.reps}`);
+      const loadAvg1 = Math.round(loadavg()[0] * 100) / 100;
       const { result, processSeconds } = await opts.executor({
         bench,
         module,
@@ -123,7 +122,7 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
         rep,
         quick: opts.quick,
       });
-      raw.push({ variant, rep, processSeconds, result });
+      raw.push({ variant, rep, processSeconds, loadAvg1, result });
     }
   }
   return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants });

@@ -101,5 +101,7 @@ export interface RawRun {
   rep: number;
   /** Wall time of the whole child process (spawn to exit), seconds; 0 when run in-process. */
   processSeconds: number;
+  /** 1-minute load average when the run started. */
+  loadAvg1: number;
   result: RunResult;
 }

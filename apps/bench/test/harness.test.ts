@@ -91,9 +91,9 @@ describe('harness on a fake benchmark', () => {
       ['a', 12],
       ['b', 42],
     ]);
-    expect(r.targets.map((t) => [t.name, t.met])).toEqual([
-      ['a', true],
-      ['bytes/frame', true],
+    expect(r.targets.map((t) => [t.name, t.status])).toEqual([
+      ['a', 'met'],
+      ['bytes/frame', 'met'],
     ]);
   });
 
@@ -106,21 +106,23 @@ describe('harness on a fake benchmark', () => {
           variant: 'a',
           rep: 1,
           processSeconds: 0,
+          loadAvg1: 0,
           result: { ...base, counters: [{ label: 'a', unit: 'op', units: 10, counters: { x: 1 } }] },
         },
         {
           variant: 'a',
           rep: 2,
           processSeconds: 0,
+          loadAvg1: 0,
           result: { ...base, counters: [{ label: 'a', unit: 'op', units: 10, counters: { x: 2 } }] },
         },
       ],
       { quick: false, reps: 2, variants: ['a'] },
     );
     expect(r.counters[0].deterministic).toBe(false);
-    expect(r.targets.find((t) => t.name === 'a')).toMatchObject({ measured: 10, met: false });
-    // A target naming nothing measured is reported as missed, not silently dropped.
-    expect(r.targets.find((t) => t.name === 'bytes/frame')).toMatchObject({ met: false });
+    expect(r.targets.find((t) => t.name === 'a')).toMatchObject({ measured: 10, status: 'missed' });
+    // A target naming nothing measured is reported, not silently dropped.
+    expect(r.targets.find((t) => t.name === 'bytes/frame')).toMatchObject({ status: 'not measured' });
     expect(Number.isNaN(r.targets.find((t) => t.name === 'bytes/frame')!.measured)).toBe(true);
   });
 

@@ -29,6 +29,7 @@ export function machineLine(m: MachineInfo, startedAt: string): string {
     `${m.cpuModel} × ${m.cpus}`,
     `${m.os} ${m.kernel}`,
     `${fmtNum(m.totalMemMiB)} MiB RAM`,
+    `load ${m.loadAvg.join(' / ')}`,
     m.commit === '' ? 'no git commit' : `commit ${m.commit}`,
     startedAt,
   ].join(' · ');
@@ -47,6 +48,15 @@ export function benchMarkdown(
       `${machineLine(machine, startedAt)}`,
     '',
   );
+  const loads = r.raw.map((x) => x.loadAvg1);
+  const maxLoad = loads.length > 0 ? Math.max(...loads) : 0;
+  if (maxLoad > machine.cpus) {
+    out.push(
+      `> The machine was busy: 1-minute load average up to ${fmtNum(maxLoad)} on ${machine.cpus} CPUs while ` +
+        'these ran (other work competes for the CPUs), so timings are pessimistic; per-run loads are in the JSON.',
+      '',
+    );
+  }
   if (r.rows.length > 0) {
     out.push(
       table(
@@ -81,8 +91,8 @@ export function benchMarkdown(
           return [
             `${t.name}${t.label !== undefined ? ` (${t.label})` : ''}${t.source !== undefined ? ` — ${t.source}` : ''}`,
             `${goal} ${t.unit}`,
-            `${fmtNum(t.measured)} ${t.unit}`,
-            t.met ? 'met' : '**missed**',
+            t.status === 'not measured' ? '—' : `${fmtNum(t.measured)} ${t.unit}`,
+            t.status === 'missed' ? '**missed**' : t.status,
           ];
         }),
       ),
