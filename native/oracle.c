@@ -73,10 +73,10 @@
  * a full scan (ksm_do_scan() returns when scan_get_next_rmap_item() completes a scan). */
 #define SCAN_BATCH "1000000000"
 /* sleep_millisecs while scanning: ksmd is woken for each further scan by changing it, and must be
- * stopped within this time once the last scan has ended. */
-#define SCAN_SLEEP_A "500"
-#define SCAN_SLEEP_B "501"
-#define SCAN_IDLE_MS 1200    /* no registered mm: give up waiting for a scan after this */
+ * stopped within this time once the last scan has ended. Every write uses a value not written
+ * before (SCAN_SLEEP_MS + a counter), see next_scan_sleep(). */
+#define SCAN_SLEEP_MS 1000
+#define SCAN_IDLE_MS 2200    /* no registered mm: give up waiting for a scan after this */
 #define SCAN_STALL_MS 60000  /* a registered mm exists: a scan taking longer is an error */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -427,6 +427,7 @@ static int lock_fd = -1;
 static volatile sig_atomic_t knobs_modified, cleanup_done;
 static uint64_t zero_pfn, huge_zero_pfn; /* huge_zero_pfn 0: none seen */
 static int pause_at = -1;
+static int trace; /* MMSIM_ORACLE_TRACE set: step and scan timings on stderr */
 
 /* ------------------------------------------------------------------------------------------ */
 /* cleanup: kill helpers, unmerge, restore knobs. Async-signal-safe: only syscalls.             */
@@ -620,38 +621,56 @@ static void check_memory(void) {
 
 /* Another process with KSM enabled (MADV_MERGEABLE or PR_SET_MEMORY_MERGE) would be scanned,
  * merged and counted with the scenario: refuse rather than report noise or unmerge its pages. */
-static void check_other_users(void) {
-  DIR *d = opendir("/proc");
-  if (!d) refuse("cannot list /proc: %s", strerror(errno));
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!isdigit((unsigned char)e->d_name[0])) continue;
-    pid_t pid = (pid_t)atoi(e->d_name);
-    if (pid == getpid()) continue;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+/* 1 when pid has KSM enabled; its comm in comm[64]. */
+static int uses_ksm(pid_t pid, char *comm) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  if (!strstr(buf, "ksm_mergeable: yes") && !strstr(buf, "ksm_merge_any: yes")) return 0;
+  strcpy(comm, "?");
+  snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t c = read(fd, comm, 63);
     close(fd);
-    if (n <= 0) continue;
-    buf[n] = 0;
-    if (strstr(buf, "ksm_mergeable: yes") || strstr(buf, "ksm_merge_any: yes")) {
-      char comm[64] = "?";
-      snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-      fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        ssize_t c = read(fd, comm, sizeof comm - 1);
-        close(fd);
-        comm[c > 0 ? c : 0] = 0;
-        char *nl = strchr(comm, '\n');
-        if (nl) *nl = 0;
-      }
-      closedir(d);
-      refuse("another process uses KSM: pid %d (%s) has KSM enabled; KSM is machine-global", (int)pid, comm);
-    }
+    comm[c > 0 ? c : 0] = 0;
+    char *nl = strchr(comm, '\n');
+    if (nl) *nl = 0;
   }
-  closedir(d);
+  return 1;
+}
+
+/* Another process with KSM enabled (MADV_MERGEABLE or PR_SET_MEMORY_MERGE) would be scanned,
+ * merged and counted with the scenario: refuse rather than report noise or unmerge its pages.
+ * Helpers of a run that was just killed ("mmsim-helper") are given two seconds to finish dying. */
+static void check_other_users(void) {
+  uint64_t start = now_ms();
+  for (;;) {
+    DIR *d = opendir("/proc");
+    if (!d) refuse("cannot list /proc: %s", strerror(errno));
+    struct dirent *e;
+    pid_t found = 0;
+    char comm[64] = "";
+    while ((e = readdir(d))) {
+      if (!isdigit((unsigned char)e->d_name[0])) continue;
+      pid_t pid = (pid_t)atoi(e->d_name);
+      if (pid != getpid() && uses_ksm(pid, comm)) {
+        found = pid;
+        break;
+      }
+    }
+    closedir(d);
+    if (!found) return;
+    if (strcmp(comm, "mmsim-helper") != 0 || now_ms() - start > 2000) {
+      refuse("another process uses KSM: pid %d (%s) has KSM enabled; KSM is machine-global", (int)found, comm);
+    }
+    sleep_us(20000);
+  }
 }
 
 static uint64_t pagemap_entry(int fd, uint64_t addr) {
@@ -843,6 +862,7 @@ static void close_fd(int *fd) {
 
 /* In a new helper `self`: keep its own channel and those of its future descendants only. */
 static void become_helper(int self) {
+  prctl(PR_SET_NAME, "mmsim-helper");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
@@ -1227,6 +1247,58 @@ static void emit_report(const char *label) {
 /* ------------------------------------------------------------------------------------------ */
 /* ksmd: exact full scans                                                                      */
 
+/* ksmd's pid (a kernel thread, child of kthreadd), 0 when not found. */
+static pid_t find_ksmd(void) {
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *e;
+  pid_t found = 0;
+  while (!found && (e = readdir(d))) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%.32s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    char state;
+    int ppid;
+    if (!strncmp(strchr(buf, '(') ? strchr(buf, '(') : "", "(ksmd) ", 7) &&
+        sscanf(strstr(buf, ") ") + 2, "%c %d", &state, &ppid) == 2 && ppid == 2) {
+      found = (pid_t)atoi(e->d_name);
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+/* ksmd's scheduler state: 'S' only in its two interruptible waits (between batches, or stopped);
+ * a batch runs as 'R' and blocks as 'D' (mmap lock, page lock, reclaim, lru drain). */
+static char ksmd_state(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return '?';
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* A sleep_millisecs value ksmd cannot have read before: its wait ends when the value differs from
+ * the one it read, so rewriting an old value (say a previous step's, which ksmd read just before
+ * a stop it has not yet processed) would not wake it. Seeded per process, so a run right after
+ * another does not start where that one stopped. */
+static void next_scan_sleep(char *out, size_t n) {
+  static uint64_t gen;
+  if (!gen) gen = (uint64_t)getpid() * 7919 + now_ms();
+  snprintf(out, n, "%llu", (unsigned long long)(SCAN_SLEEP_MS + gen++ % 100000));
+}
+
 static int any_registered(void) {
   for (int p = 0; p < nprocs; p++) {
     if (procs[p].alive && procs[p].registered) return 1;
@@ -1239,8 +1311,10 @@ static int any_registered(void) {
  * counters equal the previous scan's, at least two scans). pages_to_scan is raised so that one
  * batch is exactly one full scan, after which ksmd sleeps sleep_millisecs; each further scan is
  * started by changing sleep_millisecs (sleep_millisecs_store() wakes ksmd), and run=0 is written
- * while ksmd sleeps after the last one. A lost wake-up (ksmd read the new value before sleeping)
- * only delays the next scan by the sleep. Returns 0, or -1 with a message in err.
+ * while ksmd sleeps after the last one. The change is made only once ksmd is in its sleep (state
+ * 'S' in /proc/<ksmd>/stat): changed earlier, ksmd would read the new value and sleep through it
+ * (a lost wake-up, which only costs the sleep, but happens all the time on a busy machine).
+ * Returns 0, or -1 with a message in err.
  */
 static int ksm_scans(long max, int converge, long *done_out, int *converged, char *err, size_t errlen) {
   char ps[64], sm[64], mode[64];
@@ -1254,9 +1328,13 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
     snprintf(err, errlen, "cannot read pages_to_scan/sleep_millisecs");
     return -1;
   }
+  static pid_t ksmd = -1;
+  if (ksmd < 0) ksmd = find_ksmd();
+  ksm_write("run", "0"); /* a scenario's own "knob run 1" would make the count inexact */
   long long base = ksm_counter("full_scans");
   int e;
-  const char *cur = strcmp(sm, SCAN_SLEEP_A) == 0 ? SCAN_SLEEP_B : SCAN_SLEEP_A;
+  char cur[32];
+  next_scan_sleep(cur, sizeof cur);
   if ((e = ksm_write("pages_to_scan", SCAN_BATCH)) || (e = ksm_write("sleep_millisecs", cur)) ||
       (e = ksm_write("run", "1"))) {
     snprintf(err, errlen, "cannot start ksmd: %s", strerror(e));
@@ -1270,6 +1348,7 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
   for (;;) {
     long long v = ksm_counter("full_scans") - base;
     if (v > done) {
+      if (trace) fprintf(stderr, "mmsim-oracle: full scan %lld after %" PRIu64 " ms\n", v, now_ms() - since);
       if (v > done + 1) {
         snprintf(err, errlen, "ksmd ran %lld full scans where %ld were wanted", v, done + 1);
         rc = -1;
@@ -1289,7 +1368,10 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
         }
       }
       if (done >= max) break;
-      cur = strcmp(cur, SCAN_SLEEP_A) == 0 ? SCAN_SLEEP_B : SCAN_SLEEP_A;
+      uint64_t t = now_ms();
+      while (ksmd && ksmd_state(ksmd) != 'S' && now_ms() - t < 2000) sleep_us(50);
+      if (trace && now_ms() - t > 0) fprintf(stderr, "mmsim-oracle: ksmd asleep after %" PRIu64 " ms\n", now_ms() - t);
+      next_scan_sleep(cur, sizeof cur);
       ksm_write("sleep_millisecs", cur);
       since = now_ms();
       continue;
@@ -1685,6 +1767,7 @@ int main(int argc, char **argv) {
   const char *lock_path = DEFAULT_LOCK;
   int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0;
   orchestrator_pid = getpid();
+  trace = getenv("MMSIM_ORACLE_TRACE") != NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--selftest")) return selftest();
     if (!strcmp(argv[i], "--check")) return check_mode();
@@ -1751,11 +1834,14 @@ int main(int argc, char **argv) {
   fflush(stderr);
 
   for (int i = 0; i < nsteps; i++) {
+    uint64_t t0 = now_ms();
     if (steps[i].index == pause_at) {
       fprintf(stderr, "mmsim-oracle: paused before step %d\n", pause_at);
       for (;;) pause();
     }
-    if (!run_step(&steps[i])) break;
+    int go = run_step(&steps[i]);
+    if (trace) fprintf(stderr, "mmsim-oracle: step %d %s: %" PRIu64 " ms\n", steps[i].index, steps[i].argv[0], now_ms() - t0);
+    if (!go) break;
   }
 
   struct sb out = {0};
