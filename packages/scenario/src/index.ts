@@ -16,6 +16,7 @@ export {
   encodeToken,
   findCompiler,
   KSM_SYSFS,
+  MAX_REPORT_LABELS,
   NATIVE_DIR,
   ORACLE_BINARY,
   ORACLE_SOURCE,

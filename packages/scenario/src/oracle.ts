@@ -41,6 +41,8 @@ export const ORACLE_SOURCE: string = join(NATIVE_DIR, 'oracle.c');
 export const ORACLE_BINARY: string = join(NATIVE_DIR, 'build', 'mmsim-oracle');
 export const DEFAULT_LOCK_PATH = '/tmp/mmsim-ksm.lock';
 export const KSM_SYSFS = '/sys/kernel/mm/ksm';
+/** Most sharing labels a kernel-side run may print (over all its reports): ~100 MB of JSON. */
+export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
 
 /** Any failure of the oracle; `exitCode` is the C program's (or -1 when it did not run). */
 export class OracleError extends Error {
@@ -334,6 +336,14 @@ export interface RunOnKernelOptions {
  */
 export async function runOnKernel(scenario: Scenario, opts: RunOnKernelOptions = {}): Promise<Report> {
   const plan = planScenario(scenario, scenario.name);
+  const reports = scenario.steps.filter((s) => s.op === 'report').length;
+  if (plan.mappedPages * reports > MAX_REPORT_LABELS) {
+    throw new OracleRefusedError(
+      `refusing to run: ${reports} reports of up to ${plan.mappedPages} mapped pages would hold more than ` +
+        `${MAX_REPORT_LABELS} sharing labels`,
+      2,
+    );
+  }
   let binary = opts.binary;
   if (binary === undefined) {
     const avail = oracleAvailability();

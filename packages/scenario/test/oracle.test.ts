@@ -231,6 +231,53 @@ describe.skipIf(!avail.available)(
       });
     });
 
+    it('THP, use_zero_pages, max_page_sharing 2 chains; ksm_unmerge_all resets full_scans', async () => {
+      const r = await runOnKernel(
+        scenario({
+          name: 'thp-zero-chains',
+          ksm: { use_zero_pages: 1, max_page_sharing: 2 },
+          steps: [
+            { op: 'spawn', proc: 'a' },
+            { op: 'mmap', proc: 'a', region: 'h', pages: 1024, thp: true },
+            { op: 'fill', proc: 'a', region: 'h', pattern: { kind: 'byte', value: 3 }, from: 0, count: 512 },
+            { op: 'touch', proc: 'a', region: 'h', from: 512, count: 512 },
+            { op: 'mmap', proc: 'a', region: 'c', pages: 7 },
+            { op: 'fill', proc: 'a', region: 'c', pattern: { kind: 'zero' }, from: 0, count: 2 },
+            { op: 'fill', proc: 'a', region: 'c', pattern: { kind: 'byte', value: 9 }, from: 2, count: 5 },
+            { op: 'report', label: 'before' },
+            { op: 'madvise', proc: 'a', region: 'c', advice: 'MADV_MERGEABLE' },
+            { op: 'madvise', proc: 'a', region: 'h', advice: 'MADV_MERGEABLE' },
+            { op: 'ksm_converge' },
+            { op: 'report', label: 'after' },
+            { op: 'ksm_unmerge_all' },
+            { op: 'report', label: 'unmerged' },
+          ],
+        }),
+      );
+      expect(r.ok).toBe(true);
+      const b = onlyReport(r, 'before');
+      // one THP (2 MiB) filled; reads of the other 2 MiB map the huge zero page (-2, not in Rss)
+      expect(b.procs.a!.smaps).toEqual({ Rss: 2048 + 28, Anonymous: 2048 + 28, KSM: 0 });
+      expect(b.sharing['a/h']!.slice(510, 514)).toEqual([510, 511, -2, -2]);
+      const a = onlyReport(r, 'after');
+      // 512 equal pages -> 256 dups of 2; 5 equal pages -> 2 dups + 1 unshared; 2 zero pages -> zero page
+      expect(a.ksm).toMatchObject({
+        pages_shared: 258,
+        pages_sharing: 258,
+        pages_unshared: 1,
+        stable_node_chains: 2,
+        stable_node_dups: 258,
+        ksm_zero_pages: 2,
+        general_profit: (258 + 2) * 4096 - 517 * 64,
+      });
+      expect(a.procs.a).toMatchObject({ ksm_rmap_items: 517, ksm_zero_pages: 2, ksm_merging_pages: 516 });
+      expect(a.procs.a!.smaps).toEqual({ Rss: 2068, Anonymous: 2068, KSM: 2064 });
+      expect(a.sharing['a/c']).toEqual([-2, -2, 256, 256, 257, 257, 258]);
+      const u = onlyReport(r, 'unmerged');
+      expect(u.ksm).toMatchObject({ full_scans: 0, pages_shared: 0, pages_sharing: 0, ksm_zero_pages: 0 });
+      expect(u.sharing['a/c']).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => i + 512));
+    });
+
     it('expect mismatches are failures and the run goes on; a wrong errno stops it', async () => {
       const before = await knobs();
       const r = await runOnKernel(
