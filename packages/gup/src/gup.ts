@@ -443,8 +443,8 @@ export function follow_page(
 
 /**
  * follow_page_mask(): the PGD level of the lookup. Counts one followPage per call and one
- * pXdRead per entry read (4-level paging: the P4D is folded into the PGD entry, counted once
- * as pgdRead). Sets ctx.page_mask.
+ * pXdRead per entry the kernel reads (with 4-level paging the folded P4D entry is the PGD entry,
+ * read twice: pgdRead and p4dRead, as mm/pagewalk.c's walker counts it too). Sets ctx.page_mask.
  */
 export function follow_page_mask(
   vma: VmAreaStruct,
@@ -467,6 +467,10 @@ export function follow_page_mask(
     if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
     return followP4d(vma, address, entry_pfn(lo, hi), flags, ctx, p);
   }
+  // Folded P4D: the PGD entry is read here and again, as the P4D entry, by follow_p4d_mask().
+  readEntry(m.phys, mm.pgd, p4d_index(address));
+  c.pgdRead++;
+  if ((E.lo === 0 && E.hi === 0) || upper_bad(E.lo)) return no_page_table(vma, flags);
   return followP4d(vma, address, mm.pgd, flags, ctx, p);
 }
 
@@ -496,8 +500,7 @@ function followP4d(
   const mm = vma.vm_mm;
   const c = mm.machine.counters;
   readEntry(mm.machine.phys, table, p4d_index(address));
-  if (mm.levels === 5) c.p4dRead++;
-  else c.pgdRead++;
+  c.p4dRead++;
   const lo = E.lo;
   const hi = E.hi;
   if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
@@ -1453,6 +1456,9 @@ function gupFastWalk(
     } else {
       readEntry(pm, t, p4d_index(addr));
       c.pgdRead++;
+      if (E.lo === 0 && E.hi === 0) return;
+      readEntry(pm, t, p4d_index(addr)); // gup_p4d_range(): the folded P4D is the same entry
+      c.p4dRead++;
     }
     if (E.lo === 0 && E.hi === 0) return;
     readEntry(pm, entry_pfn(E.lo, E.hi), pud_index(addr));
