@@ -1,15 +1,16 @@
 // `pnpm bench [name...] [--quick] [--json] [--out DIR]`: run benchmarks (all by default), each
 // variant repeated in fresh processes, and write JSON, Markdown and SVG reports.
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';
 import { fmtNum } from './format.ts';
 import { loadBenchmark, variantsOf } from './load.ts';
-import { machineInfo } from './machine-info.ts';
+import { type MachineInfo, machineInfo } from './machine-info.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
+import { benchMarkdown } from './report/markdown.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from './report/write.ts';
 import { defaultReps, PACKAGE_DIR, runBenchmark, spawnExecutor } from './runner.ts';
 
@@ -22,6 +23,23 @@ function repoRoot(): string {
     d = up;
   }
   return d;
+}
+
+/**
+ * Replace the block between `<!-- <name>-table -->` and `<!-- /<name>-table -->` in this package's
+ * README with the benchmark's tables (no heading, no chart links: the charts are not committed).
+ */
+function updateReadme(r: BenchReport, machine: MachineInfo, startedAt: string): boolean {
+  const file = join(PACKAGE_DIR, 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const open = `<!-- ${r.name}-table -->`;
+  const close = `<!-- /${r.name}-table -->`;
+  const a = text.indexOf(open);
+  const b = text.indexOf(close);
+  if (a < 0 || b < a) return false;
+  const md = benchMarkdown(r, machine, startedAt, {}, false).trimEnd();
+  writeFileSync(file, `${text.slice(0, a + open.length)}\n${md}\n${text.slice(b)}`);
+  return true;
 }
 
 function positiveInt(v: string): number {
@@ -37,6 +55,7 @@ interface CliOptions {
   reps?: number;
   variant?: string[];
   list: boolean;
+  updateReadme: boolean;
   cpuProf: boolean;
   inline: boolean;
 }
@@ -60,6 +79,11 @@ const program = new Command('bench')
   )
   .option('--no-inline', 'with --cpu-prof: turn V8 inlining off so time is charged to the right function')
   .option('--list', 'list benchmarks and their variants, then exit', false)
+  .option(
+    '--update-readme',
+    "paste each benchmark's tables into apps/bench/README.md between its markers",
+    false,
+  )
   .showHelpAfterError()
   .action(async (names: string[], o: CliOptions) => {
     const unknown = names.filter((n) => !(n in benchmarkModules));
@@ -144,6 +168,13 @@ const program = new Command('bench')
             `${name}: ${variant} CPU profile of the timed region${o.inline ? '' : ' (V8 inlining off)'}:\n${text}`,
           );
         }
+      }
+      if (o.updateReadme) {
+        log(
+          updateReadme(report, run.machine, run.startedAt)
+            ? `${name}: updated apps/bench/README.md`
+            : `${name}: no <!-- ${name}-table --> block in apps/bench/README.md`,
+        );
       }
       log(`${name}: wrote ${files.join(', ')}`);
     }

@@ -36,12 +36,16 @@ function mapAnon(p: Process, bytes: number): number {
   return p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
-/** Bytes per frame of the struct-page arrays, measured from what PhysMem actually allocated. */
+/**
+ * Bytes per frame of the struct-page arrays, measured from what PhysMem actually allocated: every
+ * typed array on it as long as the frame capacity. `freeSlots` (the content-slot free list) is
+ * content-storage bookkeeping whose length can coincide with the capacity, so it is left out.
+ */
 function measuredStructPageBytes(m: Machine): number {
   const frames = m.phys.flags.length;
   let bytes = 0;
-  for (const v of Object.values(m.phys)) {
-    if (!ArrayBuffer.isView(v) || v instanceof DataView) continue;
+  for (const [name, v] of Object.entries(m.phys)) {
+    if (name === 'freeSlots' || !ArrayBuffer.isView(v) || v instanceof DataView) continue;
     const per = (v as Uint8Array).BYTES_PER_ELEMENT;
     if (v.byteLength / per === frames) bytes += per;
   }

@@ -16,6 +16,7 @@ export function throughputSpec(r: BenchReport): TopLevelSpec | null {
   const unit = `${r.rows[0].unit}s/s`;
   const rows = r.rows.map((row) => ({
     label: row.label,
+    series: row.series ?? row.label,
     median: row.throughput.median,
     lo: row.throughput.ci95[0],
     hi: row.throughput.ci95[1],
@@ -32,8 +33,12 @@ export function throughputSpec(r: BenchReport): TopLevelSpec | null {
     layer: [
       {
         data: { values: rows },
-        mark: { type: 'bar', color: '#4c78a8' },
-        encoding: { y, x: { field: 'median', type: 'quantitative', title: unit } },
+        mark: { type: 'bar' },
+        encoding: {
+          y,
+          x: { field: 'median', type: 'quantitative', title: unit },
+          color: { field: 'series', type: 'nominal', title: null },
+        },
       },
       {
         data: { values: rows },
@@ -42,7 +47,7 @@ export function throughputSpec(r: BenchReport): TopLevelSpec | null {
       },
       {
         data: { values: points },
-        mark: { type: 'point', filled: true, color: '#e45756', size: 30 },
+        mark: { type: 'point', filled: true, color: 'black', size: 20 },
         encoding: { y, x: { field: 'value', type: 'quantitative' } },
       },
     ],

@@ -40,9 +40,10 @@ export function benchMarkdown(
   machine: MachineInfo,
   startedAt: string,
   charts: ChartLinks = {},
+  heading = true,
 ): string {
   const out: string[] = [];
-  out.push(`## ${r.name}`, '', r.description, '');
+  if (heading) out.push(`## ${r.name}`, '', r.description, '');
   out.push(
     `${r.reps} repetition${r.reps === 1 ? '' : 's'} of each variant, each in a fresh Node process${r.quick ? ' (--quick)' : ''}. ` +
       `${machineLine(machine, startedAt)}`,
@@ -115,19 +116,36 @@ export function benchMarkdown(
       '',
     );
   }
-  if (r.metrics.length > 0) {
+  const global = r.metrics.filter((m) => m.label === undefined);
+  const labelled = r.metrics.filter((m) => m.label !== undefined);
+  if (global.length > 0) {
     out.push(
-      '**Other measurements**',
-      '',
       table(
-        ['measurement', 'variant', 'median', 'min – max', 'unit'],
-        ['---', '---', '--:', '--:', '---'],
-        r.metrics.map((m) => [
+        ['measurement', 'median', 'min – max'],
+        ['---', '--:', '--:'],
+        global.map((m) => [
           m.name,
-          m.label ?? '—',
-          fmtNum(m.value.median),
-          m.value.min === m.value.max ? '—' : range(m.value.min, m.value.max),
-          m.unit,
+          `${fmtNum(m.value.median)} ${m.unit}`,
+          m.value.min === m.value.max ? '—' : `${range(m.value.min, m.value.max)} ${m.unit}`,
+        ]),
+      ),
+      '',
+    );
+  }
+  if (labelled.length > 0) {
+    // One row per variant label, one column per measurement (medians; spreads are in the JSON).
+    const cols = [...new Map(labelled.map((m) => [m.name, m.unit])).entries()];
+    const labels = [...new Set(labelled.map((m) => m.label as string))];
+    out.push(
+      table(
+        ['variant', ...cols.map(([name, unit]) => `${name} (${unit}, median)`)],
+        ['---', ...cols.map(() => '--:')],
+        labels.map((label) => [
+          label,
+          ...cols.map(([name]) => {
+            const m = labelled.find((x) => x.label === label && x.name === name);
+            return m === undefined ? '—' : fmtNum(m.value.median);
+          }),
         ]),
       ),
       '',
