@@ -170,7 +170,8 @@ const fault: Benchmark = {
   ],
   notes: [
     'cold: the timed loop runs in a fresh Node process on a new Machine, so every 1 MiB content slab is memory ' +
-      'the OS has never handed out (first touch costs ~18 µs per 4 KiB page on our VMs, DESIGN.md §3).',
+      'the process has never touched and the OS must fault in (DESIGN.md §3 measured ~18 µs per 4 KiB page for ' +
+      'guest memory the VM had never used; the floor rows show what it cost in this run).',
     'warm: the same size was write-faulted and freed (Process.exit) once in the same Machine before timing; the ' +
       'timed loop reuses the pooled frames and slabs, as the kernel reuses freed pages. JIT is warm too.',
     'floor: no simulator at all, the same fresh-process memory as cold (1 MiB Buffer.alloc slabs, one byte ' +

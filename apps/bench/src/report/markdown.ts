@@ -118,6 +118,7 @@ export function benchMarkdown(
   }
   const global = r.metrics.filter((m) => m.label === undefined);
   const labelled = r.metrics.filter((m) => m.label !== undefined);
+  if (r.metrics.length > 0) out.push('**Other measurements**', '');
   if (global.length > 0) {
     out.push(
       table(
