@@ -64,14 +64,10 @@ import {
   PG_dirty,
   PG_referenced,
   type PhysMem,
-  p4d_index,
-  pgd_index,
   pmd_bad,
-  pmd_index,
   pmd_leaf,
   pmd_present,
   pte_dirty,
-  pte_index,
   pte_present,
   pte_protnone,
   pte_soft_dirty,
@@ -80,7 +76,6 @@ import {
   pte_write,
   ptlLock,
   ptlUnlock,
-  pud_index,
   readEntry,
   setEntry,
   split_huge_pmd,
@@ -166,6 +161,29 @@ const MAX_FAULT_RETRIES = 64;
 
 const followCtx: FollowPageContext = { page_mask: 0 };
 const gupCtx: FollowPageContext = { page_mask: 0 };
+
+// ---- table indexes ----------------------------------------------------------------------------
+// One division splits an address at bit 30; every index is then integer arithmetic on values
+// known to fit in 32 bits (the address itself may be up to 2^57). @mmsim/core's tableIndex()
+// computes 2 ** shift per call, which made it a third of a follow_page() lookup.
+
+const TWO30 = 1073741824;
+
+function pte_idx(addr: number): number {
+  return ((addr - Math.floor(addr / TWO30) * TWO30) >>> 12) & 511;
+}
+function pmd_idx(addr: number): number {
+  return (addr - Math.floor(addr / TWO30) * TWO30) >>> 21;
+}
+function pud_idx(addr: number): number {
+  return Math.floor(addr / TWO30) & 511;
+}
+function p4d_idx(addr: number): number {
+  return (Math.floor(addr / TWO30) >>> 9) & 511;
+}
+function pgd5_idx(addr: number): number {
+  return (Math.floor(addr / TWO30) >>> 18) & 511;
+}
 
 // ---- small predicates ----------------------------------------------------------------------
 
@@ -313,8 +331,10 @@ function grabFolio(pm: PhysMem, folio: number, refs: number, flags: number, p: G
   let add = refs;
   const large = pm.folio_test_large(folio);
   if ((flags & FOLL_GET) === 0 && !large) add = refs * GUP_PIN_COUNTING_BIAS;
-  if (WARN_ON_ONCE(rc <= 0 || rc > REFCOUNT_MAX - add, `try_grab_folio: refcount ${rc} of folio ${folio}`))
+  if (rc <= 0 || rc > REFCOUNT_MAX - add) {
+    WARN_ON_ONCE(true, `try_grab_folio: refcount ${rc} of folio ${folio}`);
     return -ENOMEM;
+  }
   if ((flags & FOLL_GET) !== 0) {
     pm.get_page(folio);
     if (refs > 1) pm.folio_ref_add(folio, refs - 1);
@@ -330,9 +350,8 @@ function grabFolio(pm: PhysMem, folio: number, refs: number, flags: number, p: G
 /** folio_put_refs(): drop `refs` references, freeing the folio with the last one. */
 function folio_put_refs(pm: PhysMem, folio: number, refs: number): void {
   if (refs > 1) {
-    VM_BUG_ON(pm.refcount[folio] <= refs - 1, `folio_put_refs: underflow on ${folio}`, () =>
-      pm.dumpPage(folio),
-    );
+    if (pm.refcount[folio] <= refs - 1)
+      BUG(`folio_put_refs: underflow on ${folio}`, () => pm.dumpPage(folio));
     pm.refcount[folio] -= refs - 1;
   }
   pm.put_page(folio);
@@ -342,7 +361,7 @@ function folio_put_refs(pm: PhysMem, folio: number, refs: number): void {
 export function gup_put_folio(pm: PhysMem, folio: number, refs: number, flags: number): void {
   if ((flags & FOLL_PIN) !== 0) {
     if (pm.is_zero_pfn(folio) && pm.pincount[folio] === 0) return; // never pinned (6.5+)
-    VM_BUG_ON(pm.pincount[folio] < refs, `unpin: folio ${folio} is not pinned`, () => pm.dumpPage(folio));
+    if (pm.pincount[folio] < refs) BUG(`unpin: folio ${folio} is not pinned`, () => pm.dumpPage(folio));
     pm.pincount[folio] -= refs;
     if (!pm.folio_test_large(folio)) refs *= GUP_PIN_COUNTING_BIAS;
   }
@@ -460,7 +479,7 @@ export function follow_page_mask(
   c.followPage++;
   ctx.page_mask = 0;
   if (mm.levels === 5) {
-    readEntry(m.phys, mm.pgd, pgd_index(5, address));
+    readEntry(m.phys, mm.pgd, pgd5_idx(address));
     c.pgdRead++;
     const lo = E.lo;
     const hi = E.hi;
@@ -468,7 +487,7 @@ export function follow_page_mask(
     return followP4d(vma, address, entry_pfn(lo, hi), flags, ctx, p);
   }
   // Folded P4D: the PGD entry is read here and again, as the P4D entry, by follow_p4d_mask().
-  readEntry(m.phys, mm.pgd, p4d_index(address));
+  readEntry(m.phys, mm.pgd, p4d_idx(address));
   c.pgdRead++;
   if ((E.lo === 0 && E.hi === 0) || upper_bad(E.lo)) return no_page_table(vma, flags);
   return followP4d(vma, address, mm.pgd, flags, ctx, p);
@@ -499,7 +518,7 @@ function followP4d(
 ): number {
   const mm = vma.vm_mm;
   const c = mm.machine.counters;
-  readEntry(mm.machine.phys, table, p4d_index(address));
+  readEntry(mm.machine.phys, table, p4d_idx(address));
   c.p4dRead++;
   const lo = E.lo;
   const hi = E.hi;
@@ -529,7 +548,7 @@ function followPud(
   p: GupProfileInfo,
 ): number {
   const mm = vma.vm_mm;
-  readEntry(mm.machine.phys, pudTable, pud_index(address));
+  readEntry(mm.machine.phys, pudTable, pud_idx(address));
   mm.machine.counters.pudRead++;
   const lo = E.lo;
   const hi = E.hi;
@@ -565,7 +584,7 @@ function followPmd(
   const m = mm.machine;
   const pm = m.phys;
   const c = m.counters;
-  const pi = pmd_index(address);
+  const pi = pmd_idx(address);
   readEntry(pm, pmdT, pi);
   c.pmdRead++;
   let lo = E.lo;
@@ -574,7 +593,7 @@ function followPmd(
   if (p.migration) {
     // (retry) 6.0/6.1
     while (!pmd_present(lo)) {
-      VM_BUG_ON(!is_migration_entry(lo, hi), `follow_pmd_mask: non-present PMD is not a migration entry`);
+      VM_BUG_ON(!is_migration_entry(lo, hi), 'follow_pmd_mask: non-present PMD is not a migration entry');
       if ((flags & FOLL_MIGRATION) === 0) return no_page_table(vma, flags);
       waitForMigration(m, lo, hi);
       readEntry(pm, pmdT, pi);
@@ -648,11 +667,8 @@ function follow_trans_huge_pmd(
   if ((flags & FOLL_DUMP) !== 0 && huge_zero) return -EFAULT;
   if (pte_protnone(lo) && !canFollowProtnone(vma, flags, p)) return 0;
   if ((lo & _PAGE_RW) === 0 && mustUnshare(pm, vma, flags, head, p)) return -EMLINK;
-  VM_BUG_ON(
-    (flags & FOLL_PIN) !== 0 && pm.PageAnon(head) && !pm.PageAnonExclusive(head),
-    `follow_trans_huge_pmd: pinning a shared anon THP ${head}`,
-    () => pm.dumpPage(head),
-  );
+  if ((flags & FOLL_PIN) !== 0 && pm.PageAnon(head) && !pm.PageAnonExclusive(head))
+    BUG(`follow_trans_huge_pmd: pinning a shared anon THP ${head}`, () => pm.dumpPage(head));
   const ret = grabFolio(pm, head, 1, flags, p);
   if (ret !== 0) return ret;
   if ((flags & FOLL_TOUCH) !== 0) {
@@ -677,7 +693,7 @@ export function follow_page_pte(
   flags: number,
   profile: GupProfile = DEFAULT_GUP_PROFILE,
 ): number {
-  return followPte(vma, address, pmdTable, pmd_index(address), flags, gupProfile(profile));
+  return followPte(vma, address, pmdTable, pmd_idx(address), flags, gupProfile(profile));
 }
 
 function followPte(
@@ -699,7 +715,7 @@ function followPte(
   const m = mm.machine;
   const pm = m.phys;
   const c = m.counters;
-  const idx = pte_index(address);
+  const idx = pte_idx(address);
   let pteT = 0;
   let lo = 0;
   let hi = 0;
@@ -757,11 +773,8 @@ function followPte(
     ptlUnlock(pm, c, pteT);
     return -EMLINK;
   }
-  VM_BUG_ON(
-    (flags & FOLL_PIN) !== 0 && pm.PageAnon(page) && !pm.PageAnonExclusive(page),
-    `follow_page_pte: pinning a shared anon page ${page}`,
-    () => pm.dumpPage(page),
-  );
+  if ((flags & FOLL_PIN) !== 0 && pm.PageAnon(page) && !pm.PageAnonExclusive(page))
+    BUG(`follow_page_pte: pinning a shared anon page ${page}`, () => pm.dumpPage(page));
   const folio = pm.folio(page);
   const ret = grabFolio(pm, folio, 1, flags, p);
   if (ret !== 0) {
@@ -1378,7 +1391,7 @@ function gupFastPteRange(
   const base = pm.tableBase(pteT);
   const write = (flags & FOLL_WRITE) !== 0;
   for (; addr < end; addr += PAGE_SIZE) {
-    const o = base + pte_index(addr) * 2;
+    const o = base + pte_idx(addr) * 2;
     const lo = w[o];
     const hi = w[o + 1];
     c.pteRead++;
@@ -1447,28 +1460,28 @@ function gupFastWalk(
   while (addr < end) {
     let t = mm.pgd;
     if (mm.levels === 5) {
-      readEntry(pm, t, pgd_index(5, addr));
+      readEntry(pm, t, pgd5_idx(addr));
       c.pgdRead++;
       if (E.lo === 0 && E.hi === 0) return;
       t = entry_pfn(E.lo, E.hi);
-      readEntry(pm, t, p4d_index(addr));
+      readEntry(pm, t, p4d_idx(addr));
       c.p4dRead++;
     } else {
-      readEntry(pm, t, p4d_index(addr));
+      readEntry(pm, t, p4d_idx(addr));
       c.pgdRead++;
       if (E.lo === 0 && E.hi === 0) return;
-      readEntry(pm, t, p4d_index(addr)); // gup_p4d_range(): the folded P4D is the same entry
+      readEntry(pm, t, p4d_idx(addr)); // gup_p4d_range(): the folded P4D is the same entry
       c.p4dRead++;
     }
     if (E.lo === 0 && E.hi === 0) return;
-    readEntry(pm, entry_pfn(E.lo, E.hi), pud_index(addr));
+    readEntry(pm, entry_pfn(E.lo, E.hi), pud_idx(addr));
     c.pudRead++;
     if ((E.lo & _PAGE_PRESENT) === 0 || (E.lo & _PAGE_PSE) !== 0) return;
     const pmdT = entry_pfn(E.lo, E.hi);
     const pudEnd = Math.min(end, addr - (addr % 2 ** 30) + 2 ** 30);
     while (addr < pudEnd) {
       const next = Math.min(pudEnd, addr - (addr % PMD_SIZE) + PMD_SIZE);
-      readEntry(pm, pmdT, pmd_index(addr));
+      readEntry(pm, pmdT, pmd_idx(addr));
       c.pmdRead++;
       const lo = E.lo;
       const hi = E.hi;

@@ -1,3 +1,4 @@
+export { benchFollowPage, benchGup, type GupBenchKind } from './bench.ts';
 export {
   DEFAULT_GUP_PROFILE,
   FOLL_ANON,
