@@ -6,6 +6,7 @@
 // identically on the same state and only their cost differs.
 
 import { PAGE_SIZE } from '@mmsim/core';
+import { FOLL_GET, FOLL_MIGRATION, FOLL_REMOTE, follow_page } from '@mmsim/gup';
 import {
   E,
   entry_pfn,
@@ -29,23 +30,19 @@ import {
   type VmAreaStruct,
   vm_normal_page,
 } from '@mmsim/mmu';
-import type { Ksm } from './ksm.ts';
 import {
-  FOLL_GET,
-  FOLL_MIGRATION,
-  FOLL_REMOTE,
   FolioWalk,
   FW_MIGRATION,
   FW_ZEROPAGE,
   folio_walk_end,
   folio_walk_start,
-  follow_page,
   type MmWalk,
   mmWalkOps,
   PGWALK_RDLOCK,
   PGWALK_WRLOCK,
   walk_page_range_vma,
-} from './lookup.ts';
+} from '@mmsim/pagewalk';
+import type { Ksm } from './ksm.ts';
 
 /** A break_ksm() implementation: unmerge every KSM page (and KSM zero page) in [start, end). */
 export interface BreakKsmStrategy {
@@ -114,15 +111,12 @@ export const followPageStrategy: BreakKsmStrategy = {
     let ret = 0;
     do {
       const page = follow_page(vma, addr, FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE, '6.1');
-      if (page <= 0) {
-        // ~6.6 zero-page rule (see the file comment): the zero page comes back without a ref.
-        break;
-      }
+      if (page <= 0) break;
       if (pm.PageKsm(page) || isKsmZeroAt(ksm, vma, addr)) {
         ret = handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
         if ((ret & STOP) === 0) ret |= VM_FAULT_WRITE;
       } else ret = VM_FAULT_WRITE;
-      if (!pm.is_zero_pfn(page)) pm.put_page(page);
+      pm.put_page(page);
     } while ((ret & (VM_FAULT_WRITE | STOP)) === 0);
     return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
   }),
