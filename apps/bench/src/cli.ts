@@ -84,7 +84,6 @@ const program = new Command('bench')
     "paste each benchmark's tables into apps/bench/README.md between its markers",
     false,
   )
-  .showHelpAfterError()
   .action(async (names: string[], o: CliOptions) => {
     const unknown = names.filter((n) => !(n in benchmarkModules));
     if (unknown.length > 0) {
