@@ -590,7 +590,14 @@ export class Ksm {
     if (treeItem !== null) {
       const treePage = this.treePage;
       const kpage = this.try_to_merge_two_pages(item, page, treeItem, treePage);
+      // Two subpages of one THP cannot be merged with each other before it is split.
+      const folio = pm.folio(page);
+      const split = pm.folio_test_large(folio) && folio === pm.folio(treePage);
       pm.put_page(treePage);
+      if (kpage === 0 && split && pm.trylock_page(page)) {
+        split_folio(m, folio, page);
+        pm.unlock_page(folio); // the lock was taken on the (former) head
+      }
       if (kpage !== 0) {
         const sn = this.stable_tree_insert(kpage);
         if (sn !== null) {
@@ -636,7 +643,7 @@ export class Ksm {
     let folio = pm.folio(page);
     if (pm.folio_test_large(folio)) {
       pm.unlock_page(page);
-      if (split_folio(m, folio) !== 0) return -EFAULT;
+      if (split_folio(m, folio, page) !== 0) return -EFAULT;
       folio = page;
       pm.trylock_page(page);
     }

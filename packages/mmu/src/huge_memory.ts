@@ -249,13 +249,13 @@ function split_folio_pmds(m: Machine, folio: number): void {
  * one reference (and usually the page lock). Returns 0, or -EAGAIN when extra references
  * (pins, GUP) keep it from being split, as can_split_folio() decides.
  */
-export function split_folio(m: Machine, folio: number): number {
+export function split_folio(m: Machine, folio: number, page: number = folio): number {
   const pm = m.phys;
   if (!pm.folio_test_large(folio)) return 0;
   split_folio_pmds(m, folio);
   const swapcache = (pm.flags[folio] & PG_swapcache) !== 0 ? HPAGE_PMD_NR : 0;
   if (pm.refcount[folio] !== pm.folio_mapcount(folio) + 1 + swapcache) return -11;
-  pm.splitFolio(folio);
+  pm.splitFolio(folio, page);
   m.vmstat.thp_split_page++;
   void PAGE_SIZE;
   return 0;

@@ -14,7 +14,7 @@ import {
   tableIndex,
   VM_BUG_ON,
 } from '@mmsim/core';
-import { _PAGE_TABLE, entry_pfn, entryOut, mk_entry } from './arch.ts';
+import { _PAGE_PRESENT, _PAGE_PSE, _PAGE_TABLE, entry_pfn, entryOut, mk_entry, pmd_bad } from './arch.ts';
 import { PG_ptl, PG_table, type PhysMem } from './physmem.ts';
 
 /** Paging depth of an address space. */
@@ -95,6 +95,23 @@ export function ptlUnlock(pm: PhysMem, counters: Counters, table: number): void 
 
 export function ptlHeld(pm: PhysMem, table: number): boolean {
   return (pm.flags[table] & PG_ptl) !== 0;
+}
+
+/**
+ * pte_offset_map_lock() for a PMD entry (its two words, as a pmd_entry callback gets them): the
+ * PTE table it points to, with that table's PTL taken; 0 (NULL, nothing locked) when the PMD is
+ * none, huge, not present or bad, as __pte_offset_map() refuses those (6.5+).
+ */
+export function pte_offset_map_lock(pm: PhysMem, counters: Counters, pmdLo: number, pmdHi: number): number {
+  if ((pmdLo & (_PAGE_PRESENT | _PAGE_PSE)) !== _PAGE_PRESENT || pmd_bad(pmdLo)) return 0;
+  const t = entry_pfn(pmdLo, pmdHi);
+  ptlLock(pm, counters, t);
+  return t;
+}
+
+/** pte_unmap_unlock(). */
+export function pte_unmap_unlock(pm: PhysMem, counters: Counters, pteTable: number): void {
+  ptlUnlock(pm, counters, pteTable);
 }
 
 // ---- index helpers -------------------------------------------------------------------------

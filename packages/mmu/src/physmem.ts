@@ -419,31 +419,33 @@ export class PhysMem {
 
   /**
    * The refcount/flag side of __split_huge_page(): a PTE-mapped large folio becomes
-   * HPAGE_PMD_NR order-0 folios. Each subpage keeps the references its own PTE mappings hold; the
-   * head also keeps every extra reference (the caller's). Unmapped subpages are freed.
+   * HPAGE_PMD_NR order-0 folios. Each subpage keeps the references its own PTE mappings hold;
+   * every extra reference (the caller's) goes to `keep`, the page the caller split through
+   * (split_huge_page(page)). Unmapped subpages without references are freed.
    */
-  splitFolio(f: number): void {
+  splitFolio(f: number, keep: number = f): void {
     VM_BUG_ON((this.flags[f] & PG_head) === 0, `splitFolio: ${f} is not a large folio`);
     VM_BUG_ON(this.entireMapcount[f] !== 0, `splitFolio: ${f} is still PMD-mapped`);
     let tailMaps = 0;
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) tailMaps += this.mapcount[p];
     const mapping = this.mapping[f];
     const index = this.index[f];
-    const keep = this.flags[f] & (PG_dirty | PG_swapbacked | PG_uptodate | PG_lru | PG_referenced);
+    const inherit = this.flags[f] & (PG_dirty | PG_swapbacked | PG_uptodate | PG_lru | PG_referenced);
     this.flags[f] &= ~PG_head;
     this.order[f] = 0;
-    this.refcount[f] -= tailMaps;
-    VM_BUG_ON(this.refcount[f] < this.mapcount[f], `splitFolio: refcount below mapcount`, () =>
-      this.dumpPage(f),
-    );
+    const extra = this.refcount[f] - tailMaps - this.mapcount[f];
+    VM_BUG_ON(extra < 0, `splitFolio: refcount below mapcount`, () => this.dumpPage(f));
+    this.refcount[f] = this.mapcount[f] + (keep === f ? extra : 0);
+    const headFree = this.refcount[f] === 0;
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) {
-      this.flags[p] = (this.flags[p] & ~PG_tail) | keep;
+      this.flags[p] = (this.flags[p] & ~PG_tail) | inherit;
       this.head[p] = 0;
       this.mapping[p] = mapping;
       this.index[p] = index + (p - f);
-      this.refcount[p] = this.mapcount[p];
-      if (this.mapcount[p] === 0) this.freeFolioFrames(p);
+      this.refcount[p] = this.mapcount[p] + (p === keep ? extra : 0);
+      if (this.refcount[p] === 0) this.freeFolioFrames(p);
     }
+    if (headFree) this.freeFolioFrames(f);
   }
 
   // ---- page-table pages ------------------------------------------------------------------

@@ -320,7 +320,7 @@ export function collectReport(
             else if (is_swap_pte(lo, hi)) label = LABEL_OTHER;
           }
           if (pfn !== 0) {
-            if (pm.is_zero_pfn(pfn)) label = LABEL_ZERO_PAGE;
+            if (pm.is_zero_pfn(pfn) || pm.is_huge_zero_pfn(pfn)) label = LABEL_ZERO_PAGE;
             else {
               let k = ordinal.get(pfn);
               if (k === undefined) {
