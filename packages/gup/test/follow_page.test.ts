@@ -14,12 +14,15 @@ import {
   _PAGE_DIRTY,
   _PAGE_SOFT_DIRTY,
   _PAGE_UFFD_WP,
+  entry_pfn,
+  entryOut,
   GUP_PIN_COUNTING_BIAS,
   is_migration_entry,
   MADV_PAGEOUT,
   migrate_folio,
   migrate_folio_finish,
   migrate_folio_start,
+  mk_swp_pte,
   PG_dirty,
   PG_referenced,
   PROT_NONE,
@@ -27,6 +30,7 @@ import {
   PROT_WRITE,
   pmd_leaf,
   pte_write,
+  SWP_MIGRATION_READ,
   VM_SOFTDIRTY,
   VM_UFFD_WP,
 } from '@mmsim/mmu';
@@ -609,3 +613,73 @@ function setPmdRaw(p: ReturnType<typeof setup>['p'], t: number, addr: number, lo
   w[o] = lo >>> 0;
   w[o + 1] = hi >>> 0;
 }
+
+describe('follow_pmd_mask: THP migration entries', () => {
+  // mmsim splits large folios before migrating them, so a PMD migration entry is built by hand
+  // here, with a stand-in Migration whose completion restores the PMD (or clears it, as a racing
+  // MADV_DONTNEED would).
+  function pmdMigration(restore: 'huge' | 'none') {
+    const { m, p } = setup();
+    const a = thpRegion(p, 1);
+    p.writeByte(a, 1);
+    const t = p.mm.find_pmd_table(a);
+    const orig = pmd(p, a)!;
+    const head = entry_pfn(orig.lo, orig.hi);
+    mk_swp_pte(SWP_MIGRATION_READ, head, 0);
+    setPmdRaw(p, t, a, entryOut.lo, entryOut.hi);
+    expect(is_migration_entry(pmd(p, a)!.lo, pmd(p, a)!.hi)).toBe(true);
+    let waits = 0;
+    const mig = {
+      src: head,
+      dst: head,
+      get done(): boolean {
+        // migrate_folio_finish() looks here first: the migration "completes" now.
+        waits++;
+        m.migrations.delete(head);
+        if (restore === 'huge') setPmdRaw(p, t, a, orig.lo, orig.hi);
+        else setPmdRaw(p, t, a, 0, 0);
+        return true;
+      },
+      set done(_v: boolean) {},
+    };
+    m.migrations.set(head, mig);
+    const undo = () => {
+      m.migrations.delete(head);
+      setPmdRaw(p, t, a, orig.lo, orig.hi);
+    };
+    return { m, p, a, head, undo, waits: () => waits };
+  }
+
+  it.each(PROFILES)('%s: without FOLL_MIGRATION: no_page_table() (so -EFAULT with FOLL_DUMP)', (prof) => {
+    const { p, a, undo } = pmdMigration('huge');
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_DUMP, prof)).toBe(-EFAULT);
+    undo();
+  });
+
+  it.each(NEW)('%s: FOLL_MIGRATION is gone: no_page_table()', (prof) => {
+    const { p, a, undo, waits } = pmdMigration('huge');
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, prof)).toBe(0);
+    expect(waits()).toBe(0);
+    undo();
+  });
+
+  it.each(OLD)('%s: FOLL_MIGRATION waits (pmd_migration_entry_wait) and retries', (prof) => {
+    const { m, p, a, head, waits } = pmdMigration('huge');
+    const page = follow_page(vmaAt(p, a), a + 2 * PAGE_SIZE, FOLL_GET | FOLL_MIGRATION, prof);
+    expect(waits()).toBe(1);
+    expect(page).toBe(head + 2);
+    m.phys.put_page(page);
+    new Held(m).check();
+  });
+
+  it.each(OLD)(
+    '%s: a PMD cleared while waiting (MADV_DONTNEED under the read lock) is no_page_table()',
+    (prof) => {
+      const { p, a, waits, undo } = pmdMigration('none');
+      expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION | FOLL_DUMP, prof)).toBe(-EFAULT);
+      expect(waits()).toBe(1);
+      undo();
+    },
+  );
+});
