@@ -60,8 +60,10 @@ export function addrToPfn(addr: number): number {
 }
 
 /** The index of addr in a table whose entries each map 2^shift bytes: (addr >> shift) & 511. */
+const INV_POW2: Float64Array = new Float64Array(64).map((_, s) => 2 ** -s);
 export function tableIndex(addr: number, shift: number): number {
-  return Math.floor(addr / 2 ** shift) % PTRS_PER_TABLE;
+  const q = Math.floor(addr * INV_POW2[shift]);
+  return q - Math.floor(q * (1 / PTRS_PER_TABLE)) * PTRS_PER_TABLE;
 }
 
 /**

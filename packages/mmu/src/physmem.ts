@@ -489,9 +489,8 @@ export class PhysMem {
     let s: number;
     if (this.nrFreeSlots > 0) {
       s = this.freeSlots[--this.nrFreeSlots];
-      const b = this.slabs[s >>> SLAB_SHIFT];
-      const off = (s & SLAB_MASK) * PAGE_SIZE;
-      b.fill(0, off, off + PAGE_SIZE);
+      const w = (s & SLAB_MASK) * WORDS_PER_PAGE;
+      this.slabWords[s >>> SLAB_SHIFT].fill(0, w, w + WORDS_PER_PAGE);
     } else {
       s = this.nextSlot++;
       if ((s & SLAB_MASK) === 0) {

@@ -69,7 +69,16 @@ import {
   VM_WRITE,
   VmAreaStruct,
 } from './mm.ts';
-import { E, type PagingLevels, pmd_index, pte_index, readEntry, setEntry, taskSizeMax } from './pgtable.ts';
+import {
+  E,
+  entryTable,
+  type PagingLevels,
+  pmd_index,
+  pte_index,
+  readEntry,
+  setEntry,
+  taskSizeMax,
+} from './pgtable.ts';
 import { PG_anon_exclusive } from './physmem.ts';
 import { ShmemObject, shmem_release } from './shmem.ts';
 import { reclaim_folio } from './vmscan.ts';
@@ -795,7 +804,7 @@ export class Process {
           return entry_pfn(E.lo, E.hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
         }
         if (!pmd_leaf(E.lo) && (E.lo & _PAGE_PRESENT) !== 0) {
-          const pteT = mm.find_pte_table(addr);
+          const pteT = entryTable(E.lo, E.hi);
           const idx = pte_index(addr);
           readEntry(pm, pteT, idx);
           if ((E.lo & _PAGE_PRESENT) !== 0 && (!write || (E.lo & _PAGE_RW) !== 0)) {
