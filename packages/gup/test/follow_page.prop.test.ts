@@ -369,7 +369,8 @@ function naive(w: World, p: Process, addr: number, q: Query): Expect {
   }
   if (!normal) {
     if ((flags & FOLL_DUMP) !== 0) return val(-EFAULT);
-    return val(pm.is_zero_pfn(pfn) ? pfn : -EEXIST);
+    if (!pm.is_zero_pfn(pfn)) return val(-EEXIST);
+    // The zero page goes on as the page: a R/O long-term pin may still have to unshare it.
   }
   if ((lo & _PAGE_RW) === 0 && unshareNeeded(m, vma, flags, pfn, q.profile)) return val(-EMLINK);
   return val(pfn);
