@@ -31,6 +31,7 @@ import {
   vm_normal_page,
 } from '@mmsim/mmu';
 import {
+  ACTION_AGAIN,
   FolioWalk,
   FW_MIGRATION,
   FW_ZEROPAGE,
@@ -266,6 +267,72 @@ export const rangeWalkStrategy: BreakKsmStrategy = {
   },
 };
 
+/**
+ * mmsim's own answer to the question the 2022 thread left open: a walker-based break_ksm() that
+ * costs no more than follow_page() per page. One walk_page_range_vma() over the whole range; its
+ * pmd_entry scans the PTE table under the PTL and, on a KSM page, drops the PTL, runs the
+ * UNSHARE fault itself (the mmap_lock is held, no page-table lock is: pmd_entry runs unlocked),
+ * re-takes the PTL and re-checks the same PTE, then goes on. No walk restarts from the top after
+ * each fault as range_walk's does: the upper levels are read once per PMD, one callback runs per
+ * PMD, and each KSM page costs two PTE reads (find, re-check) plus the fault. Should the PMD no
+ * longer point at the table after the fault (it cannot for an UNSHARE of an anon PTE, but the
+ * walker contract allows it), the callback asks the walker for ACTION_AGAIN.
+ */
+const faultState = { err: 0 };
+function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
+  const ksm = walk.private as Ksm;
+  const vma = walk.vma!;
+  const pm = ksm.m.phys;
+  const c = ksm.m.counters;
+  if (vma.vm_mm.mm_users === 0) return 0;
+  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  const pmdLo = walk.lo;
+  const pmdHi = walk.hi;
+  const pteT = entry_pfn(pmdLo, pmdHi);
+  ptlLock(pm, c, pteT);
+  const w = pm.tableWords(pteT);
+  const base = pm.tableBase(pteT);
+  for (let a = addr; a < next; ) {
+    const o = base + pte_index(a) * 2;
+    c.pteRead++;
+    const lo = w[o];
+    const hi = w[o + 1];
+    if ((lo === 0 && hi === 0) || !pteIsKsm(ksm, vma, lo, hi)) {
+      a += PAGE_SIZE;
+      continue;
+    }
+    ptlUnlock(pm, c, pteT);
+    const ret = unshare(vma, a);
+    if ((ret & STOP) !== 0) {
+      faultState.err = (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+      return 1; // stop the walk: the fault cannot make progress
+    }
+    readEntry(pm, walk.table, walk.index);
+    c.pmdRead++;
+    if (E.lo !== pmdLo || E.hi !== pmdHi) {
+      walk.action = ACTION_AGAIN;
+      return 0;
+    }
+    ptlLock(pm, c, pteT); // and re-check the same PTE
+  }
+  ptlUnlock(pm, c, pteT);
+  return 0;
+}
+const faultingOps = mmWalkOps({ pmd_entry: faultingPmdEntry, walk_lock: PGWALK_RDLOCK });
+const faultingOpsLockVma = mmWalkOps({ pmd_entry: faultingPmdEntry, walk_lock: PGWALK_WRLOCK });
+
+export const walkFaultStrategy: BreakKsmStrategy = {
+  name: 'walk_fault',
+  kernel: 'mmsim',
+  description: 'one walk_page_range_vma(start, end); pmd_entry unshares KSM pages in place and continues',
+  unmerge: (ksm, vma, start, end, lock_vma) => {
+    faultState.err = 0;
+    const r = walk_page_range_vma(vma, start, end, lock_vma ? faultingOpsLockVma : faultingOps, ksm);
+    if (r < 0) return r;
+    return faultState.err;
+  },
+};
+
 /** The strategies by name; the default is the live kernel's (Linux 6.18: folio_walk). */
 export const STRATEGIES: Record<string, BreakKsmStrategy> = {
   follow_page: followPageStrategy,
@@ -273,6 +340,7 @@ export const STRATEGIES: Record<string, BreakKsmStrategy> = {
   walk_pmd: walkPmdStrategy,
   folio_walk: folioWalkStrategy,
   range_walk: rangeWalkStrategy,
+  walk_fault: walkFaultStrategy,
 };
 
 export const DEFAULT_STRATEGY: BreakKsmStrategy = folioWalkStrategy;

@@ -5,6 +5,7 @@ export {
   followPageStrategy,
   rangeWalkStrategy,
   STRATEGIES,
+  walkFaultStrategy,
   walkPmdStrategy,
   walkPudPmdStrategy,
 } from './break_ksm.ts';
