@@ -664,7 +664,10 @@ export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
           pm.copy_page(nf, page);
           folio_add_new_anon_rmap(pm, nf, dst, a, false);
           dmm.add_mm_counter(MM_ANONPAGES, 1);
-          mk_pte(nf, lo, hi & 0x80000000);
+          // copy_present_page(): vm_page_prot, made dirty and (with VM_WRITE) writable.
+          let clo = dst.protLo | _PAGE_DIRTY | _PAGE_SOFT_DIRTY | _PAGE_ACCESSED;
+          if ((dst.vm_flags & VM_WRITE) !== 0) clo |= _PAGE_RW;
+          mk_pte(nf, clo, dst.protHi);
           setEntry(pm, dpteT, idx, entryOut.lo, entryOut.hi);
           continue;
         }

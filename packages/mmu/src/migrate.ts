@@ -27,7 +27,7 @@ import {
 import { split_folio } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
-import { PG_anon_exclusive, PG_dirty, PG_locked, PG_swapbacked } from './physmem.ts';
+import { PG_anon_exclusive, PG_dirty, PG_locked, PG_swapbacked, PG_swapcache } from './physmem.ts';
 import { folio_remove_rmap_pte, rmap_walk } from './rmap.ts';
 
 /** A migration between try_to_migrate() and remove_migration_ptes(). */
@@ -47,6 +47,13 @@ export function migrate_folio_start(m: Machine, folio: number): Migration | null
   if (!pm.PageAnon(folio) || (pm.flags[folio] & PG_locked) !== 0) return null;
   pm.get_page(folio); // isolation reference
   if (pm.folio_test_large(folio) && split_folio(m, folio) !== 0) {
+    pm.put_page(folio);
+    return null;
+  }
+  // folio_migrate_mapping(): only the mappings and our isolation reference may hold the folio;
+  // anything more (a pin, a GUP reference) makes the migration fail with -EAGAIN.
+  const expected = pm.folio_mapcount(folio) + 1 + ((pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0);
+  if (pm.refcount[folio] !== expected) {
     pm.put_page(folio);
     return null;
   }

@@ -109,8 +109,9 @@ export class VmAreaStruct {
     this.name = name;
   }
 
+  /** vma_is_anonymous(): private anonymous (shared anonymous memory is shmem-backed). */
   vma_is_anonymous(): boolean {
-    return true;
+    return this.shmem === null;
   }
 
   /** vma_pages(). */

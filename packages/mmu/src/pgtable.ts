@@ -12,7 +12,6 @@ import {
   PTRS_PER_TABLE,
   PUD_SHIFT,
   tableIndex,
-  VM_BUG_ON,
 } from '@mmsim/core';
 import { _PAGE_PRESENT, _PAGE_PSE, _PAGE_TABLE, entry_pfn, entryOut, mk_entry, pmd_bad } from './arch.ts';
 import { PG_ptl, PG_table, type PhysMem } from './physmem.ts';
@@ -82,13 +81,13 @@ export function ptlLock(pm: PhysMem, counters: Counters, table: number): void {
   if ((pm.flags[table] & PG_ptl) !== 0) {
     BUG(`possible recursive locking detected: ptl of page table ${table}`);
   }
-  VM_BUG_ON((pm.flags[table] & PG_table) === 0, `ptlLock: ${table} is not a page table`);
+  if ((pm.flags[table] & PG_table) === 0) BUG(`ptlLock: ${table} is not a page table`);
   pm.flags[table] |= PG_ptl;
   counters.ptlLock++;
 }
 
 export function ptlUnlock(pm: PhysMem, counters: Counters, table: number): void {
-  VM_BUG_ON((pm.flags[table] & PG_ptl) === 0, `ptlUnlock: ptl of ${table} not held`);
+  if ((pm.flags[table] & PG_ptl) === 0) BUG(`ptlUnlock: ptl of ${table} not held`);
   pm.flags[table] &= ~PG_ptl;
   counters.ptlUnlock++;
 }

@@ -3,7 +3,7 @@
 // role), page contents in pooled slabs (allocated only for frames that hold non-zero data),
 // and the content-derived caches KSM reads (checksum, zero-ness). PFN 0 is never handed out.
 
-import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, VM_BUG_ON } from '@mmsim/core';
+import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE } from '@mmsim/core';
 import xxhash from 'xxhash-wasm';
 
 const { h64Raw } = await xxhash();
@@ -201,7 +201,7 @@ export class PhysMem {
    * Returns 0 (NULL) when no memory is left, as the kernel's allocator returns NULL.
    */
   alloc_pages(order: number): number {
-    VM_BUG_ON(order !== 0 && order !== HPAGE_PMD_ORDER, `alloc_pages: unsupported order ${order}`);
+    if (order !== 0 && order !== HPAGE_PMD_ORDER) BUG(`alloc_pages: unsupported order ${order}`);
     if (this.failAlloc?.(order, 'page')) return 0;
     let pfn: number;
     if (order === 0) {
@@ -299,7 +299,7 @@ export class PhysMem {
   /** get_page()/folio_get(). */
   get_page(pfn: number): void {
     const f = this.folio(pfn);
-    VM_BUG_ON(this.refcount[f] <= 0, `get_page on a free page ${pfn}`, () => this.dumpPage(pfn));
+    if (this.refcount[f] <= 0) BUG(`get_page on a free page ${pfn}`, () => this.dumpPage(pfn));
     this.refcount[f]++;
     this.counters.pageGet++;
   }
@@ -324,14 +324,14 @@ export class PhysMem {
     this.counters.pagePut++;
     const r = --this.refcount[f];
     if (r > 0) return;
-    VM_BUG_ON(r < 0, `put_page: refcount underflow on pfn ${pfn}`, () => this.dumpPage(pfn));
+    if (r < 0) BUG(`put_page: refcount underflow on pfn ${pfn}`, () => this.dumpPage(pfn));
     if ((this.flags[f] & PG_reserved) !== 0) BUG(`freeing reserved page ${f}`);
     this.free_folio(f);
   }
 
   private free_folio(f: number): void {
-    VM_BUG_ON(this.folio_mapcount(f) !== 0, `freeing mapped folio ${f}`, () => this.dumpPage(f));
-    VM_BUG_ON((this.flags[f] & PG_swapcache) !== 0, `freeing swap-cache folio ${f}`);
+    if (this.folio_mapcount(f) !== 0) BUG(`freeing mapped folio ${f}`, () => this.dumpPage(f));
+    if ((this.flags[f] & PG_swapcache) !== 0) BUG(`freeing swap-cache folio ${f}`);
     if ((this.flags[f] & PG_table) !== 0) this.nrPageTables--;
     this.freeFolioFrames(f);
   }
@@ -394,7 +394,7 @@ export class PhysMem {
 
   unlock_page(pfn: number): void {
     const f = this.folio(pfn);
-    VM_BUG_ON((this.flags[f] & PG_locked) === 0, `unlock_page: page ${pfn} not locked`);
+    if ((this.flags[f] & PG_locked) === 0) BUG(`unlock_page: page ${pfn} not locked`);
     this.flags[f] &= ~PG_locked;
   }
 
@@ -424,8 +424,8 @@ export class PhysMem {
    * (split_huge_page(page)). Unmapped subpages without references are freed.
    */
   splitFolio(f: number, keep: number = f): void {
-    VM_BUG_ON((this.flags[f] & PG_head) === 0, `splitFolio: ${f} is not a large folio`);
-    VM_BUG_ON(this.entireMapcount[f] !== 0, `splitFolio: ${f} is still PMD-mapped`);
+    if ((this.flags[f] & PG_head) === 0) BUG(`splitFolio: ${f} is not a large folio`);
+    if (this.entireMapcount[f] !== 0) BUG(`splitFolio: ${f} is still PMD-mapped`);
     let tailMaps = 0;
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) tailMaps += this.mapcount[p];
     const mapping = this.mapping[f];
@@ -434,7 +434,7 @@ export class PhysMem {
     this.flags[f] &= ~PG_head;
     this.order[f] = 0;
     const extra = this.refcount[f] - tailMaps - this.mapcount[f];
-    VM_BUG_ON(extra < 0, `splitFolio: refcount below mapcount`, () => this.dumpPage(f));
+    if (extra < 0) BUG(`splitFolio: refcount below mapcount`, () => this.dumpPage(f));
     this.refcount[f] = this.mapcount[f] + (keep === f ? extra : 0);
     const headFree = this.refcount[f] === 0;
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) {
@@ -467,8 +467,8 @@ export class PhysMem {
 
   /** pte_free()/pmd_free()...: the table must be empty of references by now. */
   freePageTable(pfn: number): void {
-    VM_BUG_ON((this.flags[pfn] & PG_table) === 0, `freePageTable: ${pfn} is not a page table`);
-    VM_BUG_ON((this.flags[pfn] & PG_ptl) !== 0, `freePageTable: ${pfn} has its PTL held`);
+    if ((this.flags[pfn] & PG_table) === 0) BUG(`freePageTable: ${pfn} is not a page table`);
+    if ((this.flags[pfn] & PG_ptl) !== 0) BUG(`freePageTable: ${pfn} has its PTL held`);
     this.counters.ptFree++;
     this.put_page(pfn);
   }

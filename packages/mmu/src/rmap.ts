@@ -2,7 +2,7 @@
 // adding and removing folio mappings, AnonExclusive sharing, and rmap_walk() to every (vma,
 // address) that maps a folio. KSM folios are walked through the KSM hook (rmap_walk_ksm).
 
-import { PAGE_SIZE, VM_BUG_ON } from '@mmsim/core';
+import { BUG, PAGE_SIZE } from '@mmsim/core';
 import type { Machine } from './machine.ts';
 import { AnonVma, type VmAreaStruct } from './mm.ts';
 import { PAGE_MAPPING_ANON, PG_anon_exclusive, type PhysMem } from './physmem.ts';
@@ -73,13 +73,13 @@ export function folio_add_anon_rmap_pte(pm: PhysMem, pfn: number, exclusive: boo
 
 /** folio_remove_rmap_pte(). */
 export function folio_remove_rmap_pte(pm: PhysMem, pfn: number): void {
-  VM_BUG_ON(pm.mapcount[pfn] <= 0, `folio_remove_rmap_pte: page ${pfn} not mapped`, () => pm.dumpPage(pfn));
+  if (pm.mapcount[pfn] <= 0) BUG(`folio_remove_rmap_pte: page ${pfn} not mapped`, () => pm.dumpPage(pfn));
   pm.mapcount[pfn]--;
 }
 
 /** folio_remove_rmap_pmd(). */
 export function folio_remove_rmap_pmd(pm: PhysMem, folio: number): void {
-  VM_BUG_ON(pm.entireMapcount[folio] <= 0, `folio_remove_rmap_pmd: ${folio} not PMD-mapped`);
+  if (pm.entireMapcount[folio] <= 0) BUG(`folio_remove_rmap_pmd: ${folio} not PMD-mapped`);
   pm.entireMapcount[folio]--;
 }
 
