@@ -29,6 +29,7 @@ import {
   PG_swapcache,
   pmd_index,
   pmd_leaf,
+  pmd_present,
   pte_dirty,
   pte_index,
   pte_present,
@@ -317,7 +318,8 @@ export class Ksm {
       c.walkCallbacks++;
       if (pmd_leaf(lo)) {
         const pfn = entry_pfn(lo, hi);
-        if ((lo & 1) !== 0 && !pm.is_huge_zero_pfn(pfn) && pm.PageAnon(pfn)) {
+        // pmd_present() as x86 has it (PRESENT, PROTNONE or PSE): a PROT_NONE THP is scanned.
+        if (pmd_present(lo) && !pm.is_huge_zero_pfn(pfn) && pm.PageAnon(pfn)) {
           const page = pfn + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
           pm.get_page(page);
           this.scanPage = page;
@@ -338,7 +340,9 @@ export class Ksm {
         const o = base + pte_index(addr) * 2;
         const plo = w[o];
         c.pteRead++;
-        if ((plo & 1) === 0) continue;
+        // pte_present(): a PROT_NONE PTE (_PAGE_PROTNONE, not _PAGE_PRESENT) still maps its
+        // page, and ksm_next_page_pmd_entry() returns it like any other (ksm_tests -a '' merges).
+        if (!pte_present(plo)) continue;
         const page = vm_normal_page(pm, plo, w[o + 1]);
         if (page === 0 || !pm.PageAnon(page)) continue;
         pm.get_page(page);
@@ -1097,13 +1101,14 @@ export class Ksm {
       const pmdT = mm.find_pmd_table(item.address);
       if (pmdT !== 0) {
         readEntry(pm, pmdT, pmd_index(item.address));
-        if (pmd_leaf(E.lo) && (E.lo & 1) !== 0) {
+        // folio_walk_start() tests pmd_present()/pte_present(), which include PROT_NONE entries.
+        if (pmd_leaf(E.lo) && pmd_present(E.lo)) {
           const pfn = entry_pfn(E.lo, E.hi);
           if (!pm.is_huge_zero_pfn(pfn)) page = pfn + Math.floor((item.address % PMD_SIZE) / PAGE_SIZE);
         } else if ((E.lo & 1) !== 0) {
           const pteT = entry_pfn(E.lo, E.hi);
           readEntry(pm, pteT, pte_index(item.address));
-          if ((E.lo & 1) !== 0) page = vm_normal_page(pm, E.lo, E.hi);
+          if (pte_present(E.lo)) page = vm_normal_page(pm, E.lo, E.hi);
         }
       }
       if (page !== 0 && pm.PageAnon(page)) pm.get_page(page);

@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Process } from '@mmsim/mmu';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, PROT_NONE, Process } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -43,6 +43,20 @@ describe('ksm_tests.c counter modes', () => {
     expect(m.vmstat.cow_ksm).toBe(2);
     checkAll(m, ksm);
     ksm.runFullScans(1);
+    expect(sharedSharing(ksm)).toEqual([0, 0]);
+    checkAll(m, ksm);
+  });
+
+  it("-M -a '' (PROT_NONE): protnone PTEs are present to the scanner, the pages merge", () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    const a = mergeableRegion(p, 10, () => 0x2a);
+    p.mprotect(a, 10 * PAGE_SIZE, PROT_NONE);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([1, 9]);
+    checkAll(m, ksm);
+    // run=2 unshares them again (break_ksm's UNSHARE fault works on a PROT_NONE COW mapping).
+    knob(ksm, 'run', 2);
     expect(sharedSharing(ksm)).toEqual([0, 0]);
     checkAll(m, ksm);
   });
