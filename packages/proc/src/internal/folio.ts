@@ -1,0 +1,19 @@
+// Folio state the /proc views need and mmu does not keep as flags.
+
+import { PG_buddy, PG_swapbacked, PG_table, type PhysMem } from '@mmsim/mmu';
+
+/**
+ * folio_test_swapbacked(). The kernel sets PG_swapbacked on every anon folio
+ * (folio_add_new_anon_rmap(), swap-in) and on shmem folios, and clears it only for MADV_FREE
+ * (lazyfree) folios. mmu does not maintain the bit, and every folio it maps is anon, KSM or shmem,
+ * so a folio with a mapping counts as swap-backed; LazyFree is then always 0 in smaps (mmu's
+ * MADV_FREE only cleans the PTEs).
+ */
+export function folio_test_swapbacked(pm: PhysMem, folio: number): boolean {
+  return (pm.flags[folio] & PG_swapbacked) !== 0 || isMappedFolio(pm, folio);
+}
+
+/** An allocated anon/KSM/shmem folio (page->mapping set, not free, not a page table). */
+export function isMappedFolio(pm: PhysMem, folio: number): boolean {
+  return pm.mapping[folio] !== 0 && (pm.flags[folio] & (PG_buddy | PG_table)) === 0;
+}
