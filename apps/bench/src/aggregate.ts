@@ -166,6 +166,14 @@ export function aggregate(bench: Benchmark, raw: RawRun[], opts: AggregateOption
     });
   }
 
+  for (const c of bench.comparisons ?? []) {
+    const num = rows.find((r) => r.label === c.numerator);
+    const den = rows.find((r) => r.label === c.denominator);
+    if (num === undefined || den === undefined) continue;
+    const ratio = num.throughput.median / den.throughput.median;
+    metrics.push({ name: c.name, unit: 'x', value: summarize([ratio]), values: [ratio] });
+  }
+
   const targets: TargetResult[] = [];
   for (const t of bench.targets ?? []) {
     const row = rows.find((r) => r.label === t.name);

@@ -90,6 +90,9 @@ export interface Benchmark {
   variants?: (opts: { quick: boolean }) => Variant[];
   /** Goals the report marks as met or missed. */
   targets?: Target[];
+  /** Ratios of two rows' median throughputs, reported as metrics (unit 'x') a target may check:
+   * e.g. a strategy against follow_page, or the simulator against the live kernel. */
+  comparisons?: { name: string; numerator: string; denominator: string }[];
   /** Free-text notes printed under the report's table (what cold/warm mean, simplifications). */
   notes?: string[];
   run(ctx: BenchContext): RunResult | Promise<RunResult>;
