@@ -49,6 +49,8 @@ import {
 export interface SimulatorOptions {
   /** break_ksm() strategy name (default: the live kernel's). */
   strategy?: string;
+  /** Called before every step (tools attach tracers and progress here). */
+  beforeStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
   /** Called after every step (tests run invariant checkers here). */
   afterStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
 }
@@ -94,6 +96,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
   for (let i = 0; i < scenario.steps.length; i++) {
     const step = scenario.steps[i];
     let errno = '';
+    opts.beforeStep?.(ctx, i, step);
     try {
       runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start);
     } catch (e) {
