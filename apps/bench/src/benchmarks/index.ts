@@ -5,4 +5,5 @@ export const benchmarkModules: Record<string, URL> = {
   fault: new URL('./fault.ts', import.meta.url),
   unmerge: new URL('./unmerge.ts', import.meta.url),
   scan: new URL('./scan.ts', import.meta.url),
+  walk: new URL('./walk.ts', import.meta.url),
 };
