@@ -6,4 +6,5 @@ export const benchmarkModules: Record<string, URL> = {
   unmerge: new URL('./unmerge.ts', import.meta.url),
   scan: new URL('./scan.ts', import.meta.url),
   walk: new URL('./walk.ts', import.meta.url),
+  sparse: new URL('./sparse.ts', import.meta.url),
 };
