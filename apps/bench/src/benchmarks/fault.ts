@@ -19,6 +19,7 @@ import {
 } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
+import { measuredStructPageBytes } from './memory.ts';
 
 /** Simulated RAM: room for the largest size twice over (warm-up plus the timed address space). */
 const MEMORY_MIB = 2048;
@@ -34,22 +35,6 @@ function touch(p: Process, addr: number, pages: number): void {
 
 function mapAnon(p: Process, bytes: number): number {
   return p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-}
-
-/**
- * Bytes per frame of the struct-page arrays, measured from what PhysMem actually allocated: every
- * typed array on it as long as the frame capacity. `freeSlots` (the content-slot free list) is
- * content-storage bookkeeping whose length can coincide with the capacity, so it is left out.
- */
-function measuredStructPageBytes(m: Machine): number {
-  const frames = m.phys.flags.length;
-  let bytes = 0;
-  for (const [name, v] of Object.entries(m.phys)) {
-    if (name === 'freeSlots' || !ArrayBuffer.isView(v) || v instanceof DataView) continue;
-    const per = (v as Uint8Array).BYTES_PER_ELEMENT;
-    if (v.byteLength / per === frames) bytes += per;
-  }
-  return bytes;
 }
 
 /** Bytes per content slab, as PhysMem allocates them (256 pages). */

@@ -7,4 +7,6 @@ export const benchmarkModules: Record<string, URL> = {
   scan: new URL('./scan.ts', import.meta.url),
   walk: new URL('./walk.ts', import.meta.url),
   sparse: new URL('./sparse.ts', import.meta.url),
+  scale: new URL('./scale.ts', import.meta.url),
+  soak: new URL('./soak.ts', import.meta.url),
 };

@@ -1,0 +1,27 @@
+// Memory accounting helpers shared by the benchmarks that report the simulator's footprint.
+
+import type { Machine } from '@mmsim/mmu';
+
+/**
+ * Bytes per frame of the struct-page arrays, measured from what PhysMem actually allocated: every
+ * typed array on it as long as the frame capacity. `freeSlots` (the content-slot free list) is
+ * content-storage bookkeeping whose length can coincide with the capacity, so it is left out.
+ */
+export function measuredStructPageBytes(m: Machine): number {
+  const frames = m.phys.flags.length;
+  let bytes = 0;
+  for (const [name, v] of Object.entries(m.phys)) {
+    if (name === 'freeSlots' || !ArrayBuffer.isView(v) || v instanceof DataView) continue;
+    const per = (v as Uint8Array).BYTES_PER_ELEMENT;
+    if (v.byteLength / per === frames) bytes += per;
+  }
+  return bytes;
+}
+
+/** Bytes of the content slabs PhysMem allocated (page contents and page tables; pooled, never
+ * returned to the OS). */
+export function slabBytes(m: Machine): number {
+  let n = 0;
+  for (const s of m.phys.slabs) n += s.length;
+  return n;
+}
