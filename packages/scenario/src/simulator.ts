@@ -14,6 +14,8 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
+  MMF_VM_MERGE_ANY,
+  MMF_VM_MERGEABLE,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -37,6 +39,7 @@ import {
   type ReportEntry,
 } from './report.ts';
 import {
+  KSM_CONVERGE_COUNTERS,
   KSM_COUNTERS,
   knobString,
   MADVISE_ADVICE,
@@ -96,9 +99,10 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
   for (let i = 0; i < scenario.steps.length; i++) {
     const step = scenario.steps[i];
     let errno = '';
+    let stop = false;
     opts.beforeStep?.(ctx, i, step);
     try {
-      runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start);
+      stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start) === STOP;
     } catch (e) {
       if (e instanceof ErrnoError) errno = e.code;
       else throw e;
@@ -113,8 +117,12 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
             ? `failed with ${errno}`
             : `expected ${want}, ${errno === '' ? 'succeeded' : `failed with ${errno}`}`,
       });
+      stop = true;
     }
     opts.afterStep?.(ctx, i, step);
+    // As the oracle (run_step() returning 0): a step with the wrong outcome ends the run, later
+    // steps depend on it.
+    if (stop) break;
   }
   return { scenario: scenario.name, engine: 'simulator', reports, ok: failures.length === 0, failures };
 }
@@ -132,6 +140,9 @@ function region(ctx: SimulatorContext, p: string, r: string): { addr: number; pa
   return reg;
 }
 
+/** runStep()'s answer when the run must end after a failure recorded in `failures`. */
+const STOP = 'stop';
+
 function runStep(
   ctx: SimulatorContext,
   step: Step,
@@ -141,7 +152,7 @@ function runStep(
   reports: ReportEntry[],
   failures: Failure[],
   start: { full_scans: number; pages_scanned: number; pages_skipped: number },
-): void {
+): typeof STOP | undefined {
   const { ksm } = ctx;
   switch (step.op) {
     case 'spawn': {
@@ -226,11 +237,25 @@ function runStep(
       return;
     }
     case 'ksm_scan':
-      ksm.runFullScans(step.full_scans);
+      if (advisorBlocksScans(ksm, index, step.op, failures)) return STOP;
+      exactScans(ksm, () => ksm.runFullScans(step.full_scans));
       return;
-    case 'ksm_converge':
-      ksm.converge(step.max_full_scans ?? 50);
+    case 'ksm_converge': {
+      if (advisorBlocksScans(ksm, index, step.op, failures)) return STOP;
+      const max = step.max_full_scans ?? 50;
+      let converged = false;
+      exactScans(ksm, () => {
+        converged = convergeScans(ksm, max);
+      });
+      // The oracle fails a converge that runs out of scans while some process uses KSM.
+      if (!converged && [...ctx.procs.values()].some((p) => (p.mm.flags & KSM_MM_FLAGS) !== 0))
+        failures.push({
+          step: index,
+          op: step.op,
+          message: `counters still changing after ${max} full scans`,
+        });
       return;
+    }
     case 'ksm_unmerge_all': {
       const err = ksmSysfsWrite(ksm, 'run', '2');
       if (err !== 0) throw new ErrnoError(-err, 'write', '/sys/kernel/mm/ksm/run');
@@ -278,6 +303,57 @@ function runStep(
       return;
     }
   }
+}
+
+/** MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY: the process has used MADV_MERGEABLE or the prctl. */
+const KSM_MM_FLAGS = MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY;
+
+/** Larger than any scenario's page count: one ksmd batch is then exactly one full scan. */
+const SCAN_BATCH = 1_000_000_000;
+
+/**
+ * Exact full scans as the kernel oracle runs them (native/oracle.c ksm_scans()): pages_to_scan is
+ * raised for the duration so that each batch is one whole full scan, whatever the scenario set
+ * (pages_to_scan 0 included: the scans still run), then restored; ksmd is left stopped (run=0),
+ * as the oracle writes run=0 after the last scan. The virtual clock advances one sleep per scan.
+ */
+function exactScans(ksm: Ksm, scans: () => void): void {
+  const saved = ksm.pages_to_scan;
+  ksm.pages_to_scan = SCAN_BATCH;
+  try {
+    scans();
+  } finally {
+    ksm.pages_to_scan = saved;
+    ksmSysfsWrite(ksm, 'run', '0');
+  }
+}
+
+/** With the scan-time advisor on, pages_to_scan cannot be written: the oracle refuses exact scans
+ * with a failure (not an errno), and so does the simulator. */
+function advisorBlocksScans(ksm: Ksm, step: number, op: string, failures: Failure[]): boolean {
+  if (ksm.advisor_mode === 'none') return false;
+  failures.push({
+    step,
+    op,
+    message: `exact full scans need advisor_mode=none on the kernel side (it is ${ksm.advisor_mode})`,
+  });
+  return true;
+}
+
+/** Ksm.converge()'s loop, also telling whether the counters settled within `max` full scans. */
+function convergeScans(ksm: Ksm, max: number): boolean {
+  const key = (): string => {
+    const c = ksm.counters() as unknown as Record<string, number>;
+    return KSM_CONVERGE_COUNTERS.map((k) => c[k]).join(',');
+  };
+  let prev = '';
+  for (let i = 1; i <= max; i++) {
+    ksm.runFullScans(1);
+    const k = key();
+    if (i >= 2 && k === prev) return true;
+    prev = k;
+  }
+  return false;
 }
 
 /** One report: counters, ksm_stat + smaps per live process, and the sharing labels. */

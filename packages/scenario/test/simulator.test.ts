@@ -1,0 +1,57 @@
+// The simulator runs ksm_scan/ksm_converge and failing steps the way the kernel oracle does
+// (native/oracle.c ksm_scans() and run_step()).
+
+import { describe, expect, it } from 'vitest';
+import { parseScenario, runOnSimulator } from '../src/index.ts';
+
+const merge = [
+  { op: 'spawn', proc: 'a' },
+  { op: 'mmap', proc: 'a', region: 'r', pages: 16 },
+  { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: 1 } },
+  { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
+];
+const run = (data: unknown) => runOnSimulator(parseScenario(JSON.stringify(data), 't.json'));
+
+describe('runOnSimulator, as the oracle', () => {
+  it('ksm_scan runs whole full scans whatever pages_to_scan is (0 included), then restores it', () => {
+    const r = run({
+      name: 't',
+      ksm: { pages_to_scan: 0 },
+      steps: [...merge, { op: 'ksm_scan', full_scans: 2 }, { op: 'report', label: 'x' }],
+    });
+    expect(r.failures).toEqual([]);
+    expect(r.reports[0].ksm).toMatchObject({ full_scans: 2, pages_shared: 1, pages_sharing: 15 });
+  });
+
+  it('a step with the wrong outcome ends the run', () => {
+    const r = run({
+      name: 't',
+      steps: [...merge, { op: 'knob', name: 'run', value: 3 }, { op: 'report', label: 'never' }],
+    });
+    expect(r.ok).toBe(false);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]).toMatchObject({ step: 4, op: 'knob' });
+    expect(r.reports).toEqual([]);
+  });
+
+  it('ksm_converge that runs out of scans while KSM is in use is a failure', () => {
+    const r = run({ name: 't', steps: [...merge, { op: 'ksm_converge', max_full_scans: 1 }] });
+    expect(r.failures).toEqual([
+      { step: 4, op: 'ksm_converge', message: 'counters still changing after 1 full scans' },
+    ]);
+  });
+
+  it('exact scans are refused with the scan-time advisor on (pages_to_scan cannot be written)', () => {
+    const r = run({
+      name: 't',
+      steps: [
+        ...merge,
+        { op: 'knob', name: 'advisor_mode', value: 'scan-time' },
+        { op: 'ksm_scan', full_scans: 1 },
+        { op: 'report', label: 'never' },
+      ],
+    });
+    expect(r.failures.map((f) => f.step)).toEqual([5]);
+    expect(r.reports).toEqual([]);
+  });
+});
