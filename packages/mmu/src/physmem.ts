@@ -4,9 +4,7 @@
 // and the content-derived caches KSM reads (checksum, zero-ness). PFN 0 is never handed out.
 
 import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE } from '@mmsim/core';
-import xxhash from 'xxhash-wasm';
-
-const { h64Raw } = await xxhash();
+import { xxh64Low32Words } from './xxh64.ts';
 
 // ---- page flags (bits of PhysMem.flags) — the kernel's enum pageflags names --------------
 export const PG_locked = 1 << 0;
@@ -634,8 +632,7 @@ export class PhysMem {
     let c: number;
     if (s === -1) c = ZERO_CHECKSUM;
     else {
-      const base = (s & SLAB_MASK) * PAGE_SIZE;
-      c = Number(h64Raw(this.slabs[s >>> SLAB_SHIFT].subarray(base, base + PAGE_SIZE), 0n) & 0xffffffffn);
+      c = xxh64Low32Words(this.slabWords[s >>> SLAB_SHIFT], (s & SLAB_MASK) * WORDS_PER_PAGE, WORDS_PER_PAGE);
     }
     this.checksum[pfn] = c;
     this.flags[pfn] |= PG_csum_valid;
@@ -654,4 +651,4 @@ export class PhysMem {
 }
 
 /** calc_checksum() of an all-zero page (mm/ksm.c zero_checksum). */
-export const ZERO_CHECKSUM: number = Number(h64Raw(new Uint8Array(PAGE_SIZE), 0n) & 0xffffffffn);
+export const ZERO_CHECKSUM: number = xxh64Low32Words(new Uint32Array(PAGE_SIZE / 4), 0, PAGE_SIZE / 4);
