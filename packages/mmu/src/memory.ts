@@ -468,6 +468,15 @@ function zap_pte(mm: MmStruct, vma: VmAreaStruct, pteT: number, idx: number, lo:
     folio_remove_rmap_pte(pm, page);
     if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
     else mm.add_mm_counter(MM_SHMEMPAGES, -1);
+    // free_swap_cache() (free_pages_and_swap_cache() of the TLB batch): an unmapped swap-cache
+    // folio whose slot no swap PTE references any more leaves the swap cache.
+    const folio = pm.folio(page);
+    if (
+      (pm.flags[folio] & (PG_swapcache | PG_locked)) === PG_swapcache &&
+      !pm.folio_mapped(folio) &&
+      m.swap.swapCount(pm.private[folio]) === 0
+    )
+      swapcache_delete(m, folio);
     pm.put_page(page);
     return;
   }

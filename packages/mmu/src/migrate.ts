@@ -87,6 +87,15 @@ export function migrate_folio_start(m: Machine, folio: number): Migration | null
     pm.put_page(folio);
     return true;
   });
+  if (pm.folio_mapped(folio)) {
+    // try_to_migrate() could not reach every mapping (migrate_pages_batch(): the folio is still
+    // mapped): undo, as migrate_folio_undo_src() does with remove_migration_ptes(src, src).
+    remove_migration_ptes(m, folio, folio);
+    pm.flags[folio] &= ~PG_locked;
+    pm.put_page(dst);
+    pm.put_page(folio);
+    return null;
+  }
   const mig: Migration = { src: folio, dst, done: false };
   m.migrations.set(folio, mig);
   return mig;
@@ -105,6 +114,20 @@ export function migrate_folio_finish(m: Machine, mig: Migration): void {
   pm.index[dst] = pm.index[src];
   pm.flags[dst] |= pm.flags[src] & (PG_anon_exclusive | PG_dirty | PG_swapbacked);
   if (pm.PageKsm(src)) m.hooks.folio_migrate_ksm(dst, src);
+  remove_migration_ptes(m, src, dst);
+  pm.flags[src] &= ~PG_locked;
+  // Drop the allocation reference of dst (its mappings hold their own) and the source's
+  // isolation reference: the source is freed.
+  pm.put_page(dst);
+  if (pm.PageKsm(src)) pm.mapping[src] = 0;
+  pm.put_page(src);
+  m.vmstat.pgmigrate_success++;
+}
+
+/** remove_migration_ptes(): map `dst` wherever a migration entry for `src` is (dst == src
+ * restores the source after a failed migration). */
+function remove_migration_ptes(m: Machine, src: number, dst: number): void {
+  const pm = m.phys;
   rmap_walk(m, dst, (vma, addr) => {
     const mm = vma.vm_mm;
     const pteT = mm.find_pte_table(addr);
@@ -133,13 +156,6 @@ export function migrate_folio_finish(m: Machine, mig: Migration): void {
     return true;
   });
   void _PAGE_SWP_EXCLUSIVE;
-  pm.flags[src] &= ~PG_locked;
-  // Drop the allocation reference of dst (its mappings hold their own) and the source's
-  // isolation reference: the source is freed.
-  pm.put_page(dst);
-  if (pm.PageKsm(src)) pm.mapping[src] = 0;
-  pm.put_page(src);
-  m.vmstat.pgmigrate_success++;
 }
 
 /** migrate_pages() for one folio: the new PFN, or 0 when it could not be migrated. */

@@ -159,10 +159,11 @@ export class MmStruct {
   /** Owner label for dumps. */
   owner = '';
 
-  constructor(machine: Machine, levels: PagingLevels) {
+  /** `pgd`: a page-table page the caller already allocated (fork: dup_mm() fails with -ENOMEM
+   * when mm_alloc_pgd() does), else one is allocated here. */
+  constructor(machine: Machine, levels: PagingLevels, pgd: number = machine.phys.allocPageTable()) {
     this.machine = machine;
     this.levels = levels;
-    const pgd = machine.phys.allocPageTable();
     if (pgd === 0) BUG('mm_alloc_pgd: out of memory');
     this.pgd = pgd;
     this.nrPtes = 1;

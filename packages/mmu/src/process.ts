@@ -704,7 +704,10 @@ export class Process {
     this.alive('fork');
     const m = this.machine;
     const parent = this.mm;
-    const child = new Process(m, name, parent.levels);
+    // dup_mm(): mm_alloc_pgd() failing makes fork() fail with -ENOMEM.
+    const pgd = m.phys.allocPageTable();
+    if (pgd === 0) this.fail(ENOMEM, 'fork', '');
+    const child = new Process(m, name, parent.levels, new MmStruct(m, parent.levels, pgd));
     const cmm = child.mm;
     parent.mmap_write_lock();
     try {
