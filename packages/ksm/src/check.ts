@@ -51,6 +51,8 @@ export function checkKsmInvariants(ksm: Ksm): void {
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {
       for (let it = n.hlist; it !== null; it = it.hnext) {
+        // An exited mm's items stay until ksmd frees them; its page tables are gone.
+        if (it.mm.pgd === 0) continue;
         const pteT = it.mm.find_pte_table(it.address);
         if (pteT === 0) continue;
         readEntry(pm, pteT, pte_index(it.address));

@@ -1375,16 +1375,20 @@ export class Ksm {
   private rmap_walk_ksm(folio: number, visit: (vma: VmAreaStruct, addr: number) => boolean): void {
     const node = this.folio_stable_node(folio);
     if (node === null) return;
-    const seen = new Set<VmAreaStruct>();
-    for (let it = node.hlist; it !== null; it = it.hnext) {
-      const av = it.anon_vma;
-      const vmas = av !== null ? av.vmas.slice() : [];
-      const own = it.mm.vma_lookup(it.address);
-      if (own !== null && !vmas.includes(own)) vmas.push(own);
-      for (const vma of vmas) {
-        if (seen.has(vma) || it.address < vma.vm_start || it.address >= vma.vm_end) continue;
-        seen.add(vma);
-        if (!visit(vma, it.address)) return;
+    // Every (vma, address) of every rmap_item: first the VMAs of the item's own mm, then those
+    // of mms forked from it since ksmd passed (search_new_forks). Many items of one mm share a
+    // VMA, so nothing is skipped per VMA: the visitor checks the PTE (page_vma_mapped_walk()).
+    for (let search_new_forks = 0; search_new_forks < 2; search_new_forks++) {
+      for (let it = node.hlist; it !== null; it = it.hnext) {
+        const av = it.anon_vma;
+        const vmas = av !== null ? av.vmas.slice() : [];
+        const own = it.mm.vma_lookup(it.address);
+        if (own !== null && !vmas.includes(own)) vmas.push(own);
+        for (const vma of vmas) {
+          if (it.address < vma.vm_start || it.address >= vma.vm_end) continue;
+          if ((it.mm === vma.vm_mm) === (search_new_forks === 1)) continue;
+          if (!visit(vma, it.address)) return;
+        }
       }
     }
   }
