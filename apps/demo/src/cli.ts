@@ -1,115 +1,98 @@
 #!/usr/bin/env node
 
-// The mmsim command. User mistakes (bad files, bad flags) get one line and exit code 2.
+// The mmsim command: one module per subcommand in commands/, wired here. `main()` runs in-process
+// (the tests call it); run as a script, this file is the command. User mistakes (bad files, flags,
+// names, values) are one line on stderr and exit code 2, never a stack trace.
 
-import {
-  compareReports,
-  formatReportDiff,
-  loadScenario,
-  oracleAvailability,
-  type Report,
-  runOnKernel,
-  runOnSimulator,
-  ScenarioError,
-} from '@mmsim/scenario';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { OracleError, OracleRefusedError, OracleUnavailableError, ScenarioError } from '@mmsim/scenario';
 import { Command, CommanderError } from 'commander';
-import { runTour } from './tour.ts';
+import type { Runner } from './command.ts';
+import { defineDemo } from './commands/demo.ts';
+import { defineKernel } from './commands/kernel.ts';
+import { defineKnobs } from './commands/knobs.ts';
+import { defineKsmStat } from './commands/ksm-stat.ts';
+import { definePagemap } from './commands/pagemap.ts';
+import { definePte } from './commands/pte.ts';
+import { defineRun } from './commands/run.ts';
+import { defineSmaps } from './commands/smaps.ts';
+import { defineTrace } from './commands/trace.ts';
+import { defineTree } from './commands/tree.ts';
+import { defineVerify } from './commands/verify.ts';
+import { type Io, processIo, UsageError } from './io.ts';
 
-function fail(message: string): never {
-  process.stderr.write(`mmsim: ${message}\n`);
-  process.exit(2);
+/** The commander program, every subcommand defined, output going to `r.io`. */
+export function buildProgram(r: Runner): Command {
+  const program = new Command();
+  program
+    .name('mmsim')
+    .description(
+      'A simulator of Linux memory management (page tables, faults, the page walker, GUP, KSM) and tools to look inside it',
+    )
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => r.io.out(s),
+      writeErr: (s) => r.io.err(s),
+      outputError: (s, write) => write(`mmsim: ${s.replace(/^error: /, '')}`),
+    });
+  defineDemo(program, r);
+  defineRun(program, r);
+  defineVerify(program, r);
+  defineKernel(program, r);
+  definePagemap(program, r);
+  defineSmaps(program, r);
+  defineKsmStat(program, r);
+  definePte(program, r);
+  defineTree(program, r);
+  defineTrace(program, r);
+  defineKnobs(program, r);
+  program.addHelpText(
+    'after',
+    `
+Every command takes --help (with examples) and --json. Scenario files: scenarios/*.yaml and
+../shared/scenario-format.md. Exit codes: 0 done, 1 an expect or a comparison failed, 2 a usage
+error (bad flag, file, process, region, label or value).`,
+  );
+  return program;
 }
 
-function printReport(r: Report, json: boolean): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    return;
-  }
-  process.stdout.write(`scenario ${r.scenario} on the ${r.engine}: ${r.ok ? 'ok' : 'FAILED'}\n`);
-  for (const e of r.reports) {
-    process.stdout.write(`\n[${e.label}]\n`);
-    const rows = Object.entries(e.ksm).map(([k, v]) => `  ${k.padEnd(20)} ${v}`);
-    process.stdout.write(`${rows.join('\n')}\n`);
-    for (const [p, pr] of Object.entries(e.procs)) {
-      process.stdout.write(
-        `  ${p}: rmap_items ${pr.ksm_rmap_items}, merging ${pr.ksm_merging_pages}, zero ${pr.ksm_zero_pages}, profit ${pr.ksm_process_profit}, Rss ${pr.smaps.Rss} kB, KSM ${pr.smaps.KSM} kB\n`,
-      );
-    }
-  }
-  for (const f of r.failures) process.stdout.write(`step ${f.step} (${f.op}): ${f.message}\n`);
-}
-
-function load(file: string) {
+/** Run the mmsim command on `argv` (without node and the script); returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const r: Runner = { io, code: 0 };
   try {
-    return loadScenario(file);
+    await buildProgram(r).parseAsync(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof ScenarioError) fail(e.message);
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError || e instanceof ScenarioError) {
+      io.err(`mmsim: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof OracleError) {
+      io.err(`mmsim: ${e.message}\n`);
+      return e instanceof OracleRefusedError || e instanceof OracleUnavailableError ? 2 : 1;
+    }
     throw e;
   }
+  return r.code;
 }
 
-const program = new Command();
-program
-  .name('mmsim')
-  .description('A simulator of Linux memory management: page tables, faults, the page walker, GUP and KSM')
-  .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
 
-program
-  .command('demo', { isDefault: true })
-  .description('the break_ksm() story on a live simulation')
-  .option('--size <pages>', 'pages per process', '2048')
-  .option('--json', 'print the data instead of prose')
-  .action((o: { size: string; json?: boolean }) => {
-    const size = Number(o.size);
-    if (!Number.isInteger(size) || size < 16 || size > 1 << 20)
-      fail(`--size: expected an integer from 16 to 1048576, found "${o.size}"`);
-    runTour(size, o.json === true);
+if (isEntryPoint()) {
+  // An EPIPE (`mmsim pagemap ... | head`) ends the command quietly, as it would a C tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
   });
-
-program
-  .command('run <file>')
-  .description('run a scenario on the simulator (exit 1 when an expect fails)')
-  .option('--json', 'print the report object')
-  .option('--strategy <name>', 'break_ksm() strategy')
-  .action((file: string, o: { json?: boolean; strategy?: string }) => {
-    const r = runOnSimulator(load(file), o.strategy !== undefined ? { strategy: o.strategy } : {});
-    printReport(r, o.json === true);
-    process.exitCode = r.ok ? 0 : 1;
-  });
-
-program
-  .command('kernel <file>')
-  .description('run a scenario on the live kernel through the oracle')
-  .option('--json', 'print the report object')
-  .action(async (file: string, o: { json?: boolean }) => {
-    const loaded = load(file);
-    const av = oracleAvailability();
-    if (!av.available) fail(`the live kernel is not available: ${av.reason}`);
-    const r = await runOnKernel(loaded.scenario);
-    printReport(r, o.json === true);
-    process.exitCode = r.ok ? 0 : 1;
-  });
-
-program
-  .command('verify <file>')
-  .description('run on the simulator and the live kernel and compare every report')
-  .option('--json', 'print the diff object')
-  .action(async (file: string, o: { json?: boolean }) => {
-    const loaded = load(file);
-    const av = oracleAvailability();
-    if (!av.available) fail(`the live kernel is not available: ${av.reason}`);
-    const sim = runOnSimulator(loaded);
-    const kern = await runOnKernel(loaded.scenario);
-    const diff = compareReports(sim, kern);
-    if (o.json === true) process.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
-    else process.stdout.write(`${formatReportDiff(diff)}\n`);
-    process.exitCode = diff.equal ? 0 : 1;
-  });
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-  throw e;
+  process.exitCode = await main(process.argv.slice(2), processIo());
 }

@@ -47,3 +47,38 @@ describe('mmsim', () => {
     expect(run('frob').status).toBe(2);
   });
 });
+
+describe('mmsim as a process', () => {
+  it('a bad flag: one line on stderr, exit 2, no stack trace', () => {
+    const r = run('pagemap', join(root, 'scenarios', 'ksm-tests-merge.yaml'), '--frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("mmsim: unknown option '--frobnicate'\n");
+    expect(r.stdout).toBe('');
+  });
+
+  it('an unknown process: one line, exit 2', () => {
+    const r = run('ksm-stat', join(root, 'scenarios', 'ksm-tests-merge.yaml'), '--proc', 'zz');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('no process "zz"');
+  });
+
+  it('colour: never into a pipe unless FORCE_COLOR, and NO_COLOR wins', () => {
+    const file = join(root, 'scenarios', 'ksm-tests-merge.yaml');
+    const env = (extra: Record<string, string>) => {
+      const e: Record<string, string | undefined> = { ...process.env, ...extra };
+      if (!('NO_COLOR' in extra)) delete e.NO_COLOR;
+      if (!('FORCE_COLOR' in extra)) delete e.FORCE_COLOR;
+      return e;
+    };
+    const go = (extra: Record<string, string>) =>
+      spawnSync(process.execPath, ['--conditions=@mmsim/source', '--import', 'tsx', cli, 'run', file], {
+        cwd: root,
+        encoding: 'utf8',
+        env: env(extra),
+      }).stdout;
+    expect(go({})).not.toContain('\x1b[');
+    expect(go({ FORCE_COLOR: '1' })).toContain('\x1b[');
+    expect(go({ FORCE_COLOR: '1', NO_COLOR: '1' })).not.toContain('\x1b[');
+  });
+});

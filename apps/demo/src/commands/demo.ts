@@ -1,0 +1,24 @@
+// mmsim demo (the default command, `pnpm start`): the tour of src/tour.ts.
+
+import type { Command } from 'commander';
+import { examples, intOption, type Runner } from '../command.ts';
+import { runTour } from '../tour.ts';
+
+export function defineDemo(program: Command, _r: Runner): void {
+  program
+    .command('demo', { isDefault: true })
+    .description('the story of break_ksm() on a live simulation (what `pnpm start` runs)')
+    .option('--size <pages>', 'pages per process', '2048')
+    .option('--json', 'print the data instead of prose')
+    .addHelpText(
+      'after',
+      examples([
+        ['pnpm start', 'the tour at its default size'],
+        ['mmsim demo --size 16384', 'bigger processes: the per-page costs stand out'],
+        ['mmsim demo --size 64 --json', 'the numbers only'],
+      ]),
+    )
+    .action((o: { size: string; json?: boolean }) => {
+      runTour(intOption('--size', o.size, 16, 1 << 20), o.json === true);
+    });
+}

@@ -1,0 +1,59 @@
+// mmsim verify <file>: the scenario on both engines, every report compared (issue 6).
+
+import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
+import type { Command } from 'commander';
+import { examples, type Runner } from '../command.ts';
+import { type Io, printJson } from '../io.ts';
+import { startProgress } from '../progress.ts';
+import { loadOrFail } from '../simulate.ts';
+import { kernelWithProgress, requireKernel } from './kernel.ts';
+import { simulateWithProgress } from './run.ts';
+
+export async function verifyScenario(
+  io: Io,
+  file: string,
+  o: { json?: boolean; progress?: boolean; strategy?: string },
+): Promise<number> {
+  const loaded = loadOrFail(file);
+  requireKernel();
+  const steps = loaded.scenario.steps.length;
+  const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
+  let sim: Report;
+  let kern: Report;
+  try {
+    sim = simulateWithProgress(loaded, bar, o.strategy);
+    kern = await kernelWithProgress(io, loaded.scenario, bar, steps);
+  } finally {
+    bar.stop();
+  }
+  const diff = compareReports(sim, kern);
+  if (o.json === true) printJson(io, diff);
+  else {
+    const c = io.colors;
+    const head = diff.equal ? c.green('match') : c.red('MISMATCH');
+    io.out(`${c.bold(`scenario ${sim.scenario}`)}: simulator vs live kernel: ${head}\n`);
+    io.out(`${formatReportDiff(diff)}\n`);
+  }
+  return diff.equal ? 0 : 1;
+}
+
+export function defineVerify(program: Command, r: Runner): void {
+  program
+    .command('verify')
+    .argument('<file>', 'scenario file (YAML or JSON)')
+    .description(
+      'run a scenario on the simulator and on the live kernel and compare every report (exit 0 only on a full match)',
+    )
+    .option('--json', 'print the diff object')
+    .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
+    .addHelpText(
+      'after',
+      examples([
+        ['sudo pnpm mmsim verify scenarios/thp-zero-chains.yaml', 'counters, ksm_stat, smaps and sharing'],
+        ['mmsim verify scenarios/chains-fork.yaml --json', 'the diff object'],
+      ]),
+    )
+    .action(async (file: string, o: { json?: boolean; progress?: boolean }) => {
+      r.code = await verifyScenario(r.io, file, o);
+    });
+}

@@ -1,0 +1,81 @@
+// run, kernel and verify (issue 6's commands), in-process.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { oracleAvailability } from '@mmsim/scenario';
+import { describe, expect, it } from 'vitest';
+import { fixture, mmsim, scenario, usageError } from './helpers.ts';
+
+const kernel = oracleAvailability();
+const noKernel = kernel.available ? '' : kernel.reason;
+if (noKernel !== '') console.log(`apps/demo: live-kernel tests skipped: ${noKernel}`);
+
+describe('mmsim run', () => {
+  it('a table: one column per report step, then each process', async () => {
+    const r = await mmsim(['run', scenario('chains-fork.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatchSnapshot();
+  });
+
+  it('--json is the report object', async () => {
+    const r = await mmsim(['run', fixture('views.yaml'), '--json']);
+    const rep = JSON.parse(r.out);
+    expect(rep).toMatchObject({ scenario: 'views', engine: 'simulator', ok: true, failures: [] });
+    expect(rep.reports.map((e: { label: string }) => e.label)).toEqual(['merged', 'forked']);
+    // Ordinals count frames in first-seen order over the report (a/r, a/z, then b/r): b's
+    // page 0 is its own copy; 1-3 still the KSM page; 5 swapped (-3); 6 PROT_NONE but mapped.
+    expect(rep.reports[1].sharing['a/z']).toEqual([-2, -2]);
+    expect(rep.reports[1].sharing['b/r']).toEqual([3, 0, 0, 0, 1, -3, 2, -1]);
+  });
+
+  it('a failed expect: exit 1 and the failure in the table', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'mmsim-')), 'wrong.yaml');
+    writeFileSync(
+      f,
+      'name: wrong\nsteps:\n  - { op: spawn, proc: a }\n  - { op: expect, ksm: { pages_shared: 1 } }\n',
+    );
+    const bad = await mmsim(['run', f]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('FAILED');
+    expect(bad.out).toContain('failed: step 1 (expect): ksm.pages_shared: expected 1, got 0');
+  });
+
+  it('--strategy picks the break_ksm() implementation', async () => {
+    const r = await mmsim(['run', scenario('ksm-tests-unmerge.yaml'), '--strategy', 'follow_page', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).ok).toBe(true);
+  });
+
+  it('colour only when asked for (a terminal, no NO_COLOR)', async () => {
+    const plain = await mmsim(['run', scenario('ksm-tests-merge.yaml')]);
+    expect(plain.out).not.toContain('\x1b[');
+    const color = await mmsim(['run', scenario('ksm-tests-merge.yaml')], { color: true });
+    expect(color.out).toContain('\x1b[32mok\x1b[39m');
+  });
+
+  it('mistakes: one line, exit 2', async () => {
+    expect(usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', 'x']))).toContain(
+      "argument 'x' is invalid",
+    );
+    expect(usageError(await mmsim(['run']))).toContain("missing required argument 'file'");
+    expect(usageError(await mmsim(['run', 'a.yaml', 'b.yaml']))).toContain('too many arguments');
+  });
+});
+
+describe.skipIf(noKernel !== '')('mmsim kernel and verify on the live kernel', () => {
+  it('verify: a full match', async () => {
+    const r = await mmsim(['verify', scenario('ksm-tests-merge.yaml')]);
+    // stderr may say the oracle waits for another kernel-side run's lock.
+    expect(r.out).toContain('simulator vs live kernel: match');
+    expect(r.code).toBe(0);
+    const j = JSON.parse((await mmsim(['verify', scenario('ksm-tests-merge.yaml'), '--json'])).out);
+    expect(j.equal).toBe(true);
+  });
+
+  it('kernel --json: the same report shape, engine kernel', async () => {
+    const r = await mmsim(['kernel', scenario('ksm-tests-merge.yaml'), '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ engine: 'kernel', ok: true });
+  });
+});
