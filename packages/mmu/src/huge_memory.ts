@@ -2,7 +2,7 @@
 // (huge zero page on read, a new PMD-order folio on write), write faults on huge PMDs, PMD
 // splitting with the deposited page table, zap and fork of huge PMDs, and folio splitting.
 
-import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { alignDown, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE } from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -14,6 +14,7 @@ import {
   entryOut,
   mk_pte,
   pmd_leaf,
+  pte_present,
 } from './arch.ts';
 import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_FAULT_OOM } from './fault.ts';
 import type { Machine } from './machine.ts';
@@ -21,14 +22,30 @@ import {
   MM_ANONPAGES,
   type MmStruct,
   VM_HUGEPAGE,
+  VM_LOCKED,
   VM_NOHUGEPAGE,
   VM_SHARED,
   VM_WRITE,
   type VmAreaStruct,
 } from './mm.ts';
-import { E, pmd_index, populateEntry, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
+import {
+  E,
+  pmd_index,
+  populateEntry,
+  pte_index,
+  ptlLock,
+  ptlUnlock,
+  readEntry,
+  setEntry,
+} from './pgtable.ts';
 import { PG_anon_exclusive, PG_swapcache } from './physmem.ts';
-import { anon_vma_prepare, folio_add_new_anon_rmap, folio_maybe_dma_pinned, rmap_walk } from './rmap.ts';
+import {
+  anon_vma_prepare,
+  folio_add_new_anon_rmap,
+  folio_maybe_dma_pinned,
+  folio_remove_rmap_pte,
+  rmap_walk,
+} from './rmap.ts';
 
 /** Deposited page tables (pgtable_trans_huge_deposit()), keyed by PMD table and index. */
 function depositKey(pmdT: number, pi: number): number {
@@ -113,7 +130,25 @@ export function do_huge_pmd_wp_page(
   const lo = E.lo;
   const hi = E.hi;
   const pfn = entry_pfn(lo, hi);
-  if (!pm.is_huge_zero_pfn(pfn)) {
+  if (pm.is_huge_zero_pfn(pfn)) {
+    // do_huge_zero_wp_pmd() (6.13+): replace the huge zero page by a new zeroed PMD-mapped THP;
+    // only when no THP can be allocated, fall back to splitting the PMD.
+    const folio = pm.alloc_pages(HPAGE_PMD_ORDER);
+    if (folio !== 0) {
+      const haddr = alignDown(addr, PMD_SIZE);
+      m.counters.tlbFlushes++; // pmdp_huge_clear_flush()
+      // map_anon_folio_pmd(): the deposited page table of the zero PMD stays deposited.
+      let nlo = vma.protLo | _PAGE_PSE | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+      if ((vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW;
+      mk_pte(folio, nlo, vma.protHi);
+      folio_add_new_anon_rmap(pm, folio, vma, haddr, true);
+      vma.vm_mm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR);
+      setEntry(pm, pmdT, pi, entryOut.lo, entryOut.hi);
+      m.vmstat.thp_fault_alloc++;
+      m.counters.faultThp++;
+      return 0;
+    }
+  } else {
     const folio = pm.folio(pfn);
     let reuse = pm.PageAnonExclusive(folio);
     if (!reuse && !pm.PageKsm(folio) && pm.refcount[folio] === 1 && (pm.flags[folio] & PG_swapcache) === 0) {
@@ -257,6 +292,44 @@ export function split_folio(m: Machine, folio: number, page: number = folio): nu
   if (pm.refcount[folio] !== pm.folio_mapcount(folio) + 1 + swapcache) return -11;
   pm.splitFolio(folio, page);
   m.vmstat.thp_split_page++;
-  void PAGE_SIZE;
+  // __folio_split() remaps a split anon folio with RMP_USE_SHARED_ZEROPAGE (6.12+): every
+  // zero-filled subpage is mapped to the shared zero page instead of itself.
+  for (let p = folio; p < folio + HPAGE_PMD_NR; p++) {
+    if (pm.mapcount[p] > 0 && pm.pages_identical(p, pm.zeroPfn)) map_unused_to_zeropage(m, p);
+  }
   return 0;
+}
+
+/**
+ * try_to_map_unused_to_zeropage() (mm/migrate.c), for every PTE mapping the just-split subpage
+ * `page`, which is zero-filled: the PTE becomes a special zero-page PTE with the VMA's
+ * protection (not dirty: not a KSM zero page), MM_ANONPAGES drops, and the mapping's reference
+ * goes. The kernel does this while restoring the split's migration entries, so the subpage is
+ * simply not remapped; it is freed unless someone else (the splitting caller, e.g. KSM holding the
+ * page it wanted to merge) still has a reference. Not for VM_LOCKED VMAs (mm_forbids_zeropage()
+ * is false on x86; mlocked folios are not simulated).
+ */
+function map_unused_to_zeropage(m: Machine, page: number): void {
+  const pm = m.phys;
+  const maps: { vma: VmAreaStruct; addr: number }[] = [];
+  rmap_walk(m, page, (vma, addr) => {
+    maps.push({ vma, addr });
+    return true;
+  });
+  for (const { vma, addr } of maps) {
+    if ((vma.vm_flags & VM_LOCKED) !== 0) continue;
+    const pteT = vma.vm_mm.find_pte_table(addr);
+    if (pteT === 0) continue;
+    const idx = pte_index(addr);
+    readEntry(pm, pteT, idx);
+    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page) continue;
+    ptlLock(pm, m.counters, pteT);
+    mk_pte(pm.zeroPfn, vma.protLo & ~_PAGE_RW, vma.protHi);
+    setEntry(pm, pteT, idx, (entryOut.lo | _PAGE_SPECIAL) >>> 0, entryOut.hi);
+    folio_remove_rmap_pte(pm, page);
+    vma.vm_mm.add_mm_counter(MM_ANONPAGES, -1);
+    ptlUnlock(pm, m.counters, pteT);
+    m.counters.tlbFlushes++;
+    pm.put_page(page);
+  }
 }

@@ -154,6 +154,9 @@ describe('THP', () => {
     p.writeByte(a + PMD_SIZE + 1, 2);
     expect(c.readByte(a + PMD_SIZE + 1)).toBe(0);
     expect(p.readByte(a + PMD_SIZE)).toBe(0);
+    // do_huge_zero_wp_pmd() (6.13+): the write replaced the huge zero page by a whole THP.
+    expect(m.vmstat.thp_fault_alloc).toBe(3);
+    expect(c.mm.rss[MM_ANONPAGES]).toBe(2 * HPAGE_PMD_NR - 1);
     check(m);
   });
 
@@ -168,9 +171,14 @@ describe('THP', () => {
     m.phys.get_page(f);
     expect(split_folio(m, f)).toBe(0);
     m.phys.put_page(f);
-    expect(m.phys.nrUsed).toBe(used - 1); // the unmapped subpage went back to the allocator
+    // The unmapped subpage went back to the allocator, and so did the 510 zero-filled ones:
+    // the split maps them to the shared zero page (RMP_USE_SHARED_ZEROPAGE, Linux 6.12+).
+    expect(m.phys.nrUsed).toBe(used - 511);
+    expect(p.mm.rss[MM_ANONPAGES]).toBe(1);
     expect(m.vmstat.thp_split_page).toBe(1);
     expect(p.readByte(a + 10 * PAGE_SIZE)).toBe(3);
+    expect(m.phys.is_zero_pfn(pfnAt(p, a + 11 * PAGE_SIZE))).toBe(true);
+    expect(p.readByte(a + 11 * PAGE_SIZE)).toBe(0);
     check(m);
   });
 });
