@@ -35,7 +35,11 @@ export function buildProgram(r: Runner): Command {
     .configureOutput({
       writeOut: (s) => r.io.out(s),
       writeErr: (s) => r.io.err(s),
-      outputError: (s, write) => write(`mmsim: ${s.replace(/^error: /, '')}`),
+      // One line: "mmsim: unknown option '--prc' (did you mean --proc?)".
+      outputError: (s, write) =>
+        write(
+          `mmsim: ${s.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')}`,
+        ),
     });
   defineDemo(program, r);
   defineRun(program, r);
@@ -58,11 +62,39 @@ error (bad flag, file, process, region, label or value).`,
   return program;
 }
 
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * `demo` is the default command, so commander would take an unknown command for demo's
+ * arguments ("too many arguments for 'demo'"); name it as what it is instead.
+ */
+function unknownCommand(program: Command, argv: string[]): string | null {
+  const first = argv[0];
+  if (first === undefined || first.startsWith('-')) return null;
+  const names = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])];
+  if (names.includes(first)) return null;
+  const near = names.filter((n) => distance(n, first) <= Math.max(1, Math.floor(n.length / 3)));
+  return `unknown command '${first}'${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; see mmsim --help`;
+}
+
 /** Run the mmsim command on `argv` (without node and the script); returns the exit code. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const r: Runner = { io, code: 0 };
   try {
-    await buildProgram(r).parseAsync(argv, { from: 'user' });
+    const program = buildProgram(r);
+    const unknown = unknownCommand(program, argv);
+    if (unknown !== null) throw new UsageError(unknown);
+    await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError || e instanceof ScenarioError) {

@@ -1,7 +1,7 @@
 // --help for every command, with examples; the top-level help lists them all.
 
 import { describe, expect, it } from 'vitest';
-import { mmsim } from './helpers.ts';
+import { mmsim, usageError } from './helpers.ts';
 
 const COMMANDS = [
   'demo',
@@ -36,5 +36,15 @@ describe('--help', () => {
 
   it('mmsim help <command> is the same', async () => {
     expect((await mmsim(['help', 'pte'])).out).toBe((await mmsim(['pte', '--help'])).out);
+  });
+});
+
+describe('typos', () => {
+  it.each([
+    [['pgmap', 'x.yaml'], "mmsim: unknown command 'pgmap' (did you mean pagemap?); see mmsim --help"],
+    [['frob'], "mmsim: unknown command 'frob'; see mmsim --help"],
+    [['pagemap', 'x.yaml', '--prc', 'a'], "mmsim: unknown option '--prc' (did you mean --proc?)"],
+  ])('%j: one line, exit 2', async (argv, line) => {
+    expect(usageError(await mmsim(argv))).toBe(line);
   });
 });
