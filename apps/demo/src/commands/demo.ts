@@ -10,6 +10,7 @@ export function defineDemo(program: Command, _r: Runner): void {
     .description('the story of break_ksm() on a live simulation (what `pnpm start` runs)')
     .option('--size <pages>', 'pages per process', '2048')
     .option('--json', 'print the data instead of prose')
+    .option('--step', 'pause between chapters (press Enter)')
     .addHelpText(
       'after',
       examples([
@@ -18,7 +19,11 @@ export function defineDemo(program: Command, _r: Runner): void {
         ['mmsim demo --size 64 --json', 'the numbers only'],
       ]),
     )
-    .action((o: { size: string; json?: boolean }) => {
-      runTour(intOption('--size', o.size, 16, 1 << 20), o.json === true);
+    .action(async (o: { size: string; json?: boolean; step?: boolean }) => {
+      await runTour({
+        pages: intOption('--size', o.size, 16, 1 << 20),
+        json: o.json === true,
+        step: o.step === true,
+      });
     });
 }
