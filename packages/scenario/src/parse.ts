@@ -58,7 +58,12 @@ function parseText(text: string, file: string): unknown {
     const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
     throw new ScenarioError(file, '$', 'valid YAML', `${what}${where}`);
   }
-  return doc.toJS();
+  try {
+    return doc.toJS();
+  } catch (e) {
+    // Errors that only resolving the document finds: an alias to no anchor, too many aliases.
+    throw new ScenarioError(file, '$', 'valid YAML', (e as Error).message.split('\n')[0]!);
+  }
 }
 
 function lineCol(text: string, offset: number): { line: number; col: number } {

@@ -27,6 +27,7 @@ import {
   readEntry,
   vm_normal_page,
 } from '@mmsim/mmu';
+import { ScenarioError } from './errors.ts';
 import { fillPage } from './fill.ts';
 import type { LoadedScenario } from './parse.ts';
 import {
@@ -75,10 +76,22 @@ function protBits(p: Prot | undefined): number {
 
 const page = new Uint8Array(PAGE_SIZE);
 
-/** Run a validated scenario on a fresh simulated machine. */
+/** Smallest `machine.memory_mib` the simulator runs. */
+export const MIN_MEMORY_MIB = 4;
+
+/** Run a validated scenario on a fresh simulated machine. Throws ScenarioError when the simulator
+ * cannot run it as written (a machine too small, an initial knob value the knob refuses). */
 export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = {}): Report {
   const { scenario, plan } = loaded;
   const memoryMiB = scenario.machine?.memory_mib ?? Math.floor(freemem() / 2 ** 20);
+  // The simulator's smallest machine holds two PMD-sized folios (1024 frames).
+  if (memoryMiB < MIN_MEMORY_MIB)
+    throw new ScenarioError(
+      loaded.file,
+      'machine.memory_mib',
+      `at least ${MIN_MEMORY_MIB} on the simulator`,
+      String(memoryMiB),
+    );
   const m = new Machine({ memoryMiB, levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
   if (opts.strategy !== undefined) {
@@ -90,7 +103,12 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
     if (v === undefined) continue;
     const err = ksmSysfsWrite(ksm, k, knobString(v));
     if (err !== 0)
-      throw new Error(`${loaded.file}: ksm.${k}: the simulator refused ${knobString(v)} (${errnoName(err)})`);
+      throw new ScenarioError(
+        loaded.file,
+        `ksm.${k}`,
+        'a value the knob accepts',
+        `${knobString(v)} (${errnoName(err)})`,
+      );
   }
   const ctx: SimulatorContext = { machine: m, ksm, procs: new Map(), regions: new Map() };
   const reports: ReportEntry[] = [];
