@@ -70,13 +70,17 @@ export type InterleavePoint =
   | 'fault:before-pte-lock'
   | 'ksm:after-checksum'
   | 'ksm:before-merge'
-  | 'walk:pte-table';
+  | 'walk:pte-table'
+  /** The walker read a PMD entry and is about to call pmd_entry() with it (walk.lo/hi). */
+  | 'walk:pmd-entry';
 
 export interface MachineOptions {
   /** Simulated RAM in MiB (default 4096). Frames are allocated lazily. */
   memoryMiB?: number;
   /** Paging depth for new address spaces (default 4). */
   levels?: PagingLevels;
+  /** Simulated NUMA nodes (default 1): frames carry the node of the task that allocated them. */
+  nodes?: number;
   /** Swap device size in MiB (default: as large as RAM). */
   swapMiB?: number;
   thp?: Partial<ThpSettings>;
@@ -130,6 +134,7 @@ export class Machine {
     this.phys = new PhysMem(Math.floor((mib * 2 ** 20) / 4096), this.counters);
     this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096));
     this.levels = opts.levels ?? 4;
+    this.phys.nrNodes = Math.max(1, Math.min(64, Math.floor(opts.nodes ?? 1)));
     this.thp = { enabled: 'madvise', use_zero_page: true, ...opts.thp };
     this.trace = new TraceBus(() => this.clock.jiffies);
   }

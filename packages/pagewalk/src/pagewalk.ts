@@ -289,6 +289,7 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
         walk.lo = lo;
         walk.hi = hi;
         c.walkCallbacks++;
+        m.reach('walk:pmd-entry', walk);
         err = ops.pmd_entry(walk, addr, next);
         if (err !== 0) break;
       }
