@@ -1299,9 +1299,29 @@ static void next_scan_sleep(char *out, size_t n) {
   snprintf(out, n, "%llu", (unsigned long long)(SCAN_SLEEP_MS + gen++ % 100000));
 }
 
+/* 1 when pid has a VM_MERGEABLE VMA (ksm_stat "ksm_mergeable: yes"). */
+static int has_mergeable_vma(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return strstr(buf, "ksm_mergeable: yes") != NULL;
+}
+
+/*
+ * Whether ksmd has an mm to scan, i.e. will complete further full scans. A process that used
+ * KSM but has no VM_MERGEABLE VMA left (MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE 0, munmap) keeps
+ * its mm_slot only until ksmd's next pass, which drops it (scan_get_next_rmap_item: no
+ * VM_MERGEABLE VMA -> slot freed) and still ends promptly; after that ksmd_should_run() is false
+ * and no full scan ever ends, so waiting for one would only stall until SCAN_STALL_MS.
+ */
 static int any_registered(void) {
   for (int p = 0; p < nprocs; p++) {
-    if (procs[p].alive && procs[p].registered) return 1;
+    if (procs[p].alive && procs[p].registered && has_mergeable_vma(procs[p].pid)) return 1;
   }
   return 0;
 }
