@@ -224,15 +224,7 @@ export async function runTour(o: TourOptions): Promise<void> {
 
   await chapter('3. The stable tree (the unstable tree is rebuilt at every scan start)');
   for (const l of stableTreeLines(w.ksm, 8)) say(l);
-  let unstable = 0;
-  const walk = (n: { rb_left: unknown; rb_right: unknown } | null): void => {
-    if (n === null) return;
-    unstable++;
-    walk(n.rb_left as typeof n);
-    walk(n.rb_right as typeof n);
-  };
-  walk(w.ksm.root_unstable_tree.rb_node);
-  say(`  unstable tree: ${unstable} pages waiting for a twin (the unique half)`);
+  say(`  unstable tree: ${w.ksm.unstableItems().length} pages waiting for a twin (the unique half)`);
   out.stableNodes = w.ksm.stableNodes().length;
 
   await chapter('4. The same pages now share KSM pages');

@@ -10,8 +10,10 @@ import { STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
 export function checkKsmInvariants(ksm: Ksm): void {
   const errors: string[] = [];
   const pm = ksm.m.phys;
-  const bad = rbtreeCheck(ksm.root_stable_tree);
-  if (bad !== null) errors.push(`stable tree: ${bad}`);
+  for (const [nid, root] of ksm.root_stable_tree.entries()) {
+    const bad = rbtreeCheck(root);
+    if (bad !== null) errors.push(`stable tree ${nid}: ${bad}`);
+  }
   let items = 0;
   let shared = 0;
   let sharing = 0;

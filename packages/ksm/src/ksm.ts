@@ -147,8 +147,10 @@ export class Ksm {
   /** ksm_scan.seqnr: completed full scans (full_scans). */
   seqnr = 0;
   // ---- trees and lists ----
-  readonly root_stable_tree: RbRoot<KsmStableNode> = RB_ROOT();
-  root_unstable_tree: RbRoot<KsmRmapItem> = RB_ROOT();
+  /** root_stable_tree[nid] / root_unstable_tree[nid]: one tree per NUMA node, only [0] used while
+   * merge_across_nodes = 1. */
+  readonly root_stable_tree: RbRoot<KsmStableNode>[];
+  readonly root_unstable_tree: RbRoot<KsmRmapItem>[];
   /** ksm_mm_head: the scan list sentinel. */
   readonly mmHead: KsmMmSlot = new KsmMmSlot(null);
   /** The scan cursor (struct ksm_scan). */
@@ -176,6 +178,8 @@ export class Ksm {
     this.m = m;
     this.scanSlot = this.mmHead;
     this.scanLink = this.mmHead;
+    this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
+    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmRmapItem>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
     m.counters.bytesHashed -= PAGE_SIZE; // computed at boot, not by a scan
     const hooks = m.hooks;
@@ -364,7 +368,7 @@ export class Ksm {
     if (slot === this.mmHead) {
       this.advisor_start_scan();
       // Empty the unstable tree at the start of each full scan (counters untouched).
-      this.root_unstable_tree = RB_ROOT();
+      for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
       slot = this.mmHead.next;
       this.scanSlot = slot;
       if (slot === this.mmHead) return null;
@@ -861,7 +865,7 @@ export class Ksm {
       node.chain = null;
       this.stable_node_dups--;
     } else {
-      rb_erase(node, this.root_stable_tree);
+      rb_erase(node, this.root_stable_tree[node.nid]);
       RB_CLEAR_NODE(node);
     }
   }
@@ -874,7 +878,7 @@ export class Ksm {
     chain.chain_prune_time = this.m.clock.jiffies;
     chain.nid = dup.nid;
     this.stable_node_chains++;
-    rb_replace_node(dup, chain, this.root_stable_tree);
+    rb_replace_node(dup, chain, this.root_stable_tree[dup.nid]);
     RB_CLEAR_NODE(dup);
     this.stable_node_chain_add_dup(dup, chain);
     return chain;
@@ -893,7 +897,7 @@ export class Ksm {
 
   /** free_stable_node_chain(). */
   private free_stable_node_chain(chain: KsmStableNode): void {
-    rb_erase(chain, this.root_stable_tree);
+    rb_erase(chain, this.root_stable_tree[chain.nid]);
     RB_CLEAR_NODE(chain);
     this.free_stable_node(chain);
     this.stable_node_chains--;
@@ -945,7 +949,7 @@ export class Ksm {
       if (chain.dups === found && found.dupNext === null) {
         // The chain's only dup: collapse the chain into a regular node.
         this.stable_node_dup_del(found);
-        rb_replace_node(chain, found, this.root_stable_tree);
+        rb_replace_node(chain, found, this.root_stable_tree[chain.nid]);
         RB_CLEAR_NODE(chain);
         this.free_stable_node(chain);
         this.stable_node_chains--;
@@ -990,8 +994,9 @@ export class Ksm {
       pm.get_page(folio);
       return folio;
     }
+    const root = this.root_stable_tree[this.get_kpfn_nid(page)];
     again: for (;;) {
-      let node = this.root_stable_tree.rb_node;
+      let node = root.rb_node;
       while (node !== null) {
         const treePage = this.__stable_node_chain(node, true);
         const dup = dupOut.node;
@@ -1017,6 +1022,8 @@ export class Ksm {
   /** stable_tree_insert(): a new stable node (or dup) for kpage, or null. */
   private stable_tree_insert(kpage: number): KsmStableNode | null {
     const pm = this.m.phys;
+    const nid = this.get_kpfn_nid(kpage);
+    const root = this.root_stable_tree[nid];
     let parent: KsmStableNode | null = null;
     let isLeft = false;
     let needChain = false;
@@ -1025,7 +1032,7 @@ export class Ksm {
       parent = null;
       isLeft = false;
       needChain = false;
-      let node = this.root_stable_tree.rb_node;
+      let node = root.rb_node;
       while (node !== null) {
         const treePage = this.__stable_node_chain(node, false);
         if (chainOut.node === null || treePage === 0) continue again;
@@ -1051,9 +1058,10 @@ export class Ksm {
     if (dup === null) return null;
     dup.kpfn = kpage;
     dup.rmap_hlist_len = 0;
+    dup.nid = nid;
     if (!needChain) {
-      rb_link_node(dup, parent, isLeft, this.root_stable_tree);
-      rb_insert_color(dup, this.root_stable_tree);
+      rb_link_node(dup, parent, isLeft, root);
+      rb_insert_color(dup, root);
     } else {
       let chain = match!;
       if (!this.is_stable_node_chain(chain)) {
@@ -1122,7 +1130,8 @@ export class Ksm {
    * after inserting `item`. */
   private unstable_tree_search_insert(item: KsmRmapItem, page: number): KsmRmapItem | null {
     const pm = this.m.phys;
-    const root = this.root_unstable_tree;
+    const nid = this.get_kpfn_nid(page);
+    const root = this.root_unstable_tree[nid];
     let node = root.rb_node;
     let parent: KsmRmapItem | null = null;
     let isLeft = false;
@@ -1144,12 +1153,16 @@ export class Ksm {
         isLeft = false;
         node = node.rb_right;
       } else {
+        if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
+          pm.put_page(treePage);
+          return null;
+        }
         this.treePage = treePage;
         return node;
       }
     }
     item.aflags = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
-    item.nid = 0;
+    item.nid = nid;
     rb_link_node(item, parent, isLeft, root);
     rb_insert_color(item, root);
     this.pages_unshared++;
@@ -1181,7 +1194,7 @@ export class Ksm {
       const age = (this.seqnr - (item.aflags & SEQNR_MASK)) & 0xff;
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
       if (age === 0) {
-        rb_erase(item, this.root_unstable_tree);
+        rb_erase(item, this.root_unstable_tree[item.nid]);
         RB_CLEAR_NODE(item);
       }
       this.pages_unshared--;
@@ -1447,7 +1460,7 @@ export class Ksm {
       collect(n.rb_right);
       stack.push(n);
     };
-    collect(this.root_stable_tree.rb_node);
+    for (const root of this.root_stable_tree) collect(root.rb_node);
     for (const n of stack) if (this.remove_stable_node_chain(n)) err = -EBUSY;
     return err;
   }
@@ -1499,8 +1512,26 @@ export class Ksm {
       out.push(n);
       walk(n.rb_right);
     };
-    walk(this.root_stable_tree.rb_node);
+    for (const root of this.root_stable_tree) walk(root.rb_node);
     return out;
+  }
+
+  /** Every rmap_item of the unstable trees (all nodes), in tree order. */
+  unstableItems(): KsmRmapItem[] {
+    const out: KsmRmapItem[] = [];
+    const walk = (n: KsmRmapItem | null): void => {
+      if (n === null) return;
+      walk(n.rb_left);
+      out.push(n);
+      walk(n.rb_right);
+    };
+    for (const root of this.root_unstable_tree) walk(root.rb_node);
+    return out;
+  }
+
+  /** get_kpfn_nid(): the tree a page belongs in: 0 when merging across nodes, else its node. */
+  get_kpfn_nid(pfn: number): number {
+    return this.merge_across_nodes !== 0 ? 0 : this.m.phys.nid[pfn];
   }
 
   /** Node registry lookup by handle. */

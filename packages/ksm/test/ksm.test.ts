@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, PROT_NONE, Process } from '@mmsim/mmu';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, PROT_NONE, Process } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -107,6 +107,42 @@ describe('ksm_tests.c counter modes', () => {
       expect(sharedSharing(ksm), `n=${n} M=${M} after 3 scans`).toEqual(expectedCount(n, M));
       checkAll(m, ksm);
     }
+  });
+});
+
+describe('NUMA: ksm_tests -N (merge_across_nodes), two simulated nodes', () => {
+  for (const [mergeAcross, want] of [
+    [1, [1, 1]],
+    [0, [0, 0]],
+  ] as const) {
+    it(`-N -m ${mergeAcross}: one '*' page on each node -> ${want.join('/')}`, () => {
+      const m = new Machine({ memoryMiB: 256, nodes: 2 });
+      const ksm = new Ksm(m);
+      knob(ksm, 'merge_across_nodes', mergeAcross);
+      const p = new Process(m, 'p');
+      mergeableRegion(p, 1, () => 0x2a);
+      p.set_mempolicy_node(1);
+      const a = mergeableRegion(p, 1, () => 0x2a);
+      expect(m.phys.nid[p.translate(a, false, 'test')]).toBe(1);
+      ksm.runFullScans(2);
+      expect(sharedSharing(ksm)).toEqual(want);
+      checkAll(m, ksm);
+    });
+  }
+
+  it('merge_across_nodes=0 keeps one stable tree per node; each node merges its own pages', () => {
+    const m = new Machine({ memoryMiB: 256, nodes: 2 });
+    const ksm = new Ksm(m);
+    knob(ksm, 'merge_across_nodes', 0);
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 3, () => 7);
+    p.set_mempolicy_node(1);
+    mergeableRegion(p, 3, () => 7);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([2, 4]);
+    expect(ksm.root_stable_tree.map((r) => r.rb_node !== null)).toEqual([true, true]);
+    expect(() => p.set_mempolicy_node(2)).toThrowError(expect.objectContaining({ code: 'EINVAL' }));
+    checkAll(m, ksm);
   });
 });
 

@@ -117,6 +117,8 @@ export function handle_mm_fault(vma: VmAreaStruct, addr: number, flags: number):
     if ((vma.vm_flags & 0x20) === 0) return VM_FAULT_SIGSEGV; // VM_MAYWRITE
     if ((vma.vm_flags & VM_WRITE) === 0 && !is_cow_mapping(vma.vm_flags)) return VM_FAULT_SIGSEGV;
   }
+  // The task's mempolicy decides where new pages come from.
+  m.phys.allocNid = mm.numaNode;
   return __handle_mm_fault(vma, alignDown(addr, PAGE_SIZE), flags);
 }
 

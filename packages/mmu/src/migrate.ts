@@ -57,6 +57,7 @@ export function migrate_folio_start(m: Machine, folio: number): Migration | null
     pm.put_page(folio);
     return null;
   }
+  pm.allocNid = pm.nid[folio]; // migrate within the node
   const dst = pm.alloc_pages(0);
   if (dst === 0) {
     pm.put_page(folio);

@@ -141,6 +141,8 @@ export class MmStruct {
   readonly rss = new Float64Array(4);
   /** Page-table pages of this mm (pgtables_bytes / PAGE_SIZE). */
   nrPtes = 0;
+  /** The node this process allocates from (a bound mempolicy, set_mempolicy()). */
+  numaNode = 0;
   /** KSM's per-mm statistics (mm_struct's ksm fields). */
   ksm_merging_pages = 0;
   ksm_rmap_items = 0;

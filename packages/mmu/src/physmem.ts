@@ -84,8 +84,13 @@ export class PhysMem {
   checksum: Uint32Array;
   /** Simulator bookkeeping: the frame's generation, bumped when freed (catches stale PFNs). */
   gen: Int32Array;
-  /** NUMA node of the frame. */
+  /** NUMA node of the frame (page_to_nid()). */
   nid: Uint8Array;
+  /** Simulated NUMA nodes. */
+  nrNodes = 1;
+  /** The node new allocations come from: the allocating task's policy (set_mempolicy(MPOL_BIND)
+   * in the simulator's terms), set by the fault path before it allocates. */
+  allocNid = 0;
 
   /** Frames handed out so far from the never-used range. */
   private highWater = 1;
@@ -241,6 +246,7 @@ export class PhysMem {
   }
 
   private initPage(pfn: number): void {
+    this.nid[pfn] = this.allocNid;
     this.flags[pfn] = 0;
     this.refcount[pfn] = 1;
     this.mapcount[pfn] = 0;

@@ -712,6 +712,8 @@ export class Process {
     parent.mmap_write_lock();
     try {
       cmm.flags = parent.flags & 0x2; // MMF_INIT_MASK carries MMF_VM_MERGE_ANY
+      cmm.numaNode = parent.numaNode; // the mempolicy is inherited
+      m.phys.allocNid = parent.numaNode;
       for (const v of parent.vmas) {
         if ((v.vm_flags & VM_DONTCOPY) !== 0) continue;
         const nv = new VmAreaStruct(cmm, v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.name);
@@ -759,6 +761,14 @@ export class Process {
     free_all_pgtables(mm);
     mm.mmap_write_unlock();
     m.mms.delete(mm);
+  }
+
+  /** set_mempolicy(MPOL_BIND, {nid}): allocate this process's new pages on node `nid`. */
+  set_mempolicy_node(nid: number): void {
+    this.alive('set_mempolicy');
+    if (!Number.isInteger(nid) || nid < 0 || nid >= this.machine.phys.nrNodes)
+      this.fail(EINVAL, 'set_mempolicy', `MPOL_BIND, node ${nid}`);
+    this.mm.numaNode = nid;
   }
 
   /** prctl(option, arg2, arg3, arg4, arg5): the options KSM provides; others -> EINVAL. */

@@ -56,14 +56,9 @@ export function treeData(st: Stopped): TreeData {
       stable.push({ type: 'chain', dups });
     } else stable.push({ type: 'node', ...page(st, n) });
   }
-  const unstable: TreeData['unstable'] = [];
-  const walk = (n: KsmRmapItem | null): void => {
-    if (n === null) return;
-    walk(n.rb_left);
-    unstable.push({ ...item(st, n), checksum: n.oldchecksum });
-    walk(n.rb_right);
-  };
-  walk(ksm.root_unstable_tree.rb_node);
+  const unstable: TreeData['unstable'] = ksm
+    .unstableItems()
+    .map((n) => ({ ...item(st, n), checksum: n.oldchecksum }));
   return { scenario: st.loaded.scenario.name, at: st.label, stable, unstable };
 }
 
