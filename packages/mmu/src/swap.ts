@@ -19,7 +19,9 @@ export class SwapDevice {
   failAlloc: (() => boolean) | null = null;
 
   constructor(nrSlots: number) {
-    this.nrSlots = Math.max(2, nrSlots);
+    // Slot 0 is the header: a device of 0 or 1 slots (swapMiB 0, a machine without swap) has no
+    // usable slot, so anonymous pages cannot be reclaimed (add_to_swap() fails).
+    this.nrSlots = Math.max(1, nrSlots);
     this.count = new Uint16Array(Math.min(this.nrSlots, 1024));
   }
 

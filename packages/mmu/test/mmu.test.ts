@@ -184,6 +184,17 @@ describe('THP', () => {
 });
 
 describe('swap', () => {
+  it('without swap (swapMiB 0) MADV_PAGEOUT reclaims no anonymous page', () => {
+    const m = new Machine({ memoryMiB: 64, swapMiB: 0 });
+    const p = new Process(m, 'p');
+    const a = anon(p, 16);
+    for (let i = 0; i < 16; i++) p.writeByte(a + i * PAGE_SIZE, 1);
+    p.madvise(a, 16 * PAGE_SIZE, MADV_PAGEOUT);
+    expect(m.vmstat.pswpout).toBe(0);
+    expect(p.mm.rss[MM_ANONPAGES]).toBe(16);
+    check(m);
+  });
+
   it('MADV_PAGEOUT swaps pages out and faults bring the same bytes back', () => {
     const { m, p } = setup();
     const a = anon(p, 16);

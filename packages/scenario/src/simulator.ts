@@ -1,6 +1,7 @@
 // Runs a scenario on the simulator: the same steps, at the same addresses, as the kernel oracle,
 // producing the same Report shape (engine "simulator").
 
+import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
@@ -74,6 +75,21 @@ function protBits(p: Prot | undefined): number {
 
 const page = new Uint8Array(PAGE_SIZE);
 
+/**
+ * The simulated swap device has the size of this machine's swap (SwapTotal in /proc/meminfo; 0
+ * where it cannot be read), as the simulated RAM defaults to its MemAvailable: on a machine
+ * without swap, MADV_PAGEOUT cannot reclaim anonymous pages on the kernel, so the simulator
+ * must not swap them out either.
+ */
+function hostSwapMiB(): number {
+  try {
+    const m = /^SwapTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return m === null ? 0 : Math.floor(Number(m[1]) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
 /** Smallest `machine.memory_mib` the simulator runs. */
 export const MIN_MEMORY_MIB = 4;
 
@@ -90,7 +106,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
       `at least ${MIN_MEMORY_MIB} on the simulator`,
       String(memoryMiB),
     );
-  const m = new Machine({ memoryMiB, levels: scenario.arch?.levels ?? 4 });
+  const m = new Machine({ memoryMiB, swapMiB: hostSwapMiB(), levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
   if (opts.strategy !== undefined) {
     const s = STRATEGIES[opts.strategy];
