@@ -604,7 +604,7 @@ export class Ksm {
       pm.put_page(treePage);
       if (kpage === 0 && split && pm.trylock_page(page)) {
         split_folio(m, folio, page);
-        pm.unlock_page(folio); // the lock was taken on the (former) head
+        pm.unlock_page(page); // split_huge_page() leaves the lock on the folio of `page`
       }
       if (kpage !== 0) {
         const sn = this.stable_tree_insert(kpage);

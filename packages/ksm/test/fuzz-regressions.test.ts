@@ -1,17 +1,22 @@
 // Regressions found by the whole-stack fuzzer (@mmsim/fuzz).
-import { PAGE_SIZE } from '@mmsim/core';
+import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import {
   E,
   entry_pfn,
+  MADV_HUGEPAGE,
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   migrate_folio,
+  PROT_READ,
+  PROT_WRITE,
   Process,
   pte_index,
   readEntry,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { checkKsmInvariants } from '../src/index.ts';
+import { checkKsmInvariants, PR_SET_MEMORY_MERGE } from '../src/index.ts';
 import { checkAll, mergeableRegion, world } from './helpers.ts';
 
 function pfnAt(p: Process, addr: number): number {
@@ -62,5 +67,20 @@ describe('fuzzer regressions', () => {
     checkKsmInvariants(ksm);
     expect(parent.readByte(a)).toBe(5);
     checkAll(m, ksm);
+  });
+
+  it('splitting a zero-filled THP whose subpages pair in the unstable tree leaves the page lock on the kept subpage', () => {
+    // The split maps zero-filled subpages to the shared zero page and frees them, the former
+    // head included: the lock must have moved to the subpage ksmd holds (split_huge_page()).
+    const { m, ksm } = world(64);
+    const p = new Process(m, 'p');
+    p.prctl(PR_SET_MEMORY_MERGE, 1);
+    const a = p.mmap(null, PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    p.madvise(a, PMD_SIZE, MADV_HUGEPAGE);
+    p.writeByte(a, 0);
+    expect(m.vmstat.thp_fault_alloc).toBe(1);
+    ksm.runFullScans(2);
+    checkAll(m, ksm);
+    for (let i = 0; i < 512; i += 97) expect(p.readByte(a + i * PAGE_SIZE)).toBe(0);
   });
 });

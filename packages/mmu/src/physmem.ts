@@ -449,6 +449,12 @@ export class PhysMem {
       this.refcount[p] = this.mapcount[p] + (p === keep ? extra : 0);
       if (this.refcount[p] === 0) this.freeFolioFrames(p);
     }
+    // split_huge_page_to_list_to_order(): the caller's lock ends on the after-split folio holding
+    // its page; every other one is unlocked (and may be freed).
+    if ((this.flags[f] & PG_locked) !== 0 && keep !== f) {
+      this.flags[f] &= ~PG_locked;
+      this.flags[keep] |= PG_locked;
+    }
     if (headFree) this.freeFolioFrames(f);
   }
 
