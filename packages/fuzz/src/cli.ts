@@ -1,0 +1,220 @@
+// `pnpm fuzz [--minutes N] [--seed S] [--max-commands N] [--out DIR] [--update-readme]`
+// `pnpm fuzz --replay FILE` (a .actions.json written here, or any scenario file)
+//
+// Runs the whole-stack property round after round (100 sequences a round, seeds S, S+1, ...) until
+// the time is up, then the scripted races and a round of input fuzzing. On a failure it writes the
+// shrunk case as <out>/fuzz-<seed>.actions.json (exact replay) and <out>/fuzz-<seed>.yaml (a
+// scenario of the expressible actions), prints their paths and exits 1. Bad flags: one line, exit 2.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { loadScenario, ScenarioError } from '@mmsim/scenario';
+import fc from 'fast-check';
+import { lastFailure, replayActions, SequenceFailure, wholeStackProperty } from './commands.ts';
+import { REPO_ROOT, scenarioParserProperty } from './inputs.ts';
+import { RACES } from './races.ts';
+import { type FailureRecord, scenarioToActions, toScenarioYaml } from './scenario.ts';
+import { stats } from './stats.ts';
+import { FuzzWorld, type LoggedAction } from './world.ts';
+
+interface Options {
+  minutes: number;
+  seed: number;
+  maxCommands: number;
+  out: string;
+  replay: string | null;
+  updateReadme: boolean;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`pnpm fuzz: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    minutes: 1,
+    seed: Date.now() % 2 ** 31,
+    maxCommands: 100,
+    out: 'fuzz-failures',
+    replay: null,
+    updateReadme: false,
+  };
+  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      usage(
+        `${flag}: expected a number from ${min} to ${max}, found ${v === undefined ? 'nothing' : `"${v}"`}`,
+      );
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') continue;
+    if (a === '--minutes') o.minutes = num(a, argv[++i], 0, 7 * 24 * 60);
+    else if (a === '--seed') o.seed = Math.floor(num(a, argv[++i], 0, 2 ** 31 - 1));
+    else if (a === '--max-commands') o.maxCommands = Math.floor(num(a, argv[++i], 1, 10_000));
+    else if (a === '--out') {
+      const v = argv[++i];
+      if (v === undefined || v === '') usage('--out: expected a directory');
+      o.out = v;
+    } else if (a === '--replay') {
+      const v = argv[++i];
+      if (v === undefined || v === '') usage('--replay: expected a file');
+      o.replay = v;
+    } else if (a === '--update-readme') o.updateReadme = true;
+    else
+      usage(
+        `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme)`,
+      );
+  }
+  return o;
+}
+
+function logOf(w: FuzzWorld | null, e: unknown): readonly LoggedAction[] {
+  if (e instanceof SequenceFailure) return e.log;
+  return w?.log ?? [];
+}
+
+/** Replay a failure file or a scenario under the model; exit 0 when it passes, 1 when it fails. */
+function replay(file: string): number {
+  let options: FailureRecord['options'];
+  let actions: FailureRecord['actions'];
+  if (file.endsWith('.json') && !file.endsWith('.scenario.json')) {
+    let rec: FailureRecord;
+    try {
+      rec = JSON.parse(readFileSync(file, 'utf8')) as FailureRecord;
+    } catch (e) {
+      usage(`${file}: expected a failure file written by pnpm fuzz (${(e as Error).message})`);
+    }
+    if (!Array.isArray(rec.actions))
+      usage(`${file}: expected a failure file written by pnpm fuzz (no actions)`);
+    ({ options, actions } = rec);
+  } else {
+    try {
+      ({ options, actions } = scenarioToActions(loadScenario(file)));
+    } catch (e) {
+      if (e instanceof ScenarioError) usage(e.message);
+      throw e;
+    }
+  }
+  try {
+    replayActions(options, actions);
+    process.stdout.write(`${file}: ${actions.length} actions replayed, every check passed\n`);
+    return 0;
+  } catch (e) {
+    process.stdout.write(`${file}: FAILED\n${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+function writeFailure(o: Options, seed: number, path: string | undefined, message: string): void {
+  const f = lastFailure;
+  if (f === null) return;
+  // Re-run the shrunk case once to log it with outcomes.
+  let w: FuzzWorld | null = null;
+  let log: readonly LoggedAction[] = [];
+  try {
+    w = new FuzzWorld(f.options);
+    for (const a of f.actions) w.exec(a);
+    w.teardown();
+    log = w.log;
+  } catch (e) {
+    log = logOf(w, e);
+  }
+  mkdirSync(o.out, { recursive: true });
+  const base = join(o.out, `fuzz-${seed}`);
+  const rec: FailureRecord = { seed, message, options: f.options, actions: f.actions };
+  if (path !== undefined) rec.path = path;
+  writeFileSync(`${base}.actions.json`, `${JSON.stringify(rec, null, 2)}\n`);
+  const header = [
+    `pnpm fuzz --seed ${seed}: ${message.split('\n')[0]}`,
+    `exact replay (every action, with fault injection): pnpm fuzz --replay ${base}.actions.json`,
+    `this scenario (expressible actions): pnpm mmsim run ${base}.yaml${f.options.strategy !== undefined ? ` --strategy ${f.options.strategy}` : ''}`,
+  ];
+  writeFileSync(`${base}.yaml`, toScenarioYaml(`fuzz-${seed}`, f.options, log, header));
+  process.stdout.write(`wrote ${base}.actions.json and ${base}.yaml\n`);
+}
+
+function updateReadme(summary: string, o: Options, secs: number): void {
+  const file = join(REPO_ROOT, 'packages', 'fuzz', 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const begin = '<!-- last-run:begin -->';
+  const end = '<!-- last-run:end -->';
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < 0) return;
+  const ops = Object.entries(stats.byOp)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const body = [
+    begin,
+    `Last \`pnpm fuzz --minutes ${o.minutes} --seed ${o.seed}\` (${Math.round(secs)} s, ${o.maxCommands} commands at most per sequence):`,
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| sequences run | ${stats.sequences} |`,
+    `| commands run | ${stats.commands} |`,
+    `| faults injected (allocation calls failed) | ${stats.faultsInjected} in ${stats.faultArms} armed commands |`,
+    `| page migrations | ${stats.migrations} |`,
+    `| races scripted | ${stats.racesScripted} |`,
+    `| inputs fuzzed (scenario texts) | ${stats.inputsFuzzed} |`,
+    `| violations | ${stats.violations} |`,
+    `| frames leaked | ${stats.framesLeaked} |`,
+    '',
+    `Commands by op: ${ops}.`,
+    '',
+    `\`${summary}\``,
+    end,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, i) + body + text.slice(j + end.length));
+  process.stdout.write(`updated ${file}\n`);
+}
+
+function main(): number {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.replay !== null) return replay(resolvePath(o.replay));
+  const t0 = Date.now();
+  const deadline = t0 + o.minutes * 60_000;
+  let seed = o.seed;
+  let rounds = 0;
+  do {
+    const r = fc.check(wholeStackProperty(o.maxCommands, true), { seed, numRuns: 100 });
+    rounds++;
+    if (r.failed) {
+      stats.violations++;
+      const err = (r as { errorInstance?: unknown }).errorInstance;
+      const msg = err instanceof Error ? err.message : String(err);
+      process.stdout.write(`FAILED: seed ${seed}, path ${r.counterexamplePath}\n${msg}\n`);
+      writeFailure(o, seed, r.counterexamplePath ?? undefined, msg);
+      return 1;
+    }
+    process.stdout.write(`round ${rounds} (seed ${seed}): ${stats.summary()}\n`);
+    seed = (seed + 1) % 2 ** 31;
+  } while (Date.now() < deadline);
+  for (const race of RACES) {
+    try {
+      race.run();
+    } catch (e) {
+      stats.violations++;
+      process.stdout.write(`FAILED race ${race.name}\n${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+  }
+  const p = fc.check(scenarioParserProperty(), { seed: o.seed, numRuns: 5000 });
+  if (p.failed) {
+    stats.violations++;
+    const err = (p as { errorInstance?: unknown }).errorInstance;
+    process.stdout.write(
+      `FAILED scenario input fuzzing: seed ${o.seed}\n${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    return 1;
+  }
+  const summary = stats.summary();
+  process.stdout.write(`done: ${summary}\n`);
+  if (o.updateReadme) updateReadme(summary, o, (Date.now() - t0) / 1000);
+  return 0;
+}
+
+process.exitCode = main();
