@@ -351,3 +351,36 @@ describe('break_ksm strategies', () => {
   });
 });
 void Ksm;
+
+describe('tracepoints', () => {
+  it('emit the KSM events of a merge, a COW break and an exit in order', () => {
+    const { m, ksm } = world();
+    const rec = m.trace.record();
+    const p = new Process(m, 'p');
+    const a = mergeableRegion(p, 3, () => 5);
+    ksm.runFullScans(2);
+    p.writeByte(a, 1);
+    ksm.runFullScans(1);
+    p.exit();
+    ksm.runFullScans(1);
+    rec.stop();
+    const names = new Set(rec.events.map((e) => e.name));
+    for (const n of [
+      'ksm_enter',
+      'ksm_start_scan',
+      'ksm_stop_scan',
+      'ksm_merge_one_page',
+      'ksm_merge_with_ksm_page',
+      'ksm_remove_rmap_item',
+      'ksm_exit',
+    ]) {
+      expect(names.has(n), n).toBe(true);
+    }
+    const starts = rec.events
+      .filter((e) => e.name === 'ksm_start_scan')
+      .map((e) => (e.data as { seq: number }).seq);
+    expect(starts).toEqual([0, 1, 2, 3]);
+    // Nobody listening: nothing is recorded and nothing is built.
+    expect(m.trace.enabled).toBe(false);
+  });
+});
