@@ -384,3 +384,27 @@ describe('tracepoints', () => {
     expect(m.trace.enabled).toBe(false);
   });
 });
+
+describe('scan-time advisor', () => {
+  it('retunes pages_to_scan after every full scan, within the advisor bounds', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 2048, (i) => i % 7);
+    knob(ksm, 'advisor_mode', 'scan-time');
+    expect(ksm.pages_to_scan).toBe(500);
+    knob(ksm, 'advisor_max_pages_to_scan', 4000);
+    const seen: number[] = [];
+    const rec = m.trace.record();
+    for (let i = 0; i < 4; i++) {
+      ksm.runFullScans(1);
+      seen.push(ksm.pages_to_scan);
+    }
+    rec.stop();
+    expect(rec.events.filter((e) => e.name === 'ksm_advisor')).toHaveLength(4);
+    for (const v of seen) expect(v).toBeGreaterThan(0);
+    for (const v of seen) expect(v).toBeLessThanOrEqual(4000);
+    knob(ksm, 'advisor_mode', 'none');
+    expect(ksm.pages_to_scan).toBe(100);
+    checkAll(m, ksm);
+  });
+});
