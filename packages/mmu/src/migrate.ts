@@ -114,6 +114,17 @@ export function migrate_folio_finish(m: Machine, mig: Migration): void {
   pm.mapping[dst] = pm.mapping[src];
   pm.index[dst] = pm.index[src];
   pm.flags[dst] |= pm.flags[src] & (PG_anon_exclusive | PG_dirty | PG_swapbacked);
+  if ((pm.flags[src] & PG_swapcache) !== 0) {
+    // folio_migrate_mapping(): the swap cache entry and its reference move to the new folio.
+    const off = pm.private[src];
+    pm.flags[dst] |= PG_swapcache;
+    pm.private[dst] = off;
+    m.swap.cache.set(off, dst);
+    pm.get_page(dst);
+    pm.flags[src] &= ~PG_swapcache;
+    pm.private[src] = 0;
+    pm.put_page(src);
+  }
   if (pm.PageKsm(src)) m.hooks.folio_migrate_ksm(dst, src);
   remove_migration_ptes(m, src, dst);
   pm.flags[src] &= ~PG_locked;

@@ -1,7 +1,7 @@
 // Regressions found by the whole-stack fuzzer (@mmsim/fuzz).
 import { ErrnoError, PAGE_SIZE } from '@mmsim/core';
 import { describe, expect, it } from 'vitest';
-import { MADV_PAGEOUT } from '../src/index.ts';
+import { MADV_PAGEOUT, migrate_folio } from '../src/index.ts';
 import { anon, check, setup } from './helpers.ts';
 
 describe('fuzzer regressions', () => {
@@ -40,5 +40,25 @@ describe('fuzzer regressions', () => {
     expect(m.swap.cache.size).toBe(0);
     expect(m.swap.inuse).toBe(0);
     expect(m.phys.nrUsed).toBe(1); // the zero page
+  });
+
+  it('migrating a swap-cache folio moves the swap cache entry to the new folio (folio_migrate_mapping)', () => {
+    const { m, p } = setup();
+    const a = anon(p, 1);
+    p.writeByte(a, 3);
+    p.madvise(a, PAGE_SIZE, MADV_PAGEOUT);
+    const child = p.fork('child');
+    expect(child.readByte(a)).toBe(3); // swapped in: mapped and in the swap cache
+    p.exit(); // no swap PTE references the slot any more
+    const [[off, folio]] = [...m.swap.cache];
+    const dst = migrate_folio(m, folio);
+    expect(dst).not.toBe(0);
+    expect(m.swap.cache.get(off)).toBe(dst);
+    check(m);
+    child.exit();
+    check(m);
+    expect(m.swap.cache.size).toBe(0);
+    expect(m.swap.inuse).toBe(0);
+    expect(m.phys.nrUsed).toBe(1);
   });
 });
