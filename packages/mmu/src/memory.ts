@@ -362,6 +362,14 @@ function wp_page_copy(
   if (old !== 0) folio_remove_rmap_pte(pm, old);
   ptlUnlock(pm, m.counters, pteT);
   if (old !== 0) {
+    // free_swap_cache(old_folio): unmapped, and no swap PTE left for its slot.
+    const of = pm.folio(old);
+    if (
+      (pm.flags[of] & (PG_swapcache | PG_locked)) === PG_swapcache &&
+      !pm.folio_mapped(of) &&
+      m.swap.swapCount(pm.private[of]) === 0
+    )
+      swapcache_delete(m, of);
     pm.put_page(old); // the mapping's reference
     pm.put_page(old); // do_wp_page()'s reference
   }
