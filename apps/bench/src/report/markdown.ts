@@ -103,13 +103,15 @@ export function benchMarkdown(
   if (r.counters.length > 0) {
     const names = Object.keys(r.counters[0].perUnit).filter((k) => r.counters.some((c) => c.total[k] !== 0));
     const allDet = r.counters.every((c) => c.deterministic);
-    const unit = r.counters[0].unit;
+    // Rows of different units (per walk, per page ...) say their unit in the column heading.
+    const mixed = new Set(r.counters.map((c) => c.unit)).size > 1;
+    const per = mixed ? 'unit of work' : r.counters[0].unit;
     out.push(
-      `**Deterministic counters per ${unit}** (machine.counters over the timed work; ` +
+      `**Deterministic counters per ${per}** (machine.counters over the timed work; ` +
         `${allDet ? 'identical in every repetition' : '**differed between repetitions** — see JSON'})`,
       '',
       table(
-        ['counter', ...r.counters.map((c) => c.label)],
+        ['counter', ...r.counters.map((c) => (mixed ? `${c.label} (per ${c.unit})` : c.label))],
         ['---', ...r.counters.map(() => '--:')],
         names.map((k) => [k, ...r.counters.map((c) => fmtNum(c.perUnit[k] ?? 0))]),
       ),
