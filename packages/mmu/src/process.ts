@@ -49,6 +49,7 @@ import {
 } from './memory.ts';
 import {
   MmStruct,
+  VM_ACCOUNT,
   VM_DONTCOPY,
   VM_DONTDUMP,
   VM_EXEC,
@@ -254,6 +255,9 @@ export class Process {
       if ((prot & PROT_EXEC) !== 0) vmFlags |= VM_EXEC;
       if (type === MAP_SHARED) vmFlags |= VM_SHARED | VM_MAYSHARE;
       if ((flags & MAP_NORESERVE) !== 0) vmFlags |= VM_NORESERVE;
+      // accountable_mapping(): private writable memory is charged to overcommit (VM_ACCOUNT).
+      if (type === MAP_PRIVATE && (prot & PROT_WRITE) !== 0 && (flags & MAP_NORESERVE) === 0)
+        vmFlags |= VM_ACCOUNT;
       const vma = new VmAreaStruct(mm, start, start + len, vmFlags, start / PAGE_SIZE, '');
       setProt(vma);
       if (type === MAP_SHARED) {
@@ -423,6 +427,9 @@ export class Process {
         if ((prot & PROT_READ) !== 0) f |= VM_READ;
         if ((prot & PROT_WRITE) !== 0) f |= VM_WRITE;
         if ((prot & PROT_EXEC) !== 0) f |= VM_EXEC;
+        // mprotect_fixup(): making private memory writable charges it (VM_ACCOUNT), and the
+        // charge stays when write permission goes away again.
+        if ((prot & PROT_WRITE) !== 0 && (f & (VM_SHARED | VM_NORESERVE)) === 0) f |= VM_ACCOUNT;
         v.vm_flags = f >>> 0;
         setProt(v);
         this.changeProtection(v);

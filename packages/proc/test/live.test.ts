@@ -4,7 +4,7 @@
 // kpagecount, and the same smaps blocks. Needs root (PFNs, /proc/kpageflags) and cc; skipped with
 // the reason otherwise.
 //
-// Known differences, normalised below: mmu never sets VM_ACCOUNT ("ac" in VmFlags); shmem inode
+// Known differences, normalised below: shmem inode
 // numbers; kpageflags LRU/ACTIVE/REFERENCED/IDLE (LRU batching and reclaim state mmsim does not
 // model — a page faulted a moment ago may still sit in a per-CPU LRU batch); kpageflags of the
 // shmem region (the kernel dirties shmem folios on write faults; mmu keeps the dirtiness in PTEs).
@@ -185,9 +185,7 @@ function pfnShape(r: Region): string[] {
 
 /** Normalise what mmsim deliberately does not reproduce (see the file comment). */
 function normSmaps(text: string): string {
-  return text
-    .replace(/^(VmFlags:.*?)\bac /m, '$1')
-    .replace(/ 00:01 \d+ +\/dev\/zero \(deleted\)$/m, ' 00:01 INODE /dev/zero (deleted)');
+  return text.replace(/ 00:01 \d+ +\/dev\/zero \(deleted\)$/m, ' 00:01 INODE /dev/zero (deleted)');
 }
 
 describe('pagemap, kpageflags and smaps against the live kernel', () => {

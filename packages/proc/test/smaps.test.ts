@@ -55,7 +55,7 @@ describe('smaps', () => {
         'SwapPss:               0 kB',
         'Locked:                0 kB',
         'THPeligible:           0',
-        'VmFlags: rd wr mr mw me sd ',
+        'VmFlags: rd wr mr mw me ac sd ',
         '',
       ].join('\n'),
     );
@@ -71,10 +71,10 @@ describe('smaps', () => {
     mapAt(p, A + 2 * PMD_SIZE, PAGE_SIZE, 0, PROT_NONE);
     const noSd = { ...DEFAULT_PROC_CONFIG, memSoftDirty: false, protectionKeys: true };
     const [huge, none] = smaps(p.mm, noSd);
-    expect(huge.fields.VmFlags).toBe('rd wr mr mw me dd hg ');
+    expect(huge.fields.VmFlags).toBe('rd wr mr mw me ac dd hg ');
     expect(huge.fields.THPeligible).toBe(1);
     expect(huge.text).toContain(
-      'THPeligible:           1\nProtectionKey:         0\nVmFlags: rd wr mr mw me dd hg \n',
+      'THPeligible:           1\nProtectionKey:         0\nVmFlags: rd wr mr mw me ac dd hg \n',
     );
     expect(none.fields.VmFlags).toBe('mr mw me ');
     expect(none.text.split('\n')[0]).toBe('7f0000400000-7f0000401000 ---p 00000000 00:00 0 ');
@@ -113,7 +113,7 @@ describe('smaps', () => {
     p.mm.vmas[0].vm_flags |= VM_LOCKED;
     const f = smaps(p.mm)[0].fields;
     expect([f.KSM, f.Anonymous, f.Locked]).toEqual([4, 4, 4]);
-    expect(smaps(p.mm)[0].fields.VmFlags).toBe('rd wr mr mw me lo sd ');
+    expect(smaps(p.mm)[0].fields.VmFlags).toBe('rd wr mr mw me lo ac sd ');
     const T = A + 2 * PMD_SIZE;
     mapAt(p, T, PMD_SIZE);
     p.madvise(T, PMD_SIZE, MADV_HUGEPAGE);

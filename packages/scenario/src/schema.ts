@@ -309,7 +309,9 @@ export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
   arch: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)]) }).optional(),
-  machine: z.strictObject({ memory_mib: z.number().int().min(1) }).optional(),
+  machine: z
+    .strictObject({ memory_mib: z.number().int().min(1).optional(), swap_mib: z.number().int().min(0).optional() })
+    .optional(),
   ksm: ksmKnobs.optional(),
   steps: z.array(stepSchema),
 });
@@ -320,7 +322,7 @@ export type Scenario = z.infer<typeof scenarioSchema>;
 export const KNOWN_KEYS = {
   top: Object.keys(scenarioSchema.shape),
   arch: ['levels'],
-  machine: ['memory_mib'],
+  machine: ['memory_mib', 'swap_mib'],
   ksm: KSM_INITIAL_KNOBS as readonly string[],
   counters: KSM_COUNTERS as readonly string[],
   procExpect: Object.keys(procExpect.shape),

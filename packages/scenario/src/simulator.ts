@@ -106,7 +106,8 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
       `at least ${MIN_MEMORY_MIB} on the simulator`,
       String(memoryMiB),
     );
-  const m = new Machine({ memoryMiB, swapMiB: hostSwapMiB(), levels: scenario.arch?.levels ?? 4 });
+  const swapMiB = scenario.machine?.swap_mib ?? hostSwapMiB();
+  const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
   if (opts.strategy !== undefined) {
     const s = STRATEGIES[opts.strategy];
