@@ -310,7 +310,10 @@ export const scenarioSchema = z.strictObject({
   description: z.string().optional(),
   arch: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)]) }).optional(),
   machine: z
-    .strictObject({ memory_mib: z.number().int().min(1).optional(), swap_mib: z.number().int().min(0).optional() })
+    .strictObject({
+      memory_mib: z.number().int().min(1).optional(),
+      swap_mib: z.number().int().min(0).optional(),
+    })
     .optional(),
   ksm: ksmKnobs.optional(),
   steps: z.array(stepSchema),
