@@ -73,6 +73,10 @@ export function checkKsmInvariants(ksm: Ksm): void {
       }
     } else checkNode(n);
   }
+  for (const n of ksm.migrate_nodes) {
+    if (!n.onMigrateList) errors.push(`node ${n.id}: on migrate_nodes but not marked`);
+    checkNode(n);
+  }
   if (items !== ksm.rmap_items) errors.push(`ksm_rmap_items ${ksm.rmap_items} but ${items} items listed`);
   if (shared !== ksm.pages_shared)
     errors.push(`pages_shared ${ksm.pages_shared} but ${shared} nodes with items`);

@@ -157,6 +157,9 @@ export class Ksm {
   scanSlot: KsmMmSlot;
   scanAddress = 0;
   scanLink: RmapLink;
+  /** migrate_nodes: stable nodes whose KSM page moved to another NUMA node, waiting to be
+   * re-linked into their new node's tree by stable_tree_search(). */
+  readonly migrate_nodes: Set<KsmStableNode> = new Set();
   /** Stable nodes by handle (what page->mapping refers to). */
   private readonly nodes: Map<number, KsmStableNode> = new Map();
   private nextNodeId = 1;
@@ -367,6 +370,13 @@ export class Ksm {
     let slot = this.scanSlot;
     if (slot === this.mmHead) {
       this.advisor_start_scan();
+      // Prune stale nodes parked on migrate_nodes (their pages may have been freed).
+      if (this.merge_across_nodes === 0) {
+        for (const n of [...this.migrate_nodes]) {
+          const f = this.ksm_get_folio(n, KSM_GET_FOLIO_NOLOCK);
+          if (f !== 0) this.m.phys.put_page(f);
+        }
+      }
       // Empty the unstable tree at the start of each full scan (counters untouched).
       for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
       slot = this.mmHead.next;
@@ -560,6 +570,12 @@ export class Ksm {
     const node = this.folio_stable_node(pm.folio(page));
     let bypass = false;
     if (node !== null) {
+      if (!node.onMigrateList && this.get_kpfn_nid(node.kpfn) !== node.nid) {
+        // The KSM page was migrated to another node: park its node on migrate_nodes.
+        this.stable_node_dup_del(node);
+        node.onMigrateList = true;
+        this.migrate_nodes.add(node);
+      }
       if (!node.onMigrateList && item.head === node) return;
       if (!this.is_page_sharing_candidate(node)) bypass = true;
     } else {
@@ -843,8 +859,10 @@ export class Ksm {
     }
     node.hlist = null;
     this.m.trace.emit('ksm_remove_ksm_page', { pfn: node.kpfn });
-    if (node.onMigrateList) node.onMigrateList = false;
-    else this.stable_node_dup_del(node);
+    if (node.onMigrateList) {
+      node.onMigrateList = false;
+      this.migrate_nodes.delete(node);
+    } else this.stable_node_dup_del(node);
     this.free_stable_node(node);
   }
 
@@ -991,32 +1009,122 @@ export class Ksm {
     const folio = pm.folio(page);
     const pageNode = this.folio_stable_node(folio);
     if (pageNode !== null && !pageNode.onMigrateList) {
-      pm.get_page(folio);
+      pm.get_page(folio); // KSM page forked
       return folio;
     }
-    const root = this.root_stable_tree[this.get_kpfn_nid(page)];
+    const nid = this.get_kpfn_nid(page);
+    const root = this.root_stable_tree[nid];
+    let parent: KsmStableNode | null = null;
+    let isLeft = false;
+    let stableNode: KsmStableNode | null = null;
+    let dup: KsmStableNode | null = null;
+    let found = false;
     again: for (;;) {
+      parent = null;
+      isLeft = false;
       let node = root.rb_node;
       while (node !== null) {
         const treePage = this.__stable_node_chain(node, true);
-        const dup = dupOut.node;
+        dup = dupOut.node;
         if (chainOut.node === null || treePage === 0) continue again;
         node = chainOut.node;
         const ret = pm.memcmp_pages(page, treePage);
         pm.put_page(treePage);
-        if (ret < 0) node = node.rb_left;
-        else if (ret > 0) node = node.rb_right;
-        else {
-          if (dup === null || !this.is_page_sharing_candidate(dup)) return 0;
-          const tp = this.ksm_get_folio(dup, KSM_GET_FOLIO_TRYLOCK);
-          if (tp === -EBUSY) return -EBUSY;
-          if (tp === 0) continue again;
-          pm.unlock_page(tp);
-          return tp;
+        parent = node;
+        if (ret < 0) {
+          isLeft = true;
+          node = node.rb_left;
+        } else if (ret > 0) {
+          isLeft = false;
+          node = node.rb_right;
+        } else {
+          stableNode = node;
+          found = true;
+          break;
         }
       }
-      return 0;
+      break;
     }
+    if (!found) {
+      if (pageNode === null) return 0;
+      // A migrated KSM page with no match: its node moves into this node's tree here.
+      this.migrate_nodes.delete(pageNode);
+      pageNode.onMigrateList = false;
+      pageNode.nid = nid;
+      rb_link_node(pageNode, parent, isLeft, root);
+      rb_insert_color(pageNode, root);
+      return this.migratedResult(pageNode, folio);
+    }
+    if (pageNode !== null && pm.folio_mapcount(folio) > 1) {
+      // chain_append: keep the migrated KSM page, as another dup of this content.
+      let chain = stableNode!;
+      if (dup === chain) {
+        const c = this.alloc_stable_node_chain(dup);
+        if (c === null) return 0;
+        chain = c;
+      }
+      this.migrate_nodes.delete(pageNode);
+      pageNode.onMigrateList = false;
+      pageNode.nid = nid;
+      this.stable_node_chain_add_dup(pageNode, chain);
+      return this.migratedResult(pageNode, folio);
+    }
+    if (dup === null || !this.is_page_sharing_candidate(dup)) return 0;
+    const tp = this.ksm_get_folio(dup, KSM_GET_FOLIO_TRYLOCK);
+    if (tp === -EBUSY) return -EBUSY;
+    if (tp === 0) return this.stable_tree_search(page); // the tree may have been rebalanced
+    pm.unlock_page(tp);
+    if (this.get_kpfn_nid(dup.kpfn) !== dup.nid) {
+      pm.put_page(tp);
+      return this.replaceMigratedDup(stableNode!, dup, pageNode, folio, nid, root);
+    }
+    return tp;
+  }
+
+  /** stable_tree_search()'s `out:` label for a migrated page's own node. */
+  private migratedResult(pageNode: KsmStableNode, folio: number): number {
+    if (!this.is_page_sharing_candidate(pageNode)) return 0;
+    this.m.phys.get_page(folio);
+    return folio;
+  }
+
+  /** stable_tree_search()'s `replace:` label: the matching dup's page lives on another node now;
+   * it goes to migrate_nodes and, if the scanned page is a migrated KSM page, that one takes
+   * its place. */
+  private replaceMigratedDup(
+    stableNode: KsmStableNode,
+    dup: KsmStableNode,
+    pageNode: KsmStableNode | null,
+    folio: number,
+    nid: number,
+    root: RbRoot<KsmStableNode>,
+  ): number {
+    let result = 0;
+    if (dup === stableNode) {
+      if (pageNode !== null) {
+        this.migrate_nodes.delete(pageNode);
+        pageNode.onMigrateList = false;
+        pageNode.nid = nid;
+        rb_replace_node(dup, pageNode, root);
+        RB_CLEAR_NODE(dup);
+        result = this.migratedResult(pageNode, folio);
+      } else {
+        rb_erase(dup, root);
+        RB_CLEAR_NODE(dup);
+      }
+    } else {
+      this.stable_node_dup_del(dup);
+      if (pageNode !== null) {
+        this.migrate_nodes.delete(pageNode);
+        pageNode.onMigrateList = false;
+        pageNode.nid = nid;
+        this.stable_node_chain_add_dup(pageNode, stableNode);
+        result = this.migratedResult(pageNode, folio);
+      }
+    }
+    dup.onMigrateList = true;
+    this.migrate_nodes.add(dup);
+    return result;
   }
 
   /** stable_tree_insert(): a new stable node (or dup) for kpage, or null. */
@@ -1462,6 +1570,7 @@ export class Ksm {
     };
     for (const root of this.root_stable_tree) collect(root.rb_node);
     for (const n of stack) if (this.remove_stable_node_chain(n)) err = -EBUSY;
+    for (const n of [...this.migrate_nodes]) if (this.remove_stable_node(n) !== 0) err = -EBUSY;
     return err;
   }
 

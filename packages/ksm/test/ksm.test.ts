@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, PROT_NONE, Process } from '@mmsim/mmu';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE, Process } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -142,6 +142,60 @@ describe('NUMA: ksm_tests -N (merge_across_nodes), two simulated nodes', () => {
     expect(sharedSharing(ksm)).toEqual([2, 4]);
     expect(ksm.root_stable_tree.map((r) => r.rb_node !== null)).toEqual([true, true]);
     expect(() => p.set_mempolicy_node(2)).toThrowError(expect.objectContaining({ code: 'EINVAL' }));
+    checkAll(m, ksm);
+  });
+});
+
+describe('NUMA: a KSM page migrated to another node (migrate_nodes)', () => {
+  it("is parked on migrate_nodes and re-linked into its new node's stable tree", () => {
+    const m = new Machine({ memoryMiB: 256, nodes: 2 });
+    const ksm = new Ksm(m);
+    knob(ksm, 'merge_across_nodes', 0);
+    const p = new Process(m, 'p');
+    const a = mergeableRegion(p, 3, () => 0x44);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([1, 2]);
+    const kpfn = p.translate(a, false, 'test');
+    expect(m.phys.PageKsm(kpfn)).toBe(true);
+    const moved = migrate_folio(m, kpfn, 1);
+    expect(m.phys.nid[moved]).toBe(1);
+    expect(m.phys.PageKsm(moved)).toBe(true);
+    checkAll(m, ksm);
+    ksm.runFullScans(1);
+    // The node followed its page into node 1's tree; nothing was unmerged.
+    expect(ksm.migrate_nodes.size).toBe(0);
+    expect(ksm.root_stable_tree[0].rb_node).toBe(null);
+    expect(ksm.root_stable_tree[1].rb_node).not.toBe(null);
+    expect(sharedSharing(ksm)).toEqual([1, 2]);
+    for (let i = 0; i < 3; i++) expect(p.readByte(a + i * PAGE_SIZE)).toBe(0x44);
+    checkAll(m, ksm);
+    // A new page of the same content on node 1 now merges with the migrated KSM page.
+    p.set_mempolicy_node(1);
+    mergeableRegion(p, 1, () => 0x44);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([1, 3]);
+    checkAll(m, ksm);
+  });
+
+  it('joins an equal KSM page on its new node as a dup of a chain (chain_append)', () => {
+    const m = new Machine({ memoryMiB: 256, nodes: 2 });
+    const ksm = new Ksm(m);
+    knob(ksm, 'merge_across_nodes', 0);
+    const p = new Process(m, 'p');
+    const a = mergeableRegion(p, 2, () => 0x55);
+    p.set_mempolicy_node(1);
+    mergeableRegion(p, 2, () => 0x55);
+    ksm.runFullScans(2);
+    expect(sharedSharing(ksm)).toEqual([2, 2]);
+    migrate_folio(m, p.translate(a, false, 'test'), 1);
+    ksm.runFullScans(1);
+    expect(ksm.root_stable_tree[0].rb_node).toBe(null);
+    expect(ksm.counters()).toMatchObject({
+      pages_shared: 2,
+      pages_sharing: 2,
+      stable_node_chains: 1,
+      stable_node_dups: 2,
+    });
     checkAll(m, ksm);
   });
 });

@@ -42,7 +42,11 @@ export interface Migration {
  * destination, lock the source and replace every mapping with a migration entry. Returns null
  * when the folio cannot be migrated now (locked, extra references, no memory).
  */
-export function migrate_folio_start(m: Machine, folio: number): Migration | null {
+export function migrate_folio_start(
+  m: Machine,
+  folio: number,
+  nid: number = m.phys.nid[folio],
+): Migration | null {
   const pm = m.phys;
   if (!pm.PageAnon(folio) || (pm.flags[folio] & PG_locked) !== 0) return null;
   pm.get_page(folio); // isolation reference
@@ -57,7 +61,7 @@ export function migrate_folio_start(m: Machine, folio: number): Migration | null
     pm.put_page(folio);
     return null;
   }
-  pm.allocNid = pm.nid[folio]; // migrate within the node
+  pm.allocNid = nid; // the destination node (by default the folio's own)
   const dst = pm.alloc_pages(0);
   if (dst === 0) {
     pm.put_page(folio);
@@ -171,8 +175,8 @@ function remove_migration_ptes(m: Machine, src: number, dst: number): void {
 }
 
 /** migrate_pages() for one folio: the new PFN, or 0 when it could not be migrated. */
-export function migrate_folio(m: Machine, folio: number): number {
-  const mig = migrate_folio_start(m, folio);
+export function migrate_folio(m: Machine, folio: number, nid?: number): number {
+  const mig = migrate_folio_start(m, folio, nid);
   if (mig === null) return 0;
   m.reach('migrate:unmapped', mig);
   migrate_folio_finish(m, mig);
