@@ -581,6 +581,7 @@ function freeLevel(
         setEntry(pm, table, idx, 0, 0);
         pm.freePageTable(child);
         mm.nrPtes--;
+        mm.pmdCacheDrop();
       }
     }
     addr = next;
@@ -594,6 +595,7 @@ export function free_all_pgtables(mm: MmStruct): void {
   pm.freePageTable(mm.pgd);
   mm.nrPtes--;
   mm.pgd = 0;
+  mm.pmdCacheDrop();
 }
 
 // ---- fork ---------------------------------------------------------------------------------

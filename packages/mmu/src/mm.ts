@@ -152,6 +152,10 @@ export class MmStruct {
   private writer = false;
   /** Page tables deposited under huge PMDs (pgtable_trans_huge_deposit()). */
   readonly deposited: Map<number, number> = new Map();
+  /** find_pmd_table()'s cache (simulator-only). */
+  private pmdCacheRegion = -1;
+  private pmdCachePud = 0;
+  private pmdCachePmd = 0;
   /** mm->page_table_lock held. */
   pageTableLocked = false;
   /** mmap_base for the top-down allocator. */
@@ -262,6 +266,14 @@ export class MmStruct {
    * Sets lookup.pud / lookup.pmd (table PFNs) for the caller.
    */
   find_pmd_table(addr: number): number {
+    // A one-entry cache of the last PMD table found, keyed by the 1 GiB region: upper-level
+    // tables only go away in free_pgtables() and at exit, which drop it (pmdCacheDrop()).
+    const region = Math.floor(addr / 1073741824);
+    if (region === this.pmdCacheRegion) {
+      lookup.pud = this.pmdCachePud;
+      lookup.pmd = this.pmdCachePmd;
+      return this.pmdCachePmd;
+    }
     const pm = this.machine.phys;
     let t = this.pgd;
     if (this.levels === 5) {
@@ -276,7 +288,15 @@ export class MmStruct {
     readEntry(pm, t, pud_index(addr));
     if ((E.lo === 0 && E.hi === 0) || (E.lo & 0x80) !== 0) return 0;
     lookup.pmd = entryTable(E.lo, E.hi);
+    this.pmdCacheRegion = region;
+    this.pmdCachePud = lookup.pud;
+    this.pmdCachePmd = lookup.pmd;
     return lookup.pmd;
+  }
+
+  /** Forget the cached PMD table (an upper-level table was freed). */
+  pmdCacheDrop(): void {
+    this.pmdCacheRegion = -1;
   }
 
   /** The PTE table covering addr, or 0 when the PMD is none or a huge leaf. */
