@@ -21,13 +21,22 @@ import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';
 const SIZE_MIB = 2048;
 const SIZE_MIB_QUICK = 512;
 const FILL = 0x2a; // '*', as ksm_tests.c fills
+/** Content mixes: ksm_tests' one content; 16 contents cycling; nothing merged (the walk alone). */
+const MIXES = ['same', 'ids16', 'none'] as const;
+type Mix = (typeof MIXES)[number];
+
+/** Page i's content for a mix (the first byte distinguishes ids; 'none' is never made mergeable). */
+function fillFor(mix: Mix, i: number, buf: Uint8Array): void {
+  buf.fill(FILL);
+  if (mix === 'ids16') buf[0] = i % 16;
+}
 
 function sizeOf(quick: boolean): number {
   return quick ? SIZE_MIB_QUICK : SIZE_MIB;
 }
 
 /** The simulator: merge, then time MADV_UNMERGEABLE with one strategy. */
-function simulate(ctx: BenchContext, strategy: string, mib: number): RunResult {
+function simulate(ctx: BenchContext, strategy: string, mix: Mix, mib: number): RunResult {
   const pages = (mib * MiB) / PAGE_SIZE;
   const m = new Machine({ memoryMiB: mib * 3 });
   const ksm = new Ksm(m);
@@ -35,18 +44,21 @@ function simulate(ctx: BenchContext, strategy: string, mib: number): RunResult {
   ksm.pages_to_scan = pages + 1;
   const p = new Process(m, 'ksm_tests');
   const addr = p.mmap(null, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-  const buf = new Uint8Array(PAGE_SIZE).fill(FILL);
-  for (let i = 0; i < pages; i++) p.writePage(addr + i * PAGE_SIZE, buf);
+  const buf = new Uint8Array(PAGE_SIZE);
+  for (let i = 0; i < pages; i++) {
+    fillFor(mix, i, buf);
+    p.writePage(addr + i * PAGE_SIZE, buf);
+  }
   p.madvise(addr, pages * PAGE_SIZE, MADV_MERGEABLE);
-  ksm.runFullScans(2);
+  if (mix !== 'none') ksm.runFullScans(2);
   const c = ksm.counters();
-  if (c.pages_shared + c.pages_sharing !== pages)
-    throw new Error(`unmerge: only ${c.pages_shared + c.pages_sharing} of ${pages} pages merged`);
+  const merged = c.pages_shared + c.pages_sharing;
+  if (mix !== 'none' && merged !== pages) throw new Error(`unmerge: only ${merged} of ${pages} pages merged`);
   ctx.gc();
   const before = m.counters.snapshot();
   const seconds = ctx.time(() => p.madvise(addr, pages * PAGE_SIZE, MADV_UNMERGEABLE));
   const counters = m.counters.since(before);
-  const label = STRATEGIES[strategy]!.name;
+  const label = `${STRATEGIES[strategy]!.name} (${mix})`;
   return {
     samples: [{ label, unit: 'MiB', ops: mib, seconds }],
     counters: [{ label, unit: 'page', units: pages, counters }],
@@ -55,7 +67,11 @@ function simulate(ctx: BenchContext, strategy: string, mib: number): RunResult {
 }
 
 /** The live kernel: the same steps through the oracle; the madvise step's own time. */
-async function kernel(mib: number): Promise<RunResult> {
+function kernelLabel(mix: Mix): string {
+  return `live kernel (${mix})`;
+}
+
+async function kernel(mix: Mix, mib: number): Promise<RunResult> {
   const av = oracleAvailability();
   if (!av.available)
     return {
@@ -71,9 +87,13 @@ async function kernel(mib: number): Promise<RunResult> {
       steps: [
         { op: 'spawn', proc: 'a' },
         { op: 'mmap', proc: 'a', region: 'r', pages },
-        { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: FILL } },
+        mix === 'ids16'
+          ? { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 16, seed: 7 } }
+          : { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: FILL } },
         { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
-        { op: 'ksm_scan', full_scans: 2 },
+        mix === 'none'
+          ? { op: 'report', label: 'populated' }
+          : { op: 'ksm_scan', full_scans: 2 },
         { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_UNMERGEABLE' },
       ],
     }),
@@ -91,7 +111,7 @@ async function kernel(mib: number): Promise<RunResult> {
     throw new Error(`unmerge: the kernel run failed: ${JSON.stringify(report.failures)}`);
   return {
     samples: [
-      { label: 'live kernel (6.18, folio_walk)', unit: 'MiB', ops: mib, seconds: Math.max(ms, 1) / 1000 },
+      { label: kernelLabel(mix), unit: 'MiB', ops: mib, seconds: Math.max(ms, 1) / 1000 },
     ],
     counters: [],
     metrics: [],
@@ -107,30 +127,40 @@ const unmerge: Benchmark = {
     'break_ksm() strategy on identical state, next to the live kernel on the same workload.',
   variants({ quick }): Variant[] {
     const mib = sizeOf(quick);
-    return [
-      ...names.map((n) => ({
-        id: n,
-        description: `${STRATEGIES[n]!.kernel}: ${STRATEGIES[n]!.description}, ${mib} MiB`,
-      })),
-      { id: 'kernel', description: `the live kernel through native/oracle.c, ${mib} MiB` },
-    ];
+    const out: Variant[] = [];
+    for (const mix of MIXES) {
+      for (const n of names)
+        out.push({
+          id: `${mix}:${n}`,
+          description: `${STRATEGIES[n]!.kernel}: ${STRATEGIES[n]!.description}, ${mix}, ${mib} MiB`,
+        });
+      out.push({
+        id: `${mix}:kernel`,
+        description: `the live kernel through native/oracle.c, ${mix}, ${mib} MiB`,
+      });
+    }
+    return out;
   },
-  comparisons: [
-    ...names.map((n) => ({ name: `${n} / follow_page`, numerator: n, denominator: 'follow_page' })),
+  comparisons: MIXES.flatMap((mix) => [
     ...names.map((n) => ({
-      name: `${n} / live kernel`,
-      numerator: n,
-      denominator: 'live kernel (6.18, folio_walk)',
+      name: `${n} / follow_page (${mix})`,
+      numerator: `${n} (${mix})`,
+      denominator: `follow_page (${mix})`,
     })),
-  ],
+    ...names.map((n) => ({
+      name: `${n} / live kernel (${mix})`,
+      numerator: `${n} (${mix})`,
+      denominator: kernelLabel(mix),
+    })),
+  ]),
   targets: [
-    {
-      name: 'folio_walk / live kernel',
+    ...MIXES.map((mix) => ({
+      name: `folio_walk / live kernel (${mix})`,
       atLeast: 1,
-      source: 'issue 7: simulator at least as fast as the kernel',
-    },
+      source: 'issues 5, 7: simulator at least as fast as the kernel',
+    })),
     {
-      name: 'walk_fault / follow_page',
+      name: 'walk_fault / follow_page (same)',
       atLeast: 1,
       source: 'issue 7: our walker no slower than follow_page',
     },
@@ -143,12 +173,17 @@ const unmerge: Benchmark = {
       'pagesCopied the 4 KiB copies. walk_fault (mmsim) reads the upper levels once per PMD and faults from ' +
       'inside its pmd_entry, so per page it reads only the PTE (twice for a KSM page) where follow_page ' +
       'reads every level.',
+    'Mixes: same = ksm_tests -D (one content, 2048 KSM pages at 2 GiB); ids16 = 16 contents cycling; ' +
+      "none = MADV_MERGEABLE but never scanned, so MADV_UNMERGEABLE only walks (the kernel's ~20 GiB/s case).",
     '--quick uses 512 MiB instead of 2 GiB.',
   ],
   async run(ctx: BenchContext): Promise<RunResult> {
     const mib = sizeOf(ctx.quick);
-    if (ctx.variant === 'kernel') return kernel(mib);
-    return simulate(ctx, ctx.variant, mib);
+    const [mix, what] = ctx.variant.split(':') as [Mix, string];
+    if (!MIXES.includes(mix) || (what !== 'kernel' && STRATEGIES[what] === undefined))
+      throw new Error(`unmerge: unknown variant '${ctx.variant}'`);
+    if (what === 'kernel') return kernel(mix, mib);
+    return simulate(ctx, what, mix, mib);
   },
 };
 
