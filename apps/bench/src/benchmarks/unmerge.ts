@@ -91,9 +91,7 @@ async function kernel(mix: Mix, mib: number): Promise<RunResult> {
           ? { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 16, seed: 7 } }
           : { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: FILL } },
         { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
-        mix === 'none'
-          ? { op: 'report', label: 'populated' }
-          : { op: 'ksm_scan', full_scans: 2 },
+        mix === 'none' ? { op: 'report', label: 'populated' } : { op: 'ksm_scan', full_scans: 2 },
         { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_UNMERGEABLE' },
       ],
     }),
@@ -110,9 +108,7 @@ async function kernel(mix: Mix, mib: number): Promise<RunResult> {
   if (!report.ok || Number.isNaN(ms))
     throw new Error(`unmerge: the kernel run failed: ${JSON.stringify(report.failures)}`);
   return {
-    samples: [
-      { label: kernelLabel(mix), unit: 'MiB', ops: mib, seconds: Math.max(ms, 1) / 1000 },
-    ],
+    samples: [{ label: kernelLabel(mix), unit: 'MiB', ops: mib, seconds: Math.max(ms, 1) / 1000 }],
     counters: [],
     metrics: [],
   };
