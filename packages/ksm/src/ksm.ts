@@ -2,7 +2,19 @@
 // bookkeeping of mm/ksm.c as shipped in Linux 6.18 (see docs/kernel/ksm-6.18.md for the
 // reconstruction and the points where 6.18 differs from older kernels).
 
-import { BUG, EBUSY, EFAULT, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE, VM_BUG_ON, WARN_ON } from '@mmsim/core';
+import {
+  alignDown,
+  BUG,
+  EBUSY,
+  EFAULT,
+  EINVAL,
+  ENOMEM,
+  PAGE_SIZE,
+  PMD_SIZE,
+  tableIndex,
+  VM_BUG_ON,
+  WARN_ON,
+} from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -306,11 +318,13 @@ export class Ksm {
     const c = m.counters;
     c.walks++;
     while (addr < end) {
+      // The walker's descent: every upper-level entry read, and an empty one skips its whole span.
       const pmdT = mm.find_pmd_table(addr);
+      c.pgdRead++;
+      c.p4dRead++;
       c.pudRead++;
       if (pmdT === 0) {
-        // An empty upper level: skip to the next PUD (1 GiB) boundary.
-        addr = addr - (addr % 2 ** 30) + 2 ** 30;
+        addr = this.upperHoleEnd(mm, addr);
         continue;
       }
       const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
@@ -360,6 +374,20 @@ export class Ksm {
       ptlUnlock(pm, c, pteT);
     }
     return -1;
+  }
+
+  /** Where the empty upper-level entry covering addr ends (PGD with 5 levels, P4D, or PUD). */
+  private upperHoleEnd(mm: MmStruct, addr: number): number {
+    const pm = this.m.phys;
+    let t = mm.pgd;
+    if (mm.levels === 5) {
+      readEntry(pm, t, tableIndex(addr, 48));
+      if (E.lo === 0 && E.hi === 0) return alignDown(addr, 2 ** 48) + 2 ** 48;
+      t = entry_pfn(E.lo, E.hi);
+    }
+    readEntry(pm, t, tableIndex(addr, 39));
+    if (E.lo === 0 && E.hi === 0) return alignDown(addr, 2 ** 39) + 2 ** 39;
+    return alignDown(addr, 2 ** 30) + 2 ** 30;
   }
 
   /** scan_get_next_rmap_item(): the next page to look at, with its rmap_item (or null). */
