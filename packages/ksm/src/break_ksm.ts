@@ -60,12 +60,11 @@ const STOP = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM;
 
 /** The PTE at addr (under its PTL) is a KSM page, a migration entry of one, or a KSM zero page:
  * the body shared by the walker callbacks of (D), (E) and (I). */
-function pteIsKsm(ksm: Ksm, vma: VmAreaStruct, lo: number, hi: number): boolean {
+function pteIsKsm(ksm: Ksm, lo: number, hi: number): boolean {
   const pm = ksm.m.phys;
   let page = 0;
   if (pte_present(lo)) page = vm_normal_page(pm, lo, hi);
   else if (is_migration_entry(lo, hi)) page = swp_offset(lo, hi);
-  void vma;
   return (page !== 0 && pm.PageKsm(page)) || is_ksm_zero_pte(pm, lo, hi);
 }
 
@@ -78,7 +77,7 @@ function pmdCallbackTest(walk: MmWalk, addr: number): number {
   ptlLock(pm, ksm.m.counters, pteT);
   readEntry(pm, pteT, pte_index(addr));
   ksm.m.counters.pteRead++;
-  const r = pteIsKsm(ksm, walk.vma!, E.lo, E.hi) ? 1 : 0;
+  const r = pteIsKsm(ksm, E.lo, E.hi) ? 1 : 0;
   ptlUnlock(pm, ksm.m.counters, pteT);
   return r;
 }
@@ -238,7 +237,7 @@ function rangePmdEntry(walk: MmWalk, addr: number, next: number): number {
     const lo = w[o];
     const hi = w[o + 1];
     if (lo === 0 && hi === 0) continue;
-    if (pteIsKsm(ksm, walk.vma!, lo, hi)) {
+    if (pteIsKsm(ksm, lo, hi)) {
       rangeCursor.addr = a;
       found = 1;
       break;
@@ -297,7 +296,7 @@ function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
     c.pteRead++;
     const lo = w[o];
     const hi = w[o + 1];
-    if ((lo === 0 && hi === 0) || !pteIsKsm(ksm, vma, lo, hi)) {
+    if ((lo === 0 && hi === 0) || !pteIsKsm(ksm, lo, hi)) {
       a += PAGE_SIZE;
       continue;
     }

@@ -27,7 +27,6 @@ import {
   folio_add_anon_rmap_pte,
   folio_remove_rmap_pte,
   folio_try_share_anon_rmap_pte,
-  is_ksm_zero_pte,
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
   type Machine,
@@ -692,11 +691,10 @@ export class Ksm {
     if (!pm.PageAnon(page)) return -EFAULT;
     m.reach('ksm:before-merge', { vma, page, kpage });
     if (!pm.trylock_page(page)) return -EFAULT;
-    let folio = pm.folio(page);
+    const folio = pm.folio(page);
     if (pm.folio_test_large(folio)) {
       pm.unlock_page(page);
       if (split_folio(m, folio, page) !== 0) return -EFAULT;
-      folio = page;
       pm.trylock_page(page);
     }
     let err = -EFAULT;
@@ -710,7 +708,6 @@ export class Ksm {
       }
     }
     pm.unlock_page(page);
-    void folio;
     return err;
   }
 
@@ -1675,9 +1672,6 @@ export class Ksm {
   nodeById(id: number): KsmStableNode | undefined {
     return this.nodes.get(id);
   }
-
-  /** is_ksm_zero_pte() re-exported for strategies. */
-  static is_ksm_zero_pte = is_ksm_zero_pte;
 }
 
 /** Scratch outputs of write_protect_page()/findPte(). */
@@ -1685,8 +1679,6 @@ const wp = { addr: 0, table: 0, idx: 0, lo: 0, hi: 0 };
 /** Scratch outputs of stable_node_dup()/__stable_node_chain(). */
 const dupOut: { node: KsmStableNode | null } = { node: null };
 const chainOut: { node: KsmStableNode | null } = { node: null };
-
-void ENOMEM;
 
 declare module '@mmsim/core' {
   interface TraceEventMap {

@@ -2,7 +2,7 @@
 // (without the newline), writes parse and validate as the kernel does and return 0 or -errno.
 
 import { EBUSY, EINVAL, ERANGE } from '@mmsim/core';
-import { KSM_RUN_MERGE, KSM_RUN_UNMERGE, type Ksm } from './ksm.ts';
+import { KSM_RUN_UNMERGE, type Ksm } from './ksm.ts';
 
 export interface KnobInfo {
   name: string;
@@ -145,7 +145,6 @@ export function ksmSysfsWrite(ksm: Ksm, name: string, value: string): number {
           }
         }
       }
-      void KSM_RUN_MERGE;
       return 0;
     }
     case 'pages_to_scan': {

@@ -2,7 +2,7 @@
 // tracepoints, global knobs (THP), and the hook registry through which higher layers (KSM)
 // are called from the mm core, as the kernel calls ksm_fork()/ksm_exit()/ksm_madvise().
 
-import { Counters, GiB, TraceBus, VirtualClock } from '@mmsim/core';
+import { Counters, TraceBus, VirtualClock } from '@mmsim/core';
 import type { Migration } from './migrate.ts';
 import type { AnonVma, MmStruct, VmAreaStruct } from './mm.ts';
 import type { PagingLevels } from './pgtable.ts';
@@ -153,6 +153,4 @@ export class Machine {
       fn(ctx);
     }
   }
-
-  static readonly DEFAULT_MEMORY: number = 4 * GiB;
 }

@@ -464,7 +464,7 @@ function do_swap_page(
 // ---- teardown -------------------------------------------------------------------------------
 
 /** Unmap one present or swap PTE (zap_present_ptes()/zap_nonpresent_ptes()). PTL held. */
-function zap_pte(mm: MmStruct, vma: VmAreaStruct, pteT: number, idx: number, lo: number, hi: number): void {
+function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number): void {
   const m = mm.machine;
   const pm = m.phys;
   setEntry(pm, pteT, idx, 0, 0);
@@ -500,7 +500,6 @@ function zap_pte(mm: MmStruct, vma: VmAreaStruct, pteT: number, idx: number, lo:
   } else if (is_migration_type(type)) {
     // The page under migration loses this mapping; remove_migration_ptes() will skip it.
     mm.add_mm_counter(MM_ANONPAGES, -1);
-    void vma;
   }
 }
 
@@ -537,7 +536,7 @@ export function zap_page_range(vma: VmAreaStruct, start: number, end: number): v
     for (let a = addr; a < next; a += PAGE_SIZE) {
       const idx = pte_index(a);
       readEntry(pm, pteT, idx);
-      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, vma, pteT, idx, E.lo, E.hi);
+      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, pteT, idx, E.lo, E.hi);
     }
     ptlUnlock(pm, m.counters, pteT);
     addr = next;

@@ -8,7 +8,6 @@ import {
   _PAGE_DIRTY,
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
-  _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
   entry_pfn,
   entryOut,
@@ -171,7 +170,6 @@ function remove_migration_ptes(m: Machine, src: number, dst: number): void {
     ptlUnlock(pm, m.counters, pteT);
     return true;
   });
-  void _PAGE_SWP_EXCLUSIVE;
 }
 
 /** migrate_pages() for one folio: the new PFN, or 0 when it could not be migrated. */

@@ -163,8 +163,6 @@ function setProt(vma: VmAreaStruct): void {
   vma.protHi = p.hi;
 }
 
-const PAGE_BUF = new Uint8Array(1);
-
 /** A simulated user process: its address space and the system calls that act on it. */
 export class Process {
   readonly machine: Machine;
@@ -569,7 +567,6 @@ export class Process {
       setProt(piece);
       this.vmaMerge(piece);
     }
-    void v;
   }
 
   private madviseVma(
@@ -590,7 +587,7 @@ export class Process {
         return 0;
       case MADV_FREE:
         if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
-        this.lazyFree(v, s, e);
+        this.lazyFree(s, e);
         return 0;
       case MADV_PAGEOUT:
         this.pageout(v, s, e);
@@ -660,7 +657,7 @@ export class Process {
   }
 
   /** MADV_FREE on anonymous memory: exclusive pages become clean (lazily freeable). */
-  private lazyFree(v: VmAreaStruct, s: number, e: number): void {
+  private lazyFree(s: number, e: number): void {
     const pm = this.machine.phys;
     for (let a = s; a < e; a += PAGE_SIZE) {
       const pteT = this.mm.find_pte_table(a);
@@ -672,7 +669,6 @@ export class Process {
       if (page === 0 || !pm.PageAnonExclusive(page)) continue;
       setEntry(pm, pteT, idx, (E.lo & ~(_PAGE_DIRTY | _PAGE_ACCESSED)) >>> 0, E.hi);
     }
-    void v;
   }
 
   /** MADV_PAGEOUT: reclaim the anon pages mapped only by this process. */
@@ -698,7 +694,6 @@ export class Process {
       }
       const folio = pm.folio(pfn);
       // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
-      if (pm.folio_mapcount(folio) !== (pm.folio_test_large(folio) ? pm.folio_mapcount(folio) : 1)) continue;
       if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
       reclaim_folio(m, folio);
     }
@@ -895,7 +890,6 @@ export class Process {
   touch(addr: number): void {
     this.alive('read');
     this.translate(addr, false, 'read');
-    void PAGE_BUF;
   }
 }
 
