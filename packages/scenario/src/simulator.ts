@@ -3,12 +3,9 @@
 
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import {
-  E,
-  entry_pfn,
-  is_swap_pte,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -19,13 +16,8 @@ import {
   PROT_READ,
   PROT_WRITE,
   Process,
-  pmd_index,
-  pmd_leaf,
-  pte_index,
-  pte_present,
-  readEntry,
-  vm_normal_page,
 } from '@mmsim/mmu';
+import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';
 import { fillPage } from './fill.ts';
 import type { LoadedScenario } from './parse.ts';
@@ -404,54 +396,35 @@ export function collectReport(
   const sharing: Record<string, number[]> = {};
   const ordinal = new Map<number, number>();
   for (const [name, p] of ctx.procs) {
-    const st = ksm.ksm_stat(p.mm);
-    let rss = 0;
-    let anon = 0;
-    let ksmKb = 0;
+    // What the oracle reads: /proc/<pid>/ksm_stat, smaps summed over the regions, pagemap.
+    const vmas = smaps(p.mm);
+    const sum = { Rss: 0, Anonymous: 0, KSM: 0 };
     for (const [rname, reg] of ctx.regions.get(name) ?? []) {
+      const end = reg.addr + reg.pages * PAGE_SIZE;
+      for (const e of vmas) {
+        if (e.vma.vm_start < reg.addr || e.vma.vm_end > end) continue;
+        sum.Rss += e.fields.Rss;
+        sum.Anonymous += e.fields.Anonymous;
+        sum.KSM += e.fields.KSM;
+      }
+      const entries = pagemap_read(p.mm, reg.addr, end);
       const labels: number[] = new Array(reg.pages);
       for (let i = 0; i < reg.pages; i++) {
-        const addr = reg.addr + i * PAGE_SIZE;
-        let label = LABEL_NOT_PRESENT;
-        const vma = p.mm.vma_lookup(addr);
-        const pmdT = vma === null ? 0 : p.mm.find_pmd_table(addr);
-        if (pmdT !== 0) {
-          readEntry(pm, pmdT, pmd_index(addr));
-          let pfn = 0;
-          let lo = E.lo;
-          let hi = E.hi;
-          if (pmd_leaf(lo)) {
-            pfn = entry_pfn(lo, hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
-          } else if ((lo & 1) !== 0) {
-            readEntry(pm, entry_pfn(lo, hi), pte_index(addr));
-            lo = E.lo;
-            hi = E.hi;
-            if (pte_present(lo)) pfn = entry_pfn(lo, hi);
-            else if (is_swap_pte(lo, hi)) label = LABEL_OTHER;
+        const e = entries[i];
+        if ((e & PM_PRESENT) !== 0n) {
+          const pfn = Number(e & PM_PFRAME_MASK);
+          let k = ordinal.get(pfn);
+          if (pm.is_zero_pfn(pfn) || pm.is_huge_zero_pfn(pfn)) k = LABEL_ZERO_PAGE;
+          else if (k === undefined) {
+            k = ordinal.size;
+            ordinal.set(pfn, k);
           }
-          if (pfn !== 0) {
-            if (pm.is_zero_pfn(pfn) || pm.is_huge_zero_pfn(pfn)) label = LABEL_ZERO_PAGE;
-            else {
-              let k = ordinal.get(pfn);
-              if (k === undefined) {
-                k = ordinal.size;
-                ordinal.set(pfn, k);
-              }
-              label = k;
-              const normal = pmd_leaf(lo) ? !pm.is_huge_zero_pfn(pfn) : vm_normal_page(pm, lo, hi) !== 0;
-              if (normal) {
-                rss += 4;
-                if (pm.PageAnon(pfn)) anon += 4;
-                if (pm.PageKsm(pfn)) ksmKb += 4;
-              }
-            }
-          }
-        }
-        labels[i] = label;
+          labels[i] = k;
+        } else labels[i] = (e & PM_SWAP) !== 0n ? LABEL_OTHER : LABEL_NOT_PRESENT;
       }
       sharing[`${name}/${rname}`] = labels;
     }
-    procs[name] = { ...st, smaps: { Rss: rss, Anonymous: anon, KSM: ksmKb } };
+    procs[name] = { ...ksm.ksm_stat(p.mm), smaps: sum };
   }
   return { label, ksm: counters, procs, sharing };
 }
