@@ -60,6 +60,7 @@ import {
   vm_normal_page,
   vma_address,
 } from '@mmsim/mmu';
+import { FolioWalk, folio_walk_end, folio_walk_start } from '@mmsim/pagewalk';
 import {
   RB_CLEAR_NODE,
   RB_ROOT,
@@ -1239,21 +1240,14 @@ export class Ksm {
     let page = 0;
     const vma = this.find_mergeable_vma(mm, item.address);
     if (vma !== null) {
-      const pmdT = mm.find_pmd_table(item.address);
-      if (pmdT !== 0) {
-        readEntry(pm, pmdT, pmd_index(item.address));
-        // folio_walk_start() tests pmd_present()/pte_present(), which include PROT_NONE entries.
-        if (pmd_leaf(E.lo) && pmd_present(E.lo)) {
-          const pfn = entry_pfn(E.lo, E.hi);
-          if (!pm.is_huge_zero_pfn(pfn)) page = pfn + Math.floor((item.address % PMD_SIZE) / PAGE_SIZE);
-        } else if ((E.lo & 1) !== 0) {
-          const pteT = entry_pfn(E.lo, E.hi);
-          readEntry(pm, pteT, pte_index(item.address));
-          if (pte_present(E.lo)) page = vm_normal_page(pm, E.lo, E.hi);
+      const folio = folio_walk_start(mergeableFw, vma, item.address, 0);
+      if (folio !== 0) {
+        if (pm.PageAnon(folio)) {
+          pm.get_page(folio);
+          page = mergeableFw.page;
         }
+        folio_walk_end(mergeableFw, vma);
       }
-      if (page !== 0 && pm.PageAnon(page)) pm.get_page(page);
-      else page = 0;
     }
     mm.mmap_read_unlock();
     return page;
@@ -1674,6 +1668,8 @@ export class Ksm {
   }
 }
 
+/** get_mergeable_page()'s folio_walk. */
+const mergeableFw = new FolioWalk();
 /** Scratch outputs of write_protect_page()/findPte(). */
 const wp = { addr: 0, table: 0, idx: 0, lo: 0, hi: 0 };
 /** Scratch outputs of stable_node_dup()/__stable_node_chain(). */

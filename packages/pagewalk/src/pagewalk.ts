@@ -861,18 +861,13 @@ function pud_unlock(mm: MmStruct, c: Counters): void {
 }
 
 /**
- * folio_walk_start(): the folio mapped at `addr` in `vma`, with the page-table lock of its entry
- * held until folio_walk_end(); 0 (NULL) when nothing suitable is mapped (no lock held then). Only
- * vm_normal_page() pages unless FW_ZEROPAGE / FW_MIGRATION ask for more. mmap lock held (read).
+ * folio_walk_start()'s descent through the upper levels when the mm's lookup cache has no PMD
+ * table for addr: the PMD table's PFN, 0 when nothing is mapped, or -pfn for a PUD leaf (fw is
+ * then set up, with mm->page_table_lock held, for found()).
  */
-export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number, flags: number): number {
-  const mm = vma.vm_mm;
-  const m = mm.machine;
-  const pm = m.phys;
-  const c = m.counters;
-  mm.mmap_assert_locked();
-  c.walks++;
-  if (WARN_ON_ONCE(addr < vma.vm_start || addr >= vma.vm_end, 'folio_walk_start: addr outside vma')) return 0;
+function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
   let t = mm.pgd;
   let w = pm.tableWords(t);
   let o = 0;
@@ -893,9 +888,6 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   let lo = w[o];
   let hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  let page = 0;
-  let expose = true;
-  let size = PAGE_SIZE;
   if (!pud_present(lo) || is_leaf(lo)) {
     pud_lock(mm, c);
     lo = w[o];
@@ -911,14 +903,45 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
     }
     if (is_leaf(lo)) {
       fw.ptl = FW_PTL_MM;
-      return found(fw, pm, entry_pfn(lo, hi), true, PUD_SIZE, addr);
+      return -entry_pfn(lo, hi);
     }
     pud_unlock(mm, c);
   }
+  return entry_pfn(lo, hi);
+}
+
+/**
+ * folio_walk_start(): the folio mapped at `addr` in `vma`, with the page-table lock of its entry
+ * held until folio_walk_end(); 0 (NULL) when nothing suitable is mapped (no lock held then). Only
+ * vm_normal_page() pages unless FW_ZEROPAGE / FW_MIGRATION ask for more. mmap lock held (read).
+ */
+export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number, flags: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const c = m.counters;
+  mm.mmap_assert_locked();
+  c.walks++;
+  if (WARN_ON_ONCE(addr < vma.vm_start || addr >= vma.vm_end, 'folio_walk_start: addr outside vma')) return 0;
+  let page = 0;
+  let expose = true;
+  let size = PAGE_SIZE;
+  let lo = 0;
+  let hi = 0;
+  // The upper levels lead to a PMD table: take it from the mm's lookup cache (the same entries
+  // are read and counted; only the simulator's work is saved).
+  let pmdT = mm.find_pmd_table(addr);
+  if (pmdT !== 0) {
+    c.pgdRead++;
+    c.p4dRead++;
+    c.pudRead++;
+  } else {
+    pmdT = folio_walk_upper(fw, mm, addr);
+    if (pmdT <= 0) return pmdT < 0 ? found(fw, pm, -pmdT, true, PUD_SIZE, addr) : 0;
+  }
   // pmd_table:
-  const pmdT = entry_pfn(lo, hi);
-  w = pm.tableWords(pmdT);
-  o = pm.tableBase(pmdT) + tidx(addr, PMD_SIZE) * 2;
+  let w = pm.tableWords(pmdT);
+  let o = pm.tableBase(pmdT) + tidx(addr, PMD_SIZE) * 2;
   c.pmdRead++;
   lo = w[o];
   hi = w[o + 1];
