@@ -43,3 +43,4 @@ export {
 export { ShmemObject } from './shmem.ts';
 export { SwapDevice } from './swap.ts';
 export { reclaim_folio, swapcache_delete } from './vmscan.ts';
+export { HashedMemory } from './xxh64.ts';

@@ -1,10 +1,11 @@
 // Physical memory: struct page as struct-of-arrays indexed by PFN (include/linux/mm_types.h,
 // page-flags.h), an O(1) allocator for order-0 pages and PMD-order folios (mm/page_alloc.c's
-// role), page contents in pooled slabs (allocated only for frames that hold non-zero data),
-// and the content-derived caches KSM reads (checksum, zero-ness). PFN 0 is never handed out.
+// role), page contents in pooled slots of WebAssembly-memory arenas (allocated only for frames
+// that hold non-zero data, and hashed where they lie), and the content-derived caches KSM reads
+// (checksum, zero-ness). PFN 0 is never handed out.
 
 import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE } from '@mmsim/core';
-import { xxh64Low32Words } from './xxh64.ts';
+import { HashedMemory, xxh64Low32 } from './xxh64.ts';
 
 // ---- page flags (bits of PhysMem.flags) — the kernel's enum pageflags names --------------
 export const PG_locked = 1 << 0;
@@ -37,13 +38,23 @@ export const PAGE_MAPPING_MOVABLE = 0x2;
 export const PAGE_MAPPING_KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 export const PAGE_MAPPING_FLAGS = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 
-/** Pages per content slab: 256 x 4 KiB = 1 MiB. */
-const SLAB_SHIFT = 8;
-const SLAB_PAGES = 1 << SLAB_SHIFT;
-const SLAB_MASK = SLAB_PAGES - 1;
+/**
+ * Content slots: slot = arena << ARENA_SHIFT | page index in the arena. Arena k is a fixed-size
+ * WebAssembly memory (never grown, so views of it stay valid) of ARENA0_PAGES << k pages, at most
+ * ARENA_MAX_PAGES: 16 MiB, 32 MiB, ... 1 GiB, 1 GiB, ... so a small machine reserves little and a
+ * large one needs few arenas.
+ */
+const ARENA_SHIFT = 18;
+const ARENA_MAX_PAGES = 1 << ARENA_SHIFT;
+const ARENA_MASK = ARENA_MAX_PAGES - 1;
+const ARENA0_PAGES = 4096;
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
+/** Words memcmp_pages() compares itself before handing equal-so-far pages to Buffer.compare():
+ * pages that differ mostly differ early, and the native call costs more than a few loads. */
+const MEMCMP_PREFIX_WORDS = 16;
 
 const ZERO_BUF = Buffer.alloc(PAGE_SIZE);
+const ZERO_WORDS = new Uint32Array(WORDS_PER_PAGE);
 const NONE = 0;
 
 /** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
@@ -104,12 +115,17 @@ export class PhysMem {
   /** Allocation failure injection: called before each allocation; true fails it. */
   failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
 
-  // Content storage.
-  slabs: Buffer[] = [];
-  slabWords: Uint32Array[] = [];
+  // Content storage: the arenas, with byte and word views of each (indexed by slot >>> ARENA_SHIFT).
+  private arenas: HashedMemory[] = [];
+  private arenaBytes: Buffer[] = [];
+  private arenaWords: Uint32Array[] = [];
   private freeSlots: Int32Array = new Int32Array(1024);
   private nrFreeSlots = 0;
-  private nextSlot = 0;
+  /** The newest arena: its pages, and how many of them were handed out. */
+  private arenaPages = 0;
+  private arenaUsed = 0;
+  /** Content slots in use (pages holding non-zero data, plus page tables). */
+  slotsInUse = 0;
 
   /** The shared zero page (ZERO_PAGE(0)) and the huge zero folio, allocated lazily. */
   readonly zeroPfn: number;
@@ -485,11 +501,11 @@ export class PhysMem {
 
   /** The words of a page-table page: entry i is at [base + 2i] (lo) and [base + 2i + 1] (hi). */
   tableWords(pfn: number): Uint32Array {
-    return this.slabWords[this.slot[pfn] >>> SLAB_SHIFT];
+    return this.arenaWords[this.slot[pfn] >>> ARENA_SHIFT];
   }
 
   tableBase(pfn: number): number {
-    return (this.slot[pfn] & SLAB_MASK) * WORDS_PER_PAGE;
+    return (this.slot[pfn] & ARENA_MASK) * WORDS_PER_PAGE;
   }
 
   // ---- contents ----------------------------------------------------------------------------
@@ -499,17 +515,24 @@ export class PhysMem {
     let s: number;
     if (this.nrFreeSlots > 0) {
       s = this.freeSlots[--this.nrFreeSlots];
-      const w = (s & SLAB_MASK) * WORDS_PER_PAGE;
-      this.slabWords[s >>> SLAB_SHIFT].fill(0, w, w + WORDS_PER_PAGE);
+      const w = (s & ARENA_MASK) * WORDS_PER_PAGE;
+      this.arenaWords[s >>> ARENA_SHIFT].fill(0, w, w + WORDS_PER_PAGE);
     } else {
-      s = this.nextSlot++;
-      if ((s & SLAB_MASK) === 0) {
-        const b = Buffer.alloc(SLAB_PAGES * PAGE_SIZE);
-        this.slabs.push(b);
-        this.slabWords.push(new Uint32Array(b.buffer, b.byteOffset, b.length / 4));
-      }
+      if (this.arenaUsed === this.arenaPages) this.addArena();
+      s = ((this.arenas.length - 1) << ARENA_SHIFT) | this.arenaUsed++; // fresh memory is zeroed
     }
     this.slot[pfn] = s;
+    this.slotsInUse++;
+  }
+
+  private addArena(): void {
+    const k = this.arenas.length;
+    this.arenaPages = k < ARENA_SHIFT - 12 ? ARENA0_PAGES << k : ARENA_MAX_PAGES;
+    const a = new HashedMemory(this.arenaPages * PAGE_SIZE);
+    this.arenas.push(a);
+    this.arenaBytes.push(a.bytes);
+    this.arenaWords.push(a.words);
+    this.arenaUsed = 0;
   }
 
   private freeSlot(pfn: number): void {
@@ -520,11 +543,16 @@ export class PhysMem {
     }
     this.freeSlots[this.nrFreeSlots++] = this.slot[pfn];
     this.slot[pfn] = -1;
+    this.slotsInUse--;
   }
 
-  /** Content slots in use (pages holding non-zero data, plus page tables). */
-  get slotsInUse(): number {
-    return this.nextSlot - this.nrFreeSlots;
+  /** Bytes of content storage ever handed out (pages holding data and page tables; freed slots
+   * are pooled, never returned to the OS). Arena memory beyond this was never touched. */
+  get contentBytes(): number {
+    let pages = 0;
+    for (let k = 0; k < this.arenas.length - 1; k++) pages += this.arenaBytes[k].length / PAGE_SIZE;
+    pages += this.arenaUsed;
+    return pages * PAGE_SIZE;
   }
 
   /** The buffer and offset holding pfn's bytes; materializes zero pages. */
@@ -539,13 +567,13 @@ export class PhysMem {
   readByte(pfn: number, off: number): number {
     const s = this.slot[pfn];
     if (s === -1) return 0;
-    return this.slabs[s >>> SLAB_SHIFT][(s & SLAB_MASK) * PAGE_SIZE + off];
+    return this.arenaBytes[s >>> ARENA_SHIFT][(s & ARENA_MASK) * PAGE_SIZE + off];
   }
 
   writeByte(pfn: number, off: number, v: number): void {
     this.storage(pfn);
     const s = this.slot[pfn];
-    this.slabs[s >>> SLAB_SHIFT][(s & SLAB_MASK) * PAGE_SIZE + off] = v;
+    this.arenaBytes[s >>> ARENA_SHIFT][(s & ARENA_MASK) * PAGE_SIZE + off] = v;
     this.invalidate(pfn);
   }
 
@@ -553,8 +581,8 @@ export class PhysMem {
   writeBytes(pfn: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
     this.storage(pfn);
     const s = this.slot[pfn];
-    const b = this.slabs[s >>> SLAB_SHIFT];
-    b.set(src.subarray(srcOff, srcOff + len), (s & SLAB_MASK) * PAGE_SIZE + off);
+    const b = this.arenaBytes[s >>> ARENA_SHIFT];
+    b.set(src.subarray(srcOff, srcOff + len), (s & ARENA_MASK) * PAGE_SIZE + off);
     this.invalidate(pfn);
   }
 
@@ -565,8 +593,8 @@ export class PhysMem {
       dst.fill(0, dstOff, dstOff + len);
       return;
     }
-    const b = this.slabs[s >>> SLAB_SHIFT];
-    const base = (s & SLAB_MASK) * PAGE_SIZE + off;
+    const b = this.arenaBytes[s >>> ARENA_SHIFT];
+    const base = (s & ARENA_MASK) * PAGE_SIZE + off;
     dst.set(b.subarray(base, base + len), dstOff);
   }
 
@@ -574,7 +602,7 @@ export class PhysMem {
   writePage(pfn: number, src: Uint8Array): void {
     this.storage(pfn);
     const s = this.slot[pfn];
-    this.slabs[s >>> SLAB_SHIFT].set(src, (s & SLAB_MASK) * PAGE_SIZE);
+    this.arenaBytes[s >>> ARENA_SHIFT].set(src, (s & ARENA_MASK) * PAGE_SIZE);
     this.invalidate(pfn);
   }
 
@@ -588,10 +616,10 @@ export class PhysMem {
     } else {
       this.storage(dst);
       const ds = this.slot[dst];
-      const base = (ss & SLAB_MASK) * PAGE_SIZE;
-      this.slabs[ss >>> SLAB_SHIFT].copy(
-        this.slabs[ds >>> SLAB_SHIFT],
-        (ds & SLAB_MASK) * PAGE_SIZE,
+      const base = (ss & ARENA_MASK) * PAGE_SIZE;
+      this.arenaBytes[ss >>> ARENA_SHIFT].copy(
+        this.arenaBytes[ds >>> ARENA_SHIFT],
+        (ds & ARENA_MASK) * PAGE_SIZE,
         base,
         base + PAGE_SIZE,
       );
@@ -606,11 +634,23 @@ export class PhysMem {
     const sa = this.slot[a];
     const sb = this.slot[b];
     if (sa === -1 && sb === -1) return 0;
-    const ba = sa === -1 ? ZERO_BUF : this.slabs[sa >>> SLAB_SHIFT];
-    const oa = sa === -1 ? 0 : (sa & SLAB_MASK) * PAGE_SIZE;
-    const bb = sb === -1 ? ZERO_BUF : this.slabs[sb >>> SLAB_SHIFT];
-    const ob = sb === -1 ? 0 : (sb & SLAB_MASK) * PAGE_SIZE;
-    return ba.compare(bb, ob, ob + PAGE_SIZE, oa, oa + PAGE_SIZE);
+    const wa = sa === -1 ? ZERO_WORDS : this.arenaWords[sa >>> ARENA_SHIFT];
+    const oa = sa === -1 ? 0 : (sa & ARENA_MASK) * WORDS_PER_PAGE;
+    const wb = sb === -1 ? ZERO_WORDS : this.arenaWords[sb >>> ARENA_SHIFT];
+    const ob = sb === -1 ? 0 : (sb & ARENA_MASK) * WORDS_PER_PAGE;
+    for (let i = 0; i < MEMCMP_PREFIX_WORDS; i++) {
+      const x = wa[oa + i];
+      const y = wb[ob + i];
+      if (x !== y) {
+        // The first differing byte of little-endian words is the lowest differing one.
+        const d = x ^ y;
+        const shift = (31 - Math.clz32(d & -d)) & ~7;
+        return ((x >>> shift) & 0xff) - ((y >>> shift) & 0xff);
+      }
+    }
+    const ba = sa === -1 ? ZERO_BUF : this.arenaBytes[sa >>> ARENA_SHIFT];
+    const bb = sb === -1 ? ZERO_BUF : this.arenaBytes[sb >>> ARENA_SHIFT];
+    return ba.compare(bb, ob * 4, ob * 4 + PAGE_SIZE, oa * 4, oa * 4 + PAGE_SIZE);
   }
 
   /** pages_identical(). */
@@ -625,12 +665,12 @@ export class PhysMem {
     const s = this.slot[pfn];
     const z =
       s === -1 ||
-      this.slabs[s >>> SLAB_SHIFT].compare(
+      this.arenaBytes[s >>> ARENA_SHIFT].compare(
         ZERO_BUF,
         0,
         PAGE_SIZE,
-        (s & SLAB_MASK) * PAGE_SIZE,
-        (s & SLAB_MASK) * PAGE_SIZE + PAGE_SIZE,
+        (s & ARENA_MASK) * PAGE_SIZE,
+        (s & ARENA_MASK) * PAGE_SIZE + PAGE_SIZE,
       ) === 0;
     this.flags[pfn] |= PG_zero_valid | (z ? PG_zero_filled : 0);
     return z;
@@ -644,7 +684,7 @@ export class PhysMem {
     let c: number;
     if (s === -1) c = ZERO_CHECKSUM;
     else {
-      c = xxh64Low32Words(this.slabWords[s >>> SLAB_SHIFT], (s & SLAB_MASK) * WORDS_PER_PAGE, WORDS_PER_PAGE);
+      c = this.arenas[s >>> ARENA_SHIFT].xxh64Low32((s & ARENA_MASK) * PAGE_SIZE, PAGE_SIZE);
     }
     this.checksum[pfn] = c;
     this.flags[pfn] |= PG_csum_valid;
@@ -663,4 +703,4 @@ export class PhysMem {
 }
 
 /** calc_checksum() of an all-zero page (mm/ksm.c zero_checksum). */
-export const ZERO_CHECKSUM: number = xxh64Low32Words(new Uint32Array(PAGE_SIZE / 4), 0, PAGE_SIZE / 4);
+export const ZERO_CHECKSUM: number = xxh64Low32(new Uint8Array(PAGE_SIZE));

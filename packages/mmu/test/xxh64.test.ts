@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import { Machine, ZERO_CHECKSUM } from '../src/index.ts';
-import { xxh64Low32, xxh64Low32Words } from '../src/xxh64.ts';
+import { HashedMemory, xxh64Low32 } from '../src/xxh64.ts';
 
 const { h64Raw } = await xxhash();
 const reference = (b: Uint8Array): number => Number(h64Raw(b, 0n) & 0xffffffffn);
@@ -23,18 +23,20 @@ describe('xxh64Low32 (the hand-assembled calc_checksum hash)', () => {
     );
   });
 
-  it('equals xxhash-wasm on random 4 KiB pages read as words at any offset', () => {
+  it('equals xxhash-wasm on random stripes hashed in place anywhere in a HashedMemory', () => {
+    const mem = new HashedMemory(2 * 65536);
     fc.assert(
       fc.property(
-        fc.uint8Array({ minLength: 3 * PAGE_SIZE, maxLength: 3 * PAGE_SIZE }),
-        fc.nat(2),
-        (bytes, k) => {
-          const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-          const page = bytes.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE);
-          expect(xxh64Low32Words(words, k * 1024, 1024)).toBe(reference(page));
+        fc.uint8Array({ minLength: PAGE_SIZE, maxLength: PAGE_SIZE }),
+        fc.integer({ min: 1, max: PAGE_SIZE / 32 }),
+        fc.integer({ min: 0, max: (2 * 65536 - PAGE_SIZE) / 8 }),
+        (bytes, stripes, off8) => {
+          const len = stripes * 32;
+          mem.bytes.set(bytes.subarray(0, len), off8 * 8);
+          expect(mem.xxh64Low32(off8 * 8, len)).toBe(reference(bytes.subarray(0, len)));
         },
       ),
-      { numRuns: 50 },
+      { numRuns: 100 },
     );
   });
 
@@ -52,8 +54,13 @@ describe('xxh64Low32 (the hand-assembled calc_checksum hash)', () => {
     expect(m.phys.calc_checksum(pfn)).toBe(reference(page));
   });
 
-  it('refuses lengths that are not a non-zero multiple of 32', () => {
+  it('refuses lengths that are not a non-zero multiple of 32, and ranges outside the memory', () => {
     expect(() => xxh64Low32(new Uint8Array(0))).toThrow(RangeError);
     expect(() => xxh64Low32(new Uint8Array(33))).toThrow(RangeError);
+    expect(() => xxh64Low32(new Uint8Array(65536 + 32))).toThrow(RangeError);
+    const mem = new HashedMemory(65536);
+    expect(() => mem.xxh64Low32(65536 - 32, 64)).toThrow(RangeError);
+    expect(() => mem.xxh64Low32(4, 32)).toThrow(RangeError);
+    expect(() => new HashedMemory(1000)).toThrow(RangeError);
   });
 });

@@ -2,13 +2,14 @@
 // Process.writeByte -> handle_mm_fault -> do_anonymous_page, in a fresh @mmsim/mmu Machine.
 //
 // Two states of the simulator's process, each a separate variant in its own fresh Node process:
-//   cold: nothing was allocated before the timed loop, so every content slab is new memory the
+//   cold: nothing was allocated before the timed loop, so every content slot is new memory the
 //         OS must fault in (about 18 µs per 4 KiB page on our VMs, DESIGN.md §3);
 //   warm: the same size was faulted and freed (process exit) once first in the same Machine, so
-//         the timed loop reuses pooled frames and slabs, as the kernel reuses freed pages.
+//         the timed loop reuses pooled frames and content slots, as the kernel reuses freed pages.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import {
+  HashedMemory,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   Machine,
@@ -37,23 +38,19 @@ function mapAnon(p: Process, bytes: number): number {
   return p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
-/** Bytes per content slab, as PhysMem allocates them (256 pages). */
-const SLAB_BYTES = 256 * PAGE_SIZE;
-
 /**
  * The environment's floor for the cold case: no simulator, just what PhysMem's content storage
- * costs the OS. Fresh 1 MiB Buffer.alloc slabs, one byte written per 4 KiB page.
+ * costs the OS. A fresh WebAssembly memory (what PhysMem's content arenas are), one byte written
+ * per 4 KiB page.
  */
 function floorRun(ctx: BenchContext, label: string, mib: number, pages: number): RunResult {
-  const slabs: Buffer[] = [];
   ctx.gc();
   const rssStart = ctx.rss();
+  const held: Buffer[] = [];
   const seconds = ctx.time(() => {
-    for (let done = 0; done < pages; ) {
-      const b = Buffer.alloc(SLAB_BYTES);
-      slabs.push(b);
-      for (let off = 0; off < SLAB_BYTES && done < pages; off += PAGE_SIZE, done++) b[off] = 1;
-    }
+    const b = new HashedMemory(pages * PAGE_SIZE).bytes;
+    held.push(b);
+    for (let off = 0; off < pages * PAGE_SIZE; off += PAGE_SIZE) b[off] = 1;
   });
   const rssEnd = ctx.rss();
   const curve = { series: 'floor', x: mib, xUnit: 'MiB mapped' };
@@ -139,10 +136,10 @@ const fault: Benchmark = {
           id: `${mode}-${mib}MiB`,
           description:
             mode === 'cold'
-              ? `${fmtMiB(mib)} in a fresh process: every content slab is new memory`
+              ? `${fmtMiB(mib)} in a fresh process: every content slot is new memory`
               : mode === 'warm'
                 ? `${fmtMiB(mib)} after faulting and freeing ${fmtMiB(mib)} once in the same Machine`
-                : `no simulator: ${fmtMiB(mib)} of fresh 1 MiB Buffer slabs, one byte written per 4 KiB`,
+                : `no simulator: ${fmtMiB(mib)} of fresh WebAssembly memory, one byte written per 4 KiB`,
         });
       }
     }
@@ -154,12 +151,12 @@ const fault: Benchmark = {
     { name: 'struct page bytes/frame (measured arrays)', atMost: 64, source: 'issue 2' },
   ],
   notes: [
-    'cold: the timed loop runs in a fresh Node process on a new Machine, so every 1 MiB content slab is memory ' +
+    'cold: the timed loop runs in a fresh Node process on a new Machine, so every content slot (in the WebAssembly-memory arenas of PhysMem) is memory ' +
       'the process has never touched and the OS must fault in (DESIGN.md §3 measured ~18 µs per 4 KiB page for ' +
       'guest memory the VM had never used; the floor rows show what it cost in this run).',
     'warm: the same size was write-faulted and freed (Process.exit) once in the same Machine before timing; the ' +
-      'timed loop reuses the pooled frames and slabs, as the kernel reuses freed pages. JIT is warm too.',
-    'floor: no simulator at all, the same fresh-process memory as cold (1 MiB Buffer.alloc slabs, one byte ' +
+      'timed loop reuses the pooled frames and content slots, as the kernel reuses freed pages. JIT is warm too.',
+    'floor: no simulator at all, the same fresh-process memory as cold (a fresh WebAssembly memory, one byte ' +
       'written per 4 KiB page): what the OS charges for first touch on this machine, a ceiling for cold. Its ' +
       "cost depends on the VM's history: guest pages never touched since boot cost far more than recycled ones.",
     'RSS growth per faulted page: (RSS after the timed loop − RSS before the Machine was created) / pages.',

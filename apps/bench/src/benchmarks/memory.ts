@@ -18,10 +18,8 @@ export function measuredStructPageBytes(m: Machine): number {
   return bytes;
 }
 
-/** Bytes of the content slabs PhysMem allocated (page contents and page tables; pooled, never
+/** Bytes of content storage PhysMem handed out (page contents and page tables; pooled, never
  * returned to the OS). */
-export function slabBytes(m: Machine): number {
-  let n = 0;
-  for (const s of m.phys.slabs) n += s.length;
-  return n;
+export function contentBytes(m: Machine): number {
+  return m.phys.contentBytes;
 }

@@ -3,7 +3,7 @@
 // its own fresh process; every phase is timed, and the process's RSS is read after each phase.
 //
 // Memory is reported as RSS growth since before the Machine was created, split into page
-// contents (the content slabs PhysMem allocated: 1 MiB each, pooled, never returned) and
+// contents (the content storage PhysMem handed out: pooled slots of its arenas, never returned) and
 // everything else per populated page: struct-page arrays, page tables, VMAs, rmap_items and the
 // JS heap. Issue 7's target: linear growth, at most 64 bytes of metadata per frame plus contents.
 
@@ -23,7 +23,7 @@ import {
 import { type FillPattern, fillPage } from '@mmsim/scenario';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
-import { measuredStructPageBytes, slabBytes } from './memory.ts';
+import { contentBytes, measuredStructPageBytes } from './memory.ts';
 
 const SIZES_MIB = [64, 256, 1024, 4096];
 const SIZES_MIB_QUICK = [64, 256, 1024];
@@ -87,25 +87,25 @@ function run(ctx: BenchContext): RunResult {
     samples.push({ label, unit: 'page', ops: pages, seconds, series: phase, ...curve });
     counters.push({ label, unit: 'page', units: pages, counters: c });
     const growth = rss - rss0;
-    const slabs = slabBytes(m);
+    const content = contentBytes(m);
     metrics.push(
       { name: 'simulator RSS', unit: 'MiB', value: rss / MiB, label, series: `RSS after ${phase}`, ...curve },
       {
-        name: 'RSS beyond content slabs, per frame of simulated RAM',
+        name: 'RSS beyond contents, per frame of simulated RAM',
         unit: 'bytes',
-        value: (growth - slabs) / m.phys.nrFrames,
+        value: (growth - content) / m.phys.nrFrames,
         label,
         series: `beyond contents per frame, after ${phase}`,
         ...curve,
       },
       {
-        name: 'RSS beyond content slabs, per page mapped',
+        name: 'RSS beyond contents, per page mapped',
         unit: 'bytes',
-        value: (growth - slabs) / pages,
+        value: (growth - content) / pages,
         label,
       },
       { name: 'frames in use', unit: 'frames', value: m.phys.nrUsed, label },
-      { name: 'content slabs', unit: 'MiB', value: slabs / MiB, label },
+      { name: 'content storage', unit: 'MiB', value: content / MiB, label },
     );
     if (phase === 'merge') {
       const k = ksm.counters();
@@ -136,13 +136,13 @@ const scale: Benchmark = {
   },
   targets: [
     {
-      name: 'RSS beyond content slabs, per frame of simulated RAM',
+      name: 'RSS beyond contents, per frame of simulated RAM',
       label: 'populate 1 GiB',
       atMost: 64,
       source: 'issue 7: ≤ 64 bytes of metadata per frame',
     },
     {
-      name: 'RSS beyond content slabs, per frame of simulated RAM',
+      name: 'RSS beyond contents, per frame of simulated RAM',
       label: 'populate 4 GiB',
       atMost: 64,
       source: 'issue 7: ≤ 64 bytes of metadata per frame',
@@ -155,12 +155,12 @@ const scale: Benchmark = {
     'Contents: 16 distinct pages cycling (scenario pattern ids, count 16), copied into each page with ' +
       'Process.writePage. After the merge every page is a KSM page or a sharer (max_page_sharing 256: ' +
       'pages/256 KSM pages); unmerge copies every page back (folio_walk, the 6.18 strategy).',
-    'Memory: "simulator RSS" is the process RSS after each phase (after a full GC). "RSS beyond content slabs" ' +
-      '= RSS − RSS before the Machine existed − bytes of content slabs allocated (page contents and page ' +
+    'Memory: "simulator RSS" is the process RSS after each phase (after a full GC). "RSS beyond contents" ' +
+      '= RSS − RSS before the Machine existed − bytes of content storage handed out (page contents and page ' +
       'tables): the struct-page arrays, VMAs, rmap_items and stable nodes, the JS heap. It is given per frame ' +
       "of the Machine's simulated RAM (the mapping plus max(256 MiB, 1/8)) — the kernel's struct page too " +
       'exists for every frame of RAM, used or not, and the struct-page arrays are resident for all of them ' +
-      '(58 bytes/frame) — and per page mapped. Content slabs are pooled and never returned to the OS, so the ' +
+      '(58 bytes/frame) — and per page mapped. Content slots are pooled and never returned to the OS, so the ' +
       'pages merging frees stay resident as free slots; the rise after the merge is KSM metadata (one ' +
       'rmap_item per page scanned).',
     '--quick stops at 1 GiB.',

@@ -21,7 +21,7 @@ import {
 import { type FillPattern, fillPage } from '@mmsim/scenario';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
-import { slabBytes } from './memory.ts';
+import { contentBytes } from './memory.ts';
 
 const PROCS = 64;
 const CYCLES = 10;
@@ -108,7 +108,7 @@ async function run(ctx: BenchContext): Promise<RunResult> {
     ctx.gc();
     const growth = ctx.rss() - rss0;
     const budget = m.phys.nrUsed * PAGE_SIZE + m.phys.nrUsed * META_PER_FRAME;
-    // Held to the frames in use at the peak (the populated state): pooled content slabs are kept.
+    // Held to the frames in use at the peak (the populated state): pooled content slots are kept.
     const peakBudget = framesInUse * (PAGE_SIZE + META_PER_FRAME);
     metrics.push(
       { name: `simulator RSS growth ${when}`, unit: 'MiB', value: growth / MiB, label },
@@ -200,7 +200,7 @@ async function run(ctx: BenchContext): Promise<RunResult> {
     { name: 'frames in use when populated', unit: 'frames', value: framesInUse },
     { name: 'free-frame drift after each cycle', unit: 'frames', value: 0 },
     { name: 'frames leaked after exit', unit: 'frames', value: leaked },
-    { name: 'content slabs', unit: 'MiB', value: slabBytes(m) / MiB },
+    { name: 'content storage', unit: 'MiB', value: contentBytes(m) / MiB },
   );
   return { samples, counters, metrics };
 }
@@ -235,7 +235,7 @@ const soak: Benchmark = {
       'count after an unmerge differs from before the first merge, if the mm or KSM invariant checkers fail ' +
       'after the last cycle, or if any frame is still in use after every process exited.',
     'RSS growth is measured from before the Machine existed, after a full GC; it is held to the frames in use ' +
-      'when populated × (4096 + 64) bytes (content slabs are pooled, so RSS stays at that peak while merged).',
+      'when populated × (4096 + 64) bytes (content slots are pooled, so RSS stays at that peak while merged).',
     'smart_scan is off: with it, rmap_item ages (never reset, as in mm/ksm.c) pass the skip threshold after a ' +
       'few cycles, and from the 5th cycle on ksmd skips every page and nothing merges.',
     'A repetition takes minutes: `pnpm bench soak --reps 1`.',
