@@ -26,23 +26,25 @@ export const TiB = 1024 * GiB;
 /** Largest value where the double arithmetic below stays exact. */
 const MAX_EXACT = 2 ** 53;
 
+// Addresses are non-negative doubles. The helpers divide by a power of two (exact) and round,
+// instead of using `%`: a double modulo is a C call in V8, ~10 ns, and these run per page.
+
 /** addr rounded down to a multiple of `size` (a power of two). */
 export function alignDown(addr: number, size: number): number {
-  return addr - (addr % size);
+  return Math.floor(addr / size) * size;
 }
 
 /** addr rounded up to a multiple of `size` (a power of two). */
 export function alignUp(addr: number, size: number): number {
-  const r = addr % size;
-  return r === 0 ? addr : addr + (size - r);
+  return Math.ceil(addr / size) * size;
 }
 
 export function isAligned(addr: number, size: number): boolean {
-  return addr % size === 0;
+  return Math.floor(addr / size) * size === addr;
 }
 
 export function pageAlignDown(addr: number): number {
-  return addr - (addr % PAGE_SIZE);
+  return Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
 }
 
 export function pageAlignUp(addr: number): number {
@@ -51,7 +53,13 @@ export function pageAlignUp(addr: number): number {
 
 /** The page offset of an address (addr & ~PAGE_MASK). */
 export function offsetInPage(addr: number): number {
-  return addr % PAGE_SIZE;
+  return addr - Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
+}
+
+/** The index of addr's page inside the naturally aligned `size` block holding it, e.g. the
+ * subpage of a PMD-mapped THP: (addr & (size - 1)) >> PAGE_SHIFT. */
+export function subpageIndex(addr: number, size: number): number {
+  return Math.floor((addr - Math.floor(addr / size) * size) / PAGE_SIZE);
 }
 
 /** Virtual page number: addr >> PAGE_SHIFT. */
@@ -71,7 +79,7 @@ export function tableIndex(addr: number, shift: number): number {
  * first. `size` is the entry size (PMD_SIZE, PUD_SIZE, ...).
  */
 export function addrEnd(addr: number, end: number, size: number): number {
-  const boundary = addr - (addr % size) + size;
+  const boundary = Math.floor(addr / size) * size + size;
   return boundary - 1 < end - 1 ? boundary : end;
 }
 

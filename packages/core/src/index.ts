@@ -24,6 +24,7 @@ export {
   PUD_SIZE,
   pageAlignDown,
   pageAlignUp,
+  subpageIndex,
   TiB,
   tableIndex,
 } from './addr.ts';

@@ -9,9 +9,14 @@ import {
   EINVAL,
   ErrnoError,
   errnoFromName,
+  isAligned,
   KernelBug,
+  offsetInPage,
   PMD_SIZE,
+  PUD_SIZE,
+  pageAlignDown,
   setWarnHandler,
+  subpageIndex,
   TraceBus,
   tableIndex,
   VirtualClock,
@@ -35,6 +40,12 @@ describe('address math above 2^32', () => {
         expect(alignDown(x, PMD_SIZE)).toBe(Number(a & ~(BigInt(PMD_SIZE) - 1n)));
         const up = (a + BigInt(PMD_SIZE) - 1n) & ~(BigInt(PMD_SIZE) - 1n);
         expect(alignUp(x, PMD_SIZE)).toBe(Number(up));
+        expect(isAligned(x, PMD_SIZE)).toBe((a & (BigInt(PMD_SIZE) - 1n)) === 0n);
+        expect(pageAlignDown(x)).toBe(Number(a & ~4095n));
+        expect(offsetInPage(x)).toBe(Number(a & 4095n));
+        for (const size of [PMD_SIZE, PUD_SIZE]) {
+          expect(subpageIndex(x, size)).toBe(Number((a & (BigInt(size) - 1n)) >> 12n));
+        }
       }),
     );
   });

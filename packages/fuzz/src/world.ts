@@ -3,7 +3,15 @@
 // where an armed fault injection may cause it); after every action every live process's memory
 // must read back exactly what the model holds, and the mm and KSM invariant checkers must pass.
 
-import { ErrnoError, KernelBug, lastWarning, PAGE_SIZE, PMD_SIZE, warnCount } from '@mmsim/core';
+import {
+  ErrnoError,
+  KernelBug,
+  lastWarning,
+  PAGE_SIZE,
+  PMD_SIZE,
+  subpageIndex,
+  warnCount,
+} from '@mmsim/core';
 import {
   checkKsmInvariants,
   Ksm,
@@ -466,7 +474,7 @@ export function mappedPfn(m: Machine, mm: MmStruct, addr: number): number {
   const pmdT = mm.find_pmd_table(addr);
   if (pmdT === 0) return 0;
   readEntry(pm, pmdT, pmd_index(addr));
-  if (pmd_leaf(E.lo)) return entry_pfn(E.lo, E.hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+  if (pmd_leaf(E.lo)) return entry_pfn(E.lo, E.hi) + subpageIndex(addr, PMD_SIZE);
   if ((E.lo & 1) === 0) return 0;
   readEntry(pm, entryTable(E.lo, E.hi), pte_index(addr));
   if (!pte_present(E.lo)) return 0;
@@ -494,7 +502,7 @@ export function peekPage(
     const lo = E.lo;
     const hi = E.hi;
     if (pmd_leaf(lo)) {
-      pfn = entry_pfn(lo, hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+      pfn = entry_pfn(lo, hi) + subpageIndex(addr, PMD_SIZE);
     } else if (lo !== 0 || hi !== 0) {
       if ((lo & 1) === 0) throw new Violation(`${where}: non-present, non-leaf PMD ${hi}:${lo}`);
       readEntry(pm, entryTable(lo, hi), pte_index(addr));

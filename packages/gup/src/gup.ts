@@ -18,6 +18,7 @@
 //   or P2PDMA pages exist in mmsim: those branches are absent; FOLL_LONGTERM never migrates.
 
 import {
+  alignDown,
   BUG,
   EAGAIN,
   EBUSY,
@@ -31,6 +32,8 @@ import {
   HPAGE_PMD_NR,
   PAGE_SIZE,
   PMD_SIZE,
+  pageAlignDown,
+  subpageIndex,
   VM_BUG_ON,
   WARN_ON,
   WARN_ON_ONCE,
@@ -677,7 +680,7 @@ function follow_trans_huge_pmd(
     if ((flags & FOLL_WRITE) !== 0) nlo |= _PAGE_DIRTY;
     if (nlo !== lo) setEntry(pm, pmdT, pi, nlo >>> 0, hi);
   }
-  return head + Math.floor((address % PMD_SIZE) / PAGE_SIZE);
+  return head + subpageIndex(address, PMD_SIZE);
 }
 
 /**
@@ -1430,7 +1433,7 @@ function gupFastPmdLeaf(
   const pm = mm.machine.phys;
   if (!access_permitted(lo, (flags & FOLL_WRITE) !== 0)) return 0;
   const head = entry_pfn(lo, hi);
-  const page = head + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+  const page = head + subpageIndex(addr, PMD_SIZE);
   const refs = (end - addr) / PAGE_SIZE;
   if (pm.refcount[head] <= 0) return 0;
   if (grabFolio(pm, head, refs, flags, p) !== 0) return 0;
@@ -1480,7 +1483,7 @@ function gupFastWalk(
     const pmdT = entry_pfn(E.lo, E.hi);
     const pudEnd = Math.min(end, addr - (addr % 2 ** 30) + 2 ** 30);
     while (addr < pudEnd) {
-      const next = Math.min(pudEnd, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      const next = Math.min(pudEnd, alignDown(addr, PMD_SIZE) + PMD_SIZE);
       readEntry(pm, pmdT, pmd_idx(addr));
       c.pmdRead++;
       const lo = E.lo;
@@ -1529,7 +1532,7 @@ function gupFastFallback(
     return -EINVAL;
   if (pages === null) return -EINVAL;
   if ((gup_flags & FOLL_PIN) !== 0) mm.flags |= MMF_HAS_PINNED;
-  start -= start % PAGE_SIZE;
+  start = pageAlignDown(start);
   const len = nr_pages * PAGE_SIZE;
   const end = start + len;
   if (!Number.isSafeInteger(end)) return p.validArgs ? -EOVERFLOW : 0;

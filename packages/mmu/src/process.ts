@@ -14,8 +14,10 @@ import {
   ENOMEM,
   ErrnoError,
   hex,
+  offsetInPage,
   PAGE_SIZE,
   PMD_SIZE,
+  subpageIndex,
   VM_BUG_ON,
 } from '@mmsim/core';
 import {
@@ -816,7 +818,7 @@ export class Process {
         if (pmd_leaf(E.lo) && (E.lo & _PAGE_PRESENT) !== 0 && (!write || (E.lo & _PAGE_RW) !== 0)) {
           if (write && (E.lo & _PAGE_DIRTY) === 0)
             setEntry(pm, pmdT, pi, (E.lo | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0, E.hi);
-          return entry_pfn(E.lo, E.hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+          return entry_pfn(E.lo, E.hi) + subpageIndex(addr, PMD_SIZE);
         }
         if (!pmd_leaf(E.lo) && (E.lo & _PAGE_PRESENT) !== 0) {
           const pteT = entryTable(E.lo, E.hi);
@@ -841,7 +843,7 @@ export class Process {
     let off = 0;
     while (off < data.length) {
       const a = addr + off;
-      const inPage = a % PAGE_SIZE;
+      const inPage = offsetInPage(a);
       const n = Math.min(PAGE_SIZE - inPage, data.length - off);
       const pfn = this.translate(a, true, 'write');
       this.machine.phys.writeBytes(pfn, inPage, data, off, n);
@@ -853,7 +855,7 @@ export class Process {
   writeByte(addr: number, v: number): void {
     this.alive('write');
     const pfn = this.translate(addr, true, 'write');
-    this.machine.phys.writeByte(pfn, addr % PAGE_SIZE, v);
+    this.machine.phys.writeByte(pfn, offsetInPage(addr), v);
   }
 
   /** Overwrite a whole page (addr page-aligned) with 4096 bytes. */
@@ -871,7 +873,7 @@ export class Process {
     let off = 0;
     while (off < len) {
       const a = addr + off;
-      const inPage = a % PAGE_SIZE;
+      const inPage = offsetInPage(a);
       const n = Math.min(PAGE_SIZE - inPage, len - off);
       const pfn = this.translate(a, false, 'read');
       this.machine.phys.readBytes(pfn, inPage, out, off, n);
@@ -883,7 +885,7 @@ export class Process {
   readByte(addr: number): number {
     this.alive('read');
     const pfn = this.translate(addr, false, 'read');
-    return this.machine.phys.readByte(pfn, addr % PAGE_SIZE);
+    return this.machine.phys.readByte(pfn, offsetInPage(addr));
   }
 
   /** Read one byte of the page (maps the zero page where nothing is mapped yet). */

@@ -15,6 +15,7 @@ import {
   PAGE_SIZE,
   PMD_SIZE,
   PUD_SIZE,
+  subpageIndex,
   WARN_ON_ONCE,
 } from '@mmsim/core';
 import {
@@ -1020,7 +1021,7 @@ function found(
   addr: number,
 ): number {
   // fw->page is the page at addr, not the folio's first page.
-  fw.page = expose ? page + Math.floor((addr % size) / PAGE_SIZE) : 0;
+  fw.page = expose ? page + subpageIndex(addr, size) : 0;
   return pm.folio(page);
 }
 
