@@ -5,6 +5,7 @@ import { KernelBug } from '@mmsim/core';
 import { E, entry_pfn, PAGE_MAPPING_KSM, pte_index, pte_present, pte_write, readEntry } from '@mmsim/mmu';
 import { rbtreeCheck } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
+import type { KsmUnstableNode } from './rmap_item.ts';
 import { type KsmStableNode, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
 
 export function checkKsmInvariants(ksm: Ksm): void {
@@ -14,6 +15,22 @@ export function checkKsmInvariants(ksm: Ksm): void {
   for (const [nid, root] of ksm.root_stable_tree.entries()) {
     const bad = rbtreeCheck(root);
     if (bad !== null) errors.push(`stable tree ${nid}: ${bad}`);
+  }
+  // A node is its item's until the item leaves the tree. Between two full scans the tree keeps
+  // nodes of items that left it meanwhile (rb_erase() only for this scan's tree; ksmd empties the
+  // old one wholesale when the next scan starts).
+  const unstable = (n: KsmUnstableNode | null, nid: number): void => {
+    if (n === null) return;
+    const it = n.item;
+    if (ri.node.get(it) === n && ((ri.aflags[it] & UNSTABLE_FLAG) === 0 || ri.nid[it] !== nid))
+      errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in tree ${nid}`);
+    unstable(n.rb_left, nid);
+    unstable(n.rb_right, nid);
+  };
+  for (const [nid, root] of ksm.root_unstable_tree.entries()) {
+    const bad = rbtreeCheck(root);
+    if (bad !== null) errors.push(`unstable tree ${nid}: ${bad}`);
+    unstable(root.rb_node, nid);
   }
   let items = 0;
   let shared = 0;
@@ -31,10 +48,13 @@ export function checkKsmInvariants(ksm: Ksm): void {
       items++;
       rec.items++;
       const address = ri.address[it];
+      if (ri.mm[it] !== mm) errors.push(`${mm.owner}: item 0x${address.toString(16)} of another mm`);
       if (address <= prev) errors.push(`${mm.owner}: rmap_list not sorted at 0x${address.toString(16)}`);
       prev = address;
       const aflags = ri.aflags[it];
       if ((aflags & UNSTABLE_FLAG) !== 0) unshared++;
+      if (((aflags & UNSTABLE_FLAG) !== 0) !== (ri.node.get(it) !== null))
+        errors.push(`${mm.owner}: item 0x${address.toString(16)} UNSTABLE_FLAG and rb node disagree`);
       if ((aflags & STABLE_FLAG) !== 0) {
         rec.merging++;
         if (ksm.nodeById(ri.head[it]) === undefined) errors.push(`${mm.owner}: stable item without node`);
@@ -46,8 +66,10 @@ export function checkKsmInvariants(ksm: Ksm): void {
     for (let it = n.hlist; it !== 0; it = ri.hnext[it]) {
       len++;
       if (ri.head[it] !== n.id) errors.push(`node ${n.id}: item head mismatch`);
-      if (ri.hnext[it] !== 0) sharing++;
-      else shared++;
+      if (ri.hnext[it] !== 0) {
+        sharing++;
+        if (ri.hprev[ri.hnext[it]] !== it) errors.push(`node ${n.id}: hlist hprev mismatch`);
+      } else shared++;
     }
     if (len !== n.rmap_hlist_len)
       errors.push(`node ${n.id}: rmap_hlist_len ${n.rmap_hlist_len} but ${len} items`);

@@ -1,6 +1,7 @@
+import { KernelBug } from '@mmsim/core';
 import { Process } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { KsmRmapItems } from '../src/index.ts';
+import { checkKsmInvariants, KsmRmapItems } from '../src/index.ts';
 import { checkAll, knob, mergeableRegion, world } from './helpers.ts';
 
 describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
@@ -47,6 +48,31 @@ describe('unstableItems()', () => {
     // The tree is emptied only when the next scan starts, but its items were freed.
     expect(ksm.counters().pages_unshared).toBe(0);
     expect(ksm.unstableItems()).toEqual([]);
+    checkAll(m, ksm);
+  });
+});
+
+describe('checkKsmInvariants() on the item arrays', () => {
+  it('catches a broken hlist back link and an unstable item without its rb node', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 3, () => 1);
+    mergeableRegion(p, 2, (i) => 10 + i);
+    ksm.runFullScans(2);
+    expect([ksm.pages_shared, ksm.pages_sharing, ksm.pages_unshared]).toEqual([1, 2, 2]);
+    checkAll(m, ksm);
+    const ri = ksm.rmap_item_cache;
+    const node = ksm.stableNodes()[0]!;
+    const second = ri.hnext[node.hlist];
+    ri.hprev[second] = 0;
+    expect(() => checkKsmInvariants(ksm)).toThrow(KernelBug);
+    ri.hprev[second] = node.hlist;
+    checkAll(m, ksm);
+    const item = ksm.unstableItems()[0]!.id;
+    const rb = ri.node.get(item);
+    ri.node.set(item, null);
+    expect(() => checkKsmInvariants(ksm)).toThrow(/UNSTABLE_FLAG and rb node disagree/);
+    ri.node.set(item, rb);
     checkAll(m, ksm);
   });
 });
