@@ -6,7 +6,7 @@ import { E, entry_pfn, PAGE_MAPPING_KSM, pte_index, pte_present, pte_write, read
 import { rbtreeCheck } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
 import type { KsmUnstableNode } from './rmap_item.ts';
-import { type KsmStableNode, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
+import { type KsmStableNode, SEQNR_MASK, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
 
 export function checkKsmInvariants(ksm: Ksm): void {
   const errors: string[] = [];
@@ -16,14 +16,18 @@ export function checkKsmInvariants(ksm: Ksm): void {
     const bad = rbtreeCheck(root);
     if (bad !== null) errors.push(`stable tree ${nid}: ${bad}`);
   }
-  // A node is its item's until the item leaves the tree. Between two full scans the tree keeps
-  // nodes of items that left it meanwhile (rb_erase() only for this scan's tree; ksmd empties the
-  // old one wholesale when the next scan starts).
+  // Mid-scan, every node of an unstable tree is its item's, marked UNSTABLE in that tree with this
+  // scan's seqnr. Between two full scans the last scan's tree may still hold items that left it
+  // (rb_erase() is for this scan's tree only; ksmd empties the old one when the next scan starts).
+  const midScan = ksm.scanSlot !== ksm.mmHead;
   const unstable = (n: KsmUnstableNode | null, nid: number): void => {
     if (n === null) return;
     const it = n.item;
-    if (ri.node.get(it) === n && ((ri.aflags[it] & UNSTABLE_FLAG) === 0 || ri.nid[it] !== nid))
-      errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in tree ${nid}`);
+    const aflags = ri.aflags[it];
+    const inTree = ri.node.get(it) === n && (aflags & UNSTABLE_FLAG) !== 0;
+    const seqnrOk = !midScan || (aflags & SEQNR_MASK) === (ksm.seqnr & SEQNR_MASK);
+    if (inTree ? ri.nid[it] !== nid || !seqnrOk : midScan)
+      errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in this tree`);
     unstable(n.rb_left, nid);
     unstable(n.rb_right, nid);
   };
@@ -53,8 +57,8 @@ export function checkKsmInvariants(ksm: Ksm): void {
       prev = address;
       const aflags = ri.aflags[it];
       if ((aflags & UNSTABLE_FLAG) !== 0) unshared++;
-      if (((aflags & UNSTABLE_FLAG) !== 0) !== (ri.node.get(it) !== null))
-        errors.push(`${mm.owner}: item 0x${address.toString(16)} UNSTABLE_FLAG and rb node disagree`);
+      if ((aflags & UNSTABLE_FLAG) !== 0 && ri.node.get(it) === null)
+        errors.push(`${mm.owner}: item 0x${address.toString(16)} UNSTABLE_FLAG without an rb node`);
       if ((aflags & STABLE_FLAG) !== 0) {
         rec.merging++;
         if (ksm.nodeById(ri.head[it]) === undefined) errors.push(`${mm.owner}: stable item without node`);

@@ -71,7 +71,7 @@ import {
   rb_replace_node,
 } from '@mmsim/rbtree';
 import { type BreakKsmStrategy, DEFAULT_STRATEGY } from './break_ksm.ts';
-import { KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
+import { KsmRmapItems, type KsmRmapItemView, type KsmUnstableNode } from './rmap_item.ts';
 import {
   KsmMmSlot,
   KsmStableNode,
@@ -1318,8 +1318,7 @@ export class Ksm {
     }
     ri.aflags[item] = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
     ri.nid[item] = nid;
-    const rb = new KsmUnstableNode(item, ri.mm[item]!, ri.address[item]);
-    ri.node.set(item, rb);
+    const rb = ri.unstableNode(item);
     rb_link_node(rb, parent, isLeft, root);
     rb_insert_color(rb, root);
     this.pages_unshared++;
@@ -1357,7 +1356,6 @@ export class Ksm {
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
       // Still in this scan's tree: erase it; an older tree was emptied wholesale.
       if (age === 0) rb_erase(ri.node.get(item)!, this.root_unstable_tree[ri.nid[item]]);
-      ri.node.set(item, null);
       this.pages_unshared--;
       ri.aflags[item] = 0;
     }
@@ -1683,15 +1681,15 @@ export class Ksm {
     return out;
   }
 
-  /** Every rmap_item of the unstable trees (all nodes), in tree order; not the nodes of items that
-   * left the previous scan's tree, which waits to be emptied when the next scan starts. */
+  /** Every rmap_item of the unstable trees (all nodes), in tree order; not the items that left the
+   * previous scan's tree, which waits to be emptied when the next scan starts. */
   unstableItems(): KsmRmapItemView[] {
     const ri = this.rmap_item_cache;
     const out: KsmRmapItemView[] = [];
     const walk = (n: KsmUnstableNode | null): void => {
       if (n === null) return;
       walk(n.rb_left);
-      if (ri.node.get(n.item) === n) out.push(ri.view(n.item));
+      if (ri.node.get(n.item) === n && (ri.aflags[n.item] & UNSTABLE_FLAG) !== 0) out.push(ri.view(n.item));
       walk(n.rb_right);
     };
     for (const root of this.root_unstable_tree) walk(root.rb_node);

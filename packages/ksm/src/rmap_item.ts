@@ -3,14 +3,14 @@
 // free_rmap_item()). Id 0 is never handed out: 0 is NULL.
 
 import type { AnonVma, MmStruct } from '@mmsim/mmu';
-import { RbNodeBase } from '@mmsim/rbtree';
+import { RbNodeBase, rbNodeInit } from '@mmsim/rbtree';
 
 /**
- * The rb_node of an rmap_item in an unstable tree. The kernel's rmap_item holds it in a union with
- * {head, hlist}; here it is an object that exists only while the item was inserted in an unstable
- * tree, from unstable_tree_search_insert() to remove_rmap_item_from_tree(). It carries the item's
- * mm and address (fixed for the item's life): a tree descent then reads one object per level, as
- * the kernel reads one rmap_item, instead of three arrays (unique merging scan ~5% faster).
+ * The rb_node of an rmap_item in an unstable tree (the kernel's rmap_item holds it in a union with
+ * {head, hlist}). An item gets one at its first unstable_tree_search_insert() and keeps it until it
+ * is freed, re-inserting the same node scan after scan. It carries the item's mm and address
+ * (fixed for the item's life): a tree descent then reads one object per level, as the kernel reads
+ * one rmap_item.
  */
 export class KsmUnstableNode extends RbNodeBase<KsmUnstableNode> {
   readonly item: number;
@@ -51,13 +51,16 @@ export class KsmItemRefs<T> {
   }
 
   set(id: number, value: T | null): void {
+    if (id < this.refs.length) this.refs[id] = value;
+    else if (value !== null) this.grow(id, value);
+  }
+
+  /** Doubling (a cold path, out of line so that set() stays small enough to inline). */
+  private grow(id: number, value: T): void {
     const refs = this.refs;
-    if (id >= refs.length) {
-      if (value === null) return;
-      const old = refs.length;
-      refs.length = Math.max(id + 1, 2 * old, 1024);
-      refs.fill(null, old);
-    }
+    const old = refs.length;
+    refs.length = Math.max(id + 1, 2 * old, 1024);
+    refs.fill(null, old);
     refs[id] = value;
   }
 }
@@ -86,8 +89,8 @@ export class KsmRmapItems {
   readonly mm: (MmStruct | null)[] = [null];
   /** anon_vma while stable (a reference), else null. */
   readonly anon_vma = new KsmItemRefs<AnonVma>();
-  /** The item's rb_node while it was inserted in an unstable tree (it outlives the tree's reset at
-   * the start of a full scan, as the kernel's embedded rb_node does). */
+  /** The item's rb node once it was inserted in an unstable tree: in the tree while UNSTABLE_FLAG
+   * is set (and, stale, in the previous scan's tree until the next scan empties it). */
   readonly node = new KsmItemRefs<KsmUnstableNode>();
   private capacity = 0;
   /** Freed slots, linked through rmap_list. */
@@ -130,6 +133,17 @@ export class KsmRmapItems {
     this.node.set(id, null);
     this.rmap_list[id] = this.freelist;
     this.freelist = id;
+  }
+
+  /** The item's rb node, for an insertion into an unstable tree (the item is in no tree now; its
+   * node may still hang in the previous scan's emptied tree). */
+  unstableNode(id: number): KsmUnstableNode {
+    let rb = this.node.get(id);
+    if (rb === null) {
+      rb = new KsmUnstableNode(id, this.mm[id]!, this.address[id]);
+      this.node.set(id, rb);
+    } else rbNodeInit(rb);
+    return rb;
   }
 
   view(id: number): KsmRmapItemView {
