@@ -22,7 +22,7 @@ export {
   SIZEOF_RMAP_ITEM,
   vma_ksm_compatible,
 } from './ksm.ts';
-export { KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
+export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,

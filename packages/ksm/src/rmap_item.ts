@@ -44,7 +44,7 @@ const INITIAL_CAPACITY = 1024;
  * grows on the first non-null write past its end, so that allocating an item writes none of them.
  */
 export class KsmItemRefs<T> {
-  private refs: (T | null)[] = [];
+  private readonly refs: (T | null)[] = [];
 
   get(id: number): T | null {
     return id < this.refs.length ? this.refs[id] : null;
@@ -55,7 +55,8 @@ export class KsmItemRefs<T> {
     else if (value !== null) this.grow(id, value);
   }
 
-  /** Doubling (a cold path, out of line so that set() stays small enough to inline). */
+  /** Doubling, out of line so that set() stays small enough to inline; setting the length then
+   * filling keeps the array in fast (holey) elements, with no hole left. */
   private grow(id: number, value: T): void {
     const refs = this.refs;
     const old = refs.length;
