@@ -92,9 +92,8 @@ function writeBetweenChecksumAndMerge(
         (ctx) =>
           point === 'ksm:after-checksum' || ((ctx as { kpage: number }).kpage !== 0) === (target === 'tree'),
         (ctx) => {
-          const c = ctx as { page: number; vma?: VmAreaStruct; item?: { mm: unknown } };
-          const inB =
-            c.vma !== undefined ? c.vma.vm_mm === w.procs.get('b')!.mm : c.item!.mm === w.procs.get('b')!.mm;
+          const c = ctx as { page: number; vma?: VmAreaStruct; mm?: unknown };
+          const inB = (c.vma !== undefined ? c.vma.vm_mm : c.mm) === w.procs.get('b')!.mm;
           const proc = inB ? 'b' : 'a';
           const region = inB ? 'rb' : 'ra';
           w.execInterleaved({ op: 'write', proc, region, page: 0, offset: 100, value: 0x77 });
@@ -198,8 +197,8 @@ function forkWhileKsmdHolds(point: 'ksm:after-checksum' | 'ksm:before-merge'): R
         point,
         () => true,
         (ctx) => {
-          const c = ctx as { item?: { mm: unknown }; vma?: VmAreaStruct };
-          const held = c.item !== undefined ? c.item.mm : c.vma!.vm_mm;
+          const c = ctx as { mm?: unknown; vma?: VmAreaStruct };
+          const held = c.vma !== undefined ? c.vma.vm_mm : c.mm;
           const mine = held === w.procs.get('a')!.mm;
           const forker = point === 'ksm:after-checksum' ? mine : !mine;
           w.execInterleaved({ op: 'fork', proc: forker ? 'a' : 'b', child: 'c' });

@@ -5,14 +5,36 @@ import { KernelBug } from '@mmsim/core';
 import { E, entry_pfn, PAGE_MAPPING_KSM, pte_index, pte_present, pte_write, readEntry } from '@mmsim/mmu';
 import { rbtreeCheck } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
-import { STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
+import type { KsmUnstableNode } from './rmap_item.ts';
+import { type KsmStableNode, SEQNR_MASK, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
 
 export function checkKsmInvariants(ksm: Ksm): void {
   const errors: string[] = [];
   const pm = ksm.m.phys;
+  const ri = ksm.rmap_item_cache;
   for (const [nid, root] of ksm.root_stable_tree.entries()) {
     const bad = rbtreeCheck(root);
     if (bad !== null) errors.push(`stable tree ${nid}: ${bad}`);
+  }
+  // Mid-scan, every node of an unstable tree is its item's, marked UNSTABLE in that tree with this
+  // scan's seqnr. Between two full scans the last scan's tree may still hold items that left it
+  // (rb_erase() is for this scan's tree only; ksmd empties the old one when the next scan starts).
+  const midScan = ksm.scanSlot !== ksm.mmHead;
+  const unstable = (n: KsmUnstableNode | null, nid: number): void => {
+    if (n === null) return;
+    const it = n.item;
+    const aflags = ri.aflags[it];
+    const inTree = ri.node.get(it) === n && (aflags & UNSTABLE_FLAG) !== 0;
+    const seqnrOk = !midScan || (aflags & SEQNR_MASK) === (ksm.seqnr & SEQNR_MASK);
+    if (inTree ? ri.nid[it] !== nid || !seqnrOk : midScan)
+      errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in this tree`);
+    unstable(n.rb_left, nid);
+    unstable(n.rb_right, nid);
+  };
+  for (const [nid, root] of ksm.root_unstable_tree.entries()) {
+    const bad = rbtreeCheck(root);
+    if (bad !== null) errors.push(`unstable tree ${nid}: ${bad}`);
+    unstable(root.rb_node, nid);
   }
   let items = 0;
   let shared = 0;
@@ -26,40 +48,48 @@ export function checkKsmInvariants(ksm: Ksm): void {
     const mm = slot.mm!;
     const rec = { items: 0, merging: 0 };
     perMm.set(mm, rec);
-    for (let it = slot.rmap_list; it !== null; it = it.rmap_list) {
+    for (let it = slot.rmap_list; it !== 0; it = ri.rmap_list[it]) {
       items++;
       rec.items++;
-      if (it.address <= prev)
-        errors.push(`${mm.owner}: rmap_list not sorted at 0x${it.address.toString(16)}`);
-      prev = it.address;
-      if ((it.aflags & UNSTABLE_FLAG) !== 0) unshared++;
-      if ((it.aflags & STABLE_FLAG) !== 0) {
+      const address = ri.address[it];
+      if (ri.mm[it] !== mm) errors.push(`${mm.owner}: item 0x${address.toString(16)} of another mm`);
+      if (address <= prev) errors.push(`${mm.owner}: rmap_list not sorted at 0x${address.toString(16)}`);
+      prev = address;
+      const aflags = ri.aflags[it];
+      if ((aflags & UNSTABLE_FLAG) !== 0) unshared++;
+      if ((aflags & UNSTABLE_FLAG) !== 0 && ri.node.get(it) === null)
+        errors.push(`${mm.owner}: item 0x${address.toString(16)} UNSTABLE_FLAG without an rb node`);
+      if ((aflags & STABLE_FLAG) !== 0) {
         rec.merging++;
-        if (it.head === null) errors.push(`${mm.owner}: stable item without node`);
+        if (ksm.nodeById(ri.head[it]) === undefined) errors.push(`${mm.owner}: stable item without node`);
       }
     }
   }
-  const checkNode = (n: import('./types.ts').KsmStableNode): void => {
+  const checkNode = (n: KsmStableNode): void => {
     let len = 0;
-    for (let it = n.hlist; it !== null; it = it.hnext) {
+    for (let it = n.hlist; it !== 0; it = ri.hnext[it]) {
       len++;
-      if (it.head !== n) errors.push(`node ${n.id}: item head mismatch`);
-      if (it.hnext !== null) sharing++;
-      else shared++;
+      if (ri.head[it] !== n.id) errors.push(`node ${n.id}: item head mismatch`);
+      if (ri.hnext[it] !== 0) {
+        sharing++;
+        if (ri.hprev[ri.hnext[it]] !== it) errors.push(`node ${n.id}: hlist hprev mismatch`);
+      } else shared++;
     }
     if (len !== n.rmap_hlist_len)
       errors.push(`node ${n.id}: rmap_hlist_len ${n.rmap_hlist_len} but ${len} items`);
     // A node whose page was freed is stale (its items stay until ksm_get_folio() prunes it);
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {
-      for (let it = n.hlist; it !== null; it = it.hnext) {
+      for (let it = n.hlist; it !== 0; it = ri.hnext[it]) {
+        const mm = ri.mm[it]!;
+        const address = ri.address[it];
         // An exited mm's items stay until ksmd frees them; its page tables are gone.
-        if (it.mm.pgd === 0) continue;
-        const pteT = it.mm.find_pte_table(it.address);
+        if (mm.pgd === 0) continue;
+        const pteT = mm.find_pte_table(address);
         if (pteT === 0) continue;
-        readEntry(pm, pteT, pte_index(it.address));
+        readEntry(pm, pteT, pte_index(address));
         if (pte_present(E.lo) && entry_pfn(E.lo, E.hi) === n.kpfn && pte_write(E.lo))
-          errors.push(`node ${n.id}: KSM page mapped writable at 0x${it.address.toString(16)}`);
+          errors.push(`node ${n.id}: KSM page mapped writable at 0x${address.toString(16)}`);
       }
     }
   };

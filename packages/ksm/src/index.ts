@@ -22,10 +22,10 @@ export {
   SIZEOF_RMAP_ITEM,
   vma_ksm_compatible,
 } from './ksm.ts';
+export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,
-  KsmRmapItem,
   KsmStableNode,
   STABLE_FLAG,
   STABLE_NODE_CHAIN,

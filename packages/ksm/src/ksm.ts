@@ -71,11 +71,10 @@ import {
   rb_replace_node,
 } from '@mmsim/rbtree';
 import { type BreakKsmStrategy, DEFAULT_STRATEGY } from './break_ksm.ts';
+import { KsmRmapItems, type KsmRmapItemView, type KsmUnstableNode } from './rmap_item.ts';
 import {
   KsmMmSlot,
-  KsmRmapItem,
   KsmStableNode,
-  type RmapLink,
   SEQNR_MASK,
   STABLE_FLAG,
   STABLE_NODE_CHAIN,
@@ -162,13 +161,17 @@ export class Ksm {
   /** root_stable_tree[nid] / root_unstable_tree[nid]: one tree per NUMA node, only [0] used while
    * merge_across_nodes = 1. */
   readonly root_stable_tree: RbRoot<KsmStableNode>[];
-  readonly root_unstable_tree: RbRoot<KsmRmapItem>[];
+  readonly root_unstable_tree: RbRoot<KsmUnstableNode>[];
+  /** rmap_item_cache: every rmap_item, by id. */
+  readonly rmap_item_cache = new KsmRmapItems();
   /** ksm_mm_head: the scan list sentinel. */
   readonly mmHead: KsmMmSlot = new KsmMmSlot(null);
   /** The scan cursor (struct ksm_scan). */
   scanSlot: KsmMmSlot;
   scanAddress = 0;
-  scanLink: RmapLink;
+  /** ksm_scan.rmap_list, the link the next rmap_item hangs on: the rmap_list of this item, or
+   * of scanSlot when 0. */
+  scanLink = 0;
   /** migrate_nodes: stable nodes whose KSM page moved to another NUMA node, waiting to be
    * re-linked into their new node's tree by stable_tree_search(). */
   readonly migrate_nodes: Set<KsmStableNode> = new Set();
@@ -192,9 +195,8 @@ export class Ksm {
   constructor(m: Machine) {
     this.m = m;
     this.scanSlot = this.mmHead;
-    this.scanLink = this.mmHead;
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
-    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmRmapItem>());
+    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
     m.counters.bytesHashed -= PAGE_SIZE; // computed at boot, not by a scan
     const hooks = m.hooks;
@@ -298,7 +300,7 @@ export class Ksm {
     const pm = this.m.phys;
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
-      if (item === null) return;
+      if (item === 0) return;
       const page = this.scanPage;
       this.cmp_and_merge_page(page, item);
       pm.put_page(page);
@@ -390,11 +392,11 @@ export class Ksm {
     return alignDown(addr, 2 ** 30) + 2 ** 30;
   }
 
-  /** scan_get_next_rmap_item(): the next page to look at, with its rmap_item (or null). */
-  private scan_get_next_rmap_item(): KsmRmapItem | null {
+  /** scan_get_next_rmap_item(): the next page to look at, with its rmap_item (or 0). */
+  private scan_get_next_rmap_item(): number {
     const m = this.m;
     const pm = m.phys;
-    if (this.mmHead.next === this.mmHead) return null;
+    if (this.mmHead.next === this.mmHead) return 0;
     let slot = this.scanSlot;
     if (slot === this.mmHead) {
       this.advisor_start_scan();
@@ -405,13 +407,14 @@ export class Ksm {
           if (f !== 0) this.m.phys.put_page(f);
         }
       }
-      // Empty the unstable tree at the start of each full scan (counters untouched).
+      // Empty the unstable tree at the start of each full scan (counters untouched; the items keep
+      // their stale rb nodes until remove_rmap_item_from_tree() sees an older seqnr).
       for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
       slot = this.mmHead.next;
       this.scanSlot = slot;
-      if (slot === this.mmHead) return null;
+      if (slot === this.mmHead) return 0;
       this.scanAddress = 0;
-      this.scanLink = slot;
+      this.scanLink = 0;
       m.trace.emit('ksm_start_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
     }
     for (;;) {
@@ -433,7 +436,7 @@ export class Ksm {
             this.scanAddress = found;
             const page = this.scanPage;
             const item = this.get_next_rmap_item(slot, this.scanLink, found);
-            if (item !== null) {
+            if (item !== 0) {
               this.scanLink = item;
               if (this.should_skip_rmap_item(page, item)) {
                 pm.put_page(page);
@@ -450,9 +453,9 @@ export class Ksm {
       }
       if (exiting) {
         this.scanAddress = 0;
-        this.scanLink = slot;
+        this.scanLink = 0;
       }
-      this.remove_trailing_rmap_items(this.scanLink);
+      this.remove_trailing_rmap_items(slot, this.scanLink);
       const nextSlot = slot.next;
       this.scanSlot = nextSlot;
       if (this.scanAddress === 0) {
@@ -465,12 +468,12 @@ export class Ksm {
       if (nextSlot === this.mmHead) break;
       slot = nextSlot;
       this.scanAddress = 0;
-      this.scanLink = slot;
+      this.scanLink = 0;
     }
     this.advisor_stop_scan();
     this.seqnr++;
     m.trace.emit('ksm_stop_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
-    return null;
+    return 0;
   }
 
   private unlinkSlot(slot: KsmMmSlot): void {
@@ -481,37 +484,58 @@ export class Ksm {
     if (slot.mm !== null) slot.mm.ksmSlot = null;
   }
 
-  /** get_next_rmap_item(). */
-  private get_next_rmap_item(slot: KsmMmSlot, link: RmapLink, addr: number): KsmRmapItem | null {
-    const mm = slot.mm!;
-    while (link.rmap_list !== null) {
-      const it = link.rmap_list;
-      if (it.address === addr) return it;
-      if (it.address > addr) break;
-      link.rmap_list = it.rmap_list;
+  /** get_next_rmap_item(): the item for addr on the slot's rmap_list after `link` (the rmap_list of
+   * that item, or the slot's when 0), freeing the items it passes; a new one if none, or 0. */
+  private get_next_rmap_item(slot: KsmMmSlot, link: number, addr: number): number {
+    const ri = this.rmap_item_cache;
+    for (;;) {
+      const it = link === 0 ? slot.rmap_list : ri.rmap_list[link];
+      if (it === 0) break;
+      if (ri.address[it] === addr) return it;
+      if (ri.address[it] > addr) break;
+      this.setLink(slot, link, ri.rmap_list[it]);
       this.remove_rmap_item_from_tree(it);
       this.free_rmap_item(it);
     }
-    if (this.failAlloc?.('rmap_item')) return null;
-    const item = new KsmRmapItem(mm, addr);
-    this.rmap_items++;
-    mm.ksm_rmap_items++;
-    item.rmap_list = link.rmap_list;
-    link.rmap_list = item;
+    const item = this.alloc_rmap_item(slot.mm!, addr);
+    if (item !== 0) {
+      ri.rmap_list[item] = link === 0 ? slot.rmap_list : ri.rmap_list[link];
+      this.setLink(slot, link, item);
+    }
     return item;
   }
 
-  private free_rmap_item(item: KsmRmapItem): void {
-    this.rmap_items--;
-    item.mm.ksm_rmap_items--;
-    this.m.trace.emit('ksm_remove_rmap_item', { pfn: 0, rmap_item: item.address, mm: item.mm.id });
+  /** *rmap_list = item for a link of get_next_rmap_item(). */
+  private setLink(slot: KsmMmSlot, link: number, item: number): void {
+    if (link === 0) slot.rmap_list = item;
+    else this.rmap_item_cache.rmap_list[link] = item;
   }
 
-  /** remove_trailing_rmap_items(). */
-  private remove_trailing_rmap_items(link: RmapLink): void {
-    while (link.rmap_list !== null) {
-      const it = link.rmap_list;
-      link.rmap_list = it.rmap_list;
+  /** alloc_rmap_item() and get_next_rmap_item()'s initialisation of the zeroed item. */
+  private alloc_rmap_item(mm: MmStruct, addr: number): number {
+    if (this.failAlloc?.('rmap_item')) return 0;
+    this.rmap_items++;
+    mm.ksm_rmap_items++;
+    return this.rmap_item_cache.alloc(mm, addr);
+  }
+
+  /** free_rmap_item(). */
+  private free_rmap_item(item: number): void {
+    const ri = this.rmap_item_cache;
+    const mm = ri.mm[item]!;
+    this.rmap_items--;
+    mm.ksm_rmap_items--;
+    this.m.trace.emit('ksm_remove_rmap_item', { pfn: 0, rmap_item: ri.address[item], mm: mm.id });
+    ri.free(item);
+  }
+
+  /** remove_trailing_rmap_items(): every item after `link` (as in get_next_rmap_item()). */
+  private remove_trailing_rmap_items(slot: KsmMmSlot, link: number): void {
+    const ri = this.rmap_item_cache;
+    for (;;) {
+      const it = link === 0 ? slot.rmap_list : ri.rmap_list[link];
+      if (it === 0) return;
+      this.setLink(slot, link, ri.rmap_list[it]);
       this.remove_rmap_item_from_tree(it);
       this.free_rmap_item(it);
     }
@@ -528,18 +552,19 @@ export class Ksm {
   }
 
   /** should_skip_rmap_item(). */
-  private should_skip_rmap_item(page: number, item: KsmRmapItem): boolean {
+  private should_skip_rmap_item(page: number, item: number): boolean {
     if (!this.smart_scan) return false;
     if (this.m.phys.PageKsm(page)) return false;
-    const age = item.age;
-    if (age !== 255) item.age++;
+    const ri = this.rmap_item_cache;
+    const age = ri.age[item];
+    if (age !== 255) ri.age[item] = age + 1;
     if (age < 3) return false;
-    if (item.remaining_skips === 0) {
-      item.remaining_skips = Ksm.skip_age(age);
+    if (ri.remaining_skips[item] === 0) {
+      ri.remaining_skips[item] = Ksm.skip_age(age);
       return false;
     }
     this.pages_skipped++;
-    item.remaining_skips--;
+    ri.remaining_skips[item]--;
     this.remove_rmap_item_from_tree(item);
     return true;
   }
@@ -592,9 +617,10 @@ export class Ksm {
   }
 
   /** cmp_and_merge_page() in the 6.18 order. */
-  private cmp_and_merge_page(page: number, item: KsmRmapItem): void {
+  private cmp_and_merge_page(page: number, item: number): void {
     const m = this.m;
     const pm = m.phys;
+    const ri = this.rmap_item_cache;
     const node = this.folio_stable_node(pm.folio(page));
     let bypass = false;
     if (node !== null) {
@@ -604,20 +630,20 @@ export class Ksm {
         node.onMigrateList = true;
         this.migrate_nodes.add(node);
       }
-      if (!node.onMigrateList && item.head === node) return;
+      if (!node.onMigrateList && ri.head[item] === node.id) return;
       if (!this.is_page_sharing_candidate(node)) bypass = true;
     } else {
       this.remove_rmap_item_from_tree(item);
       const checksum = pm.calc_checksum(page);
-      m.reach('ksm:after-checksum', { item, page });
-      if (item.oldchecksum !== checksum) {
-        item.oldchecksum = checksum;
+      m.reach('ksm:after-checksum', { mm: ri.mm[item], page });
+      if (ri.oldchecksum[item] !== checksum) {
+        ri.oldchecksum[item] = checksum;
         return;
       }
       if (this.try_to_merge_with_zero_page(item, page) === 0) return;
     }
     const kfolio = this.stable_tree_search(page);
-    if (kfolio === pm.folio(page) && item.head === node && node !== null) {
+    if (kfolio === pm.folio(page) && node !== null && ri.head[item] === node.id) {
       pm.put_page(kfolio);
       return;
     }
@@ -630,8 +656,8 @@ export class Ksm {
         m.trace.emit('ksm_merge_with_ksm_page', {
           ksm_page: kfolio,
           pfn: page,
-          rmap_item: item.address,
-          mm: item.mm.id,
+          rmap_item: ri.address[item],
+          mm: ri.mm[item]!.id,
           err: 0,
         });
       }
@@ -639,7 +665,7 @@ export class Ksm {
       return;
     }
     const treeItem = this.unstable_tree_search_insert(item, page);
-    if (treeItem !== null) {
+    if (treeItem !== 0) {
       const treePage = this.treePage;
       const kpage = this.try_to_merge_two_pages(item, page, treeItem, treePage);
       // Two subpages of one THP cannot be merged with each other before it is split.
@@ -664,12 +690,13 @@ export class Ksm {
   }
 
   /** try_to_merge_with_zero_page(). */
-  private try_to_merge_with_zero_page(item: KsmRmapItem, page: number): number {
+  private try_to_merge_with_zero_page(item: number, page: number): number {
+    const ri = this.rmap_item_cache;
     let err = -EFAULT;
-    if (this.use_zero_pages && item.oldchecksum === this.zero_checksum) {
-      const mm = item.mm;
+    if (this.use_zero_pages && ri.oldchecksum[item] === this.zero_checksum) {
+      const mm = ri.mm[item]!;
       mm.mmap_read_lock();
-      const vma = this.find_mergeable_vma(mm, item.address);
+      const vma = this.find_mergeable_vma(mm, ri.address[item]);
       err = vma !== null ? this.try_to_merge_one_page(vma, page, this.m.phys.zeroPfn) : 0;
       mm.mmap_read_unlock();
     }
@@ -799,16 +826,17 @@ export class Ksm {
   }
 
   /** try_to_merge_with_ksm_page(). */
-  private try_to_merge_with_ksm_page(item: KsmRmapItem, page: number, kpage: number): number {
-    const mm = item.mm;
+  private try_to_merge_with_ksm_page(item: number, page: number, kpage: number): number {
+    const ri = this.rmap_item_cache;
+    const mm = ri.mm[item]!;
     mm.mmap_read_lock();
-    const vma = this.find_mergeable_vma(mm, item.address);
+    const vma = this.find_mergeable_vma(mm, ri.address[item]);
     let err = -EFAULT;
     if (vma !== null) {
       err = this.try_to_merge_one_page(vma, page, kpage);
       if (err === 0) {
         this.remove_rmap_item_from_tree(item);
-        item.anon_vma = vma.anon_vma;
+        ri.anon_vma.set(item, vma.anon_vma);
       }
     }
     mm.mmap_read_unlock();
@@ -816,12 +844,7 @@ export class Ksm {
   }
 
   /** try_to_merge_two_pages(): returns the new KSM page (the scanned one) or 0. */
-  private try_to_merge_two_pages(
-    item: KsmRmapItem,
-    page: number,
-    treeItem: KsmRmapItem,
-    treePage: number,
-  ): number {
+  private try_to_merge_two_pages(item: number, page: number, treeItem: number, treePage: number): number {
     let err = this.try_to_merge_with_ksm_page(item, page, 0);
     if (err === 0) {
       err = this.try_to_merge_with_ksm_page(treeItem, treePage, page);
@@ -874,16 +897,17 @@ export class Ksm {
 
   /** remove_node_from_stable_tree(). */
   private remove_node_from_stable_tree(node: KsmStableNode): void {
-    for (let it = node.hlist; it !== null; it = it.hnext) {
-      if (it.hnext !== null) this.pages_sharing--;
+    const ri = this.rmap_item_cache;
+    for (let it = node.hlist; it !== 0; it = ri.hnext[it]) {
+      if (ri.hnext[it] !== 0) this.pages_sharing--;
       else this.pages_shared--;
-      it.mm.ksm_merging_pages--;
+      ri.mm[it]!.ksm_merging_pages--;
       node.rmap_hlist_len--;
-      it.anon_vma = null;
-      it.aflags = 0;
-      it.head = null;
+      ri.anon_vma.set(it, null);
+      ri.aflags[it] = 0;
+      ri.head[it] = 0;
     }
-    node.hlist = null;
+    node.hlist = 0;
     this.m.trace.emit('ksm_remove_ksm_page', { pfn: node.kpfn });
     if (node.onMigrateList) {
       node.onMigrateList = false;
@@ -1213,34 +1237,37 @@ export class Ksm {
   }
 
   /** stable_tree_append(). */
-  private stable_tree_append(item: KsmRmapItem, node: KsmStableNode, bypass: boolean): void {
+  private stable_tree_append(item: number, node: KsmStableNode, bypass: boolean): void {
     VM_BUG_ON(node.rmap_hlist_len < 0, 'stable_tree_append: chain given');
     node.rmap_hlist_len++;
     if (!bypass)
       WARN_ON(node.rmap_hlist_len > this.max_page_sharing, 'stable_tree_append: max_page_sharing exceeded');
-    item.head = node;
-    item.aflags |= STABLE_FLAG;
-    item.hprev = null;
-    item.hnext = node.hlist;
-    if (node.hlist !== null) node.hlist.hprev = item;
+    const ri = this.rmap_item_cache;
+    ri.head[item] = node.id;
+    ri.aflags[item] |= STABLE_FLAG;
+    // hlist_add_head()
+    ri.hprev[item] = 0;
+    ri.hnext[item] = node.hlist;
+    if (node.hlist !== 0) ri.hprev[node.hlist] = item;
     node.hlist = item;
-    if (item.hnext !== null) this.pages_sharing++;
+    if (ri.hnext[item] !== 0) this.pages_sharing++;
     else this.pages_shared++;
-    item.mm.ksm_merging_pages++;
+    ri.mm[item]!.ksm_merging_pages++;
   }
 
   // ==== the unstable tree ===================================================================
 
   /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
    * (referenced), else 0. */
-  private get_mergeable_page(item: KsmRmapItem): number {
+  private get_mergeable_page(tree_rmap_item: KsmUnstableNode): number {
     const pm = this.m.phys;
-    const mm = item.mm;
+    const mm = tree_rmap_item.mm;
+    const address = tree_rmap_item.address;
     mm.mmap_read_lock();
     let page = 0;
-    const vma = this.find_mergeable_vma(mm, item.address);
+    const vma = this.find_mergeable_vma(mm, address);
     if (vma !== null) {
-      const folio = folio_walk_start(mergeableFw, vma, item.address, 0);
+      const folio = folio_walk_start(mergeableFw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
           pm.get_page(folio);
@@ -1253,21 +1280,22 @@ export class Ksm {
     return page;
   }
 
-  /** unstable_tree_search_insert(): a matching tree item (this.treePage referenced), or null
-   * after inserting `item`. */
-  private unstable_tree_search_insert(item: KsmRmapItem, page: number): KsmRmapItem | null {
+  /** unstable_tree_search_insert(): a matching tree item (this.treePage referenced), or 0 after
+   * inserting `item`. */
+  private unstable_tree_search_insert(item: number, page: number): number {
     const pm = this.m.phys;
+    const ri = this.rmap_item_cache;
     const nid = this.get_kpfn_nid(page);
     const root = this.root_unstable_tree[nid];
     let node = root.rb_node;
-    let parent: KsmRmapItem | null = null;
+    let parent: KsmUnstableNode | null = null;
     let isLeft = false;
     while (node !== null) {
       const treePage = this.get_mergeable_page(node);
-      if (treePage === 0) return null;
+      if (treePage === 0) return 0;
       if (treePage === page) {
         pm.put_page(treePage);
-        return null;
+        return 0;
       }
       const ret = pm.memcmp_pages(page, treePage);
       parent = node;
@@ -1282,62 +1310,68 @@ export class Ksm {
       } else {
         if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
           pm.put_page(treePage);
-          return null;
+          return 0;
         }
         this.treePage = treePage;
-        return node;
+        return node.item;
       }
     }
-    item.aflags = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
-    item.nid = nid;
-    rb_link_node(item, parent, isLeft, root);
-    rb_insert_color(item, root);
+    ri.aflags[item] = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
+    ri.nid[item] = nid;
+    const rb = ri.unstableNode(item);
+    rb_link_node(rb, parent, isLeft, root);
+    rb_insert_color(rb, root);
     this.pages_unshared++;
-    return null;
+    return 0;
   }
 
   /** remove_rmap_item_from_tree(). */
-  remove_rmap_item_from_tree(item: KsmRmapItem): void {
-    if ((item.aflags & STABLE_FLAG) !== 0) {
-      const node = item.head!;
+  remove_rmap_item_from_tree(item: number): void {
+    const ri = this.rmap_item_cache;
+    const aflags = ri.aflags[item];
+    if ((aflags & STABLE_FLAG) !== 0) {
+      const node = this.nodes.get(ri.head[item])!;
       const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
       if (f === 0) return;
-      if (item.hprev !== null) item.hprev.hnext = item.hnext;
-      else node.hlist = item.hnext;
-      if (item.hnext !== null) item.hnext.hprev = item.hprev;
-      item.hnext = null;
-      item.hprev = null;
+      // hlist_del()
+      const hprev = ri.hprev[item];
+      const hnext = ri.hnext[item];
+      if (hprev !== 0) ri.hnext[hprev] = hnext;
+      else node.hlist = hnext;
+      if (hnext !== 0) ri.hprev[hnext] = hprev;
+      ri.hnext[item] = 0;
+      ri.hprev[item] = 0;
       const pm = this.m.phys;
       pm.unlock_page(f);
       pm.put_page(f);
-      if (node.hlist !== null) this.pages_sharing--;
+      if (node.hlist !== 0) this.pages_sharing--;
       else this.pages_shared--;
-      item.mm.ksm_merging_pages--;
+      ri.mm[item]!.ksm_merging_pages--;
       node.rmap_hlist_len--;
-      item.anon_vma = null;
-      item.head = null;
-      item.aflags = 0;
-    } else if ((item.aflags & UNSTABLE_FLAG) !== 0) {
-      const age = (this.seqnr - (item.aflags & SEQNR_MASK)) & 0xff;
+      ri.anon_vma.set(item, null);
+      ri.head[item] = 0;
+      ri.aflags[item] = 0;
+    } else if ((aflags & UNSTABLE_FLAG) !== 0) {
+      const age = (this.seqnr - (aflags & SEQNR_MASK)) & 0xff;
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
-      if (age === 0) {
-        rb_erase(item, this.root_unstable_tree[item.nid]);
-        RB_CLEAR_NODE(item);
-      }
+      // Still in this scan's tree: erase it; an older tree was emptied wholesale.
+      if (age === 0) rb_erase(ri.node.get(item)!, this.root_unstable_tree[ri.nid[item]]);
       this.pages_unshared--;
-      item.aflags = 0;
+      ri.aflags[item] = 0;
     }
   }
 
   // ==== breaking ===========================================================================
 
   /** break_cow(): undo a half-done merge for one item. */
-  private break_cow(item: KsmRmapItem): void {
-    item.anon_vma = null;
-    const mm = item.mm;
+  private break_cow(item: number): void {
+    const ri = this.rmap_item_cache;
+    ri.anon_vma.set(item, null);
+    const mm = ri.mm[item]!;
+    const address = ri.address[item];
     mm.mmap_read_lock();
-    const vma = this.find_mergeable_vma(mm, item.address);
-    if (vma !== null) this.strategy.unmerge(this, vma, item.address, item.address + PAGE_SIZE, false);
+    const vma = this.find_mergeable_vma(mm, address);
+    if (vma !== null) this.strategy.unmerge(this, vma, address, address + PAGE_SIZE, false);
     mm.mmap_read_unlock();
   }
 
@@ -1370,7 +1404,7 @@ export class Ksm {
     const slot = mm.ksmSlot as KsmMmSlot | null;
     if (slot === null) return;
     if (this.scanSlot !== slot) {
-      if (slot.rmap_list === null) {
+      if (slot.rmap_list === 0) {
         this.unlinkSlot(slot);
         mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
       } else {
@@ -1518,16 +1552,19 @@ export class Ksm {
     // Every (vma, address) of every rmap_item: first the VMAs of the item's own mm, then those
     // of mms forked from it since ksmd passed (search_new_forks). Many items of one mm share a
     // VMA, so nothing is skipped per VMA: the visitor checks the PTE (page_vma_mapped_walk()).
+    const ri = this.rmap_item_cache;
     for (let search_new_forks = 0; search_new_forks < 2; search_new_forks++) {
-      for (let it = node.hlist; it !== null; it = it.hnext) {
-        const av = it.anon_vma;
+      for (let it = node.hlist; it !== 0; it = ri.hnext[it]) {
+        const av = ri.anon_vma.get(it);
+        const mm = ri.mm[it]!;
+        const address = ri.address[it];
         const vmas = av !== null ? av.vmas.slice() : [];
-        const own = it.mm.vma_lookup(it.address);
+        const own = mm.vma_lookup(address);
         if (own !== null && !vmas.includes(own)) vmas.push(own);
         for (const vma of vmas) {
-          if (it.address < vma.vm_start || it.address >= vma.vm_end) continue;
-          if ((it.mm === vma.vm_mm) === (search_new_forks === 1)) continue;
-          if (!visit(vma, it.address)) return;
+          if (address < vma.vm_start || address >= vma.vm_end) continue;
+          if ((mm === vma.vm_mm) === (search_new_forks === 1)) continue;
+          if (!visit(vma, address)) return;
         }
       }
     }
@@ -1609,7 +1646,7 @@ export class Ksm {
           }
         }
       }
-      this.remove_trailing_rmap_items(slot);
+      this.remove_trailing_rmap_items(slot, 0);
       mm.mmap_read_unlock();
       const next = slot.next;
       if (mm.mm_users === 0) {
@@ -1644,16 +1681,26 @@ export class Ksm {
     return out;
   }
 
-  /** Every rmap_item of the unstable trees (all nodes), in tree order. */
-  unstableItems(): KsmRmapItem[] {
-    const out: KsmRmapItem[] = [];
-    const walk = (n: KsmRmapItem | null): void => {
+  /** Every rmap_item of the unstable trees (all nodes), in tree order; not the items that left the
+   * previous scan's tree, which waits to be emptied when the next scan starts. */
+  unstableItems(): KsmRmapItemView[] {
+    const ri = this.rmap_item_cache;
+    const out: KsmRmapItemView[] = [];
+    const walk = (n: KsmUnstableNode | null): void => {
       if (n === null) return;
       walk(n.rb_left);
-      out.push(n);
+      if (ri.node.get(n.item) === n && (ri.aflags[n.item] & UNSTABLE_FLAG) !== 0) out.push(ri.view(n.item));
       walk(n.rb_right);
     };
     for (const root of this.root_unstable_tree) walk(root.rb_node);
+    return out;
+  }
+
+  /** The rmap_items on a stable node's (or dup's) hlist, first to last, for views. */
+  hlistItems(node: KsmStableNode): KsmRmapItemView[] {
+    const ri = this.rmap_item_cache;
+    const out: KsmRmapItemView[] = [];
+    for (let it = node.hlist; it !== 0; it = ri.hnext[it]) out.push(ri.view(it));
     return out;
   }
 

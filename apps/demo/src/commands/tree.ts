@@ -1,7 +1,7 @@
 // mmsim tree <scenario>: KSM's stable tree (nodes, chains and their dups, each KSM page's
 // rmap_items) and unstable tree, drawn as an ASCII tree.
 
-import type { KsmRmapItem, KsmStableNode } from '@mmsim/ksm';
+import type { KsmRmapItemView, KsmStableNode } from '@mmsim/ksm';
 import { STABLE_NODE_CHAIN } from '@mmsim/ksm';
 import type { Command } from 'commander';
 import { AT_HELP, examples, intOption, type Runner } from '../command.ts';
@@ -31,14 +31,13 @@ export interface TreeData {
   unstable: (TreeItem & { checksum: number })[];
 }
 
-function item(st: Stopped, it: KsmRmapItem): TreeItem {
+function item(st: Stopped, it: KsmRmapItemView): TreeItem {
   const proc = it.mm.owner;
   return { proc, region: regionOf(st, proc, it.address), address: it.address };
 }
 
 function page(st: Stopped, n: KsmStableNode): TreePage {
-  const items: TreeItem[] = [];
-  for (let it = n.hlist; it !== null; it = it.hnext) items.push(item(st, it));
+  const items = st.ctx.ksm.hlistItems(n).map((it) => item(st, it));
   const bytes = new Uint8Array(8);
   st.ctx.machine.phys.readBytes(n.kpfn, 0, bytes, 0, 8);
   const content = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
