@@ -47,7 +47,8 @@ export const PAGE_MAPPING_FLAGS = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 const ARENA_SHIFT = 18;
 const ARENA_MAX_PAGES = 1 << ARENA_SHIFT;
 const ARENA_MASK = ARENA_MAX_PAGES - 1;
-const ARENA0_PAGES = 4096;
+const ARENA0_SHIFT = 12;
+const ARENA0_PAGES = 1 << ARENA0_SHIFT;
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
 /** Words memcmp_pages() compares itself before handing equal-so-far pages to Buffer.compare():
  * pages that differ mostly differ early, and the native call costs more than a few loads. */
@@ -115,7 +116,8 @@ export class PhysMem {
   /** Allocation failure injection: called before each allocation; true fails it. */
   failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
 
-  // Content storage: the arenas, with byte and word views of each (indexed by slot >>> ARENA_SHIFT).
+  // Content storage: the arenas, and their byte and word views kept apart for the accessors' one
+  // indexed load (indexed by slot >>> ARENA_SHIFT).
   private arenas: HashedMemory[] = [];
   private arenaBytes: Buffer[] = [];
   private arenaWords: Uint32Array[] = [];
@@ -124,8 +126,6 @@ export class PhysMem {
   /** The newest arena: its pages, and how many of them were handed out. */
   private arenaPages = 0;
   private arenaUsed = 0;
-  /** Content slots in use (pages holding non-zero data, plus page tables). */
-  slotsInUse = 0;
 
   /** The shared zero page (ZERO_PAGE(0)) and the huge zero folio, allocated lazily. */
   readonly zeroPfn: number;
@@ -522,12 +522,11 @@ export class PhysMem {
       s = ((this.arenas.length - 1) << ARENA_SHIFT) | this.arenaUsed++; // fresh memory is zeroed
     }
     this.slot[pfn] = s;
-    this.slotsInUse++;
   }
 
   private addArena(): void {
     const k = this.arenas.length;
-    this.arenaPages = k < ARENA_SHIFT - 12 ? ARENA0_PAGES << k : ARENA_MAX_PAGES;
+    this.arenaPages = k < ARENA_SHIFT - ARENA0_SHIFT ? ARENA0_PAGES << k : ARENA_MAX_PAGES;
     const a = new HashedMemory(this.arenaPages * PAGE_SIZE);
     this.arenas.push(a);
     this.arenaBytes.push(a.bytes);
@@ -543,7 +542,11 @@ export class PhysMem {
     }
     this.freeSlots[this.nrFreeSlots++] = this.slot[pfn];
     this.slot[pfn] = -1;
-    this.slotsInUse--;
+  }
+
+  /** Content slots in use (pages holding non-zero data, plus page tables). */
+  get slotsInUse(): number {
+    return this.contentBytes / PAGE_SIZE - this.nrFreeSlots;
   }
 
   /** Bytes of content storage ever handed out (pages holding data and page tables; freed slots
