@@ -76,8 +76,9 @@
  * stopped within this time once the last scan has ended. Every write uses a value not written
  * before (SCAN_SLEEP_MS + a counter), see next_scan_sleep(). */
 #define SCAN_SLEEP_MS 1000
-#define SCAN_IDLE_MS 2200    /* no registered mm: give up waiting for a scan after this */
-#define SCAN_STALL_MS 60000  /* a registered mm exists: a scan taking longer is an error */
+#define SCAN_IDLE_MS 2200    /* no registered mm and ksmd not found: give up waiting after this */
+#define SCAN_IDLE_MIN_MS 30  /* no scan: at least this long, and until ksmd slept again */
+#define SCAN_STALL_MS 60000  /* ksmd busy: a scan taking longer is an error */
 
 /* ------------------------------------------------------------------------------------------ */
 /* small utilities                                                                             */
@@ -1289,6 +1290,21 @@ static char ksmd_state(pid_t pid) {
   return p && p[1] == ' ' ? p[2] : '?';
 }
 
+/* How many times ksmd went to sleep (voluntary_ctxt_switches in /proc/<ksmd>/status), -1 when
+ * unreadable. */
+static long long ksmd_sleeps(pid_t pid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strstr(buf, "\nvoluntary_ctxt_switches:");
+  return p ? strtoll(p + 26, NULL, 10) : -1;
+}
+
 /* A sleep_millisecs value ksmd cannot have read before: its wait ends when the value differs from
  * the one it read, so rewriting an old value (say a previous step's, which ksmd read just before
  * a stop it has not yet processed) would not wake it. Seeded per process, so a run right after
@@ -1317,13 +1333,25 @@ static int has_mergeable_vma(pid_t pid) {
  * KSM but has no VM_MERGEABLE VMA left (MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE 0, munmap) keeps
  * its mm_slot only until ksmd's next pass, which drops it (scan_get_next_rmap_item: no
  * VM_MERGEABLE VMA -> slot freed) and still ends promptly; after that ksmd_should_run() is false
- * and no full scan ever ends, so waiting for one would only stall until SCAN_STALL_MS.
+ * and no full scan ever ends. (run=2 drops every mm_slot but leaves VM_MERGEABLE set, so this is
+ * only an upper bound; ksmd_idle_again() is exact where ksmd can be watched.)
  */
 static int any_registered(void) {
   for (int p = 0; p < nprocs; p++) {
     if (procs[p].alive && procs[p].registered && has_mergeable_vma(procs[p].pid)) return 1;
   }
   return 0;
+}
+
+/*
+ * Whether ksmd, woken after it had gone to sleep `slept` times, has since been through its loop
+ * and is asleep again: it then ran its batch (a whole full scan) if it had an mm to scan, so no
+ * scan is still coming. Inside a scan ksmd sleeps only uninterruptibly (lru_add_drain_all(), the
+ * mmap_lock, ksm_thread_mutex: state 'D'); 'S' is one of its two waits in ksm_scan_thread().
+ */
+static int ksmd_idle_again(pid_t ksmd, long long slept, uint64_t waited) {
+  if (!ksmd || slept < 0) return !any_registered() && waited > SCAN_IDLE_MS;
+  return waited >= SCAN_IDLE_MIN_MS && ksmd_sleeps(ksmd) > slept && ksmd_state(ksmd) == 'S';
 }
 
 /*
@@ -1355,6 +1383,8 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
   int e;
   char cur[32];
   next_scan_sleep(cur, sizeof cur);
+  /* counted before the writes that wake ksmd: with nothing to scan it is asleep again at once */
+  long long slept = ksmd ? ksmd_sleeps(ksmd) : -1;
   if ((e = ksm_write("pages_to_scan", SCAN_BATCH)) || (e = ksm_write("sleep_millisecs", cur)) ||
       (e = ksm_write("run", "1"))) {
     snprintf(err, errlen, "cannot start ksmd: %s", strerror(e));
@@ -1392,12 +1422,22 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
       while (ksmd && ksmd_state(ksmd) != 'S' && now_ms() - t < 2000) sleep_us(50);
       if (trace && now_ms() - t > 0) fprintf(stderr, "mmsim-oracle: ksmd asleep after %" PRIu64 " ms\n", now_ms() - t);
       next_scan_sleep(cur, sizeof cur);
+      slept = ksmd ? ksmd_sleeps(ksmd) : -1;
       ksm_write("sleep_millisecs", cur);
+      /* run=1 again wakes ksmd where the scan left it with nothing to scan (its other wait,
+       * on ksm_thread_wait; run_store() wakes it on every write of 1), so that it is seen
+       * going back to sleep */
+      ksm_write("run", "1");
       since = now_ms();
       continue;
     }
     uint64_t waited = now_ms() - since;
-    if (!any_registered() && waited > SCAN_IDLE_MS) break; /* nothing for ksmd to scan */
+    if (ksmd_idle_again(ksmd, slept, waited)) {
+      /* nothing for ksmd to scan (no mm_slot: none registered, or run=2 removed them all); a
+       * scan it had to make would have ended first */
+      if (ksm_counter("full_scans") - base == done) break;
+      continue;
+    }
     if (waited > SCAN_STALL_MS) {
       snprintf(err, errlen, "ksmd made no full scan in %d s", SCAN_STALL_MS / 1000);
       rc = -1;

@@ -1,17 +1,22 @@
 // `pnpm fuzz [--minutes N] [--seed S] [--max-commands N] [--out DIR] [--update-readme]`
 // `pnpm fuzz --replay FILE` (a .actions.json written here, or any scenario file)
+// `pnpm fuzz --kernel [--minutes N] [--seed S] [--max-commands N] [--out DIR]`
 //
 // Runs the whole-stack property round after round (100 sequences a round, seeds S, S+1, ...) until
 // the time is up, then the scripted races and a round of input fuzzing. On a failure it writes the
 // shrunk case as <out>/fuzz-<seed>.actions.json (exact replay) and <out>/fuzz-<seed>.yaml (a
-// scenario of the expressible actions), prints their paths and exits 1. Bad flags: one line, exit 2.
+// scenario of the expressible actions), prints their paths and exits 1. With --kernel it instead
+// runs random scenarios on the simulator and the live kernel (src/kernel.ts) and writes each
+// difference, shrunk, as <out>/kernel-<seed>.yaml; exit 1 when there was one. Bad flags: one line,
+// exit 2.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { loadScenario, ScenarioError } from '@mmsim/scenario';
+import { loadScenario, oracleAvailability, ScenarioError } from '@mmsim/scenario';
 import fc from 'fast-check';
 import { lastFailure, replayActions, SequenceFailure, wholeStackProperty } from './commands.ts';
 import { REPO_ROOT, scenarioParserProperty } from './inputs.ts';
+import { kernelCampaign } from './kernel.ts';
 import { RACES } from './races.ts';
 import { type FailureRecord, scenarioToActions, toScenarioYaml } from './scenario.ts';
 import { stats } from './stats.ts';
@@ -24,6 +29,7 @@ interface Options {
   out: string;
   replay: string | null;
   updateReadme: boolean;
+  kernel: boolean;
 }
 
 function usage(msg: string): never {
@@ -35,10 +41,11 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     minutes: 1,
     seed: Date.now() % 2 ** 31,
-    maxCommands: 100,
+    maxCommands: 0,
     out: 'fuzz-failures',
     replay: null,
     updateReadme: false,
+    kernel: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
@@ -63,11 +70,13 @@ function parseArgs(argv: string[]): Options {
       if (v === undefined || v === '') usage('--replay: expected a file');
       o.replay = v;
     } else if (a === '--update-readme') o.updateReadme = true;
+    else if (a === '--kernel') o.kernel = true;
     else
       usage(
-        `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme)`,
+        `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme, --kernel)`,
       );
   }
+  if (o.maxCommands === 0) o.maxCommands = o.kernel ? 40 : 100;
   return o;
 }
 
@@ -172,9 +181,26 @@ function updateReadme(summary: string, o: Options, secs: number): void {
   process.stdout.write(`updated ${file}\n`);
 }
 
-function main(): number {
+async function kernel(o: Options): Promise<number> {
+  const avail = oracleAvailability();
+  if (!avail.available) usage(`--kernel: the live-kernel oracle cannot run here: ${avail.reason}`);
+  const r = await kernelCampaign({
+    seed: o.seed,
+    minutes: o.minutes,
+    maxSteps: o.maxCommands,
+    out: o.out,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(
+    `done: ${r.cases} scenarios on the simulator and the live kernel, ${r.divergences.length} different\n`,
+  );
+  return r.divergences.length === 0 ? 0 : 1;
+}
+
+function main(): number | Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.replay !== null) return replay(resolvePath(o.replay));
+  if (o.kernel) return kernel(o);
   const t0 = Date.now();
   const deadline = t0 + o.minutes * 60_000;
   let seed = o.seed;
@@ -217,4 +243,4 @@ function main(): number {
   return 0;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

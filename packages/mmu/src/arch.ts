@@ -234,6 +234,16 @@ export function is_pte_marker(lo: number, hi: number): boolean {
   return is_swap_pte(lo, hi) && swp_type(lo, hi) === SWP_PTE_MARKER;
 }
 
+/** make_pte_marker(): a marker entry (swp_entry(SWP_PTE_MARKER, marker)) into entryOut. */
+export function make_pte_marker(marker: number): void {
+  mk_swp_pte(SWP_PTE_MARKER, marker, 0);
+}
+
+/** is_guard_pte_marker(): a PTE_MARKER_GUARD marker (MADV_GUARD_INSTALL). */
+export function is_guard_pte_marker(lo: number, hi: number): boolean {
+  return is_pte_marker(lo, hi) && (swp_offset(lo, hi) & PTE_MARKER_GUARD) !== 0;
+}
+
 /** pte_swp_exclusive(): the swapped or migrating anon page was exclusive to this mapping. */
 export function pte_swp_exclusive(lo: number): boolean {
   return (lo & _PAGE_SWP_EXCLUSIVE) !== 0;

@@ -14,10 +14,12 @@ import {
   _PAGE_UFFD_WP,
   entry_pfn,
   entryOut,
+  is_guard_pte_marker,
   is_migration_type,
   MAX_SWAPFILES,
   mk_pte,
   mk_swp_pte,
+  PTE_MARKER_GUARD,
   pmd_leaf,
   pte_dirty,
   pte_present,
@@ -28,6 +30,7 @@ import {
   pte_write,
   SWP_MIGRATION_READ,
   SWP_MIGRATION_WRITE,
+  SWP_PTE_MARKER,
   swp_offset,
   swp_type,
 } from './arch.ts';
@@ -376,6 +379,11 @@ function wp_page_copy(
   return 0;
 }
 
+/** handle_pte_marker() (mm/memory.c, 6.18): touching a guard region is always fatal. */
+function handle_pte_marker(marker: number): number {
+  return (marker & PTE_MARKER_GUARD) !== 0 ? VM_FAULT_SIGSEGV : VM_FAULT_SIGBUS;
+}
+
 /** do_swap_page(): a fault on a non-present PTE: swap-in, or wait for a migration to finish. */
 function do_swap_page(
   vma: VmAreaStruct,
@@ -396,7 +404,8 @@ function do_swap_page(
     migration_entry_wait(m, off);
     return 0;
   }
-  if (type >= MAX_SWAPFILES) return VM_FAULT_SIGBUS; // markers, hwpoison, device entries
+  if (type === SWP_PTE_MARKER) return handle_pte_marker(off);
+  if (type >= MAX_SWAPFILES) return VM_FAULT_SIGBUS; // hwpoison, device entries
   m.counters.faultSwapIn++;
   if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
   let folio = m.swap.cache.get(off) ?? 0;
@@ -463,10 +472,15 @@ function do_swap_page(
 
 // ---- teardown -------------------------------------------------------------------------------
 
+/** zap_details.zap_flags: unmap_vmas() (munmap, exit) drops PTE markers, other zaps keep them. */
+export const ZAP_FLAG_DROP_MARKER = 1;
+
 /** Unmap one present or swap PTE (zap_present_ptes()/zap_nonpresent_ptes()). PTL held. */
-function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number): void {
+function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number, zapFlags: number): void {
   const m = mm.machine;
   const pm = m.phys;
+  // zap_nonpresent_ptes(): ordinary zapping leaves guard markers in place.
+  if ((zapFlags & ZAP_FLAG_DROP_MARKER) === 0 && is_guard_pte_marker(lo, hi)) return;
   setEntry(pm, pteT, idx, 0, 0);
   if (pte_present(lo)) {
     const page = vm_normal_page(pm, lo, hi);
@@ -503,8 +517,11 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
   }
 }
 
-/** zap_page_range_single(): unmap every page in [start, end) of the VMA; tables stay. */
-export function zap_page_range(vma: VmAreaStruct, start: number, end: number): void {
+/**
+ * zap_page_range_single(): unmap every page in [start, end) of the VMA; tables stay. `zapFlags`
+ * ZAP_FLAG_DROP_MARKER (unmap_vmas()) also clears PTE markers.
+ */
+export function zap_page_range(vma: VmAreaStruct, start: number, end: number, zapFlags = 0): void {
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
@@ -536,7 +553,7 @@ export function zap_page_range(vma: VmAreaStruct, start: number, end: number): v
     for (let a = addr; a < next; a += PAGE_SIZE) {
       const idx = pte_index(a);
       readEntry(pm, pteT, idx);
-      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, pteT, idx, E.lo, E.hi);
+      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, pteT, idx, E.lo, E.hi, zapFlags);
     }
     ptlUnlock(pm, m.counters, pteT);
     addr = next;
@@ -604,8 +621,9 @@ export function free_all_pgtables(mm: MmStruct): void {
  * 0 or -ENOMEM. Pinned exclusive pages are copied at once (copy_present_page()).
  */
 export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
-  if (src.anon_vma === null && (src.vm_flags & VM_SHARED) === 0) return 0; // vma_needs_copy()
-  if ((src.vm_flags & VM_SHARED) !== 0) return 0; // shared mappings fault in from the object
+  // vma_needs_copy(): without an anon_vma the child's faults fill the PTEs in (shared mappings
+  // from their object); a shared mapping has one only where guard markers were installed.
+  if (src.anon_vma === null) return 0;
   anon_vma_fork(dst, src);
   const smm = src.vm_mm;
   const dmm = dst.vm_mm;
@@ -693,16 +711,19 @@ export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
         }
         pm.get_page(page);
         pm.mapcount[page]++;
-        pm.flags[page] &= ~PG_anon_exclusive; // folio_try_dup_anon_rmap_pte()
-        dmm.add_mm_counter(MM_ANONPAGES, 1);
+        if (pm.PageAnon(page)) {
+          pm.flags[page] &= ~PG_anon_exclusive; // folio_try_dup_anon_rmap_pte()
+          dmm.add_mm_counter(MM_ANONPAGES, 1);
+        } else dmm.add_mm_counter(MM_SHMEMPAGES, 1); // folio_dup_file_rmap_pte()
       }
       if (cow && pte_write(lo)) {
         lo = (lo & ~_PAGE_RW) >>> 0; // ptep_set_wrprotect() in the parent, too
         setEntry(pm, spteT, idx, lo, hi);
         m.counters.tlbFlushes++;
       }
-      // The child's PTE starts old (pte_mkold()).
-      setEntry(pm, dpteT, idx, (lo & ~_PAGE_ACCESSED) >>> 0, hi);
+      // The child's PTE starts old (pte_mkold()), and clean in a shared mapping (pte_mkclean()).
+      const clear = cow ? _PAGE_ACCESSED : _PAGE_ACCESSED | _PAGE_DIRTY;
+      setEntry(pm, dpteT, idx, (lo & ~clear) >>> 0, hi);
     }
     addr = next;
   }

@@ -41,12 +41,14 @@ import {
 import { FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.ts';
 import { split_huge_pmd } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
+import { madvise_guard_install, madvise_guard_remove } from './madvise.ts';
 import {
   copy_page_range,
   free_all_pgtables,
   free_pgtables,
   handle_mm_fault,
   vm_normal_page,
+  ZAP_FLAG_DROP_MARKER,
   zap_page_range,
 } from './memory.ts';
 import {
@@ -121,6 +123,8 @@ export const MADV_PAGEOUT = 21;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 export const MADV_DONTNEED_LOCKED = 24;
+export const MADV_GUARD_INSTALL = 102;
+export const MADV_GUARD_REMOVE = 103;
 
 /** Advice names (the scenario format names them as the kernel does). */
 export const MADV_BY_NAME: Record<string, number> = {
@@ -146,6 +150,8 @@ export const MADV_BY_NAME: Record<string, number> = {
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_DONTNEED_LOCKED,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
 };
 
 /** vm_get_page_prot(): the PTE protection for vm_flags (protection_map[], x86). */
@@ -372,7 +378,7 @@ export class Process {
     const end = start + len;
     const vmas = this.vmasIn(start, end);
     for (const v of vmas) {
-      zap_page_range(v, v.vm_start, v.vm_end);
+      zap_page_range(v, v.vm_start, v.vm_end, ZAP_FLAG_DROP_MARKER);
       this.mm.removeVma(v);
       shmem_release(v);
     }
@@ -528,7 +534,9 @@ export class Process {
       advice !== MADV_PAGEOUT &&
       advice !== MADV_WILLNEED &&
       advice !== MADV_POPULATE_READ &&
-      advice !== MADV_POPULATE_WRITE;
+      advice !== MADV_POPULATE_WRITE &&
+      advice !== MADV_GUARD_INSTALL &&
+      advice !== MADV_GUARD_REMOVE;
     if (write) mm.mmap_write_lock();
     else mm.mmap_read_lock();
     let err = 0;
@@ -649,6 +657,10 @@ export class Process {
         }
         return 0;
       }
+      case MADV_GUARD_INSTALL:
+        return madvise_guard_install(v, s, e);
+      case MADV_GUARD_REMOVE:
+        return madvise_guard_remove(v, s, e);
       case MADV_REMOVE:
         if ((v.vm_flags & VM_SHARED) === 0) return -EINVAL;
         zap_page_range(v, s, e);
@@ -758,7 +770,7 @@ export class Process {
     m.hooks.ksm_exit(mm);
     mm.mmap_write_lock();
     for (const v of mm.vmas.slice()) {
-      zap_page_range(v, v.vm_start, v.vm_end);
+      zap_page_range(v, v.vm_start, v.vm_end, ZAP_FLAG_DROP_MARKER);
       mm.removeVma(v);
       shmem_release(v);
     }

@@ -1,0 +1,346 @@
+// Differential fuzzing against the live kernel: random scenarios (shared/scenario-format.md) run on
+// the simulator and through the oracle on the kernel of this machine, whose reports must be equal
+// — every KSM counter, ksm_stat and smaps value and sharing label at every report step. The
+// expected errno of each step is the simulator's, so a step the kernel answers differently ends the
+// kernel run with a failure and shows as a difference too.
+//
+// A scenario is built from a list of choices (four numbers per step) interpreted against the
+// scenario's state (live processes, their regions), so every scenario is valid and fast-check's
+// shrinking of the choice list gives a smaller valid scenario.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import {
+  compareReports,
+  formatReportDiff,
+  type MadviseAdvice,
+  type Report,
+  runOnKernel,
+  runOnSimulator,
+  type Scenario,
+  type Step,
+  validateScenario,
+} from '@mmsim/scenario';
+import fc from 'fast-check';
+
+/** One step's choices: `kind` picks the op, the others its operands. */
+export interface Choice {
+  kind: number;
+  a: number;
+  b: number;
+  c: number;
+}
+
+/** The initial knobs a scenario may start with (the rest stay at the kernel defaults). */
+export interface InitialKnobs {
+  use_zero_pages: number;
+  max_page_sharing: number;
+  smart_scan: number;
+  merge_across_nodes: number;
+}
+
+export interface KernelCase {
+  knobs: InitialKnobs;
+  choices: Choice[];
+}
+
+/** At most this many live processes and regions per process. */
+const MAX_LIVE_PROCS = 4;
+const MAX_PROC_REGIONS = 4;
+/** Small regions (pages), and the THP region sizes (whole PMDs). */
+const REGION_PAGES = [1, 2, 3, 5, 8, 16, 33, 64, 100, 257] as const;
+const THP_REGION_PAGES = [512, 1024] as const;
+
+const MADVICE: readonly MadviseAdvice[] = [
+  'MADV_MERGEABLE',
+  'MADV_MERGEABLE',
+  'MADV_MERGEABLE',
+  'MADV_MERGEABLE',
+  'MADV_UNMERGEABLE',
+  'MADV_UNMERGEABLE',
+  'MADV_DONTNEED',
+  'MADV_DONTNEED',
+  'MADV_FREE',
+  'MADV_PAGEOUT',
+  'MADV_COLD',
+  'MADV_WILLNEED',
+  'MADV_HUGEPAGE',
+  'MADV_NOHUGEPAGE',
+  'MADV_POPULATE_READ',
+  'MADV_POPULATE_WRITE',
+  'MADV_DONTFORK',
+  'MADV_DOFORK',
+  'MADV_WIPEONFORK',
+  'MADV_KEEPONFORK',
+  'MADV_COLLAPSE',
+  'MADV_GUARD_INSTALL',
+  'MADV_GUARD_REMOVE',
+  'MADV_REMOVE',
+];
+
+const nat = fc.nat({ max: 0xffff });
+export const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
+  kind: fc.nat({ max: 99 }),
+  a: nat,
+  b: nat,
+  c: nat,
+});
+
+export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
+  return fc.record({
+    knobs: fc.record({
+      use_zero_pages: fc.constantFrom(0, 0, 1),
+      max_page_sharing: fc.constantFrom(256, 256, 2, 3, 5),
+      smart_scan: fc.constantFrom(1, 1, 0),
+      merge_across_nodes: fc.constantFrom(1, 1, 0),
+    }),
+    choices: fc.array(choiceArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
+  });
+}
+
+interface Region {
+  name: string;
+  pages: number;
+}
+interface Proc {
+  name: string;
+  regions: Region[];
+}
+
+/** The scenario a case means: spawn, the interpreted steps, then two full scans and a report. */
+export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenario {
+  const steps: Step[] = [];
+  const procs: Proc[] = [];
+  let nextProc = 0;
+  let nextRegion = 0;
+  let reports = 0;
+  const spawn = (): void => {
+    const p = { name: `p${nextProc++}`, regions: [] };
+    procs.push(p);
+    steps.push({ op: 'spawn', proc: p.name });
+  };
+  const mmap = (p: Proc, a: number, b: number): void => {
+    const thp = a % 10 === 0;
+    const pages = thp ? THP_REGION_PAGES[b % 2]! : REGION_PAGES[b % REGION_PAGES.length]!;
+    const r = { name: `r${nextRegion++}`, pages };
+    p.regions.push(r);
+    const step: Step = { op: 'mmap', proc: p.name, region: r.name, pages };
+    if (thp) step.thp = true;
+    if (a % 13 === 1) step.shared = true;
+    if (a % 17 === 2) step.prot = 'r';
+    else if (a % 17 === 3) step.prot = 'none';
+    steps.push(step);
+  };
+  /** A page range of r: the whole region one time in four, else [from, from+count). */
+  const range = (r: Region, x: number, y: number): { from?: number; count?: number } => {
+    if (x % 4 === 0) return {};
+    const from = x % r.pages;
+    return { from, count: 1 + (y % (r.pages - from)) };
+  };
+  spawn();
+  for (const ch of c.choices) {
+    const { kind, a, b, c: cc } = ch;
+    const p = procs[a % procs.length];
+    if (p === undefined) {
+      spawn();
+      continue;
+    }
+    const r = p.regions.length === 0 ? undefined : p.regions[b % p.regions.length]!;
+    if (kind < 5 && procs.length < MAX_LIVE_PROCS) spawn();
+    else if (kind < 17 || r === undefined) {
+      if (p.regions.length < MAX_PROC_REGIONS) mmap(p, b, cc);
+    } else if (kind < 33) {
+      const seed = 1 + (cc % 3);
+      const v = cc >> 4;
+      const pattern =
+        v % 10 < 2
+          ? { kind: 'zero' as const }
+          : v % 10 < 4
+            ? { kind: 'byte' as const, value: (v >> 4) % 3 }
+            : v % 10 < 8
+              ? {
+                  kind: 'ids' as const,
+                  count: 1 + ((v >> 4) % 8),
+                  seed,
+                  ...((v >> 8) % 2 === 1 ? { layout: 'blocked' as const } : {}),
+                }
+              : { kind: 'unique' as const, seed };
+      steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...range(r, b >> 4, cc >> 8) });
+    } else if (kind < 39) {
+      steps.push({
+        op: 'write',
+        proc: p.name,
+        region: r.name,
+        page: (b >> 4) % r.pages,
+        offset: cc % 4096,
+        value: (cc >> 12) % 3,
+      });
+    } else if (kind < 43) {
+      steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
+    } else if (kind < 60) {
+      const advice = MADVICE[cc % MADVICE.length]!;
+      steps.push({ op: 'madvise', proc: p.name, region: r.name, advice, ...range(r, b >> 4, cc >> 5) });
+    } else if (kind < 64) {
+      const prot = (['rw', 'r', 'none'] as const)[cc % 3]!;
+      steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot, ...range(r, b >> 4, cc >> 2) });
+    } else if (kind < 67) {
+      steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
+    } else if (kind < 71) {
+      steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: cc % 2 });
+    } else if (kind < 75) {
+      if (procs.length >= MAX_LIVE_PROCS) continue;
+      const child = { name: `p${nextProc++}`, regions: p.regions.map((x) => ({ ...x })) };
+      procs.push(child);
+      steps.push({ op: 'fork', proc: p.name, child: child.name });
+    } else if (kind < 78) {
+      if (procs.length === 1) continue;
+      procs.splice(procs.indexOf(p), 1);
+      steps.push({ op: 'exit', proc: p.name });
+    } else if (kind < 82) {
+      const knob = cc % 4;
+      if (knob === 0) steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 2) % 2 });
+      else if (knob === 1)
+        steps.push({ op: 'knob', name: 'max_page_sharing', value: [2, 3, 256][(cc >> 2) % 3]! });
+      else if (knob === 2) steps.push({ op: 'knob', name: 'smart_scan', value: (cc >> 2) % 2 });
+      else steps.push({ op: 'knob', name: 'merge_across_nodes', value: (cc >> 2) % 2 });
+    } else if (kind < 92) {
+      if (cc % 5 === 0) steps.push({ op: 'ksm_converge', max_full_scans: 12 });
+      else steps.push({ op: 'ksm_scan', full_scans: 1 + (cc % 3) });
+    } else if (kind < 94) {
+      steps.push({ op: 'ksm_unmerge_all' });
+    } else {
+      steps.push({ op: 'report', label: `r${reports++}` });
+    }
+  }
+  steps.push({ op: 'ksm_scan', full_scans: 2 });
+  steps.push({ op: 'report', label: 'end' });
+  return {
+    name,
+    ksm: { ...c.knobs },
+    steps,
+  };
+}
+
+const FAILED_WITH = /^failed with (E[A-Z0-9]+)$/;
+
+/**
+ * The scenario with each step's `expect_errno` set to the simulator's outcome (steps whose other
+ * failures end a simulator run — a `ksm_converge` that does not converge — are dropped), and the
+ * simulator's report of it.
+ */
+export function withSimulatorErrnos(s: Scenario): { scenario: Scenario; simulator: Report } {
+  const steps = s.steps.map((x) => ({ ...x }));
+  for (;;) {
+    const scenario: Scenario = { ...s, steps };
+    const simulator = runOnSimulator(validateScenario(scenario, `${s.name}.yaml`));
+    const f = simulator.failures[0];
+    if (f === undefined) return { scenario, simulator };
+    const m = FAILED_WITH.exec(f.message);
+    if (m !== null && steps[f.step]!.expect_errno === undefined) steps[f.step]!.expect_errno = m[1]!;
+    else steps.splice(f.step, 1);
+  }
+}
+
+export interface KernelComparison {
+  scenario: Scenario;
+  simulator: Report;
+  kernel: Report;
+  equal: boolean;
+  /** The difference in words (formatReportDiff), '' when equal. */
+  diff: string;
+}
+
+/** Runs a case on both engines and compares the reports. */
+export async function compareWithKernel(c: KernelCase, name?: string): Promise<KernelComparison> {
+  const { scenario, simulator } = withSimulatorErrnos(buildKernelScenario(c, name));
+  const kernel = await runOnKernel(scenario);
+  const d = compareReports(kernel, simulator);
+  let diff = '';
+  if (!d.equal) {
+    diff = formatReportDiff(d, ['kernel', 'simulator']);
+    if (!kernel.ok)
+      diff += `\nkernel failures: ${kernel.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`).join('; ')}`;
+  }
+  return { scenario, simulator, kernel, equal: d.equal, diff };
+}
+
+/** A scenario as YAML, one JSON flow line per step, with `#` header lines. */
+export function kernelScenarioYaml(s: Scenario, header: readonly string[]): string {
+  const out = header.map((h) => `# ${h}`);
+  out.push(`name: ${JSON.stringify(s.name)}`);
+  if (s.ksm !== undefined) out.push(`ksm: ${JSON.stringify(s.ksm)}`);
+  out.push('steps:');
+  for (const step of s.steps) out.push(`  - ${JSON.stringify(step)}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** How long one difference may be shrunk (each attempt runs the kernel). */
+const SHRINK_MS = 4 * 60_000;
+
+export interface KernelCampaignOptions {
+  seed: number;
+  minutes: number;
+  maxSteps: number;
+  /** Where shrunk divergences are written as scenario files. */
+  out: string;
+  /** Progress lines. */
+  log: (line: string) => void;
+}
+
+export interface KernelCampaignResult {
+  cases: number;
+  /** The scenario files written, one per divergence. */
+  divergences: string[];
+}
+
+/**
+ * Random cases (seeds `seed`, `seed+1`, ...) until the time is up. A case whose reports differ is
+ * shrunk by fast-check (every attempt runs on both engines), run once more on the kernel to tell
+ * a kernel that does not repeat itself from a simulator that is wrong, and written as a scenario
+ * that `mmsim verify` replays.
+ */
+export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCampaignResult> {
+  const arb = kernelCaseArbitrary(o.maxSteps);
+  const deadline = Date.now() + o.minutes * 60_000;
+  const divergences: string[] = [];
+  let cases = 0;
+  for (let seed = o.seed; Date.now() < deadline; seed = (seed + 1) % 2 ** 31) {
+    const c = fc.sample(arb, { seed, numRuns: 1 })[0]!;
+    const name = `kernel-${seed}`;
+    const first = await compareWithKernel(c, name);
+    cases++;
+    if (first.equal) {
+      o.log(`seed ${seed}: ${first.scenario.steps.length} steps, equal`);
+      continue;
+    }
+    o.log(`seed ${seed}: DIFFERENT; shrinking`);
+    let shrunk = first;
+    const r = await fc.check(
+      fc.asyncProperty(arb, async (x) => {
+        const cmp = await compareWithKernel(x, name);
+        if (!cmp.equal && cmp.scenario.steps.length < shrunk.scenario.steps.length) {
+          shrunk = cmp;
+          o.log(`  ${cmp.scenario.steps.length} steps`);
+        }
+        return cmp.equal;
+      }),
+      { examples: [[c]], numRuns: 1, seed, interruptAfterTimeLimit: SHRINK_MS, markInterruptAsFailure: true },
+    );
+    if (!r.failed) o.log(`seed ${seed}: the difference did not repeat; written as found`);
+    const again = await runOnKernel(shrunk.scenario);
+    const repeats = compareReports(again, shrunk.kernel).equal;
+    const file = `${o.out}/${name}.yaml`;
+    const header = [
+      `pnpm fuzz --kernel --seed ${seed}: the simulator and the live kernel differ (${shrunk.scenario.steps.length} steps after shrinking).`,
+      repeats
+        ? 'A second kernel run gave the same report.'
+        : 'A second kernel run gave a different report: the kernel side may not be deterministic here.',
+      `replay: pnpm mmsim verify ${file}`,
+      ...shrunk.diff.split('\n'),
+    ];
+    mkdirSync(o.out, { recursive: true });
+    writeFileSync(file, kernelScenarioYaml(shrunk.scenario, header));
+    divergences.push(file);
+    o.log(`seed ${seed}: wrote ${file}\n${shrunk.diff}`);
+  }
+  return { cases, divergences };
+}
