@@ -12,6 +12,7 @@ const program = new Command('bench-child')
   .requiredOption('--rep <n>', 'repetition number', (v) => Number.parseInt(v, 10))
   .requiredOption('--result <file>', 'where to write the RunResult JSON')
   .option('--quick', 'quick mode', false)
+  .option('--sim-only', 'skip the live kernel side', false)
   .option('--cpu-prof-dir <dir>', 'write a CPU profile of every timed region into dir')
   .parse();
 
@@ -21,6 +22,7 @@ const o = program.opts<{
   rep: number;
   result: string;
   quick: boolean;
+  simOnly: boolean;
   cpuProfDir?: string;
 }>();
 const bench = await loadBenchmark(o.module);
@@ -28,5 +30,5 @@ const profile =
   o.cpuProfDir === undefined
     ? undefined
     : { dir: o.cpuProfDir, prefix: `${bench.name}.${o.variant}.rep${o.rep}` };
-const result = await bench.run(createContext(o.variant, o.rep, o.quick, profile));
+const result = await bench.run(createContext(o.variant, o.rep, o.quick, o.simOnly, profile));
 writeFileSync(o.result, JSON.stringify(result));

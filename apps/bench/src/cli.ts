@@ -1,4 +1,4 @@
-// `pnpm bench [name...] [--quick] [--json] [--out DIR]`: run benchmarks (all by default), each
+// `pnpm bench [name...] [--quick] [--sim-only] [--json] [--out DIR]`: run benchmarks (all by default), each
 // variant repeated in fresh processes, and write JSON, Markdown and SVG reports.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,7 @@ function positiveInt(v: string): number {
 
 interface CliOptions {
   quick: boolean;
+  simOnly: boolean;
   json: boolean;
   out?: string;
   reps?: number;
@@ -66,6 +67,11 @@ const program = new Command('bench')
   .option(
     '--quick',
     'fewer repetitions (3 instead of 5) and smaller workloads where a benchmark says so',
+    false,
+  )
+  .option(
+    '--sim-only',
+    'skip the live kernel side of every benchmark that has one (no oracle run, no kernel rows or ratios)',
     false,
   )
   .option('--json', 'print the result object as JSON on stdout (progress goes to stderr)', false)
@@ -137,6 +143,7 @@ const program = new Command('bench')
         throw new Error(`${module}: exports benchmark '${bench.name}', registered as '${name}'`);
       const report: BenchReport = await runBenchmark(bench, module.href, {
         quick: o.quick,
+        simOnly: o.simOnly,
         reps,
         ...(o.variant !== undefined ? { only: o.variant } : {}),
         executor,

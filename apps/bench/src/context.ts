@@ -38,12 +38,14 @@ export function createContext(
   variant: string,
   rep: number,
   quick: boolean,
+  simOnly: boolean,
   profile?: ProfileOptions,
 ): BenchContext {
   let regions = 0;
   let session: Session | null = null;
   return {
     quick,
+    simOnly,
     variant,
     rep,
     time(fn: () => void): number {

@@ -20,6 +20,7 @@ export interface Job {
   variant: string;
   rep: number;
   quick: boolean;
+  simOnly: boolean;
 }
 
 export const PACKAGE_DIR: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -56,6 +57,7 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
       '--result',
       resultFile,
       ...(job.quick ? ['--quick'] : []),
+      ...(job.simOnly ? ['--sim-only'] : []),
       ...(opts.cpuProfDir !== undefined ? ['--cpu-prof-dir', opts.cpuProfDir] : []),
     ];
     try {
@@ -80,12 +82,14 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
 
 /** Runs the benchmark in this process (for tests of the harness itself; no fresh state). */
 export const inProcessExecutor: Executor = async (job) => ({
-  result: await job.bench.run(createContext(job.variant, job.rep, job.quick)),
+  result: await job.bench.run(createContext(job.variant, job.rep, job.quick, job.simOnly)),
   processSeconds: 0,
 });
 
 export interface RunOptions {
   quick: boolean;
+  /** Skip the live kernel: drop kernel-only variants and tell the others (BenchContext.simOnly). */
+  simOnly?: boolean;
   reps: number;
   /** Only these variant ids (all when empty or absent). */
   only?: string[];
@@ -100,7 +104,9 @@ export function defaultReps(quick: boolean): number {
 }
 
 export async function runBenchmark(bench: Benchmark, module: string, opts: RunOptions): Promise<BenchReport> {
-  let variants = variantsOf(bench, opts.quick).map((v) => v.id);
+  const simOnly = opts.simOnly === true;
+  const declared = variantsOf(bench, opts.quick);
+  let variants = declared.map((v) => v.id);
   if (opts.only !== undefined && opts.only.length > 0) {
     const unknown = opts.only.filter((v) => !variants.includes(v));
     if (unknown.length > 0) {
@@ -109,6 +115,10 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
       );
     }
     variants = variants.filter((v) => opts.only?.includes(v));
+  }
+  if (simOnly) {
+    const kernelOnly = new Set(declared.filter((v) => v.kernelOnly === true).map((v) => v.id));
+    variants = variants.filter((v) => !kernelOnly.has(v));
   }
   const raw: RawRun[] = [];
   for (let rep = 1; rep <= opts.reps; rep++) {
@@ -121,6 +131,7 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
         variant,
         rep,
         quick: opts.quick,
+        simOnly,
       });
       raw.push({ variant, rep, processSeconds, loadAvg1, result });
     }

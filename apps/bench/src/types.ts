@@ -7,6 +7,8 @@
 export interface BenchContext {
   /** --quick: fewer repetitions; a benchmark may also shrink its workload (say so in a note). */
   readonly quick: boolean;
+  /** --sim-only: skip the live kernel side (no oracle run, no kernel rows or ratios). */
+  readonly simOnly: boolean;
   /** The variant this process runs (one of `Benchmark.variants()`, or 'default'). */
   readonly variant: string;
   /** Repetition number, from 1. */
@@ -67,6 +69,8 @@ export interface RunResult {
 export interface Variant {
   id: string;
   description?: string;
+  /** The variant only runs the live kernel: --sim-only drops it. */
+  kernelOnly?: boolean;
 }
 
 /** A goal checked against the median: a Sample label (throughput) or a Metric name. */

@@ -9,6 +9,7 @@ import { benchMarkdown } from '../src/report/markdown.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from '../src/report/write.ts';
 import { inProcessExecutor, runBenchmark, spawnExecutor } from '../src/runner.ts';
 import { bootstrapMedianCI, median, mulberry32, quantileSorted, summarize } from '../src/stats.ts';
+import type { Benchmark } from '../src/types.ts';
 import fake from './fixtures/fake.ts';
 
 const FAKE_URL = new URL('./fixtures/fake.ts', import.meta.url).href;
@@ -130,6 +131,28 @@ describe('harness on a fake benchmark', () => {
     await expect(
       runBenchmark(fake, FAKE_URL, { quick: false, reps: 1, only: ['zzz'], executor: inProcessExecutor }),
     ).rejects.toThrow(/unknown variant zzz/);
+  });
+
+  it('--sim-only drops kernel-only variants and tells the others', async () => {
+    const seen: string[] = [];
+    const bench: Benchmark = {
+      ...fake,
+      variants: () => [{ id: 'a' }, { id: 'k', kernelOnly: true }],
+      run(ctx) {
+        seen.push(`${ctx.variant}:${ctx.simOnly}`);
+        return fake.run(ctx);
+      },
+    };
+    const both = await runBenchmark(bench, FAKE_URL, { quick: false, reps: 1, executor: inProcessExecutor });
+    expect(both.variants).toEqual(['a', 'k']);
+    const sim = await runBenchmark(bench, FAKE_URL, {
+      quick: false,
+      simOnly: true,
+      reps: 1,
+      executor: inProcessExecutor,
+    });
+    expect(sim.variants).toEqual(['a']);
+    expect(seen).toEqual(['a:false', 'k:false', 'a:true']);
   });
 
   it('writes valid JSON, Markdown and SVG reports', async () => {

@@ -11,6 +11,7 @@ import {
   ENOMEM,
   PAGE_SIZE,
   PMD_SIZE,
+  subpageIndex,
   tableIndex,
   VM_BUG_ON,
   WARN_ON,
@@ -329,7 +330,7 @@ export class Ksm {
         addr = this.upperHoleEnd(mm, addr);
         continue;
       }
-      const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      const next = Math.min(end, alignDown(addr, PMD_SIZE) + PMD_SIZE);
       readEntry(pm, pmdT, pmd_index(addr));
       c.pmdRead++;
       const lo = E.lo;
@@ -343,7 +344,7 @@ export class Ksm {
         const pfn = entry_pfn(lo, hi);
         // pmd_present() as x86 has it (PRESENT, PROTNONE or PSE): a PROT_NONE THP is scanned.
         if (pmd_present(lo) && !pm.is_huge_zero_pfn(pfn) && pm.PageAnon(pfn)) {
-          const page = pfn + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
+          const page = pfn + subpageIndex(addr, PMD_SIZE);
           pm.get_page(page);
           this.scanPage = page;
           return addr;
@@ -525,7 +526,8 @@ export class Ksm {
     const mm = ri.mm[item]!;
     this.rmap_items--;
     mm.ksm_rmap_items--;
-    this.m.trace.emit('ksm_remove_rmap_item', { pfn: 0, rmap_item: ri.address[item], mm: mm.id });
+    const trace = this.m.trace;
+    if (trace.enabled) trace.emit('ksm_remove_rmap_item', { pfn: 0, rmap_item: ri.address[item], mm: mm.id });
     ri.free(item);
   }
 
@@ -635,7 +637,7 @@ export class Ksm {
     } else {
       this.remove_rmap_item_from_tree(item);
       const checksum = pm.calc_checksum(page);
-      m.reach('ksm:after-checksum', { mm: ri.mm[item], page });
+      if (m.armed('ksm:after-checksum')) m.reach('ksm:after-checksum', { mm: ri.mm[item], page });
       if (ri.oldchecksum[item] !== checksum) {
         ri.oldchecksum[item] = checksum;
         return;
@@ -653,13 +655,15 @@ export class Ksm {
       if (this.try_to_merge_with_ksm_page(item, page, kfolio) === 0) {
         const kn = this.folio_stable_node(kfolio);
         if (kn !== null) this.stable_tree_append(item, kn, bypass);
-        m.trace.emit('ksm_merge_with_ksm_page', {
-          ksm_page: kfolio,
-          pfn: page,
-          rmap_item: ri.address[item],
-          mm: ri.mm[item]!.id,
-          err: 0,
-        });
+        if (m.trace.enabled) {
+          m.trace.emit('ksm_merge_with_ksm_page', {
+            ksm_page: kfolio,
+            pfn: page,
+            rmap_item: ri.address[item],
+            mm: ri.mm[item]!.id,
+            err: 0,
+          });
+        }
       }
       pm.put_page(kfolio);
       return;
@@ -717,7 +721,7 @@ export class Ksm {
     const pm = m.phys;
     if (page === kpage) return 0;
     if (!pm.PageAnon(page)) return -EFAULT;
-    m.reach('ksm:before-merge', { vma, page, kpage });
+    if (m.armed('ksm:before-merge')) m.reach('ksm:before-merge', { vma, page, kpage });
     if (!pm.trylock_page(page)) return -EFAULT;
     const folio = pm.folio(page);
     if (pm.folio_test_large(folio)) {
@@ -821,7 +825,7 @@ export class Ksm {
     if (!pm.folio_mapped(page) && (pm.flags[page] & PG_swapcache) !== 0) swapcache_delete(m, page);
     ptlUnlock(pm, m.counters, table);
     pm.put_page(page);
-    m.trace.emit('ksm_merge_one_page', { pfn: page, kpfn: kpage, mm: mm.id });
+    if (m.trace.enabled) m.trace.emit('ksm_merge_one_page', { pfn: page, kpfn: kpage, mm: mm.id });
     return 0;
   }
 

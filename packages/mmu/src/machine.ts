@@ -144,6 +144,12 @@ export class Machine {
     this.interleave.set(point, fn);
   }
 
+  /** Whether a hook waits at `point`: kernel code on a per-page path asks first, so that it builds
+   * the context object for reach() only when someone will see it. */
+  armed(point: InterleavePoint): boolean {
+    return this.interleave.size !== 0 && this.interleave.has(point);
+  }
+
   /** Called by kernel code at an interleaving point. */
   reach(point: InterleavePoint, ctx: unknown): void {
     if (this.interleave.size === 0) return;

@@ -164,7 +164,7 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
     return do_anonymous_page(vma, addr, flags, pteT, idx);
   }
   if (!pte_present(lo)) return do_swap_page(vma, addr, flags, pteT, idx, lo, hi);
-  m.reach('fault:before-pte-lock', { vma, addr });
+  if (m.armed('fault:before-pte-lock')) m.reach('fault:before-pte-lock', { vma, addr });
   ptlLock(pm, m.counters, pteT);
   readEntry(pm, pteT, idx);
   if (E.lo !== lo || E.hi !== hi) {

@@ -31,6 +31,7 @@ export const PG_ptl = 1 << 14;
 export const PG_csum_valid = 1 << 15;
 export const PG_zero_valid = 1 << 16;
 export const PG_zero_filled = 1 << 17;
+export const PG_first_word_valid = 1 << 18;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
@@ -51,15 +52,19 @@ const ARENA0_SHIFT = 12;
 const ARENA0_PAGES = 1 << ARENA0_SHIFT;
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
 /** Words memcmp_pages() compares itself before handing equal-so-far pages to Buffer.compare():
- * pages that differ mostly differ early, and the native call costs more than a few loads. */
+ * pages that differ mostly differ early, and the native call costs more than a few loads. The
+ * first of them comes from the per-frame firstWord cache. */
 const MEMCMP_PREFIX_WORDS = 16;
 
 const ZERO_BUF = Buffer.alloc(PAGE_SIZE);
 const ZERO_WORDS = new Uint32Array(WORDS_PER_PAGE);
 const NONE = 0;
 
+/** The content-derived caches, dropped on every write to the page and copied with it. */
+const PG_CONTENT_CACHES = PG_csum_valid | PG_zero_valid | PG_zero_filled | PG_first_word_valid;
+
 /** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
-export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 1;
+export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4 + 1;
 
 /**
  * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
@@ -94,6 +99,10 @@ export class PhysMem {
   private: Float64Array;
   /** Cached calc_checksum() value, valid while PG_csum_valid. */
   checksum: Uint32Array;
+  /** Cached first 32-bit word of the contents (little-endian), valid while PG_first_word_valid:
+   * memcmp_pages() decides most differing pages from it without reading either page, which in an
+   * unstable-tree descent of gigabytes costs a cache and TLB miss per level. */
+  firstWord: Uint32Array;
   /** Simulator bookkeeping: the frame's generation, bumped when freed (catches stale PFNs). */
   gen: Int32Array;
   /** NUMA node of the frame (page_to_nid()). */
@@ -148,6 +157,7 @@ export class PhysMem {
     this.slot = new Int32Array(this.capacity).fill(-1);
     this.private = new Float64Array(this.capacity);
     this.checksum = new Uint32Array(this.capacity);
+    this.firstWord = new Uint32Array(this.capacity);
     this.gen = new Int32Array(this.capacity);
     this.nid = new Uint8Array(this.capacity);
     const z = this.alloc_pages(0);
@@ -191,6 +201,7 @@ export class PhysMem {
     this.slot = slot;
     this.private = g(this.private, (n) => new Float64Array(n));
     this.checksum = g(this.checksum, (n) => new Uint32Array(n));
+    this.firstWord = g(this.firstWord, (n) => new Uint32Array(n));
     this.gen = g(this.gen, (n) => new Int32Array(n));
     this.nid = g(this.nid, (n) => new Uint8Array(n));
     this.capacity = cap;
@@ -564,7 +575,7 @@ export class PhysMem {
   }
 
   private invalidate(pfn: number): void {
-    this.flags[pfn] &= ~(PG_csum_valid | PG_zero_valid | PG_zero_filled);
+    this.flags[pfn] &= ~PG_CONTENT_CACHES;
   }
 
   readByte(pfn: number, off: number): number {
@@ -613,7 +624,7 @@ export class PhysMem {
   copy_page(dst: number, src: number): void {
     this.counters.pagesCopied++;
     const ss = this.slot[src];
-    const keep = this.flags[src] & (PG_csum_valid | PG_zero_valid | PG_zero_filled);
+    const keep = this.flags[src] & PG_CONTENT_CACHES;
     if (ss === -1) {
       if (this.slot[dst] !== -1) this.freeSlot(dst);
     } else {
@@ -627,13 +638,34 @@ export class PhysMem {
         base + PAGE_SIZE,
       );
     }
-    this.flags[dst] = (this.flags[dst] & ~(PG_csum_valid | PG_zero_valid | PG_zero_filled)) | keep;
+    this.flags[dst] = (this.flags[dst] & ~PG_CONTENT_CACHES) | keep;
     this.checksum[dst] = this.checksum[src];
+    this.firstWord[dst] = this.firstWord[src];
+  }
+
+  /** The page's first 32-bit word (little-endian), cached until the next write. */
+  private first_word(pfn: number): number {
+    if ((this.flags[pfn] & PG_first_word_valid) !== 0) return this.firstWord[pfn];
+    const s = this.slot[pfn];
+    const w = s === -1 ? 0 : this.arenaWords[s >>> ARENA_SHIFT][(s & ARENA_MASK) * WORDS_PER_PAGE];
+    this.firstWord[pfn] = w;
+    this.flags[pfn] |= PG_first_word_valid;
+    return w;
+  }
+
+  /** memcmp()'s sign for two differing little-endian words: their lowest differing byte decides. */
+  private static byte_diff(x: number, y: number): number {
+    const d = x ^ y;
+    const shift = (31 - Math.clz32(d & -d)) & ~7;
+    return ((x >>> shift) & 0xff) - ((y >>> shift) & 0xff);
   }
 
   /** memcmp_pages(): < 0, 0, > 0 as memcmp() over the two pages. */
   memcmp_pages(a: number, b: number): number {
     this.counters.bytesCompared += PAGE_SIZE;
+    const fa = this.first_word(a);
+    const fb = this.first_word(b);
+    if (fa !== fb) return PhysMem.byte_diff(fa, fb);
     const sa = this.slot[a];
     const sb = this.slot[b];
     if (sa === -1 && sb === -1) return 0;
@@ -641,15 +673,10 @@ export class PhysMem {
     const oa = sa === -1 ? 0 : (sa & ARENA_MASK) * WORDS_PER_PAGE;
     const wb = sb === -1 ? ZERO_WORDS : this.arenaWords[sb >>> ARENA_SHIFT];
     const ob = sb === -1 ? 0 : (sb & ARENA_MASK) * WORDS_PER_PAGE;
-    for (let i = 0; i < MEMCMP_PREFIX_WORDS; i++) {
+    for (let i = 1; i < MEMCMP_PREFIX_WORDS; i++) {
       const x = wa[oa + i];
       const y = wb[ob + i];
-      if (x !== y) {
-        // The first differing byte of little-endian words is the lowest differing one.
-        const d = x ^ y;
-        const shift = (31 - Math.clz32(d & -d)) & ~7;
-        return ((x >>> shift) & 0xff) - ((y >>> shift) & 0xff);
-      }
+      if (x !== y) return PhysMem.byte_diff(x, y);
     }
     const ba = sa === -1 ? ZERO_BUF : this.arenaBytes[sa >>> ARENA_SHIFT];
     const bb = sb === -1 ? ZERO_BUF : this.arenaBytes[sb >>> ARENA_SHIFT];

@@ -81,4 +81,38 @@ describe('PhysMem content arenas', () => {
       expect(pm.memcmp_pages(x, zero)).toBe(0);
     }
   });
+
+  it("memcmp_pages' cached first words follow every write, copy and reuse of a frame", () => {
+    const pm = new PhysMem(1024, new Counters());
+    const bytes = (pfn: number): Buffer => {
+      const b = Buffer.alloc(PAGE_SIZE);
+      pm.readBytes(pfn, 0, b, 0, PAGE_SIZE);
+      return b;
+    };
+    const check = (a: number, b: number): void => {
+      const want = Math.sign(Buffer.compare(bytes(a), bytes(b)));
+      expect(Math.sign(pm.memcmp_pages(a, b))).toBe(want);
+      expect(Math.sign(pm.memcmp_pages(b, a))).toBe(want === 0 ? 0 : -want);
+    };
+    const x = pm.alloc_pages(0);
+    let y = pm.alloc_pages(0);
+    pm.writePage(x, pageBytes(1));
+    pm.writePage(y, pageBytes(2));
+    check(x, y);
+    pm.writeBytes(y, 0, pageBytes(1), 0, 4); // first words now equal, the pages still differ
+    check(x, y);
+    pm.writeByte(x, 2, 0);
+    check(x, y);
+    pm.writePage(y, pageBytes(3));
+    check(x, y);
+    pm.copy_page(y, x);
+    check(x, y);
+    pm.writeByte(x, 0, 0xff);
+    check(x, y);
+    pm.put_page(y);
+    y = pm.alloc_pages(0); // the freed frame again: all zero, its cached word gone
+    check(x, y);
+    pm.writeByte(y, 0, 0xff);
+    check(x, y);
+  });
 });

@@ -162,7 +162,7 @@ async function run(ctx: BenchContext): Promise<RunResult> {
     samples.push({ label, unit: 'page', ops: pages, seconds: sim.seconds[s]! });
     counters.push({ label, unit: 'page', units: pages, counters: sim.counters[s]! });
   });
-  if (availability.available) {
+  if (availability.available && !ctx.simOnly) {
     const k = await onKernel(kernelScenario(mix, spec.pattern, pages, sim));
     if (k.seconds.length !== SCANS.length) {
       throw new Error(

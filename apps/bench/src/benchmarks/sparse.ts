@@ -183,7 +183,7 @@ const sparse: Benchmark = {
     'break_ksm() strategy, and one ksmd full scan, in 4- and 5-level mode (per-address strategies on 16 GiB, ' +
     'scaled to 32 TiB), next to the live kernel on 16 GiB.',
   variants(): Variant[] {
-    return variantIds().map((id) => ({ id }));
+    return variantIds().map((id) => (id === 'kernel' ? { id, kernelOnly: true } : { id }));
   },
   comparisons: LEVELS.map((l) => ({
     name: `simulator folio_walk ${l}-level / live kernel (per address)`,

@@ -144,6 +144,7 @@ const unmerge: Benchmark = {
       out.push({
         id: `${mix}:kernel`,
         description: `the live kernel through native/oracle.c, ${mix}, ${mib} MiB`,
+        kernelOnly: true,
       });
     }
     return out;
