@@ -59,6 +59,7 @@ import {
   VM_EXEC,
   VM_HUGEPAGE,
   VM_HUGETLB,
+  VM_IO,
   VM_LOCKED,
   VM_MAYEXEC,
   VM_MAYREAD,
@@ -400,17 +401,6 @@ export class Process {
     }
   }
 
-  /** Check [start, end) is fully mapped (the madvise/mprotect ENOMEM rule). */
-  private fullyMapped(start: number, end: number): boolean {
-    let a = start;
-    for (let v = this.mm.find_vma(start); v !== null && v.vm_start < end; v = this.mm.find_vma(v.vm_end)) {
-      if (v.vm_start > a) return false;
-      a = v.vm_end;
-      if (a >= end) return true;
-    }
-    return a >= end;
-  }
-
   /** mprotect(addr, len, prot). */
   mprotect(addr: number, len: number, prot: number): void {
     const args = `0x${hex(addr)}, ${len}, ${prot}`;
@@ -422,27 +412,54 @@ export class Process {
     const end = addr + len;
     if (end <= addr) this.fail(ENOMEM, 'mprotect', args);
     const mm = this.mm;
-    if (!this.fullyMapped(addr, end)) this.fail(ENOMEM, 'mprotect', args);
-    for (let v = mm.find_vma(addr); v !== null && v.vm_start < end; v = mm.find_vma(v.vm_end)) {
-      if ((prot & PROT_WRITE) !== 0 && (v.vm_flags & VM_MAYWRITE) === 0) this.fail(EACCES, 'mprotect', args);
-    }
+    let err = 0;
     mm.mmap_write_lock();
     try {
-      for (const v of this.vmasIn(addr, end)) {
-        let f = v.vm_flags & ~(VM_READ | VM_WRITE | VM_EXEC);
-        if ((prot & PROT_READ) !== 0) f |= VM_READ;
-        if ((prot & PROT_WRITE) !== 0) f |= VM_WRITE;
-        if ((prot & PROT_EXEC) !== 0) f |= VM_EXEC;
-        // mprotect_fixup(): making private memory writable charges it (VM_ACCOUNT), and the
-        // charge stays when write permission goes away again.
-        if ((prot & PROT_WRITE) !== 0 && (f & (VM_SHARED | VM_NORESERVE)) === 0) f |= VM_ACCOUNT;
-        v.vm_flags = f >>> 0;
-        setProt(v);
-        this.changeProtection(v);
-        this.vmaMerge(v);
+      // do_mprotect_pkey() (mm/mprotect.c, 6.18): VMA by VMA from the first, which must cover
+      // `addr`; a hole or a refused VMA ends the loop with the VMAs before it already changed.
+      let v = mm.find_vma(addr);
+      if (v === null || v.vm_start >= end || v.vm_start > addr) err = ENOMEM;
+      else {
+        let tmp = v.vm_start;
+        let nstart = addr;
+        for (; v !== null && v.vm_start < end; v = mm.find_vma(tmp)) {
+          if (v.vm_start !== tmp) {
+            err = ENOMEM;
+            break;
+          }
+          if ((prot & PROT_WRITE) !== 0 && (v.vm_flags & VM_MAYWRITE) === 0) {
+            err = EACCES;
+            break;
+          }
+          let f = v.vm_flags & ~(VM_READ | VM_WRITE | VM_EXEC);
+          if ((prot & PROT_READ) !== 0) f |= VM_READ;
+          if ((prot & PROT_WRITE) !== 0) f |= VM_WRITE;
+          if ((prot & PROT_EXEC) !== 0) f |= VM_EXEC;
+          this.mprotectFixup(v, nstart, Math.min(v.vm_end, end), f >>> 0);
+          // vma_iter_end(): the end of the VMA now there, which may have merged with the next.
+          tmp = mm.find_vma(nstart)!.vm_end;
+          nstart = tmp;
+        }
+        if (err === 0 && tmp < end) err = ENOMEM;
       }
     } finally {
       mm.mmap_write_unlock();
+    }
+    if (err !== 0) this.fail(err, 'mprotect', args);
+  }
+
+  /** mprotect_fixup(): give [start, end) of the VMA the new flags (split, then re-merged). */
+  private mprotectFixup(vma: VmAreaStruct, start: number, end: number, flags: number): void {
+    if (flags === vma.vm_flags) return;
+    // Making private memory writable charges it (VM_ACCOUNT), and the charge stays when write
+    // permission goes away again.
+    if ((flags & VM_WRITE) !== 0 && (flags & (VM_SHARED | VM_NORESERVE)) === 0)
+      flags = (flags | VM_ACCOUNT) >>> 0;
+    for (const v of this.vmasIn(start, end)) {
+      v.vm_flags = flags;
+      setProt(v);
+      this.changeProtection(v);
+      this.vmaMerge(v);
     }
   }
 
@@ -533,10 +550,13 @@ export class Process {
       advice !== MADV_COLD &&
       advice !== MADV_PAGEOUT &&
       advice !== MADV_WILLNEED &&
-      advice !== MADV_POPULATE_READ &&
-      advice !== MADV_POPULATE_WRITE &&
       advice !== MADV_GUARD_INSTALL &&
       advice !== MADV_GUARD_REMOVE;
+    if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
+      const err = this.madvisePopulate(addr, end, advice === MADV_POPULATE_WRITE);
+      if (err !== 0) this.fail(-err, 'madvise', args);
+      return;
+    }
     if (write) mm.mmap_write_lock();
     else mm.mmap_read_lock();
     let err = 0;
@@ -566,6 +586,29 @@ export class Process {
     }
     if (err !== 0) this.fail(-err, 'madvise', args);
     if (unmapped) this.fail(ENOMEM, 'madvise', args);
+  }
+
+  /**
+   * madvise_populate() (mm/madvise.c, 6.18): fault [start, end) in page by page, in address order
+   * and across VMAs (faultin_page_range()); the first hole is ENOMEM and a VMA GUP refuses
+   * (check_vma_flags()) EINVAL, with the pages before it left populated.
+   */
+  private madvisePopulate(start: number, end: number, write: boolean): number {
+    const mm = this.mm;
+    mm.mmap_read_lock();
+    try {
+      for (let a = start; a < end; a += PAGE_SIZE) {
+        const v = mm.vma_lookup(a);
+        if (v === null) return -ENOMEM;
+        if ((v.vm_flags & (VM_IO | VM_PFNMAP)) !== 0 || (v.vm_flags & (write ? VM_WRITE : VM_READ)) === 0)
+          return -EINVAL;
+        const r = this.faultIn(v, a, write);
+        if (r !== 0) return r;
+      }
+      return 0;
+    } finally {
+      mm.mmap_read_unlock();
+    }
   }
 
   /** Set vm_flags on [s, e) of the VMA, splitting and re-merging as madvise_update_vma(). */
@@ -647,16 +690,6 @@ export class Process {
       case MADV_DODUMP:
         this.updateVmaFlags(v, s, e, v.vm_flags & ~VM_DONTDUMP);
         return 0;
-      case MADV_POPULATE_READ:
-      case MADV_POPULATE_WRITE: {
-        const w = advice === MADV_POPULATE_WRITE;
-        if ((v.vm_flags & (w ? VM_WRITE : VM_READ)) === 0) return -EINVAL;
-        for (let a = s; a < e; a += PAGE_SIZE) {
-          const r = this.faultIn(v, a, w);
-          if (r !== 0) return r;
-        }
-        return 0;
-      }
       case MADV_GUARD_INSTALL:
         return madvise_guard_install(v, s, e);
       case MADV_GUARD_REMOVE:
