@@ -64,7 +64,7 @@ const NONE = 0;
 const PG_CONTENT_CACHES = PG_csum_valid | PG_zero_valid | PG_zero_filled | PG_first_word_valid;
 
 /** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
-export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4 + 1;
+export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 1;
 
 /**
  * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
@@ -103,8 +103,6 @@ export class PhysMem {
    * memcmp_pages() decides most differing pages from it without reading either page, which in an
    * unstable-tree descent of gigabytes costs a cache and TLB miss per level. */
   firstWord: Uint32Array;
-  /** Simulator bookkeeping: the frame's generation, bumped when freed (catches stale PFNs). */
-  gen: Int32Array;
   /** NUMA node of the frame (page_to_nid()). */
   nid: Uint8Array;
   /** Simulated NUMA nodes. */
@@ -158,7 +156,6 @@ export class PhysMem {
     this.private = new Float64Array(this.capacity);
     this.checksum = new Uint32Array(this.capacity);
     this.firstWord = new Uint32Array(this.capacity);
-    this.gen = new Int32Array(this.capacity);
     this.nid = new Uint8Array(this.capacity);
     const z = this.alloc_pages(0);
     if (z === 0) BUG('no memory for the zero page');
@@ -202,7 +199,6 @@ export class PhysMem {
     this.private = g(this.private, (n) => new Float64Array(n));
     this.checksum = g(this.checksum, (n) => new Uint32Array(n));
     this.firstWord = g(this.firstWord, (n) => new Uint32Array(n));
-    this.gen = g(this.gen, (n) => new Int32Array(n));
     this.nid = g(this.nid, (n) => new Uint8Array(n));
     this.capacity = cap;
   }
@@ -296,7 +292,6 @@ export class PhysMem {
       // free_pages_prepare(): page->mapping is cleared, so stale PFN holders (KSM's stable
       // nodes) see the page is no longer theirs.
       this.mapping[p] = 0;
-      this.gen[p]++;
     }
     this.nrUsed -= n;
     if (order === 0) {
