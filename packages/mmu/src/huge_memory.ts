@@ -45,6 +45,7 @@ import {
   folio_maybe_dma_pinned,
   folio_remove_rmap_pte,
   rmap_walk,
+  vma_address,
 } from './rmap.ts';
 
 /** Deposited page tables (pgtable_trans_huge_deposit()), keyed by PMD table and index. */
@@ -298,6 +299,43 @@ export function split_folio(m: Machine, folio: number, page: number = folio): nu
     if (pm.mapcount[p] > 0 && pm.pages_identical(p, pm.zeroPfn)) map_unused_to_zeropage(m, p);
   }
   return 0;
+}
+
+/**
+ * folio_maybe_mapped_shared() (include/linux/mm.h, 6.18): whether the folio may be mapped by more
+ * than one mm. The kernel's large mapcount counts a PMD mapping once; with CONFIG_MM_ID a folio
+ * mapped only by PTEs is shared when PTEs of two mms map it.
+ */
+export function folio_maybe_mapped_shared(m: Machine, folio: number): boolean {
+  const pm = m.phys;
+  if (!pm.folio_test_large(folio)) return pm.mapcount[folio] > 1;
+  let mapcount = pm.entireMapcount[folio];
+  for (let p = folio; p < folio + HPAGE_PMD_NR; p++) mapcount += pm.mapcount[p];
+  if (mapcount <= 1) return false;
+  if (pm.entireMapcount[folio] > 0 || mapcount > HPAGE_PMD_NR) return true;
+  let owner: MmStruct | null = null;
+  let shared = false;
+  rmap_walk(m, folio, (vma) => {
+    if (!maps_folio_pte(vma, folio)) return true;
+    if (owner === null) owner = vma.vm_mm;
+    else if (owner !== vma.vm_mm) shared = true;
+    return !shared;
+  });
+  return shared;
+}
+
+/** Whether a PTE of the VMA maps a page of the large folio (page_vma_mapped_walk() over it). */
+function maps_folio_pte(vma: VmAreaStruct, folio: number): boolean {
+  const pm = vma.vm_mm.machine.phys;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const addr = vma_address(vma, pm.index[folio] + i);
+    if (addr < 0) continue;
+    const pteT = vma.vm_mm.find_pte_table(addr);
+    if (pteT === 0) continue;
+    readEntry(pm, pteT, pte_index(addr));
+    if (pte_present(E.lo) && entry_pfn(E.lo, E.hi) === folio + i) return true;
+  }
+  return false;
 }
 
 /**

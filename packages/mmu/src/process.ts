@@ -13,6 +13,7 @@ import {
   EINVAL,
   ENOMEM,
   ErrnoError,
+  HPAGE_PMD_NR,
   hex,
   offsetInPage,
   PAGE_SIZE,
@@ -39,7 +40,7 @@ import {
   pte_present,
 } from './arch.ts';
 import { FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.ts';
-import { split_huge_pmd } from './huge_memory.ts';
+import { folio_maybe_mapped_shared, split_folio, split_huge_pmd } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { madvise_guard_install, madvise_guard_remove } from './madvise.ts';
 import {
@@ -640,12 +641,15 @@ export class Process {
         return 0;
       case MADV_FREE:
         if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
+        this.splitPartialFolios(s, e);
         this.lazyFree(s, e);
         return 0;
       case MADV_PAGEOUT:
-        this.pageout(v, s, e);
-        return 0;
       case MADV_COLD:
+        if ((v.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL; // can_madv_lru_vma()
+        this.splitPartialFolios(s, e);
+        if (advice === MADV_PAGEOUT) this.pageout(v, s, e);
+        return 0;
       case MADV_WILLNEED:
       case MADV_NORMAL:
       case MADV_RANDOM:
@@ -701,6 +705,65 @@ export class Process {
       default:
         return -EINVAL;
     }
+  }
+
+  /**
+   * The large-folio rule of madvise_cold_or_pageout_pte_range(), madvise_free_pte_range() and
+   * madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18): a THP that [s, e) covers only
+   * in part is split (its zero-filled subpages then map the shared zero page) unless another mm
+   * may map it; the huge zero page and THPs wholly inside stay as they are.
+   */
+  private splitPartialFolios(s: number, e: number): void {
+    const m = this.machine;
+    const pm = m.phys;
+    const mm = this.mm;
+    for (let a = s; a < e; ) {
+      const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
+      const pmdT = mm.find_pmd_table(a);
+      if (pmdT === 0) {
+        a = next;
+        continue;
+      }
+      readEntry(pm, pmdT, pmd_index(a));
+      if (E.lo === 0 && E.hi === 0) {
+        a = next;
+        continue;
+      }
+      if (pmd_leaf(E.lo)) {
+        const folio = entry_pfn(E.lo, E.hi);
+        if (next - a !== PMD_SIZE && !pm.is_huge_zero_pfn(folio)) this.splitUnshared(folio);
+        a = next;
+        continue;
+      }
+      const pteT = entryTable(E.lo, E.hi);
+      while (a < next) {
+        readEntry(pm, pteT, pte_index(a));
+        const page = pte_present(E.lo) ? vm_normal_page(pm, E.lo, E.hi) : 0;
+        if (page === 0 || !pm.folio_test_large(pm.folio(page))) {
+          a += PAGE_SIZE;
+          continue;
+        }
+        // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
+        const folio = pm.folio(page);
+        let nr = 1;
+        while (a + nr * PAGE_SIZE < e && page + nr < folio + HPAGE_PMD_NR) {
+          readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
+          if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
+          nr++;
+        }
+        if (nr < HPAGE_PMD_NR) this.splitUnshared(folio);
+        a += nr * PAGE_SIZE;
+      }
+    }
+  }
+
+  /** split_folio() of a large folio this mm alone maps, holding a reference across it. */
+  private splitUnshared(folio: number): void {
+    const m = this.machine;
+    if (folio_maybe_mapped_shared(m, folio)) return;
+    m.phys.get_page(folio);
+    split_folio(m, folio);
+    m.phys.put_page(folio);
   }
 
   /** MADV_FREE on anonymous memory: exclusive pages become clean (lazily freeable). */
