@@ -53,11 +53,19 @@ function depositKey(pmdT: number, pi: number): number {
   return pmdT * 512 + pi;
 }
 
+/**
+ * pgtable_trans_huge_deposit(): keep `pgtable` (already counted in mm.nrPtes) under the huge PMD
+ * at (pmdT, pi) for a later split.
+ */
+export function pgtable_trans_huge_deposit(mm: MmStruct, pmdT: number, pi: number, pgtable: number): void {
+  mm.deposited.set(depositKey(pmdT, pi), pgtable);
+}
+
 function deposit(mm: MmStruct, pmdT: number, pi: number): boolean {
   const t = mm.machine.phys.allocPageTable();
   if (t === 0) return false;
-  mm.deposited.set(depositKey(pmdT, pi), t);
   mm.nrPtes++;
+  pgtable_trans_huge_deposit(mm, pmdT, pi, t);
   return true;
 }
 

@@ -9,6 +9,7 @@ export {
   thp_vma_allowable,
   zap_huge_pmd,
 } from './huge_memory.ts';
+export { madvise_collapse, madvise_collapse_errno } from './khugepaged.ts';
 export {
   type InterleavePoint,
   Machine,

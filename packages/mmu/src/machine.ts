@@ -94,6 +94,7 @@ export interface VmEvents {
   pswpin: number;
   pswpout: number;
   thp_fault_alloc: number;
+  thp_collapse_alloc: number;
   thp_split_pmd: number;
   thp_split_page: number;
   pgmigrate_success: number;
@@ -115,6 +116,7 @@ export class Machine {
     pswpin: 0,
     pswpout: 0,
     thp_fault_alloc: 0,
+    thp_collapse_alloc: 0,
     thp_split_pmd: 0,
     thp_split_page: 0,
     pgmigrate_success: 0,

@@ -384,8 +384,11 @@ function handle_pte_marker(marker: number): number {
   return (marker & PTE_MARKER_GUARD) !== 0 ? VM_FAULT_SIGSEGV : VM_FAULT_SIGBUS;
 }
 
-/** do_swap_page(): a fault on a non-present PTE: swap-in, or wait for a migration to finish. */
-function do_swap_page(
+/**
+ * do_swap_page(): a fault on a non-present PTE: swap-in, or wait for a migration to finish.
+ * Exported for khugepaged's __collapse_huge_page_swapin(), which calls it directly.
+ */
+export function do_swap_page(
   vma: VmAreaStruct,
   addr: number,
   flags: number,

@@ -41,6 +41,7 @@ import {
 } from './arch.ts';
 import { FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.ts';
 import { folio_maybe_mapped_shared, split_folio, split_huge_pmd } from './huge_memory.ts';
+import { madvise_collapse } from './khugepaged.ts';
 import type { Machine } from './machine.ts';
 import { madvise_guard_install, madvise_guard_remove } from './madvise.ts';
 import {
@@ -125,6 +126,7 @@ export const MADV_PAGEOUT = 21;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 export const MADV_DONTNEED_LOCKED = 24;
+export const MADV_COLLAPSE = 25;
 export const MADV_GUARD_INSTALL = 102;
 export const MADV_GUARD_REMOVE = 103;
 
@@ -152,6 +154,7 @@ export const MADV_BY_NAME: Record<string, number> = {
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_DONTNEED_LOCKED,
+  MADV_COLLAPSE,
   MADV_GUARD_INSTALL,
   MADV_GUARD_REMOVE,
 };
@@ -551,6 +554,7 @@ export class Process {
       advice !== MADV_COLD &&
       advice !== MADV_PAGEOUT &&
       advice !== MADV_WILLNEED &&
+      advice !== MADV_COLLAPSE &&
       advice !== MADV_GUARD_INSTALL &&
       advice !== MADV_GUARD_REMOVE;
     if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
@@ -694,6 +698,8 @@ export class Process {
       case MADV_DODUMP:
         this.updateVmaFlags(v, s, e, v.vm_flags & ~VM_DONTDUMP);
         return 0;
+      case MADV_COLLAPSE:
+        return madvise_collapse(v, s, e);
       case MADV_GUARD_INSTALL:
         return madvise_guard_install(v, s, e);
       case MADV_GUARD_REMOVE:
