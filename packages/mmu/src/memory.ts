@@ -3,7 +3,7 @@
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
-import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, tableIndex } from '@mmsim/core';
+import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, tableIndex } from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -160,7 +160,11 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
   const lo = E.lo;
   const hi = E.hi;
   if (lo === 0 && hi === 0) {
-    if ((vma.vm_flags & VM_SHARED) !== 0) return do_shared_fault(vma, addr, flags, pteT, idx);
+    if ((vma.vm_flags & VM_SHARED) !== 0) {
+      // do_read_fault(): map what the object already has around the address first.
+      if ((flags & FAULT_FLAG_WRITE) === 0 && do_fault_around(vma, addr, pteT)) return 0;
+      return do_shared_fault(vma, addr, flags, pteT, idx);
+    }
     return do_anonymous_page(vma, addr, flags, pteT, idx);
   }
   if (!pte_present(lo)) return do_swap_page(vma, addr, flags, pteT, idx, lo, hi);
@@ -222,6 +226,46 @@ function do_anonymous_page(
 }
 
 /** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
+/** fault_around_bytes (64 KiB, the default): the window do_fault_around() maps, in pages. */
+const FAULT_AROUND_PAGES = 16;
+
+/**
+ * do_fault_around() with filemap_map_pages() (mm/memory.c, mm/filemap.c, 6.18): map every page
+ * the shmem object already holds in the aligned 16-page window around `addr` (clamped to the VMA
+ * and the PTE table) whose PTE is none. True when that mapped `addr` itself (VM_FAULT_NOPAGE).
+ */
+function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  const obj = vma.shmem!;
+  const pteOff = pte_index(addr);
+  const vmaOff = (addr - vma.vm_start) / PAGE_SIZE;
+  const from = Math.max(alignDown(pteOff, FAULT_AROUND_PAGES), pteOff - Math.min(pteOff, vmaOff));
+  const to = Math.min(
+    from + FAULT_AROUND_PAGES,
+    PTRS_PER_TABLE,
+    pteOff + (vma.vm_end - vma.vm_start) / PAGE_SIZE - vmaOff,
+  );
+  let mapped = false;
+  ptlLock(pm, m.counters, pteT);
+  for (let i = from; i < to; i++) {
+    const a = addr + (i - pteOff) * PAGE_SIZE;
+    const pfn = obj.pages.get(linear_page_index(vma, a));
+    if (pfn === undefined) continue;
+    readEntry(pm, pteT, i);
+    if (E.lo !== 0 || E.hi !== 0) continue;
+    mk_pte(pfn, vma.protLo, vma.protHi);
+    pm.get_page(pfn);
+    pm.mapcount[pfn]++;
+    mm.add_mm_counter(MM_SHMEMPAGES, 1);
+    setEntry(pm, pteT, i, entryOut.lo, entryOut.hi);
+    if (i === pteOff) mapped = true;
+  }
+  ptlUnlock(pm, m.counters, pteT);
+  return mapped;
+}
+
 function do_shared_fault(vma: VmAreaStruct, addr: number, _flags: number, pteT: number, idx: number): number {
   const mm = vma.vm_mm;
   const m = mm.machine;

@@ -791,7 +791,10 @@ export class Process {
   private pageout(v: VmAreaStruct, s: number, e: number): void {
     const m = this.machine;
     const pm = m.phys;
-    if ((v.vm_flags & VM_SHARED) !== 0) return;
+    if ((v.vm_flags & VM_SHARED) !== 0) {
+      this.pageoutShmem(v, s, e);
+      return;
+    }
     for (let a = s; a < e; a += PAGE_SIZE) {
       const pmdT = this.mm.find_pmd_table(a);
       if (pmdT === 0) continue;
@@ -812,6 +815,26 @@ export class Process {
       // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
       if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
       reclaim_folio(m, folio);
+    }
+  }
+
+  /**
+   * MADV_PAGEOUT of shared anonymous (shmem) pages: shrink_folio_list() unmaps every page only
+   * this PTE maps (try_to_unmap()) before writing it out; without swap, shmem_writeout() keeps
+   * it in the object (AOP_WRITEPAGE_ACTIVATE), and with swap the simulator keeps it there too
+   * (shmem swap is not simulated): either way the process no longer maps it.
+   */
+  private pageoutShmem(v: VmAreaStruct, s: number, e: number): void {
+    const pm = this.machine.phys;
+    for (let a = s; a < e; a += PAGE_SIZE) {
+      const pteT = this.mm.find_pte_table(a);
+      if (pteT === 0) continue;
+      readEntry(pm, pteT, pte_index(a));
+      if (!pte_present(E.lo)) continue;
+      const page = vm_normal_page(pm, E.lo, E.hi);
+      // folio_mapcount() != folio_nr_pages(): mapped elsewhere too, left alone.
+      if (page === 0 || pm.folio_mapcount(pm.folio(page)) !== pm.folio_nr_pages(pm.folio(page))) continue;
+      zap_page_range(v, a, a + PAGE_SIZE);
     }
   }
 
