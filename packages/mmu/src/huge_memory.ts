@@ -273,8 +273,9 @@ export function copy_huge_pmd(
   return 0;
 }
 
-/** Split every PMD mapping of a folio (the first half of split_huge_page()'s unmap). */
-function split_folio_pmds(m: Machine, folio: number): void {
+/** Split every PMD mapping of a folio (the first half of split_huge_page()'s unmap, and
+ * try_to_unmap()'s TTU_SPLIT_HUGE_PMD). */
+export function split_folio_pmds(m: Machine, folio: number): void {
   const pm = m.phys;
   rmap_walk(m, folio, (vma, addr) => {
     const haddr = alignDown(addr, PMD_SIZE);

@@ -26,7 +26,14 @@ import {
 import { split_folio } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
-import { PG_anon_exclusive, PG_dirty, PG_locked, PG_swapbacked, PG_swapcache } from './physmem.ts';
+import {
+  PG_anon_exclusive,
+  PG_dirty,
+  PG_lazyfree,
+  PG_locked,
+  PG_swapbacked,
+  PG_swapcache,
+} from './physmem.ts';
 import { folio_remove_rmap_pte, rmap_walk } from './rmap.ts';
 
 /** A migration between try_to_migrate() and remove_migration_ptes(). */
@@ -116,7 +123,7 @@ export function migrate_folio_finish(m: Machine, mig: Migration): void {
   pm.copy_page(dst, src);
   pm.mapping[dst] = pm.mapping[src];
   pm.index[dst] = pm.index[src];
-  pm.flags[dst] |= pm.flags[src] & (PG_anon_exclusive | PG_dirty | PG_swapbacked);
+  pm.flags[dst] |= pm.flags[src] & (PG_anon_exclusive | PG_dirty | PG_swapbacked | PG_lazyfree);
   if ((pm.flags[src] & PG_swapcache) !== 0) {
     // folio_migrate_mapping(): the swap cache entry and its reference move to the new folio.
     const off = pm.private[src];

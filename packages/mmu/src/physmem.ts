@@ -32,6 +32,10 @@ export const PG_csum_valid = 1 << 15;
 export const PG_zero_valid = 1 << 16;
 export const PG_zero_filled = 1 << 17;
 export const PG_first_word_valid = 1 << 18;
+/** folio_mark_lazyfree(): an anon folio MADV_FREE cleaned, which reclaim may discard. The kernel
+ * clears PG_swapbacked instead; mmu does not maintain that bit for mapped folios, so it keeps
+ * its inverse. */
+export const PG_lazyfree = 1 << 19;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
@@ -456,7 +460,8 @@ export class PhysMem {
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) tailMaps += this.mapcount[p];
     const mapping = this.mapping[f];
     const index = this.index[f];
-    const inherit = this.flags[f] & (PG_dirty | PG_swapbacked | PG_uptodate | PG_lru | PG_referenced);
+    const inherit =
+      this.flags[f] & (PG_dirty | PG_swapbacked | PG_lazyfree | PG_uptodate | PG_lru | PG_referenced);
     this.flags[f] &= ~PG_head;
     this.order[f] = 0;
     const extra = this.refcount[f] - tailMaps - this.mapcount[f];

@@ -87,7 +87,7 @@ import {
   setEntry,
   taskSizeMax,
 } from './pgtable.ts';
-import { PG_anon_exclusive } from './physmem.ts';
+import { PG_anon_exclusive, PG_lazyfree, PG_swapcache } from './physmem.ts';
 import { ShmemObject, shmem_release } from './shmem.ts';
 import { reclaim_folio } from './vmscan.ts';
 
@@ -772,19 +772,56 @@ export class Process {
     m.phys.put_page(folio);
   }
 
-  /** MADV_FREE on anonymous memory: exclusive pages become clean (lazily freeable). */
+  /**
+   * madvise_free_pte_range() and madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18),
+   * after splitPartialFolios(): the PTEs (and whole PMDs of THPs no other mm maps) become clean
+   * and old, and their anon folios lazyfree, so that reclaim discards them unless written again.
+   * Folios in the swap cache are left alone (folio_free_swap() is not simulated).
+   */
   private lazyFree(s: number, e: number): void {
     const pm = this.machine.phys;
-    for (let a = s; a < e; a += PAGE_SIZE) {
-      const pteT = this.mm.find_pte_table(a);
-      if (pteT === 0) continue;
-      const idx = pte_index(a);
-      readEntry(pm, pteT, idx);
-      if (!pte_present(E.lo)) continue;
-      const page = vm_normal_page(pm, E.lo, E.hi);
-      if (page === 0 || !pm.PageAnonExclusive(page)) continue;
-      setEntry(pm, pteT, idx, (E.lo & ~(_PAGE_DIRTY | _PAGE_ACCESSED)) >>> 0, E.hi);
+    const mm = this.mm;
+    const clean = ~(_PAGE_DIRTY | _PAGE_ACCESSED);
+    for (let a = s; a < e; ) {
+      const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
+      const pmdT = mm.find_pmd_table(a);
+      if (pmdT === 0) {
+        a = next;
+        continue;
+      }
+      const pi = pmd_index(a);
+      readEntry(pm, pmdT, pi);
+      if (E.lo === 0 && E.hi === 0) {
+        a = next;
+        continue;
+      }
+      if (pmd_leaf(E.lo)) {
+        const folio = entry_pfn(E.lo, E.hi);
+        if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(this.machine, folio)) {
+          setEntry(pm, pmdT, pi, (E.lo & clean) >>> 0, E.hi);
+          this.folioMarkLazyfree(folio);
+        }
+        a = next;
+        continue;
+      }
+      const pteT = entryTable(E.lo, E.hi);
+      for (; a < next; a += PAGE_SIZE) {
+        const idx = pte_index(a);
+        readEntry(pm, pteT, idx);
+        if (!pte_present(E.lo)) continue;
+        const page = vm_normal_page(pm, E.lo, E.hi);
+        if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
+        setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
+        this.folioMarkLazyfree(pm.folio(page));
+      }
     }
+  }
+
+  /** folio_mark_lazyfree(): anon, swap-backed, not in the swap cache (KSM pages are left alone). */
+  private folioMarkLazyfree(folio: number): void {
+    const pm = this.machine.phys;
+    if (pm.PageAnon(folio) && !pm.PageKsm(folio) && (pm.flags[folio] & PG_swapcache) === 0)
+      pm.flags[folio] |= PG_lazyfree;
   }
 
   /** MADV_PAGEOUT: reclaim the anon pages mapped only by this process. */

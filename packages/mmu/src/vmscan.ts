@@ -4,6 +4,7 @@
 
 import { PAGE_SIZE } from '@mmsim/core';
 import {
+  _PAGE_DIRTY,
   _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
   entry_pfn,
@@ -12,12 +13,12 @@ import {
   pte_present,
   pte_soft_dirty,
 } from './arch.ts';
-import { split_folio } from './huge_memory.ts';
+import { split_folio, split_folio_pmds } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
 import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
-import { PG_locked, PG_swapcache } from './physmem.ts';
-import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk } from './rmap.ts';
+import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
+import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
 
 const pageBuf = new Uint8Array(PAGE_SIZE);
 
@@ -42,6 +43,7 @@ export function reclaim_folio(m: Machine, folio: number): number {
   if (!pm.PageAnon(folio) || (pm.flags[folio] & PG_locked) !== 0) return 0;
   if (folio_maybe_dma_pinned(pm, folio)) return 0;
   pm.get_page(folio); // isolate_lru_folio()'s reference
+  if ((pm.flags[folio] & PG_lazyfree) !== 0) return discard_lazyfree(m, folio);
   if (pm.folio_test_large(folio) && split_folio(m, folio) !== 0) {
     pm.put_page(folio);
     return 0;
@@ -101,4 +103,46 @@ export function reclaim_folio(m: Machine, folio: number): number {
   swapcache_delete(m, folio);
   pm.put_page(folio);
   return 1;
+}
+
+/**
+ * Reclaim of a lazyfree (MADV_FREE) folio, which needs no swap: try_to_unmap_one() (mm/rmap.c,
+ * 6.18) with TTU_SPLIT_HUGE_PMD clears each PTE and drops the mapping while the folio is clean
+ * and nobody else holds it (refcount = isolation + mappings); a PTE written since (dirty) puts
+ * the folio back to swap-backed, keeps its mapping and ends the walk. The caller's isolation
+ * reference is dropped here. Returns the pages freed.
+ */
+function discard_lazyfree(m: Machine, folio: number): number {
+  const pm = m.phys;
+  const nr = pm.folio_nr_pages(folio);
+  split_folio_pmds(m, folio);
+  let redirtied = false;
+  rmap_walk(m, folio, (vma) => {
+    const mm = vma.vm_mm;
+    for (let i = 0; i < nr && !redirtied; i++) {
+      const addr = vma_address(vma, pm.index[folio] + i);
+      if (addr < 0) continue;
+      const pteT = mm.find_pte_table(addr);
+      if (pteT === 0) continue;
+      const idx = pte_index(addr);
+      readEntry(pm, pteT, idx);
+      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== folio + i) continue;
+      if ((E.lo & _PAGE_DIRTY) !== 0 || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
+        pm.flags[folio] &= ~PG_lazyfree; // folio_set_swapbacked()
+        redirtied = true;
+        break;
+      }
+      ptlLock(pm, m.counters, pteT);
+      setEntry(pm, pteT, idx, 0, 0);
+      m.counters.tlbFlushes++;
+      folio_remove_rmap_pte(pm, folio + i);
+      mm.add_mm_counter(MM_ANONPAGES, -1);
+      ptlUnlock(pm, m.counters, pteT);
+      pm.put_page(folio + i);
+    }
+    return !redirtied;
+  });
+  const freed = pm.folio_mapped(folio) ? 0 : nr;
+  pm.put_page(folio);
+  return freed;
 }

@@ -1,15 +1,15 @@
 // Folio state the /proc views need and mmu does not keep as flags.
 
-import { PG_buddy, PG_swapbacked, PG_table, type PhysMem } from '@mmsim/mmu';
+import { PG_buddy, PG_lazyfree, PG_swapbacked, PG_table, type PhysMem } from '@mmsim/mmu';
 
 /**
  * folio_test_swapbacked(). The kernel sets PG_swapbacked on every anon folio
  * (folio_add_new_anon_rmap(), swap-in) and on shmem folios, and clears it only for MADV_FREE
- * (lazyfree) folios. mmu does not maintain the bit, and every folio it maps is anon, KSM or shmem,
- * so a folio with a mapping counts as swap-backed; LazyFree is then always 0 in smaps (mmu's
- * MADV_FREE only cleans the PTEs).
+ * (lazyfree) folios. mmu keeps the inverse, PG_lazyfree, and every folio it maps is anon, KSM or
+ * shmem, so a folio with a mapping counts as swap-backed unless it is lazyfree.
  */
 export function folio_test_swapbacked(pm: PhysMem, folio: number): boolean {
+  if ((pm.flags[folio] & PG_lazyfree) !== 0) return false;
   return (pm.flags[folio] & PG_swapbacked) !== 0 || isMappedFolio(pm, folio);
 }
 
