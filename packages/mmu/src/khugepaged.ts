@@ -122,7 +122,10 @@ function thp_vma_suitable_pmd(vma: VmAreaStruct, addr: number): boolean {
 export function thp_vma_allowable_forced_collapse(vma: VmAreaStruct): boolean {
   if ((vma.vm_flags & VM_NOHUGEPAGE) !== 0) return false;
   if ((vma.vm_flags & (VM_SPECIAL | VM_HUGETLB)) !== 0) return false;
-  return thp_vma_suitable_pmd(vma, vma.vm_end - PMD_SIZE);
+  if (!thp_vma_suitable_pmd(vma, vma.vm_end - PMD_SIZE)) return false;
+  // __thp_vma_allowable_orders(): outside a page fault an anonymous VMA needs its anon_vma (shmem
+  // has its own rules).
+  return !vma.vma_is_anonymous() || vma.anon_vma !== null;
 }
 
 /** hugepage_vma_revalidate() after the mmap_lock was dropped. */
