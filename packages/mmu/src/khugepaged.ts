@@ -62,7 +62,7 @@ import {
 } from './pgtable.ts';
 import { PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_add_new_anon_rmap, folio_remove_rmap_pte, linear_page_index } from './rmap.ts';
-import { swapcache_delete } from './vmscan.ts';
+import { free_swap_cache } from './vmscan.ts';
 
 /** enum scan_result (mm/khugepaged.c, 6.18; SCAN_PAGE_RO is gone since 6.18). */
 export const SCAN_FAIL = 0;
@@ -339,17 +339,6 @@ function __collapse_huge_page_isolate(m: Machine, vma: VmAreaStruct, pteT: numbe
   }
   if (result !== SCAN_SUCCEED) release_pte_pages(m, pteT, i);
   return result;
-}
-
-/** free_swap_cache(): drop an unmapped folio from the swap cache once no swap PTE needs it. */
-function free_swap_cache(m: Machine, folio: number): void {
-  const pm = m.phys;
-  if (
-    (pm.flags[folio] & (PG_swapcache | PG_locked)) === PG_swapcache &&
-    !pm.folio_mapped(folio) &&
-    m.swap.swapCount(pm.private[folio]) === 0
-  )
-    swapcache_delete(m, folio);
 }
 
 /**

@@ -84,7 +84,7 @@ import {
   linear_page_index,
 } from './rmap.ts';
 import { shmem_get_folio } from './shmem.ts';
-import { swapcache_delete } from './vmscan.ts';
+import { free_swap_cache, swapcache_delete } from './vmscan.ts';
 
 /**
  * vm_normal_page(): the struct page behind a present PTE, or 0 for special mappings (the shared
@@ -409,14 +409,7 @@ function wp_page_copy(
   if (old !== 0) folio_remove_rmap_pte(pm, old);
   ptlUnlock(pm, m.counters, pteT);
   if (old !== 0) {
-    // free_swap_cache(old_folio): unmapped, and no swap PTE left for its slot.
-    const of = pm.folio(old);
-    if (
-      (pm.flags[of] & (PG_swapcache | PG_locked)) === PG_swapcache &&
-      !pm.folio_mapped(of) &&
-      m.swap.swapCount(pm.private[of]) === 0
-    )
-      swapcache_delete(m, of);
+    free_swap_cache(m, pm.folio(old));
     pm.put_page(old); // the mapping's reference
     pm.put_page(old); // do_wp_page()'s reference
   }
@@ -539,15 +532,7 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
     folio_remove_rmap_pte(pm, page);
     if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
     else mm.add_mm_counter(MM_SHMEMPAGES, -1);
-    // free_swap_cache() (free_pages_and_swap_cache() of the TLB batch): an unmapped swap-cache
-    // folio whose slot no swap PTE references any more leaves the swap cache.
-    const folio = pm.folio(page);
-    if (
-      (pm.flags[folio] & (PG_swapcache | PG_locked)) === PG_swapcache &&
-      !pm.folio_mapped(folio) &&
-      m.swap.swapCount(pm.private[folio]) === 0
-    )
-      swapcache_delete(m, folio);
+    free_swap_cache(m, pm.folio(page)); // free_pages_and_swap_cache() of the TLB batch
     pm.put_page(page);
     return;
   }

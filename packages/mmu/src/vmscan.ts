@@ -33,6 +33,18 @@ export function swapcache_delete(m: Machine, folio: number): void {
   pm.put_page(folio);
 }
 
+/** free_swap_cache() (mm/swap_state.c): drop an unmapped folio from the swap cache once no swap
+ * PTE refers to its slot any more. */
+export function free_swap_cache(m: Machine, folio: number): void {
+  const pm = m.phys;
+  if (
+    (pm.flags[folio] & (PG_swapcache | PG_locked)) === PG_swapcache &&
+    !pm.folio_mapped(folio) &&
+    m.swap.swapCount(pm.private[folio]) === 0
+  )
+    swapcache_delete(m, folio);
+}
+
 /**
  * Swap one anonymous folio out (reclaim_folio_list() for MADV_PAGEOUT). Large folios are split
  * first. Returns the number of pages freed (0 if the folio could not be reclaimed: pinned,
