@@ -40,6 +40,8 @@ export interface InitialKnobs {
 
 export interface KernelCase {
   knobs: InitialKnobs;
+  /** The simulator's paging depth (the kernel side ignores it: both must give the same reports). */
+  levels: 4 | 5;
   choices: Choice[];
 }
 
@@ -93,6 +95,7 @@ export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
       smart_scan: fc.constantFrom(1, 1, 0),
       merge_across_nodes: fc.constantFrom(1, 1, 0),
     }),
+    levels: fc.constantFrom<4 | 5>(4, 4, 5),
     choices: fc.array(choiceArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
   });
 }
@@ -215,6 +218,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
   steps.push({ op: 'report', label: 'end' });
   return {
     name,
+    ...(c.levels === 5 ? { arch: { levels: 5 as const } } : {}),
     ksm: { ...c.knobs },
     steps,
   };
@@ -267,6 +271,7 @@ export async function compareWithKernel(c: KernelCase, name?: string): Promise<K
 export function kernelScenarioYaml(s: Scenario, header: readonly string[]): string {
   const out = header.map((h) => `# ${h}`);
   out.push(`name: ${JSON.stringify(s.name)}`);
+  if (s.arch !== undefined) out.push(`arch: ${JSON.stringify(s.arch)}`);
   if (s.ksm !== undefined) out.push(`ksm: ${JSON.stringify(s.ksm)}`);
   out.push('steps:');
   for (const step of s.steps) out.push(`  - ${JSON.stringify(step)}`);
