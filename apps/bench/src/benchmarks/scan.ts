@@ -119,6 +119,9 @@ function kernelScenario(mix: string, pattern: FillPattern, pages: number, sim: S
   return validateScenario({ name: `bench-scan-${mix}`, steps }, `scan ${mix}`).scenario;
 }
 
+/** Kernel runs per repetition at most, when the kernel's counters differ from the simulator's. */
+const KERNEL_ATTEMPTS = 3;
+
 const SCAN_LINE = /^mmsim-oracle: full scan (\d+) after (\d+) ms$/;
 
 /** The kernel side: one oracle run with MMSIM_ORACLE_TRACE=1; each scan's time from its trace. */
@@ -163,17 +166,34 @@ async function run(ctx: BenchContext): Promise<RunResult> {
     counters.push({ label, unit: 'page', units: pages, counters: sim.counters[s]! });
   });
   if (availability.available && !ctx.simOnly) {
-    const k = await onKernel(kernelScenario(mix, spec.pattern, pages, sim));
+    // A kernel run whose counters differ from the simulator's is run again: on a live machine
+    // ksmd can meet a page briefly held elsewhere (one page left pages_volatile was seen once in
+    // many runs). A difference that repeats KERNEL_ATTEMPTS times fails the benchmark.
+    let k = await onKernel(kernelScenario(mix, spec.pattern, pages, sim));
+    let retries = 0;
+    while (k.failures.length > 0 && retries < KERNEL_ATTEMPTS - 1) {
+      process.stderr.write(
+        `scan ${mix}: kernel counters differ (${k.failures.join('; ')}); running the kernel side again\n`,
+      );
+      retries++;
+      k = await onKernel(kernelScenario(mix, spec.pattern, pages, sim));
+    }
+    if (k.failures.length > 0) {
+      throw new Error(
+        `scan ${mix}: the kernel's counters differ from the simulator's in ${KERNEL_ATTEMPTS} runs: ${k.failures.join('; ')}`,
+      );
+    }
     if (k.seconds.length !== SCANS.length) {
       throw new Error(
         `scan: the oracle's trace gave ${k.seconds.length} scan timings, expected ${SCANS.length}`,
       );
     }
-    if (k.failures.length > 0) {
-      throw new Error(
-        `scan ${mix}: the kernel's counters differ from the simulator's: ${k.failures.join('; ')}`,
-      );
-    }
+    metrics.push({
+      name: 'kernel runs repeated for a counter difference',
+      unit: 'runs',
+      value: retries,
+      label: `kernel ${mix}`,
+    });
     SCANS.forEach((scan, s) => {
       samples.push({ label: `kernel ${mix}: ${scan}`, unit: 'page', ops: pages, seconds: k.seconds[s]! });
       metrics.push({
