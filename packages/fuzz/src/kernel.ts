@@ -36,6 +36,9 @@ export interface InitialKnobs {
   max_page_sharing: number;
   smart_scan: number;
   merge_across_nodes: number;
+  /** 0 prunes stale chain dups at every lookup on both engines; the default 2000 ms is far
+   * longer than a case runs on the kernel. */
+  stable_node_chains_prune_millisecs: number;
 }
 
 export interface KernelCase {
@@ -94,6 +97,7 @@ export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
       max_page_sharing: fc.constantFrom(256, 256, 2, 3, 5),
       smart_scan: fc.constantFrom(1, 1, 0),
       merge_across_nodes: fc.constantFrom(1, 1, 0),
+      stable_node_chains_prune_millisecs: fc.constantFrom(2000, 2000, 0),
     }),
     levels: fc.constantFrom<4 | 5>(4, 4, 5),
     choices: fc.array(choiceArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
