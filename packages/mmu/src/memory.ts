@@ -3,7 +3,15 @@
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
-import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, tableIndex } from '@mmsim/core';
+import {
+  addrEnd,
+  alignDown,
+  HPAGE_PMD_NR,
+  PAGE_SIZE,
+  PMD_SIZE,
+  PTRS_PER_TABLE,
+  tableIndex,
+} from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -46,6 +54,7 @@ import {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
   do_huge_pmd_wp_page,
+  folio_maybe_mapped_shared,
   split_huge_pmd,
   thp_vma_allowable,
   zap_huge_pmd,
@@ -289,7 +298,7 @@ function do_shared_fault(vma: VmAreaStruct, addr: number, _flags: number, pteT: 
  * (it is not shared with anyone)? KSM folios never are.
  */
 function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
-  if (pm.folio_test_large(folio)) return false;
+  if (pm.folio_test_large(folio)) return wp_can_reuse_large_anon_folio(pm, folio, vma);
   if (pm.PageKsm(folio) || pm.refcount[folio] > 3) return false;
   const swapcache = (pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0;
   if (pm.refcount[folio] > 1 + swapcache) return false;
@@ -299,6 +308,21 @@ function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct):
   // folio_move_anon_rmap(): the folio now belongs to this VMA's anon_vma alone.
   pm.setMapping(folio, vma.anon_vma!.id, PAGE_MAPPING_ANON);
   return true;
+}
+
+/**
+ * __wp_can_reuse_large_anon_folio() (mm/memory.c, 6.18): a PTE-mapped large folio is reused when
+ * this mm alone maps it (CONFIG_MM_ID) and every reference is a mapping, unless only one page of
+ * it is still mapped (then the copy lets the rest of it go). The swap cache never holds a large
+ * folio here (reclaim splits them first).
+ */
+function wp_can_reuse_large_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
+  let mapcount = pm.entireMapcount[folio];
+  for (let p = folio; p < folio + HPAGE_PMD_NR; p++) mapcount += pm.mapcount[p];
+  if (mapcount <= 1) return false;
+  if (folio_maybe_mapped_shared(vma.vm_mm.machine, folio)) return false;
+  if ((pm.flags[folio] & PG_swapcache) !== 0) return false;
+  return mapcount === pm.refcount[folio];
 }
 
 /**
