@@ -1,14 +1,46 @@
-// Guard regions (mm/madvise.c, Linux 6.18: madvise_guard_install(), madvise_guard_remove()):
+// MADV_REMOVE on shared anonymous memory (madvise_remove() with shmem_fallocate()'s hole punch)
+// and guard regions (mm/madvise.c, Linux 6.18: madvise_guard_install(), madvise_guard_remove()):
 // MADV_GUARD_INSTALL puts a PTE_MARKER_GUARD marker in every PTE of the range, so that any access
 // faults with SIGSEGV (handle_pte_marker()); the markers survive MADV_DONTNEED and are copied at
 // fork, and only munmap/exit (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
 
-import { addrEnd, BUG, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { addrEnd, BUG, EACCES, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { entryOut, is_guard_pte_marker, make_pte_marker, PTE_MARKER_GUARD, pmd_trans_huge } from './arch.ts';
 import { zap_page_range } from './memory.ts';
-import { VM_HUGETLB, VM_LOCKED, VM_SPECIAL, type VmAreaStruct } from './mm.ts';
+import { VM_HUGETLB, VM_LOCKED, VM_MAYWRITE, VM_SHARED, VM_SPECIAL, type VmAreaStruct } from './mm.ts';
 import { E, entryTable, pmd_index, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
-import { anon_vma_prepare } from './rmap.ts';
+import { anon_vma_prepare, linear_page_index } from './rmap.ts';
+
+/**
+ * madvise_remove(): free the range's backing store. Only a shared writable mapping of an object
+ * can (anonymous private memory has no file: EINVAL); shmem_fallocate(FALLOC_FL_PUNCH_HOLE)
+ * unmaps the pages from every process mapping them (unmap_mapping_range()) and drops them from
+ * the object (shmem_truncate_range()). 0 or a negative errno.
+ */
+export function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
+  if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
+  const obj = vma.shmem;
+  if (obj === null) return -EINVAL;
+  if ((vma.vm_flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+  const first = linear_page_index(vma, start);
+  const last = linear_page_index(vma, end);
+  const m = vma.vm_mm.machine;
+  for (const mm of m.mms) {
+    for (const v of mm.vmas) {
+      if (v.shmem !== obj) continue;
+      const s = Math.max(v.vm_start, v.vm_start + (first - v.vm_pgoff) * PAGE_SIZE);
+      const e = Math.min(v.vm_end, v.vm_start + (last - v.vm_pgoff) * PAGE_SIZE);
+      if (s < e) zap_page_range(v, s, e);
+    }
+  }
+  for (let index = first; index < last; index++) {
+    const pfn = obj.pages.get(index);
+    if (pfn === undefined) continue;
+    obj.pages.delete(index);
+    m.phys.put_page(pfn);
+  }
+  return 0;
+}
 
 /** MAX_MADVISE_GUARD_RETRIES: install attempts, each after zapping what was in the way. */
 const MAX_MADVISE_GUARD_RETRIES = 3;

@@ -43,7 +43,7 @@ import { FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM } from 
 import { folio_maybe_mapped_shared, split_folio, split_huge_pmd } from './huge_memory.ts';
 import { madvise_collapse } from './khugepaged.ts';
 import type { Machine } from './machine.ts';
-import { madvise_guard_install, madvise_guard_remove } from './madvise.ts';
+import { madvise_guard_install, madvise_guard_remove, madvise_remove } from './madvise.ts';
 import {
   copy_page_range,
   free_all_pgtables,
@@ -705,9 +705,7 @@ export class Process {
       case MADV_GUARD_REMOVE:
         return madvise_guard_remove(v, s, e);
       case MADV_REMOVE:
-        if ((v.vm_flags & VM_SHARED) === 0) return -EINVAL;
-        zap_page_range(v, s, e);
-        return 0;
+        return madvise_remove(v, s, e);
       default:
         return -EINVAL;
     }
