@@ -318,8 +318,7 @@ export function split_folio(m: Machine, folio: number, page: number = folio): nu
 export function folio_maybe_mapped_shared(m: Machine, folio: number): boolean {
   const pm = m.phys;
   if (!pm.folio_test_large(folio)) return pm.mapcount[folio] > 1;
-  let mapcount = pm.entireMapcount[folio];
-  for (let p = folio; p < folio + HPAGE_PMD_NR; p++) mapcount += pm.mapcount[p];
+  const mapcount = pm.folio_large_mapcount(folio);
   if (mapcount <= 1) return false;
   if (pm.entireMapcount[folio] > 0 || mapcount > HPAGE_PMD_NR) return true;
   let owner: MmStruct | null = null;

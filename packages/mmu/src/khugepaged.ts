@@ -163,7 +163,7 @@ function find_pmd_or_thp_or_none(mm: MmStruct, address: number): number {
 /** is_refcount_suitable(): no references beyond the mappings (and the swap cache's). */
 function is_refcount_suitable(m: Machine, folio: number): boolean {
   const pm = m.phys;
-  let expected = pm.folio_mapcount(folio);
+  let expected = pm.folio_test_large(folio) ? pm.folio_large_mapcount(folio) : pm.mapcount[folio];
   if ((pm.flags[folio] & PG_swapcache) !== 0) expected += pm.folio_nr_pages(folio);
   return pm.refcount[folio] === expected;
 }

@@ -3,15 +3,7 @@
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
-import {
-  addrEnd,
-  alignDown,
-  HPAGE_PMD_NR,
-  PAGE_SIZE,
-  PMD_SIZE,
-  PTRS_PER_TABLE,
-  tableIndex,
-} from '@mmsim/core';
+import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, tableIndex } from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -317,8 +309,7 @@ function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct):
  * folio here (reclaim splits them first).
  */
 function wp_can_reuse_large_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
-  let mapcount = pm.entireMapcount[folio];
-  for (let p = folio; p < folio + HPAGE_PMD_NR; p++) mapcount += pm.mapcount[p];
+  const mapcount = pm.folio_large_mapcount(folio);
   if (mapcount <= 1) return false;
   if (folio_maybe_mapped_shared(vma.vm_mm.machine, folio)) return false;
   if ((pm.flags[folio] & PG_swapcache) !== 0) return false;

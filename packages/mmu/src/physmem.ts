@@ -385,6 +385,14 @@ export class PhysMem {
     return n + this.entireMapcount[f] * HPAGE_PMD_NR;
   }
 
+  /** folio_large_mapcount(), the kernel's folio_mapcount() of a large folio (6.18): every PTE
+   * mapping of a page and every PMD mapping of the folio once. */
+  folio_large_mapcount(f: number): number {
+    let n = this.entireMapcount[f];
+    for (let p = f; p < f + HPAGE_PMD_NR; p++) n += this.mapcount[p];
+    return n;
+  }
+
   /** folio_mapped(). */
   folio_mapped(f: number): boolean {
     if ((this.flags[f] & PG_head) === 0) return this.mapcount[f] > 0;
