@@ -258,8 +258,13 @@ export interface KernelComparison {
 }
 
 /** Runs a case on both engines and compares the reports. */
-export async function compareWithKernel(c: KernelCase, name?: string): Promise<KernelComparison> {
-  const { scenario, simulator } = withSimulatorErrnos(buildKernelScenario(c, name));
+export function compareWithKernel(c: KernelCase, name?: string): Promise<KernelComparison> {
+  return compareScenario(buildKernelScenario(c, name));
+}
+
+/** Runs a scenario on both engines (each step's errno the simulator's) and compares the reports. */
+async function compareScenario(built: Scenario): Promise<KernelComparison> {
+  const { scenario, simulator } = withSimulatorErrnos(built);
   const kernel = await runOnKernel(scenario);
   const d = compareReports(kernel, simulator);
   let diff = '';
@@ -284,6 +289,39 @@ export function kernelScenarioYaml(s: Scenario, header: readonly string[]): stri
 
 /** How long one difference may be shrunk (each attempt runs the kernel). */
 const SHRINK_MS = 4 * 60_000;
+
+/** How long deleteSteps() may go on. */
+const DELETE_STEPS_MS = 3 * 60_000;
+
+/**
+ * The second shrinking stage: where fast-check's shrinking of the choices stalls (a choice removed
+ * reinterprets every later one), delete the scenario's steps one at a time, last first, keeping
+ * each deletion after which the engines still differ (each step's errno taken anew from the
+ * simulator; a scenario the deletion makes invalid is skipped).
+ */
+async function deleteSteps(found: KernelComparison, log: (line: string) => void): Promise<KernelComparison> {
+  const deadline = Date.now() + DELETE_STEPS_MS;
+  let best = found;
+  for (let changed = true; changed && Date.now() < deadline; ) {
+    changed = false;
+    for (let i = best.scenario.steps.length - 2; i >= 0 && Date.now() < deadline; i--) {
+      const steps = best.scenario.steps
+        .filter((_, j) => j !== i)
+        .map(({ expect_errno: _e, ...rest }) => rest as Step);
+      let cmp: KernelComparison;
+      try {
+        cmp = await compareScenario({ ...best.scenario, steps });
+      } catch {
+        continue;
+      }
+      if (cmp.equal) continue;
+      best = cmp;
+      changed = true;
+      log(`  ${best.scenario.steps.length} steps (step deleted)`);
+    }
+  }
+  return best;
+}
 
 export interface KernelCampaignOptions {
   seed: number;
@@ -335,6 +373,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
       { examples: [[c]], numRuns: 1, seed, interruptAfterTimeLimit: SHRINK_MS, markInterruptAsFailure: true },
     );
     if (!r.failed) o.log(`seed ${seed}: the difference did not repeat; written as found`);
+    else shrunk = await deleteSteps(shrunk, o.log);
     const again = await runOnKernel(shrunk.scenario);
     const repeats = compareReports(again, shrunk.kernel).equal;
     const file = `${o.out}/${name}.yaml`;
