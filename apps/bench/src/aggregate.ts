@@ -166,6 +166,18 @@ export function aggregate(bench: Benchmark, raw: RawRun[], opts: AggregateOption
     });
   }
 
+  const metric = (name: string, label: string): readonly number[] | undefined =>
+    metrics.find((m) => m.name === name && m.label === label)?.values;
+  for (const d of bench.derive?.(metric) ?? []) {
+    metrics.push({
+      name: d.name,
+      unit: d.unit,
+      ...(d.label !== undefined ? { label: d.label } : {}),
+      value: summarize(d.values),
+      values: d.values,
+    });
+  }
+
   for (const c of bench.comparisons ?? []) {
     const num = rows.find((r) => r.label === c.numerator);
     const den = rows.find((r) => r.label === c.denominator);

@@ -99,7 +99,19 @@ export interface Benchmark {
   comparisons?: { name: string; numerator: string; denominator: string }[];
   /** Free-text notes printed under the report's table (what cold/warm mean, simplifications). */
   notes?: string[];
+  /** Metrics computed across variants once every run is in, from the per-repetition values of
+   * others (`metric(name, label)`, undefined when not run): e.g. a slope between two sizes. A
+   * target may check them. */
+  derive?: (metric: (name: string, label: string) => readonly number[] | undefined) => DerivedMetric[];
   run(ctx: BenchContext): RunResult | Promise<RunResult>;
+}
+
+/** A metric `Benchmark.derive` computes: one value per repetition, summarised like the others. */
+export interface DerivedMetric {
+  name: string;
+  unit: string;
+  label?: string;
+  values: number[];
 }
 
 /** One run's raw output as the harness recorded it. */

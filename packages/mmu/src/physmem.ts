@@ -68,7 +68,7 @@ const NONE = 0;
 const PG_CONTENT_CACHES = PG_csum_valid | PG_zero_valid | PG_zero_filled | PG_first_word_valid;
 
 /** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
-export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 1;
+export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 4 + 4 + 1;
 
 /**
  * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
@@ -99,8 +99,9 @@ export class PhysMem {
   pincount: Int32Array;
   /** Content slot (-1: all zero, no storage). */
   slot: Int32Array;
-  /** page->private: the swap entry offset of a swap-cache page. */
-  private: Float64Array;
+  /** page->private: the swap entry offset of a swap-cache page (a slot of the one swap device:
+   * 32 bits hold 16 TiB of swap). */
+  private: Uint32Array;
   /** Cached calc_checksum() value, valid while PG_csum_valid. */
   checksum: Uint32Array;
   /** Cached first 32-bit word of the contents (little-endian), valid while PG_first_word_valid:
@@ -157,7 +158,7 @@ export class PhysMem {
     this.entireMapcount = new Int32Array(this.capacity);
     this.pincount = new Int32Array(this.capacity);
     this.slot = new Int32Array(this.capacity).fill(-1);
-    this.private = new Float64Array(this.capacity);
+    this.private = new Uint32Array(this.capacity);
     this.checksum = new Uint32Array(this.capacity);
     this.firstWord = new Uint32Array(this.capacity);
     this.nid = new Uint8Array(this.capacity);
@@ -200,7 +201,7 @@ export class PhysMem {
     const slot = new Int32Array(cap).fill(-1);
     slot.set(this.slot);
     this.slot = slot;
-    this.private = g(this.private, (n) => new Float64Array(n));
+    this.private = g(this.private, (n) => new Uint32Array(n));
     this.checksum = g(this.checksum, (n) => new Uint32Array(n));
     this.firstWord = g(this.firstWord, (n) => new Uint32Array(n));
     this.nid = g(this.nid, (n) => new Uint8Array(n));
