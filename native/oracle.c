@@ -43,6 +43,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1822,6 +1823,22 @@ static void usage(void) {
           "       --pause-at STEP              (tests) stop before that step until a signal\n");
 }
 
+/*
+ * Run the scenario's processes on one CPU (the oracle's current one; forked helpers inherit the
+ * affinity). A page just faulted in waits in that CPU's LRU batch (folio_batch) until drained,
+ * and MADV_PAGEOUT/MADV_COLD skip folios not on the LRU yet: madvise drains only the calling
+ * CPU's batch, so a process that moved between CPUs would leave some pages out at random. The
+ * simulator has every folio on the LRU at once, which one CPU gives the kernel too.
+ */
+static void pin_to_one_cpu(void) {
+  int cpu = sched_getcpu();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu < 0 ? 0 : cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0 && trace)
+    fprintf(stderr, "mmsim-oracle: cannot pin to CPU %d: %s\n", cpu, strerror(errno));
+}
+
 int main(int argc, char **argv) {
   const char *lock_path = DEFAULT_LOCK;
   int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0;
@@ -1858,6 +1875,7 @@ int main(int argc, char **argv) {
   }
 
   read_stream(stdin);
+  pin_to_one_cpu();
   check_memory();
   install_signals();
   atexit(cleanup_atexit);
