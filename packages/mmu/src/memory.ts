@@ -226,7 +226,6 @@ function do_anonymous_page(
   return 0;
 }
 
-/** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
 /** fault_around_bytes (64 KiB, the default): the window do_fault_around() maps, in pages. */
 const FAULT_AROUND_PAGES = 16;
 
@@ -267,6 +266,7 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
   return mapped;
 }
 
+/** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
 function do_shared_fault(vma: VmAreaStruct, addr: number, _flags: number, pteT: number, idx: number): number {
   const mm = vma.vm_mm;
   const m = mm.machine;

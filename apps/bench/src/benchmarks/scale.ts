@@ -142,18 +142,15 @@ const scale: Benchmark = {
     // The growth per frame between the smallest and the largest size run: what a frame more of
     // simulated RAM costs, without the simulator's fixed footprint (code, heap) that the
     // per-size values spread over their frames.
-    const run = SIZES_MIB.filter(
-      (mib) => metric('RSS beyond contents', `populate ${fmtMiB(mib)}`) !== undefined,
-    );
+    const at = (name: string, mib: number) => metric(name, `populate ${fmtMiB(mib)}`);
+    const run = SIZES_MIB.filter((mib) => at('RSS beyond contents', mib) !== undefined);
     if (run.length < 2) return [];
-    const [lo, hi] = [run[0]!, run[run.length - 1]!];
-    const get = (name: string, mib: number) => metric(name, `populate ${fmtMiB(mib)}`)!;
-    const [bLo, bHi, fLo, fHi] = [
-      get('RSS beyond contents', lo),
-      get('RSS beyond contents', hi),
-      get('frames of simulated RAM', lo),
-      get('frames of simulated RAM', hi),
-    ];
+    const lo = run[0]!;
+    const hi = run[run.length - 1]!;
+    const bLo = at('RSS beyond contents', lo)!;
+    const bHi = at('RSS beyond contents', hi)!;
+    const fLo = at('frames of simulated RAM', lo)!;
+    const fHi = at('frames of simulated RAM', hi)!;
     const values = bLo.slice(0, bHi.length).map((b, i) => (bHi[i]! - b) / (fHi[i]! - fLo[i]!));
     return [
       { name: GROWTH_PER_FRAME, unit: 'bytes', label: `populate ${fmtMiB(lo)} to ${fmtMiB(hi)}`, values },
