@@ -28,6 +28,16 @@ export {
 } from './migrate.ts';
 export * from './mm.ts';
 export * from './pgtable.ts';
+export {
+  type DecodedEntry,
+  decodeEntry,
+  ENTRY_LEVELS,
+  type EncodeRequest,
+  type EntryKind,
+  type EntryLevel,
+  encodeEntry,
+  maxPhysmemBits,
+} from './pgtable_decode.ts';
 export * from './physmem.ts';
 export * from './process.ts';
 export {

@@ -21,14 +21,8 @@ import {
   PROT_WRITE,
   Process,
 } from '@mmsim/mmu';
-import {
-  type FillPattern,
-  fillPage,
-  oracleAvailability,
-  runOnKernel,
-  type Scenario,
-  validateScenario,
-} from '@mmsim/scenario';
+import { type FillPattern, fillPage, type Scenario, validateScenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
 

@@ -15,7 +15,8 @@ import {
   PROT_WRITE,
   Process,
 } from '@mmsim/mmu';
-import { oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
+import { parseScenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';
 
 const SIZE_MIB = 2048;

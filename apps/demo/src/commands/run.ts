@@ -2,6 +2,7 @@
 
 import { STRATEGIES } from '@mmsim/ksm';
 import { type LoadedScenario, type Report, runOnSimulator } from '@mmsim/scenario';
+import { hostMemory } from '@mmsim/scenario/node';
 import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
@@ -29,6 +30,7 @@ export function simulateWithProgress(
   let what = '';
   try {
     return runOnSimulator(loaded, {
+      host: hostMemory(),
       ...(strategy !== undefined ? { strategy } : {}),
       beforeStep: (ctx, i, step) => {
         if (stopTrace === null && bar.active) {
