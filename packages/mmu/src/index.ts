@@ -1,4 +1,5 @@
 export * from './arch.ts';
+export { compareBytes, copyBytes } from './bytes.ts';
 export { type CheckOptions, checkMmInvariants } from './check.ts';
 export * from './fault.ts';
 export {
