@@ -1,4 +1,4 @@
-import { resetWarnings, setWarnHandler } from '@mmsim/core';
+import { DEFAULT_KERNEL_PROFILE, type KernelProfile, resetWarnings, setWarnHandler } from '@mmsim/core';
 import {
   checkMmInvariants,
   MAP_ANONYMOUS,
@@ -14,8 +14,12 @@ import {
 } from '@mmsim/mmu';
 import { afterEach, beforeEach } from 'vitest';
 
-export function setup(levels: PagingLevels = 4, memoryMiB = 64): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB, levels });
+export function setup(
+  levels: PagingLevels = 4,
+  memoryMiB = 64,
+  kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
+): { m: Machine; p: Process } {
+  const m = new Machine({ memoryMiB, levels, kernel });
   return { m, p: new Process(m, 'p') };
 }
 
