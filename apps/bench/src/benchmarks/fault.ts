@@ -8,6 +8,7 @@
 //         the timed loop reuses pooled frames and content slots, as the kernel reuses freed pages.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   HashedMemory,
   MAP_ANONYMOUS,
@@ -15,7 +16,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   STRUCT_PAGE_BYTES,
 } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';
@@ -46,7 +46,7 @@ function mapAnon(p: Process, bytes: number): number {
 function floorRun(ctx: BenchContext, label: string, mib: number, pages: number): RunResult {
   ctx.gc();
   const rssStart = ctx.rss();
-  const held: Buffer[] = [];
+  const held: Uint8Array[] = [];
   const seconds = ctx.time(() => {
     const b = new HashedMemory(pages * PAGE_SIZE).bytes;
     held.push(b);
