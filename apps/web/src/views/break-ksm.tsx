@@ -4,7 +4,7 @@
 // counters saw them: which table levels it reads, which walker callbacks run, where it faults.
 
 import type { ChartConfiguration } from 'chart.js';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ChartView } from '../chart.tsx';
 import type { SimClient } from '../client.ts';
 import type { Snapshot, BreakKsmView as View } from '../protocol.ts';
@@ -27,6 +27,8 @@ const MEANING: Record<string, string> = {
 const STRATEGY_COLOURS = ['#2563eb', '#dc2626', '#f59e0b', '#16a34a', '#c026d3', '#0d9488'];
 /** The counters drawn as bars (the table has them all). */
 const BARS = ['pmdRead', 'pteRead', 'walks', 'walkCallbacks', 'followPage', 'faults'];
+/** The last events listed (the totals count them all). */
+const SHOWN_EVENTS = 40;
 /** Milliseconds per animation frame. */
 const FRAME_MS = 120;
 
@@ -39,6 +41,11 @@ export function BreakKsmView(props: {
   const [view, setView] = useState<View | null>(null);
   const [frame, setFrame] = useState(0);
   const [playing, setPlaying] = useState(false);
+  const list = useRef<HTMLOListElement>(null);
+  // The newest event stays in sight.
+  useEffect(() => {
+    if (list.current !== null) list.current.scrollTop = list.current.scrollHeight;
+  }, [frame]);
   useEffect(() => {
     setView(null);
     void props.client.request({ type: 'breakKsm', strategy: props.strategy }).then((r) => {
@@ -88,6 +95,7 @@ export function BreakKsmView(props: {
   );
   if (view === null) return <p class="dim">running every strategy on identical state…</p>;
   const shown = view.events.slice(0, frame);
+  const first = Math.max(0, frame - SHOWN_EVENTS);
   const totals = new Map<string, number>();
   for (const e of shown) totals.set(e.counter, (totals.get(e.counter) ?? 0) + e.delta);
   const onKey = (e: KeyboardEvent) => {
@@ -169,9 +177,9 @@ export function BreakKsmView(props: {
             </span>
           ))}
         </div>
-        <ol class="events" aria-label="counter increments">
-          {shown.slice(-40).map((e, i) => (
-            <li key={frame - Math.min(40, shown.length) + i} class={`ev ev-${e.counter}`}>
+        <ol ref={list} class="events" aria-label="counter increments" start={first + 1}>
+          {shown.slice(first).map((e, i) => (
+            <li key={first + i} class={`ev ev-${e.counter}`}>
               {MEANING[e.counter] ?? e.counter}
               {e.delta > 1 ? ` ×${e.delta}` : ''}
             </li>
