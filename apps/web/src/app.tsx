@@ -149,13 +149,15 @@ export function App() {
   // Play: one step further every PLAY_INTERVAL_MS until the last step.
   useEffect(() => {
     if (!playing || snap === null || busy) return;
+    // The machine shown is not yet the one asked for.
+    if (state.step !== null && state.step !== snap.step) return;
     if (snap.step >= snap.steps.length - 1) {
       setPlaying(false);
       return;
     }
     const t = setTimeout(() => update({ at: null, step: snap.step + 1 }), PLAY_INTERVAL_MS);
     return () => clearTimeout(t);
-  }, [playing, snap, busy]);
+  }, [playing, snap, busy, state.step]);
 
   // The editor: validated and run after a pause in typing.
   const editTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -172,6 +174,11 @@ export function App() {
   };
 
   const goTo = (step: number) => update({ at: null, step });
+  const play = () => {
+    // Play from the start when at the end.
+    if (!playing && snap !== null && snap.step >= snap.steps.length - 1) goTo(0);
+    setPlaying((p) => !p);
+  };
 
   return (
     <div class="app">
@@ -213,7 +220,7 @@ export function App() {
             onEdit={onEdit}
             onStep={goTo}
             onAt={(at) => update({ at, step: null })}
-            onPlay={() => setPlaying((p) => !p)}
+            onPlay={play}
           />
         )}
         {state.view !== 'scenario' && invalid !== null && (

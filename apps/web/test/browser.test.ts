@@ -174,6 +174,14 @@ describe.skipIf(!haveChromium)('apps/web in chromium', () => {
     await page.click('.steps [role="option"]:nth-child(4)');
     await page.waitForSelector('body[data-step="3"]');
     expect(page.url()).toContain('step=3');
+    // Play from the end starts over and moves on by itself; pause stops it.
+    await page.keyboard.press('End');
+    await page.waitForSelector(`body[data-step="${last}"]`);
+    await page.click('#play');
+    await page.waitForSelector('body[data-step="0"]');
+    await page.waitForSelector('body[data-step="1"]');
+    await page.click('#play');
+    expect(await page.getAttribute('#play', 'aria-pressed')).toBe('false');
   });
 
   it('a bad scenario shows its error inline and nothing crashes', async () => {
@@ -244,7 +252,8 @@ describe.skipIf(!haveChromium)('apps/web in chromium', () => {
       'walk_fault',
     ]);
     // follow_page looks each page up once; the 2022 walkers walk twice per page.
-    const cost = async (s: string, k: string) => Number(await page.textContent(`[data-cost="${s}.${k}"]`));
+    const cost = async (s: string, k: string) =>
+      Number(await page.textContent(`[data-counter="break_ksm.${s}.${k}_per_page"]`));
     expect(await cost('follow_page', 'followPage')).toBeGreaterThan(0);
     expect(await cost('walk_pmd', 'walks')).toBeGreaterThan(await cost('follow_page', 'walks'));
     await page.click('#anim-step');

@@ -127,7 +127,7 @@ export function BreakKsmView(props: {
                 <td>{c.kernel}</td>
                 <td>{c.pages}</td>
                 {Object.keys(MEANING).map((k) => (
-                  <td key={k} data-cost={`${c.strategy}.${k}`}>
+                  <td key={k} data-counter={`break_ksm.${c.strategy}.${k}_per_page`}>
                     {(c.perPage[k] ?? 0).toFixed(3)}
                   </td>
                 ))}
@@ -173,7 +173,7 @@ export function BreakKsmView(props: {
         <div class="totals">
           {Object.keys(MEANING).map((k) => (
             <span key={k} class={view.events[frame - 1]?.counter === k ? 'tag hot' : 'tag'}>
-              {k} {totals.get(k) ?? 0}
+              {k} <b data-counter={`replay.${k}`}>{totals.get(k) ?? 0}</b>
             </span>
           ))}
         </div>
