@@ -55,8 +55,8 @@ export function buildProgram(r: Runner): Command {
   program.addHelpText(
     'after',
     `
-Every command takes --help (with examples) and --json. Scenario files: scenarios/*.yaml and
-../shared/scenario-format.md. Exit codes: 0 done, 1 an expect or a comparison failed, 2 a usage
+Every command takes --help (with examples) and --json. Scenario files: scenarios/*.yaml, the
+format in docs/scenario-format.md. Exit codes: 0 done, 1 an expect or a comparison failed, 2 a usage
 error (bad flag, file, process, region, label or value).`,
   );
   return program;

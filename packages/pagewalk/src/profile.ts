@@ -1,8 +1,8 @@
 // Kernel version profiles for the walker: every behaviour of mm/pagewalk.c that changed between
 // Linux 6.0 and 6.18 is one documented switch here, read by the single walker in pagewalk.ts
-// (kernel-notes §0 and §1). Entry points that a version lacked (walk_page_range_vma() before
-// 6.2, folio_walk before 6.12) stay callable under every profile: the profile changes how a
-// walk behaves, not which functions exist.
+// (docs/kernel/README.md §0, docs/kernel/pagewalk.md §1). Entry points that a version lacked
+// (walk_page_range_vma() before 6.2, folio_walk before 6.12) stay callable under every profile:
+// the profile changes how a walk behaves, not which functions exist.
 
 /** The kernel versions mmsim's walker can imitate. */
 export type WalkProfileName = '6.0' | '6.1' | '6.2' | '6.5' | '6.18';

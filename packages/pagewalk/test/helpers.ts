@@ -42,7 +42,7 @@ export function withWrite<T>(mm: MmStruct, fn: () => T): T {
   }
 }
 
-/** Fail the running test on any WARN_ON (DESIGN.md §4). */
+/** Fail the running test on any WARN_ON (docs/design.md §4). */
 export function failOnWarn(): void {
   beforeEach(() => {
     resetWarnings();

@@ -38,7 +38,7 @@ export function pteAt(mm: MmStruct, addr: number): { lo: number; hi: number } | 
   return { lo: E.lo, hi: E.hi };
 }
 
-/** Fail the running test on any WARN_ON (DESIGN.md §4). */
+/** Fail the running test on any WARN_ON (docs/design.md §4). */
 export function failOnWarn(): void {
   beforeEach(() => {
     resetWarnings();
