@@ -1,4 +1,3 @@
-export { benchFollowPage, benchGup, type GupBenchKind } from './bench.ts';
 export {
   DEFAULT_GUP_PROFILE,
   FOLL_ANON,

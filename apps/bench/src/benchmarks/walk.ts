@@ -16,7 +16,7 @@
 // reports its very first call in the fresh process.
 
 import { GiB, PAGE_SIZE, TiB } from '@mmsim/core';
-import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind, type GupProfile } from '@mmsim/gup';
+import { FOLL_WRITE, type GupProfile } from '@mmsim/gup';
 import { Process } from '@mmsim/mm';
 import {
   MAP_ANONYMOUS,
@@ -31,6 +31,7 @@ import {
 } from '@mmsim/mmu';
 import { type MmWalk, mmWalkOps, walk_page_range, walk_page_range_vma } from '@mmsim/pagewalk';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
+import { benchFollowPage, benchGup, type GupBenchKind } from '../gup-loops.ts';
 
 const NR_1G = GiB / PAGE_SIZE;
 const SPARSE_LEN = 32 * TiB;

@@ -1,19 +1,21 @@
-// Benchmark kernels (simulator-only): the loops apps/bench times. Each takes a prepared address
-// space and returns the number of pages it handled; the caller measures time and reads the
-// machine's counters. No allocation per page.
+// The follow_page/GUP loops the walk benchmark times (simulator-only). Each takes a prepared
+// address space and returns the number of pages it handled; the caller measures time and reads
+// the machine's counters. No allocation per page.
 
 import { PAGE_SIZE } from '@mmsim/core';
 import type { MmStruct, VmAreaStruct } from '@mmsim/mmu';
-import { DEFAULT_GUP_PROFILE, FOLL_GET, type GupProfile } from './flags.ts';
 import {
+  DEFAULT_GUP_PROFILE,
+  FOLL_GET,
   follow_page,
+  type GupProfile,
   get_user_pages,
   get_user_pages_fast,
   pin_user_pages,
   pin_user_pages_fast,
   release_pages,
   unpin_user_pages,
-} from './gup.ts';
+} from '@mmsim/gup';
 
 /**
  * follow_page(FOLL_GET | extraFlags) + put_page() for each of `nr_pages` pages from `start` in
