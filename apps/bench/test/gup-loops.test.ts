@@ -1,7 +1,7 @@
 // The follow_page/GUP loops the walk benchmark times: every page handled, every reference taken
 // released, the counters exactly what one lookup per page costs.
-import { PAGE_SIZE } from '@mmsim/core';
-import { FOLL_WRITE, type GupProfile } from '@mmsim/gup';
+import { KERNEL_PROFILES, type KernelVersion, PAGE_SIZE } from '@mmsim/core';
+import { FOLL_WRITE } from '@mmsim/gup';
 import { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
@@ -15,7 +15,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { benchFollowPage, benchGup, type GupBenchKind } from '../src/gup-loops.ts';
 
-const PROFILES: GupProfile[] = ['6.0', '6.1', '6.2', '6.18'];
+const PROFILES: KernelVersion[] = ['6.0', '6.1', '6.2', '6.18'];
 const KINDS: GupBenchKind[] = [
   'get_user_pages',
   'pin_user_pages',
@@ -41,7 +41,7 @@ describe('benchmark loops', () => {
       );
       const vma = p.mm.vma_lookup(a)!;
       let before = m.counters.snapshot();
-      expect(benchFollowPage(vma, a, PAGES, 0, prof)).toBe(PAGES);
+      expect(benchFollowPage(vma, a, PAGES, 0, KERNEL_PROFILES[prof])).toBe(PAGES);
       expect(m.counters.since(before)).toMatchObject({
         followPage: PAGES,
         pteRead: PAGES,
@@ -53,7 +53,7 @@ describe('benchmark loops', () => {
       const pages = new Int32Array(BATCH);
       for (const kind of KINDS) {
         before = m.counters.snapshot();
-        expect(benchGup(kind, p.mm, a, PAGES, BATCH, FOLL_WRITE, pages, prof)).toBe(PAGES);
+        expect(benchGup(kind, p.mm, a, PAGES, BATCH, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(PAGES);
         const d = m.counters.since(before);
         expect(d.followPage).toBe(kind.endsWith('fast') ? 0 : PAGES);
         expect(d.pageGet).toBe(d.pagePut);

@@ -1,4 +1,11 @@
-import { alignDown, offsetInPage, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import {
+  alignDown,
+  DEFAULT_KERNEL_PROFILE,
+  type KernelProfile,
+  offsetInPage,
+  PAGE_SIZE,
+  PMD_SIZE,
+} from '@mmsim/core';
 import {
   checkMmInvariants,
   E,
@@ -120,8 +127,12 @@ export class Process {
   }
 }
 
-export function setup(levels: PagingLevels = 4, memoryMiB = 64): { m: Machine; p: Process } {
-  return setupMachine((m) => new Process(m, levels), { memoryMiB, levels });
+export function setup(
+  levels: PagingLevels = 4,
+  memoryMiB = 64,
+  kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
+): { m: Machine; p: Process } {
+  return setupMachine((m) => new Process(m, levels), { memoryMiB, levels, kernel });
 }
 
 /** mmap(start, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE). */

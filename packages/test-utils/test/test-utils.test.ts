@@ -23,7 +23,11 @@ describe('failOnWarn and expectWarn', () => {
   });
 
   it('expectWarn allows one and returns the value', () => {
-    expect(expectWarn(() => (WARN_ON(true, 'expected'), 7))).toBe(7);
+    const value = expectWarn(() => {
+      WARN_ON(true, 'expected');
+      return 7;
+    });
+    expect(value).toBe(7);
     expect(warnCount()).toBe(1);
   });
 
