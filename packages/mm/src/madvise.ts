@@ -185,7 +185,8 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
     case MADV_DONTNEED_LOCKED:
       if ((v.vm_flags & (VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL;
       if (advice === MADV_DONTNEED && (v.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
-      zap_page_range(v, s, e);
+      // madvise_dontneed_single_vma(): zap_details.reclaim_pt frees the PTE tables it empties.
+      zap_page_range(v, s, e, 0, true);
       return 0;
     case MADV_FREE:
       if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;

@@ -3,7 +3,15 @@
 // points refusing install_pte.
 
 import { EINVAL, GiB, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-import { E, entryOut, is_guard_pte_marker, make_pte_marker, PTE_MARKER_GUARD, readEntry, VM_HUGETLB } from '@mmsim/mmu';
+import {
+  E,
+  entryOut,
+  is_guard_pte_marker,
+  make_pte_marker,
+  PTE_MARKER_GUARD,
+  readEntry,
+  VM_HUGETLB,
+} from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import {
   type MmWalk,
@@ -47,7 +55,9 @@ describe('walk_page_range_mm() with install_pte', () => {
     const seen: Seen = { installed: 0, populated: 0 };
     const tablesBefore = p.mm.nrPtes;
     const before = m.counters.snapshot();
-    expect(withRead(p.mm, () => walk_page_range_mm(p.mm, start, start + 2 * PMD_SIZE, installOps, seen))).toBe(0);
+    expect(
+      withRead(p.mm, () => walk_page_range_mm(p.mm, start, start + 2 * PMD_SIZE, installOps, seen)),
+    ).toBe(0);
     expect(seen).toEqual({ installed: 1023, populated: 1 });
     // The second PMD's PMD table and PTE table were allocated (the first PMD's existed).
     expect(p.mm.nrPtes - tablesBefore).toBe(2);
