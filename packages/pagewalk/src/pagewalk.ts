@@ -1,5 +1,5 @@
-// mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as profile switches, see
-// profile.ts): the generic page-table walker with mm_walk_ops callbacks, its entry points and
+// mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as the walk switches of
+// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its entry points and
 // folio_walk. One walker; kernel-notes §1 describes the algorithm it follows step by step.
 //
 // The kernel hands callbacks a pmd_t * (or pte_t *, ...); mmsim hands them the walk itself, with
@@ -10,14 +10,17 @@
 import {
   BUG,
   type Counters,
+  DEFAULT_KERNEL_PROFILE,
   EINVAL,
   ENOMEM,
+  type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
   PMD_SIZE,
   PUD_SIZE,
   subpageIndex,
   WARN_ON_ONCE,
+  type WalkProfile,
 } from '@mmsim/core';
 import {
   _PAGE_PRESENT,
@@ -39,7 +42,6 @@ import {
   type VmAreaStruct,
   vm_normal_page,
 } from '@mmsim/mmu';
-import { getWalkProfile, type WalkProfile } from './profile.ts';
 
 // ---- include/linux/pagewalk.h ------------------------------------------------------------------
 
@@ -133,8 +135,9 @@ export class MmWalk {
   index = 0;
   lo = 0;
   hi = 0;
-  /** The kernel version this walk imitates (mmsim-only). */
-  profile: WalkProfile = getWalkProfile();
+  /** The kernel version this walk imitates (mmsim-only): the walk switches of the caller's
+   * profile, or of the Machine's. */
+  profile: WalkProfile = DEFAULT_KERNEL_PROFILE.walk;
 }
 
 // Walk objects are reused (a walk may start another walk from a callback, hence a stack).
@@ -732,10 +735,10 @@ export function walk_page_range(
   end: number,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (!check_ops_valid(ops)) return -EINVAL;
-  return walk_page_range_mm(mm, start, end, ops, priv, profile);
+  return walk_page_range_mm(mm, start, end, ops, priv, kernel);
 }
 
 /**
@@ -750,9 +753,10 @@ export function walk_page_range_mm(
   end: number,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   const walk = getWalk(mm, ops, priv, profile);
@@ -809,11 +813,12 @@ export function walk_page_range_vma(
   end: number,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
   if (start < vma.vm_start || end > vma.vm_end) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   process_vma_walk_lock(vma, ops.walk_lock, profile);
@@ -834,10 +839,11 @@ export function walk_page_vma(
   vma: VmAreaStruct,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   if (mm === null || !check_ops_valid(ops)) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   process_vma_walk_lock(vma, ops.walk_lock, profile);
@@ -887,9 +893,10 @@ export function walk_page_range_novma(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   if (profile.novmaWriteLocked) mm.mmap_assert_write_locked();
   else mm.mmap_assert_locked();
@@ -908,12 +915,12 @@ export function walk_page_range_debug(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
   mm.machine.counters.walks++;
   mm.mmap_assert_write_locked();
-  return walkNoVma(mm, start, end, ops, pgd, priv, profile, false);
+  return walkNoVma(mm, start, end, ops, pgd, priv, (kernel ?? mm.machine.kernel).walk, false);
 }
 
 /**
@@ -927,10 +934,10 @@ export function walk_kernel_page_table_range(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   initMm.mmap_assert_locked();
-  return walk_kernel_page_table_range_lockless(initMm, start, end, ops, pgd, priv, profile);
+  return walk_kernel_page_table_range_lockless(initMm, start, end, ops, pgd, priv, kernel);
 }
 
 /** walk_kernel_page_table_range_lockless(): as above, for callers that keep the tables alive. */
@@ -941,11 +948,11 @@ export function walk_kernel_page_table_range_lockless(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || !check_ops_valid(ops)) return -EINVAL;
   initMm.machine.counters.walks++;
-  return walkNoVma(initMm, start, end, ops, pgd, priv, profile, false);
+  return walkNoVma(initMm, start, end, ops, pgd, priv, (kernel ?? initMm.machine.kernel).walk, false);
 }
 
 // ---- folio_walk (6.12+) -------------------------------------------------------------------

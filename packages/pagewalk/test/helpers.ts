@@ -1,4 +1,13 @@
-import { alignDown, offsetInPage, PAGE_SIZE, PMD_SIZE, resetWarnings, setWarnHandler } from '@mmsim/core';
+import {
+  alignDown,
+  DEFAULT_KERNEL_PROFILE,
+  type KernelProfile,
+  offsetInPage,
+  PAGE_SIZE,
+  PMD_SIZE,
+  resetWarnings,
+  setWarnHandler,
+} from '@mmsim/core';
 import {
   checkMmInvariants,
   E,
@@ -120,8 +129,12 @@ export class Process {
   }
 }
 
-export function setup(levels: PagingLevels = 4, memoryMiB = 64): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB, levels });
+export function setup(
+  levels: PagingLevels = 4,
+  memoryMiB = 64,
+  kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
+): { m: Machine; p: Process } {
+  const m = new Machine({ memoryMiB, levels, kernel });
   return { m, p: new Process(m, levels) };
 }
 
