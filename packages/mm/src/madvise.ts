@@ -427,7 +427,7 @@ function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, ne
  * unmaps the pages from every process mapping them (unmap_mapping_range()) and drops them from
  * the object (shmem_truncate_range()). 0 or a negative errno.
  */
-export function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
+function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
   if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
   const obj = vma.shmem;
   if (obj === null) return -EINVAL;
@@ -493,7 +493,7 @@ const guard_install_walk_ops: MmWalkOps = mmWalkOps({
 });
 
 /** madvise_guard_install(): 0 or a negative errno. */
-export function madvise_guard_install(vma: VmAreaStruct, start: number, end: number): number {
+function madvise_guard_install(vma: VmAreaStruct, start: number, end: number): number {
   if (!is_valid_guard_vma(vma, false)) return -EINVAL;
   // With markers the range is no longer empty: an anon_vma makes fork copy the page tables.
   if (!anon_vma_prepare(vma)) return -ENOMEM;
@@ -528,7 +528,7 @@ const guard_remove_walk_ops: MmWalkOps = mmWalkOps({
 });
 
 /** madvise_guard_remove(): clear the guard markers of [start, end); huge PMDs have none. */
-export function madvise_guard_remove(vma: VmAreaStruct, start: number, end: number): number {
+function madvise_guard_remove(vma: VmAreaStruct, start: number, end: number): number {
   if (!is_valid_guard_vma(vma, true)) return -EINVAL;
   return walk_page_range_vma(vma, start, end, guard_remove_walk_ops);
 }
