@@ -24,6 +24,7 @@ import {
   STRATEGIES,
   stableNodes,
 } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
   E,
@@ -44,7 +45,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pmd_index,
   pmd_leaf,
   pte_index,

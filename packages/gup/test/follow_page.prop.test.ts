@@ -6,6 +6,7 @@
 // (@mmsim/pagewalk) when that package is present.
 
 import { EEXIST, EFAULT, EMLINK, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import type { Process } from '@mmsim/mm';
 import {
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
@@ -27,7 +28,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  type Process,
   pmd_index,
   pte_index,
   readEntry,

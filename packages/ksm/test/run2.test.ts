@@ -4,6 +4,7 @@
 // tree and in the counters. scenarios/run2-busy-fork.yaml pins the same on the live kernel.
 
 import { PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   MADV_DONTFORK,
   MADV_MERGEABLE,
@@ -11,7 +12,6 @@ import {
   MAP_PRIVATE,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { chainDups, ksmSysfsWrite, STABLE_NODE_CHAIN, stableNodes } from '../src/index.ts';

@@ -5,6 +5,7 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { type BreakKsmStrategy, Ksm, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -13,7 +14,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { loadBreakKsmStrategy, oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
 import {
