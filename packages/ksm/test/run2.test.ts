@@ -5,14 +5,7 @@
 
 import { PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import {
-  MADV_DONTFORK,
-  MADV_MERGEABLE,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  PROT_READ,
-  PROT_WRITE,
-} from '@mmsim/mmu';
+import { MADV_DONTFORK, MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { chainDups, ksmSysfsWrite, STABLE_NODE_CHAIN, stableNodes } from '../src/index.ts';
 import { checkAll, knob, world } from './helpers.ts';
