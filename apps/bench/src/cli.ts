@@ -7,7 +7,7 @@ import { resolveBreakKsmStrategy, ScenarioError } from '@mmsim/scenario';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';
-import { fmtNum } from './format.ts';
+import { fmtNum, perSecond } from './format.ts';
 import { loadBenchmark, variantsOf } from './load.ts';
 import { type MachineInfo, machineInfo } from './machine-info.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
@@ -174,7 +174,7 @@ const program = new Command('bench')
       const files = await writeBenchReport(out, run, report);
       for (const row of report.rows) {
         log(
-          `${name}: ${row.label}: ${fmtNum(row.throughput.median)} ${row.unit}s/s ` +
+          `${name}: ${row.label}: ${fmtNum(row.throughput.median)} ${perSecond(row.unit)} ` +
             `(min ${fmtNum(row.throughput.min)}, max ${fmtNum(row.throughput.max)})`,
         );
       }

@@ -79,7 +79,7 @@ import {
   rb_link_node,
   rb_replace_node,
 } from '@mmsim/rbtree';
-import { type BreakKsmStrategy, DEFAULT_STRATEGY } from './break_ksm.ts';
+import { type BreakKsmStrategy, kernelStrategy } from './break_ksm.ts';
 import {
   HlistHead,
   hlist_add_head,
@@ -276,8 +276,9 @@ export class Ksm {
   private readonly nodes: Map<number, KsmStableNode> = new Map();
   private nextNodeId = 1;
   readonly zero_checksum: number;
-  /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl. */
-  strategy: BreakKsmStrategy = DEFAULT_STRATEGY;
+  /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl: the machine's
+   * kernel's unless a caller picks another. */
+  strategy: BreakKsmStrategy;
   /** Failure injection for rmap_item and stable node allocations. */
   failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
   /** Advisor state (struct advisor_ctx). */
@@ -297,6 +298,7 @@ export class Ksm {
 
   constructor(m: Machine) {
     this.m = m;
+    this.strategy = kernelStrategy(m.kernel);
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
     this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
