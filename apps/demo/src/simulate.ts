@@ -4,6 +4,7 @@
 import type { Process } from '@mmsim/mm';
 import {
   type LoadedScenario,
+  parseScenario,
   runOnSimulator,
   ScenarioError,
   type SimulatorContext,
@@ -11,11 +12,17 @@ import {
   type Step,
 } from '@mmsim/scenario';
 import { hostMemory, loadScenario } from '@mmsim/scenario/node';
-import { UsageError } from './io.ts';
+import { type Io, UsageError } from './io.ts';
 
-/** loadScenario(), with a bad file turned into a UsageError (one line, exit code 2). */
-export function loadOrFail(file: string): LoadedScenario {
+/** The file name that means standard input (`mmsim run -`), and how errors then name it. */
+export const STDIN_FILE = '-';
+const STDIN_NAME = '<stdin>';
+
+/** loadScenario(), or the scenario on standard input for `-` (JSON or YAML), with a bad file
+ * turned into a UsageError (one line, exit code 2). */
+export function loadOrFail(file: string, io: Pick<Io, 'stdin'>): LoadedScenario {
   try {
+    if (file === STDIN_FILE) return parseScenario(io.stdin(), STDIN_NAME);
     return loadScenario(file);
   } catch (e) {
     if (e instanceof ScenarioError) throw new UsageError(e.message);

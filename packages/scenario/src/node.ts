@@ -1,13 +1,12 @@
 // The Node-only half of @mmsim/scenario ('@mmsim/scenario/node'): reading scenario files, the
-// host's memory and swap sizes, and the live-kernel oracle. The package's main entry stays
+// host's memory and swap sizes, the live-kernel oracle, and break_ksm() strategies from files. The package's main entry stays
 // browser-safe (apps/web bundles it); everything here touches the file system or processes.
 
 import { readFileSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { ScenarioError } from './errors.ts';
 import { type LoadedScenario, parseScenario } from './parse.ts';
-import type { HostMemory } from './simulator.ts';
 
+export { hostMemory } from './host.ts';
 export {
   buildOracle,
   DEFAULT_LOCK_PATH,
@@ -30,6 +29,12 @@ export {
   readKsmSysfs,
   runOnKernel,
 } from './oracle.ts';
+export {
+  checkBreakKsmStrategy,
+  isBuiltinStrategy,
+  loadBreakKsmStrategy,
+  resolveBreakKsmStrategy,
+} from './strategy.ts';
 
 /** Reads and validates a scenario file (.json, .yaml or .yml; other names are tried as JSON, then
  * YAML). Throws ScenarioError. */
@@ -41,17 +46,4 @@ export function loadScenario(path: string): LoadedScenario {
     throw new ScenarioError(path, '$', 'a readable file', (e as NodeJS.ErrnoException).code ?? String(e));
   }
   return parseScenario(text, path);
-}
-
-/** This machine's free memory and swap size (SwapTotal in /proc/meminfo; 0 where it cannot be
- * read): the simulated machine's defaults, so that `mmsim run` and the oracle see the same host. */
-export function hostMemory(): HostMemory {
-  let swapMiB = 0;
-  try {
-    const m = /^SwapTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    if (m !== null) swapMiB = Math.floor(Number(m[1]) / 1024);
-  } catch {
-    // No /proc/meminfo: no swap.
-  }
-  return { memoryMiB: Math.floor(freemem() / 2 ** 20), swapMiB };
 }

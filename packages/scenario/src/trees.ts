@@ -4,7 +4,7 @@
 
 import { PAGE_SIZE } from '@mmsim/core';
 import type { KsmRmapItemView, KsmStableNode } from '@mmsim/ksm';
-import { STABLE_NODE_CHAIN } from '@mmsim/ksm';
+import { chainDups, hlistItems, STABLE_NODE_CHAIN, stableNodes, unstableItems } from '@mmsim/ksm';
 import type { SimulatorContext } from './simulator.ts';
 
 /** Bytes of a KSM page's content shown in a tree. */
@@ -47,7 +47,7 @@ function item(ctx: SimulatorContext, it: KsmRmapItemView): TreeItem {
 }
 
 function page(ctx: SimulatorContext, n: KsmStableNode): TreePage {
-  const items = ctx.ksm.hlistItems(n).map((it) => item(ctx, it));
+  const items = hlistItems(ctx.ksm, n).map((it) => item(ctx, it));
   const bytes = new Uint8Array(CONTENT_BYTES);
   ctx.machine.phys.readBytes(n.kpfn, 0, bytes, 0, CONTENT_BYTES);
   const content = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -58,15 +58,16 @@ function page(ctx: SimulatorContext, n: KsmStableNode): TreePage {
 export function ksmTrees(ctx: SimulatorContext): KsmTrees {
   const ksm = ctx.ksm;
   const stable: TreeStableNode[] = [];
-  for (const n of ksm.stableNodes()) {
+  for (const n of stableNodes(ksm)) {
     if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
       const dups: TreePage[] = [];
-      for (let d = n.dups; d !== null; d = d.dupNext) dups.push(page(ctx, d));
+      for (const d of chainDups(n)) dups.push(page(ctx, d));
       stable.push({ type: 'chain', dups });
     } else stable.push({ type: 'node', ...page(ctx, n) });
   }
-  const unstable: KsmTrees['unstable'] = ksm
-    .unstableItems()
-    .map((n) => ({ ...item(ctx, n), checksum: n.oldchecksum }));
+  const unstable: KsmTrees['unstable'] = unstableItems(ksm).map((n) => ({
+    ...item(ctx, n),
+    checksum: n.oldchecksum,
+  }));
   return { stable, unstable };
 }
