@@ -27,7 +27,7 @@ describe('bench unmerge --strategy', () => {
     const r = bench(['unmerge', '--list', '--strategy', example]);
     expect(r.status).toBe(0);
     for (const mix of ['same', 'ids16', 'none']) expect(r.stdout).toContain(`  ${mix}:pmd_batch  example:`);
-  });
+  }, SLOW);
 
   it('refuses one that differs from the built-in ones: one line, exit 2', () => {
     const lazy = join(mkdtempSync(join(tmpdir(), 'mmsim-bench-')), 'lazy.mjs');
