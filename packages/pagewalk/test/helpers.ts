@@ -46,7 +46,7 @@ import { afterEach, beforeEach } from 'vitest';
  * A user process reduced to what the walker's tests need, built on @mmsim/mmu's kernel calls
  * (the Process syscall API lives above the walker, in @mmsim/mm). Kernel errors throw here.
  */
-export class Process {
+export class TestProcess {
   readonly machine: Machine;
   readonly mm: MmStruct;
 
@@ -133,13 +133,13 @@ export function setup(
   levels: PagingLevels = 4,
   memoryMiB = 64,
   kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
-): { m: Machine; p: Process } {
+): { m: Machine; p: TestProcess } {
   const m = new Machine({ memoryMiB, levels, kernel });
-  return { m, p: new Process(m, levels) };
+  return { m, p: new TestProcess(m, levels) };
 }
 
 /** mmap(start, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE). */
-export function mapAt(p: Process, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
+export function mapAt(p: TestProcess, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
   return p.mmap(start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
 }
 
