@@ -1,6 +1,7 @@
 // mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as the walk switches of
-// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its entry points and
-// folio_walk. One walker; kernel-notes §1 describes the algorithm it follows step by step.
+// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its
+// entry points and folio_walk. One walker; docs/kernel/pagewalk.md §1 describes the algorithm it
+// follows step by step.
 //
 // The kernel hands callbacks a pmd_t * (or pte_t *, ...); mmsim hands them the walk itself, with
 // the entry's table PFN, index and two words in walk.table/index/lo/hi. Entries are read straight

@@ -98,6 +98,7 @@ export {
   STEP_OPS,
   type Step,
   type StepOp,
+  scenarioJsonSchema,
   scenarioSchema,
   stepSchema,
   type TouchStep,
