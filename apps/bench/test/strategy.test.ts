@@ -19,12 +19,15 @@ function bench(args: string[]): { status: number | null; stdout: string; stderr:
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Each case starts the bench CLI in a fresh Node process (two for the second): slow on a loaded machine.
+const SLOW = 240_000;
+
 describe('bench unmerge --strategy', () => {
   it('adds the variants of a strategy that passes the check', () => {
     const r = bench(['unmerge', '--list', '--strategy', example]);
     expect(r.status).toBe(0);
     for (const mix of ['same', 'ids16', 'none']) expect(r.stdout).toContain(`  ${mix}:pmd_batch  example:`);
-  });
+  }, SLOW);
 
   it('refuses one that differs from the built-in ones: one line, exit 2', () => {
     const lazy = join(mkdtempSync(join(tmpdir(), 'mmsim-bench-')), 'lazy.mjs');
@@ -43,5 +46,5 @@ describe('bench unmerge --strategy', () => {
     expect(bench(['scan', '--list', '--strategy', example]).stderr.trim()).toBe(
       'bench: --strategy applies to the unmerge benchmark',
     );
-  });
+  }, SLOW);
 });
