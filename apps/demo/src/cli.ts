@@ -6,7 +6,7 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ScenarioError } from '@mmsim/scenario';
+import { HostMemoryError, ScenarioError } from '@mmsim/scenario';
 import { OracleError, OracleRefusedError, OracleUnavailableError } from '@mmsim/scenario/node';
 import { Command, CommanderError } from 'commander';
 import type { Runner } from './command.ts';
@@ -107,7 +107,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError || e instanceof ScenarioError) {
+    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof HostMemoryError) {
       io.err(`mmsim: ${e.message}\n`);
       return 2;
     }

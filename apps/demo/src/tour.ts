@@ -55,6 +55,14 @@ interface World {
   addr: number;
 }
 
+/** Host memory the tour takes per page of `--size`, measured (peak RSS of `mmsim demo --json` at
+ * --size 8192 and 32768 on Node 20: 351 and 991 MiB, 26.7 KiB more per page) and rounded up: two
+ * worlds are alive at once (the tour's and one strategy's), each 2 processes x 4 KiB of content
+ * per page plus struct pages, page tables, KSM rmap items and garbage not yet collected. */
+export const TOUR_HOST_BYTES_PER_PAGE = 28 * 1024;
+/** Host memory the tour takes at any size (Node, the modules, the first world). */
+export const TOUR_HOST_BASE_BYTES = 256 * 2 ** 20;
+
 /** Two processes; the first half of each holds 16 contents cycling, identical in both; the
  * second half is unique per process and page. */
 function build(pages: number): World {

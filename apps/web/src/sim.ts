@@ -68,10 +68,11 @@ import type {
 import { PAGE_STATES } from './protocol.ts';
 
 /**
- * The simulated machine's size where a scenario gives none: a browser has no host to take it
- * from. The node tests that compare the page with `mmsim run` pass the same.
+ * The host a browser run is guarded against (a browser cannot read its host's memory: a budget a
+ * tab can hold) and its swap (none). The simulated RAM defaults to DEFAULT_MEMORY_MIB, as in
+ * `mmsim run`; the node tests that compare the page with `mmsim run` pass the same host.
  */
-export const BROWSER_HOST: HostMemory = { memoryMiB: 1024, swapMiB: 0 };
+export const BROWSER_HOST: HostMemory = { memoryMiB: 2048, swapMiB: 0 };
 
 /** Pages per VMA the address view colours (a VMA larger than this shows its first pages). */
 export const MAX_SHOWN_PAGES = 8192;

@@ -9,7 +9,7 @@ export {
   idsWord,
   SELFTEST_PATTERNS,
 } from './fill.ts';
-export { type LoadedScenario, parseScenario, validateScenario } from './parse.ts';
+export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
   compareReports,
   type Engine,
@@ -83,8 +83,21 @@ export {
   type WriteStep,
 } from './schema.ts';
 export {
-  collectReport,
+  checkHostBudget,
+  checkHostFits,
+  checkReportLabels,
+  DEFAULT_MEMORY_MIB,
+  estimateHostMemory,
+  HOST_MARGIN_MIB,
+  type HostEstimate,
   type HostMemory,
+  HostMemoryError,
+  hostBudgetMiB,
+  MAX_MEMORY_MIB,
+  MAX_REPORT_LABELS,
+} from './guard.ts';
+export {
+  collectReport,
   runOnSimulator,
   type SimulatorContext,
   type SimulatorOptions,

@@ -14,7 +14,6 @@ export {
   encodeToken,
   findCompiler,
   KSM_SYSFS,
-  MAX_REPORT_LABELS,
   NATIVE_DIR,
   ORACLE_BINARY,
   ORACLE_SOURCE,

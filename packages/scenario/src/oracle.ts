@@ -33,6 +33,7 @@ import {
   resolveRange,
   type Scenario,
 } from './schema.ts';
+import { MAX_REPORT_LABELS } from './guard.ts';
 import { planScenario, REGION_BASE, REGION_LIMIT, type ScenarioPlan } from './validate.ts';
 
 /** The repository's native/ directory (same depth from src/ and dist/). */
@@ -41,8 +42,6 @@ export const ORACLE_SOURCE: string = join(NATIVE_DIR, 'oracle.c');
 export const ORACLE_BINARY: string = join(NATIVE_DIR, 'build', 'mmsim-oracle');
 export const DEFAULT_LOCK_PATH = '/tmp/mmsim-ksm.lock';
 export const KSM_SYSFS = '/sys/kernel/mm/ksm';
-/** Most sharing labels a kernel-side run may print (over all its reports): ~100 MB of JSON. */
-export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
 
 /** Any failure of the oracle; `exitCode` is the C program's (or -1 when it did not run). */
 export class OracleError extends Error {

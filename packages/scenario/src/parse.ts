@@ -7,6 +7,11 @@ import { describeValue, formatPath, ScenarioError } from './errors.ts';
 import { KNOWN_KEYS, type Scenario, STEP_OPS, scenarioSchema } from './schema.ts';
 import { planScenario, type ScenarioPlan } from './validate.ts';
 
+/** Largest YAML scenario text (characters): the YAML parser builds a node per scalar, and a
+ * 100 MB file exhausts V8's heap; bigger scenarios are written as JSON (JSON.parse reads them in
+ * a fraction of the memory). */
+export const MAX_YAML_CHARS = 8 * 2 ** 20;
+
 /** A parsed, validated scenario with its plan (process order, region layout, memory bound). */
 export interface LoadedScenario {
   scenario: Scenario;
@@ -37,6 +42,13 @@ function parseText(text: string, file: string): unknown {
       if (lower.endsWith('.json')) throw new ScenarioError(file, '$', 'valid JSON', (e as Error).message);
     }
   }
+  if (text.length > MAX_YAML_CHARS)
+    throw new ScenarioError(
+      file,
+      '$',
+      `YAML of at most ${MAX_YAML_CHARS} characters (write bigger scenarios as JSON)`,
+      `${text.length} characters`,
+    );
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
   if (err !== undefined) {

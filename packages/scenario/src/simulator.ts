@@ -18,6 +18,7 @@ import {
 import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';
 import { fillPage } from './fill.ts';
+import { checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
 import type { LoadedScenario } from './parse.ts';
 import {
   type Failure,
@@ -46,22 +47,16 @@ export interface SimulatorOptions {
   beforeStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
   /** Called after every step (tests run invariant checkers here). */
   afterStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
-  /** The host whose memory and swap size the machine takes where the scenario gives none
-   * (`hostMemory()` of '@mmsim/scenario/node' reads this machine's). */
+  /** The host: its swap size is the machine's where the scenario gives none, and its memory
+   * bounds what the run may take (`hostMemory()` of '@mmsim/scenario/node' reads this machine's). */
   host: HostMemory;
+  /** Simulated RAM (MiB) where the scenario's `machine.memory_mib` gives none (a flag); default
+   * DEFAULT_MEMORY_MIB. */
+  memoryMiB?: number;
   /** Stop after the step with this index has run (default: run every step). */
   stopAfter?: number;
 }
 
-/**
- * The simulated RAM defaults to the host's free memory and the swap device to the host's swap
- * size: on a machine without swap, MADV_PAGEOUT cannot reclaim anonymous pages on the kernel, so
- * the simulator must not swap them out either.
- */
-export interface HostMemory {
-  memoryMiB: number;
-  swapMiB: number;
-}
 
 /** The simulated world a scenario runs in. */
 export interface SimulatorContext {
@@ -84,10 +79,13 @@ const page = new Uint8Array(PAGE_SIZE);
 export const MIN_MEMORY_MIB = 4;
 
 /** Run a validated scenario on a fresh simulated machine. Throws ScenarioError when the simulator
- * cannot run it as written (a machine too small, an initial knob value the knob refuses). */
+ * cannot run it as written (a machine too small, an initial knob value the knob refuses), and
+ * HostMemoryError, before anything runs, when the host cannot hold it (checkHostFits()). The swap
+ * device defaults to the host's swap size: on a machine without swap, MADV_PAGEOUT cannot reclaim
+ * anonymous pages on the kernel, so the simulator must not swap them out either. */
 export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): Report {
   const { scenario, plan } = loaded;
-  const memoryMiB = scenario.machine?.memory_mib ?? opts.host.memoryMiB;
+  const memoryMiB = scenario.machine?.memory_mib ?? opts.memoryMiB ?? DEFAULT_MEMORY_MIB;
   // The simulator's smallest machine holds two PMD-sized folios (1024 frames).
   if (memoryMiB < MIN_MEMORY_MIB)
     throw new ScenarioError(
@@ -97,6 +95,8 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       String(memoryMiB),
     );
   const swapMiB = scenario.machine?.swap_mib ?? opts.host.swapMiB;
+  const nrReports = scenario.steps.filter((s) => s.op === 'report').length;
+  checkHostFits(plan, nrReports, memoryMiB, opts.host);
   const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
   if (typeof opts.strategy === 'string') {

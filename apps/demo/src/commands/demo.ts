@@ -1,8 +1,10 @@
 // mmsim demo (the default command, `pnpm start`): the tour of src/tour.ts.
 
+import { checkHostBudget } from '@mmsim/scenario';
+import { hostMemory } from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
-import { runTour } from '../tour.ts';
+import { runTour, TOUR_HOST_BASE_BYTES, TOUR_HOST_BYTES_PER_PAGE } from '../tour.ts';
 
 export function defineDemo(program: Command, r: Runner): void {
   program
@@ -22,9 +24,16 @@ export function defineDemo(program: Command, r: Runner): void {
       ]),
     )
     .action(async (o: { size: string; json?: boolean; step?: boolean; wide?: boolean }) => {
+      const pages = intOption('--size', o.size, 16, 1 << 20);
+      checkHostBudget(
+        `demo --size ${pages}`,
+        TOUR_HOST_BASE_BYTES + pages * TOUR_HOST_BYTES_PER_PAGE,
+        hostMemory(),
+        `${TOUR_HOST_BYTES_PER_PAGE / 1024} KiB per page of --size, measured`,
+      );
       await runTour(
         {
-          pages: intOption('--size', o.size, 16, 1 << 20),
+          pages,
           json: o.json === true,
           step: o.step === true,
           wide: o.wide === true,

@@ -1,0 +1,149 @@
+// The host guard (docs/scenario-format.md, "Machine size and the host guard"): before a run, the
+// host memory a scenario can need on the simulator, compared with what the host has; a run that
+// would not fit is refused in one line (apps exit 2) instead of being killed by the OOM killer or
+// crashing V8. Browser-safe: the host's numbers come from the caller (`hostMemory()` on Node).
+
+import { PAGE_SIZE } from '@mmsim/core';
+import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
+import type { ScenarioPlan } from './validate.ts';
+
+/** The simulated RAM where neither the scenario's `machine.memory_mib` nor a flag sets it: fixed,
+ * so a scenario runs the same on every host. */
+export const DEFAULT_MEMORY_MIB = 4096;
+/** The largest simulated RAM: PhysMem keeps PFNs in 32-bit signed fields (compound_head, the
+ * free-list links), so 2^31 frames of 4 KiB. */
+export const MAX_MEMORY_MIB = 2 ** 31 / (2 ** 20 / PAGE_SIZE);
+/** Most sharing labels one run may report (over all its reports): ~100 MB of JSON, 256 MB of JS
+ * heap. Both engines refuse a scenario whose reports could hold more. */
+export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
+/** As the oracle's check_memory(): a run may use 3/4 of the host's available memory after a
+ * 512 MiB margin. */
+export const HOST_MARGIN_MIB = 512;
+const HOST_SHARE = 3 / 4;
+/** Entries per page-table page: every 512 populated pages need a PTE table (and a PMD table per
+ * 512 of those, which the estimate rounds into the same term). */
+const PTRS_PER_TABLE = 512;
+/** PhysMem grows its struct-page arrays by doubling; while one grows, the old and the new arrays
+ * are both alive: 1.5 times the new capacity. */
+const GROW_PEAK = 1.5;
+/** Bytes of JS heap per sharing label (a number in a JS array). */
+const LABEL_HEAP_BYTES = 8;
+const MIB = 2 ** 20;
+
+/**
+ * The host a run happens on: the simulator's swap default and the memory the guard may use. On
+ * Node, `hostMemory()` of '@mmsim/scenario/node' reads this machine's.
+ */
+export interface HostMemory {
+  /** Memory this process may still take (MiB): MemAvailable, or the cgroup's limit minus its
+   * usage where lower. The guard's budget, not the simulated RAM. */
+  memoryMiB: number;
+  /** Swap size (MiB): the simulated swap device's default, as on the kernel side. */
+  swapMiB: number;
+  /** JS heap this process may still take (MiB), where known. */
+  heapMiB?: number;
+}
+
+/** Host memory a run may need at most, in bytes, by where it lives. */
+export interface HostEstimate {
+  /** Frames the run can have allocated at once. */
+  frames: number;
+  /** struct page arrays (STRUCT_PAGE_BYTES per frame of capacity). */
+  metadataBytes: number;
+  /** Page contents (PAGE_SIZE per populated page or page table). */
+  contentBytes: number;
+  /** JS heap: the reports' sharing labels. */
+  heapBytes: number;
+}
+
+/** A run the host cannot hold, refused before it starts. Apps print the message and exit 2. */
+export class HostMemoryError extends Error {
+  override readonly name = 'HostMemoryError';
+  /** The exit code apps use for a refused run. */
+  readonly exitCode = 2;
+}
+
+/** Refuses a report set larger than MAX_REPORT_LABELS labels (both engines). */
+export function checkReportLabels(plan: ScenarioPlan, reports: number): void {
+  if (plan.mappedPages * reports > MAX_REPORT_LABELS)
+    throw new HostMemoryError(
+      `refusing to run: ${reports} reports of up to ${plan.mappedPages} mapped pages would hold more than ` +
+        `${MAX_REPORT_LABELS} sharing labels`,
+    );
+}
+
+/**
+ * Host memory a scenario can need on the simulator. Every page it can populate (plan.populatedPages:
+ * filled, written or touched, per process and fork — the bound the oracle's check_memory() refuses
+ * on) and its page tables may hold PAGE_SIZE of content: not capped by the simulated RAM, so that
+ * the simulator refuses what the kernel side refuses, and a scenario that overcommits a small
+ * machine by more than the host holds ends before it starts rather than after gigabytes. The
+ * struct page arrays hold STRUCT_PAGE_BYTES per frame of their (doubling) capacity, at most the
+ * machine's frames.
+ */
+export function estimateHostMemory(
+  plan: ScenarioPlan,
+  reports: number,
+  memoryMiB: number,
+): HostEstimate {
+  const machineFrames = Math.floor((memoryMiB * MIB) / PAGE_SIZE);
+  const tables = Math.ceil(plan.populatedPages / PTRS_PER_TABLE) * 2;
+  const wanted = plan.populatedPages + tables;
+  const frames = Math.min(machineFrames, wanted);
+  const capacity = Math.min(machineFrames, 2 ** Math.ceil(Math.log2(Math.max(frames, 1))));
+  return {
+    frames,
+    metadataBytes: Math.ceil(capacity * STRUCT_PAGE_BYTES * GROW_PEAK),
+    contentBytes: wanted * PAGE_SIZE,
+    heapBytes: plan.mappedPages * reports * LABEL_HEAP_BYTES,
+  };
+}
+
+/** The part of `availableMiB` a run may take (as the oracle: 3/4 after a 512 MiB margin). */
+export function hostBudgetMiB(availableMiB: number): number {
+  return Math.max(0, Math.floor((availableMiB - HOST_MARGIN_MIB) * HOST_SHARE));
+}
+
+/** Refuses `what` when `needBytes` exceed the host's budget; `detail` says what was counted. */
+export function checkHostBudget(what: string, needBytes: number, host: HostMemory, detail: string): void {
+  const limit = hostBudgetMiB(host.memoryMiB);
+  const need = Math.ceil(needBytes / MIB);
+  if (need > limit)
+    throw new HostMemoryError(
+      `refusing to run: ${what} needs up to ${need} MiB of host memory (${detail}); the limit is ` +
+        `${limit} MiB (3/4 of ${host.memoryMiB} MiB available minus a ${HOST_MARGIN_MIB} MiB margin)`,
+    );
+}
+
+/**
+ * The guard of a simulator run: the machine size within MAX_MEMORY_MIB, the reports within
+ * MAX_REPORT_LABELS, and the estimate within the host's memory and JS heap. Throws HostMemoryError.
+ */
+export function checkHostFits(
+  plan: ScenarioPlan,
+  reports: number,
+  memoryMiB: number,
+  host: HostMemory,
+): HostEstimate {
+  if (memoryMiB > MAX_MEMORY_MIB)
+    throw new HostMemoryError(
+      `refusing to run: a machine of ${memoryMiB} MiB; the simulator holds at most ${MAX_MEMORY_MIB} MiB (2^31 frames)`,
+    );
+  checkReportLabels(plan, reports);
+  const e = estimateHostMemory(plan, reports, memoryMiB);
+  checkHostBudget(
+    'the scenario',
+    e.metadataBytes + e.contentBytes,
+    host,
+    `${plan.populatedPages} pages populated, ${e.frames} frames on a ${memoryMiB} MiB machine: ` +
+      `${Math.ceil(e.metadataBytes / MIB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
+      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${PAGE_SIZE} B/page)`,
+  );
+  if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MIB * HOST_SHARE)
+    throw new HostMemoryError(
+      `refusing to run: ${reports} reports of ${plan.mappedPages} mapped pages need ` +
+        `${Math.ceil(e.heapBytes / MIB)} MiB of JS heap for their sharing labels; the limit is ` +
+        `${Math.floor(host.heapMiB * HOST_SHARE)} MiB (3/4 of the ${host.heapMiB} MiB heap left)`,
+    );
+  return e;
+}
