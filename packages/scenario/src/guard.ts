@@ -81,11 +81,7 @@ export function checkReportLabels(plan: ScenarioPlan, reports: number): void {
  * struct page arrays hold STRUCT_PAGE_BYTES per frame of their (doubling) capacity, at most the
  * machine's frames.
  */
-export function estimateHostMemory(
-  plan: ScenarioPlan,
-  reports: number,
-  memoryMiB: number,
-): HostEstimate {
+export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMiB: number): HostEstimate {
   const machineFrames = Math.floor((memoryMiB * MIB) / PAGE_SIZE);
   const tables = Math.ceil(plan.populatedPages / PTRS_PER_TABLE) * 2;
   const wanted = plan.populatedPages + tables;

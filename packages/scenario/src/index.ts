@@ -9,6 +9,20 @@ export {
   idsWord,
   SELFTEST_PATTERNS,
 } from './fill.ts';
+export {
+  checkHostBudget,
+  checkHostFits,
+  checkReportLabels,
+  DEFAULT_MEMORY_MIB,
+  estimateHostMemory,
+  HOST_MARGIN_MIB,
+  type HostEstimate,
+  type HostMemory,
+  HostMemoryError,
+  hostBudgetMiB,
+  MAX_MEMORY_MIB,
+  MAX_REPORT_LABELS,
+} from './guard.ts';
 export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
   compareReports,
@@ -83,21 +97,8 @@ export {
   type WriteStep,
 } from './schema.ts';
 export {
-  checkHostBudget,
-  checkHostFits,
-  checkReportLabels,
-  DEFAULT_MEMORY_MIB,
-  estimateHostMemory,
-  HOST_MARGIN_MIB,
-  type HostEstimate,
-  type HostMemory,
-  HostMemoryError,
-  hostBudgetMiB,
-  MAX_MEMORY_MIB,
-  MAX_REPORT_LABELS,
-} from './guard.ts';
-export {
   collectReport,
+  MIN_MEMORY_MIB,
   runOnSimulator,
   type SimulatorContext,
   type SimulatorOptions,

@@ -22,6 +22,7 @@ import {
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errnoFromName } from '@mmsim/core';
+import { MAX_REPORT_LABELS } from './guard.ts';
 import { type Report, reportSchema } from './report.ts';
 import {
   KSM_KNOB_DEFAULTS,
@@ -33,7 +34,6 @@ import {
   resolveRange,
   type Scenario,
 } from './schema.ts';
-import { MAX_REPORT_LABELS } from './guard.ts';
 import { planScenario, REGION_BASE, REGION_LIMIT, type ScenarioPlan } from './validate.ts';
 
 /** The repository's native/ directory (same depth from src/ and dist/). */

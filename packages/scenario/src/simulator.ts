@@ -57,7 +57,6 @@ export interface SimulatorOptions {
   stopAfter?: number;
 }
 
-
 /** The simulated world a scenario runs in. */
 export interface SimulatorContext {
   machine: Machine;

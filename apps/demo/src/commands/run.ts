@@ -1,10 +1,18 @@
 // mmsim run <file>: the scenario on the simulator, a table per report step or --json.
 
 import { type BreakKsmStrategy, STRATEGIES } from '@mmsim/ksm';
-import { type LoadedScenario, type Report, runOnSimulator, type SimulatorOptions } from '@mmsim/scenario';
+import {
+  DEFAULT_MEMORY_MIB,
+  type LoadedScenario,
+  MAX_MEMORY_MIB,
+  MIN_MEMORY_MIB,
+  type Report,
+  runOnSimulator,
+  type SimulatorOptions,
+} from '@mmsim/scenario';
 import { hostMemory, isBuiltinStrategy, resolveBreakKsmStrategy } from '@mmsim/scenario/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { examples, type Runner } from '../command.ts';
+import { examples, intOption, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';
 import { formatReport } from '../format.ts';
 import { type Io, printJson } from '../io.ts';
@@ -13,6 +21,8 @@ import { loadOrFail } from '../simulate.ts';
 
 export interface RunOptions {
   json?: boolean;
+  /** --memory-mib: simulated RAM where the scenario's machine.memory_mib gives none. */
+  memoryMib?: string;
   strategy?: string;
   progress?: boolean;
 }
@@ -27,13 +37,14 @@ export function simulateWithProgress(
   bar: Progress,
   strategy: string | BreakKsmStrategy | undefined,
   offset = 0,
-  hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep'> = {},
+  hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep' | 'memoryMiB'> = {},
 ): Report {
   let stopTrace: (() => void) | null = null;
   let what = '';
   try {
     return runOnSimulator(loaded, {
       host: hostMemory(),
+      ...(hooks.memoryMiB !== undefined ? { memoryMiB: hooks.memoryMiB } : {}),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),
       beforeStep: (ctx, i, step) => {
@@ -76,11 +87,18 @@ export async function strategyOption(name: string | undefined): Promise<BreakKsm
 export async function runScenario(io: Io, file: string, o: RunOptions): Promise<number> {
   const loaded = loadOrFail(file, io);
   const strategy = await strategyOption(o.strategy);
+  const memoryMiB =
+    o.memoryMib === undefined
+      ? undefined
+      : intOption('--memory-mib', o.memoryMib, MIN_MEMORY_MIB, MAX_MEMORY_MIB);
   const bar = startProgress(io, 'mmsim run', loaded.scenario.steps.length, o.progress !== false);
   const costs = costRecorder();
   let r: Report;
   try {
-    r = simulateWithProgress(loaded, bar, strategy, 0, costs.hooks);
+    r = simulateWithProgress(loaded, bar, strategy, 0, {
+      ...costs.hooks,
+      ...(memoryMiB !== undefined ? { memoryMiB } : {}),
+    });
   } finally {
     bar.stop();
   }
@@ -106,11 +124,16 @@ export function defineRun(program: Command, r: Runner): void {
       'print the report object (the format the kernel oracle prints) with "costs": the strategy\'s counters per unmerging step',
     )
     .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
+    .option(
+      '--memory-mib <n>',
+      `simulated RAM in MiB where the scenario's machine.memory_mib gives none (default ${DEFAULT_MEMORY_MIB})`,
+    )
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
       examples([
         ['mmsim run scenarios/chains-fork.yaml', 'a table: one column per report step'],
+        ['mmsim run my.yaml --memory-mib 16384', 'on a 16 GiB simulated machine'],
         ['mmsim run scenarios/chains-fork.yaml --json', 'the report object'],
         [
           'mmsim run scenarios/ksm-functional-unmerge.yaml --strategy follow_page',
