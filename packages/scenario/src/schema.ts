@@ -367,7 +367,7 @@ export const scenarioSchema = z.strictObject({
         .int()
         .min(1)
         .optional()
-        .describe("Simulated RAM in MiB (default: the host's MemAvailable)."),
+        .describe('Simulated RAM in MiB (default: 4096, on every host; at most 8388608).'),
       swap_mib: z
         .number()
         .int()
