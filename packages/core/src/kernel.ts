@@ -102,6 +102,34 @@ export interface KsmProfile {
   /** Which lookup scan_get_next_rmap_item() uses. mmsim implements 'range_walk' only so far;
    * every kind finds the same pages, only the cost differs. */
   readonly scanWalk: KsmScanWalkKind;
+  /**
+   * prctl(PR_SET_MEMORY_MERGE/PR_GET_MEMORY_MERGE), the sysfs counter general_profit and the
+   * ksm_stat fields ksm_merging_pages and ksm_process_profit (6.4). Without: the prctl is EINVAL
+   * (checked on Debian's 6.1.192), and ksm_merging_pages is only /proc/<pid>/ksm_merging_pages.
+   */
+  readonly mergeAny: boolean;
+  /**
+   * KSM-placed zero pages are tracked (~6.6, "ksm: count all zero pages placed by KSM"): the zero
+   * PTE is marked dirty (is_ksm_zero_pte), counted in the sysfs counter ksm_zero_pages and in
+   * ksm_stat, and break_ksm() unshares it (MADV_UNMERGEABLE, run=2). Without (6.1): the PTE is a
+   * plain special zero PTE, nothing counts it, and unmerging leaves it mapped.
+   */
+  readonly zeroPages: boolean;
+  /** The smart_scan knob (default on) and the pages_skipped counter (6.7). */
+  readonly smartScan: boolean;
+  /** The advisor_* knobs and the pages_scanned counter (6.8). */
+  readonly advisor: boolean;
+  /** ksm_stat shows ksm_merge_any and ksm_mergeable (not in 6.12.95 nor 6.12.43, in 6.18;
+   * approx. 6.13). */
+  readonly statMergeFlags: boolean;
+  /** smaps has a "KSM:" line per VMA (not in 6.1, in 6.12; approx. 6.6). */
+  readonly smapsKsm: boolean;
+  /**
+   * A child's mm->ksm_rmap_items and ksm_merging_pages start at 0 (ksm_fork(); approx. 6.5). 6.1
+   * copies the parent's values with the mm_struct in dup_mm() and counts on from there (seen on
+   * Debian's 6.1.192: a forked child reports its parent's ksm_rmap_items plus its own).
+   */
+  readonly forkResetsCounters: boolean;
 }
 
 /** One kernel version: every switch of every modelled subsystem, every field present. */
@@ -141,6 +169,13 @@ function profile(name: KernelVersion): KernelProfile {
   const ksm: KsmProfile = {
     breakKsm: v < 602 ? 'follow_page' : v < 612 ? 'walk_pmd' : v < 619 ? 'folio_walk' : 'range_walk',
     scanWalk: v < 612 ? 'follow_page' : v < 618 ? 'folio_walk' : 'range_walk',
+    mergeAny: v >= 604,
+    zeroPages: v >= 606,
+    smartScan: v >= 607,
+    advisor: v >= 608,
+    statMergeFlags: v >= 613,
+    smapsKsm: v >= 606,
+    forkResetsCounters: v >= 605,
   };
   return Object.freeze({ name, walk: Object.freeze(walk), gup: Object.freeze(gup), ksm: Object.freeze(ksm) });
 }

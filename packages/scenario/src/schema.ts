@@ -3,7 +3,7 @@
 // check each value on its own; the cross-checks that need the whole step list (a region used before
 // its mmap, a process used before spawn or after exit, ranges past a region's end) live in
 // validate.ts and run after these.
-import { errnoName } from '@mmsim/core';
+import { errnoName, KERNEL_VERSIONS } from '@mmsim/core';
 import { z } from 'zod';
 
 /** The madvise(2) advice values by kernel name (include/uapi/asm-generic/mman-common.h, 6.18).
@@ -308,6 +308,9 @@ export const STEP_OPS: readonly StepOp[] = stepSchema.options.map((o) => o.shape
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
+  /** The kernel version the scenario is about (a KernelProfile of @mmsim/core); default: the
+   * live kernel's (6.18). The simulator imitates it; `mmsim kernel`/`verify` boot it under QEMU. */
+  kernel: z.enum(KERNEL_VERSIONS as [string, ...string[]]).optional(),
   arch: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)]) }).optional(),
   machine: z
     .strictObject({

@@ -4,7 +4,14 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { compareReports, formatReportDiff, type LoadedScenario, type Report } from '@mmsim/scenario';
+import { kernelProfile } from '@mmsim/core';
+import {
+  compareReports,
+  formatReportDiff,
+  type LoadedScenario,
+  type Report,
+  runOnSimulator,
+} from '@mmsim/scenario';
 import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
@@ -21,16 +28,19 @@ import { type GuestBatch, guestUnavailable, runScenariosInGuest } from '../guest
 import { type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
-import { simulateWithProgress } from './run.ts';
 
 export const KERNEL_OPTION_HELP = `the kernel: ${KERNEL_CHOICES.join(', ')} (default host, the live kernel; the others boot Debian's image under QEMU)`;
 /** The directory, next to the scenario files, that holds recorded answers (one per kernel). */
 export const EXPECTED_DIR = 'expected';
 
-/** `--kernel` checked: 'host' or a guest kernel's name. */
-export function kernelChoice(value: string | undefined): string {
-  if (value === undefined || value === 'host') return 'host';
-  return kernelSpec(value).name;
+/** `--kernel` checked: 'host' or a guest kernel's name. Without the flag, the scenarios' own
+ * `kernel` when they all name the same guest kernel, else the live kernel. */
+export function kernelChoice(value: string | undefined, files: readonly string[] = []): string {
+  if (value === 'host') return 'host';
+  if (value !== undefined) return kernelSpec(value).name;
+  const named = new Set(files.map((f) => loadOrFail(f).scenario.kernel));
+  const only = named.size === 1 ? [...named][0] : undefined;
+  return only !== undefined && GUEST_KERNELS.some((k) => k.name === only) ? only : 'host';
 }
 
 export function accelChoice(value: string | undefined): Accel {
@@ -167,7 +177,10 @@ export async function guestVerifyCommand(
       json.push({ file: r.file, error: r.error });
       return;
     }
-    const sim = simulateWithProgress(l, startProgress(io, '', 0, false), o.strategy);
+    const sim = runOnSimulator(l, {
+      kernel: kernelProfile(kernelSpec(kernel).profile),
+      ...(o.strategy === undefined ? {} : { strategy: o.strategy }),
+    });
     const diff = compareReports(sim, r.report);
     if (!diff.equal) code = Math.max(code, 1);
     if (o.json === true) json.push({ file: r.file, diff });

@@ -99,7 +99,7 @@ export function defineKernel(program: Command, r: Runner): void {
         files: string[],
         o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; record?: boolean },
       ) => {
-        const kernel = kernelChoice(o.kernel);
+        const kernel = kernelChoice(o.kernel, files);
         if (kernel !== 'host') {
           r.code = await guestKernelCommand(r.io, kernel, files, o);
           return;

@@ -62,7 +62,7 @@ export function defineVerify(program: Command, r: Runner): void {
     )
     .action(
       async (files: string[], o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string }) => {
-        const kernel = kernelChoice(o.kernel);
+        const kernel = kernelChoice(o.kernel, files);
         if (kernel !== 'host') {
           r.code = await guestVerifyCommand(r.io, kernel, files, o);
           return;

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { KernelVersion } from '@mmsim/core';
 import { UsageError } from '../io.ts';
 
 export const DEFAULT_KERNELS_DIR = '/var/cache/mmsim/kernels';
@@ -33,6 +34,8 @@ export interface GuestKernelSpec {
   suite: string;
   /** What it is evidence for. */
   why: string;
+  /** The simulator's profile of it (@mmsim/core KERNEL_PROFILES). */
+  profile: KernelVersion;
 }
 
 /**
@@ -45,18 +48,21 @@ export const GUEST_KERNELS: readonly GuestKernelSpec[] = [
     package: 'linux-image-6.1.0-57-cloud-amd64',
     suite: 'bookworm(-security)',
     why: 'Debian 12, long-term 6.1 (break_ksm with follow_page, no prctl, no smart scan)',
+    profile: '6.1',
   },
   {
     name: '6.12',
     package: 'linux-image-6.12.95+deb12-cloud-amd64',
     suite: 'bookworm-backports',
     why: 'long-term 6.12, late point release (range-walk backports)',
+    profile: '6.12',
   },
   {
     name: '6.12.43',
     package: 'linux-image-6.12.43+deb12-cloud-amd64',
     suite: 'bookworm-backports',
     why: 'long-term 6.12, early point release (folio_walk break_ksm, per-address scan)',
+    profile: '6.12',
   },
 ];
 
