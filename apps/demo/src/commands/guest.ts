@@ -3,7 +3,7 @@
 // booted under QEMU, one boot per batch.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { kernelProfile } from '@mmsim/core';
 import {
   compareReports,
@@ -13,7 +13,7 @@ import {
   runOnSimulator,
 } from '@mmsim/scenario';
 import type { Command } from 'commander';
-import { examples, type Runner } from '../command.ts';
+import { examples, intOption, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
 import {
   GUEST_KERNELS,
@@ -24,7 +24,12 @@ import {
   kernelsDir,
 } from '../guest/kernels.ts';
 import { type Accel, GuestError, kvmUsable } from '../guest/qemu.ts';
-import { type GuestBatch, guestUnavailable, runScenariosInGuest } from '../guest/scenarios.ts';
+import {
+  type GuestBatch,
+  guestUnavailable,
+  runProgramsInGuest,
+  runScenariosInGuest,
+} from '../guest/scenarios.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
@@ -217,6 +222,53 @@ export function defineKernels(program: Command, r: Runner): void {
         r.io.out(`${k.name}: Linux ${k.release} (${k.package} ${k.version}) ${k.vmlinuz}\n`);
       }
     });
+  kernels
+    .command('exec')
+    .argument('<kernel>', `a guest kernel (${GUEST_KERNELS.map((k) => k.name).join(', ')})`)
+    .argument('<source>', 'a C source file, built with cc -static (e.g. native/ksm-zero-pages-leak.c)')
+    .argument('[args...]', 'its arguments')
+    .description(
+      'build a C program statically and run it as root in one boot of a guest kernel; prints its output',
+    )
+    .option('--timeout <seconds>', 'kill it after this long inside the guest', '600')
+    .option('--memory <MiB>', 'guest memory', '1024')
+    .option('--accel <tcg|kvm>', 'QEMU accelerator (default tcg)')
+    .addHelpText(
+      'after',
+      examples([
+        ['sudo pnpm mmsim kernels exec 6.12 native/ksm-zero-pages-leak.c', 'the reproducer on 6.12'],
+      ]),
+    )
+    .action(
+      async (
+        kernel: string,
+        source: string,
+        args: string[],
+        o: { timeout: string; memory: string; accel?: string },
+      ) => {
+        const name = kernelSpec(kernel).name;
+        requireGuest(name);
+        const timeoutSeconds = intOption('--timeout', o.timeout, 1, 86400);
+        const memoryMiB = intOption('--memory', o.memory, 256, 16384);
+        let run: Awaited<ReturnType<typeof runProgramsInGuest>>;
+        try {
+          run = await runProgramsInGuest(name, [{ source: resolve(source), args, timeoutSeconds }], {
+            accel: accelChoice(o.accel),
+            memoryMiB,
+          });
+        } catch (e) {
+          if (e instanceof GuestError) throw new UsageError(e.message);
+          throw e;
+        }
+        const job = run.guest.jobs[0]!;
+        r.io.err(
+          `mmsim: Linux ${run.guest.release} under QEMU ${run.guest.accel}: booted in ${(run.guest.bootMs / 1000).toFixed(1)} s; ${basename(source)} ended with ${job.status} after ${job.ms} ms\n`,
+        );
+        r.io.out(job.stdout.toString('utf8'));
+        if (job.stderr.length > 0) r.io.err(job.stderr.toString('utf8'));
+        r.code = job.status === '0' ? 0 : 1;
+      },
+    );
   kernels
     .command('list')
     .description('the guest kernels, whether each is installed and can boot here')

@@ -10,7 +10,7 @@ import {
   type Report,
   reportSchema,
 } from '@mmsim/scenario';
-import { buildGuestInit, buildStaticOracle, staticBuildUnavailable } from './build.ts';
+import { buildGuestInit, buildStatic, buildStaticOracle, staticBuildUnavailable } from './build.ts';
 import { type InstalledKernel, installedKernel, kernelSpec, kernelsDir } from './kernels.ts';
 import { type Accel, bootGuest, type GuestJob, type GuestRun, qemuUnavailable } from './qemu.ts';
 
@@ -174,4 +174,46 @@ export async function runScenariosInGuest(
     return { ...base, report: parsed.data as Report };
   });
   return { kernel, guest, results };
+}
+
+/** A C program (one source file) for runProgramsInGuest(). */
+export interface GuestProgram {
+  /** The source, absolute or relative to native/. */
+  source: string;
+  args: string[];
+  /** Extra compiler arguments (-D..., -l...). */
+  cflags?: string[];
+  timeoutSeconds: number;
+}
+
+/** Builds each program statically and runs it in one boot of guest kernel `name`, as root, in the
+ * order given (their stdout and stderr come back as the jobs' output). */
+export async function runProgramsInGuest(
+  name: string,
+  programs: readonly GuestProgram[],
+  o: GuestBatchOptions & { memoryMiB?: number } = {},
+): Promise<{ kernel: InstalledKernel; guest: GuestRun }> {
+  const kernel = installedKernel(name);
+  if (kernel === undefined) throw new Error(`kernel ${name} is not installed`);
+  const files: { path: string; data?: Buffer; mode?: number }[] = [{ path: 'mmsim/bin' }];
+  const jobs: GuestJob[] = programs.map((p, i) => {
+    const base = p.source.replace(/^.*\//, '').replace(/\.c$/, '');
+    const binary = buildStatic(base, [p.source], p.cflags ?? []);
+    const inGuest = `mmsim/bin/${i}-${base}`;
+    files.push({ path: inGuest, data: readFileSync(binary), mode: 0o755 });
+    return { name: `${i}-${base}`, argv: [`/${inGuest}`, ...p.args], timeoutSeconds: p.timeoutSeconds };
+  });
+  const guest = await bootGuest({
+    kernel,
+    init: readFileSync(buildGuestInit()),
+    files,
+    jobs,
+    settings: hostThpSettings(),
+    memoryMiB: o.memoryMiB ?? GUEST_BASE_MIB,
+    accel: o.accel ?? 'tcg',
+    ...(o.onConsole === undefined ? {} : { onConsole: o.onConsole }),
+    ...(o.onWait === undefined ? {} : { onWait: o.onWait }),
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+  });
+  return { kernel, guest };
 }
