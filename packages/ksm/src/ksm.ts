@@ -1436,9 +1436,11 @@ export class Ksm {
   /** ksm_fork(). */
   private ksm_fork(child: MmStruct, parent: MmStruct): number {
     if (!this.m.kernel.ksm.forkResetsCounters) {
-      // 6.1: dup_mm() copied the whole mm_struct, these counters included
+      // 6.1, 6.12.43: dup_mm() copied the whole mm_struct, these counters included; the global
+      // ksm_zero_pages is not credited
       child.ksm_rmap_items = parent.ksm_rmap_items;
       child.ksm_merging_pages = parent.ksm_merging_pages;
+      child.ksm_zero_pages = parent.ksm_zero_pages;
       if ((parent.flags & MMF_VM_MERGEABLE) !== 0) this.__ksm_enter(child);
       return 0;
     }

@@ -55,7 +55,7 @@ export const GUEST_KERNELS: readonly GuestKernelSpec[] = [
     package: 'linux-image-6.12.95+deb12-cloud-amd64',
     suite: 'bookworm-backports',
     why: 'long-term 6.12, late point release (range-walk backports)',
-    profile: '6.12',
+    profile: '6.12.95',
   },
   {
     name: '6.12.43',
