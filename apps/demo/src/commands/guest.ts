@@ -225,13 +225,23 @@ export function defineKernels(program: Command, r: Runner): void {
   kernels
     .command('exec')
     .argument('<kernel>', `a guest kernel (${GUEST_KERNELS.map((k) => k.name).join(', ')})`)
-    .argument('<source>', 'a C source file, built with cc -static (e.g. native/ksm-zero-pages-leak.c)')
+    .argument(
+      '<program>',
+      'a C source file, built with cc -static (e.g. native/ksm-zero-pages-leak.c), or a static executable',
+    )
     .argument('[args...]', 'its arguments')
     .description(
       'build a C program statically and run it as root in one boot of a guest kernel; prints its output',
     )
-    .option('--timeout <seconds>', 'kill it after this long inside the guest', '600')
+    .option(
+      '--each <args>',
+      'run the program once per --each, with these space-separated arguments instead (one boot for all)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--timeout <seconds>', 'kill each run after this long inside the guest', '600')
     .option('--memory <MiB>', 'guest memory', '1024')
+    .option('--numa <nodes>', 'NUMA nodes of the guest (memory split evenly)', '1')
     .option('--accel <tcg|kvm>', 'QEMU accelerator (default tcg)')
     .addHelpText(
       'after',
@@ -244,7 +254,7 @@ export function defineKernels(program: Command, r: Runner): void {
         kernel: string,
         source: string,
         args: string[],
-        o: { timeout: string; memory: string; accel?: string },
+        o: { timeout: string; memory: string; numa: string; accel?: string; each: string[] },
       ) => {
         const name = kernelSpec(kernel).name;
         requireGuest(name);
@@ -252,21 +262,27 @@ export function defineKernels(program: Command, r: Runner): void {
         const memoryMiB = intOption('--memory', o.memory, 256, 16384);
         let run: Awaited<ReturnType<typeof runProgramsInGuest>>;
         try {
-          run = await runProgramsInGuest(name, [{ source: resolve(source), args, timeoutSeconds }], {
-            accel: accelChoice(o.accel),
-            memoryMiB,
-          });
+          const runs = o.each.length === 0 ? [args] : o.each.map((e) => e.split(' ').filter((a) => a !== ''));
+          run = await runProgramsInGuest(
+            name,
+            runs.map((a) => ({ source: resolve(source), args: a, timeoutSeconds })),
+            { accel: accelChoice(o.accel), memoryMiB, numaNodes: intOption('--numa', o.numa, 1, 8) },
+          );
         } catch (e) {
           if (e instanceof GuestError) throw new UsageError(e.message);
           throw e;
         }
-        const job = run.guest.jobs[0]!;
         r.io.err(
-          `mmsim: Linux ${run.guest.release} under QEMU ${run.guest.accel}: booted in ${(run.guest.bootMs / 1000).toFixed(1)} s; ${basename(source)} ended with ${job.status} after ${job.ms} ms\n`,
+          `mmsim: Linux ${run.guest.release} under QEMU ${run.guest.accel}: booted in ${(run.guest.bootMs / 1000).toFixed(1)} s\n`,
         );
-        r.io.out(job.stdout.toString('utf8'));
-        if (job.stderr.length > 0) r.io.err(job.stderr.toString('utf8'));
-        r.code = job.status === '0' ? 0 : 1;
+        for (const job of run.guest.jobs) {
+          r.io.out(
+            `$ ${basename(source)} ${job.args.join(' ')}   # ended with ${job.status} after ${job.ms} ms\n`,
+          );
+          r.io.out(job.stdout.toString('utf8'));
+          if (job.stderr.length > 0) r.io.err(job.stderr.toString('utf8'));
+          if (job.status !== '0') r.code = 1;
+        }
       },
     );
   kernels

@@ -70,6 +70,8 @@ export interface BootOptions {
   settings: [string, string][];
   memoryMiB: number;
   accel: Accel;
+  /** NUMA nodes (default 1); memory is split evenly, the CPU is on node 0. */
+  numaNodes?: number;
   /** Console lines (kernel messages and /init's progress) as they come. */
   onConsole?: (line: string) => void;
   /** Said once when another guest holds the lock. */
@@ -155,7 +157,14 @@ export function qemuArgs(o: {
   channel: string;
   memoryMiB: number;
   accel: Accel;
+  numaNodes?: number;
 }): string[] {
+  const nodes = o.numaNodes ?? 1;
+  const numa: string[] = [];
+  for (let i = 0; nodes > 1 && i < nodes; i++) {
+    numa.push('-object', `memory-backend-ram,id=m${i},size=${o.memoryMiB / nodes}M`);
+    numa.push('-numa', `node,nodeid=${i},memdev=m${i}`);
+  }
   return [
     // mem-merge=off: QEMU madvises guest RAM MADV_MERGEABLE by default, which would make it a KSM
     // user of the host, and the host's oracle refuses to run beside another KSM user.
@@ -174,6 +183,7 @@ export function qemuArgs(o: {
     '1',
     '-m',
     String(o.memoryMiB),
+    ...numa,
     '-kernel',
     o.kernel.vmlinuz,
     '-initrd',
@@ -249,7 +259,14 @@ export async function bootGuest(o: BootOptions): Promise<GuestRun> {
     const channel = join(dir, 'channel');
     writeFileSync(initrd, buildInitramfs(o));
     writeFileSync(channel, '');
-    const args = qemuArgs({ kernel: o.kernel, initrd, channel, memoryMiB: o.memoryMiB, accel: o.accel });
+    const args = qemuArgs({
+      kernel: o.kernel,
+      initrd,
+      channel,
+      memoryMiB: o.memoryMiB,
+      accel: o.accel,
+      ...(o.numaNodes === undefined ? {} : { numaNodes: o.numaNodes }),
+    });
     const budget =
       o.timeoutSeconds ?? BOOT_TIMEOUT_SECONDS + o.jobs.reduce((s, j) => s + j.timeoutSeconds, 0) + 60;
     const result = await runQemu(args, budget, o);

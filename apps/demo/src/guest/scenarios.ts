@@ -12,7 +12,14 @@ import {
 } from '@mmsim/scenario';
 import { buildGuestInit, buildStatic, buildStaticOracle, staticBuildUnavailable } from './build.ts';
 import { type InstalledKernel, installedKernel, kernelSpec, kernelsDir } from './kernels.ts';
-import { type Accel, bootGuest, type GuestJob, type GuestRun, qemuUnavailable } from './qemu.ts';
+import {
+  type Accel,
+  bootGuest,
+  type GuestJob,
+  type GuestRun,
+  type JobResult,
+  qemuUnavailable,
+} from './qemu.ts';
 
 const MIB = 1024 * 1024;
 const PAGE_SIZE = 4096;
@@ -176,9 +183,9 @@ export async function runScenariosInGuest(
   return { kernel, guest, results };
 }
 
-/** A C program (one source file) for runProgramsInGuest(). */
+/** A program for runProgramsInGuest(). */
 export interface GuestProgram {
-  /** The source, absolute or relative to native/. */
+  /** A C source (absolute or relative to native/), built with cc -static; or a static executable. */
   source: string;
   args: string[];
   /** Extra compiler arguments (-D..., -l...). */
@@ -191,14 +198,14 @@ export interface GuestProgram {
 export async function runProgramsInGuest(
   name: string,
   programs: readonly GuestProgram[],
-  o: GuestBatchOptions & { memoryMiB?: number } = {},
-): Promise<{ kernel: InstalledKernel; guest: GuestRun }> {
+  o: GuestBatchOptions & { memoryMiB?: number; numaNodes?: number } = {},
+): Promise<{ kernel: InstalledKernel; guest: GuestRun & { jobs: (JobResult & { args: string[] })[] } }> {
   const kernel = installedKernel(name);
   if (kernel === undefined) throw new Error(`kernel ${name} is not installed`);
   const files: { path: string; data?: Buffer; mode?: number }[] = [{ path: 'mmsim/bin' }];
   const jobs: GuestJob[] = programs.map((p, i) => {
     const base = p.source.replace(/^.*\//, '').replace(/\.c$/, '');
-    const binary = buildStatic(base, [p.source], p.cflags ?? []);
+    const binary = p.source.endsWith('.c') ? buildStatic(base, [p.source], p.cflags ?? []) : p.source;
     const inGuest = `mmsim/bin/${i}-${base}`;
     files.push({ path: inGuest, data: readFileSync(binary), mode: 0o755 });
     return { name: `${i}-${base}`, argv: [`/${inGuest}`, ...p.args], timeoutSeconds: p.timeoutSeconds };
@@ -211,9 +218,10 @@ export async function runProgramsInGuest(
     settings: hostThpSettings(),
     memoryMiB: o.memoryMiB ?? GUEST_BASE_MIB,
     accel: o.accel ?? 'tcg',
+    ...(o.numaNodes === undefined ? {} : { numaNodes: o.numaNodes }),
     ...(o.onConsole === undefined ? {} : { onConsole: o.onConsole }),
     ...(o.onWait === undefined ? {} : { onWait: o.onWait }),
     ...(o.signal === undefined ? {} : { signal: o.signal }),
   });
-  return { kernel, guest };
+  return { kernel, guest: { ...guest, jobs: guest.jobs.map((j, i) => ({ ...j, args: programs[i]!.args })) } };
 }
