@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelProfile } from '@mmsim/core';
-import { compareReports, loadScenario, type Report, reportSchema, runOnSimulator } from '@mmsim/scenario';
+import { compareReports, type Report, reportSchema, runOnSimulator } from '@mmsim/scenario';
+import { hostMemory, loadScenario } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
 import { GUEST_KERNELS } from '../src/guest/kernels.ts';
 import { root } from './helpers.ts';
@@ -54,7 +55,7 @@ for (const spec of GUEST_KERNELS) {
       const why = known[name];
       it(`${name}${why === undefined ? '' : ` (differs: ${why})`}`, () => {
         const loaded = loadScenario(join(root, 'scenarios', `${name}.yaml`));
-        const sim = runOnSimulator(loaded, { kernel: kernelProfile(spec.profile) });
+        const sim = runOnSimulator(loaded, { host: hostMemory(), kernel: kernelProfile(spec.profile) });
         const diff = compareReports(sim, recordedReport(join(dir, f)));
         expect(diff.equal).toBe(why === undefined);
       });

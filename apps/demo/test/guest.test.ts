@@ -1,7 +1,8 @@
 // Guest kernels under QEMU (issue 18): the initramfs, the report channel's framing, memory sizing,
 // and (with root, QEMU and the installed kernels) scenarios on Debian's 6.1 and 6.12.
 
-import { loadScenario, type Report } from '@mmsim/scenario';
+import type { Report } from '@mmsim/scenario';
+import { loadScenario } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
 import { cpioNewc } from '../src/guest/cpio.ts';
 import { buildInitramfs, parseChannel, qemuArgs } from '../src/guest/qemu.ts';

@@ -1,4 +1,4 @@
-// folio_walk_start() against a naive per-address lookup, for every kind of entry (kernel-notes
+// folio_walk_start() against a naive per-address lookup, for every kind of entry (docs/kernel/pagewalk.md
 // §1.10): none, no table, zero page, anon page, THP, huge zero page, swap and migration entries.
 
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from '@mmsim/core';
@@ -40,7 +40,7 @@ import {
   folio_walk_end,
   folio_walk_start,
 } from '../src/index.ts';
-import type { Process } from './helpers.ts';
+import type { TestProcess } from './helpers.ts';
 import { check, failOnWarn, mapAt, setup, withRead } from './helpers.ts';
 
 failOnWarn();
@@ -54,7 +54,7 @@ interface Expect {
 }
 
 /** What folio_walk_start() must find, by reading the tables level by level. */
-function naive(m: Machine, p: Process, addr: number, flags: number): Expect {
+function naive(m: Machine, p: TestProcess, addr: number, flags: number): Expect {
   const pm = m.phys;
   const none: Expect = { folio: 0, page: 0, level: -1, lo: 0, hi: 0 };
   const pmdT = p.mm.find_pmd_table(addr);

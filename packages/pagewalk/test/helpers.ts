@@ -5,8 +5,6 @@ import {
   offsetInPage,
   PAGE_SIZE,
   PMD_SIZE,
-  resetWarnings,
-  setWarnHandler,
 } from '@mmsim/core';
 import {
   checkMmInvariants,
@@ -19,7 +17,7 @@ import {
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
-  Machine,
+  type Machine,
   MmStruct,
   type PagingLevels,
   PROT_READ,
@@ -40,13 +38,13 @@ import {
   vma_modify_flags,
   zap_page_range,
 } from '@mmsim/mmu';
-import { afterEach, beforeEach } from 'vitest';
+import { failOnWarn, setup as setupMachine } from '@mmsim/test-utils';
 
 /**
  * A user process reduced to what the walker's tests need, built on @mmsim/mmu's kernel calls
  * (the Process syscall API lives above the walker, in @mmsim/mm). Kernel errors throw here.
  */
-export class Process {
+export class TestProcess {
   readonly machine: Machine;
   readonly mm: MmStruct;
 
@@ -133,13 +131,12 @@ export function setup(
   levels: PagingLevels = 4,
   memoryMiB = 64,
   kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
-): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB, levels, kernel });
-  return { m, p: new Process(m, levels) };
+): { m: Machine; p: TestProcess } {
+  return setupMachine((m) => new TestProcess(m, levels), { memoryMiB, levels, kernel });
 }
 
 /** mmap(start, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE). */
-export function mapAt(p: Process, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
+export function mapAt(p: TestProcess, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
   return p.mmap(start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
 }
 
@@ -161,16 +158,8 @@ export function withWrite<T>(mm: MmStruct, fn: () => T): T {
   }
 }
 
-/** Fail the running test on any WARN_ON (DESIGN.md §4). */
-export function failOnWarn(): void {
-  beforeEach(() => {
-    resetWarnings();
-    setWarnHandler((msg) => {
-      throw new Error(`WARN_ON: ${msg}`);
-    });
-  });
-  afterEach(() => setWarnHandler(null));
-}
+/** Fail the running test on any WARN_ON (docs/design.md §4). */
+export { failOnWarn };
 
 export function check(m: Machine): void {
   checkMmInvariants(m);

@@ -12,6 +12,7 @@ import {
   type Report,
   runOnSimulator,
 } from '@mmsim/scenario';
+import { hostMemory } from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
@@ -33,6 +34,7 @@ import {
 import { type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
+import { strategyOption } from './run.ts';
 
 export const KERNEL_OPTION_HELP = `the kernel: ${KERNEL_CHOICES.join(', ')} (default host, the live kernel; the others boot Debian's image under QEMU)`;
 /** The directory, next to the scenario files, that holds recorded answers (one per kernel). */
@@ -40,10 +42,14 @@ export const EXPECTED_DIR = 'expected';
 
 /** `--kernel` checked: 'host' or a guest kernel's name. Without the flag, the scenarios' own
  * `kernel` when they all name the same guest kernel, else the live kernel. */
-export function kernelChoice(value: string | undefined, files: readonly string[] = []): string {
+export function kernelChoice(
+  value: string | undefined,
+  files: readonly string[],
+  io: Pick<Io, 'stdin'>,
+): string {
   if (value === 'host') return 'host';
   if (value !== undefined) return kernelSpec(value).name;
-  const named = new Set(files.map((f) => loadOrFail(f).scenario.kernel));
+  const named = new Set(files.map((f) => loadOrFail(f, io).scenario.kernel));
   const only = named.size === 1 ? [...named][0] : undefined;
   return only !== undefined && GUEST_KERNELS.some((k) => k.name === only) ? only : 'host';
 }
@@ -135,7 +141,7 @@ export async function guestKernelCommand(
   files: string[],
   o: { json?: boolean; progress?: boolean; accel?: string; record?: boolean },
 ): Promise<number> {
-  const loaded = files.map(loadOrFail);
+  const loaded = files.map((f) => loadOrFail(f, io));
   const b = await runBatch(io, kernel, loaded, o);
   batchHeader(io, b);
   let code = 0;
@@ -166,7 +172,8 @@ export async function guestVerifyCommand(
   files: string[],
   o: { json?: boolean; progress?: boolean; accel?: string; strategy?: string },
 ): Promise<number> {
-  const loaded = files.map(loadOrFail);
+  const loaded = files.map((f) => loadOrFail(f, io));
+  const strategy = await strategyOption(o.strategy);
   const b = await runBatch(io, kernel, loaded, o);
   batchHeader(io, b);
   let code = 0;
@@ -183,8 +190,9 @@ export async function guestVerifyCommand(
       return;
     }
     const sim = runOnSimulator(l, {
+      host: hostMemory(),
       kernel: kernelProfile(kernelSpec(kernel).profile),
-      ...(o.strategy === undefined ? {} : { strategy: o.strategy }),
+      ...(strategy === undefined ? {} : { strategy }),
     });
     const diff = compareReports(sim, r.report);
     if (!diff.equal) code = Math.max(code, 1);

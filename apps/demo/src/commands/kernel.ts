@@ -1,6 +1,7 @@
-// mmsim kernel <file>: the scenario on the live kernel through the C oracle (issue 6).
+// mmsim kernel <file>: the scenario on the live kernel through the C oracle.
 
-import { oracleAvailability, type Report, runOnKernel, type Scenario } from '@mmsim/scenario';
+import type { Report, Scenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
@@ -60,7 +61,7 @@ export async function kernelWithProgress(
 }
 
 export async function kernelScenario(io: Io, file: string, o: { json?: boolean; progress?: boolean }) {
-  const loaded = loadOrFail(file);
+  const loaded = loadOrFail(file, io);
   requireKernel();
   const bar = startProgress(io, 'mmsim kernel', loaded.scenario.steps.length, o.progress !== false);
   let r: Report;
@@ -99,7 +100,7 @@ export function defineKernel(program: Command, r: Runner): void {
         files: string[],
         o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; record?: boolean },
       ) => {
-        const kernel = kernelChoice(o.kernel, files);
+        const kernel = kernelChoice(o.kernel, files, r.io);
         if (kernel !== 'host') {
           r.code = await guestKernelCommand(r.io, kernel, files, o);
           return;

@@ -1,28 +1,29 @@
-// mmsim verify <file>: the scenario on both engines, every report compared (issue 6).
+// mmsim verify <file>: the scenario on both engines, every report compared.
 
 import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
 import { guestVerifyCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
-import { simulateWithProgress } from './run.ts';
+import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 
 export async function verifyScenario(
   io: Io,
   file: string,
   o: { json?: boolean; progress?: boolean; strategy?: string },
 ): Promise<number> {
-  const loaded = loadOrFail(file);
+  const loaded = loadOrFail(file, io);
+  const strategy = await strategyOption(o.strategy);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
   let sim: Report;
   let kern: Report;
   try {
-    sim = simulateWithProgress(loaded, bar, o.strategy);
+    sim = simulateWithProgress(loaded, bar, strategy);
     kern = await kernelWithProgress(io, loaded.scenario, bar, steps);
   } finally {
     bar.stop();
@@ -48,6 +49,7 @@ export function defineVerify(program: Command, r: Runner): void {
     .option('--kernel <name>', KERNEL_OPTION_HELP)
     .option('--accel <tcg|kvm>', 'QEMU accelerator for a guest kernel (default tcg)')
     .option('--json', 'print the diff object')
+    .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
@@ -61,8 +63,11 @@ export function defineVerify(program: Command, r: Runner): void {
       ]),
     )
     .action(
-      async (files: string[], o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string }) => {
-        const kernel = kernelChoice(o.kernel, files);
+      async (
+        files: string[],
+        o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; strategy?: string },
+      ) => {
+        const kernel = kernelChoice(o.kernel, files, r.io);
         if (kernel !== 'host') {
           r.code = await guestVerifyCommand(r.io, kernel, files, o);
           return;

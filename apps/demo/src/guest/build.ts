@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { findCompiler, NATIVE_DIR } from '@mmsim/scenario';
+import { findCompiler, NATIVE_DIR } from '@mmsim/scenario/node';
 
 export const STATIC_BUILD_DIR: string = join(NATIVE_DIR, 'build', 'static');
 /** glibc's static archive (Debian: libc6-dev); `cc -static` needs it. */

@@ -3,13 +3,8 @@
 // Node-only.
 
 import { readFileSync } from 'node:fs';
-import {
-  encodeInstructions,
-  type LoadedScenario,
-  planScenario,
-  type Report,
-  reportSchema,
-} from '@mmsim/scenario';
+import { type LoadedScenario, planScenario, type Report, reportSchema } from '@mmsim/scenario';
+import { encodeInstructions } from '@mmsim/scenario/node';
 import { buildGuestInit, buildStatic, buildStaticOracle, staticBuildUnavailable } from './build.ts';
 import { type InstalledKernel, installedKernel, kernelSpec, kernelsDir } from './kernels.ts';
 import {
