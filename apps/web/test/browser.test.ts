@@ -201,6 +201,13 @@ describe.skipIf(!haveChromium)('apps/web in chromium', () => {
     await page.fill('#scenario-text', 'name: x\nsteps: [');
     await page.waitForSelector('#scenario-error.error');
     expect(await page.textContent('#scenario-error')).toContain('expected valid YAML');
+    // Completion from the JSON Schema: Ctrl+Space on a new step line writes an op.
+    await page.fill('#scenario-text', 'name: x\nsteps:\n  - { ');
+    await page.waitForSelector('.completion');
+    await page.keyboard.press('Control+Space');
+    await page.waitForFunction(() =>
+      /- \{ op: \w+/.test((document.querySelector('#scenario-text') as HTMLTextAreaElement).value),
+    );
     expect(errors).toEqual([]);
   });
 

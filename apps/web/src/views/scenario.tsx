@@ -2,10 +2,14 @@
 // validator as you type, its one-line error shown under the editor), step through it, play it,
 // or jump to a report.
 
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AppState, Invalid } from '../app.tsx';
+import { type Completion, completionsAt } from '../complete.ts';
 import type { Snapshot } from '../protocol.ts';
 import { BUNDLED } from '../scenarios.ts';
+
+/** Completions listed under the editor. */
+const MAX_COMPLETIONS = 10;
 
 export interface ScenarioProps {
   state: AppState;
@@ -26,6 +30,19 @@ export function ScenarioView(p: ScenarioProps) {
   const step = snap?.step ?? -1;
   const labels = snap?.steps.filter((s) => s.label !== null).map((s) => s.label as string) ?? [];
   const list = useRef<HTMLDivElement>(null);
+  const editor = useRef<HTMLTextAreaElement>(null);
+  const [caret, setCaret] = useState(0);
+  const completions = completionsAt(p.draft, Math.min(caret, p.draft.length)).slice(0, MAX_COMPLETIONS);
+  const track = (e: Event) => setCaret((e.target as HTMLTextAreaElement).selectionStart);
+  const insert = (c: Completion) => {
+    const at = Math.min(caret, p.draft.length);
+    p.onEdit(p.draft.slice(0, at) + c.text + p.draft.slice(at));
+    setCaret(at + c.text.length);
+    requestAnimationFrame(() => {
+      editor.current?.focus();
+      editor.current?.setSelectionRange(at + c.text.length, at + c.text.length);
+    });
+  };
   useEffect(() => {
     list.current?.querySelector('.current')?.scrollIntoView({ block: 'nearest' });
   }, [step, snap]);
@@ -64,9 +81,33 @@ export function ScenarioView(p: ScenarioProps) {
           aria-label="scenario text (YAML or JSON)"
           aria-invalid={p.invalid !== null}
           aria-describedby="scenario-error"
+          ref={editor}
           value={p.draft}
-          onInput={(e) => p.onEdit((e.target as HTMLTextAreaElement).value)}
+          onInput={(e) => {
+            track(e);
+            p.onEdit((e.target as HTMLTextAreaElement).value);
+          }}
+          onKeyUp={track}
+          onClick={track}
+          onKeyDown={(e) => {
+            // Ctrl+Space: take the first completion.
+            if (e.key === ' ' && e.ctrlKey && completions[0] !== undefined) {
+              e.preventDefault();
+              insert(completions[0]);
+            }
+          }}
         />
+        <div
+          class="completions"
+          title="completions from the scenario JSON Schema (Ctrl+Space takes the first)"
+        >
+          {completions.map((c) => (
+            <button key={c.text} type="button" class="completion" title={c.hint} onClick={() => insert(c)}>
+              <code>{c.text.replace(/^, /, '')}</code>
+              {c.hint !== '' && <span class="dim"> {c.hint}</span>}
+            </button>
+          ))}
+        </div>
         <div id="scenario-error" class={p.invalid === null ? 'valid' : 'error'} role="status">
           {p.invalid === null ? (
             'valid scenario'
