@@ -11,7 +11,14 @@ import {
   kernelProfile,
   PAGE_SIZE,
 } from '@mmsim/core';
-import { type BreakKsmStrategy, Ksm, type KsmCounters, ksmSysfsHas, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
+import {
+  type BreakKsmStrategy,
+  Ksm,
+  type KsmCounters,
+  ksmSysfsHas,
+  ksmSysfsWrite,
+  STRATEGIES,
+} from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
   MADV_HUGEPAGE,
