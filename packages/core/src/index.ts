@@ -86,4 +86,5 @@ export {
   kernelProfile,
   type WalkProfile,
 } from './kernel.ts';
+export { mulberry32 } from './random.ts';
 export { TraceBus, type TraceEventMap, type TraceEventName, type TraceRecord } from './trace.ts';

@@ -9,6 +9,7 @@ import {
   type InterleavePoint,
   migrate_folio_finish,
   migrate_folio_start,
+  pmd_index,
   pmd_leaf,
   readEntry,
   reclaim_folio,
@@ -241,7 +242,7 @@ const splitRace = {
     const start = addrOf(w, 'a', 'r');
     const pm = w.m.phys;
     const pmdT = mm.find_pmd_table(start);
-    readEntry(pm, pmdT, Math.floor((start % 2 ** 30) / PMD_SIZE));
+    readEntry(pm, pmdT, pmd_index(start));
     if (!pmd_leaf(E.lo)) fail('setup: no THP');
     let pmdCalls = 0;
     let leafSeen = 0;

@@ -3,7 +3,18 @@
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
-import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, tableIndex } from '@mmsim/core';
+import {
+  addrEnd,
+  alignDown,
+  P4D_SHIFT,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PMD_SHIFT,
+  PMD_SIZE,
+  PTRS_PER_TABLE,
+  PUD_SHIFT,
+  tableIndex,
+} from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -66,6 +77,7 @@ import {
 import {
   E,
   entryTable,
+  pgdirShift,
   pmd_index,
   pte_index,
   ptlLock,
@@ -617,8 +629,8 @@ export function free_pgtables(mm: MmStruct, start: number, end: number): void {
   freeLevel(mm, pm, mm.pgd, mm.levels === 5 ? 4 : 3, start, end, overlaps);
 }
 
-const LEVEL_SHIFT = [12, 21, 30, 39, 48];
-const LEVEL_SIZE = [PAGE_SIZE, PMD_SIZE, 2 ** 30, 2 ** 39, 2 ** 48];
+const LEVEL_SHIFT = [PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, pgdirShift(5)];
+const LEVEL_SIZE = LEVEL_SHIFT.map((shift) => 2 ** shift);
 
 /** Free empty child tables of `table` (a level-`lvl` table: 1 = PMD ... 4 = PGD in 5-level). */
 function freeLevel(
