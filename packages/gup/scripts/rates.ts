@@ -1,6 +1,7 @@
 // A quick local measurement of the benchmark kernels over 1 GiB (apps/bench owns the real
 // harness with bootstrap statistics). Run: node --conditions=@mmsim/source --import tsx scripts/rates.ts
 import { GiB, KERNEL_PROFILES, type KernelVersion, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
@@ -9,7 +10,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind } from '../src/index.ts';
 

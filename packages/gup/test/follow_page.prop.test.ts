@@ -14,6 +14,7 @@ import {
   PAGE_SIZE,
   PMD_SIZE,
 } from '@mmsim/core';
+import type { Process } from '@mmsim/mm';
 import {
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
@@ -35,7 +36,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  type Process,
   pmd_index,
   pte_index,
   readEntry,

@@ -1,5 +1,6 @@
 import { KERNEL_PROFILES, KERNEL_VERSIONS, PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE, Process } from '@mmsim/mmu';
+import { Process } from '@mmsim/mm';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

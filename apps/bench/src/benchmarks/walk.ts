@@ -17,6 +17,7 @@
 
 import { GiB, KERNEL_PROFILES, type KernelVersion, PAGE_SIZE, TiB } from '@mmsim/core';
 import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind } from '@mmsim/gup';
+import { Process } from '@mmsim/mm';
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -26,7 +27,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   type VmAreaStruct,
 } from '@mmsim/mmu';
 import { type MmWalk, mmWalkOps, walk_page_range, walk_page_range_vma } from '@mmsim/pagewalk';
