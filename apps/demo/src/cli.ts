@@ -23,7 +23,7 @@ import { defineVerify } from './commands/verify.ts';
 import { type Io, processIo, UsageError } from './io.ts';
 
 /** The commander program, every subcommand defined, output going to `r.io`. */
-export function buildProgram(r: Runner): Command {
+function buildProgram(r: Runner): Command {
   const program = new Command();
   program
     .name('mmsim')

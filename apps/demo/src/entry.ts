@@ -61,7 +61,7 @@ const _PAGE_PAT_LARGE = 1 << 12;
 /** PTE_PFN_MASK: bits 12-51. */
 const PFN_FIELD_SPAN = 2 ** 40;
 /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level (arch/x86/include/asm/sparsemem.h). */
-export function maxPhysmemBits(levels: 4 | 5): number {
+function maxPhysmemBits(levels: 4 | 5): number {
   return levels === 5 ? 52 : 46;
 }
 
@@ -267,7 +267,7 @@ export function decodeEntry(lo: number, hi: number, level: Level = 'pte', levels
 }
 
 /** The flag names `--flags` accepts for a present entry, and their low-word bits. */
-export const PRESENT_FLAGS: Record<string, number> = {
+const PRESENT_FLAGS: Record<string, number> = {
   present: _PAGE_PRESENT,
   rw: _PAGE_RW,
   user: _PAGE_USER,
@@ -285,23 +285,23 @@ export const PRESENT_FLAGS: Record<string, number> = {
   pat_large: _PAGE_PAT_LARGE,
 };
 /** Flags of the high word. */
-export const PRESENT_FLAGS_HI: Record<string, number> = {
+const PRESENT_FLAGS_HI: Record<string, number> = {
   nx: _PAGE_NX_HI,
   softw4: 1 << 25,
   saved_dirty: 1 << 26,
 };
 /** The flag names `--flags` accepts with --swap-type/--migration/--marker. */
-export const SWAP_FLAGS: Record<string, number> = {
+const SWAP_FLAGS: Record<string, number> = {
   soft_dirty: _PAGE_SWP_SOFT_DIRTY,
   uffd_wp: _PAGE_SWP_UFFD_WP,
   exclusive: _PAGE_SWP_EXCLUSIVE,
 };
-export const MARKERS: Record<string, number> = {
+const MARKERS: Record<string, number> = {
   uffd_wp: PTE_MARKER_UFFD_WP,
   poisoned: PTE_MARKER_POISONED,
   guard: PTE_MARKER_GUARD,
 };
-export const MIGRATION_TYPES: Record<string, number> = {
+const MIGRATION_TYPES: Record<string, number> = {
   read: SWP_MIGRATION_READ,
   read_exclusive: SWP_MIGRATION_READ_EXCLUSIVE,
   write: SWP_MIGRATION_WRITE,

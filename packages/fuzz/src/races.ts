@@ -5,6 +5,7 @@
 import { PMD_SIZE } from '@mmsim/core';
 import { STRATEGIES } from '@mmsim/ksm';
 import {
+  _PAGE_PRESENT,
   E,
   type InterleavePoint,
   migrate_folio_finish,
@@ -264,7 +265,8 @@ const splitRace = {
       },
       pte_entry: (walk: MmWalk, addr: number) => {
         seen.set(addr, (seen.get(addr) ?? 0) + 1);
-        if ((walk.lo & 1) === 0) fail(`pte_entry at 0x${addr.toString(16)}: not present after the split`);
+        if ((walk.lo & _PAGE_PRESENT) === 0)
+          fail(`pte_entry at 0x${addr.toString(16)}: not present after the split`);
         return 0;
       },
     });

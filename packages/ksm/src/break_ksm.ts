@@ -5,9 +5,10 @@
 // Every strategy also unshares KSM-placed zero pages (the ~6.6 rule), so that all of them act
 // identically on the same state and only their cost differs.
 
-import { type BreakKsmKind, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
+import { type BreakKsmKind, ENOMEM, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
 import { FOLL_GET, FOLL_MIGRATION, FOLL_REMOTE, follow_page } from '@mmsim/gup';
 import {
+  _PAGE_PRESENT,
   E,
   entry_pfn,
   FAULT_FLAG_REMOTE,
@@ -21,6 +22,8 @@ import {
   pte_present,
   ptlLock,
   ptlUnlock,
+  pud_leaf,
+  pud_present,
   readEntry,
   swp_offset,
   VM_FAULT_OOM,
@@ -55,7 +58,6 @@ export interface BreakKsmStrategy {
   unmerge(ksm: Ksm, vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number;
 }
 
-const ENOMEM = 12;
 const STOP = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM;
 
 /** The PTE at addr (under its PTL) is a KSM page, a migration entry of one, or a KSM zero page:
@@ -72,7 +74,7 @@ function pteIsKsm(ksm: Ksm, lo: number, hi: number): boolean {
 function pmdCallbackTest(walk: MmWalk, addr: number): number {
   const ksm = walk.private as Ksm;
   const pm = ksm.m.phys;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  if (pmd_leaf(walk.lo) || (walk.lo & _PAGE_PRESENT) === 0) return 0;
   const pteT = entry_pfn(walk.lo, walk.hi);
   ptlLock(pm, ksm.m.counters, pteT);
   readEntry(pm, pteT, pte_index(addr));
@@ -135,7 +137,7 @@ function isKsmZeroAt(ksm: Ksm, vma: VmAreaStruct, addr: number): boolean {
  * pmd_entry callbacks; two walks + one fault per merged page. (v1's missing unlock on a none
  * PTE is fixed here, as v2 did.) */
 const pudPmdOps = mmWalkOps({
-  pud_entry: (walk) => (pmd_leaf(walk.lo) || (walk.lo & 1) === 0 ? 1 : 0),
+  pud_entry: (walk) => (pud_leaf(walk.lo) || !pud_present(walk.lo) ? 1 : 0),
   pmd_entry: (walk, addr) => {
     // v1 always returned 1 (one page looked up: stop) and reported KSM-ness through private.
     (walk.private as Ksm).walkHit = pmdCallbackTest(walk, addr);
@@ -225,7 +227,7 @@ function rangePmdEntry(walk: MmWalk, addr: number, next: number): number {
   const pm = ksm.m.phys;
   const c = ksm.m.counters;
   if (walk.vma!.vm_mm.mm_users === 0) return 0;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  if (pmd_leaf(walk.lo) || (walk.lo & _PAGE_PRESENT) === 0) return 0;
   const pteT = entry_pfn(walk.lo, walk.hi);
   ptlLock(pm, c, pteT);
   const w = pm.tableWords(pteT);
@@ -284,7 +286,7 @@ function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
   const pm = ksm.m.phys;
   const c = ksm.m.counters;
   if (vma.vm_mm.mm_users === 0) return 0;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  if (pmd_leaf(walk.lo) || (walk.lo & _PAGE_PRESENT) === 0) return 0;
   const pmdLo = walk.lo;
   const pmdHi = walk.hi;
   const pteT = entry_pfn(pmdLo, pmdHi);

@@ -19,6 +19,7 @@ import {
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
+  _PAGE_PRESENT,
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
@@ -354,7 +355,7 @@ export class Ksm {
         addr = next;
         continue;
       }
-      if ((lo & 1) === 0) {
+      if ((lo & _PAGE_PRESENT) === 0) {
         addr = next;
         continue;
       }
@@ -754,7 +755,7 @@ export class Ksm {
     const pmdT = mm.find_pmd_table(addr);
     if (pmdT === 0) return false;
     readEntry(pm, pmdT, pmd_index(addr));
-    if (pmd_leaf(E.lo) || (E.lo & 1) === 0) return false;
+    if (pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) return false;
     const pteT = entry_pfn(E.lo, E.hi);
     const idx = pte_index(addr);
     readEntry(pm, pteT, idx);

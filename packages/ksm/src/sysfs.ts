@@ -1,7 +1,7 @@
 // /sys/kernel/mm/ksm (mm/ksm.c *_show/*_store, Linux 6.18): reads return the file's text
 // (without the newline), writes parse and validate as the kernel does and return 0 or -errno.
 
-import { EBUSY, EINVAL, ERANGE } from '@mmsim/core';
+import { EBUSY, EINVAL, ENOENT, ERANGE } from '@mmsim/core';
 import { KSM_RUN_UNMERGE, type Ksm } from './ksm.ts';
 
 export interface KnobInfo {
@@ -210,6 +210,6 @@ export function ksmSysfsWrite(ksm: Ksm, name: string, value: string): number {
       return 0;
     }
     default:
-      return -2; // ENOENT: no such (writable) file
+      return -ENOENT; // no such (writable) file
   }
 }

@@ -188,8 +188,8 @@ const ksmKnobs = z.strictObject(
   >,
 );
 
-export const spawnStep = z.strictObject({ op: z.literal('spawn'), proc: name, ...common });
-export const mmapStep = z.strictObject({
+const spawnStep = z.strictObject({ op: z.literal('spawn'), proc: name, ...common });
+const mmapStep = z.strictObject({
   op: z.literal('mmap'),
   ...procRegion,
   pages: pageCount,
@@ -198,14 +198,14 @@ export const mmapStep = z.strictObject({
   prot: prot.optional(),
   ...common,
 });
-export const fillStep = z.strictObject({
+const fillStep = z.strictObject({
   op: z.literal('fill'),
   ...procRegion,
   pattern: fillPatternSchema,
   ...range,
   ...common,
 });
-export const writeStep = z.strictObject({
+const writeStep = z.strictObject({
   op: z.literal('write'),
   ...procRegion,
   page: pageIndex,
@@ -213,50 +213,50 @@ export const writeStep = z.strictObject({
   value: z.number().int().min(0).max(255),
   ...common,
 });
-export const touchStep = z.strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common });
-export const madviseStep = z.strictObject({
+const touchStep = z.strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common });
+const madviseStep = z.strictObject({
   op: z.literal('madvise'),
   ...procRegion,
   advice: z.enum(Object.keys(MADVISE_ADVICE) as [MadviseAdvice, ...MadviseAdvice[]]),
   ...range,
   ...common,
 });
-export const mprotectStep = z.strictObject({
+const mprotectStep = z.strictObject({
   op: z.literal('mprotect'),
   ...procRegion,
   prot,
   ...range,
   ...common,
 });
-export const munmapStep = z.strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common });
-export const prctlStep = z.strictObject({
+const munmapStep = z.strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common });
+const prctlStep = z.strictObject({
   op: z.literal('prctl'),
   proc: name,
   option: z.enum(Object.keys(PRCTL_OPTIONS) as [PrctlOption, ...PrctlOption[]]),
   value: z.union([u32, z.boolean()]),
   ...common,
 });
-export const forkStep = z.strictObject({ op: z.literal('fork'), proc: name, child: name, ...common });
-export const exitStep = z.strictObject({ op: z.literal('exit'), proc: name, ...common });
-export const knobStep = z.strictObject({
+const forkStep = z.strictObject({ op: z.literal('fork'), proc: name, child: name, ...common });
+const exitStep = z.strictObject({ op: z.literal('exit'), proc: name, ...common });
+const knobStep = z.strictObject({
   op: z.literal('knob'),
   name: z.enum(KSM_KNOBS as [KsmKnob, ...KsmKnob[]]),
   value: knobValue,
   ...common,
 });
-export const ksmScanStep = z.strictObject({
+const ksmScanStep = z.strictObject({
   op: z.literal('ksm_scan'),
   full_scans: z.number().int().min(1).max(100_000),
   ...common,
 });
-export const ksmConvergeStep = z.strictObject({
+const ksmConvergeStep = z.strictObject({
   op: z.literal('ksm_converge'),
   max_full_scans: z.number().int().min(1).max(100_000).optional(),
   ...common,
 });
-export const ksmUnmergeAllStep = z.strictObject({ op: z.literal('ksm_unmerge_all'), ...common });
-export const reportStep = z.strictObject({ op: z.literal('report'), label: z.string().min(1), ...common });
-export const expectStep = z.strictObject({
+const ksmUnmergeAllStep = z.strictObject({ op: z.literal('ksm_unmerge_all'), ...common });
+const reportStep = z.strictObject({ op: z.literal('report'), label: z.string().min(1), ...common });
+const expectStep = z.strictObject({
   op: z.literal('expect'),
   ksm: ksmExpect.optional(),
   proc: z.record(name, procExpect).optional(),

@@ -74,7 +74,7 @@ function swapKind(type: number): string {
 }
 
 /** Decode one pagemap entry (given as its two 32-bit words). */
-export function decodePagemap(m: Machine, address: number, lo: number, hi: number): PagemapEntry {
+function decodePagemap(m: Machine, address: number, lo: number, hi: number): PagemapEntry {
   const frame = lo + (hi & 0x7fffff) * 2 ** 32; // bits 0-54
   const e: PagemapEntry = {
     address,
@@ -136,7 +136,7 @@ export interface PagemapOptions {
   json?: boolean;
 }
 
-export function pagemapCommand(io: Io, file: string, o: PagemapOptions): number {
+function pagemapCommand(io: Io, file: string, o: PagemapOptions): number {
   const st = simulateTo(loadOrFail(file), o.at);
   const m = st.ctx.machine;
   const c = io.colors;

@@ -46,7 +46,7 @@ export function simulateWithProgress(
   }
 }
 
-export function runScenario(io: Io, file: string, o: RunOptions): number {
+function runScenario(io: Io, file: string, o: RunOptions): number {
   const loaded = loadOrFail(file);
   const bar = startProgress(io, 'mmsim run', loaded.scenario.steps.length, o.progress !== false);
   let r: Report;

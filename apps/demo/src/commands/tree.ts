@@ -45,7 +45,7 @@ function page(st: Stopped, n: KsmStableNode): TreePage {
 }
 
 /** The trees of the stopped world, as data. */
-export function treeData(st: Stopped): TreeData {
+function treeData(st: Stopped): TreeData {
   const ksm = st.ctx.ksm;
   const stable: TreeStableNode[] = [];
   for (const n of ksm.stableNodes()) {
@@ -67,7 +67,7 @@ interface Drawn {
 }
 
 /** ASCII branches, as `tree --charset=ascii` draws them. */
-export function drawTree(nodes: Drawn[], prefix = ''): string {
+function drawTree(nodes: Drawn[], prefix = ''): string {
   let s = '';
   nodes.forEach((n, i) => {
     const last = i === nodes.length - 1;
@@ -77,7 +77,7 @@ export function drawTree(nodes: Drawn[], prefix = ''): string {
   return s;
 }
 
-export function treeText(d: TreeData, io: Io, max: number): string {
+function treeText(d: TreeData, io: Io, max: number): string {
   const c = io.colors;
   const hex = (n: number): string => `0x${n.toString(16)}`;
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -126,7 +126,7 @@ export function treeText(d: TreeData, io: Io, max: number): string {
   return s;
 }
 
-export function treeCommand(io: Io, file: string, o: { at?: string; json?: boolean; max: string }): number {
+function treeCommand(io: Io, file: string, o: { at?: string; json?: boolean; max: string }): number {
   const max = intOption('--max', o.max, 0, Number.MAX_SAFE_INTEGER);
   const st = simulateTo(loadOrFail(file), o.at);
   const d = treeData(st);
