@@ -11,9 +11,12 @@ export const PTRS_PER_TABLE = 512;
 export const PMD_SHIFT = 21;
 export const PUD_SHIFT = 30;
 export const P4D_SHIFT = 39;
+/** PGDIR_SHIFT with 5-level paging (LA57); with 4 levels it is P4D_SHIFT (the P4D is folded). */
+export const PGDIR_SHIFT_LA57 = 48;
 export const PMD_SIZE = 2 ** PMD_SHIFT;
 export const PUD_SIZE = 2 ** PUD_SHIFT;
 export const P4D_SIZE = 2 ** P4D_SHIFT;
+export const PGDIR_SIZE_LA57 = 2 ** PGDIR_SHIFT_LA57;
 /** HPAGE_PMD_ORDER / HPAGE_PMD_NR: a PMD-mapped THP. */
 export const HPAGE_PMD_ORDER = PMD_SHIFT - PAGE_SHIFT;
 export const HPAGE_PMD_NR = 2 ** HPAGE_PMD_ORDER;

@@ -33,6 +33,7 @@ import {
   type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
+  PGDIR_SIZE_LA57,
   PMD_SIZE,
   PUD_SIZE,
   pageAlignDown,
@@ -74,7 +75,6 @@ import {
   pgd_bad,
   pgd_index,
   pgd_present,
-  pgdirShift,
   pmd_bad,
   pmd_index,
   pmd_leaf,
@@ -1438,7 +1438,7 @@ function gup_fast_pgd_range(
 ): void {
   const pm = mm.machine.phys;
   const c = mm.machine.counters;
-  const pgdSize = 2 ** pgdirShift(mm.levels);
+  const pgdSize = mm.levels === 5 ? PGDIR_SIZE_LA57 : P4D_SIZE;
   do {
     readEntry(pm, mm.pgd, pgd_index(mm.levels, addr));
     c.pgdRead++;

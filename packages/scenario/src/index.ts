@@ -98,12 +98,19 @@ export {
   STEP_OPS,
   type Step,
   type StepOp,
+  scenarioJsonSchema,
   scenarioSchema,
   stepSchema,
   type TouchStep,
   type WriteStep,
 } from './schema.ts';
 export { collectReport, runOnSimulator, type SimulatorContext, type SimulatorOptions } from './simulator.ts';
+export {
+  checkBreakKsmStrategy,
+  isBuiltinStrategy,
+  loadBreakKsmStrategy,
+  resolveBreakKsmStrategy,
+} from './strategy.ts';
 export {
   type ProcPlan,
   planScenario,

@@ -30,7 +30,7 @@ function knobsCommand(io: Io, file: string | undefined, o: { at?: string; json?:
   if (file === undefined) {
     ksm = new Ksm(new Machine({ memoryMiB: 16 }));
   } else {
-    const st = simulateTo(loadOrFail(file), o.at);
+    const st = simulateTo(loadOrFail(file, io), o.at);
     ksm = st.ctx.ksm;
     where = `${st.loaded.scenario.name} ${whereStopped(st)}`;
   }
