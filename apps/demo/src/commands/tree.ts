@@ -1,65 +1,20 @@
 // mmsim tree <scenario>: KSM's stable tree (nodes, chains and their dups, each KSM page's
 // rmap_items) and unstable tree, drawn as an ASCII tree.
 
-import type { KsmRmapItemView, KsmStableNode } from '@mmsim/ksm';
-import { chainDups, hlistItems, STABLE_NODE_CHAIN, stableNodes, unstableItems } from '@mmsim/ksm';
+import { type KsmTrees, ksmTrees, type TreeItem, type TreePage } from '@mmsim/scenario';
 import type { Command } from 'commander';
 import { AT_HELP, examples, intOption, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
-import { loadOrFail, regionOf, type Stopped, simulateTo, whereStopped } from '../simulate.ts';
+import { loadOrFail, type Stopped, simulateTo, whereStopped } from '../simulate.ts';
 
-export interface TreeItem {
-  proc: string;
-  /** "region+page", or "" when the address is in no named region. */
-  region: string;
-  address: number;
-}
-
-export interface TreePage {
-  kpfn: number;
-  /** The first bytes of the KSM page, in hex. */
-  content: string;
-  rmap_items: TreeItem[];
-}
-
-export type TreeStableNode = ({ type: 'node' } & TreePage) | { type: 'chain'; dups: TreePage[] };
-
-export interface TreeData {
+export interface TreeData extends KsmTrees {
   scenario: string;
   at: string | null;
-  stable: TreeStableNode[];
-  unstable: (TreeItem & { checksum: number })[];
-}
-
-function item(st: Stopped, it: KsmRmapItemView): TreeItem {
-  const proc = it.mm.owner;
-  return { proc, region: regionOf(st, proc, it.address), address: it.address };
-}
-
-function page(st: Stopped, n: KsmStableNode): TreePage {
-  const items = hlistItems(st.ctx.ksm, n).map((it) => item(st, it));
-  const bytes = new Uint8Array(8);
-  st.ctx.machine.phys.readBytes(n.kpfn, 0, bytes, 0, 8);
-  const content = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return { kpfn: n.kpfn, content, rmap_items: items };
 }
 
 /** The trees of the stopped world, as data. */
-function treeData(st: Stopped): TreeData {
-  const ksm = st.ctx.ksm;
-  const stable: TreeStableNode[] = [];
-  for (const n of stableNodes(ksm)) {
-    if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
-      const dups: TreePage[] = [];
-      for (const d of chainDups(n)) dups.push(page(st, d));
-      stable.push({ type: 'chain', dups });
-    } else stable.push({ type: 'node', ...page(st, n) });
-  }
-  const unstable: TreeData['unstable'] = unstableItems(ksm).map((n) => ({
-    ...item(st, n),
-    checksum: n.oldchecksum,
-  }));
-  return { scenario: st.loaded.scenario.name, at: st.label, stable, unstable };
+export function treeData(st: Stopped): TreeData {
+  return { scenario: st.loaded.scenario.name, at: st.label, ...ksmTrees(st.ctx) };
 }
 
 interface Drawn {
@@ -68,7 +23,7 @@ interface Drawn {
 }
 
 /** ASCII branches, as `tree --charset=ascii` draws them. */
-function drawTree(nodes: Drawn[], prefix = ''): string {
+export function drawTree(nodes: Drawn[], prefix = ''): string {
   let s = '';
   nodes.forEach((n, i) => {
     const last = i === nodes.length - 1;
@@ -78,7 +33,7 @@ function drawTree(nodes: Drawn[], prefix = ''): string {
   return s;
 }
 
-function treeText(d: TreeData, io: Io, max: number): string {
+export function treeText(d: TreeData, io: Io, max: number): string {
   const c = io.colors;
   const hex = (n: number): string => `0x${n.toString(16)}`;
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -127,7 +82,7 @@ function treeText(d: TreeData, io: Io, max: number): string {
   return s;
 }
 
-function treeCommand(io: Io, file: string, o: { at?: string; json?: boolean; max: string }): number {
+export function treeCommand(io: Io, file: string, o: { at?: string; json?: boolean; max: string }): number {
   const max = intOption('--max', o.max, 0, Number.MAX_SAFE_INTEGER);
   const st = simulateTo(loadOrFail(file, io), o.at);
   const d = treeData(st);
