@@ -33,7 +33,7 @@ export function mmsimVersion(): string {
 }
 
 /** The commander program, every subcommand defined, output going to `r.io`. */
-export function buildProgram(r: Runner): Command {
+function buildProgram(r: Runner): Command {
   const program = new Command();
   program
     .name('mmsim')

@@ -99,7 +99,7 @@ function protBits(p: Prot | undefined): number {
 const page = new Uint8Array(PAGE_SIZE);
 
 /** Smallest `machine.memory_mib` the simulator runs. */
-export const MIN_MEMORY_MIB = 4;
+const MIN_MEMORY_MIB = 4;
 
 /** Run a validated scenario on a fresh simulated machine. Throws ScenarioError when the simulator
  * cannot run it as written (a machine too small, an initial knob value the knob refuses). */
