@@ -18,6 +18,7 @@ export {
   KSM_SYSFS,
   MAX_REPORT_LABELS,
   NATIVE_DIR,
+  OFFLINE_ENV,
   ORACLE_BINARY,
   ORACLE_SOURCE,
   type OracleAvailability,
@@ -32,6 +33,24 @@ export {
   runOnKernel,
 } from './oracle.ts';
 export { type LoadedScenario, loadScenario, parseScenario, validateScenario } from './parse.ts';
+export {
+  compareWithRecording,
+  formatRecording,
+  listScenarioFiles,
+  loadRecording,
+  loadRecordingFor,
+  RECORDING_DIR,
+  RECORDING_FORMAT,
+  RECORDING_RUNS,
+  type Recording,
+  RecordingUnstableError,
+  type RecordOptions,
+  recordingPath,
+  recordingSchema,
+  recordScenario,
+  SCENARIOS_DIR,
+  writeRecording,
+} from './recording.ts';
 export {
   compareReports,
   type Engine,

@@ -1,31 +1,46 @@
-// Every scenario in scenarios/ runs on the simulator (its expects must pass) and, where the live
-// kernel is available, through `verify`: the two engines' reports must be equal.
+// Every scenario in scenarios/ runs on the simulator (its expects must pass, every invariant
+// holding) and its report must equal the live kernel's answer recorded in scenarios/expected/
+// (regression), on every machine. Where the live kernel is available (root, KSM, cc, and no
+// MMSIM_OFFLINE), the kernel runs too and must still equal the recording (drift): the two are
+// separate tests so a changed kernel is never mistaken for a simulator bug, and the other way round.
 
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { checkKsmInvariants } from '@mmsim/ksm';
 import { checkMmInvariants } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import {
-  compareReports,
+  compareWithRecording,
   formatReportDiff,
+  listScenarioFiles,
+  loadRecordingFor,
   loadScenario,
   oracleAvailability,
+  RECORDING_DIR,
+  recordingPath,
   runOnKernel,
   runOnSimulator,
+  SCENARIOS_DIR,
 } from '../src/index.ts';
 
-const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios');
-const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
+const files = listScenarioFiles(SCENARIOS_DIR);
 const kernel = oracleAvailability();
-if (!kernel.available) console.log(`scenario verify tests skipped: ${kernel.reason}`);
+if (!kernel.available)
+  console.log(`scenario drift tests (live kernel vs recording) skipped: ${kernel.reason}`);
 
 describe('scenarios/', () => {
   it('holds scenarios', () => expect(files.length).toBeGreaterThan(0));
 
-  for (const f of files) {
+  it('every recording belongs to a scenario file', () => {
+    const names = new Set(files.map((f) => basename(recordingPath(f))));
+    const orphans = readdirSync(join(SCENARIOS_DIR, RECORDING_DIR)).filter((n) => !names.has(n));
+    expect(orphans).toEqual([]);
+  });
+
+  for (const file of files) {
+    const f = basename(file);
     it(`${f} runs on the simulator with every invariant holding after every step`, () => {
-      const loaded = loadScenario(join(dir, f));
+      const loaded = loadScenario(file);
       const r = runOnSimulator(loaded, {
         afterStep: (ctx) => {
           checkMmInvariants(ctx.machine);
@@ -35,14 +50,29 @@ describe('scenarios/', () => {
       expect(r.failures).toEqual([]);
     });
 
+    it(`${f}: the simulator equals the kernel's recorded answer, every report step (regression)`, () => {
+      const loaded = loadScenario(file);
+      const rec = loadRecordingFor(loaded);
+      expect(rec.scenario).toBe(f);
+      // Every report step is in the recording, in order: nothing the kernel answered goes unchecked.
+      const labels = loaded.scenario.steps.flatMap((s) => (s.op === 'report' ? [s.label] : []));
+      expect(rec.report.reports.map((e) => e.label)).toEqual(labels);
+      const diff = compareWithRecording(runOnSimulator(loaded), rec);
+      expect(diff.equal, formatReportDiff(diff, ['simulator', `recorded (Linux ${rec.kernel})`])).toBe(true);
+    });
+
     it.skipIf(!kernel.available)(
-      `${f}: verify against the live kernel${kernel.available ? '' : ` (skipped: ${kernel.available ? '' : kernel.reason})`}`,
+      `${f}: the live kernel still equals its recording (drift)${kernel.available ? '' : ` (skipped: ${kernel.reason})`}`,
       async () => {
-        const loaded = loadScenario(join(dir, f));
-        const sim = runOnSimulator(loaded);
-        const kern = await runOnKernel(loaded.scenario);
-        const diff = compareReports(sim, kern);
-        expect(diff.equal, formatReportDiff(diff)).toBe(true);
+        const loaded = loadScenario(file);
+        const rec = loadRecordingFor(loaded);
+        const live = await runOnKernel(loaded.scenario);
+        const diff = compareWithRecording(live, rec);
+        const names: [string, string] = ['live kernel', `recorded (Linux ${rec.kernel}, ${rec.recorded})`];
+        expect(
+          diff.equal,
+          `the kernel changed, not the simulator: re-record with \`sudo pnpm mmsim record scenarios/${f}\` once the change is understood\n${formatReportDiff(diff, names)}`,
+        ).toBe(true);
       },
       120_000,
     );

@@ -1,6 +1,14 @@
 // mmsim verify <file>: the scenario on both engines, every report compared (issue 6).
 
-import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
+import {
+  compareReports,
+  compareWithRecording,
+  formatReportDiff,
+  type LoadedScenario,
+  loadRecordingFor,
+  type Report,
+  type ReportDiff,
+} from '@mmsim/scenario';
 import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
@@ -9,12 +17,9 @@ import { loadOrFail } from '../simulate.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { simulateWithProgress } from './run.ts';
 
-export async function verifyScenario(
-  io: Io,
-  file: string,
-  o: { json?: boolean; progress?: boolean; strategy?: string },
-): Promise<number> {
+export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
   const loaded = loadOrFail(file);
+  if (o.recorded === true) return verifyRecorded(io, loaded, o);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
@@ -26,13 +31,44 @@ export async function verifyScenario(
   } finally {
     bar.stop();
   }
-  const diff = compareReports(sim, kern);
+  return printDiff(io, sim.scenario, 'live kernel', compareReports(sim, kern), o);
+}
+
+export interface VerifyOptions {
+  json?: boolean;
+  progress?: boolean;
+  strategy?: string;
+  recorded?: boolean;
+}
+
+/** The simulator against the kernel's recorded answer (expected/NAME.json): no root needed. */
+function verifyRecorded(io: Io, loaded: LoadedScenario, o: VerifyOptions): number {
+  const rec = loadRecordingFor(loaded);
+  const bar = startProgress(io, 'mmsim verify', loaded.scenario.steps.length, o.progress !== false);
+  let sim: Report;
+  try {
+    sim = simulateWithProgress(loaded, bar, o.strategy);
+  } finally {
+    bar.stop();
+  }
+  const what = `kernel recorded (Linux ${rec.kernel}, ${rec.recorded})`;
+  return printDiff(io, sim.scenario, what, compareWithRecording(sim, rec), o, [sim.engine, 'recorded']);
+}
+
+function printDiff(
+  io: Io,
+  scenario: string,
+  other: string,
+  diff: ReportDiff,
+  o: VerifyOptions,
+  names?: [string, string],
+): number {
   if (o.json === true) printJson(io, diff);
   else {
     const c = io.colors;
     const head = diff.equal ? c.green('match') : c.red('MISMATCH');
-    io.out(`${c.bold(`scenario ${sim.scenario}`)}: simulator vs live kernel: ${head}\n`);
-    io.out(`${formatReportDiff(diff)}\n`);
+    io.out(`${c.bold(`scenario ${scenario}`)}: simulator vs ${other}: ${head}\n`);
+    io.out(`${formatReportDiff(diff, names)}\n`);
   }
   return diff.equal ? 0 : 1;
 }
@@ -45,15 +81,23 @@ export function defineVerify(program: Command, r: Runner): void {
       'run a scenario on the simulator and on the live kernel and compare every report (exit 0 only on a full match)',
     )
     .option('--json', 'print the diff object')
+    .option(
+      '--recorded',
+      "compare with the kernel's recorded answer (expected/NAME.json next to the file) instead of a live run: no root needed",
+    )
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
       examples([
         ['sudo pnpm mmsim verify scenarios/thp-zero-chains.yaml', 'counters, ksm_stat, smaps and sharing'],
         ['mmsim verify scenarios/chains-fork.yaml --json', 'the diff object'],
+        [
+          'pnpm mmsim verify --recorded scenarios/chains-fork.yaml',
+          'against the recorded kernel answer, any machine',
+        ],
       ]),
     )
-    .action(async (file: string, o: { json?: boolean; progress?: boolean }) => {
+    .action(async (file: string, o: VerifyOptions) => {
       r.code = await verifyScenario(r.io, file, o);
     });
 }
