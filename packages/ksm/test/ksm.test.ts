@@ -1,5 +1,16 @@
-import { PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE, Process } from '@mmsim/mmu';
+import { EBUSY, EINVAL, PAGE_SIZE } from '@mmsim/core';
+import {
+  MADV_DONTNEED,
+  MADV_UNMERGEABLE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  Machine,
+  migrate_folio,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  Process,
+} from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -325,7 +336,7 @@ describe('ksm_functional_tests.c', () => {
     expect(() => p.prctl(PR_SET_MEMORY_MERGE, 1, 1)).toThrowError(
       expect.objectContaining({ code: 'EINVAL' }),
     );
-    const a = p.mmap(null, 64 * PAGE_SIZE, 3, 0x22);
+    const a = p.mmap(null, 64 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
     const buf = new Uint8Array(PAGE_SIZE).fill(3);
     for (let i = 0; i < 64; i++) p.writePage(a + i * PAGE_SIZE, buf);
     const c = p.fork('c');
@@ -356,14 +367,14 @@ describe('ksm_functional_tests.c', () => {
 describe('sysfs', () => {
   it('validates writes as the kernel does', () => {
     const { ksm } = world();
-    expect(ksmSysfsWrite(ksm, 'run', '3')).toBe(-22);
-    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '1')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'run', '3')).toBe(-EINVAL);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '1')).toBe(-EINVAL);
     expect(ksmSysfsWrite(ksm, 'advisor_mode', 'scan-time')).toBe(0);
-    expect(ksmSysfsWrite(ksm, 'pages_to_scan', '5')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'pages_to_scan', '5')).toBe(-EINVAL);
     expect(ksmSysfsRead(ksm, 'advisor_mode')).toBe('none [scan-time]');
     expect(ksmSysfsWrite(ksm, 'advisor_mode', 'none')).toBe(0);
     expect(ksmSysfsRead(ksm, 'pages_to_scan')).toBe('100');
-    expect(ksmSysfsWrite(ksm, 'use_zero_pages', 'maybe')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'use_zero_pages', 'maybe')).toBe(-EINVAL);
   });
 
   it('max_page_sharing cannot change while pages are shared (EBUSY)', () => {
@@ -371,7 +382,7 @@ describe('sysfs', () => {
     const p = new Process(m, 'p');
     mergeableRegion(p, 4, () => 9);
     ksm.runFullScans(2);
-    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '3')).toBe(-16);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '3')).toBe(-EBUSY);
     expect(ksmSysfsWrite(ksm, 'max_page_sharing', '256')).toBe(0);
   });
 });
