@@ -108,8 +108,6 @@ export class RecordingUnstableError extends Error {
 }
 
 export interface RecordOptions {
-  /** Called after each kernel run (1-based). */
-  onRun?: (run: number) => void;
   /** Passed to runOnKernel: the oracle's stderr lines. */
   onStderr?: (line: string) => void;
   /** The clock and release to stamp (tests); default now and os.release(). */
@@ -127,10 +125,8 @@ export async function recordScenario(loaded: LoadedScenario, opts: RecordOptions
   const kernelOpts = opts.onStderr !== undefined ? { onStderr: opts.onStderr } : {};
   const runKernel = opts.run ?? runOnKernel;
   const first = await runKernel(loaded.scenario, kernelOpts);
-  opts.onRun?.(1);
   for (let run = 2; run <= RECORDING_RUNS; run++) {
     const again = await runKernel(loaded.scenario, kernelOpts);
-    opts.onRun?.(run);
     const diff = compareReports(first, again);
     if (!diff.equal) throw new RecordingUnstableError(loaded.file, diff);
   }

@@ -18,7 +18,7 @@ import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import type { Io } from '../io.ts';
 import { loadOrFail } from '../simulate.ts';
-import { requireKernel } from './kernel.ts';
+import { requireKernel, WORTH_SHOWING } from './kernel.ts';
 
 export interface RecordOptions {
   missing?: boolean;
@@ -44,7 +44,11 @@ export async function recordScenarios(io: Io, files: string[], o: RecordOptions)
     io.err(`mmsim record: ${relative(process.cwd(), l.file)}: ${RECORDING_RUNS} kernel runs...\n`);
     let rec: Recording;
     try {
-      rec = await recordScenario(l);
+      rec = await recordScenario(l, {
+        onStderr: (line) => {
+          if (WORTH_SHOWING.test(line)) io.err(`${line}\n`);
+        },
+      });
     } catch (e) {
       if (!(e instanceof RecordingUnstableError)) throw e;
       io.err(`mmsim: ${e.message}\n`);
