@@ -17,6 +17,8 @@ interface Pkg {
   report?: string;
   /** Without a vitest config. */
   noConfig?: boolean;
+  /** No test script (and no test/ directory). */
+  noTests?: boolean;
 }
 
 /** A workspace with packages/<name> for each entry. */
@@ -29,7 +31,8 @@ function workspace(pkgs: Record<string, Pkg>): string {
   for (const [name, p] of Object.entries(pkgs)) {
     const dir = join(root, 'packages', name);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'package.json'), `{ "name": "${name}" }\n`);
+    const scripts = p.noTests === true ? '' : ', "scripts": { "test": "vitest run" }';
+    writeFileSync(join(dir, 'package.json'), `{ "name": "${name}"${scripts} }\n`);
     if (p.noConfig !== true) writeFileSync(join(dir, 'vitest.config.ts'), 'export default {};\n');
     if (p.report !== undefined) {
       const text = readFileSync(fixture(p.report), 'utf8').replaceAll('<pkg>', dir);
@@ -112,6 +115,17 @@ describe('test-summary', () => {
       skipped: 0,
       problems: ['packages/a: no vitest config: its tests never run'],
     });
+  });
+
+  it('a test/ directory without a test script or vitest config is one failure', () => {
+    const root = workspace({ a: { noConfig: true, noTests: true } });
+    mkdirSync(join(root, 'packages', 'a', 'test'));
+    expect(summarize(root).problems).toEqual(['packages/a: no vitest config: its tests never run']);
+  });
+
+  it('a package with no tests at all (an example program) has nothing to report', () => {
+    const root = workspace({ a: { noConfig: true, noTests: true }, b: { report: 'pass' } });
+    expect(summarize(root)).toEqual({ passed: 2, failed: 0, skipped: 1, problems: [] });
   });
 
   it('an unreadable report is one failure', () => {

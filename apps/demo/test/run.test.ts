@@ -1,9 +1,10 @@
-// run, kernel and verify (issue 6's commands), in-process.
+// run, kernel and verify, in-process.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_STRATEGY, STRATEGIES } from '@mmsim/ksm';
+import { DEFAULT_KERNEL_PROFILE } from '@mmsim/core';
+import { kernelStrategy, STRATEGIES } from '@mmsim/ksm';
 import { oracleAvailability } from '@mmsim/scenario';
 import { describe, expect, it, vi } from 'vitest';
 import { fixture, mmsim, scenario, usageError } from './helpers.ts';
@@ -54,12 +55,13 @@ describe('mmsim run', () => {
       };
     };
     const names = Object.keys(STRATEGIES);
+    const byKernel = kernelStrategy(DEFAULT_KERNEL_PROFILE).name;
     const none = Object.fromEntries(names.map((n) => [n, 0]));
     const stopDefault = calls(names);
     const byDefault = await mmsim(['run', file, '--json']);
     const used = stopDefault();
-    expect(used[DEFAULT_STRATEGY.name]).toBeGreaterThan(0);
-    expect(used).toEqual({ ...none, [DEFAULT_STRATEGY.name]: used[DEFAULT_STRATEGY.name] });
+    expect(used[byKernel]).toBeGreaterThan(0);
+    expect(used).toEqual({ ...none, [byKernel]: used[byKernel] });
     for (const name of names) {
       const stop = calls(names);
       const r = await mmsim(['run', file, '--strategy', name, '--json']);

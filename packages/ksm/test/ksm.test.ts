@@ -1,4 +1,5 @@
-import { EBUSY, EINVAL, PAGE_SIZE } from '@mmsim/core';
+import { EBUSY, EINVAL, KERNEL_PROFILES, KERNEL_VERSIONS, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   MADV_DONTNEED,
   MADV_UNMERGEABLE,
@@ -9,7 +10,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -311,6 +311,22 @@ describe('ksm_functional_tests.c', () => {
     }
     return true;
   };
+
+  it("a Ksm starts with its Machine's kernel's break_ksm()", () => {
+    const names = KERNEL_VERSIONS.map(
+      (v) => new Ksm(new Machine({ memoryMiB: 16, kernel: KERNEL_PROFILES[v] })).strategy,
+    );
+    expect(names).toEqual([
+      STRATEGIES.follow_page,
+      STRATEGIES.follow_page,
+      STRATEGIES.walk_pmd,
+      STRATEGIES.walk_pmd,
+      STRATEGIES.folio_walk,
+      STRATEGIES.folio_walk,
+      STRATEGIES.range_walk,
+    ]);
+    expect(new Ksm(new Machine({ memoryMiB: 16 })).strategy).toBe(STRATEGIES.folio_walk);
+  });
 
   for (const name of Object.keys(STRATEGIES)) {
     it(`test_unmerge and test_unmerge_discarded with the ${name} strategy`, () => {

@@ -12,6 +12,7 @@ export {
   folio_walk_end,
   folio_walk_start,
   type HugetlbEntryFn,
+  type InstallPteFn,
   MmWalk,
   type MmWalkOps,
   mmWalkOps,
@@ -27,15 +28,8 @@ export {
   walk_kernel_page_table_range_lockless,
   walk_page_range,
   walk_page_range_debug,
+  walk_page_range_mm,
   walk_page_range_novma,
   walk_page_range_vma,
   walk_page_vma,
 } from './pagewalk.ts';
-export {
-  DEFAULT_WALK_PROFILE,
-  getWalkProfile,
-  setWalkProfile,
-  WALK_PROFILES,
-  type WalkProfile,
-  type WalkProfileName,
-} from './profile.ts';

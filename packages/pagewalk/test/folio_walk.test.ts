@@ -1,4 +1,4 @@
-// folio_walk_start() against a naive per-address lookup, for every kind of entry (kernel-notes
+// folio_walk_start() against a naive per-address lookup, for every kind of entry (docs/kernel/pagewalk.md
 // §1.10): none, no table, zero page, anon page, THP, huge zero page, swap and migration entries.
 
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from '@mmsim/core';
@@ -18,7 +18,6 @@ import {
   migrate_folio_finish,
   migrate_folio_start,
   mk_entry,
-  type Process,
   pmd_index,
   pmd_leaf,
   pte_index,
@@ -41,6 +40,7 @@ import {
   folio_walk_end,
   folio_walk_start,
 } from '../src/index.ts';
+import type { Process } from './helpers.ts';
 import { check, failOnWarn, mapAt, setup, withRead } from './helpers.ts';
 
 failOnWarn();

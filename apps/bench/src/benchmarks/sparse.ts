@@ -1,4 +1,4 @@
-// sparse (issue 7): a 32 TiB MADV_MERGEABLE mapping with one populated page. MADV_UNMERGEABLE
+// sparse: a 32 TiB MADV_MERGEABLE mapping with one populated page. MADV_UNMERGEABLE
 // with each break_ksm() strategy, and one ksmd full scan, in 4- and 5-level mode.
 //
 // The per-address strategies (unmerge_ksm_pages() calling break_ksm() for each of the 8.6e9
@@ -9,6 +9,7 @@
 
 import { GiB, MiB, PAGE_SIZE, TiB } from '@mmsim/core';
 import { Ksm, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -19,7 +20,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { oracleAvailability, runOnKernel, validateScenario } from '@mmsim/scenario';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
@@ -194,7 +194,7 @@ const sparse: Benchmark = {
     name: 'time for 32 TiB',
     label: labelOf('MADV_UNMERGEABLE range_walk', l),
     atMost: 0.01,
-    source: 'issue 7: range walk under 10 ms',
+    source: 'a range walk under 10 ms',
   })),
   notes: [
     'Throughput and counters are per 4 KiB page (address) of the range. "time for 32 TiB" is measured for ' +

@@ -1,10 +1,11 @@
-// unmerge (issue 7): the 2022 thread's experiment, `ksm_tests -D -s 2048`. 2 GiB of identical
+// unmerge: the 2022 thread's experiment, `ksm_tests -D -s 2048`. 2 GiB of identical
 // pages ('*') merged by ksmd (max_page_sharing 256: 2048 KSM pages, 522240 sharers), then one
 // timed madvise(MADV_UNMERGEABLE) over the region, for every break_ksm() strategy on identical
 // state, and the live kernel's rate on the same workload through the oracle, in the same run.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -13,7 +14,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
 import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';
@@ -165,12 +165,12 @@ const unmerge: Benchmark = {
     ...MIXES.map((mix) => ({
       name: `folio_walk / live kernel (${mix})`,
       atLeast: 1,
-      source: 'issues 5, 7: simulator at least as fast as the kernel',
+      source: 'the simulator at least as fast as the kernel',
     })),
     {
       name: 'walk_fault / follow_page (same)',
       atLeast: 1,
-      source: 'issue 7: our walker no slower than follow_page',
+      source: "mmsim's walker no slower than follow_page",
     },
   ],
   notes: [

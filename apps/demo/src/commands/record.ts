@@ -33,7 +33,7 @@ export async function recordScenarios(io: Io, files: string[], o: RecordOptions)
   const all = files.length > 0 ? files : listScenarioFiles(SCENARIOS_DIR);
   const todo = o.missing === true ? all.filter((f) => !existsSync(recordingPath(f))) : all;
   // Every file is checked before the first (long) kernel run.
-  const loaded = todo.map((f) => loadOrFail(f));
+  const loaded = todo.map((f) => loadOrFail(f, io));
   if (loaded.length === 0) {
     io.out('nothing to record\n');
     return 0;

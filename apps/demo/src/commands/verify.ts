@@ -1,4 +1,4 @@
-// mmsim verify <file>: the scenario on both engines, every report compared (issue 6).
+// mmsim verify <file>: the scenario on both engines, every report compared.
 
 import {
   compareReports,
@@ -18,7 +18,7 @@ import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { simulateWithProgress } from './run.ts';
 
 export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
-  const loaded = loadOrFail(file);
+  const loaded = loadOrFail(file, io);
   if (o.recorded === true) return verifyRecorded(io, loaded, o);
   requireKernel();
   const steps = loaded.scenario.steps.length;

@@ -1,0 +1,2 @@
+export { do_madvise } from './madvise.ts';
+export { Process } from './process.ts';
