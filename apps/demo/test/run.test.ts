@@ -7,7 +7,7 @@ import { DEFAULT_KERNEL_PROFILE } from '@mmsim/core';
 import { kernelStrategy, STRATEGIES } from '@mmsim/ksm';
 import { oracleAvailability } from '@mmsim/scenario';
 import { describe, expect, it, vi } from 'vitest';
-import { fixture, mmsim, scenario, usageError } from './helpers.ts';
+import { fixture, mmsim, root, scenario, usageError } from './helpers.ts';
 
 const kernel = oracleAvailability();
 const noKernel = kernel.available ? '' : kernel.reason;
@@ -72,6 +72,33 @@ describe('mmsim run', () => {
       // Every strategy unmerges the same pages: only their cost differs.
       expect(JSON.parse(r.out).reports, name).toEqual(JSON.parse(byDefault.out).reports);
     }
+  });
+
+  it('--strategy loads a strategy of your own from a file, after checking it', async () => {
+    const own = join(root, 'examples', 'strategy', 'src', 'pmd-batch.ts');
+    const r = await mmsim(['run', scenario('ksm-functional-unmerge.yaml'), '--strategy', own, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).ok).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-'));
+    const lazy = join(dir, 'lazy.mjs');
+    writeFileSync(
+      lazy,
+      "export default { name: 'lazy', kernel: 'none', description: 'unmerges nothing', unmerge: () => 0 };\n",
+    );
+    expect(usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', lazy]))).toMatch(
+      /lazy\.mjs: default: expected a strategy that acts as the built-in ones, found workload mix: lazy differs from folio_walk at report\./,
+    );
+    const clash = join(dir, 'clash.mjs');
+    writeFileSync(
+      clash,
+      "export default { name: 'folio_walk', kernel: 'x', description: 'y', unmerge: () => 0 };\n",
+    );
+    expect(usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', clash]))).toContain(
+      'default.name: expected a name apart from the built-in strategies, found "folio_walk"',
+    );
+    expect(
+      usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', join(dir, 'none.ts')])),
+    ).toContain('none.ts: $: expected a module that loads');
   });
 
   it('colour only when asked for (a terminal, no NO_COLOR)', async () => {

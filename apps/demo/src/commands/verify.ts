@@ -1,5 +1,6 @@
 // mmsim verify <file>: the scenario on both engines, every report compared.
 
+import type { BreakKsmStrategy } from '@mmsim/ksm';
 import {
   compareReports,
   compareWithRecording,
@@ -9,24 +10,25 @@ import {
   type Report,
   type ReportDiff,
 } from '@mmsim/scenario';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
-import { simulateWithProgress } from './run.ts';
+import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 
 export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
   const loaded = loadOrFail(file, io);
-  if (o.recorded === true) return verifyRecorded(io, loaded, o);
+  const strategy = await strategyOption(o.strategy);
+  if (o.recorded === true) return verifyRecorded(io, loaded, strategy, o);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
   let sim: Report;
   let kern: Report;
   try {
-    sim = simulateWithProgress(loaded, bar, o.strategy);
+    sim = simulateWithProgress(loaded, bar, strategy);
     kern = await kernelWithProgress(io, loaded.scenario, bar, steps);
   } finally {
     bar.stop();
@@ -42,12 +44,17 @@ export interface VerifyOptions {
 }
 
 /** The simulator against the kernel's recorded answer (expected/NAME.json): no root needed. */
-function verifyRecorded(io: Io, loaded: LoadedScenario, o: VerifyOptions): number {
+function verifyRecorded(
+  io: Io,
+  loaded: LoadedScenario,
+  strategy: BreakKsmStrategy | undefined,
+  o: VerifyOptions,
+): number {
   const rec = loadRecordingFor(loaded);
   const bar = startProgress(io, 'mmsim verify', loaded.scenario.steps.length, o.progress !== false);
   let sim: Report;
   try {
-    sim = simulateWithProgress(loaded, bar, o.strategy);
+    sim = simulateWithProgress(loaded, bar, strategy);
   } finally {
     bar.stop();
   }
@@ -81,6 +88,7 @@ export function defineVerify(program: Command, r: Runner): void {
       'run a scenario on the simulator and on the live kernel and compare every report (exit 0 only on a full match)',
     )
     .option('--json', 'print the diff object')
+    .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
     .option(
       '--recorded',
       "compare with the kernel's recorded answer (expected/NAME.json next to the file) instead of a live run: no root needed",
