@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OFFLINE_ENV, type Recording, recordingPath } from '@mmsim/scenario';
+import { OFFLINE_ENV, type Recording, recordingPath } from '@mmsim/scenario/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mmsim, scenario, usageError } from './helpers.ts';
 

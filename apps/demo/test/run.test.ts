@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_KERNEL_PROFILE } from '@mmsim/core';
 import { kernelStrategy, STRATEGIES } from '@mmsim/ksm';
-import { oracleAvailability } from '@mmsim/scenario';
+import { oracleAvailability } from '@mmsim/scenario/node';
 import { describe, expect, it, vi } from 'vitest';
 import { fixture, mmsim, root, scenario, usageError } from './helpers.ts';
 

@@ -7,9 +7,11 @@ import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeValue, formatPath, ScenarioError } from './errors.ts';
+import { hostMemory } from './host.ts';
 import { runOnKernel } from './oracle.ts';
 import type { LoadedScenario } from './parse.ts';
 import { compareReports, formatReportDiff, type Report, type ReportDiff, reportSchema } from './report.ts';
+import type { HostMemory } from './simulator.ts';
 
 /** The repository's scenarios/ directory (same depth from src/ and dist/). */
 export const SCENARIOS_DIR: string = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
@@ -29,6 +31,9 @@ export interface Recording {
   kernel: string;
   /** When it was recorded (ISO 8601, UTC). */
   recorded: string;
+  /** The recording machine's free memory and swap: the simulator is sized as that host when it is
+   * compared with the recording (the swap size decides what MADV_PAGEOUT reclaims). */
+  host: HostMemory;
   report: Report;
 }
 
@@ -37,6 +42,10 @@ export const recordingSchema = z.strictObject({
   scenario: z.string(),
   kernel: z.string(),
   recorded: z.iso.datetime(),
+  host: z.strictObject({
+    memoryMiB: z.number().int().nonnegative(),
+    swapMiB: z.number().int().nonnegative(),
+  }),
   report: reportSchema,
 });
 
@@ -110,9 +119,10 @@ export class RecordingUnstableError extends Error {
 export interface RecordOptions {
   /** Passed to runOnKernel: the oracle's stderr lines. */
   onStderr?: (line: string) => void;
-  /** The clock and release to stamp (tests); default now and os.release(). */
+  /** The clock, release and host to stamp (tests); default now, os.release() and hostMemory(). */
   now?: Date;
   kernel?: string;
+  host?: HostMemory;
   /** What runs the scenario (tests); default runOnKernel. */
   run?: typeof runOnKernel;
 }
@@ -135,6 +145,7 @@ export async function recordScenario(loaded: LoadedScenario, opts: RecordOptions
     scenario: basename(loaded.file),
     kernel: opts.kernel ?? release(),
     recorded: (opts.now ?? new Date()).toISOString(),
+    host: opts.host ?? hostMemory(),
     report: first,
   };
 }

@@ -6,11 +6,17 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  compareWithRecording,
-  formatRecording,
   formatReportDiff,
   LABEL_NOT_PRESENT,
   LABEL_ZERO_PAGE,
+  type Report,
+  runOnSimulator,
+  ScenarioError,
+} from '../src/index.ts';
+import {
+  compareWithRecording,
+  formatRecording,
+  hostMemory,
   listScenarioFiles,
   loadRecording,
   loadRecordingFor,
@@ -19,14 +25,11 @@ import {
   RECORDING_RUNS,
   type Recording,
   RecordingUnstableError,
-  type Report,
   recordingPath,
   recordScenario,
-  runOnSimulator,
   SCENARIOS_DIR,
-  ScenarioError,
   writeRecording,
-} from '../src/index.ts';
+} from '../src/node.ts';
 
 const scenarioFile = (name: string) => join(SCENARIOS_DIR, name);
 /** A scenario with KSM counters, two processes' ksm_stat and smaps, and zero-page labels. */
@@ -35,7 +38,8 @@ const RICH = 'thp-zero-chains.yaml';
 /** The simulator's report of a scenario and a deep copy of its recording, to corrupt. */
 function simAndCopy(name: string): { sim: Report; rec: Recording } {
   const loaded = loadScenario(scenarioFile(name));
-  return { sim: runOnSimulator(loaded), rec: structuredClone(loadRecordingFor(loaded)) };
+  const rec = structuredClone(loadRecordingFor(loaded));
+  return { sim: runOnSimulator(loaded, { host: rec.host }), rec };
 }
 
 function expectMismatch(sim: Report, rec: Recording, mentions: string): void {
@@ -143,7 +147,7 @@ describe('a corrupted recording fails the comparison', () => {
 
 describe('recordScenario', () => {
   const loaded = loadScenario(scenarioFile('ksm-tests-merge.yaml'));
-  const kernelLike = (): Report => ({ ...runOnSimulator(loaded), engine: 'kernel' });
+  const kernelLike = (): Report => ({ ...runOnSimulator(loaded, { host: hostMemory() }), engine: 'kernel' });
 
   it(`runs the kernel ${RECORDING_RUNS} times and stamps the release and the date`, async () => {
     let runs = 0;
@@ -154,6 +158,7 @@ describe('recordScenario', () => {
       },
       now: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
       kernel: '6.18.0-test',
+      host: { memoryMiB: 1024, swapMiB: 0 },
     });
     expect(runs).toBe(RECORDING_RUNS);
     expect(rec).toMatchObject({
@@ -161,6 +166,7 @@ describe('recordScenario', () => {
       scenario: 'ksm-tests-merge.yaml',
       kernel: '6.18.0-test',
       recorded: '2026-01-02T03:04:05.000Z',
+      host: { memoryMiB: 1024, swapMiB: 0 },
       report: { engine: 'kernel' },
     });
   });

@@ -9,21 +9,20 @@ import { basename, join } from 'node:path';
 import { checkKsmInvariants } from '@mmsim/ksm';
 import { checkMmInvariants } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
+import { formatReportDiff, type Report, runOnSimulator } from '../src/index.ts';
 import {
   compareWithRecording,
-  formatReportDiff,
+  hostMemory,
   listScenarioFiles,
   loadRecordingFor,
   loadScenario,
   OracleRefusedError,
   oracleAvailability,
   RECORDING_DIR,
-  type Report,
   recordingPath,
   runOnKernel,
-  runOnSimulator,
   SCENARIOS_DIR,
-} from '../src/index.ts';
+} from '../src/node.ts';
 
 const files = listScenarioFiles(SCENARIOS_DIR);
 /** native/oracle.c's refusal when a process outside the run has KSM enabled. */
@@ -46,6 +45,7 @@ describe('scenarios/', () => {
     it(`${f} runs on the simulator with every invariant holding after every step`, () => {
       const loaded = loadScenario(file);
       const r = runOnSimulator(loaded, {
+        host: hostMemory(),
         afterStep: (ctx) => {
           checkMmInvariants(ctx.machine);
           checkKsmInvariants(ctx.ksm);
@@ -61,7 +61,7 @@ describe('scenarios/', () => {
       // Every report step is in the recording, in order: nothing the kernel answered goes unchecked.
       const labels = loaded.scenario.steps.flatMap((s) => (s.op === 'report' ? [s.label] : []));
       expect(rec.report.reports.map((e) => e.label)).toEqual(labels);
-      const diff = compareWithRecording(runOnSimulator(loaded), rec);
+      const diff = compareWithRecording(runOnSimulator(loaded, { host: rec.host }), rec);
       expect(diff.equal, formatReportDiff(diff, ['simulator', `recorded (Linux ${rec.kernel})`])).toBe(true);
     });
 

@@ -3,7 +3,8 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, runOnSimulator, SCENARIOS_DIR } from '../src/index.ts';
+import { parseScenario, runOnSimulator } from '../src/index.ts';
+import { hostMemory, loadScenario, SCENARIOS_DIR } from '../src/node.ts';
 
 const merge = [
   { op: 'spawn', proc: 'a' },
@@ -11,7 +12,8 @@ const merge = [
   { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: 1 } },
   { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
 ];
-const run = (data: unknown) => runOnSimulator(parseScenario(JSON.stringify(data), 't.json'));
+const run = (data: unknown) =>
+  runOnSimulator(parseScenario(JSON.stringify(data), 't.json'), { host: hostMemory() });
 
 describe('runOnSimulator, as the oracle', () => {
   it('ksm_scan runs whole full scans whatever pages_to_scan is (0 included), then restores it', () => {
@@ -63,6 +65,7 @@ describe('runOnSimulator: the break_ksm() strategy', () => {
   const costs = (strategy?: string) => {
     let counters: Record<string, number> = {};
     const report = runOnSimulator(unmerge, {
+      host: hostMemory(),
       ...(strategy !== undefined ? { strategy } : {}),
       afterStep: (ctx) => {
         counters = ctx.machine.counters.snapshot();

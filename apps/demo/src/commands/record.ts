@@ -13,7 +13,7 @@ import {
   recordScenario,
   SCENARIOS_DIR,
   writeRecording,
-} from '@mmsim/scenario';
+} from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import type { Io } from '../io.ts';

@@ -1,14 +1,8 @@
 // mmsim run <file>: the scenario on the simulator, a table per report step or --json.
 
 import { type BreakKsmStrategy, STRATEGIES } from '@mmsim/ksm';
-import {
-  isBuiltinStrategy,
-  type LoadedScenario,
-  type Report,
-  resolveBreakKsmStrategy,
-  runOnSimulator,
-  type SimulatorOptions,
-} from '@mmsim/scenario';
+import { type LoadedScenario, type Report, runOnSimulator, type SimulatorOptions } from '@mmsim/scenario';
+import { hostMemory, isBuiltinStrategy, resolveBreakKsmStrategy } from '@mmsim/scenario/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';
@@ -33,12 +27,13 @@ export function simulateWithProgress(
   bar: Progress,
   strategy: string | BreakKsmStrategy | undefined,
   offset = 0,
-  hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep'> = {},
+  hooks: Partial<Pick<SimulatorOptions, 'beforeStep' | 'afterStep' | 'host'>> = {},
 ): Report {
   let stopTrace: (() => void) | null = null;
   let what = '';
   try {
     return runOnSimulator(loaded, {
+      host: hooks.host ?? hostMemory(),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),
       beforeStep: (ctx, i, step) => {

@@ -3,13 +3,12 @@
 import type { BreakKsmStrategy } from '@mmsim/ksm';
 import {
   compareReports,
-  compareWithRecording,
   formatReportDiff,
   type LoadedScenario,
-  loadRecordingFor,
   type Report,
   type ReportDiff,
 } from '@mmsim/scenario';
+import { compareWithRecording, loadRecordingFor } from '@mmsim/scenario/node';
 import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
@@ -54,7 +53,8 @@ function verifyRecorded(
   const bar = startProgress(io, 'mmsim verify', loaded.scenario.steps.length, o.progress !== false);
   let sim: Report;
   try {
-    sim = simulateWithProgress(loaded, bar, strategy);
+    // Sized as the recording machine was: its swap decides what MADV_PAGEOUT reclaims.
+    sim = simulateWithProgress(loaded, bar, strategy, 0, { host: rec.host });
   } finally {
     bar.stop();
   }
