@@ -41,6 +41,9 @@ export const ORACLE_SOURCE: string = join(NATIVE_DIR, 'oracle.c');
 export const ORACLE_BINARY: string = join(NATIVE_DIR, 'build', 'mmsim-oracle');
 export const DEFAULT_LOCK_PATH = '/tmp/mmsim-ksm.lock';
 export const KSM_SYSFS = '/sys/kernel/mm/ksm';
+/** Set (to anything but "" or "0"), the live kernel counts as unavailable: what a machine without
+ * root or KSM sees, on any machine. */
+export const OFFLINE_ENV = 'MMSIM_OFFLINE';
 /** Most sharing labels a kernel-side run may print (over all its reports): ~100 MB of JSON. */
 export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
 
@@ -101,6 +104,10 @@ function binaryIsFresh(binary = ORACLE_BINARY): boolean {
  * it does not build the oracle (a compiler or an up-to-date binary is enough).
  */
 export function oracleAvailability(): OracleAvailability {
+  const offline = process.env[OFFLINE_ENV] ?? '';
+  if (offline !== '' && offline !== '0') {
+    return { available: false, reason: `${OFFLINE_ENV}=${offline}: the live kernel is not used` };
+  }
   if (process.platform !== 'linux') return { available: false, reason: `not Linux (${process.platform})` };
   if (process.geteuid?.() !== 0) {
     return {
