@@ -225,6 +225,6 @@ export function ksmSysfsWrite(ksm: Ksm, name: string, value: string): number {
       return 0;
     }
     default:
-      return -2; // ENOENT: no such (writable) file
+      return -ENOENT; // no such (writable) file
   }
 }

@@ -9,6 +9,8 @@
 // read and at most one pte_hole() call for its whole span.
 
 import {
+  addrEnd,
+  alignDown,
   BUG,
   type Counters,
   DEFAULT_KERNEL_PROFILE,
@@ -17,6 +19,7 @@ import {
   type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
+  PGDIR_SIZE_LA57,
   PMD_SIZE,
   PUD_SIZE,
   subpageIndex,
@@ -26,16 +29,25 @@ import {
 import {
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
-  _PAGE_PSE,
   _PAGE_SPECIAL,
-  _PAGE_TABLE,
   entry_pfn,
   is_migration_entry,
   type MmStruct,
   type PhysMem,
+  p4d_bad,
+  p4d_index,
+  pgd_bad,
+  pgd_index,
   pmd_bad,
+  pmd_index,
+  pmd_leaf,
+  pmd_present,
+  pte_index,
   ptlLock,
   ptlUnlock,
+  pud_index,
+  pud_leaf,
+  pud_present,
   split_huge_pmd,
   swp_offset,
   VM_HUGETLB,
@@ -169,43 +181,6 @@ function putWalk(walk: MmWalk): void {
   walkDepth--;
 }
 
-const PGDIR_SIZE_5 = 2 ** 48;
-
-// ---- address math --------------------------------------------------------------------------
-// Exact for addresses < 2^53 like @mmsim/core's tableIndex()/addrEnd(), but without the double
-// remainder (a libm fmod call, ~10 ns each): the walker computes both at every level of every walk.
-
-/** (addr >> shift) & 511 for the entry size 2^shift. */
-function tidx(addr: number, size: number): number {
-  const q = Math.floor(addr / size);
-  return q - Math.floor(q / 512) * 512;
-}
-
-/** pXd_addr_end(addr, end) for the entry size. */
-function nextEnd(addr: number, end: number, size: number): number {
-  const b = (Math.floor(addr / size) + 1) * size;
-  return Math.min(b, end);
-}
-
-// ---- entry predicates (x86-64) -------------------------------------------------------------
-
-/** p4d_bad()/pgd_bad(): anything beyond _KERNPG_TABLE | _PAGE_USER (NX ignored) in the flags. */
-function upper_bad(lo: number): boolean {
-  return (lo & 0xfff & ~_PAGE_TABLE) !== 0;
-}
-
-function pud_present(lo: number): boolean {
-  return (lo & _PAGE_PRESENT) !== 0;
-}
-
-function pmd_present(lo: number): boolean {
-  return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE)) !== 0;
-}
-
-function is_leaf(lo: number): boolean {
-  return (lo & _PAGE_PSE) !== 0;
-}
-
 /**
  * split_huge_pud() (mm/huge_memory.c): mmsim has no anonymous PUD THPs (neither has the kernel),
  * so a PUD leaf under a VMA is a DAX/PFN-map style mapping and splitting it zaps the entry, as
@@ -215,7 +190,7 @@ function split_huge_pud(walk: MmWalk, pudT: number): void {
   const pm = walk.mm.machine.phys;
   const w = pm.tableWords(pudT);
   const o = pm.tableBase(pudT) + walk.index * 2;
-  if (!is_leaf(w[o])) return;
+  if (!pud_leaf(w[o])) return;
   w[o] = 0;
   w[o + 1] = 0;
   walk.mm.machine.counters.tlbFlushes++;
@@ -232,8 +207,8 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
   const po = pm.tableBase(pmdT) + pmdIdx * 2;
   const plo = pw[po];
   // pte_offset_map(): the PMD must still point at a PTE table.
-  if ((plo === 0 && pw[po + 1] === 0) || is_leaf(plo) || (plo & _PAGE_PRESENT) === 0 || pmd_bad(plo)) {
-    if (plo !== 0 && !is_leaf(plo) && (plo & _PAGE_PRESENT) !== 0) {
+  if ((plo === 0 && pw[po + 1] === 0) || pmd_leaf(plo) || (plo & _PAGE_PRESENT) === 0 || pmd_bad(plo)) {
+    if (plo !== 0 && !pmd_leaf(plo) && (plo & _PAGE_PRESENT) !== 0) {
       // pmd_clear_bad()
       pw[po] = 0;
       pw[po + 1] = 0;
@@ -250,7 +225,7 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
     return err;
   }
   const w = pm.tableWords(pteT);
-  let idx = tidx(addr, PAGE_SIZE);
+  let idx = pte_index(addr);
   let o = pm.tableBase(pteT) + idx * 2;
   const fn = walk.ops.pte_entry!;
   const last = end - PAGE_SIZE;
@@ -289,7 +264,7 @@ function walk_pte_range_install(
   const ops = walk.ops;
   const install = ops.install_pte!;
   const w = pm.tableWords(pteT);
-  let idx = tidx(addr, PAGE_SIZE);
+  let idx = pte_index(addr);
   let o = pm.tableBase(pteT) + idx * 2;
   let err = 0;
   walk.table = pteT;
@@ -333,10 +308,10 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
   const w = pm.tableWords(pmdT);
   const base = pm.tableBase(pmdT);
   const gapHole = profile.gapWalk && walk.vma === null && !walk.no_vma;
-  let idx = tidx(addr, PMD_SIZE);
+  let idx = pmd_index(addr);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, PMD_SIZE);
+    const next = addrEnd(addr, end, PMD_SIZE);
     const o = base + idx * 2;
     // again:
     for (;;) {
@@ -375,20 +350,20 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
       // Checked here so that THPs are only split when a pte_entry really needs the PTEs.
       lo = w[o];
       if (
-        (walk.vma === null && (is_leaf(lo) || !pmd_present(lo))) ||
+        (walk.vma === null && (pmd_leaf(lo) || !pmd_present(lo))) ||
         walk.action === ACTION_CONTINUE ||
         // No handler for the PTEs: nothing to do, unless installing into a PTE table (an install
         // walk does not split a present huge PMD for nothing).
-        (ops.pte_entry === null && (ops.install_pte === null || (is_leaf(lo) && pmd_present(lo))))
+        (ops.pte_entry === null && (ops.install_pte === null || (pmd_leaf(lo) && pmd_present(lo))))
       )
         break;
       if (walk.vma !== null) {
-        if (is_leaf(lo)) split_huge_pmd(walk.vma, addr, pmdT, idx);
+        if (pmd_leaf(lo)) split_huge_pmd(walk.vma, addr, pmdT, idx);
         if (!profile.pteMapMayFail) {
           // pmd_trans_unstable() (pmd_none_or_trans_huge_or_clear_bad()) before 6.5.
           lo = w[o];
           hi = w[o + 1];
-          if ((lo === 0 && hi === 0) || is_leaf(lo)) continue;
+          if ((lo === 0 && hi === 0) || pmd_leaf(lo)) continue;
           if (pmd_bad(lo)) {
             w[o] = 0;
             w[o + 1] = 0;
@@ -421,10 +396,10 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
   const base = pm.tableBase(pudT);
   const gapHole = walk.profile.gapWalk && walk.vma === null && !walk.no_vma;
   const descend = ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tidx(addr, PUD_SIZE);
+  let idx = pud_index(addr);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, PUD_SIZE);
+    const next = addrEnd(addr, end, PUD_SIZE);
     const o = base + idx * 2;
     // again:
     for (;;) {
@@ -457,12 +432,12 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
       if (walk.action === ACTION_AGAIN) continue;
       lo = w[o];
       if (
-        (walk.vma === null && (is_leaf(lo) || !pud_present(lo))) ||
+        (walk.vma === null && (pud_leaf(lo) || !pud_present(lo))) ||
         walk.action === ACTION_CONTINUE ||
         !descend
       )
         break;
-      if (walk.vma !== null && is_leaf(lo)) {
+      if (walk.vma !== null && pud_leaf(lo)) {
         walk.index = idx;
         split_huge_pud(walk, pudT);
       }
@@ -488,15 +463,15 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   const depth = walk.mm.levels === 5 ? 1 : 0;
   const descend =
     ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tidx(addr, P4D_SIZE);
+  let idx = p4d_index(addr);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, P4D_SIZE);
+    const next = addrEnd(addr, end, P4D_SIZE);
     const o = base + idx * 2;
     c.p4dRead++;
     let lo = w[o];
     let hi = w[o + 1];
-    if ((lo === 0 && hi === 0) || upper_bad(lo)) {
+    if ((lo === 0 && hi === 0) || p4d_bad(lo)) {
       if (lo !== 0 || hi !== 0) {
         // p4d_none_or_clear_bad()
         w[o] = 0;
@@ -540,7 +515,7 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const pgdT = walk.pgd !== 0 ? walk.pgd : mm.pgd;
   const five = mm.levels === 5;
   // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
-  const size = five ? PGDIR_SIZE_5 : P4D_SIZE;
+  const size = five ? PGDIR_SIZE_LA57 : P4D_SIZE;
   const w = pm.tableWords(pgdT);
   const base = pm.tableBase(pgdT);
   const descend =
@@ -549,16 +524,16 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
     ops.pmd_entry !== null ||
     ops.pte_entry !== null ||
     ops.install_pte !== null;
-  let idx = tidx(addr, size);
+  let idx = pgd_index(mm.levels, addr);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, size);
+    const next = addrEnd(addr, end, size);
     const o = base + idx * 2;
     c.pgdRead++;
     let lo = w[o];
     let hi = w[o + 1];
     // Without LA57 pgd_none() and pgd_bad() are constant 0: the PGD entry is the folded P4D.
-    let none = five && ((lo === 0 && hi === 0) || upper_bad(lo));
+    let none = five && ((lo === 0 && hi === 0) || pgd_bad(lo));
     if (none) {
       if (lo !== 0 || hi !== 0) {
         w[o] = 0;
@@ -601,16 +576,16 @@ function huge_pte_offset(walk: MmWalk, addr: number): number {
   const pm = mm.machine.phys;
   let t = mm.pgd;
   if (mm.levels === 5) {
-    t = childTable(pm, t, tidx(addr, PGDIR_SIZE_5));
+    t = childTable(pm, t, pgd_index(5, addr));
     if (t === 0) return -1;
   }
-  t = childTable(pm, t, tidx(addr, P4D_SIZE));
+  t = childTable(pm, t, p4d_index(addr));
   if (t === 0) return -1;
   const w = pm.tableWords(t);
-  const o = pm.tableBase(t) + tidx(addr, PUD_SIZE) * 2;
-  if ((w[o] === 0 && w[o + 1] === 0) || is_leaf(w[o])) return -1;
+  const o = pm.tableBase(t) + pud_index(addr) * 2;
+  if ((w[o] === 0 && w[o + 1] === 0) || pud_leaf(w[o])) return -1;
   walk.table = entry_pfn(w[o], w[o + 1]);
-  walk.index = tidx(addr, PMD_SIZE);
+  walk.index = pmd_index(addr);
   return walk.table;
 }
 
@@ -629,8 +604,8 @@ function walk_hugetlb_range(walk: MmWalk, addr: number, end: number): number {
   const sz = PMD_SIZE;
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, sz);
-    if (huge_pte_offset(walk, addr - (addr % sz)) > 0) {
+    const next = addrEnd(addr, end, sz);
+    if (huge_pte_offset(walk, alignDown(addr, sz)) > 0) {
       const w = pm.tableWords(walk.table);
       const o = pm.tableBase(walk.table) + walk.index * 2;
       c.pmdRead++;
@@ -1011,35 +986,35 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
   let o = 0;
   c.pgdRead++;
   if (mm.levels === 5) {
-    o = pm.tableBase(t) + tidx(addr, PGDIR_SIZE_5) * 2;
-    if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
+    o = pm.tableBase(t) + pgd_index(5, addr) * 2;
+    if ((w[o] === 0 && w[o + 1] === 0) || pgd_bad(w[o])) return 0;
     t = entry_pfn(w[o], w[o + 1]);
     w = pm.tableWords(t);
   }
   c.p4dRead++;
-  o = pm.tableBase(t) + tidx(addr, P4D_SIZE) * 2;
-  if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
+  o = pm.tableBase(t) + p4d_index(addr) * 2;
+  if ((w[o] === 0 && w[o + 1] === 0) || p4d_bad(w[o])) return 0;
   const pudT = entry_pfn(w[o], w[o + 1]);
   w = pm.tableWords(pudT);
-  o = pm.tableBase(pudT) + tidx(addr, PUD_SIZE) * 2;
+  o = pm.tableBase(pudT) + pud_index(addr) * 2;
   c.pudRead++;
   let lo = w[o];
   let hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  if (!pud_present(lo) || is_leaf(lo)) {
+  if (!pud_present(lo) || pud_leaf(lo)) {
     pud_lock(mm, c);
     lo = w[o];
     hi = w[o + 1];
     fw.level = FW_LEVEL_PUD;
     fw.table = pudT;
-    fw.index = tidx(addr, PUD_SIZE);
+    fw.index = pud_index(addr);
     fw.lo = lo;
     fw.hi = hi;
     if (!pud_present(lo) || (lo & _PAGE_SPECIAL) !== 0) {
       pud_unlock(mm, c);
       return 0;
     }
-    if (is_leaf(lo)) {
+    if (pud_leaf(lo)) {
       fw.ptl = FW_PTL_MM;
       return -entry_pfn(lo, hi);
     }
@@ -1079,18 +1054,18 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   }
   // pmd_table:
   let w = pm.tableWords(pmdT);
-  let o = pm.tableBase(pmdT) + tidx(addr, PMD_SIZE) * 2;
+  let o = pm.tableBase(pmdT) + pmd_index(addr) * 2;
   c.pmdRead++;
   lo = w[o];
   hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  if (!pmd_present(lo) || is_leaf(lo)) {
+  if (!pmd_present(lo) || pmd_leaf(lo)) {
     ptlLock(pm, c, pmdT); // pmd_lock()
     lo = w[o];
     hi = w[o + 1];
     fw.level = FW_LEVEL_PMD;
     fw.table = pmdT;
-    fw.index = tidx(addr, PMD_SIZE);
+    fw.index = pmd_index(addr);
     fw.lo = lo;
     fw.hi = hi;
     fw.ptl = pmdT;
@@ -1099,7 +1074,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
       ptlUnlock(pm, c, pmdT);
       return 0;
     }
-    if (pmd_present(lo) && !is_leaf(lo)) {
+    if (pmd_present(lo) && !pmd_leaf(lo)) {
       ptlUnlock(pm, c, pmdT);
     } else {
       if (pmd_present(lo)) {
@@ -1123,7 +1098,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   const pteT = entry_pfn(lo, hi);
   ptlLock(pm, c, pteT);
   w = pm.tableWords(pteT);
-  const idx = tidx(addr, PAGE_SIZE);
+  const idx = pte_index(addr);
   o = pm.tableBase(pteT) + idx * 2;
   c.pteRead++;
   lo = w[o];

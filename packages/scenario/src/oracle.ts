@@ -42,6 +42,9 @@ export const ORACLE_SOURCE: string = join(NATIVE_DIR, 'oracle.c');
 export const ORACLE_BINARY: string = join(NATIVE_DIR, 'build', 'mmsim-oracle');
 export const DEFAULT_LOCK_PATH = '/tmp/mmsim-ksm.lock';
 export const KSM_SYSFS = '/sys/kernel/mm/ksm';
+/** Set (to anything but "" or "0"), the live kernel counts as unavailable: what a machine without
+ * root or KSM sees, on any machine. */
+export const OFFLINE_ENV = 'MMSIM_OFFLINE';
 
 /** Any failure of the oracle; `exitCode` is the C program's (or -1 when it did not run). */
 export class OracleError extends Error {
@@ -100,6 +103,10 @@ function binaryIsFresh(binary = ORACLE_BINARY): boolean {
  * it does not build the oracle (a compiler or an up-to-date binary is enough).
  */
 export function oracleAvailability(): OracleAvailability {
+  const offline = process.env[OFFLINE_ENV] ?? '';
+  if (offline !== '' && offline !== '0') {
+    return { available: false, reason: `${OFFLINE_ENV}=${offline}: the live kernel is not used` };
+  }
   if (process.platform !== 'linux') return { available: false, reason: `not Linux (${process.platform})` };
   if (process.geteuid?.() !== 0) {
     return {

@@ -58,7 +58,7 @@ export interface Report {
 }
 
 const count = z.number().int();
-export const procReportSchema = z.strictObject({
+const procReportSchema = z.strictObject({
   ksm_rmap_items: count,
   ksm_zero_pages: count.optional(),
   ksm_merging_pages: count.optional(),

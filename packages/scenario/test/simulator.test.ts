@@ -1,9 +1,10 @@
 // The simulator runs ksm_scan/ksm_converge and failing steps the way the kernel oracle does
 // (native/oracle.c ksm_scans() and run_step()).
 
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runOnSimulator } from '../src/index.ts';
-import { hostMemory } from '../src/node.ts';
+import { hostMemory, loadScenario, SCENARIOS_DIR } from '../src/node.ts';
 
 const merge = [
   { op: 'spawn', proc: 'a' },
@@ -55,5 +56,38 @@ describe('runOnSimulator, as the oracle', () => {
     });
     expect(r.failures.map((f) => f.step)).toEqual([5]);
     expect(r.reports).toEqual([]);
+  });
+});
+
+describe('runOnSimulator: the break_ksm() strategy', () => {
+  // MADV_UNMERGEABLE over merged pages: the cost counters say which lookup unmerged them.
+  const unmerge = loadScenario(join(SCENARIOS_DIR, 'ksm-functional-unmerge.yaml'));
+  const costs = (strategy?: string) => {
+    let counters: Record<string, number> = {};
+    const report = runOnSimulator(unmerge, {
+      host: hostMemory(),
+      ...(strategy !== undefined ? { strategy } : {}),
+      afterStep: (ctx) => {
+        counters = ctx.machine.counters.snapshot();
+      },
+    });
+    return { report, counters };
+  };
+
+  it('follow_page (6.0) looks pages up with follow_page(), folio_walk (6.18) never does', () => {
+    const fp = costs('follow_page');
+    const fw = costs('folio_walk');
+    expect(fp.counters.followPage).toBeGreaterThan(0);
+    expect(fw.counters.followPage).toBe(0);
+    expect(fw.counters.walks).toBeGreaterThan(fp.counters.walks!);
+    expect(costs().counters).toEqual(fw.counters);
+    expect(fp.report.reports).toEqual(fw.report.reports);
+  });
+
+  it('walk_pmd (the 2022 patch) invokes walker callbacks where follow_page invokes none', () => {
+    // The scenario's other steps (madvise) walk too: compare the whole runs.
+    expect(costs('walk_pmd').counters.walkCallbacks).toBeGreaterThan(
+      costs('follow_page').counters.walkCallbacks!,
+    );
   });
 });

@@ -37,13 +37,13 @@ export function simulateWithProgress(
   bar: Progress,
   strategy: string | BreakKsmStrategy | undefined,
   offset = 0,
-  hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep' | 'memoryMiB'> = {},
+  hooks: Partial<Pick<SimulatorOptions, 'beforeStep' | 'afterStep' | 'host' | 'memoryMiB'>> = {},
 ): Report {
   let stopTrace: (() => void) | null = null;
   let what = '';
   try {
     return runOnSimulator(loaded, {
-      host: hostMemory(),
+      host: hooks.host ?? hostMemory(),
       ...(hooks.memoryMiB !== undefined ? { memoryMiB: hooks.memoryMiB } : {}),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),
