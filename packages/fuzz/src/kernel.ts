@@ -326,6 +326,8 @@ async function deleteSteps(found: KernelComparison, log: (line: string) => void)
 export interface KernelCampaignOptions {
   seed: number;
   minutes: number;
+  /** Stop after this many cases (0: only the minutes limit). */
+  cases?: number;
   maxSteps: number;
   /** Where shrunk divergences are written as scenario files. */
   out: string;
@@ -350,7 +352,11 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
   const deadline = Date.now() + o.minutes * 60_000;
   const divergences: string[] = [];
   let cases = 0;
-  for (let seed = o.seed; Date.now() < deadline; seed = (seed + 1) % 2 ** 31) {
+  for (
+    let seed = o.seed;
+    Date.now() < deadline && (!o.cases || cases < o.cases);
+    seed = (seed + 1) % 2 ** 31
+  ) {
     const c = fc.sample(arb, { seed, numRuns: 1 })[0]!;
     const name = `kernel-${seed}`;
     const first = await compareWithKernel(c, name);

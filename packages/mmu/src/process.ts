@@ -41,7 +41,7 @@ import {
 } from './arch.ts';
 import { FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.ts';
 import { folio_maybe_mapped_shared, split_folio, split_huge_pmd } from './huge_memory.ts';
-import { madvise_collapse } from './khugepaged.ts';
+import { khugepaged_enter_vma, khugepaged_exit, khugepaged_fork, madvise_collapse } from './khugepaged.ts';
 import type { Machine } from './machine.ts';
 import { madvise_guard_install, madvise_guard_remove, madvise_remove } from './madvise.ts';
 import {
@@ -668,6 +668,8 @@ export class Process {
           advice === MADV_HUGEPAGE
             ? (v.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
             : (v.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+        // hugepage_madvise(): the VMA, before the split, with its new flags.
+        if (advice === MADV_HUGEPAGE) khugepaged_enter_vma(v, f);
         this.updateVmaFlags(v, s, e, f);
         return 0;
       }
@@ -908,6 +910,7 @@ export class Process {
           this.fail(ENOMEM, 'fork', '');
         }
       }
+      khugepaged_fork(cmm, parent);
       if (m.hooks.ksm_fork(cmm, parent) !== 0) {
         parent.mmap_write_unlock();
         child.exit();
@@ -928,6 +931,7 @@ export class Process {
     const m = this.machine;
     mm.mm_users = 0;
     m.hooks.ksm_exit(mm);
+    khugepaged_exit(mm);
     mm.mmap_write_lock();
     for (const v of mm.vmas.slice()) {
       zap_page_range(v, v.vm_start, v.vm_end, ZAP_FLAG_DROP_MARKER);

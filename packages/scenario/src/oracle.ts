@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { errnoFromName } from '@mmsim/core';
 import { type Report, reportSchema } from './report.ts';
 import {
+  KHUGEPAGED_KNOB_DEFAULTS,
+  KHUGEPAGED_KNOBS,
   KSM_KNOB_DEFAULTS,
   type KsmInitialKnob,
   knobString,
@@ -32,6 +34,7 @@ import {
   type Prot,
   resolveRange,
   type Scenario,
+  usesKhugepaged,
 } from './schema.ts';
 import { planScenario, REGION_BASE, REGION_LIMIT, type ScenarioPlan } from './validate.ts';
 
@@ -215,6 +218,16 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
     );
   }
   lines.push(...initialKnobs(scenario));
+  if (usesKhugepaged(scenario)) {
+    // Every khugepaged knob, so a run does not depend on what the machine had set.
+    const set = scenario.khugepaged ?? {};
+    for (const k of KHUGEPAGED_KNOBS) {
+      lines.push(
+        `init khugepaged/${k} ${set[k] ?? KHUGEPAGED_KNOB_DEFAULTS[k]} ${set[k] === undefined ? 0 : 1}`,
+      );
+    }
+    lines.push('khugepaged_report');
+  }
   scenario.steps.forEach((step, i) => {
     const errno = step.expect_errno === undefined ? 0 : errnoFromName(step.expect_errno)!;
     const ri = plan.stepRegion[i]!;
@@ -278,6 +291,9 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
         break;
       case 'ksm_unmerge_all':
         args = '';
+        break;
+      case 'khugepaged_scan':
+        args = `${step.full_scans}`;
         break;
       case 'report':
         args = encodeToken(step.label);

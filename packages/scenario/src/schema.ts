@@ -66,6 +66,31 @@ export const KSM_INITIAL_KNOBS: readonly KsmInitialKnob[] = Object.keys(
 export const KSM_KNOBS: readonly KsmKnob[] = ['run', ...KSM_INITIAL_KNOBS];
 export type KsmKnob = 'run' | KsmInitialKnob;
 
+/** Writable files of /sys/kernel/mm/transparent_hugepage/khugepaged a scenario may set, and their
+ * kernel defaults (khugepaged_init(), mm/khugepaged.c 6.18). The oracle holds khugepaged off
+ * during a run (scan_sleep_millisecs and pages_to_scan are its own) and runs it only for
+ * `khugepaged_scan` steps. */
+export const KHUGEPAGED_KNOB_DEFAULTS = {
+  max_ptes_none: 511,
+  max_ptes_swap: 64,
+  max_ptes_shared: 256,
+} as const;
+export type KhugepagedKnob = keyof typeof KHUGEPAGED_KNOB_DEFAULTS;
+export const KHUGEPAGED_KNOBS: readonly KhugepagedKnob[] = Object.keys(
+  KHUGEPAGED_KNOB_DEFAULTS,
+) as KhugepagedKnob[];
+/** A `knob` step's name: a file of /sys/kernel/mm/ksm, or "khugepaged/<file>" of
+ * /sys/kernel/mm/transparent_hugepage/khugepaged. */
+export type KnobName = KsmKnob | `khugepaged/${KhugepagedKnob}`;
+export const KNOB_NAMES: readonly KnobName[] = [
+  ...KSM_KNOBS,
+  ...KHUGEPAGED_KNOBS.map((k) => `khugepaged/${k}` as const),
+];
+/** khugepaged's counters a report records (as the increase since the scenario started) when the
+ * scenario uses khugepaged (see usesKhugepaged()). */
+export const KHUGEPAGED_COUNTERS = ['full_scans', 'pages_collapsed'] as const;
+export type KhugepagedCounter = (typeof KHUGEPAGED_COUNTERS)[number];
+
 /** The read-only counters of /sys/kernel/mm/ksm a report records. `full_scans`, `pages_scanned`
  * and `pages_skipped` are reported as the increase since the scenario started. */
 export const KSM_COUNTERS = [
@@ -181,6 +206,13 @@ const ksmExpect = z.strictObject(
   >,
 );
 
+const khugepagedKnobs = z.strictObject(
+  Object.fromEntries(KHUGEPAGED_KNOBS.map((k) => [k, z.number().int().min(0).optional()])) as Record<
+    KhugepagedKnob,
+    z.ZodOptional<z.ZodNumber>
+  >,
+);
+
 const ksmKnobs = z.strictObject(
   Object.fromEntries(KSM_INITIAL_KNOBS.map((k) => [k, knobValue.optional()])) as Record<
     KsmInitialKnob,
@@ -240,12 +272,17 @@ export const forkStep = z.strictObject({ op: z.literal('fork'), proc: name, chil
 export const exitStep = z.strictObject({ op: z.literal('exit'), proc: name, ...common });
 export const knobStep = z.strictObject({
   op: z.literal('knob'),
-  name: z.enum(KSM_KNOBS as [KsmKnob, ...KsmKnob[]]),
+  name: z.enum(KNOB_NAMES as [KnobName, ...KnobName[]]),
   value: knobValue,
   ...common,
 });
 export const ksmScanStep = z.strictObject({
   op: z.literal('ksm_scan'),
+  full_scans: z.number().int().min(1).max(100_000),
+  ...common,
+});
+export const khugepagedScanStep = z.strictObject({
+  op: z.literal('khugepaged_scan'),
   full_scans: z.number().int().min(1).max(100_000),
   ...common,
 });
@@ -279,6 +316,7 @@ export const stepSchema = z.discriminatedUnion('op', [
   ksmScanStep,
   ksmConvergeStep,
   ksmUnmergeAllStep,
+  khugepagedScanStep,
   reportStep,
   expectStep,
 ]);
@@ -299,6 +337,7 @@ export type KnobStep = z.infer<typeof knobStep>;
 export type KsmScanStep = z.infer<typeof ksmScanStep>;
 export type KsmConvergeStep = z.infer<typeof ksmConvergeStep>;
 export type KsmUnmergeAllStep = z.infer<typeof ksmUnmergeAllStep>;
+export type KhugepagedScanStep = z.infer<typeof khugepagedScanStep>;
 export type ReportStep = z.infer<typeof reportStep>;
 export type ExpectStep = z.infer<typeof expectStep>;
 
@@ -316,6 +355,7 @@ export const scenarioSchema = z.strictObject({
     })
     .optional(),
   ksm: ksmKnobs.optional(),
+  khugepaged: khugepagedKnobs.optional(),
   steps: z.array(stepSchema),
 });
 /** A validated scenario, as written (defaults are not filled in; see `resolveRange`). */
@@ -327,6 +367,7 @@ export const KNOWN_KEYS = {
   arch: ['levels'],
   machine: ['memory_mib', 'swap_mib'],
   ksm: KSM_INITIAL_KNOBS as readonly string[],
+  khugepaged: KHUGEPAGED_KNOBS as readonly string[],
   counters: KSM_COUNTERS as readonly string[],
   procExpect: Object.keys(procExpect.shape),
   smaps: SMAPS_FIELDS as readonly string[],
@@ -353,4 +394,13 @@ export function resolveRange(
 export function knobString(value: KnobValue): string {
   if (typeof value === 'boolean') return value ? '1' : '0';
   return String(value);
+}
+
+/** Whether a scenario uses khugepaged (initial knobs, a khugepaged knob or a `khugepaged_scan`):
+ * its reports then hold khugepaged's counters. */
+export function usesKhugepaged(s: Scenario): boolean {
+  return (
+    s.khugepaged !== undefined ||
+    s.steps.some((x) => x.op === 'khugepaged_scan' || (x.op === 'knob' && x.name.startsWith('khugepaged/')))
+  );
 }

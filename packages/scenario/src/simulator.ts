@@ -6,6 +6,8 @@ import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import {
+  khugepaged_do_scan,
+  khugepaged_sysfs_write,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -39,6 +41,7 @@ import {
   type Prot,
   resolveRange,
   type Step,
+  usesKhugepaged,
 } from './schema.ts';
 
 export interface SimulatorOptions {
@@ -57,6 +60,8 @@ export interface SimulatorContext {
   procs: Map<string, Process>;
   /** proc name -> region name -> start address and pages */
   regions: Map<string, Map<string, { addr: number; pages: number }>>;
+  /** Reports hold khugepaged's counters (the scenario uses khugepaged). */
+  khugepagedReport?: boolean;
 }
 
 function protBits(p: Prot | undefined): number {
@@ -106,6 +111,17 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
     if (s === undefined) throw new Error(`unknown break_ksm strategy "${opts.strategy}"`);
     ksm.strategy = s;
   }
+  for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
+    if (v === undefined) continue;
+    const err = khugepaged_sysfs_write(m, k, String(v));
+    if (err !== 0)
+      throw new ScenarioError(
+        loaded.file,
+        `khugepaged.${k}`,
+        'a value the knob accepts',
+        `${v} (${errnoName(err)})`,
+      );
+  }
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
     const err = ksmSysfsWrite(ksm, k, knobString(v));
@@ -117,7 +133,13 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
         `${knobString(v)} (${errnoName(err)})`,
       );
   }
-  const ctx: SimulatorContext = { machine: m, ksm, procs: new Map(), regions: new Map() };
+  const ctx: SimulatorContext = {
+    machine: m,
+    ksm,
+    procs: new Map(),
+    regions: new Map(),
+    khugepagedReport: usesKhugepaged(scenario),
+  };
   const reports: ReportEntry[] = [];
   const failures: Failure[] = [];
   const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
@@ -257,8 +279,31 @@ function runStep(
       return;
     }
     case 'knob': {
+      if (step.name.startsWith(KHUGEPAGED_KNOB_PREFIX)) {
+        const err = khugepaged_sysfs_write(
+          ctx.machine,
+          step.name.slice(KHUGEPAGED_KNOB_PREFIX.length),
+          knobString(step.value),
+        );
+        if (err !== 0)
+          throw new ErrnoError(-err, 'write', `/sys/kernel/mm/transparent_hugepage/${step.name}`);
+        return;
+      }
       const err = ksmSysfsWrite(ksm, step.name, knobString(step.value));
       if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
+      return;
+    }
+    case 'khugepaged_scan': {
+      // As the oracle drives it (native/oracle.c khugepaged_scans()): pages_to_scan above any
+      // scenario, so each wake-up (khugepaged_do_scan()) from the list head is one full scan.
+      const kh = ctx.machine.khugepaged;
+      const saved = kh.pages_to_scan;
+      kh.pages_to_scan = SCAN_BATCH;
+      try {
+        for (let i = 0; i < step.full_scans; i++) khugepaged_do_scan(ctx.machine);
+      } finally {
+        kh.pages_to_scan = saved;
+      }
       return;
     }
     case 'ksm_scan':
@@ -331,7 +376,8 @@ function runStep(
   }
 }
 
-/** Larger than any scenario's page count: one ksmd batch is then exactly one full scan. */
+/** Larger than any scenario's page count: one ksmd batch (one khugepaged_do_scan()) is then
+ * exactly one full scan. */
 const SCAN_BATCH = 1_000_000_000;
 
 /**
@@ -426,5 +472,13 @@ export function collectReport(
     }
     procs[name] = { ...ksm.ksm_stat(p.mm), smaps: sum };
   }
-  return { label, ksm: counters, procs, sharing };
+  const entry: ReportEntry = { label, ksm: counters, procs, sharing };
+  if (ctx.khugepagedReport) {
+    const kh = machine.khugepaged;
+    entry.khugepaged = { full_scans: kh.full_scans, pages_collapsed: kh.pages_collapsed };
+  }
+  return entry;
 }
+
+/** A knob step's name prefix for /sys/kernel/mm/transparent_hugepage/khugepaged files. */
+const KHUGEPAGED_KNOB_PREFIX = 'khugepaged/';
