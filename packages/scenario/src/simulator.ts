@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
+import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import {
   khugepaged_do_scan,
@@ -140,6 +140,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
     regions: new Map(),
     khugepagedReport: usesKhugepaged(scenario),
   };
+  if (ctx.khugepagedReport) khugepagedSentinel(m);
   const reports: ReportEntry[] = [];
   const failures: Failure[] = [];
   const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
@@ -478,6 +479,20 @@ export function collectReport(
     entry.khugepaged = { full_scans: kh.full_scans, pages_collapsed: kh.pages_collapsed };
   }
   return entry;
+}
+
+/**
+ * The oracle's khugepaged sentinel (native/oracle.c start_sentinel()): a process outside the
+ * scenario whose one THP, in a MADV_HUGEPAGE VMA, keeps khugepaged's list non-empty, so that every
+ * `khugepaged_scan` pass is a full scan even before a scenario process joins the list. It is the
+ * list's first mm, as on the kernel side, and a scan passes over its PMD mapping.
+ */
+function khugepagedSentinel(m: Machine): void {
+  const p = new Process(m, 'khugepaged-sentinel');
+  const a = p.mmap(null, 2 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  const thp = Math.ceil(a / PMD_SIZE) * PMD_SIZE;
+  p.madvise(thp, PMD_SIZE, MADV_HUGEPAGE);
+  p.touch(thp);
 }
 
 /** A knob step's name prefix for /sys/kernel/mm/transparent_hugepage/khugepaged files. */
