@@ -305,13 +305,20 @@ export class Process {
         ? a.anon_vma_chain.length <= 1 && b.anon_vma_chain.length <= 1
         : true);
     let i = mm.vmas.indexOf(vma);
+    let merged = false;
     if (i > 0 && compatible(mm.vmas[i - 1], vma)) {
       const prev = mm.vmas[i - 1];
       this.absorb(prev, vma);
       vma = prev;
       i--;
+      merged = true;
     }
-    if (i + 1 < mm.vmas.length && compatible(vma, mm.vmas[i + 1])) this.absorb(vma, mm.vmas[i + 1]);
+    if (i + 1 < mm.vmas.length && compatible(vma, mm.vmas[i + 1])) {
+      this.absorb(vma, mm.vmas[i + 1]);
+      merged = true;
+    }
+    // vma_merge_existing_range() (mm/vma.c, 6.18): the merged VMA may now suit khugepaged.
+    if (merged) khugepaged_enter_vma(vma, vma.vm_flags);
     return vma;
   }
 
