@@ -708,6 +708,56 @@ static void check_other_users(void) {
   }
 }
 
+/* Whether pid has a VM_HUGEPAGE VMA ("hg" in its smaps VmFlags): it may be in khugepaged's list,
+ * and collapses of its memory during a khugepaged_scan step would be counted in pages_collapsed. */
+static int has_hugepage_vma(pid_t pid) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "VmFlags:", 8) && strstr(line, " hg")) found = 1;
+  }
+  fclose(f);
+  return found;
+}
+
+/* pid is the oracle's own: the orchestrator, the khugepaged sentinel or a scenario helper. */
+static int own_pid(pid_t pid) {
+  if (pid == orchestrator_pid || pid == sentinel_pid) return 1;
+  for (int i = 0; i < nprocs; i++) {
+    if (procs[i].created && procs[i].pid == pid) return 1;
+  }
+  return 0;
+}
+
+/* At the end of a run (and, for khugepaged, at its start): refuse when a process of someone else's
+ * uses KSM (it started during the run: ksmd scanned, merged and counted its pages with ours) or,
+ * in a scenario that runs khugepaged, has a VM_HUGEPAGE VMA (khugepaged scans it too). */
+static void check_foreign_users(const char *when) {
+  DIR *d = opendir("/proc");
+  if (!d) refuse("cannot list /proc: %s", strerror(errno));
+  struct dirent *e;
+  char comm[64] = "";
+  while ((e = readdir(d))) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (own_pid(pid)) continue;
+    if (uses_ksm(pid, comm)) {
+      closedir(d);
+      refuse("another process used KSM %s: pid %d (%s); its pages would be counted with the scenario's", when,
+             (int)pid, comm);
+    }
+    if (khugepaged_report && has_hugepage_vma(pid)) {
+      closedir(d);
+      refuse("another process has a MADV_HUGEPAGE VMA %s: pid %d; khugepaged's counters would include its collapses",
+             when, (int)pid);
+    }
+  }
+  closedir(d);
+}
+
 static uint64_t pagemap_entry(int fd, uint64_t addr) {
   uint64_t e = 0;
   if (pread(fd, &e, sizeof e, (off_t)(addr / PAGE * 8)) != sizeof e) return 0;
@@ -2083,6 +2133,7 @@ int main(int argc, char **argv) {
   }
 
   hold_khugepaged();
+  if (khugepaged_report) check_foreign_users("at the start of the run");
   probe_zero_pages();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   create_channels();
@@ -2108,6 +2159,7 @@ int main(int argc, char **argv) {
   sb_printf(&out, "],\"ok\":%s,\"failures\":[", nfailures ? "false" : "true");
   if (failures_json.len) sb_puts(&out, failures_json.p);
   sb_puts(&out, "]}\n");
+  check_foreign_users("during the run");
   int bad = cleanup();
   if (write_full(1, out.p, out.len) < 0) return 1;
   if (bad) {

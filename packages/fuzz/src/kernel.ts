@@ -13,6 +13,7 @@ import {
   compareReports,
   formatReportDiff,
   type MadviseAdvice,
+  OracleRefusedError,
   type Report,
   runOnKernel,
   runOnSimulator,
@@ -309,10 +310,29 @@ export function compareWithKernel(c: KernelCase, name?: string): Promise<KernelC
   return compareScenario(buildKernelScenario(c, name));
 }
 
+/** How long a case waits for the oracle to run while it refuses (another KSM or khugepaged user on
+ * the machine, such as a QEMU guest: its pages would be counted with the scenario's). */
+const REFUSED_RETRY_MS = 30 * 60_000;
+const REFUSED_PAUSE_MS = 2000;
+
+/** runOnKernel(), run again while the oracle refuses because of another user of KSM/khugepaged. */
+async function runOnKernelPatiently(scenario: Scenario): Promise<Report> {
+  const deadline = Date.now() + REFUSED_RETRY_MS;
+  for (;;) {
+    try {
+      return await runOnKernel(scenario);
+    } catch (e) {
+      if (!(e instanceof OracleRefusedError) || !/another process/.test(e.message) || Date.now() > deadline)
+        throw e;
+      await new Promise((r) => setTimeout(r, REFUSED_PAUSE_MS));
+    }
+  }
+}
+
 /** Runs a scenario on both engines (each step's errno the simulator's) and compares the reports. */
 async function compareScenario(built: Scenario): Promise<KernelComparison> {
   const { scenario, simulator } = withSimulatorErrnos(built);
-  const kernel = await runOnKernel(scenario);
+  const kernel = await runOnKernelPatiently(scenario);
   const d = compareReports(kernel, simulator);
   let diff = '';
   if (!d.equal) {
@@ -428,7 +448,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
     );
     if (!r.failed) o.log(`seed ${seed}: the difference did not repeat; written as found`);
     else shrunk = await deleteSteps(shrunk, o.log);
-    const again = await runOnKernel(shrunk.scenario);
+    const again = await runOnKernelPatiently(shrunk.scenario);
     const repeats = compareReports(again, shrunk.kernel).equal;
     const file = `${o.out}/${name}.yaml`;
     const header = [
