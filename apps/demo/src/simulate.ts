@@ -1,7 +1,7 @@
 // Running a scenario on the simulator up to a report step, for the commands that show state
 // (pagemap, smaps, ksm-stat, tree, knobs), and naming its processes and regions.
 
-import type { Process } from '@mmsim/mmu';
+import type { Process } from '@mmsim/mm';
 import {
   type LoadedScenario,
   loadScenario,

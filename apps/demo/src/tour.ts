@@ -5,6 +5,7 @@
 import { createInterface } from 'node:readline/promises';
 import { PAGE_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -21,7 +22,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pte_index,
   readEntry,
 } from '@mmsim/mmu';

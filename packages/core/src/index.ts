@@ -73,4 +73,17 @@ export {
   errnoName,
   strerror,
 } from './errno.ts';
+export {
+  type BreakKsmKind,
+  DEFAULT_KERNEL_PROFILE,
+  type GupProfile,
+  KERNEL_PROFILES,
+  KERNEL_VERSIONS,
+  type KernelProfile,
+  type KernelVersion,
+  type KsmProfile,
+  type KsmScanWalkKind,
+  kernelProfile,
+  type WalkProfile,
+} from './kernel.ts';
 export { TraceBus, type TraceEventMap, type TraceEventName, type TraceRecord } from './trace.ts';

@@ -21,6 +21,7 @@ import {
   STABLE_NODE_CHAIN,
   STRATEGIES,
 } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
   E,
@@ -42,7 +43,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pmd_index,
   pmd_leaf,
   pte_index,

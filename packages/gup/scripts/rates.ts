@@ -1,6 +1,7 @@
 // A quick local measurement of the benchmark kernels over 1 GiB (apps/bench owns the real
 // harness with bootstrap statistics). Run: node --conditions=@mmsim/source --import tsx scripts/rates.ts
-import { GiB, PAGE_SIZE } from '@mmsim/core';
+import { GiB, KERNEL_PROFILES, type KernelVersion, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
@@ -9,9 +10,8 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
-import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind, type GupProfile } from '../src/index.ts';
+import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind } from '../src/index.ts';
 
 const NR = GiB / PAGE_SIZE;
 const REPS = Number(process.env.REPS ?? 5);
@@ -60,9 +60,9 @@ for (const thp of [false, true]) {
   const { m, p, a } = space(thp);
   const vma = p.mm.vma_lookup(a)!;
   const label = thp ? '1 GiB of THPs' : '1 GiB of 4 KiB pages';
-  for (const prof of ['6.1', '6.18'] as GupProfile[]) {
+  for (const prof of ['6.1', '6.18'] as KernelVersion[]) {
     const before = m.counters.snapshot();
-    const r = time(() => benchFollowPage(vma, a, NR, 0, prof));
+    const r = time(() => benchFollowPage(vma, a, NR, 0, KERNEL_PROFILES[prof]));
     const per = m.counters.since(before);
     const runs = REPS + 1;
     console.log(
@@ -77,9 +77,9 @@ for (const thp of [false, true]) {
     'get_user_pages_fast',
     'pin_user_pages_fast',
   ] as GupBenchKind[]) {
-    for (const prof of ['6.1', '6.18'] as GupProfile[]) {
+    for (const prof of ['6.1', '6.18'] as KernelVersion[]) {
       const before = m.counters.snapshot();
-      const r = time(() => benchGup(kind, p.mm, a, NR, 512, FOLL_WRITE, pages, prof));
+      const r = time(() => benchGup(kind, p.mm, a, NR, 512, FOLL_WRITE, pages, KERNEL_PROFILES[prof]));
       const per = m.counters.since(before);
       console.log(
         `${label} | ${kind}(FOLL_WRITE) x512 [${prof}] | ${fmt(r.rate)} pages/s | done ${r.n}/${NR} | ` +

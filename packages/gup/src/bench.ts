@@ -2,9 +2,9 @@
 // space and returns the number of pages it handled; the caller measures time and reads the
 // machine's counters. No allocation per page.
 
-import { PAGE_SIZE } from '@mmsim/core';
+import { type KernelProfile, PAGE_SIZE } from '@mmsim/core';
 import type { MmStruct, VmAreaStruct } from '@mmsim/mmu';
-import { DEFAULT_GUP_PROFILE, FOLL_GET, type GupProfile } from './flags.ts';
+import { FOLL_GET } from './flags.ts';
 import {
   follow_page,
   get_user_pages,
@@ -25,7 +25,7 @@ export function benchFollowPage(
   start: number,
   nr_pages: number,
   extraFlags = 0,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = vma.vm_mm.machine.kernel,
 ): number {
   const mm = vma.vm_mm;
   const pm = mm.machine.phys;
@@ -34,7 +34,7 @@ export function benchFollowPage(
   mm.mmap_read_lock();
   let addr = start;
   for (let i = 0; i < nr_pages; i++, addr += PAGE_SIZE) {
-    const page = follow_page(vma, addr, flags, profile);
+    const page = follow_page(vma, addr, flags, kernel);
     if (page > 0) {
       pm.put_page(page);
       found++;
@@ -65,7 +65,7 @@ export function benchGup(
   batch: number,
   gup_flags: number,
   pages: Int32Array,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
   const pm = mm.machine.phys;
   const pin = kind === 'pin_user_pages' || kind === 'pin_user_pages_fast';
@@ -74,11 +74,10 @@ export function benchGup(
   while (done < nr_pages) {
     const n = Math.min(batch, nr_pages - done);
     let got: number;
-    if (kind === 'get_user_pages') got = get_user_pages(mm, addr, n, gup_flags, pages, profile);
-    else if (kind === 'pin_user_pages') got = pin_user_pages(mm, addr, n, gup_flags, pages, profile);
-    else if (kind === 'get_user_pages_fast')
-      got = get_user_pages_fast(mm, addr, n, gup_flags, pages, profile);
-    else got = pin_user_pages_fast(mm, addr, n, gup_flags, pages, profile);
+    if (kind === 'get_user_pages') got = get_user_pages(mm, addr, n, gup_flags, pages, kernel);
+    else if (kind === 'pin_user_pages') got = pin_user_pages(mm, addr, n, gup_flags, pages, kernel);
+    else if (kind === 'get_user_pages_fast') got = get_user_pages_fast(mm, addr, n, gup_flags, pages, kernel);
+    else got = pin_user_pages_fast(mm, addr, n, gup_flags, pages, kernel);
     if (got <= 0) break;
     if (pin) unpin_user_pages(pm, pages, got);
     else release_pages(pm, pages, got);

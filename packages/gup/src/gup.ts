@@ -1,7 +1,7 @@
 // mm/gup.c: follow_page() and its level helpers, try_grab_folio()/unpin_user_page(),
 // __get_user_pages() with faultin_page(), the public get_user_pages*()/pin_user_pages*() entry
 // points and the lockless get_user_pages_fast() walk with its fallback — as Linux 6.0, 6.1, 6.2
-// and 6.18 have them (GupProfile). Results are numbers: a PFN (> 0), 0 for NULL, or a negative
+// and 6.18 have them (the gup switches of @mmsim/core's KernelProfile). Results are numbers: a PFN (> 0), 0 for NULL, or a negative
 // errno for ERR_PTR().
 //
 // Simulator conventions (each deliberate, see README.md):
@@ -18,7 +18,7 @@
 //   or P2PDMA pages exist in mmsim: those branches are absent; FOLL_LONGTERM never migrates.
 
 import {
-  alignDown,
+  addrEnd,
   BUG,
   EAGAIN,
   EBUSY,
@@ -30,8 +30,11 @@ import {
   ENOMEM,
   EOVERFLOW,
   HPAGE_PMD_NR,
+  type KernelProfile,
+  P4D_SIZE,
   PAGE_SIZE,
   PMD_SIZE,
+  PUD_SIZE,
   pageAlignDown,
   subpageIndex,
   VM_BUG_ON,
@@ -42,7 +45,6 @@ import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_PRESENT,
-  _PAGE_PSE,
   _PAGE_RW,
   _PAGE_TABLE,
   _PAGE_USER,
@@ -67,6 +69,7 @@ import {
   PG_dirty,
   PG_referenced,
   type PhysMem,
+  pgdirShift,
   pmd_bad,
   pmd_leaf,
   pmd_present,
@@ -79,6 +82,7 @@ import {
   pte_write,
   ptlLock,
   ptlUnlock,
+  pud_leaf,
   readEntry,
   setEntry,
   split_huge_pmd,
@@ -106,7 +110,6 @@ import {
   type VmAreaStruct,
 } from '@mmsim/mmu';
 import {
-  DEFAULT_GUP_PROFILE,
   FOLL_ANON,
   FOLL_DUMP,
   FOLL_FAST_ONLY,
@@ -128,9 +131,6 @@ import {
   FOLL_TRIED,
   FOLL_UNLOCKABLE,
   FOLL_WRITE,
-  type GupProfile,
-  type GupProfileInfo,
-  gupProfile,
   INTERNAL_GUP_FLAGS,
 } from './flags.ts';
 
@@ -219,20 +219,13 @@ function upper_bad(lo: number): boolean {
 export function gup_can_follow_protnone(
   vma: VmAreaStruct | null,
   flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile,
 ): boolean {
-  const p = gupProfile(profile);
-  if (p.numa) return (flags & FOLL_NUMA) === 0;
-  if (p.honorNuma) {
+  if (kernel.gup.numa) return (flags & FOLL_NUMA) === 0;
+  if (kernel.gup.honorNuma) {
     if ((flags & FOLL_HONOR_NUMA_FAULT) === 0) return true;
     return vma !== null && !vma_is_accessible(vma);
   }
-  return (flags & FOLL_FORCE) !== 0;
-}
-
-function canFollowProtnone(vma: VmAreaStruct | null, flags: number, p: GupProfileInfo): boolean {
-  if (p.numa) return (flags & FOLL_NUMA) === 0;
-  if (p.honorNuma) return (flags & FOLL_HONOR_NUMA_FAULT) === 0 || (vma !== null && !vma_is_accessible(vma));
   return (flags & FOLL_FORCE) !== 0;
 }
 
@@ -247,21 +240,11 @@ export function gup_must_unshare(
   vma: VmAreaStruct | null,
   flags: number,
   page: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): boolean {
-  return mustUnshare(pm, vma, flags, page, gupProfile(profile));
-}
-
-function mustUnshare(
-  pm: PhysMem,
-  vma: VmAreaStruct | null,
-  flags: number,
-  page: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): boolean {
   if ((flags & (FOLL_WRITE | FOLL_PIN)) !== FOLL_PIN) return false;
   if (!pm.PageAnon(page)) {
-    if (!p.unshareNonAnon || (flags & FOLL_LONGTERM) === 0) return false;
+    if (!kernel.gup.unshareNonAnon || (flags & FOLL_LONGTERM) === 0) return false;
     if (vma === null) return true;
     return is_cow_mapping(vma.vm_flags);
   }
@@ -323,12 +306,8 @@ export function try_grab_folio(
   folio: number,
   refs: number,
   flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile,
 ): number {
-  return grabFolio(pm, folio, refs, flags, gupProfile(profile));
-}
-
-function grabFolio(pm: PhysMem, folio: number, refs: number, flags: number, p: GupProfileInfo): number {
   if ((flags & (FOLL_GET | FOLL_PIN)) === 0) return 0;
   const rc = pm.refcount[folio];
   let add = refs;
@@ -343,7 +322,7 @@ function grabFolio(pm: PhysMem, folio: number, refs: number, flags: number, p: G
     if (refs > 1) pm.folio_ref_add(folio, refs - 1);
     return 0;
   }
-  if (p.noZeroPin && pm.is_zero_pfn(folio)) return 0;
+  if (kernel.gup.noZeroPin && pm.is_zero_pfn(folio)) return 0;
   pm.get_page(folio);
   pm.folio_ref_add(folio, add - 1);
   pm.pincount[folio] += refs;
@@ -448,19 +427,19 @@ function waitForMigration(m: Machine, lo: number, hi: number): void {
  * a negative errno (-EFAULT, -EEXIST, -EMLINK, -ENOMEM, -EBUSY, -EINVAL). FOLL_PIN → 0. With
  * FOLL_GET the caller owns a reference (pm.put_page()); with FOLL_MIGRATION (6.0/6.1) a migration
  * entry is waited for and the lookup retried. The caller holds the mmap_lock (not asserted, as in
- * the kernel). Removed from Linux in 6.12; kept for the '6.18' profile as follow_page_mask().
+ * the kernel). Removed from Linux in 6.12; kept under every profile, behaving as follow_page_mask().
  */
 export function follow_page(
   vma: VmAreaStruct,
   address: number,
   foll_flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = vma.vm_mm.machine.kernel,
 ): number {
   // vma_is_secretmem(): no secretmem in mmsim.
   if ((foll_flags & FOLL_PIN) !== 0) return 0;
   // 6.5+: "We never set FOLL_HONOR_NUMA_FAULT because callers don't expect to fail on
   // PROT_NONE-mapped pages."
-  return follow_page_mask(vma, address, foll_flags, followCtx, profile);
+  return follow_page_mask(vma, address, foll_flags, followCtx, kernel);
 }
 
 /**
@@ -473,9 +452,8 @@ export function follow_page_mask(
   address: number,
   flags: number,
   ctx: FollowPageContext,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = vma.vm_mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
   const mm = vma.vm_mm;
   const m = mm.machine;
   const c = m.counters;
@@ -487,37 +465,26 @@ export function follow_page_mask(
     const lo = E.lo;
     const hi = E.hi;
     if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
-    return followP4d(vma, address, entry_pfn(lo, hi), flags, ctx, p);
+    return follow_p4d_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
   }
   // Folded P4D: the PGD entry is read here and again, as the P4D entry, by follow_p4d_mask().
   readEntry(m.phys, mm.pgd, p4d_idx(address));
   c.pgdRead++;
   if ((E.lo === 0 && E.hi === 0) || upper_bad(E.lo)) return no_page_table(vma, flags);
-  return followP4d(vma, address, mm.pgd, flags, ctx, p);
+  return follow_p4d_mask(vma, address, mm.pgd, flags, ctx, kernel);
 }
 
 /**
  * follow_p4d_mask(): `table` holds the P4D entry — the P4D page with 5-level paging, the PGD
  * itself with 4-level paging (P4D folded).
  */
-export function follow_p4d_mask(
+function follow_p4d_mask(
   vma: VmAreaStruct,
   address: number,
   table: number,
   flags: number,
   ctx: FollowPageContext,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): number {
-  return followP4d(vma, address, table, flags, ctx, gupProfile(profile));
-}
-
-function followP4d(
-  vma: VmAreaStruct,
-  address: number,
-  table: number,
-  flags: number,
-  ctx: FollowPageContext,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   const c = mm.machine.counters;
@@ -526,29 +493,18 @@ function followP4d(
   const lo = E.lo;
   const hi = E.hi;
   if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
-  return followPud(vma, address, entry_pfn(lo, hi), flags, ctx, p);
+  return follow_pud_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
 }
 
 /** follow_pud_mask(): `pudTable` is the PUD page. mmsim maps no PUD leaves (no hugetlb/devmap);
  * a leaf is pud_bad() → no_page_table(), as 6.0 treats a non-hugetlb huge PUD. */
-export function follow_pud_mask(
+function follow_pud_mask(
   vma: VmAreaStruct,
   address: number,
   pudTable: number,
   flags: number,
   ctx: FollowPageContext,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): number {
-  return followPud(vma, address, pudTable, flags, ctx, gupProfile(profile));
-}
-
-function followPud(
-  vma: VmAreaStruct,
-  address: number,
-  pudTable: number,
-  flags: number,
-  ctx: FollowPageContext,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   readEntry(mm.machine.phys, pudTable, pud_idx(address));
@@ -556,7 +512,7 @@ function followPud(
   const lo = E.lo;
   const hi = E.hi;
   if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
-  return followPmd(vma, address, entry_pfn(lo, hi), flags, ctx, p);
+  return follow_pmd_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
 }
 
 /**
@@ -564,24 +520,13 @@ function followPud(
  * PMD-mapped THP is handled under the PMD lock (FOLL_SPLIT_PMD splits it first). A THP migration
  * entry is waited for with FOLL_MIGRATION (6.0/6.1), otherwise it is "no page".
  */
-export function follow_pmd_mask(
-  vma: VmAreaStruct,
-  address: number,
-  pmdTable: number,
-  flags: number,
-  ctx: FollowPageContext,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): number {
-  return followPmd(vma, address, pmdTable, flags, ctx, gupProfile(profile));
-}
-
-function followPmd(
+function follow_pmd_mask(
   vma: VmAreaStruct,
   address: number,
   pmdT: number,
   flags: number,
   ctx: FollowPageContext,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   const m = mm.machine;
@@ -593,7 +538,7 @@ function followPmd(
   let lo = E.lo;
   let hi = E.hi;
   if (lo === 0 && hi === 0) return no_page_table(vma, flags);
-  if (p.migration) {
+  if (kernel.gup.migration) {
     // (retry) 6.0/6.1
     while (!pmd_present(lo)) {
       VM_BUG_ON(!is_migration_entry(lo, hi), 'follow_pmd_mask: non-present PMD is not a migration entry');
@@ -607,8 +552,8 @@ function followPmd(
       if (lo === 0 && hi === 0) return no_page_table(vma, flags);
     }
   } else if (!pmd_present(lo)) return no_page_table(vma, flags);
-  if (!pmd_leaf(lo)) return followPte(vma, address, pmdT, pi, flags, p);
-  if (pte_protnone(lo) && !canFollowProtnone(vma, flags, p)) return no_page_table(vma, flags);
+  if (!pmd_leaf(lo)) return follow_page_pte(vma, address, pmdT, pi, flags, kernel);
+  if (pte_protnone(lo) && !gup_can_follow_protnone(vma, flags, kernel)) return no_page_table(vma, flags);
   // (retry_locked)
   for (;;) {
     ptlLock(pm, c, pmdT);
@@ -616,13 +561,13 @@ function followPmd(
     c.pmdRead++;
     lo = E.lo;
     hi = E.hi;
-    if (p.pmdNoneLocked && lo === 0 && hi === 0) {
+    if (kernel.gup.pmdNoneLocked && lo === 0 && hi === 0) {
       ptlUnlock(pm, c, pmdT);
       return no_page_table(vma, flags);
     }
     if (!pmd_present(lo)) {
       ptlUnlock(pm, c, pmdT);
-      if (!p.migration || (flags & FOLL_MIGRATION) === 0) return no_page_table(vma, flags);
+      if (!kernel.gup.migration || (flags & FOLL_MIGRATION) === 0) return no_page_table(vma, flags);
       waitForMigration(m, lo, hi);
       continue;
     }
@@ -630,24 +575,24 @@ function followPmd(
   }
   if (!pmd_leaf(lo)) {
     ptlUnlock(pm, c, pmdT);
-    return followPte(vma, address, pmdT, pi, flags, p);
+    return follow_page_pte(vma, address, pmdT, pi, flags, kernel);
   }
   if ((flags & FOLL_SPLIT_PMD) !== 0) {
     const huge_zero = pm.is_huge_zero_pfn(entry_pfn(lo, hi));
     ptlUnlock(pm, c, pmdT);
     split_huge_pmd(vma, address, pmdT, pi);
     let ret = 0;
-    if (huge_zero && p.name !== '6.18') {
+    if (huge_zero && !kernel.gup.followHugePmd) {
       // pmd_trans_unstable(): none or still huge after the split
       readEntry(pm, pmdT, pi);
       if ((E.lo === 0 && E.hi === 0) || pmd_leaf(E.lo)) ret = -EBUSY;
     } else if (!mm.pte_alloc(pmdT, pi)) ret = -ENOMEM;
-    return ret !== 0 ? ret : followPte(vma, address, pmdT, pi, flags, p);
+    return ret !== 0 ? ret : follow_page_pte(vma, address, pmdT, pi, flags, kernel);
   }
-  const page = follow_trans_huge_pmd(vma, address, pmdT, pi, lo, hi, flags, p);
+  const page = follow_trans_huge_pmd(vma, address, pmdT, pi, lo, hi, flags, kernel);
   ptlUnlock(pm, c, pmdT);
   // 6.0-6.2 set the mask whatever the result; 6.18's follow_huge_pmd() only on success.
-  if (page > 0 || p.name !== '6.18') ctx.page_mask = HPAGE_PMD_NR - 1;
+  if (page > 0 || !kernel.gup.followHugePmd) ctx.page_mask = HPAGE_PMD_NR - 1;
   return page;
 }
 
@@ -661,18 +606,18 @@ function follow_trans_huge_pmd(
   lo: number,
   hi: number,
   flags: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const pm = vma.vm_mm.machine.phys;
   const head = entry_pfn(lo, hi);
   const huge_zero = pm.is_huge_zero_pfn(head);
   if ((flags & FOLL_WRITE) !== 0 && !can_follow_write_pmd(pm, lo, huge_zero ? 0 : head, vma, flags)) return 0;
   if ((flags & FOLL_DUMP) !== 0 && huge_zero) return -EFAULT;
-  if (pte_protnone(lo) && !canFollowProtnone(vma, flags, p)) return 0;
-  if ((lo & _PAGE_RW) === 0 && mustUnshare(pm, vma, flags, head, p)) return -EMLINK;
+  if (pte_protnone(lo) && !gup_can_follow_protnone(vma, flags, kernel)) return 0;
+  if ((lo & _PAGE_RW) === 0 && gup_must_unshare(pm, vma, flags, head, kernel)) return -EMLINK;
   if ((flags & FOLL_PIN) !== 0 && pm.PageAnon(head) && !pm.PageAnonExclusive(head))
     BUG(`follow_trans_huge_pmd: pinning a shared anon THP ${head}`, () => pm.dumpPage(head));
-  const ret = grabFolio(pm, head, 1, flags, p);
+  const ret = try_grab_folio(pm, head, 1, flags, kernel);
   if (ret !== 0) return ret;
   if ((flags & FOLL_TOUCH) !== 0) {
     // touch_pmd(): young, and dirty for a write
@@ -684,28 +629,18 @@ function follow_trans_huge_pmd(
 }
 
 /**
- * follow_page_pte(): the PTE level, under the PTE table's lock. `pmdTable` holds the PMD entry
- * for `address`, which must point to a PTE table. Non-present entries are "no page" (NULL), a
- * none entry goes to no_page_table(); with FOLL_MIGRATION (6.0/6.1) a migration entry is waited
- * for and the lookup retried.
+ * follow_page_pte(): the PTE level, under the PTE table's lock. The PMD entry for `address`
+ * (the kernel's pmd_t *) is entry `pi` of table `pmdT` and must point to a PTE table.
+ * Non-present entries are "no page" (NULL), a none entry goes to no_page_table(); with
+ * FOLL_MIGRATION (6.0/6.1) a migration entry is waited for and the lookup retried.
  */
-export function follow_page_pte(
-  vma: VmAreaStruct,
-  address: number,
-  pmdTable: number,
-  flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): number {
-  return followPte(vma, address, pmdTable, pmd_idx(address), flags, gupProfile(profile));
-}
-
-function followPte(
+function follow_page_pte(
   vma: VmAreaStruct,
   address: number,
   pmdT: number,
   pi: number,
   flags: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   if (
     WARN_ON_ONCE(
@@ -734,7 +669,7 @@ function followPte(
     hi = E.hi;
     if (pte_present(lo)) break;
     if (
-      p.migration &&
+      kernel.gup.migration &&
       (flags & FOLL_MIGRATION) !== 0 &&
       (lo !== 0 || hi !== 0) &&
       is_migration_entry(lo, hi)
@@ -748,7 +683,7 @@ function followPte(
     if (lo !== 0 || hi !== 0) return 0;
     return no_page_table(vma, flags);
   }
-  if (pte_protnone(lo) && !canFollowProtnone(vma, flags, p)) {
+  if (pte_protnone(lo) && !gup_can_follow_protnone(vma, flags, kernel)) {
     ptlUnlock(pm, c, pteT);
     return 0;
   }
@@ -772,14 +707,14 @@ function followPte(
       return ret;
     }
   }
-  if (!pte_write(lo) && mustUnshare(pm, vma, flags, page, p)) {
+  if (!pte_write(lo) && gup_must_unshare(pm, vma, flags, page, kernel)) {
     ptlUnlock(pm, c, pteT);
     return -EMLINK;
   }
   if ((flags & FOLL_PIN) !== 0 && pm.PageAnon(page) && !pm.PageAnonExclusive(page))
     BUG(`follow_page_pte: pinning a shared anon page ${page}`, () => pm.dumpPage(page));
   const folio = pm.folio(page);
-  const ret = grabFolio(pm, folio, 1, flags, p);
+  const ret = try_grab_folio(pm, folio, 1, flags, kernel);
   if (ret !== 0) {
     ptlUnlock(pm, c, pteT);
     return ret;
@@ -859,24 +794,13 @@ export function faultin_page(
   flags: number,
   unshare: boolean,
   locked: GupLocked | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-): number {
-  return faultin(vma, address, flags, unshare, locked, gupProfile(profile));
-}
-
-function faultin(
-  vma: VmAreaStruct,
-  address: number,
-  flags: number,
-  unshare: boolean,
-  locked: GupLocked | null,
-  p: GupProfileInfo,
+  kernel: KernelProfile = vma.vm_mm.machine.kernel,
 ): number {
   if ((flags & FOLL_NOFAULT) !== 0) return -EFAULT;
   let fault_flags = 0;
   if ((flags & FOLL_WRITE) !== 0) fault_flags |= FAULT_FLAG_WRITE;
   if ((flags & FOLL_REMOTE) !== 0) fault_flags |= FAULT_FLAG_REMOTE;
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if ((flags & FOLL_UNLOCKABLE) !== 0) {
       fault_flags |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
       if ((flags & FOLL_INTERRUPTIBLE) !== 0) fault_flags |= FAULT_FLAG_INTERRUPTIBLE;
@@ -926,21 +850,8 @@ export function __get_user_pages(
   gup_flags: number,
   pages: Int32Array | null,
   locked: GupLocked | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-  pagesOff = 0,
-): number {
-  return getUserPages(mm, start, nr_pages, gup_flags, pages, pagesOff, locked, gupProfile(profile));
-}
-
-function getUserPages(
-  mm: MmStruct,
-  start: number,
-  nr_pages: number,
-  gup_flags: number,
-  pages: Int32Array | null,
-  off: number,
-  locked: GupLocked | null,
-  p: GupProfileInfo,
+  kernel: KernelProfile = mm.machine.kernel,
+  off = 0,
 ): number {
   if (nr_pages === 0) return 0;
   mm.mmap_assert_locked();
@@ -949,10 +860,10 @@ function getUserPages(
     '__get_user_pages: pages iff GET/PIN',
   );
   VM_BUG_ON(pages !== null && pages.length < off + nr_pages, '__get_user_pages: pages[] too short');
-  if (p.validArgs)
+  if (kernel.gup.validArgs)
     WARN_ON_ONCE((gup_flags & (FOLL_PIN | FOLL_GET)) === (FOLL_PIN | FOLL_GET), '__get_user_pages: GET|PIN');
   // 6.0: FOLL_FORCE accesses do not take NUMA hinting faults.
-  if (p.numa && (gup_flags & FOLL_FORCE) === 0) gup_flags |= FOLL_NUMA;
+  if (kernel.gup.numa && (gup_flags & FOLL_FORCE) === 0) gup_flags |= FOLL_NUMA;
   const pm = mm.machine.phys;
   const ctx = gupCtx;
   let ret = 0;
@@ -974,9 +885,9 @@ function getUserPages(
     let page = 0;
     let tries = 0;
     for (;;) {
-      page = follow_page_mask(vma, start, foll_flags, ctx, p.name);
+      page = follow_page_mask(vma, start, foll_flags, ctx, kernel);
       if (page !== 0 && page !== -EMLINK) break;
-      ret = faultin(vma, start, foll_flags, page === -EMLINK, locked, p);
+      ret = faultin_page(vma, start, foll_flags, page === -EMLINK, locked, kernel);
       if (ret === 0) {
         if (++tries > MAX_FAULT_RETRIES) BUG(`__get_user_pages: no progress at 0x${start.toString(16)}`);
         continue;
@@ -1002,7 +913,7 @@ function getUserPages(
     // (next_page)
     const mask = ctx.page_mask;
     let page_increm = 1;
-    if (p.thpBatch || pages === null || page < 0) {
+    if (kernel.gup.thpBatch || pages === null || page < 0) {
       if (mask !== 0) page_increm = 1 + mask - (Math.floor(start / PAGE_SIZE) % (mask + 1));
     }
     if (page_increm > nr_pages) page_increm = nr_pages;
@@ -1010,7 +921,7 @@ function getUserPages(
       if (page_increm > 1) {
         // The rest of this THP's subpages: their references in one go (6.5+).
         const folio = pm.folio(page);
-        if (grabFolio(pm, folio, page_increm - 1, gup_flags, p) !== 0) {
+        if (try_grab_folio(pm, folio, page_increm - 1, gup_flags, kernel) !== 0) {
           gup_put_folio(pm, folio, 1, gup_flags);
           ret = -EFAULT;
           break;
@@ -1027,7 +938,7 @@ function getUserPages(
 
 /** __get_user_pages_locked(): __get_user_pages() plus the retry after the fault path dropped
  * the mmap_lock. `locked.value === 0` on entry (6.18 convention): take and release the lock here. */
-function getUserPagesLocked(
+function __get_user_pages_locked(
   mm: MmStruct,
   start: number,
   nr_pages: number,
@@ -1035,7 +946,7 @@ function getUserPagesLocked(
   off: number,
   locked: GupLocked | null,
   flags: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   if (nr_pages === 0) return 0;
   let must_unlock = false;
@@ -1050,7 +961,7 @@ function getUserPagesLocked(
   let pages_done = 0;
   let ret = 0;
   for (;;) {
-    ret = getUserPages(mm, start, nr_pages, flags, pages, off, locked, p);
+    ret = __get_user_pages(mm, start, nr_pages, flags, pages, locked, kernel, off);
     if (locked === null) return ret;
     if (locked.value === 0) {
       VM_BUG_ON(ret < 0, '__get_user_pages_locked: error after the lock was dropped');
@@ -1073,7 +984,7 @@ function getUserPagesLocked(
     for (;;) {
       mm.mmap_read_lock();
       locked.value = 1;
-      ret = getUserPages(mm, start, 1, flags | FOLL_TRIED, pages, off, locked, p);
+      ret = __get_user_pages(mm, start, 1, flags | FOLL_TRIED, pages, locked, kernel, off);
       if (locked.value === 0) {
         VM_BUG_ON(ret !== 0, '__get_user_pages_locked: pages after a dropped lock');
         continue;
@@ -1100,7 +1011,7 @@ function getUserPagesLocked(
 
 /** __gup_longterm_locked(): FOLL_LONGTERM pins would first migrate pages out of ZONE_MOVABLE
  * and CMA (check_and_migrate_movable_pages()); mmsim has neither, so every page may stay. */
-function gupLongtermLocked(
+function __gup_longterm_locked(
   mm: MmStruct,
   start: number,
   nr_pages: number,
@@ -1108,13 +1019,13 @@ function gupLongtermLocked(
   off: number,
   locked: GupLocked | null,
   gup_flags: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   if ((gup_flags & FOLL_LONGTERM) === 0)
-    return getUserPagesLocked(mm, start, nr_pages, pages, off, locked, gup_flags, p);
+    return __get_user_pages_locked(mm, start, nr_pages, pages, off, locked, gup_flags, kernel);
   if (WARN_ON((gup_flags & FOLL_PIN) === 0, '__gup_longterm_locked: FOLL_LONGTERM without FOLL_PIN'))
     return -EINVAL;
-  return getUserPagesLocked(mm, start, nr_pages, pages, off, locked, gup_flags, p);
+  return __get_user_pages_locked(mm, start, nr_pages, pages, off, locked, gup_flags, kernel);
 }
 
 // ---- argument checks -----------------------------------------------------------------------
@@ -1198,17 +1109,18 @@ export function get_user_pages(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_TOUCH)) return -EINVAL;
     const flags = validOut.flags;
-    return withReadLock(mm, () => getUserPagesLocked(mm, start, nr_pages, pages, 0, { value: 1 }, flags, p));
+    return withReadLock(mm, () =>
+      __get_user_pages_locked(mm, start, nr_pages, pages, 0, { value: 1 }, flags, kernel),
+    );
   }
   if (!is_valid_gup_flags(gup_flags)) return -EINVAL;
   return withReadLock(mm, () =>
-    gupLongtermLocked(mm, start, nr_pages, pages, 0, null, gup_flags | FOLL_TOUCH, p),
+    __gup_longterm_locked(mm, start, nr_pages, pages, 0, null, gup_flags | FOLL_TOUCH, kernel),
   );
 }
 
@@ -1224,44 +1136,44 @@ export function get_user_pages_remote(
   gup_flags: number,
   pages: Int32Array | null,
   locked: GupLocked | null = null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
   let flags: number;
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, locked, gup_flags, FOLL_TOUCH | FOLL_REMOTE)) return -EINVAL;
     flags = validOut.flags;
   } else {
     if (!is_valid_gup_flags(gup_flags)) return -EINVAL;
     flags = gup_flags;
   }
-  return remote(mm, start, nr_pages, flags, pages, locked, p);
+  return __get_user_pages_remote(mm, start, nr_pages, flags, pages, locked, kernel);
 }
 
 /** __get_user_pages_remote(). */
-function remote(
+function __get_user_pages_remote(
   mm: MmStruct,
   start: number,
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
   locked: GupLocked | null,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
-  if (p.validArgs) {
-    if (locked !== null) return gupLongtermLocked(mm, start, nr_pages, pages, 0, locked, gup_flags, p);
+  if (kernel.gup.validArgs) {
+    if (locked !== null)
+      return __gup_longterm_locked(mm, start, nr_pages, pages, 0, locked, gup_flags, kernel);
     return withReadLock(mm, () =>
-      gupLongtermLocked(mm, start, nr_pages, pages, 0, { value: 1 }, gup_flags, p),
+      __gup_longterm_locked(mm, start, nr_pages, pages, 0, { value: 1 }, gup_flags, kernel),
     );
   }
   const flags = gup_flags | FOLL_TOUCH | FOLL_REMOTE;
   if ((gup_flags & FOLL_LONGTERM) !== 0) {
     // FOLL_LONGTERM is incompatible with FAULT_FLAG_ALLOW_RETRY (the fsdax check on VMAs).
     if (WARN_ON_ONCE(locked !== null, 'get_user_pages_remote: FOLL_LONGTERM with locked')) return -EINVAL;
-    return withReadLock(mm, () => gupLongtermLocked(mm, start, nr_pages, pages, 0, null, flags, p));
+    return withReadLock(mm, () => __gup_longterm_locked(mm, start, nr_pages, pages, 0, null, flags, kernel));
   }
-  if (locked !== null) return getUserPagesLocked(mm, start, nr_pages, pages, 0, locked, flags, p);
-  return withReadLock(mm, () => getUserPagesLocked(mm, start, nr_pages, pages, 0, null, flags, p));
+  if (locked !== null) return __get_user_pages_locked(mm, start, nr_pages, pages, 0, locked, flags, kernel);
+  return withReadLock(mm, () => __get_user_pages_locked(mm, start, nr_pages, pages, 0, null, flags, kernel));
 }
 
 /**
@@ -1275,19 +1187,18 @@ export function pin_user_pages(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
   let flags: number;
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_PIN)) return -EINVAL;
     flags = validOut.flags;
   } else {
     if (!valid_pin_args(pages, gup_flags)) return -EINVAL;
     flags = gup_flags | FOLL_PIN;
   }
-  const locked = p.validArgs ? { value: 1 } : null;
-  return withReadLock(mm, () => gupLongtermLocked(mm, start, nr_pages, pages, 0, locked, flags, p));
+  const locked = kernel.gup.validArgs ? { value: 1 } : null;
+  return withReadLock(mm, () => __gup_longterm_locked(mm, start, nr_pages, pages, 0, locked, flags, kernel));
 }
 
 /** pin_user_pages_remote(): pin_user_pages() on another task's mm (FOLL_REMOTE, FOLL_TOUCH);
@@ -1299,15 +1210,14 @@ export function pin_user_pages_remote(
   gup_flags: number,
   pages: Int32Array | null,
   locked: GupLocked | null = null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, locked, gup_flags, FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE)) return -EINVAL;
-    return remote(mm, start, nr_pages, validOut.flags, pages, locked, p);
+    return __get_user_pages_remote(mm, start, nr_pages, validOut.flags, pages, locked, kernel);
   }
   if (!valid_pin_args(pages, gup_flags)) return -EINVAL;
-  return remote(mm, start, nr_pages, gup_flags | FOLL_PIN, pages, locked, p);
+  return __get_user_pages_remote(mm, start, nr_pages, gup_flags | FOLL_PIN, pages, locked, kernel);
 }
 
 /** get_user_pages_unlocked(): takes and releases the mmap_lock itself; the fault path may drop
@@ -1318,16 +1228,15 @@ export function get_user_pages_unlocked(
   nr_pages: number,
   pages: Int32Array | null,
   gup_flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_TOUCH | FOLL_UNLOCKABLE)) return -EINVAL;
-    return getUserPagesLocked(mm, start, nr_pages, pages, 0, { value: 0 }, validOut.flags, p);
+    return __get_user_pages_locked(mm, start, nr_pages, pages, 0, { value: 0 }, validOut.flags, kernel);
   }
   if (WARN_ON_ONCE((gup_flags & FOLL_LONGTERM) !== 0, 'get_user_pages_unlocked: FOLL_LONGTERM'))
     return -EINVAL;
-  return getUserPagesLocked(mm, start, nr_pages, pages, 0, { value: 0 }, gup_flags | FOLL_TOUCH, p);
+  return __get_user_pages_locked(mm, start, nr_pages, pages, 0, { value: 0 }, gup_flags | FOLL_TOUCH, kernel);
 }
 
 /** pin_user_pages_unlocked(): the FOLL_PIN variant of get_user_pages_unlocked(). */
@@ -1337,23 +1246,30 @@ export function pin_user_pages_unlocked(
   nr_pages: number,
   pages: Int32Array | null,
   gup_flags: number,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_PIN | FOLL_TOUCH | FOLL_UNLOCKABLE)) return -EINVAL;
-    return gupLongtermLocked(mm, start, nr_pages, pages, 0, { value: 0 }, validOut.flags, p);
+    return __gup_longterm_locked(mm, start, nr_pages, pages, 0, { value: 0 }, validOut.flags, kernel);
   }
   if (!valid_pin_args(pages, gup_flags)) return -EINVAL;
-  return get_user_pages_unlocked(mm, start, nr_pages, pages, gup_flags | FOLL_PIN, p.name);
+  return get_user_pages_unlocked(mm, start, nr_pages, pages, gup_flags | FOLL_PIN, kernel);
 }
 
 /** get_dump_page(): the page at `addr` for a core dump (FOLL_FORCE|FOLL_DUMP|FOLL_GET), with a
  * reference, or 0 for a hole (never-touched anonymous memory, the zero page) or any failure. */
-export function get_dump_page(mm: MmStruct, addr: number, profile: GupProfile = DEFAULT_GUP_PROFILE): number {
-  const p = gupProfile(profile);
+export function get_dump_page(mm: MmStruct, addr: number, kernel: KernelProfile = mm.machine.kernel): number {
   const page = dumpBuf;
-  const ret = getUserPagesLocked(mm, addr, 1, page, 0, { value: 0 }, FOLL_FORCE | FOLL_DUMP | FOLL_GET, p);
+  const ret = __get_user_pages_locked(
+    mm,
+    addr,
+    1,
+    page,
+    0,
+    { value: 0 },
+    FOLL_FORCE | FOLL_DUMP | FOLL_GET,
+    kernel,
+  );
   return ret === 1 ? page[0] : 0;
 }
 
@@ -1362,9 +1278,9 @@ const dumpBuf = new Int32Array(1);
 // ---- the lockless fast path ----------------------------------------------------------------
 
 /** The flags the fast path accepts (internal_get_user_pages_fast() / gup_fast_fallback()). */
-function fastFlagsOk(flags: number, p: GupProfileInfo): boolean {
+function fastFlagsOk(flags: number, kernel: KernelProfile): boolean {
   let ok = FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_PIN | FOLL_GET | FOLL_FAST_ONLY | FOLL_NOFAULT;
-  if (p.validArgs) ok |= FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT;
+  if (kernel.gup.validArgs) ok |= FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT;
   return (flags & ~ok) === 0;
 }
 
@@ -1377,19 +1293,23 @@ function access_permitted(lo: number, write: boolean): boolean {
 /** Pages the lockless walk collected so far (its `int *nr`). */
 const fastNr = { nr: 0 };
 
-/** gup_fast_pte_range(): 1 when the whole range was grabbed, 0 to stop (the slow path takes over). */
-function gupFastPteRange(
+/** gup_fast_pte_range(): grab the pages of [addr, end) mapped by the PTE table the PMD entry
+ * `pmdLo`/`pmdHi` points to; 1 when the whole range was grabbed, 0 to stop (the slow path takes
+ * over). */
+function gup_fast_pte_range(
   mm: MmStruct,
-  pteT: number,
+  pmdLo: number,
+  pmdHi: number,
   addr: number,
   end: number,
   flags: number,
   pages: Int32Array,
   off: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const pm = mm.machine.phys;
   const c = mm.machine.counters;
+  const pteT = entry_pfn(pmdLo, pmdHi);
   const w = pm.tableWords(pteT);
   const base = pm.tableBase(pteT);
   const write = (flags & FOLL_WRITE) !== 0;
@@ -1406,9 +1326,9 @@ function gupFastPteRange(
     const page = entry_pfn(lo, hi);
     const folio = pm.folio(page);
     if (pm.refcount[folio] <= 0) return 0; // folio_ref_try_add_rcu() failed
-    if (grabFolio(pm, folio, 1, flags, p) !== 0) return 0;
+    if (try_grab_folio(pm, folio, 1, flags, kernel) !== 0) return 0;
     // The PMD and PTE cannot change under a single-threaded walk: no recheck needed.
-    if ((lo & _PAGE_RW) === 0 && mustUnshare(pm, null, flags, page, p)) {
+    if ((lo & _PAGE_RW) === 0 && gup_must_unshare(pm, null, flags, page, kernel)) {
       gup_put_folio(pm, folio, 1, flags);
       return 0;
     }
@@ -1418,8 +1338,8 @@ function gupFastPteRange(
   return 1;
 }
 
-/** gup_huge_pmd()/gup_fast_pmd_leaf(): grab the subpages of [addr, end) of a PMD-mapped THP. */
-function gupFastPmdLeaf(
+/** gup_fast_pmd_leaf(): grab the subpages of [addr, end) of a PMD-mapped THP. */
+function gup_fast_pmd_leaf(
   mm: MmStruct,
   lo: number,
   hi: number,
@@ -1428,7 +1348,7 @@ function gupFastPmdLeaf(
   flags: number,
   pages: Int32Array,
   off: number,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
   const pm = mm.machine.phys;
   if (!access_permitted(lo, (flags & FOLL_WRITE) !== 0)) return 0;
@@ -1436,8 +1356,8 @@ function gupFastPmdLeaf(
   const page = head + subpageIndex(addr, PMD_SIZE);
   const refs = (end - addr) / PAGE_SIZE;
   if (pm.refcount[head] <= 0) return 0;
-  if (grabFolio(pm, head, refs, flags, p) !== 0) return 0;
-  if ((lo & _PAGE_RW) === 0 && mustUnshare(pm, null, flags, head, p)) {
+  if (try_grab_folio(pm, head, refs, flags, kernel) !== 0) return 0;
+  if ((lo & _PAGE_RW) === 0 && gup_must_unshare(pm, null, flags, head, kernel)) {
     gup_put_folio(pm, head, refs, flags);
     return 0;
   }
@@ -1446,106 +1366,168 @@ function gupFastPmdLeaf(
   return 1;
 }
 
-/** gup_pgd_range() .. gup_pmd_range(): the lockless walk over [start, end). */
-function gupFastWalk(
+/** gup_fast_pmd_range(): the PMD entries of [addr, end) in the PMD table the PUD entry
+ * `pudLo`/`pudHi` points to. */
+function gup_fast_pmd_range(
   mm: MmStruct,
-  start: number,
+  pudLo: number,
+  pudHi: number,
+  addr: number,
   end: number,
   flags: number,
   pages: Int32Array,
   off: number,
-  p: GupProfileInfo,
-): void {
-  const m = mm.machine;
-  const pm = m.phys;
-  const c = m.counters;
-  let addr = start;
-  while (addr < end) {
-    let t = mm.pgd;
-    if (mm.levels === 5) {
-      readEntry(pm, t, pgd5_idx(addr));
-      c.pgdRead++;
-      if (E.lo === 0 && E.hi === 0) return;
-      t = entry_pfn(E.lo, E.hi);
-      readEntry(pm, t, p4d_idx(addr));
-      c.p4dRead++;
-    } else {
-      readEntry(pm, t, p4d_idx(addr));
-      c.pgdRead++;
-      if (E.lo === 0 && E.hi === 0) return;
-      readEntry(pm, t, p4d_idx(addr)); // gup_p4d_range(): the folded P4D is the same entry
-      c.p4dRead++;
-    }
-    if (E.lo === 0 && E.hi === 0) return;
-    readEntry(pm, entry_pfn(E.lo, E.hi), pud_idx(addr));
+  kernel: KernelProfile,
+): number {
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
+  const pmdT = entry_pfn(pudLo, pudHi);
+  do {
+    readEntry(pm, pmdT, pmd_idx(addr));
+    c.pmdRead++;
+    const lo = E.lo;
+    const hi = E.hi;
+    const next = addrEnd(addr, end, PMD_SIZE);
+    if (!pmd_present(lo)) return 0;
+    if (pmd_leaf(lo)) {
+      // See gup_fast_pte_range().
+      if (pte_protnone(lo)) return 0;
+      if (gup_fast_pmd_leaf(mm, lo, hi, addr, next, flags, pages, off, kernel) === 0) return 0;
+    } else if (gup_fast_pte_range(mm, lo, hi, addr, next, flags, pages, off, kernel) === 0) return 0;
+    addr = next;
+  } while (addr !== end);
+  return 1;
+}
+
+/** gup_fast_pud_range(): the PUD entries of [addr, end) in the PUD table the P4D entry
+ * `p4dLo`/`p4dHi` points to. mmsim maps no PUD leaves (gup_fast_pud_leaf() never succeeds). */
+function gup_fast_pud_range(
+  mm: MmStruct,
+  p4dLo: number,
+  p4dHi: number,
+  addr: number,
+  end: number,
+  flags: number,
+  pages: Int32Array,
+  off: number,
+  kernel: KernelProfile,
+): number {
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
+  const pudT = entry_pfn(p4dLo, p4dHi);
+  do {
+    readEntry(pm, pudT, pud_idx(addr));
     c.pudRead++;
-    if ((E.lo & _PAGE_PRESENT) === 0 || (E.lo & _PAGE_PSE) !== 0) return;
-    const pmdT = entry_pfn(E.lo, E.hi);
-    const pudEnd = Math.min(end, addr - (addr % 2 ** 30) + 2 ** 30);
-    while (addr < pudEnd) {
-      const next = Math.min(pudEnd, alignDown(addr, PMD_SIZE) + PMD_SIZE);
-      readEntry(pm, pmdT, pmd_idx(addr));
-      c.pmdRead++;
-      const lo = E.lo;
-      const hi = E.hi;
-      if (!pmd_present(lo)) return;
-      if (pmd_leaf(lo)) {
-        if (pte_protnone(lo)) return;
-        if (gupFastPmdLeaf(mm, lo, hi, addr, next, flags, pages, off, p) === 0) return;
-      } else if (gupFastPteRange(mm, entry_pfn(lo, hi), addr, next, flags, pages, off, p) === 0) return;
-      addr = next;
-    }
-  }
+    const lo = E.lo;
+    const hi = E.hi;
+    const next = addrEnd(addr, end, PUD_SIZE);
+    if ((lo & _PAGE_PRESENT) === 0 || pud_leaf(lo)) return 0;
+    if (gup_fast_pmd_range(mm, lo, hi, addr, next, flags, pages, off, kernel) === 0) return 0;
+    addr = next;
+  } while (addr !== end);
+  return 1;
+}
+
+/** gup_fast_p4d_range(): the P4D entries of [addr, end) in `p4dT` — the P4D table with 5-level
+ * paging, the PGD itself with 4-level paging (P4D folded: the PGD entry is read again here). */
+function gup_fast_p4d_range(
+  mm: MmStruct,
+  p4dT: number,
+  addr: number,
+  end: number,
+  flags: number,
+  pages: Int32Array,
+  off: number,
+  kernel: KernelProfile,
+): number {
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
+  do {
+    readEntry(pm, p4dT, p4d_idx(addr));
+    c.p4dRead++;
+    const lo = E.lo;
+    const hi = E.hi;
+    const next = addrEnd(addr, end, P4D_SIZE);
+    if (lo === 0 && hi === 0) return 0;
+    if (gup_fast_pud_range(mm, lo, hi, addr, next, flags, pages, off, kernel) === 0) return 0;
+    addr = next;
+  } while (addr !== end);
+  return 1;
+}
+
+/** gup_fast_pgd_range(): the lockless walk over [addr, end); the pages grabbed are counted in
+ * fastNr.nr (the kernel's `int *nr`). */
+function gup_fast_pgd_range(
+  mm: MmStruct,
+  addr: number,
+  end: number,
+  flags: number,
+  pages: Int32Array,
+  off: number,
+  kernel: KernelProfile,
+): void {
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
+  const pgdSize = 2 ** pgdirShift(mm.levels);
+  do {
+    readEntry(pm, mm.pgd, mm.levels === 5 ? pgd5_idx(addr) : p4d_idx(addr));
+    c.pgdRead++;
+    const next = addrEnd(addr, end, pgdSize);
+    if (E.lo === 0 && E.hi === 0) return;
+    // No PGD leaves on x86-64.
+    const p4dT = mm.levels === 5 ? entry_pfn(E.lo, E.hi) : mm.pgd;
+    if (gup_fast_p4d_range(mm, p4dT, addr, next, flags, pages, off, kernel) === 0) return;
+    addr = next;
+  } while (addr !== end);
 }
 
 /**
- * The lockless walk of get_user_pages_fast(): grab pages from `start` for as long as every
- * entry allows it without a fault (present, accessible, not special, no unsharing needed).
- * Returns how many pages were grabbed into pages[off...]. No locks are taken.
+ * gup_fast(): the lockless walk of get_user_pages_fast(): grab pages of [start, end) for as long
+ * as every entry allows it without a fault (present, accessible, not special, no unsharing
+ * needed). Returns how many pages were grabbed into pages[off...]. No locks are taken.
  */
-export function gup_fast(
+function gup_fast(
   mm: MmStruct,
   start: number,
-  nr_pages: number,
+  end: number,
   gup_flags: number,
   pages: Int32Array,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
-  off = 0,
+  off: number,
+  kernel: KernelProfile,
 ): number {
-  const p = gupProfile(profile);
   fastNr.nr = 0;
-  gupFastWalk(mm, start, start + nr_pages * PAGE_SIZE, gup_flags, pages, off, p);
+  gup_fast_pgd_range(mm, start, end, gup_flags, pages, off, kernel);
   return fastNr.nr;
 }
 
 /** internal_get_user_pages_fast() / gup_fast_fallback(): the lockless walk, then the slow path
  * (mmap_lock taken) for the rest unless FOLL_FAST_ONLY. */
-function gupFastFallback(
+function gup_fast_fallback(
   mm: MmStruct,
   start: number,
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
-  p: GupProfileInfo,
+  kernel: KernelProfile,
 ): number {
-  if (WARN_ON_ONCE(!fastFlagsOk(gup_flags, p), 'get_user_pages_fast: unsupported FOLL_* flag'))
+  if (WARN_ON_ONCE(!fastFlagsOk(gup_flags, kernel), 'get_user_pages_fast: unsupported FOLL_* flag'))
     return -EINVAL;
   if (pages === null) return -EINVAL;
   if ((gup_flags & FOLL_PIN) !== 0) mm.flags |= MMF_HAS_PINNED;
   start = pageAlignDown(start);
   const len = nr_pages * PAGE_SIZE;
   const end = start + len;
-  if (!Number.isSafeInteger(end)) return p.validArgs ? -EOVERFLOW : 0;
+  if (!Number.isSafeInteger(end)) return kernel.gup.validArgs ? -EOVERFLOW : 0;
   if (end > taskSizeMax(mm.levels)) return -EFAULT; // access_ok()
   VM_BUG_ON(pages.length < nr_pages, 'get_user_pages_fast: pages[] too short');
-  const nr_pinned = gup_fast(mm, start, nr_pages, gup_flags, pages, p.name, 0);
+  const nr_pinned = gup_fast(mm, start, end, gup_flags, pages, 0, kernel);
   if (nr_pinned === nr_pages || (gup_flags & FOLL_FAST_ONLY) !== 0) return nr_pinned;
   // The slow path for the rest.
   start += nr_pinned * PAGE_SIZE;
   const rest = nr_pages - nr_pinned;
   let ret: number;
-  if (p.validArgs) {
-    ret = gupLongtermLocked(
+  if (kernel.gup.validArgs) {
+    ret = __gup_longterm_locked(
       mm,
       start,
       rest,
@@ -1553,12 +1535,23 @@ function gupFastFallback(
       nr_pinned,
       { value: 0 },
       gup_flags | FOLL_TOUCH | FOLL_UNLOCKABLE,
-      p,
+      kernel,
     );
   } else if ((gup_flags & FOLL_LONGTERM) !== 0) {
-    ret = withReadLock(mm, () => gupLongtermLocked(mm, start, rest, pages, nr_pinned, null, gup_flags, p));
+    ret = withReadLock(mm, () =>
+      __gup_longterm_locked(mm, start, rest, pages, nr_pinned, null, gup_flags, kernel),
+    );
   } else {
-    ret = getUserPagesLocked(mm, start, rest, pages, nr_pinned, { value: 0 }, gup_flags | FOLL_TOUCH, p);
+    ret = __get_user_pages_locked(
+      mm,
+      start,
+      rest,
+      pages,
+      nr_pinned,
+      { value: 0 },
+      gup_flags | FOLL_TOUCH,
+      kernel,
+    );
   }
   if (ret < 0) {
     // The caller must release what was already grabbed, so an errno is no option then.
@@ -1578,15 +1571,14 @@ export function get_user_pages_fast(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_GET)) return -EINVAL;
-    return gupFastFallback(mm, start, nr_pages, validOut.flags, pages, p);
+    return gup_fast_fallback(mm, start, nr_pages, validOut.flags, pages, kernel);
   }
   if (!is_valid_gup_flags(gup_flags)) return -EINVAL;
-  return gupFastFallback(mm, start, nr_pages, gup_flags | FOLL_GET, pages, p);
+  return gup_fast_fallback(mm, start, nr_pages, gup_flags | FOLL_GET, pages, kernel);
 }
 
 /** pin_user_pages_fast(): the FOLL_PIN variant of get_user_pages_fast(). */
@@ -1596,15 +1588,14 @@ export function pin_user_pages_fast(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array | null,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_PIN)) return -EINVAL;
-    return gupFastFallback(mm, start, nr_pages, validOut.flags, pages, p);
+    return gup_fast_fallback(mm, start, nr_pages, validOut.flags, pages, kernel);
   }
   if (!valid_pin_args(pages, gup_flags)) return -EINVAL;
-  return gupFastFallback(mm, start, nr_pages, gup_flags | FOLL_PIN, pages, p);
+  return gup_fast_fallback(mm, start, nr_pages, gup_flags | FOLL_PIN, pages, kernel);
 }
 
 /** get_user_pages_fast_only(): the lockless walk only (FOLL_FAST_ONLY). 6.0-6.2 never return an
@@ -1615,15 +1606,14 @@ export function get_user_pages_fast_only(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     // 6.18 passes the fallback's result through (-EINVAL, -EFAULT, or the count).
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_GET | FOLL_FAST_ONLY)) return -EINVAL;
-    return gupFastFallback(mm, start, nr_pages, validOut.flags, pages, p);
+    return gup_fast_fallback(mm, start, nr_pages, validOut.flags, pages, kernel);
   }
-  const n = gupFastFallback(mm, start, nr_pages, gup_flags | FOLL_GET | FOLL_FAST_ONLY, pages, p);
+  const n = gup_fast_fallback(mm, start, nr_pages, gup_flags | FOLL_GET | FOLL_FAST_ONLY, pages, kernel);
   return Math.max(n, 0);
 }
 
@@ -1634,15 +1624,14 @@ export function pin_user_pages_fast_only(
   nr_pages: number,
   gup_flags: number,
   pages: Int32Array,
-  profile: GupProfile = DEFAULT_GUP_PROFILE,
+  kernel: KernelProfile = mm.machine.kernel,
 ): number {
-  const p = gupProfile(profile);
-  if (p.validArgs) {
+  if (kernel.gup.validArgs) {
     if (!is_valid_gup_args(pages, null, gup_flags, FOLL_PIN | FOLL_FAST_ONLY)) return -EINVAL;
-    return gupFastFallback(mm, start, nr_pages, validOut.flags, pages, p);
+    return gup_fast_fallback(mm, start, nr_pages, validOut.flags, pages, kernel);
   }
   // The API promises no errno: 0 instead.
   if (WARN_ON_ONCE((gup_flags & FOLL_GET) !== 0, 'pin_user_pages_fast_only: FOLL_GET')) return 0;
-  const n = gupFastFallback(mm, start, nr_pages, gup_flags | FOLL_PIN | FOLL_FAST_ONLY, pages, p);
+  const n = gup_fast_fallback(mm, start, nr_pages, gup_flags | FOLL_PIN | FOLL_FAST_ONLY, pages, kernel);
   return Math.max(n, 0);
 }

@@ -1,6 +1,5 @@
 export { benchFollowPage, benchGup, type GupBenchKind } from './bench.ts';
 export {
-  DEFAULT_GUP_PROFILE,
   FOLL_ANON,
   FOLL_DUMP,
   FOLL_FAST_ONLY,
@@ -25,10 +24,6 @@ export {
   FOLL_UNLOCKABLE,
   FOLL_WRITE,
   follFlagsString,
-  GUP_PROFILES,
-  type GupProfile,
-  type GupProfileInfo,
-  gupProfile,
   INTERNAL_GUP_FLAGS,
 } from './flags.ts';
 export {
@@ -38,12 +33,8 @@ export {
   check_vma_flags,
   type FollowPageContext,
   faultin_page,
-  follow_p4d_mask,
   follow_page,
   follow_page_mask,
-  follow_page_pte,
-  follow_pmd_mask,
-  follow_pud_mask,
   type GupLocked,
   get_dump_page,
   get_user_pages,
@@ -52,7 +43,6 @@ export {
   get_user_pages_remote,
   get_user_pages_unlocked,
   gup_can_follow_protnone,
-  gup_fast,
   gup_must_unshare,
   gup_put_folio,
   gupFault,

@@ -5,7 +5,16 @@
 // reference or pin they report. A second property compares follow_page() with folio_walk
 // (@mmsim/pagewalk) when that package is present.
 
-import { EEXIST, EFAULT, EMLINK, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import {
+  EEXIST,
+  EFAULT,
+  EMLINK,
+  KERNEL_PROFILES,
+  type KernelVersion,
+  PAGE_SIZE,
+  PMD_SIZE,
+} from '@mmsim/core';
+import type { Process } from '@mmsim/mm';
 import {
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
@@ -27,7 +36,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  type Process,
   pmd_index,
   pte_index,
   readEntry,
@@ -55,7 +63,6 @@ import {
   FOLL_WRITE,
   follow_page,
   follow_page_mask,
-  type GupProfile,
   unpin_user_page,
 } from '../src/index.ts';
 import { anon, installWarnGuard, mapRawPfn, setup, shared, thpRegion } from './helpers.ts';
@@ -129,7 +136,7 @@ interface Query {
   where: 'small' | 'thp' | 'shared';
   i: number;
   flags: number;
-  profile: GupProfile;
+  profile: KernelVersion;
   api: 'follow_page' | 'follow_page_mask';
 }
 
@@ -143,7 +150,7 @@ const queryArb: fc.Arbitrary<Query> = fc.record({
   ),
   i: fc.integer({ min: 0, max: N - 1 }),
   flags: flagsArb,
-  profile: fc.constantFrom<GupProfile>('6.0', '6.1', '6.2', '6.18'),
+  profile: fc.constantFrom<KernelVersion>('6.0', '6.1', '6.2', '6.18'),
   api: fc.constantFrom('follow_page' as const, 'follow_page_mask' as const),
 });
 
@@ -294,7 +301,7 @@ function clearRaw(w: World, proc: Process): void {
 
 type Expect = { kind: 'value'; value: number } | { kind: 'wait'; pfn: number };
 
-function protnoneFollowed(flags: number, profile: GupProfile): boolean {
+function protnoneFollowed(flags: number, profile: KernelVersion): boolean {
   if (profile === '6.0') return (flags & FOLL_NUMA) === 0;
   if (profile === '6.18') return true; // follow_page never honors NUMA faults; PROT_NONE VMAs are inaccessible
   return (flags & FOLL_FORCE) !== 0;
@@ -313,7 +320,7 @@ function unshareNeeded(
   vma: VmAreaStruct,
   flags: number,
   page: number,
-  profile: GupProfile,
+  profile: KernelVersion,
 ): boolean {
   if ((flags & FOLL_PIN) === 0 || (flags & FOLL_WRITE) !== 0) return false;
   if (m.phys.PageAnon(page)) return !m.phys.PageAnonExclusive(page);
@@ -383,7 +390,7 @@ function queryAddr(w: World, q: Query): number {
 }
 
 /** The reference a successful lookup must have taken on `page`'s folio. */
-function expectedRefDelta(m: Machine, page: number, flags: number, profile: GupProfile): number {
+function expectedRefDelta(m: Machine, page: number, flags: number, profile: KernelVersion): number {
   const pm = m.phys;
   if ((flags & FOLL_GET) !== 0) return 1;
   if ((flags & FOLL_PIN) === 0) return 0;
@@ -402,8 +409,8 @@ function runQuery(w: World, q: Query, who: Process): void {
   const ctx = { page_mask: 0 };
   const got =
     q.api === 'follow_page'
-      ? follow_page(vma, addr, q.flags, q.profile)
-      : follow_page_mask(vma, addr, q.flags, ctx, q.profile);
+      ? follow_page(vma, addr, q.flags, KERNEL_PROFILES[q.profile])
+      : follow_page_mask(vma, addr, q.flags, ctx, KERNEL_PROFILES[q.profile]);
   if (want.kind === 'wait') {
     // follow_page waited: the migration is done and the lookup saw the new page.
     expect(m.migrations.has(want.pfn)).toBe(false);
@@ -530,7 +537,7 @@ describe.skipIf(pagewalk === null)(
                 api: 'follow_page',
               });
               const vma = w.p.mm.vma_lookup(addr)!;
-              const fp = follow_page(vma, addr, 0, '6.18');
+              const fp = follow_page(vma, addr, 0, KERNEL_PROFILES['6.18']);
               const fw = new pw.FolioWalk();
               const folio = pw.folio_walk_start(fw, vma, addr, q.zero ? pw.FW_ZEROPAGE : 0);
               const zero = fp > 0 && (pm.is_zero_pfn(fp) || pm.is_huge_zero_pfn(fp));

@@ -6,6 +6,8 @@ import {
   EMLINK,
   ENOMEM,
   HPAGE_PMD_NR,
+  KERNEL_PROFILES,
+  type KernelVersion,
   PAGE_SIZE,
   PMD_SIZE,
 } from '@mmsim/core';
@@ -49,7 +51,6 @@ import {
   type FollowPageContext,
   follow_page,
   follow_page_mask,
-  type GupProfile,
   unpin_user_page,
 } from '../src/index.ts';
 import {
@@ -70,9 +71,9 @@ import {
 
 installWarnGuard();
 
-const PROFILES: GupProfile[] = ['6.0', '6.1', '6.2', '6.18'];
-const OLD: GupProfile[] = ['6.0', '6.1'];
-const NEW: GupProfile[] = ['6.2', '6.18'];
+const PROFILES: KernelVersion[] = ['6.0', '6.1', '6.2', '6.18'];
+const OLD: KernelVersion[] = ['6.0', '6.1'];
+const NEW: KernelVersion[] = ['6.2', '6.18'];
 
 describe('follow_page: what is mapped', () => {
   it.each(PROFILES)('%s: an anon page, with a reference only under FOLL_GET', (prof) => {
@@ -82,10 +83,10 @@ describe('follow_page: what is mapped', () => {
     p.writeByte(a, 1);
     const vma = vmaAt(p, a);
     const pfn = pfnAt(p, a);
-    expect(follow_page(vma, a, 0, prof)).toBe(pfn);
+    expect(follow_page(vma, a, 0, KERNEL_PROFILES[prof])).toBe(pfn);
     expect(m.phys.page_count(pfn)).toBe(1);
     held.check();
-    const got = follow_page(vma, a + 123, FOLL_GET, prof);
+    const got = follow_page(vma, a + 123, FOLL_GET, KERNEL_PROFILES[prof]);
     expect(got).toBe(pfn);
     held.add(got);
     expect(m.phys.page_count(pfn)).toBe(2);
@@ -99,7 +100,7 @@ describe('follow_page: what is mapped', () => {
     const a = anon(p, 1);
     p.writeByte(a, 1);
     const before = m.counters.snapshot();
-    const pfn = follow_page(vmaAt(p, a), a, FOLL_GET, '6.1');
+    const pfn = follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES['6.1']);
     expect(m.counters.since(before)).toMatchObject({
       followPage: 1,
       pgdRead: 1,
@@ -134,10 +135,10 @@ describe('follow_page: what is mapped', () => {
     const { m, p } = setup();
     const a = anon(p, 1024);
     const vma = vmaAt(p, a);
-    expect(follow_page(vma, a, FOLL_GET, prof)).toBe(0); // no tables at all
+    expect(follow_page(vma, a, FOLL_GET, KERNEL_PROFILES[prof])).toBe(0); // no tables at all
     p.writeByte(a, 1);
-    expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET, prof)).toBe(0); // none PTE
-    expect(follow_page(vma, a + 600 * PAGE_SIZE, FOLL_GET, prof)).toBe(0); // none PMD
+    expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET, KERNEL_PROFILES[prof])).toBe(0); // none PTE
+    expect(follow_page(vma, a + 600 * PAGE_SIZE, FOLL_GET, KERNEL_PROFILES[prof])).toBe(0); // none PMD
     expect(m.counters.pageGet).toBe(0);
   });
 
@@ -148,10 +149,10 @@ describe('follow_page: what is mapped', () => {
     const z = m.phys.zeroPfn;
     expect(pfnAt(p, a)).toBe(z);
     const rc = m.phys.refcount[z];
-    expect(follow_page(vmaAt(p, a), a, FOLL_GET, prof)).toBe(z);
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES[prof])).toBe(z);
     expect(m.phys.refcount[z]).toBe(rc + 1);
     m.phys.put_page(z);
-    expect(follow_page(vmaAt(p, a), a, 0, prof)).toBe(z);
+    expect(follow_page(vmaAt(p, a), a, 0, KERNEL_PROFILES[prof])).toBe(z);
     expect(m.phys.refcount[z]).toBe(rc);
   });
 
@@ -164,7 +165,7 @@ describe('follow_page: what is mapped', () => {
     expect(pmd_leaf(e.lo)).toBe(true);
     const ctx: FollowPageContext = { page_mask: 0 };
     const before = m.counters.snapshot();
-    const page = follow_page_mask(vmaAt(p, a), a + 37 * PAGE_SIZE + 5, FOLL_GET, ctx, prof);
+    const page = follow_page_mask(vmaAt(p, a), a + 37 * PAGE_SIZE + 5, FOLL_GET, ctx, KERNEL_PROFILES[prof]);
     const folio = m.phys.folio(page);
     expect(page).toBe(folio + 37);
     expect(m.phys.folio_test_large(folio)).toBe(true);
@@ -184,9 +185,9 @@ describe('follow_page: what is mapped', () => {
     const hz = m.phys.hugeZeroPfn;
     expect(hz).not.toBe(0);
     const vma = vmaAt(p, a);
-    expect(follow_page(vma, a + 3 * PAGE_SIZE, 0, prof)).toBe(hz + 3);
-    expect(follow_page(vma, a, FOLL_DUMP, prof)).toBe(-EFAULT);
-    expect(follow_page(vma, a, FOLL_WRITE, prof)).toBe(0); // needs a write fault
+    expect(follow_page(vma, a + 3 * PAGE_SIZE, 0, KERNEL_PROFILES[prof])).toBe(hz + 3);
+    expect(follow_page(vma, a, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(follow_page(vma, a, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(0); // needs a write fault
   });
 
   it.each(PROFILES)(
@@ -199,11 +200,11 @@ describe('follow_page: what is mapped', () => {
       const vma = vmaAt(p, a);
       const lo0 = pte(p, a + PAGE_SIZE)!.lo & ~_PAGE_ACCESSED;
       setPte(p, a + PAGE_SIZE, lo0, pte(p, a + PAGE_SIZE)!.hi);
-      expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET, prof)).toBe(-EEXIST);
+      expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET, KERNEL_PROFILES[prof])).toBe(-EEXIST);
       expect(pte(p, a + PAGE_SIZE)!.lo).toBe(lo0);
-      expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET | FOLL_TOUCH, prof)).toBe(-EEXIST);
+      expect(follow_page(vma, a + PAGE_SIZE, FOLL_GET | FOLL_TOUCH, KERNEL_PROFILES[prof])).toBe(-EEXIST);
       expect(pte(p, a + PAGE_SIZE)!.lo & (_PAGE_ACCESSED | _PAGE_DIRTY)).toBe(_PAGE_ACCESSED);
-      expect(follow_page(vma, a + PAGE_SIZE, FOLL_DUMP, prof)).toBe(-EFAULT);
+      expect(follow_page(vma, a + PAGE_SIZE, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT);
       expect(m.counters.pageGet).toBe(0);
     },
   );
@@ -216,7 +217,7 @@ describe('follow_page: what is mapped', () => {
     const e = pte(p, a)!;
     expect(e.lo & 1).toBe(0);
     expect(e.lo !== 0 || e.hi !== 0).toBe(true);
-    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION | FOLL_DUMP, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION | FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(0);
     new Held(m).check();
   });
 });
@@ -229,9 +230,11 @@ describe('follow_page: flags', () => {
       const a = anon(p, 1);
       p.writeByte(a, 1);
       const vma = vmaAt(p, a);
-      expect(follow_page(vma, a, FOLL_PIN, prof)).toBe(0);
+      expect(follow_page(vma, a, FOLL_PIN, KERNEL_PROFILES[prof])).toBe(0);
       expect(m.counters.followPage).toBe(0);
-      const r = expectWarn(() => follow_page_mask(vma, a, FOLL_GET | FOLL_PIN, { page_mask: 0 }, prof));
+      const r = expectWarn(() =>
+        follow_page_mask(vma, a, FOLL_GET | FOLL_PIN, { page_mask: 0 }, KERNEL_PROFILES[prof]),
+      );
       expect(r).toBe(-EINVAL);
     },
   );
@@ -240,16 +243,18 @@ describe('follow_page: flags', () => {
     const { m, p } = setup();
     const a = anon(p, 1024);
     const vma = vmaAt(p, a);
-    expect(follow_page(vma, a, FOLL_DUMP, prof)).toBe(-EFAULT); // no tables
+    expect(follow_page(vma, a, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT); // no tables
     p.readByte(a);
-    expect(follow_page(vma, a, FOLL_DUMP, prof)).toBe(-EFAULT); // zero page
-    expect(follow_page(vma, a + PAGE_SIZE, FOLL_DUMP, prof)).toBe(-EFAULT); // none PTE
-    expect(follow_page(vma, a + 700 * PAGE_SIZE, FOLL_DUMP, prof)).toBe(-EFAULT); // none PMD
+    expect(follow_page(vma, a, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT); // zero page
+    expect(follow_page(vma, a + PAGE_SIZE, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT); // none PTE
+    expect(follow_page(vma, a + 700 * PAGE_SIZE, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT); // none PMD
     p.writeByte(a + 2 * PAGE_SIZE, 1);
-    expect(follow_page(vma, a + 2 * PAGE_SIZE, FOLL_DUMP, prof)).toBe(pfnAt(p, a + 2 * PAGE_SIZE));
+    expect(follow_page(vma, a + 2 * PAGE_SIZE, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(
+      pfnAt(p, a + 2 * PAGE_SIZE),
+    );
     // A shared (shmem) mapping has a fault handler: its holes are NULL, not errors.
     const s = shared(p, 2);
-    expect(follow_page(vmaAt(p, s), s, FOLL_DUMP, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, s), s, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(0);
     void m;
   });
 
@@ -260,10 +265,10 @@ describe('follow_page: flags', () => {
     const c = p.fork('c');
     const vma = vmaAt(p, a);
     expect(pte_write(pte(p, a)!.lo)).toBe(false); // COW-shared after fork
-    expect(follow_page(vma, a, FOLL_WRITE, prof)).toBe(0);
-    expect(follow_page(vma, a, 0, prof)).toBe(pfnAt(p, a));
+    expect(follow_page(vma, a, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(0);
+    expect(follow_page(vma, a, 0, KERNEL_PROFILES[prof])).toBe(pfnAt(p, a));
     p.writeByte(a + PAGE_SIZE, 2);
-    expect(follow_page(vma, a + PAGE_SIZE, FOLL_WRITE, prof)).toBe(pfnAt(p, a + PAGE_SIZE));
+    expect(follow_page(vma, a + PAGE_SIZE, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(pfnAt(p, a + PAGE_SIZE));
     c.exit();
   });
 
@@ -274,27 +279,29 @@ describe('follow_page: flags', () => {
       const a = anon(p, 3, PROT_READ);
       const vma = vmaAt(p, a);
       p.readByte(a); // the zero page: not anon
-      expect(follow_page(vma, a, FOLL_WRITE | FOLL_FORCE, prof)).toBe(0);
+      expect(follow_page(vma, a, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(0);
       // An exclusive anon page, R/O because the VMA is (as after a FOLL_FORCE COW).
       p.mprotect(a, 3 * PAGE_SIZE, PROT_READ | PROT_WRITE);
       p.writeByte(a + PAGE_SIZE, 7);
       p.mprotect(a, 3 * PAGE_SIZE, PROT_READ);
       const pfn = pfnAt(p, a + PAGE_SIZE);
       expect(pte_write(pte(p, a + PAGE_SIZE)!.lo)).toBe(false);
-      expect(follow_page(vma, a + PAGE_SIZE, FOLL_WRITE, prof)).toBe(0);
-      expect(follow_page(vmaAt(p, a), a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, prof)).toBe(pfn);
+      expect(follow_page(vma, a + PAGE_SIZE, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(0);
+      expect(follow_page(vmaAt(p, a), a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(
+        pfn,
+      );
       // Soft-dirty tracking on (VM_SOFTDIRTY cleared) and the PTE clean: a write fault is needed.
       const v = vmaAt(p, a);
       v.vm_flags &= ~VM_SOFTDIRTY;
       const e = pte(p, a + PAGE_SIZE)!;
       setPte(p, a + PAGE_SIZE, e.lo & ~_PAGE_SOFT_DIRTY, e.hi);
-      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, prof)).toBe(0);
+      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(0);
       setPte(p, a + PAGE_SIZE, e.lo | _PAGE_SOFT_DIRTY, e.hi);
-      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, prof)).toBe(pfn);
+      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(pfn);
       // uffd-wp protected: no.
       v.vm_flags |= VM_UFFD_WP;
       setPte(p, a + PAGE_SIZE, e.lo | _PAGE_SOFT_DIRTY | _PAGE_UFFD_WP, e.hi);
-      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, prof)).toBe(0);
+      expect(follow_page(v, a + PAGE_SIZE, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(0);
       v.vm_flags = (v.vm_flags & ~VM_UFFD_WP) | VM_SOFTDIRTY;
       setPte(p, a + PAGE_SIZE, e.lo, e.hi);
     },
@@ -305,11 +312,11 @@ describe('follow_page: flags', () => {
     const s = shared(p, 1, PROT_READ | PROT_WRITE);
     p.writeByte(s, 1);
     p.mprotect(s, PAGE_SIZE, PROT_READ);
-    expect(follow_page(vmaAt(p, s), s, FOLL_WRITE | FOLL_FORCE, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, s), s, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(0);
     const a = anon(p, 1);
     p.writeByte(a, 1);
     const c = p.fork('c'); // R/O now, VM_WRITE set: a write fault is needed, not FOLL_FORCE
-    expect(follow_page(vmaAt(p, a), a, FOLL_WRITE | FOLL_FORCE, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_WRITE | FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(0);
     c.exit();
   });
 
@@ -322,16 +329,16 @@ describe('follow_page: flags', () => {
       const pfn = pfnAt(p, a);
       const pm = m.phys;
       pm.flags[pfn] &= ~(PG_referenced | PG_dirty);
-      follow_page(vmaAt(p, a), a, 0, prof);
+      follow_page(vmaAt(p, a), a, 0, KERNEL_PROFILES[prof]);
       expect(pm.flags[pfn] & PG_referenced).toBe(0);
-      follow_page(vmaAt(p, a), a, FOLL_TOUCH, prof);
+      follow_page(vmaAt(p, a), a, FOLL_TOUCH, KERNEL_PROFILES[prof]);
       expect(pm.flags[pfn] & (PG_referenced | PG_dirty)).toBe(PG_referenced);
       // The PTE is dirty: the page need not be.
-      follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, prof);
+      follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, KERNEL_PROFILES[prof]);
       expect(pm.flags[pfn] & PG_dirty).toBe(0);
       const e = pte(p, a)!;
       setPte(p, a, e.lo & ~_PAGE_DIRTY, e.hi);
-      follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, prof);
+      follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, KERNEL_PROFILES[prof]);
       expect(pm.flags[pfn] & PG_dirty).toBe(PG_dirty);
     },
   );
@@ -343,9 +350,9 @@ describe('follow_page: flags', () => {
     const t = p.mm.find_pmd_table(a);
     const e = pmd(p, a)!;
     setPmdRaw(p, t, a, e.lo & ~(_PAGE_ACCESSED | _PAGE_DIRTY), e.hi);
-    const page = follow_page(vmaAt(p, a), a, FOLL_TOUCH, prof);
+    const page = follow_page(vmaAt(p, a), a, FOLL_TOUCH, KERNEL_PROFILES[prof]);
     expect(pmd(p, a)!.lo & (_PAGE_ACCESSED | _PAGE_DIRTY)).toBe(_PAGE_ACCESSED);
-    follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, prof);
+    follow_page(vmaAt(p, a), a, FOLL_TOUCH | FOLL_WRITE, KERNEL_PROFILES[prof]);
     expect(pmd(p, a)!.lo & (_PAGE_ACCESSED | _PAGE_DIRTY)).toBe(_PAGE_ACCESSED | _PAGE_DIRTY);
     expect(page).toBe(m.phys.folio(page));
   });
@@ -356,7 +363,13 @@ describe('follow_page: flags', () => {
     const a = thpRegion(p, 1);
     p.writeByte(a, 1);
     const ctx: FollowPageContext = { page_mask: 0 };
-    const page = follow_page_mask(vmaAt(p, a), a + 5 * PAGE_SIZE, FOLL_GET | FOLL_SPLIT_PMD, ctx, prof);
+    const page = follow_page_mask(
+      vmaAt(p, a),
+      a + 5 * PAGE_SIZE,
+      FOLL_GET | FOLL_SPLIT_PMD,
+      ctx,
+      KERNEL_PROFILES[prof],
+    );
     expect(m.counters.pmdSplits).toBe(1);
     expect(pmd_leaf(pmd(p, a)!.lo)).toBe(false);
     expect(pfnAt(p, a + 5 * PAGE_SIZE)).toBe(page);
@@ -370,7 +383,7 @@ describe('follow_page: flags', () => {
     const { m, p } = setup();
     const a = thpRegion(p, 1);
     p.readByte(a);
-    const r = follow_page(vmaAt(p, a), a + PAGE_SIZE, FOLL_SPLIT_PMD, prof);
+    const r = follow_page(vmaAt(p, a), a + PAGE_SIZE, FOLL_SPLIT_PMD, KERNEL_PROFILES[prof]);
     // -EBUSY would need the PMD to be unstable after the split, which mmsim's split never leaves.
     expect(r).not.toBe(-EBUSY);
     expect(r).toBe(m.phys.zeroPfn);
@@ -391,22 +404,22 @@ describe('follow_page: PROT_NONE entries across versions', () => {
 
   it('6.0: followed unless FOLL_NUMA', () => {
     const { p, a, pfn } = protnone();
-    expect(follow_page(vmaAt(p, a), a, 0, '6.0')).toBe(pfn);
-    expect(follow_page(vmaAt(p, a), a, FOLL_NUMA, '6.0')).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, 0, KERNEL_PROFILES['6.0'])).toBe(pfn);
+    expect(follow_page(vmaAt(p, a), a, FOLL_NUMA, KERNEL_PROFILES['6.0'])).toBe(0);
   });
 
-  it.each(['6.1', '6.2'] as GupProfile[])(
+  it.each(['6.1', '6.2'] as KernelVersion[])(
     '%s: followed only with FOLL_FORCE (gup_can_follow_protnone)',
     (prof) => {
       const { p, a, pfn } = protnone();
-      expect(follow_page(vmaAt(p, a), a, 0, prof)).toBe(0);
-      expect(follow_page(vmaAt(p, a), a, FOLL_FORCE, prof)).toBe(pfn);
+      expect(follow_page(vmaAt(p, a), a, 0, KERNEL_PROFILES[prof])).toBe(0);
+      expect(follow_page(vmaAt(p, a), a, FOLL_FORCE, KERNEL_PROFILES[prof])).toBe(pfn);
     },
   );
 
   it('6.18: followed (follow_page never sets FOLL_HONOR_NUMA_FAULT; the VMA is inaccessible anyway)', () => {
     const { p, a, pfn } = protnone();
-    expect(follow_page(vmaAt(p, a), a, 0, '6.18')).toBe(pfn);
+    expect(follow_page(vmaAt(p, a), a, 0, KERNEL_PROFILES['6.18'])).toBe(pfn);
   });
 
   it('a PROT_NONE THP follows the same rules at the PMD', () => {
@@ -417,12 +430,12 @@ describe('follow_page: PROT_NONE entries across versions', () => {
     const e = pmd(p, a)!;
     expect(pmd_leaf(e.lo)).toBe(true);
     const vma = vmaAt(p, a);
-    const head = follow_page(vma, a, 0, '6.0');
+    const head = follow_page(vma, a, 0, KERNEL_PROFILES['6.0']);
     expect(m.phys.folio_test_large(head)).toBe(true);
-    expect(follow_page(vma, a, FOLL_NUMA, '6.0')).toBe(0);
-    expect(follow_page(vma, a, 0, '6.1')).toBe(0);
-    expect(follow_page(vma, a, FOLL_FORCE, '6.1')).toBe(head);
-    expect(follow_page(vma, a, 0, '6.18')).toBe(head);
+    expect(follow_page(vma, a, FOLL_NUMA, KERNEL_PROFILES['6.0'])).toBe(0);
+    expect(follow_page(vma, a, 0, KERNEL_PROFILES['6.1'])).toBe(0);
+    expect(follow_page(vma, a, FOLL_FORCE, KERNEL_PROFILES['6.1'])).toBe(head);
+    expect(follow_page(vma, a, 0, KERNEL_PROFILES['6.18'])).toBe(head);
   });
 });
 
@@ -450,7 +463,7 @@ describe('follow_page: migration entries (the scripted interleaving)', () => {
     const held = new Held(m);
     held.check();
     const before = m.counters.snapshot();
-    const page = follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, prof);
+    const page = follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, KERNEL_PROFILES[prof]);
     expect(mig.done).toBe(true);
     expect(page).toBe(mig.dst);
     expect(page).not.toBe(old);
@@ -468,11 +481,11 @@ describe('follow_page: migration entries (the scripted interleaving)', () => {
     '%s: without FOLL_MIGRATION a migration entry is NULL and the migration stays pending',
     (prof) => {
       const { m, p, a, mig } = migrating();
-      expect(follow_page(vmaAt(p, a), a, FOLL_GET, prof)).toBe(0);
+      expect(follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES[prof])).toBe(0);
       expect(mig.done).toBe(false);
       new Held(m).check();
       migrate_folio_finish(m, mig);
-      const page = follow_page(vmaAt(p, a), a, FOLL_GET, prof);
+      const page = follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES[prof]);
       expect(page).toBe(mig.dst);
       m.phys.put_page(page);
       new Held(m).check();
@@ -481,7 +494,7 @@ describe('follow_page: migration entries (the scripted interleaving)', () => {
 
   it.each(NEW)('%s: FOLL_MIGRATION no longer exists: the entry is NULL', (prof) => {
     const { m, p, a, mig } = migrating();
-    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, KERNEL_PROFILES[prof])).toBe(0);
     expect(mig.done).toBe(false);
     migrate_folio_finish(m, mig);
   });
@@ -497,7 +510,7 @@ describe('follow_page: migration entries (the scripted interleaving)', () => {
     m.at('migrate:unmapped', () => {
       const e = pte(c, a)!;
       entry = is_migration_entry(e.lo, e.hi);
-      seen = follow_page(vmaAt(c, a), a, FOLL_GET | FOLL_MIGRATION, prof);
+      seen = follow_page(vmaAt(c, a), a, FOLL_GET | FOLL_MIGRATION, KERNEL_PROFILES[prof]);
     });
     const dst = migrate_folio(m, old);
     expect(entry).toBe(true);
@@ -518,7 +531,7 @@ describe('follow_page: migration entries (the scripted interleaving)', () => {
     p.writeByte(a, 5);
     let seen = -1;
     m.at('migrate:unmapped', () => {
-      seen = follow_page(vmaAt(p, a), a, FOLL_GET, prof);
+      seen = follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES[prof]);
     });
     const dst = migrate_folio(m, pfnAt(p, a));
     expect(seen).toBe(0);
@@ -537,9 +550,9 @@ describe('follow_page_mask: unsharing and grabbing', () => {
       const c = p.fork('c');
       const vma = vmaAt(p, a);
       const ctx = { page_mask: 0 };
-      expect(follow_page_mask(vma, a, FOLL_PIN, ctx, prof)).toBe(-EMLINK);
-      expect(follow_page_mask(vma, a, FOLL_PIN | FOLL_WRITE, ctx, prof)).toBe(0);
-      const g = follow_page_mask(vma, a, FOLL_GET, ctx, prof);
+      expect(follow_page_mask(vma, a, FOLL_PIN, ctx, KERNEL_PROFILES[prof])).toBe(-EMLINK);
+      expect(follow_page_mask(vma, a, FOLL_PIN | FOLL_WRITE, ctx, KERNEL_PROFILES[prof])).toBe(0);
+      const g = follow_page_mask(vma, a, FOLL_GET, ctx, KERNEL_PROFILES[prof]);
       expect(g).toBe(pfnAt(p, a));
       m.phys.put_page(g);
       c.exit();
@@ -553,7 +566,7 @@ describe('follow_page_mask: unsharing and grabbing', () => {
       const a = anon(p, 1);
       p.writeByte(a, 1);
       const pfn = pfnAt(p, a);
-      const page = follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, prof);
+      const page = follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, KERNEL_PROFILES[prof]);
       expect(page).toBe(pfn);
       expect(m.phys.refcount[pfn]).toBe(1 + GUP_PIN_COUNTING_BIAS);
       expect(m.phys.pincount[pfn]).toBe(1);
@@ -569,7 +582,13 @@ describe('follow_page_mask: unsharing and grabbing', () => {
     const a = anon(p, 1);
     p.readByte(a);
     const z = m.phys.zeroPfn;
-    const r = follow_page_mask(vmaAt(p, a), a, FOLL_PIN | FOLL_LONGTERM, { page_mask: 0 }, prof);
+    const r = follow_page_mask(
+      vmaAt(p, a),
+      a,
+      FOLL_PIN | FOLL_LONGTERM,
+      { page_mask: 0 },
+      KERNEL_PROFILES[prof],
+    );
     if (prof === '6.0' || prof === '6.1') {
       // Before 6.2 only anon pages were unshared: the zero page itself is pinned.
       expect(r).toBe(z);
@@ -585,7 +604,7 @@ describe('follow_page_mask: unsharing and grabbing', () => {
     p.readByte(a);
     const z = m.phys.zeroPfn;
     const rc = m.phys.refcount[z];
-    expect(follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, prof)).toBe(z);
+    expect(follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, KERNEL_PROFILES[prof])).toBe(z);
     // 6.5+ never pins the shared zero page.
     expect(m.phys.refcount[z]).toBe(prof === '6.18' ? rc : rc + GUP_PIN_COUNTING_BIAS);
     unpin_user_page(m.phys, z);
@@ -599,7 +618,9 @@ describe('follow_page_mask: unsharing and grabbing', () => {
     const pfn = pfnAt(p, a);
     const saved = m.phys.refcount[pfn];
     m.phys.refcount[pfn] = 0x7fffffff - 100;
-    const r = expectWarn(() => follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, prof));
+    const r = expectWarn(() =>
+      follow_page_mask(vmaAt(p, a), a, FOLL_PIN, { page_mask: 0 }, KERNEL_PROFILES[prof]),
+    );
     expect(r).toBe(-ENOMEM);
     m.phys.refcount[pfn] = saved;
     new Held(m).check();
@@ -652,21 +673,26 @@ describe('follow_pmd_mask: THP migration entries', () => {
 
   it.each(PROFILES)('%s: without FOLL_MIGRATION: no_page_table() (so -EFAULT with FOLL_DUMP)', (prof) => {
     const { p, a, undo } = pmdMigration('huge');
-    expect(follow_page(vmaAt(p, a), a, FOLL_GET, prof)).toBe(0);
-    expect(follow_page(vmaAt(p, a), a, FOLL_DUMP, prof)).toBe(-EFAULT);
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET, KERNEL_PROFILES[prof])).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     undo();
   });
 
   it.each(NEW)('%s: FOLL_MIGRATION is gone: no_page_table()', (prof) => {
     const { p, a, undo, waits } = pmdMigration('huge');
-    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, prof)).toBe(0);
+    expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION, KERNEL_PROFILES[prof])).toBe(0);
     expect(waits()).toBe(0);
     undo();
   });
 
   it.each(OLD)('%s: FOLL_MIGRATION waits (pmd_migration_entry_wait) and retries', (prof) => {
     const { m, p, a, head, waits } = pmdMigration('huge');
-    const page = follow_page(vmaAt(p, a), a + 2 * PAGE_SIZE, FOLL_GET | FOLL_MIGRATION, prof);
+    const page = follow_page(
+      vmaAt(p, a),
+      a + 2 * PAGE_SIZE,
+      FOLL_GET | FOLL_MIGRATION,
+      KERNEL_PROFILES[prof],
+    );
     expect(waits()).toBe(1);
     expect(page).toBe(head + 2);
     m.phys.put_page(page);
@@ -677,7 +703,9 @@ describe('follow_pmd_mask: THP migration entries', () => {
     '%s: a PMD cleared while waiting (MADV_DONTNEED under the read lock) is no_page_table()',
     (prof) => {
       const { p, a, waits, undo } = pmdMigration('none');
-      expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION | FOLL_DUMP, prof)).toBe(-EFAULT);
+      expect(follow_page(vmaAt(p, a), a, FOLL_GET | FOLL_MIGRATION | FOLL_DUMP, KERNEL_PROFILES[prof])).toBe(
+        -EFAULT,
+      );
       expect(waits()).toBe(1);
       undo();
     },

@@ -6,6 +6,8 @@ import {
   ENOMEM,
   GiB,
   HPAGE_PMD_NR,
+  KERNEL_PROFILES,
+  type KernelVersion,
   PAGE_SIZE,
   PMD_SIZE,
 } from '@mmsim/core';
@@ -60,7 +62,6 @@ import {
   FOLL_TRIED,
   FOLL_WRITE,
   faultin_page,
-  type GupProfile,
   get_dump_page,
   get_user_pages,
   get_user_pages_fast,
@@ -99,7 +100,7 @@ import {
 
 installWarnGuard();
 
-const PROFILES: GupProfile[] = ['6.0', '6.1', '6.2', '6.18'];
+const PROFILES: KernelVersion[] = ['6.0', '6.1', '6.2', '6.18'];
 
 /** Record the fault flags GUP passes to handle_mm_fault, then run the real fault. */
 function recordFaults(): number[] {
@@ -118,7 +119,7 @@ describe('get_user_pages', () => {
     const a = anon(p, 8);
     p.writeByte(a, 1);
     const pages = new Int32Array(8);
-    expect(get_user_pages(p.mm, a, 8, FOLL_WRITE, pages, prof)).toBe(8);
+    expect(get_user_pages(p.mm, a, 8, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(8);
     held.addAll(pages, 8);
     for (let i = 0; i < 8; i++) expect(pages[i]).toBe(pfnAt(p, a + i * PAGE_SIZE));
     expect(m.counters.faultAnon).toBe(8);
@@ -132,7 +133,7 @@ describe('get_user_pages', () => {
     const { m, p } = setup();
     const a = anon(p, 2);
     const pages = new Int32Array(2);
-    expect(get_user_pages(p.mm, a, 2, 0, pages, prof)).toBe(2);
+    expect(get_user_pages(p.mm, a, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(2);
     expect(pages[0]).toBe(m.phys.zeroPfn);
     release_pages(m.phys, pages, 2);
     new Held(m).check();
@@ -141,7 +142,7 @@ describe('get_user_pages', () => {
   it.each(PROFILES)('%s: without pages[] it only faults in (no references)', (prof) => {
     const { m, p } = setup();
     const a = anon(p, 4);
-    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, null, prof)).toBe(4);
+    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, null, KERNEL_PROFILES[prof])).toBe(4);
     expect(m.counters.pageGet).toBe(0);
     for (let i = 0; i < 4; i++) expect(pfnAt(p, a + i * PAGE_SIZE)).not.toBe(0);
     new Held(m).check();
@@ -153,11 +154,11 @@ describe('get_user_pages', () => {
     const a = anon(p, 4);
     p.munmap(a + 2 * PAGE_SIZE, PAGE_SIZE);
     const pages = new Int32Array(4);
-    expect(get_user_pages(p.mm, a, 4, 0, pages, prof)).toBe(2);
+    expect(get_user_pages(p.mm, a, 4, 0, pages, KERNEL_PROFILES[prof])).toBe(2);
     held.addAll(pages, 2);
     held.putAll(pages, 2);
-    expect(get_user_pages(p.mm, a + 2 * PAGE_SIZE, 2, 0, pages, prof)).toBe(-EFAULT);
-    expect(get_user_pages(p.mm, 0x1000, 1, 0, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a + 2 * PAGE_SIZE, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, 0x1000, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     held.check();
   });
 
@@ -167,10 +168,10 @@ describe('get_user_pages', () => {
     p.mprotect(a + 2 * PAGE_SIZE, 2 * PAGE_SIZE, PROT_READ);
     expect(p.mm.vmas.length).toBe(2);
     const pages = new Int32Array(4);
-    expect(get_user_pages(p.mm, a, 4, 0, pages, prof)).toBe(4);
+    expect(get_user_pages(p.mm, a, 4, 0, pages, KERNEL_PROFILES[prof])).toBe(4);
     release_pages(m.phys, pages, 4);
     // A write stops at the read-only VMA.
-    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, prof)).toBe(2);
+    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(2);
     release_pages(m.phys, pages, 2);
     new Held(m).check();
   });
@@ -181,8 +182,12 @@ describe('get_user_pages', () => {
       const { p } = setup();
       const a = anon(p, 1);
       const pages = new Int32Array(1);
-      expect(expectWarn(() => get_user_pages(p.mm, a, 1, FOLL_PIN, pages, prof))).toBe(-EINVAL);
-      expect(expectWarn(() => get_user_pages(p.mm, a, 1, FOLL_LONGTERM, pages, prof))).toBe(-EINVAL);
+      expect(expectWarn(() => get_user_pages(p.mm, a, 1, FOLL_PIN, pages, KERNEL_PROFILES[prof]))).toBe(
+        -EINVAL,
+      );
+      expect(expectWarn(() => get_user_pages(p.mm, a, 1, FOLL_LONGTERM, pages, KERNEL_PROFILES[prof]))).toBe(
+        -EINVAL,
+      );
       expect(p.mm.mmapLocked).toBeNull();
     },
   );
@@ -192,8 +197,8 @@ describe('get_user_pages', () => {
     const a = anon(p, 1);
     const pages = new Int32Array(1);
     for (const f of [FOLL_TOUCH, FOLL_REMOTE, FOLL_TRIED])
-      expect(expectWarn(() => get_user_pages(p.mm, a, 1, f, pages, '6.18'))).toBe(-EINVAL);
-    expect(get_user_pages(p.mm, a, 1, FOLL_TOUCH | FOLL_REMOTE, pages, '6.0')).toBe(1);
+      expect(expectWarn(() => get_user_pages(p.mm, a, 1, f, pages, KERNEL_PROFILES['6.18']))).toBe(-EINVAL);
+    expect(get_user_pages(p.mm, a, 1, FOLL_TOUCH | FOLL_REMOTE, pages, KERNEL_PROFILES['6.0'])).toBe(1);
     m.phys.put_page(pages[0]);
   });
 
@@ -205,10 +210,10 @@ describe('get_user_pages', () => {
     mapRawPfn(p, a + PAGE_SIZE);
     vmaAt(p, a).vm_flags |= VM_MIXEDMAP;
     const pages = new Int32Array(3);
-    expect(get_user_pages(p.mm, a + PAGE_SIZE, 2, 0, pages, prof)).toBe(-EEXIST);
-    expect(get_user_pages(p.mm, a, 3, 0, pages, prof)).toBe(1); // stops before the PFN
+    expect(get_user_pages(p.mm, a + PAGE_SIZE, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(-EEXIST);
+    expect(get_user_pages(p.mm, a, 3, 0, pages, KERNEL_PROFILES[prof])).toBe(1); // stops before the PFN
     m.phys.put_page(pages[0]);
-    expect(get_user_pages(p.mm, a, 3, 0, null, prof)).toBe(3);
+    expect(get_user_pages(p.mm, a, 3, 0, null, KERNEL_PROFILES[prof])).toBe(3);
     setPte(p, a + PAGE_SIZE, 0, 0);
     new Held(m).check();
   });
@@ -245,8 +250,8 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const a = anon(p, 2);
     p.writeByte(a, 1);
     const pages = new Int32Array(2);
-    expect(get_user_pages(p.mm, a + PAGE_SIZE, 1, FOLL_NOFAULT, pages, prof)).toBe(-EFAULT);
-    expect(get_user_pages(p.mm, a, 2, FOLL_NOFAULT, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a + PAGE_SIZE, 1, FOLL_NOFAULT, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 2, FOLL_NOFAULT, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(m.counters.faults).toBe(1); // the writeByte
     m.phys.put_page(pages[0]);
   });
@@ -255,7 +260,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const { p } = setup();
     const s = shared(p, 1);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, s, 1, FOLL_ANON, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, s, 1, FOLL_ANON, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
   });
 
   it.each(PROFILES)(
@@ -267,28 +272,28 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
       const pages = new Int32Array(1);
       const newer = prof === '6.18';
       const put = (n: number) => release_pages(m.phys, pages, n);
-      put(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof));
+      put(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof]));
       expect(seen.pop()).toBe(FAULT_FLAG_WRITE);
-      put(get_user_pages_remote(p.mm, a + PAGE_SIZE, 1, 0, pages, null, prof));
+      put(get_user_pages_remote(p.mm, a + PAGE_SIZE, 1, 0, pages, null, KERNEL_PROFILES[prof]));
       expect(seen.pop()).toBe(FAULT_FLAG_REMOTE);
-      put(get_user_pages(p.mm, a + 2 * PAGE_SIZE, 1, FOLL_NOWAIT, pages, prof));
+      put(get_user_pages(p.mm, a + 2 * PAGE_SIZE, 1, FOLL_NOWAIT, pages, KERNEL_PROFILES[prof]));
       expect(seen.pop()).toBe(FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT);
-      put(get_user_pages_unlocked(p.mm, a + 3 * PAGE_SIZE, 1, pages, 0, prof));
+      put(get_user_pages_unlocked(p.mm, a + 3 * PAGE_SIZE, 1, pages, 0, KERNEL_PROFILES[prof]));
       expect(seen.pop()).toBe(FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE);
       p.mm.mmap_read_lock();
       const locked = { value: 1 };
-      put(get_user_pages_remote(p.mm, a + 4 * PAGE_SIZE, 1, 0, pages, locked, prof));
+      put(get_user_pages_remote(p.mm, a + 4 * PAGE_SIZE, 1, 0, pages, locked, KERNEL_PROFILES[prof]));
       expect(seen.pop()).toBe(FAULT_FLAG_REMOTE | FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE);
       expect(locked.value).toBe(1);
       p.mm.mmap_read_unlock();
       if (!newer) {
-        put(get_user_pages(p.mm, a + 5 * PAGE_SIZE, 1, FOLL_TRIED, pages, prof));
+        put(get_user_pages(p.mm, a + 5 * PAGE_SIZE, 1, FOLL_TRIED, pages, KERNEL_PROFILES[prof]));
         expect(seen.pop()).toBe(FAULT_FLAG_TRIED);
       }
       // A read-only pin of a shared page: an unshare fault.
       p.writeByte(a + 6 * PAGE_SIZE, 1);
       const c = p.fork('c');
-      expect(pin_user_pages(p.mm, a + 6 * PAGE_SIZE, 1, 0, pages, prof)).toBe(1);
+      expect(pin_user_pages(p.mm, a + 6 * PAGE_SIZE, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(1);
       expect(seen.pop()).toBe(FAULT_FLAG_UNSHARE);
       unpin_user_pages(m.phys, pages, 1);
       c.exit();
@@ -302,12 +307,12 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const pages = new Int32Array(1);
     let ret = VM_FAULT_HWPOISON;
     gupFault.handle_mm_fault = () => ret;
-    expect(get_user_pages(p.mm, a, 1, 0, pages, prof)).toBe(-EFAULT);
-    expect(get_user_pages(p.mm, a, 1, FOLL_HWPOISON, pages, prof)).toBe(-EHWPOISON);
+    expect(get_user_pages(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 1, FOLL_HWPOISON, pages, KERNEL_PROFILES[prof])).toBe(-EHWPOISON);
     ret = VM_FAULT_SIGBUS;
-    expect(get_user_pages(p.mm, a, 1, 0, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     ret = VM_FAULT_SIGSEGV;
-    expect(get_user_pages(p.mm, a, 1, 0, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     expect(p.mm.mmapLocked).toBeNull();
     new Held(m).check();
   });
@@ -326,9 +331,9 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     p.writeByte(a, 1); // tables exist
     m.phys.failAlloc = (_o, kind) => kind === 'page';
     const pages = new Int32Array(4);
-    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
     m.phys.put_page(pages[0]);
-    expect(get_user_pages(p.mm, a + PAGE_SIZE, 3, FOLL_WRITE, pages, prof)).toBe(-ENOMEM);
+    expect(get_user_pages(p.mm, a + PAGE_SIZE, 3, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(-ENOMEM);
     m.phys.failAlloc = null;
     new Held(m).check();
   });
@@ -345,7 +350,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const o = m.phys.tableBase(t) + 2 * ((a / PAGE_SIZE) % 512);
     w[o] = (e.lo & ~2) | 0x400; // R/O, _PAGE_UFFD_WP
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     w[o] = e.lo;
     v.vm_flags &= ~0x1000;
   });
@@ -368,7 +373,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
       };
       const pages = new Int32Array(4);
       p.writeByte(a, 1);
-      expect(get_user_pages_unlocked(p.mm, a, 4, pages, FOLL_WRITE, prof)).toBe(4);
+      expect(get_user_pages_unlocked(p.mm, a, 4, pages, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(4);
       expect(p.mm.mmapLocked).toBeNull();
       // Page 0 was present; page 1 faulted with RETRY, then again with TRIED.
       expect(seen[0] & FAULT_FLAG_TRIED).toBe(0);
@@ -378,7 +383,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
       // get_user_pages() cannot drop the lock: no ALLOW_RETRY, so the handler never retries.
       retries = 1;
       seen.length = 0;
-      expect(get_user_pages(p.mm, a + 3 * PAGE_SIZE, 1, FOLL_WRITE, pages, prof)).toBe(1);
+      expect(get_user_pages(p.mm, a + 3 * PAGE_SIZE, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
       release_pages(m.phys, pages, 1);
       new Held(m).check();
     },
@@ -400,7 +405,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
         return r;
       };
       const pages = new Int32Array(2);
-      expect(get_user_pages_unlocked(p.mm, a, 2, pages, FOLL_WRITE, prof)).toBe(2);
+      expect(get_user_pages_unlocked(p.mm, a, 2, pages, FOLL_WRITE, KERNEL_PROFILES[prof])).toBe(2);
       expect(p.mm.mmapLocked).toBeNull();
       release_pages(m.phys, pages, 2);
       // Called directly with a `locked` flag: returns 0 pages and reports the dropped lock.
@@ -409,7 +414,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
       const locked = { value: 1 };
       const flags = FOLL_GET | FOLL_WRITE | (prof === '6.18' ? 0x400000 : 0); // FOLL_UNLOCKABLE
       p.madvise(a, 2 * PAGE_SIZE, 4); // MADV_DONTNEED
-      expect(__get_user_pages(p.mm, a, 2, flags, pages, locked, prof)).toBe(0);
+      expect(__get_user_pages(p.mm, a, 2, flags, pages, locked, KERNEL_PROFILES[prof])).toBe(0);
       expect(locked.value).toBe(0);
       expect(p.mm.mmapLocked).toBeNull();
       new Held(m).check();
@@ -451,8 +456,10 @@ describe('FOLL_FORCE writes to read-only private mappings (ptrace, /proc/pid/mem
     const { m, p } = setup();
     const a = anon(p, 1, PROT_READ);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(-EFAULT);
-    expect(get_user_pages_remote(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, null, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(
+      get_user_pages_remote(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, null, KERNEL_PROFILES[prof]),
+    ).toBe(1);
     const pfn = pages[0];
     expect(pfn).toBe(pfnAt(p, a));
     expect(m.phys.PageAnonExclusive(pfn)).toBe(true);
@@ -475,7 +482,9 @@ describe('FOLL_FORCE writes to read-only private mappings (ptrace, /proc/pid/mem
       const orig = pfnAt(p, a);
       expect(pfnAt(c, a)).toBe(orig);
       const pages = new Int32Array(1);
-      expect(get_user_pages_remote(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, null, prof)).toBe(1);
+      expect(
+        get_user_pages_remote(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, null, KERNEL_PROFILES[prof]),
+      ).toBe(1);
       const held = new Held(m);
       held.add(pages[0]);
       expect(pages[0]).not.toBe(orig);
@@ -497,7 +506,7 @@ describe('FOLL_FORCE writes to read-only private mappings (ptrace, /proc/pid/mem
     const a = anon(p, 1, PROT_READ);
     p.readByte(a);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE | FOLL_FORCE, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(pages[0]).not.toBe(m.phys.zeroPfn);
     expect(pfnAt(p, a)).toBe(pages[0]);
     expect(m.phys.readByte(pages[0], 0)).toBe(0);
@@ -509,7 +518,7 @@ describe('FOLL_FORCE writes to read-only private mappings (ptrace, /proc/pid/mem
     const { p } = setup();
     const s = shared(p, 1, PROT_READ);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, s, 1, FOLL_WRITE | FOLL_FORCE, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, s, 1, FOLL_WRITE | FOLL_FORCE, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
   });
 
   it.each(PROFILES)('%s: FOLL_FORCE reads PROT_NONE memory', (prof) => {
@@ -518,8 +527,8 @@ describe('FOLL_FORCE writes to read-only private mappings (ptrace, /proc/pid/mem
     p.writeByte(a, 0x5a);
     p.mprotect(a, PAGE_SIZE, PROT_NONE);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, a, 1, 0, pages, prof)).toBe(-EFAULT);
-    expect(get_user_pages(p.mm, a, 1, FOLL_FORCE, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a, 1, FOLL_FORCE, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(m.phys.readByte(pages[0], 0)).toBe(0x5a);
     m.phys.put_page(pages[0]);
   });
@@ -549,7 +558,7 @@ describe('GUP on a shared anon page (the KSM situation, made by fork)', () => {
       const { m, p, c, a, orig } = sharedPage();
       const held = new Held(m);
       const pages = new Int32Array(1);
-      expect(get_user_pages(c.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(1);
+      expect(get_user_pages(c.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
       held.add(pages[0]);
       expect(pages[0]).not.toBe(orig);
       expect(pfnAt(c, a)).toBe(pages[0]);
@@ -566,7 +575,7 @@ describe('GUP on a shared anon page (the KSM situation, made by fork)', () => {
   it.each(PROFILES)('%s: a read-only FOLL_GET takes the shared page as it is', (prof) => {
     const { m, c, a, orig } = sharedPage();
     const pages = new Int32Array(1);
-    expect(get_user_pages(c.mm, a, 1, 0, pages, prof)).toBe(1);
+    expect(get_user_pages(c.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(pages[0]).toBe(orig);
     expect(m.counters.faults).toBe(1); // only the initial write
     m.phys.put_page(orig);
@@ -579,7 +588,7 @@ describe('GUP on a shared anon page (the KSM situation, made by fork)', () => {
       const { m, p, c, a, orig } = sharedPage();
       const seen = recordFaults();
       const pages = new Int32Array(1);
-      expect(pin_user_pages(c.mm, a, 1, 0, pages, prof)).toBe(1);
+      expect(pin_user_pages(c.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(1);
       expect(seen).toEqual([FAULT_FLAG_UNSHARE]);
       const pinned = pages[0];
       expect(pinned).not.toBe(orig);
@@ -601,7 +610,7 @@ describe('GUP on a shared anon page (the KSM situation, made by fork)', () => {
     const { m, p, c, a, orig } = sharedPage();
     c.exit();
     const pages = new Int32Array(1);
-    expect(pin_user_pages(p.mm, a, 1, 0, pages, prof)).toBe(1);
+    expect(pin_user_pages(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(pages[0]).toBe(orig);
     expect(m.phys.PageAnonExclusive(orig)).toBe(true);
     expect(m.counters.faultWpCopy).toBe(0);
@@ -615,7 +624,7 @@ describe('GUP on a shared anon page (the KSM situation, made by fork)', () => {
     p.writeByte(a, 1);
     const c = p.fork('c');
     const pages = new Int32Array(2);
-    expect(pin_user_pages(c.mm, a + PAGE_SIZE, 2, 0, pages, prof)).toBe(2);
+    expect(pin_user_pages(c.mm, a + PAGE_SIZE, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(2);
     expect(m.phys.folio_test_large(pages[0])).toBe(false);
     expect(pmd_leaf(pmd(c, a)!.lo)).toBe(false);
     expect(pfnAt(c, a + PAGE_SIZE)).toBe(pages[0]);
@@ -635,7 +644,7 @@ describe('pins and fork (the COW-on-pin rules)', () => {
       p.writeByte(a, 0x31);
       p.writeByte(a + PAGE_SIZE, 0x32);
       const pages = new Int32Array(1);
-      expect(pin_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(1);
+      expect(pin_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
       const pinned = pages[0];
       const unpinned = pfnAt(p, a + PAGE_SIZE);
       new Held(m).check();
@@ -675,7 +684,7 @@ describe('pins and fork (the COW-on-pin rules)', () => {
     const a = anon(p, 1);
     p.writeByte(a, 1);
     const pages = new Int32Array(1);
-    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
     held.add(pages[0]);
     const c = p.fork('c');
     expect(pfnAt(c, a)).toBe(pages[0]);
@@ -690,7 +699,9 @@ describe('pins and fork (the COW-on-pin rules)', () => {
     const a = thpRegion(p, 1);
     p.writeByte(a, 9);
     const pages = new Int32Array(HPAGE_PMD_NR);
-    expect(pin_user_pages(p.mm, a, HPAGE_PMD_NR, FOLL_WRITE, pages, prof)).toBe(HPAGE_PMD_NR);
+    expect(pin_user_pages(p.mm, a, HPAGE_PMD_NR, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(
+      HPAGE_PMD_NR,
+    );
     const folio = m.phys.folio(pages[0]);
     expect(m.phys.pincount[folio]).toBe(HPAGE_PMD_NR);
     new Held(m).check();
@@ -712,21 +723,35 @@ describe('pin_user_pages*', () => {
     const { m, p } = setup();
     const a = anon(p, 1);
     const pages = new Int32Array(1);
-    expect(expectWarn(() => pin_user_pages(p.mm, a, 1, FOLL_GET, pages, prof))).toBe(-EINVAL);
-    expect(expectWarn(() => pin_user_pages(p.mm, a, 1, 0, null, prof))).toBe(-EINVAL);
-    expect(expectWarn(() => pin_user_pages_remote(p.mm, a, 1, FOLL_GET, pages, null, prof))).toBe(-EINVAL);
-    expect(expectWarn(() => pin_user_pages_fast(p.mm, a, 1, FOLL_GET, pages, prof))).toBe(-EINVAL);
-    expect(expectWarn(() => pin_user_pages_unlocked(p.mm, a, 1, null, 0, prof))).toBe(-EINVAL);
-    expect(expectWarn(() => get_user_pages_unlocked(p.mm, a, 1, pages, FOLL_LONGTERM, prof))).toBe(-EINVAL);
-    expect(pin_user_pages(p.mm, a, 1, FOLL_LONGTERM | FOLL_WRITE, pages, prof)).toBe(1);
+    expect(expectWarn(() => pin_user_pages(p.mm, a, 1, FOLL_GET, pages, KERNEL_PROFILES[prof]))).toBe(
+      -EINVAL,
+    );
+    expect(expectWarn(() => pin_user_pages(p.mm, a, 1, 0, null, KERNEL_PROFILES[prof]))).toBe(-EINVAL);
+    expect(
+      expectWarn(() => pin_user_pages_remote(p.mm, a, 1, FOLL_GET, pages, null, KERNEL_PROFILES[prof])),
+    ).toBe(-EINVAL);
+    expect(expectWarn(() => pin_user_pages_fast(p.mm, a, 1, FOLL_GET, pages, KERNEL_PROFILES[prof]))).toBe(
+      -EINVAL,
+    );
+    expect(expectWarn(() => pin_user_pages_unlocked(p.mm, a, 1, null, 0, KERNEL_PROFILES[prof]))).toBe(
+      -EINVAL,
+    );
+    expect(
+      expectWarn(() => get_user_pages_unlocked(p.mm, a, 1, pages, FOLL_LONGTERM, KERNEL_PROFILES[prof])),
+    ).toBe(-EINVAL);
+    expect(pin_user_pages(p.mm, a, 1, FOLL_LONGTERM | FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
     unpin_user_page(m.phys, pages[0]);
     // FOLL_LONGTERM with a `locked` flag is refused (6.0-6.2: the fsdax check needs the VMAs).
     p.mm.mmap_read_lock();
     if (prof === '6.18') {
-      expect(pin_user_pages_remote(p.mm, a, 1, FOLL_LONGTERM, pages, { value: 1 }, prof)).toBe(1);
+      expect(
+        pin_user_pages_remote(p.mm, a, 1, FOLL_LONGTERM, pages, { value: 1 }, KERNEL_PROFILES[prof]),
+      ).toBe(1);
       unpin_user_page(m.phys, pages[0]);
     } else {
-      const r = expectWarn(() => pin_user_pages_remote(p.mm, a, 1, FOLL_LONGTERM, pages, { value: 1 }, prof));
+      const r = expectWarn(() =>
+        pin_user_pages_remote(p.mm, a, 1, FOLL_LONGTERM, pages, { value: 1 }, KERNEL_PROFILES[prof]),
+      );
       expect(r).toBe(-EINVAL);
     }
     p.mm.mmap_read_unlock();
@@ -737,15 +762,26 @@ describe('pin_user_pages*', () => {
     const { p } = setup();
     const a = anon(p, 1);
     const pages = new Int32Array(1);
-    expect(expectWarn(() => get_user_pages_remote(p.mm, a, 1, 0, pages, { value: 0 }, '6.18'))).toBe(-EINVAL);
+    expect(
+      expectWarn(() => get_user_pages_remote(p.mm, a, 1, 0, pages, { value: 0 }, KERNEL_PROFILES['6.18'])),
+    ).toBe(-EINVAL);
   });
 
   it.each(PROFILES)('%s: pin_user_pages_remote and _unlocked pin, touch and balance', (prof) => {
     const { m, p } = setup();
     const a = anon(p, 4);
     const pages = new Int32Array(4);
-    expect(pin_user_pages_remote(p.mm, a, 2, FOLL_WRITE, pages, null, prof)).toBe(2);
-    expect(pin_user_pages_unlocked(p.mm, a + 2 * PAGE_SIZE, 2, pages.subarray(2), FOLL_WRITE, prof)).toBe(2);
+    expect(pin_user_pages_remote(p.mm, a, 2, FOLL_WRITE, pages, null, KERNEL_PROFILES[prof])).toBe(2);
+    expect(
+      pin_user_pages_unlocked(
+        p.mm,
+        a + 2 * PAGE_SIZE,
+        2,
+        pages.subarray(2),
+        FOLL_WRITE,
+        KERNEL_PROFILES[prof],
+      ),
+    ).toBe(2);
     for (let i = 0; i < 4; i++) expect(m.phys.pincount[pages[i]]).toBe(1);
     new Held(m).check();
     unpin_user_pages_dirty_lock(m.phys, pages, 4, true);
@@ -757,7 +793,7 @@ describe('pin_user_pages*', () => {
     const { m, p } = setup();
     const a = thpRegion(p, 1);
     const pages = new Int32Array(16);
-    expect(pin_user_pages(p.mm, a + 8 * PAGE_SIZE, 16, FOLL_WRITE, pages, prof)).toBe(16);
+    expect(pin_user_pages(p.mm, a + 8 * PAGE_SIZE, 16, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(16);
     const folio = m.phys.folio(pages[0]);
     expect(pages[15]).toBe(folio + 23);
     expect(m.phys.refcount[folio]).toBe(1 + 16);
@@ -778,7 +814,7 @@ describe('pin_user_pages*', () => {
     const e = pte(p, a)!;
     expect(is_migration_entry(e.lo, e.hi)).toBe(true);
     const pages = new Int32Array(1);
-    expect(pin_user_pages(p.mm, a, 1, FOLL_WRITE, pages, prof)).toBe(1);
+    expect(pin_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
     expect(mig.done).toBe(true);
     expect(pages[0]).toBe(mig.dst);
     expect(m.counters.faultMigrationWait).toBe(1);
@@ -786,7 +822,7 @@ describe('pin_user_pages*', () => {
     new Held(m).check();
   });
 
-  it.each(['6.0', '6.1'] as GupProfile[])(
+  it.each(['6.0', '6.1'] as KernelVersion[])(
     '%s: with FOLL_MIGRATION the lookup itself waits (no fault)',
     (prof) => {
       const { m, p } = setup();
@@ -794,7 +830,7 @@ describe('pin_user_pages*', () => {
       p.writeByte(a, 3);
       const mig = migrate_folio_start(m, pfnAt(p, a))!;
       const pages = new Int32Array(1);
-      expect(get_user_pages(p.mm, a, 1, FOLL_MIGRATION | FOLL_WRITE, pages, prof)).toBe(1);
+      expect(get_user_pages(p.mm, a, 1, FOLL_MIGRATION | FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(1);
       expect(pages[0]).toBe(mig.dst);
       expect(m.counters.faultMigrationWait).toBe(0);
       m.phys.put_page(pages[0]);
@@ -810,7 +846,7 @@ describe('THP subpages and the version differences in __get_user_pages', () => {
     p.writeByte(a, 1);
     const pages = new Int32Array(HPAGE_PMD_NR);
     const before = m.counters.snapshot();
-    expect(get_user_pages(p.mm, a, HPAGE_PMD_NR, 0, pages, prof)).toBe(HPAGE_PMD_NR);
+    expect(get_user_pages(p.mm, a, HPAGE_PMD_NR, 0, pages, KERNEL_PROFILES[prof])).toBe(HPAGE_PMD_NR);
     const d = m.counters.since(before);
     const folio = m.phys.folio(pages[0]);
     for (let i = 0; i < HPAGE_PMD_NR; i++) expect(pages[i]).toBe(folio + i);
@@ -825,7 +861,7 @@ describe('THP subpages and the version differences in __get_user_pages', () => {
     new Held(m).check();
     // Without pages[] every version skips the rest of the THP.
     const b2 = m.counters.snapshot();
-    expect(get_user_pages(p.mm, a + 7 * PAGE_SIZE, 300, 0, null, prof)).toBe(300);
+    expect(get_user_pages(p.mm, a + 7 * PAGE_SIZE, 300, 0, null, KERNEL_PROFILES[prof])).toBe(300);
     expect(m.counters.since(b2).followPage).toBe(1);
   });
 
@@ -837,7 +873,7 @@ describe('THP subpages and the version differences in __get_user_pages', () => {
     p.madvise(a + PMD_SIZE, PMD_SIZE, 15); // MADV_NOHUGEPAGE: still a THP (already faulted)
     const pages = new Int32Array(20);
     const start = a + PMD_SIZE - 10 * PAGE_SIZE;
-    expect(pin_user_pages(p.mm, start, 20, 0, pages, prof)).toBe(20);
+    expect(pin_user_pages(p.mm, start, 20, 0, pages, KERNEL_PROFILES[prof])).toBe(20);
     for (let i = 0; i < 20; i++) expect(pages[i]).toBe(pfnAt2(p, start + i * PAGE_SIZE));
     new Held(m).check();
     unpin_user_pages(m.phys, pages, 20);
@@ -863,7 +899,7 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     const locks = countLocks(p);
     const faults = m.counters.faults;
     const pages = new Int32Array(16);
-    expect(get_user_pages_fast(p.mm, a, 16, FOLL_WRITE, pages, prof)).toBe(16);
+    expect(get_user_pages_fast(p.mm, a, 16, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(16);
     expect(locks.n).toBe(0);
     expect(m.counters.faults).toBe(faults);
     expect(m.counters.followPage).toBe(0);
@@ -871,7 +907,9 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     held.addAll(pages, 16);
     held.check();
     held.putAll(pages, 16);
-    expect(pin_user_pages_fast(p.mm, a, 16, FOLL_WRITE | FOLL_LONGTERM, pages, prof)).toBe(16);
+    expect(pin_user_pages_fast(p.mm, a, 16, FOLL_WRITE | FOLL_LONGTERM, pages, KERNEL_PROFILES[prof])).toBe(
+      16,
+    );
     expect(locks.n).toBe(0);
     new Held(m).check();
     unpin_user_pages(m.phys, pages, 16);
@@ -885,7 +923,7 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     p.readByte(a + 4 * PAGE_SIZE); // zero page: special, slow path
     const locks = countLocks(p);
     const pages = new Int32Array(8);
-    expect(get_user_pages_fast(p.mm, a, 8, 0, pages, prof)).toBe(8);
+    expect(get_user_pages_fast(p.mm, a, 8, 0, pages, KERNEL_PROFILES[prof])).toBe(8);
     expect(locks.n).toBe(1);
     expect(pages[4]).toBe(m.phys.zeroPfn);
     // The slow path takes over at the zero page: one lookup for it, two (before and after the
@@ -900,15 +938,17 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     const a = anon(p, 8);
     for (let i = 0; i < 3; i++) p.writeByte(a + i * PAGE_SIZE, 1);
     const pages = new Int32Array(8);
-    expect(get_user_pages_fast_only(p.mm, a, 8, 0, pages, prof)).toBe(3);
+    expect(get_user_pages_fast_only(p.mm, a, 8, 0, pages, KERNEL_PROFILES[prof])).toBe(3);
     release_pages(m.phys, pages, 3);
-    expect(pin_user_pages_fast_only(p.mm, a, 8, 0, pages, prof)).toBe(3);
+    expect(pin_user_pages_fast_only(p.mm, a, 8, 0, pages, KERNEL_PROFILES[prof])).toBe(3);
     unpin_user_pages(m.phys, pages, 3);
     if (prof === '6.18') {
       // FOLL_FAST_ONLY is internal since 6.3: callers use the _fast_only() entry points.
-      expect(expectWarn(() => get_user_pages_fast(p.mm, a, 8, FOLL_FAST_ONLY, pages, prof))).toBe(-EINVAL);
+      expect(
+        expectWarn(() => get_user_pages_fast(p.mm, a, 8, FOLL_FAST_ONLY, pages, KERNEL_PROFILES[prof])),
+      ).toBe(-EINVAL);
     } else {
-      expect(get_user_pages_fast(p.mm, a, 8, FOLL_FAST_ONLY, pages, prof)).toBe(3);
+      expect(get_user_pages_fast(p.mm, a, 8, FOLL_FAST_ONLY, pages, KERNEL_PROFILES[prof])).toBe(3);
       release_pages(m.phys, pages, 3);
     }
     new Held(m).check();
@@ -923,9 +963,9 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     p.writeByte(a, 2); // exclusive again (COW broken in the parent)
     const pages = new Int32Array(2);
     const orig = pfnAt(p, a + PAGE_SIZE);
-    expect(pin_user_pages_fast_only(p.mm, a, 2, 0, pages, prof)).toBe(1);
+    expect(pin_user_pages_fast_only(p.mm, a, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(1);
     unpin_user_pages(m.phys, pages, 1);
-    expect(pin_user_pages_fast(p.mm, a, 2, 0, pages, prof)).toBe(2);
+    expect(pin_user_pages_fast(p.mm, a, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(2);
     expect(pages[1]).not.toBe(orig);
     expect(m.phys.PageAnonExclusive(pages[1])).toBe(true);
     new Held(m).check();
@@ -940,7 +980,9 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     p.writeByte(a, 1);
     const pages = new Int32Array(HPAGE_PMD_NR);
     const gets = m.counters.pageGet;
-    expect(pin_user_pages_fast(p.mm, a, HPAGE_PMD_NR, FOLL_WRITE, pages, prof)).toBe(HPAGE_PMD_NR);
+    expect(pin_user_pages_fast(p.mm, a, HPAGE_PMD_NR, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(
+      HPAGE_PMD_NR,
+    );
     expect(m.counters.pageGet - gets).toBe(1);
     const folio = m.phys.folio(pages[0]);
     expect(m.phys.pincount[folio]).toBe(HPAGE_PMD_NR);
@@ -953,8 +995,10 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     const { p } = setup();
     const a = anon(p, 1);
     const pages = new Int32Array(1);
-    expect(expectWarn(() => get_user_pages_fast(p.mm, a, 1, FOLL_DUMP, pages, prof))).toBe(-EINVAL);
-    expect(get_user_pages_fast(p.mm, 2 ** 47 - PAGE_SIZE, 2, 0, pages, prof)).toBe(-EFAULT);
+    expect(expectWarn(() => get_user_pages_fast(p.mm, a, 1, FOLL_DUMP, pages, KERNEL_PROFILES[prof]))).toBe(
+      -EINVAL,
+    );
+    expect(get_user_pages_fast(p.mm, 2 ** 47 - PAGE_SIZE, 2, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
   });
 
   it.each(PROFILES)('%s: PROT_NONE entries always go to the slow path', (prof) => {
@@ -963,9 +1007,9 @@ describe('get_user_pages_fast / pin_user_pages_fast', () => {
     p.writeByte(a, 1);
     p.mprotect(a, PAGE_SIZE, PROT_NONE);
     const pages = new Int32Array(1);
-    expect(get_user_pages_fast_only(p.mm, a, 1, FOLL_FORCE, pages, prof)).toBe(0);
-    expect(get_user_pages_fast(p.mm, a, 1, 0, pages, prof)).toBe(-EFAULT); // slow path: no VM_READ
-    expect(get_user_pages_fast(p.mm, a, 1, FOLL_FORCE, pages, prof)).toBe(1);
+    expect(get_user_pages_fast_only(p.mm, a, 1, FOLL_FORCE, pages, KERNEL_PROFILES[prof])).toBe(0);
+    expect(get_user_pages_fast(p.mm, a, 1, 0, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT); // slow path: no VM_READ
+    expect(get_user_pages_fast(p.mm, a, 1, FOLL_FORCE, pages, KERNEL_PROFILES[prof])).toBe(1);
     m.phys.put_page(pages[0]);
   });
 });
@@ -978,15 +1022,15 @@ describe('core dumps', () => {
       const a = anon(p, 4);
       p.writeByte(a, 1);
       p.readByte(a + PAGE_SIZE);
-      expect(get_dump_page(p.mm, a + PAGE_SIZE, prof)).toBe(0);
-      expect(get_dump_page(p.mm, a + 2 * PAGE_SIZE, prof)).toBe(0);
+      expect(get_dump_page(p.mm, a + PAGE_SIZE, KERNEL_PROFILES[prof])).toBe(0);
+      expect(get_dump_page(p.mm, a + 2 * PAGE_SIZE, KERNEL_PROFILES[prof])).toBe(0);
       expect(m.counters.faults).toBe(2); // no fault for the dump
-      const page = get_dump_page(p.mm, a, prof);
+      const page = get_dump_page(p.mm, a, KERNEL_PROFILES[prof]);
       expect(page).toBe(pfnAt(p, a));
       m.phys.put_page(page);
       // Shared memory holes are faulted in (its fault handler would read the file).
       const s = shared(p, 1);
-      const sp = get_dump_page(p.mm, s, prof);
+      const sp = get_dump_page(p.mm, s, KERNEL_PROFILES[prof]);
       expect(sp).toBe(pfnAt(p, s));
       m.phys.put_page(sp);
       expect(p.mm.mmapLocked).toBeNull();
@@ -999,9 +1043,9 @@ describe('core dumps', () => {
     const a = anon(p, 3);
     p.writeByte(a, 1);
     const pages = new Int32Array(3);
-    expect(get_user_pages(p.mm, a, 3, FOLL_DUMP, pages, prof)).toBe(1);
+    expect(get_user_pages(p.mm, a, 3, FOLL_DUMP, pages, KERNEL_PROFILES[prof])).toBe(1);
     m.phys.put_page(pages[0]);
-    expect(get_user_pages(p.mm, a + PAGE_SIZE, 2, FOLL_DUMP, pages, prof)).toBe(-EFAULT);
+    expect(get_user_pages(p.mm, a + PAGE_SIZE, 2, FOLL_DUMP, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
   });
 });
 
@@ -1011,9 +1055,9 @@ describe('5-level paging and large addresses', () => {
     const a = p.mmap(2 ** 52, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, 0x02 | 0x20 | 0x10);
     expect(a).toBe(2 ** 52);
     const pages = new Int32Array(4);
-    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, prof)).toBe(4);
+    expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(4);
     release_pages(m.phys, pages, 4);
-    expect(get_user_pages_fast(p.mm, a, 4, FOLL_WRITE, pages, prof)).toBe(4);
+    expect(get_user_pages_fast(p.mm, a, 4, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(4);
     release_pages(m.phys, pages, 4);
     new Held(m).check();
     void GiB;
@@ -1036,7 +1080,7 @@ describe('benchmark kernels', () => {
       const a = p.mmap(null, n * PAGE_SIZE, PROT_READ | PROT_WRITE, 0x02 | 0x20 | 0x8000); // MAP_POPULATE
       const vma = vmaAt(p, a);
       let before = m.counters.snapshot();
-      expect(benchFollowPage(vma, a, n, 0, prof)).toBe(n);
+      expect(benchFollowPage(vma, a, n, 0, KERNEL_PROFILES[prof])).toBe(n);
       expect(m.counters.since(before)).toMatchObject({
         followPage: n,
         pteRead: n,
@@ -1053,7 +1097,7 @@ describe('benchmark kernels', () => {
         'pin_user_pages_fast',
       ] as const) {
         before = m.counters.snapshot();
-        expect(benchGup(kind, p.mm, a, n, 512, FOLL_WRITE, pages, prof)).toBe(n);
+        expect(benchGup(kind, p.mm, a, n, 512, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(n);
         const d = m.counters.since(before);
         expect(d.followPage).toBe(kind.endsWith('fast') ? 0 : n);
         expect(d.pageGet).toBe(d.pagePut);

@@ -1,4 +1,5 @@
 import { PAGE_SIZE, PMD_SIZE, resetWarnings, setWarnHandler, warnCount } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   _PAGE_ACCESSED,
   _PAGE_PRESENT,
@@ -17,8 +18,6 @@ import {
   mk_pte,
   PROT_READ,
   PROT_WRITE,
-  Process as Proc,
-  type Process,
   pmd_index,
   pte_index,
   readEntry,
@@ -31,7 +30,7 @@ import { resetGupFault } from '../src/index.ts';
 /** A machine with one process. THP is 'madvise' unless the options say otherwise. */
 export function setup(opts: MachineOptions = {}): { m: Machine; p: Process } {
   const m = new Machine({ memoryMiB: 256, ...opts });
-  return { m, p: new Proc(m, 'p') };
+  return { m, p: new Process(m, 'p') };
 }
 
 export function anon(p: Process, pages: number, prot = PROT_READ | PROT_WRITE): number {

@@ -5,7 +5,7 @@
 // Every strategy also unshares KSM-placed zero pages (the ~6.6 rule), so that all of them act
 // identically on the same state and only their cost differs.
 
-import { PAGE_SIZE } from '@mmsim/core';
+import { type BreakKsmKind, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
 import { FOLL_GET, FOLL_MIGRATION, FOLL_REMOTE, follow_page } from '@mmsim/gup';
 import {
   E,
@@ -110,7 +110,7 @@ export const followPageStrategy: BreakKsmStrategy = {
     const pm = ksm.m.phys;
     let ret = 0;
     do {
-      const page = follow_page(vma, addr, FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE, '6.1');
+      const page = follow_page(vma, addr, FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE, KERNEL_PROFILES['6.1']);
       if (page <= 0) break;
       if (pm.PageKsm(page) || isKsmZeroAt(ksm, vma, addr)) {
         ret = handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
@@ -332,7 +332,7 @@ export const walkFaultStrategy: BreakKsmStrategy = {
   },
 };
 
-/** The strategies by name; the default is the live kernel's (Linux 6.18: folio_walk). */
+/** The strategies by name; a Ksm starts with its Machine's kernel's (kernelStrategy()). */
 export const STRATEGIES: Record<string, BreakKsmStrategy> = {
   follow_page: followPageStrategy,
   walk_pud_pmd: walkPudPmdStrategy,
@@ -342,4 +342,15 @@ export const STRATEGIES: Record<string, BreakKsmStrategy> = {
   walk_fault: walkFaultStrategy,
 };
 
-export const DEFAULT_STRATEGY: BreakKsmStrategy = folioWalkStrategy;
+/** The break_ksm() each kernel shipped, by KernelProfile.ksm.breakKsm. */
+const KERNEL_STRATEGIES: Readonly<Record<BreakKsmKind, BreakKsmStrategy>> = {
+  follow_page: followPageStrategy,
+  walk_pmd: walkPmdStrategy,
+  folio_walk: folioWalkStrategy,
+  range_walk: rangeWalkStrategy,
+};
+
+/** The break_ksm() of a kernel version (Linux 6.18's, the default: folio_walk). */
+export function kernelStrategy(kernel: KernelProfile): BreakKsmStrategy {
+  return KERNEL_STRATEGIES[kernel.ksm.breakKsm];
+}

@@ -1,8 +1,8 @@
 export {
   type BreakKsmStrategy,
-  DEFAULT_STRATEGY,
   folioWalkStrategy,
   followPageStrategy,
+  kernelStrategy,
   rangeWalkStrategy,
   STRATEGIES,
   walkFaultStrategy,

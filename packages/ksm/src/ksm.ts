@@ -71,7 +71,7 @@ import {
   rb_link_node,
   rb_replace_node,
 } from '@mmsim/rbtree';
-import { type BreakKsmStrategy, DEFAULT_STRATEGY } from './break_ksm.ts';
+import { type BreakKsmStrategy, kernelStrategy } from './break_ksm.ts';
 import { KsmRmapItems, type KsmRmapItemView, type KsmUnstableNode } from './rmap_item.ts';
 import {
   KsmMmSlot,
@@ -180,8 +180,9 @@ export class Ksm {
   private readonly nodes: Map<number, KsmStableNode> = new Map();
   private nextNodeId = 1;
   readonly zero_checksum: number;
-  /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl. */
-  strategy: BreakKsmStrategy = DEFAULT_STRATEGY;
+  /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl: the machine's
+   * kernel's unless a caller picks another. */
+  strategy: BreakKsmStrategy;
   /** Scratch flag of the walk_pud_pmd strategy's callbacks (v1's `bool ksm_page`). */
   walkHit = 0;
   /** Failure injection for rmap_item and stable node allocations. */
@@ -195,6 +196,7 @@ export class Ksm {
 
   constructor(m: Machine) {
     this.m = m;
+    this.strategy = kernelStrategy(m.kernel);
     this.scanSlot = this.mmHead;
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
     this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());

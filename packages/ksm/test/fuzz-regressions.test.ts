@@ -1,5 +1,6 @@
 // Regressions found by the whole-stack fuzzer (@mmsim/fuzz).
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   E,
   entry_pfn,
@@ -11,7 +12,6 @@ import {
   migrate_folio,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pte_index,
   readEntry,
 } from '@mmsim/mmu';

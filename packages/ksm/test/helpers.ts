@@ -1,4 +1,5 @@
 import { PAGE_SIZE } from '@mmsim/core';
+import type { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
   MADV_MERGEABLE,
@@ -7,7 +8,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  type Process,
 } from '@mmsim/mmu';
 import { checkKsmInvariants, Ksm, ksmSysfsWrite } from '../src/index.ts';
 

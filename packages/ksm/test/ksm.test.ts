@@ -1,5 +1,6 @@
-import { PAGE_SIZE } from '@mmsim/core';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE, Process } from '@mmsim/mmu';
+import { KERNEL_PROFILES, KERNEL_VERSIONS, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
+import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE } from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -297,6 +298,22 @@ describe('ksm_functional_tests.c', () => {
     }
     return true;
   };
+
+  it("a Ksm starts with its Machine's kernel's break_ksm()", () => {
+    const names = KERNEL_VERSIONS.map(
+      (v) => new Ksm(new Machine({ memoryMiB: 16, kernel: KERNEL_PROFILES[v] })).strategy,
+    );
+    expect(names).toEqual([
+      STRATEGIES.follow_page,
+      STRATEGIES.follow_page,
+      STRATEGIES.walk_pmd,
+      STRATEGIES.walk_pmd,
+      STRATEGIES.folio_walk,
+      STRATEGIES.folio_walk,
+      STRATEGIES.range_walk,
+    ]);
+    expect(new Ksm(new Machine({ memoryMiB: 16 })).strategy).toBe(STRATEGIES.folio_walk);
+  });
 
   for (const name of Object.keys(STRATEGIES)) {
     it(`test_unmerge and test_unmerge_discarded with the ${name} strategy`, () => {

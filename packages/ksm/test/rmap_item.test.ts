@@ -1,5 +1,5 @@
 import { KernelBug } from '@mmsim/core';
-import { Process } from '@mmsim/mmu';
+import { Process } from '@mmsim/mm';
 import { describe, expect, it } from 'vitest';
 import { checkKsmInvariants, KsmRmapItems } from '../src/index.ts';
 import { checkAll, knob, mergeableRegion, world } from './helpers.ts';

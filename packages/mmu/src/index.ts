@@ -4,6 +4,7 @@ export * from './fault.ts';
 export {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
+  folio_maybe_mapped_shared,
   split_folio,
   split_huge_pmd,
   thp_vma_allowable,
@@ -26,7 +27,14 @@ export {
   type ThpSettings,
   type VmEvents,
 } from './machine.ts';
-export { free_pgtables, handle_mm_fault, is_ksm_zero_pte, vm_normal_page, zap_page_range } from './memory.ts';
+export {
+  free_pgtables,
+  handle_mm_fault,
+  is_ksm_zero_pte,
+  vm_normal_page,
+  ZAP_FLAG_DROP_MARKER,
+  zap_page_range,
+} from './memory.ts';
 export {
   type Migration,
   migrate_folio,
@@ -35,9 +43,11 @@ export {
   migration_entry_wait,
 } from './migrate.ts';
 export * from './mm.ts';
+export * from './mman.ts';
+export { do_vmi_munmap, dup_mmap, mmput, vm_mmap_pgoff, vm_munmap } from './mmap.ts';
+export { change_protection, do_mprotect_pkey } from './mprotect.ts';
 export * from './pgtable.ts';
 export * from './physmem.ts';
-export * from './process.ts';
 export {
   anon_vma_prepare,
   folio_add_anon_rmap_pte,
@@ -51,5 +61,14 @@ export {
 } from './rmap.ts';
 export { ShmemObject } from './shmem.ts';
 export { SwapDevice } from './swap.ts';
+export { do_user_addr_fault, user_access_pfn } from './uaccess.ts';
+export {
+  split_vma,
+  vm_get_page_prot,
+  vma_merge,
+  vma_modify_flags,
+  vma_set_page_prot,
+  vma_split_range,
+} from './vma.ts';
 export { reclaim_folio, swapcache_delete } from './vmscan.ts';
 export { HashedMemory } from './xxh64.ts';

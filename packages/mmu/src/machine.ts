@@ -2,7 +2,14 @@
 // tracepoints, global knobs (THP), and the hook registry through which higher layers (KSM)
 // are called from the mm core, as the kernel calls ksm_fork()/ksm_exit()/ksm_madvise().
 
-import { Counters, HPAGE_PMD_NR, TraceBus, VirtualClock } from '@mmsim/core';
+import {
+  Counters,
+  DEFAULT_KERNEL_PROFILE,
+  HPAGE_PMD_NR,
+  type KernelProfile,
+  TraceBus,
+  VirtualClock,
+} from '@mmsim/core';
 import type { Migration } from './migrate.ts';
 import type { AnonVma, MmStruct, VmAreaStruct } from './mm.ts';
 import type { PagingLevels } from './pgtable.ts';
@@ -103,6 +110,9 @@ export interface MachineOptions {
   /** Swap device size in MiB (default: as large as RAM). */
   swapMiB?: number;
   thp?: Partial<ThpSettings>;
+  /** The kernel version to imitate (default: the live kernel's, 6.18): KERNEL_PROFILES[v] or
+   * kernelProfile(v) of @mmsim/core. */
+  kernel?: KernelProfile;
 }
 
 /** vmstat events the simulator keeps (/proc/vmstat names). */
@@ -139,6 +149,9 @@ export class Machine {
     mm_slot: null,
     address: 0,
   };
+  /** The kernel version this machine imitates, chosen once: every walk, GUP call and ksmd on it
+   * behaves as this profile's switches say unless a call site passes its own profile. */
+  readonly kernel: KernelProfile;
   hooks: MmHooks = { ...noHooks };
   readonly vmstat: VmEvents = {
     pgfault: 0,
@@ -167,6 +180,7 @@ export class Machine {
     this.phys = new PhysMem(Math.floor((mib * 2 ** 20) / 4096), this.counters);
     this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096));
     this.levels = opts.levels ?? 4;
+    this.kernel = opts.kernel ?? DEFAULT_KERNEL_PROFILE;
     this.phys.nrNodes = Math.max(1, Math.min(64, Math.floor(opts.nodes ?? 1)));
     this.thp = { enabled: 'madvise', use_zero_page: true, ...opts.thp };
     this.trace = new TraceBus(() => this.clock.jiffies);

@@ -31,11 +31,3 @@ export {
   walk_page_range_vma,
   walk_page_vma,
 } from './pagewalk.ts';
-export {
-  DEFAULT_WALK_PROFILE,
-  getWalkProfile,
-  setWalkProfile,
-  WALK_PROFILES,
-  type WalkProfile,
-  type WalkProfileName,
-} from './profile.ts';

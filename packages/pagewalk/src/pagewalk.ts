@@ -1,5 +1,5 @@
-// mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as profile switches, see
-// profile.ts): the generic page-table walker with mm_walk_ops callbacks, its entry points and
+// mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as the walk switches of
+// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its entry points and
 // folio_walk. One walker; kernel-notes §1 describes the algorithm it follows step by step.
 //
 // The kernel hands callbacks a pmd_t * (or pte_t *, ...); mmsim hands them the walk itself, with
@@ -10,13 +10,16 @@
 import {
   BUG,
   type Counters,
+  DEFAULT_KERNEL_PROFILE,
   EINVAL,
+  type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
   PMD_SIZE,
   PUD_SIZE,
   subpageIndex,
   WARN_ON_ONCE,
+  type WalkProfile,
 } from '@mmsim/core';
 import {
   _PAGE_PRESENT,
@@ -38,7 +41,6 @@ import {
   type VmAreaStruct,
   vm_normal_page,
 } from '@mmsim/mmu';
-import { getWalkProfile, type WalkProfile } from './profile.ts';
 
 // ---- include/linux/pagewalk.h ------------------------------------------------------------------
 
@@ -124,8 +126,9 @@ export class MmWalk {
   index = 0;
   lo = 0;
   hi = 0;
-  /** The kernel version this walk imitates (mmsim-only). */
-  profile: WalkProfile = getWalkProfile();
+  /** The kernel version this walk imitates (mmsim-only): the walk switches of the caller's
+   * profile, or of the Machine's. */
+  profile: WalkProfile = DEFAULT_KERNEL_PROFILE.walk;
 }
 
 // Walk objects are reused (a walk may start another walk from a callback, hence a stack).
@@ -621,9 +624,10 @@ export function walk_page_range(
   end: number,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   const walk = getWalk(mm, ops, priv, profile);
@@ -680,11 +684,12 @@ export function walk_page_range_vma(
   end: number,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   if (start >= end || mm === null) return -EINVAL;
   if (start < vma.vm_start || end > vma.vm_end) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   process_vma_walk_lock(vma, ops.walk_lock, profile);
@@ -705,10 +710,11 @@ export function walk_page_vma(
   vma: VmAreaStruct,
   ops: MmWalkOps,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
   if (mm === null) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
   process_vma_walk_lock(vma, ops.walk_lock, profile);
@@ -758,9 +764,10 @@ export function walk_page_range_novma(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null) return -EINVAL;
+  const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   if (profile.novmaWriteLocked) mm.mmap_assert_write_locked();
   else mm.mmap_assert_locked();
@@ -779,12 +786,12 @@ export function walk_page_range_debug(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end || mm === null) return -EINVAL;
   mm.machine.counters.walks++;
   mm.mmap_assert_write_locked();
-  return walkNoVma(mm, start, end, ops, pgd, priv, profile, false);
+  return walkNoVma(mm, start, end, ops, pgd, priv, (kernel ?? mm.machine.kernel).walk, false);
 }
 
 /**
@@ -798,10 +805,10 @@ export function walk_kernel_page_table_range(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   initMm.mmap_assert_locked();
-  return walk_kernel_page_table_range_lockless(initMm, start, end, ops, pgd, priv, profile);
+  return walk_kernel_page_table_range_lockless(initMm, start, end, ops, pgd, priv, kernel);
 }
 
 /** walk_kernel_page_table_range_lockless(): as above, for callers that keep the tables alive. */
@@ -812,11 +819,11 @@ export function walk_kernel_page_table_range_lockless(
   ops: MmWalkOps,
   pgd = 0,
   priv: unknown = null,
-  profile: WalkProfile = getWalkProfile(),
+  kernel?: KernelProfile,
 ): number {
   if (start >= end) return -EINVAL;
   initMm.machine.counters.walks++;
-  return walkNoVma(initMm, start, end, ops, pgd, priv, profile, false);
+  return walkNoVma(initMm, start, end, ops, pgd, priv, (kernel ?? initMm.machine.kernel).walk, false);
 }
 
 // ---- folio_walk (6.12+) -------------------------------------------------------------------

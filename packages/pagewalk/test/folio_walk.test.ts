@@ -18,7 +18,6 @@ import {
   migrate_folio_finish,
   migrate_folio_start,
   mk_entry,
-  type Process,
   pmd_index,
   pmd_leaf,
   pte_index,
@@ -41,6 +40,7 @@ import {
   folio_walk_end,
   folio_walk_start,
 } from '../src/index.ts';
+import type { Process } from './helpers.ts';
 import { check, failOnWarn, mapAt, setup, withRead } from './helpers.ts';
 
 failOnWarn();

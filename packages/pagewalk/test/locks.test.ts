@@ -1,7 +1,7 @@
 // The lock assertions of the walker (kernel-notes §1.4, §1.9): mmap lock modes, per-VMA write
 // locks, PTLs held by folio_walk.
 
-import { KernelBug, PAGE_SIZE } from '@mmsim/core';
+import { KERNEL_PROFILES, KernelBug, PAGE_SIZE } from '@mmsim/core';
 import { ptlHeld } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,7 +12,6 @@ import {
   PGWALK_RDLOCK,
   PGWALK_WRLOCK,
   PGWALK_WRLOCK_VERIFY,
-  WALK_PROFILES,
   walk_kernel_page_table_range,
   walk_page_range,
   walk_page_range_debug,
@@ -60,7 +59,7 @@ describe('mmap_lock assertions', () => {
     // Before 6.5 walk_lock did not exist: a read lock is enough whatever the field says.
     expect(
       withRead(p.mm, () =>
-        walk_page_range(p.mm, a, a + PAGE_SIZE, ops(PGWALK_WRLOCK), null, WALK_PROFILES['6.2']),
+        walk_page_range(p.mm, a, a + PAGE_SIZE, ops(PGWALK_WRLOCK), null, KERNEL_PROFILES['6.2']),
       ),
     ).toBe(0);
     expect(vma.vmaWriteLocked).toBe(false);
@@ -88,7 +87,7 @@ describe('mmap_lock assertions', () => {
     const { p, a } = world();
     const o = ops(PGWALK_RDLOCK);
     expect(
-      withRead(p.mm, () => walk_page_range_novma(p.mm, a, a + PAGE_SIZE, o, 0, null, WALK_PROFILES['6.0'])),
+      withRead(p.mm, () => walk_page_range_novma(p.mm, a, a + PAGE_SIZE, o, 0, null, KERNEL_PROFILES['6.0'])),
     ).toBe(0);
     expect(() => withRead(p.mm, () => walk_page_range_novma(p.mm, a, a + PAGE_SIZE, o))).toThrow(KernelBug);
     expect(withWrite(p.mm, () => walk_page_range_novma(p.mm, a, a + PAGE_SIZE, o))).toBe(0);

@@ -1,6 +1,20 @@
 // Exact callback sequences of mm/pagewalk.c on crafted page tables (kernel-notes §1.6-§1.8).
 
-import { EFAULT, EINVAL, EIO, ENOMEM, GiB, MiB, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TiB } from '@mmsim/core';
+import {
+  DEFAULT_KERNEL_PROFILE,
+  EFAULT,
+  EINVAL,
+  EIO,
+  ENOMEM,
+  GiB,
+  KERNEL_PROFILES,
+  type KernelProfile,
+  MiB,
+  PAGE_SIZE,
+  PMD_SIZE,
+  PUD_SIZE,
+  TiB,
+} from '@mmsim/core';
 import {
   _PAGE_PRESENT,
   _PAGE_PSE,
@@ -27,7 +41,6 @@ import {
   ACTION_AGAIN,
   ACTION_CONTINUE,
   mmWalkOps,
-  WALK_PROFILES,
   walk_page_range,
   walk_page_range_novma,
   walk_page_range_vma,
@@ -149,8 +162,8 @@ describe('holes at every level', () => {
 });
 
 describe('VMAs and the gaps between them', () => {
-  function twoVmas() {
-    const { m, p } = setup();
+  function twoVmas(kernel: KernelProfile = DEFAULT_KERNEL_PROFILE) {
+    const { m, p } = setup(4, 64, kernel);
     const A = 0x40000000;
     const B = A + 3 * GiB;
     mapAt(p, A, PAGE_SIZE);
@@ -182,7 +195,7 @@ describe('VMAs and the gaps between them', () => {
   it('6.0: gaps are walked with vma == NULL: upper entries, then one hole per PUD-sized chunk', () => {
     const { p, A, B } = twoVmas();
     const r = recorder(['pgd', 'p4d', 'pud', 'pmd', 'hole', 'pre', 'post']);
-    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, r.ops, null, WALK_PROFILES['6.0']));
+    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, r.ops, null, KERNEL_PROFILES['6.0']));
     expect(r.log).toEqual([
       'pgd 40001000-100000000',
       'p4d 40001000-100000000',
@@ -192,8 +205,23 @@ describe('VMAs and the gaps between them', () => {
     ]);
     // Without pte_hole, 6.0 does not walk the gap at all.
     const q = recorder(['pgd', 'p4d', 'pud']);
-    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, q.ops, null, WALK_PROFILES['6.0']));
+    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, q.ops, null, KERNEL_PROFILES['6.0']));
     expect(q.log).toEqual([]);
+  });
+
+  it("a walk without a profile behaves as its Machine's kernel", () => {
+    const { p, A, B } = twoVmas(KERNEL_PROFILES['6.0']);
+    const r = recorder(['hole', 'pmd']);
+    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, r.ops));
+    expect(r.log).toEqual([
+      'hole 40001000-80000000 2',
+      'hole 80000000-c0000000 2',
+      'hole c0000000-100000000 2',
+    ]);
+    // A profile passed by the call site wins over the Machine's.
+    const q = recorder(['hole', 'pmd']);
+    withRead(p.mm, () => walk_page_range(p.mm, A + PAGE_SIZE, B, q.ops, null, KERNEL_PROFILES['6.18']));
+    expect(q.log).toEqual(['hole 40001000-100000000 -1']);
   });
 
   it('test_walk: 1 skips a VMA, a negative value aborts the walk', () => {
@@ -270,7 +298,7 @@ describe('VMAs and the gaps between them', () => {
       ['6.18', ['pmd 40000000-40001000']],
     ] as const) {
       const r = recorder(['test', 'pmd'], (kind) => (kind === 'test' ? 1 : 0));
-      expect(withRead(p.mm, () => walk_page_vma(vma, r.ops, null, WALK_PROFILES[name]))).toBe(0);
+      expect(withRead(p.mm, () => walk_page_vma(vma, r.ops, null, KERNEL_PROFILES[name]))).toBe(0);
       expect(r.log).toEqual(expected);
     }
   });

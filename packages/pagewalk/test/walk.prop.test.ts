@@ -11,7 +11,6 @@ import {
   MADV_PAGEOUT,
   type Machine,
   type PagingLevels,
-  type Process,
   pmd_index,
   pmd_leaf,
   pte_index,
@@ -20,6 +19,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACTION_CONTINUE, mmWalkOps, walk_page_range } from '../src/index.ts';
+import type { Process } from './helpers.ts';
 import { mapAt, setup, withRead } from './helpers.ts';
 
 type Op =

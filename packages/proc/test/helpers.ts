@@ -1,4 +1,5 @@
 import { resetWarnings, setWarnHandler } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   E,
   MAP_ANONYMOUS,
@@ -8,7 +9,6 @@ import {
   type MmStruct,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pte_index,
   readEntry,
 } from '@mmsim/mmu';

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
@@ -27,7 +28,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { afterAll, describe, expect, it } from 'vitest';
 import {

@@ -3,6 +3,7 @@
 // the Pss of all processes with the number of distinct pages mapped.
 
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import type { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
   entry_pfn,
@@ -18,7 +19,6 @@ import {
   MM_SWAPENTS,
   PROT_READ,
   PROT_WRITE,
-  type Process,
   swp_type,
 } from '@mmsim/mmu';
 import fc from 'fast-check';

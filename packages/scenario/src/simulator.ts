@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   khugepaged_do_scan,
   khugepaged_sysfs_write,
@@ -17,7 +18,6 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';

@@ -8,6 +8,7 @@
 //         the timed loop reuses pooled frames and content slots, as the kernel reuses freed pages.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
+import { Process } from '@mmsim/mm';
 import {
   HashedMemory,
   MAP_ANONYMOUS,
@@ -15,7 +16,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   STRUCT_PAGE_BYTES,
 } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';

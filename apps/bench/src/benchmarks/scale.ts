@@ -9,6 +9,7 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -17,7 +18,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   STRUCT_PAGE_BYTES,
 } from '@mmsim/mmu';
 import { type FillPattern, fillPage } from '@mmsim/scenario';

@@ -12,15 +12,8 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { KSM_RUN_MERGE, Ksm, type KsmCounters } from '@mmsim/ksm';
-import {
-  MADV_MERGEABLE,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-  Process,
-} from '@mmsim/mmu';
+import { Process } from '@mmsim/mm';
+import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
 import {
   type FillPattern,
   fillPage,

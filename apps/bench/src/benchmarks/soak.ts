@@ -7,6 +7,7 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { checkKsmInvariants, Ksm } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
   MADV_MERGEABLE,
@@ -16,7 +17,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { type FillPattern, fillPage } from '@mmsim/scenario';
 import { fmtMiB } from '../format.ts';

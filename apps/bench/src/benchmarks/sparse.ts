@@ -9,6 +9,7 @@
 
 import { GiB, MiB, PAGE_SIZE, TiB } from '@mmsim/core';
 import { Ksm, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -19,7 +20,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { oracleAvailability, runOnKernel, validateScenario } from '@mmsim/scenario';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';

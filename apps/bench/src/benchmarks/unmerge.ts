@@ -5,6 +5,7 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, STRATEGIES } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
@@ -13,7 +14,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
 } from '@mmsim/mmu';
 import { oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
 import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';

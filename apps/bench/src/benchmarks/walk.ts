@@ -15,8 +15,9 @@
 // the timed passes, as these are steady-state rates of hot kernel paths; the sparse walk also
 // reports its very first call in the fresh process.
 
-import { GiB, PAGE_SIZE, TiB } from '@mmsim/core';
-import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind, type GupProfile } from '@mmsim/gup';
+import { GiB, KERNEL_PROFILES, type KernelVersion, PAGE_SIZE, TiB } from '@mmsim/core';
+import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind } from '@mmsim/gup';
+import { Process } from '@mmsim/mm';
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -26,7 +27,6 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
-  Process,
   type VmAreaStruct,
 } from '@mmsim/mmu';
 import { type MmWalk, mmWalkOps, walk_page_range, walk_page_range_vma } from '@mmsim/pagewalk';
@@ -167,19 +167,19 @@ function sparseWalk(ctx: BenchContext, levels: 4 | 5): RunResult {
   };
 }
 
-const FOLLOW_PROFILES: GupProfile[] = ['6.1', '6.18'];
+const FOLLOW_PROFILES: KernelVersion[] = ['6.1', '6.18'];
 
 function followPage(ctx: BenchContext): RunResult {
   const { m, addr, vma } = populated1G();
   const samples: Sample[] = [];
   const counters: CounterSample[] = [];
   for (const prof of FOLLOW_PROFILES) {
-    benchFollowPage(vma, addr, NR_1G, 0, prof); // warm-up
+    benchFollowPage(vma, addr, NR_1G, 0, KERNEL_PROFILES[prof]); // warm-up
     ctx.gc();
     const before = m.counters.snapshot();
     let found = 0;
     const seconds = ctx.time(() => {
-      found = benchFollowPage(vma, addr, NR_1G, 0, prof);
+      found = benchFollowPage(vma, addr, NR_1G, 0, KERNEL_PROFILES[prof]);
     });
     const c = m.counters.since(before);
     check(`follow_page hits (${prof})`, found, NR_1G);

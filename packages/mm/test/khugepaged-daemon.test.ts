@@ -1,7 +1,6 @@
 // khugepaged as a stepping daemon (mm/khugepaged.c, Linux 6.18): registration of mms, full scans,
 // max_ptes_none/_swap/_shared, the young check, pages_to_scan batches and the sysfs knobs.
 import { EINVAL, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-import { describe, expect, it } from 'vitest';
 import {
   E,
   khugepaged_do_scan,
@@ -12,11 +11,12 @@ import {
   MADV_PAGEOUT,
   type Machine,
   MMF_VM_HUGEPAGE,
-  type Process,
   pmd_index,
   pmd_leaf,
   readEntry,
-} from '../src/index.ts';
+} from '@mmsim/mmu';
+import { describe, expect, it } from 'vitest';
+import type { Process } from '../src/index.ts';
 import { anon, check, pattern, setup } from './helpers.ts';
 
 /** A 2 MiB-aligned range of one PMD inside a fresh 1024-page mapping. */

@@ -1,7 +1,7 @@
 // Regressions found by the whole-stack fuzzer (@mmsim/fuzz).
 import { ErrnoError, PAGE_SIZE } from '@mmsim/core';
+import { MADV_PAGEOUT, migrate_folio } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { MADV_PAGEOUT, migrate_folio } from '../src/index.ts';
 import { anon, check, setup } from './helpers.ts';
 
 describe('fuzzer regressions', () => {

@@ -1,13 +1,6 @@
 import { PAGE_SIZE } from '@mmsim/core';
-import {
-  checkMmInvariants,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-  Process,
-} from '../src/index.ts';
+import { checkMmInvariants, MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
+import { Process } from '../src/index.ts';
 
 export function setup(opts: ConstructorParameters<typeof Machine>[0] = {}): { m: Machine; p: Process } {
   const m = new Machine({ memoryMiB: 256, ...opts });

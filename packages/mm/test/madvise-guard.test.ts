@@ -1,6 +1,5 @@
 // MADV_GUARD_INSTALL / MADV_GUARD_REMOVE (mm/madvise.c, Linux 6.18) at the syscall layer.
 import { EFAULT, EINVAL, ENOMEM, PAGE_SIZE } from '@mmsim/core';
-import { describe, expect, it } from 'vitest';
 import {
   E,
   is_guard_pte_marker,
@@ -13,9 +12,10 @@ import {
   MM_SHMEMPAGES,
   PROT_READ,
   PROT_WRITE,
-  type Process,
   readEntry,
-} from '../src/index.ts';
+} from '@mmsim/mmu';
+import { describe, expect, it } from 'vitest';
+import type { Process } from '../src/index.ts';
 import { anon, check, setup } from './helpers.ts';
 
 /** Whether the PTE of addr holds a guard marker. */

@@ -1,6 +1,4 @@
 import { EFAULT, EINVAL, ENOMEM, ErrnoError, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import {
   E,
   entry_pfn,
@@ -23,12 +21,14 @@ import {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  Process,
   pte_index,
   pte_write,
   readEntry,
   split_folio,
-} from '../src/index.ts';
+} from '@mmsim/mmu';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Process } from '../src/index.ts';
 import { anon, check, pattern, setup } from './helpers.ts';
 
 /** The PTE words for addr in p, or null when there is no PTE table. */

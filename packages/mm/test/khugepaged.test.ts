@@ -1,6 +1,5 @@
 // MADV_COLLAPSE (mm/khugepaged.c, Linux 6.18) at the syscall layer: contents, counters, errnos.
 import { EAGAIN, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-import { describe, expect, it } from 'vitest';
 import {
   _PAGE_RW,
   checkMmInvariants,
@@ -16,11 +15,12 @@ import {
   MM_ANONPAGES,
   MM_SWAPENTS,
   PROT_READ,
-  type Process,
   pmd_index,
   pmd_leaf,
   readEntry,
-} from '../src/index.ts';
+} from '@mmsim/mmu';
+import { describe, expect, it } from 'vitest';
+import type { Process } from '../src/index.ts';
 import { anon, check, pattern, setup } from './helpers.ts';
 
 const errno = (n: number) => expect.objectContaining({ errno: n });

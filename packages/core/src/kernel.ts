@@ -1,0 +1,168 @@
+// Which Linux version mmsim imitates: one resolved profile object per kernel version, with a named
+// switch for every behaviour of mm/pagewalk.c, mm/gup.c and mm/ksm.c that changed between the
+// versions mmsim models. A profile is chosen once per Machine (MachineOptions.kernel) and passed
+// down; an API that takes one (walk_page_range(), follow_page(), ...) uses the Machine's when the
+// caller passes none. Kernel code reads switches (`kernel.gup.migration`), never version strings,
+// and nothing here is mutable. Entry points that a version lacked (walk_page_range_vma() before
+// 6.2, folio_walk before 6.12, follow_page() after 6.11) stay callable under every profile: a
+// profile changes how code behaves, not which functions exist.
+
+/** The kernel versions mmsim can imitate. */
+export type KernelVersion = '6.0' | '6.1' | '6.2' | '6.5' | '6.12' | '6.18' | '6.19';
+
+/** Every name of KernelVersion, oldest first (for CLI help and validation). */
+export const KERNEL_VERSIONS: readonly KernelVersion[] = ['6.0', '6.1', '6.2', '6.5', '6.12', '6.18', '6.19'];
+
+/** How one kernel version's mm/pagewalk.c behaves where versions differ. */
+export interface WalkProfile {
+  /**
+   * Address gaps between VMAs in walk_page_range(). false (6.1+, maple tree rewrite): one
+   * pte_hole(start, next, -1) per gap, including the tail after the last VMA. true (6.0): the gap
+   * is walked by __walk_page_range() with walk->vma == NULL, only when pte_hole is set; the PUD
+   * and PMD loops then treat every entry as a hole, so holes come per PGD/P4D/PUD-sized chunk at
+   * depths 0, 1 and 2, and pgd_entry/p4d_entry still see the non-empty upper entries.
+   */
+  readonly gapWalk: boolean;
+  /**
+   * walk_page_vma() runs walk_page_test() (test_walk, or the VM_PFNMAP skip): 6.0 and 6.1.
+   * "mm/pagewalk: don't trigger test_walk() in walk_page_vma()" (6.2) removed it.
+   */
+  readonly walkPageVmaTest: boolean;
+  /**
+   * mm_walk_ops.walk_lock is honoured (6.5+, also backported to 6.1.y stable; 6.1 here is
+   * v6.1.0): PGWALK_RDLOCK asserts the mmap lock, other modes assert it for write and write-lock
+   * (PGWALK_WRLOCK) or check (PGWALK_WRLOCK_VERIFY) each VMA. Before: mmap_assert_locked() only.
+   */
+  readonly walkLock: boolean;
+  /**
+   * pte_offset_map_lock() may fail (6.5+): walk_pte_range() then sets ACTION_AGAIN and
+   * walk_pmd_range() retries the PMD. Before 6.5 walk_pmd_range() re-checked the PMD with
+   * pmd_trans_unstable() after split_huge_pmd() and retried it when it was none or still huge.
+   */
+  readonly pteMapMayFail: boolean;
+  /**
+   * walk_page_range_novma() on a user mm. false (6.0): mmap read lock, __walk_page_range() with
+   * vma == NULL. true (6.1+, "mm: pagewalk: Fix race between unmap and page walker"): mmap write
+   * lock, walk_pgd_range() directly. 6.18 splits it into walk_kernel_page_table_range() and
+   * walk_page_range_debug(); the latter keeps the 6.1 behaviour for user mms.
+   */
+  readonly novmaWriteLocked: boolean;
+}
+
+/** How one kernel version's mm/gup.c behaves where versions differ. follow_page() no longer
+ * exists from 6.12; mmsim keeps it under every profile so callers can compare strategies,
+ * behaving as follow_page_mask() without FOLL_HONOR_NUMA_FAULT. */
+export interface GupProfile {
+  /** FOLL_MIGRATION exists (until 6.1): follow_page_pte()/follow_pmd_mask() wait on migration
+   * entries; from 6.2 every non-present entry is "no page". */
+  readonly migration: boolean;
+  /** FOLL_NUMA exists (6.0): protnone entries are not followed when it is set, and
+   * __get_user_pages() adds it unless FOLL_FORCE. 6.1 replaced it by gup_can_follow_protnone(). */
+  readonly numa: boolean;
+  /** gup_can_follow_protnone(vma, flags) with FOLL_HONOR_NUMA_FAULT (6.5+). */
+  readonly honorNuma: boolean;
+  /** follow_pmd_mask() rechecks pmd_none() under the PMD lock (6.0/6.1). */
+  readonly pmdNoneLocked: boolean;
+  /** gup_must_unshare() takes the VMA: R/O FOLL_LONGTERM pins unshare non-anon pages in COW
+   * mappings (6.2+, "mm: extend FAULT_FLAG_UNSHARE support to anything in a COW mapping"). */
+  readonly unshareNonAnon: boolean;
+  /** try_grab_folio() does not pin the shared zero page (6.5+). */
+  readonly noZeroPin: boolean;
+  /** __get_user_pages() grabs the remaining subpages of a THP at once when filling pages[]
+   * (6.5+); older kernels look every subpage up again. */
+  readonly thpBatch: boolean;
+  /** is_valid_gup_args() (6.3+) instead of is_valid_gup_flags(): internal flags rejected,
+   * FOLL_HONOR_NUMA_FAULT set, errnos passed through, and the mmap_lock taken by the fast
+   * path's fallback itself (`locked` convention). */
+  readonly validArgs: boolean;
+  /** follow_pmd_mask() uses follow_huge_pmd() (around 6.12+): the huge zero page is followed
+   * like any huge PMD and page_mask is set only on success. Before, follow_trans_huge_pmd()
+   * returned -EFAULT/no page for the huge zero page as follow_page_pte() does for the zero page,
+   * and page_mask was set whatever the result. */
+  readonly followHugePmd: boolean;
+}
+
+/** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
+export type BreakKsmKind = 'follow_page' | 'walk_pmd' | 'folio_walk' | 'range_walk';
+
+/** How scan_get_next_rmap_item() finds the next anonymous page of a VMA. */
+export type KsmScanWalkKind =
+  /** follow_page() address by address (until 6.11). */
+  | 'follow_page'
+  /** folio_walk_start() address by address (6.12). */
+  | 'folio_walk'
+  /** one walk_page_range_vma() with ksm_next_page_pmd_entry() that jumps over holes ("ksm: use
+   * range-walk function to jump over holes in scan_get_next_rmap_item", 6.18-rc6, Cc: stable). */
+  | 'range_walk';
+
+/** How one kernel version's mm/ksm.c behaves where versions differ. */
+export interface KsmProfile {
+  /** Which break_ksm() the version ships (a strategy of @mmsim/ksm, chosen once per Ksm). */
+  readonly breakKsm: BreakKsmKind;
+  /** Which lookup scan_get_next_rmap_item() uses. mmsim implements 'range_walk' only so far;
+   * every kind finds the same pages, only the cost differs. */
+  readonly scanWalk: KsmScanWalkKind;
+}
+
+/** One kernel version: every switch of every modelled subsystem, every field present. */
+export interface KernelProfile {
+  readonly name: KernelVersion;
+  readonly walk: WalkProfile;
+  readonly gup: GupProfile;
+  readonly ksm: KsmProfile;
+}
+
+/** The version number as a comparable integer: '6.12' -> 612. Used only to build the table. */
+function num(v: KernelVersion): number {
+  const [major, minor] = v.split('.');
+  return Number(major) * 100 + Number(minor);
+}
+
+function profile(name: KernelVersion): KernelProfile {
+  const v = num(name);
+  const walk: WalkProfile = {
+    gapWalk: v < 601,
+    walkPageVmaTest: v < 602,
+    walkLock: v >= 605,
+    pteMapMayFail: v >= 605,
+    novmaWriteLocked: v >= 601,
+  };
+  const gup: GupProfile = {
+    migration: v < 602,
+    numa: v < 601,
+    honorNuma: v >= 605,
+    pmdNoneLocked: v < 602,
+    unshareNonAnon: v >= 602,
+    noZeroPin: v >= 605,
+    thpBatch: v >= 605,
+    validArgs: v >= 603,
+    followHugePmd: v >= 612,
+  };
+  const ksm: KsmProfile = {
+    breakKsm: v < 602 ? 'follow_page' : v < 612 ? 'walk_pmd' : v < 619 ? 'folio_walk' : 'range_walk',
+    scanWalk: v < 612 ? 'follow_page' : v < 618 ? 'folio_walk' : 'range_walk',
+  };
+  return Object.freeze({ name, walk: Object.freeze(walk), gup: Object.freeze(gup), ksm: Object.freeze(ksm) });
+}
+
+/** The profiles by version, built once. */
+export const KERNEL_PROFILES: Readonly<Record<KernelVersion, KernelProfile>> = Object.freeze({
+  '6.0': profile('6.0'),
+  '6.1': profile('6.1'),
+  '6.2': profile('6.2'),
+  '6.5': profile('6.5'),
+  '6.12': profile('6.12'),
+  '6.18': profile('6.18'),
+  '6.19': profile('6.19'),
+});
+
+/** The live kernel's profile (the project machines run Linux 6.18). */
+export const DEFAULT_KERNEL_PROFILE: KernelProfile = KERNEL_PROFILES['6.18'];
+
+/** The profile of a version named by a user (CLI flag, scenario field); throws a RangeError
+ * naming the known versions on an unknown name. */
+export function kernelProfile(version: string): KernelProfile {
+  if (!Object.hasOwn(KERNEL_PROFILES, version))
+    throw new RangeError(`unknown kernel version '${version}' (${KERNEL_VERSIONS.join(', ')})`);
+  return KERNEL_PROFILES[version as KernelVersion];
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_KERNEL_PROFILE, KERNEL_PROFILES, KERNEL_VERSIONS, kernelProfile } from '../src/index.ts';
+
+describe('kernel profiles', () => {
+  it('one frozen profile per version, every switch present', () => {
+    const keys = (o: object) => Object.keys(o).sort();
+    const ref = KERNEL_PROFILES['6.18'];
+    for (const v of KERNEL_VERSIONS) {
+      const p = KERNEL_PROFILES[v];
+      expect(p.name).toBe(v);
+      expect(
+        Object.isFrozen(p) && Object.isFrozen(p.walk) && Object.isFrozen(p.gup) && Object.isFrozen(p.ksm),
+      ).toBe(true);
+      expect(keys(p.walk)).toEqual(keys(ref.walk));
+      expect(keys(p.gup)).toEqual(keys(ref.gup));
+      expect(keys(p.ksm)).toEqual(keys(ref.ksm));
+    }
+    expect(DEFAULT_KERNEL_PROFILE).toBe(ref);
+  });
+
+  it('switches follow the version each change landed in', () => {
+    const on = (f: (v: (typeof KERNEL_PROFILES)['6.0']) => boolean) =>
+      KERNEL_VERSIONS.filter((v) => f(KERNEL_PROFILES[v]));
+    expect(on((p) => p.walk.gapWalk)).toEqual(['6.0']);
+    expect(on((p) => p.walk.walkPageVmaTest)).toEqual(['6.0', '6.1']);
+    expect(on((p) => p.walk.walkLock)).toEqual(['6.5', '6.12', '6.18', '6.19']);
+    expect(on((p) => p.gup.migration)).toEqual(['6.0', '6.1']);
+    expect(on((p) => p.gup.numa)).toEqual(['6.0']);
+    expect(on((p) => p.gup.validArgs)).toEqual(['6.5', '6.12', '6.18', '6.19']);
+    expect(on((p) => p.gup.followHugePmd)).toEqual(['6.12', '6.18', '6.19']);
+    expect(KERNEL_VERSIONS.map((v) => KERNEL_PROFILES[v].ksm.breakKsm)).toEqual([
+      'follow_page',
+      'follow_page',
+      'walk_pmd',
+      'walk_pmd',
+      'folio_walk',
+      'folio_walk',
+      'range_walk',
+    ]);
+    expect(KERNEL_PROFILES['6.18'].ksm.scanWalk).toBe('range_walk');
+  });
+
+  it('kernelProfile() resolves a user-typed version or names the known ones', () => {
+    expect(kernelProfile('6.12')).toBe(KERNEL_PROFILES['6.12']);
+    expect(() => kernelProfile('5.15')).toThrow(
+      /unknown kernel version '5.15' \(6.0, 6.1, 6.2, 6.5, 6.12, 6.18, 6.19\)/,
+    );
+    expect(() => kernelProfile('toString')).toThrow(RangeError);
+  });
+});

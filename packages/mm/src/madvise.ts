@@ -1,0 +1,547 @@
+// madvise(2) (mm/madvise.c, Linux 6.18): do_madvise() over the VMAs of the range and each
+// advice on one VMA (madvise_vma_behavior()): flags updates, MADV_DONTNEED, MADV_FREE,
+// MADV_COLD/PAGEOUT, MADV_POPULATE_*, MADV_COLLAPSE, MADV_REMOVE on shared anonymous memory
+// (madvise_remove() with shmem_fallocate()'s hole punch), and guard regions
+// (madvise_guard_install(), madvise_guard_remove()): MADV_GUARD_INSTALL puts a PTE_MARKER_GUARD
+// marker in every PTE of the range, so that any access faults with SIGSEGV (handle_pte_marker());
+// the markers survive MADV_DONTNEED and are copied at fork, and only munmap/exit
+// (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
+
+import {
+  addrEnd,
+  alignDown,
+  alignUp,
+  BUG,
+  EACCES,
+  EINVAL,
+  ENOMEM,
+  HPAGE_PMD_NR,
+  PAGE_SIZE,
+  PMD_SIZE,
+} from '@mmsim/core';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  anon_vma_prepare,
+  do_user_addr_fault,
+  E,
+  entry_pfn,
+  entryOut,
+  entryTable,
+  folio_maybe_mapped_shared,
+  is_guard_pte_marker,
+  khugepaged_enter_vma,
+  linear_page_index,
+  MADV_BY_NAME,
+  MADV_COLD,
+  MADV_COLLAPSE,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_RANDOM,
+  MADV_REMOVE,
+  MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
+  MADV_WILLNEED,
+  MADV_WIPEONFORK,
+  type Machine,
+  type MmStruct,
+  madvise_collapse,
+  make_pte_marker,
+  PG_lazyfree,
+  PG_swapcache,
+  type PhysMem,
+  PTE_MARKER_GUARD,
+  pmd_index,
+  pmd_leaf,
+  pmd_trans_huge,
+  pte_index,
+  pte_present,
+  ptlLock,
+  ptlUnlock,
+  readEntry,
+  reclaim_folio,
+  setEntry,
+  split_folio,
+  VM_DONTCOPY,
+  VM_DONTDUMP,
+  VM_HUGEPAGE,
+  VM_HUGETLB,
+  VM_IO,
+  VM_LOCKED,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_SPECIAL,
+  VM_WIPEONFORK,
+  VM_WRITE,
+  type VmAreaStruct,
+  vm_normal_page,
+  vma_modify_flags,
+  zap_page_range,
+} from '@mmsim/mmu';
+
+/** Every advice value madvise() knows (madvise_behavior_valid()). */
+const MADV_VALUES: readonly number[] = Object.values(MADV_BY_NAME);
+
+/**
+ * do_madvise(): apply `advice` to [start, start + len) VMA by VMA (madvise_walk_vmas()), with the
+ * mmap lock taken for read or write as the advice needs. 0 or a negative errno; a gap in the
+ * range is -ENOMEM after the VMAs around it were advised.
+ */
+export function do_madvise(mm: MmStruct, start: number, len: number, advice: number): number {
+  if (!MADV_VALUES.includes(advice)) return -EINVAL;
+  if (start % PAGE_SIZE !== 0 || len < 0) return -EINVAL;
+  len = alignUp(len, PAGE_SIZE);
+  const end = start + len;
+  if (end < start) return -EINVAL;
+  if (end === start) return 0;
+  const addr = start;
+  const write =
+    advice !== MADV_DONTNEED &&
+    advice !== MADV_FREE &&
+    advice !== MADV_COLD &&
+    advice !== MADV_PAGEOUT &&
+    advice !== MADV_WILLNEED &&
+    advice !== MADV_COLLAPSE &&
+    advice !== MADV_GUARD_INSTALL &&
+    advice !== MADV_GUARD_REMOVE;
+  if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE)
+    return madvise_populate(mm, addr, end, advice === MADV_POPULATE_WRITE);
+  if (write) mm.mmap_write_lock();
+  else mm.mmap_read_lock();
+  let err = 0;
+  let unmapped = false;
+  try {
+    // madvise_walk_vmas(): apply to every VMA piece; a gap yields ENOMEM at the end.
+    let a = addr;
+    while (a < end) {
+      const v = mm.find_vma(a);
+      if (v === null || v.vm_start >= end) {
+        unmapped = true;
+        break;
+      }
+      if (v.vm_start > a) {
+        unmapped = true;
+        a = v.vm_start;
+      }
+      const s = a;
+      const e = Math.min(end, v.vm_end);
+      err = madvise_vma_behavior(v, s, e, advice);
+      if (err !== 0) break;
+      a = e;
+    }
+  } finally {
+    if (write) mm.mmap_write_unlock();
+    else mm.mmap_read_unlock();
+  }
+  if (err !== 0) return err;
+  return unmapped ? -ENOMEM : 0;
+}
+
+/**
+ * madvise_populate() (mm/madvise.c, 6.18): fault [start, end) in page by page, in address order
+ * and across VMAs (faultin_page_range()); the first hole is ENOMEM and a VMA GUP refuses
+ * (check_vma_flags()) EINVAL, with the pages before it left populated.
+ */
+function madvise_populate(mm: MmStruct, start: number, end: number, write: boolean): number {
+  mm.mmap_read_lock();
+  try {
+    for (let a = start; a < end; a += PAGE_SIZE) {
+      const v = mm.vma_lookup(a);
+      if (v === null) return -ENOMEM;
+      if ((v.vm_flags & (VM_IO | VM_PFNMAP)) !== 0 || (v.vm_flags & (write ? VM_WRITE : VM_READ)) === 0)
+        return -EINVAL;
+      const r = do_user_addr_fault(v, a, write);
+      if (r !== 0) return r;
+    }
+    return 0;
+  } finally {
+    mm.mmap_read_unlock();
+  }
+}
+
+/** madvise_update_vma(): set vm_flags on [s, e) of the VMA, splitting and re-merging. */
+function madvise_update_vma(v: VmAreaStruct, s: number, e: number, flags: number): void {
+  vma_modify_flags(v.vm_mm, v, s, e, flags);
+}
+
+/** madvise_vma_behavior(): one advice on [s, e) of one VMA; 0 or a negative errno. */
+function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: number): number {
+  const m = v.vm_mm.machine;
+  switch (advice) {
+    case MADV_DONTNEED:
+    case MADV_DONTNEED_LOCKED:
+      if ((v.vm_flags & (VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL;
+      if (advice === MADV_DONTNEED && (v.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
+      zap_page_range(v, s, e);
+      return 0;
+    case MADV_FREE:
+      if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
+      splitPartialFolios(v.vm_mm, s, e);
+      lazyFree(v.vm_mm, s, e);
+      return 0;
+    case MADV_PAGEOUT:
+    case MADV_COLD:
+      if ((v.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL; // can_madv_lru_vma()
+      splitPartialFolios(v.vm_mm, s, e);
+      if (advice === MADV_PAGEOUT) pageout(v, s, e);
+      return 0;
+    case MADV_WILLNEED:
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+      return 0;
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE: {
+      // On shared memory the flag is set too (shmem THP is governed by shmem_enabled).
+      const f =
+        advice === MADV_HUGEPAGE
+          ? (v.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
+          : (v.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+      // hugepage_madvise(): the VMA, before the split, with its new flags.
+      if (advice === MADV_HUGEPAGE) khugepaged_enter_vma(v, f);
+      madvise_update_vma(v, s, e, f);
+      return 0;
+    }
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE: {
+      const flags = { value: v.vm_flags };
+      const err = m.hooks.ksm_madvise(v, s, e, advice, flags);
+      if (err !== 0) return err;
+      madvise_update_vma(v, s, e, flags.value);
+      return 0;
+    }
+    case MADV_DONTFORK:
+      madvise_update_vma(v, s, e, v.vm_flags | VM_DONTCOPY);
+      return 0;
+    case MADV_DOFORK:
+      madvise_update_vma(v, s, e, v.vm_flags & ~VM_DONTCOPY);
+      return 0;
+    case MADV_WIPEONFORK:
+      if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
+      madvise_update_vma(v, s, e, v.vm_flags | VM_WIPEONFORK);
+      return 0;
+    case MADV_KEEPONFORK:
+      madvise_update_vma(v, s, e, v.vm_flags & ~VM_WIPEONFORK);
+      return 0;
+    case MADV_DONTDUMP:
+      madvise_update_vma(v, s, e, v.vm_flags | VM_DONTDUMP);
+      return 0;
+    case MADV_DODUMP:
+      madvise_update_vma(v, s, e, v.vm_flags & ~VM_DONTDUMP);
+      return 0;
+    case MADV_COLLAPSE:
+      return madvise_collapse(v, s, e);
+    case MADV_GUARD_INSTALL:
+      return madvise_guard_install(v, s, e);
+    case MADV_GUARD_REMOVE:
+      return madvise_guard_remove(v, s, e);
+    case MADV_REMOVE:
+      return madvise_remove(v, s, e);
+    default:
+      return -EINVAL;
+  }
+}
+
+/**
+ * The large-folio rule of madvise_cold_or_pageout_pte_range(), madvise_free_pte_range() and
+ * madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18): a THP that [s, e) covers only
+ * in part is split (its zero-filled subpages then map the shared zero page) unless another mm
+ * may map it; the huge zero page and THPs wholly inside stay as they are.
+ */
+function splitPartialFolios(mm: MmStruct, s: number, e: number): void {
+  const m = mm.machine;
+  const pm = m.phys;
+  for (let a = s; a < e; ) {
+    const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
+    const pmdT = mm.find_pmd_table(a);
+    if (pmdT === 0) {
+      a = next;
+      continue;
+    }
+    readEntry(pm, pmdT, pmd_index(a));
+    if (E.lo === 0 && E.hi === 0) {
+      a = next;
+      continue;
+    }
+    if (pmd_leaf(E.lo)) {
+      const folio = entry_pfn(E.lo, E.hi);
+      if (next - a !== PMD_SIZE && !pm.is_huge_zero_pfn(folio)) splitUnshared(m, folio);
+      a = next;
+      continue;
+    }
+    const pteT = entryTable(E.lo, E.hi);
+    while (a < next) {
+      readEntry(pm, pteT, pte_index(a));
+      const page = pte_present(E.lo) ? vm_normal_page(pm, E.lo, E.hi) : 0;
+      if (page === 0 || !pm.folio_test_large(pm.folio(page))) {
+        a += PAGE_SIZE;
+        continue;
+      }
+      // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
+      const folio = pm.folio(page);
+      let nr = 1;
+      while (a + nr * PAGE_SIZE < e && page + nr < folio + HPAGE_PMD_NR) {
+        readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
+        if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
+        nr++;
+      }
+      if (nr < HPAGE_PMD_NR) splitUnshared(m, folio);
+      a += nr * PAGE_SIZE;
+    }
+  }
+}
+
+/** split_folio() of a large folio this mm alone maps, holding a reference across it. */
+function splitUnshared(m: Machine, folio: number): void {
+  if (folio_maybe_mapped_shared(m, folio)) return;
+  m.phys.get_page(folio);
+  split_folio(m, folio);
+  m.phys.put_page(folio);
+}
+
+/**
+ * madvise_free_pte_range() and madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18),
+ * after splitPartialFolios(): the PTEs (and whole PMDs of THPs no other mm maps) become clean
+ * and old, and their anon folios lazyfree, so that reclaim discards them unless written again.
+ * Folios in the swap cache are left alone (folio_free_swap() is not simulated).
+ */
+function lazyFree(mm: MmStruct, s: number, e: number): void {
+  const m = mm.machine;
+  const pm = m.phys;
+  const clean = ~(_PAGE_DIRTY | _PAGE_ACCESSED);
+  for (let a = s; a < e; ) {
+    const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
+    const pmdT = mm.find_pmd_table(a);
+    if (pmdT === 0) {
+      a = next;
+      continue;
+    }
+    const pi = pmd_index(a);
+    readEntry(pm, pmdT, pi);
+    if (E.lo === 0 && E.hi === 0) {
+      a = next;
+      continue;
+    }
+    if (pmd_leaf(E.lo)) {
+      const folio = entry_pfn(E.lo, E.hi);
+      if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(m, folio)) {
+        setEntry(pm, pmdT, pi, (E.lo & clean) >>> 0, E.hi);
+        folioMarkLazyfree(pm, folio);
+      }
+      a = next;
+      continue;
+    }
+    const pteT = entryTable(E.lo, E.hi);
+    for (; a < next; a += PAGE_SIZE) {
+      const idx = pte_index(a);
+      readEntry(pm, pteT, idx);
+      if (!pte_present(E.lo)) continue;
+      const page = vm_normal_page(pm, E.lo, E.hi);
+      if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
+      setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
+      folioMarkLazyfree(pm, pm.folio(page));
+    }
+  }
+}
+
+/** folio_mark_lazyfree(): anon, swap-backed, not in the swap cache (KSM pages are left alone). */
+function folioMarkLazyfree(pm: PhysMem, folio: number): void {
+  if (pm.PageAnon(folio) && !pm.PageKsm(folio) && (pm.flags[folio] & PG_swapcache) === 0)
+    pm.flags[folio] |= PG_lazyfree;
+}
+
+/** MADV_PAGEOUT: reclaim the anon pages mapped only by this process. */
+function pageout(v: VmAreaStruct, s: number, e: number): void {
+  const mm = v.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  if ((v.vm_flags & VM_SHARED) !== 0) {
+    pageoutShmem(v, s, e);
+    return;
+  }
+  for (let a = s; a < e; a += PAGE_SIZE) {
+    const pmdT = mm.find_pmd_table(a);
+    if (pmdT === 0) continue;
+    readEntry(pm, pmdT, pmd_index(a));
+    let pfn = 0;
+    if (pmd_leaf(E.lo)) {
+      pfn = entry_pfn(E.lo, E.hi);
+      if (pm.is_huge_zero_pfn(pfn)) continue;
+    } else {
+      const pteT = mm.find_pte_table(a);
+      if (pteT === 0) continue;
+      readEntry(pm, pteT, pte_index(a));
+      if (!pte_present(E.lo)) continue;
+      pfn = vm_normal_page(pm, E.lo, E.hi);
+      if (pfn === 0) continue;
+    }
+    const folio = pm.folio(pfn);
+    // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
+    if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
+    reclaim_folio(m, folio);
+  }
+}
+
+/**
+ * MADV_PAGEOUT of shared anonymous (shmem) pages: shrink_folio_list() unmaps every page only
+ * this PTE maps (try_to_unmap()) before writing it out; without swap, shmem_writeout() keeps
+ * it in the object (AOP_WRITEPAGE_ACTIVATE), and with swap the simulator keeps it there too
+ * (shmem swap is not simulated): either way the process no longer maps it.
+ */
+function pageoutShmem(v: VmAreaStruct, s: number, e: number): void {
+  const mm = v.vm_mm;
+  const pm = mm.machine.phys;
+  for (let a = s; a < e; a += PAGE_SIZE) {
+    const pteT = mm.find_pte_table(a);
+    if (pteT === 0) continue;
+    readEntry(pm, pteT, pte_index(a));
+    if (!pte_present(E.lo)) continue;
+    const page = vm_normal_page(pm, E.lo, E.hi);
+    // folio_mapcount() != folio_nr_pages(): mapped elsewhere too, left alone.
+    if (page === 0 || pm.folio_mapcount(pm.folio(page)) !== pm.folio_nr_pages(pm.folio(page))) continue;
+    zap_page_range(v, a, a + PAGE_SIZE);
+  }
+}
+
+/**
+ * madvise_remove(): free the range's backing store. Only a shared writable mapping of an object
+ * can (anonymous private memory has no file: EINVAL); shmem_fallocate(FALLOC_FL_PUNCH_HOLE)
+ * unmaps the pages from every process mapping them (unmap_mapping_range()) and drops them from
+ * the object (shmem_truncate_range()). 0 or a negative errno.
+ */
+export function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
+  if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
+  const obj = vma.shmem;
+  if (obj === null) return -EINVAL;
+  if ((vma.vm_flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+  const first = linear_page_index(vma, start);
+  const last = linear_page_index(vma, end);
+  const m = vma.vm_mm.machine;
+  for (const mm of m.mms) {
+    for (const v of mm.vmas) {
+      if (v.shmem !== obj) continue;
+      const s = Math.max(v.vm_start, v.vm_start + (first - v.vm_pgoff) * PAGE_SIZE);
+      const e = Math.min(v.vm_end, v.vm_start + (last - v.vm_pgoff) * PAGE_SIZE);
+      if (s < e) zap_page_range(v, s, e);
+    }
+  }
+  for (let index = first; index < last; index++) {
+    const pfn = obj.pages.get(index);
+    if (pfn === undefined) continue;
+    obj.pages.delete(index);
+    m.phys.put_page(pfn);
+  }
+  return 0;
+}
+
+/** MAX_MADVISE_GUARD_RETRIES: install attempts, each after zapping what was in the way. */
+const MAX_MADVISE_GUARD_RETRIES = 3;
+
+/** is_valid_guard_vma(): no special, hugetlb or (for installing) mlocked mappings. */
+function is_valid_guard_vma(vma: VmAreaStruct, allow_locked: boolean): boolean {
+  let disallowed = VM_SPECIAL | VM_HUGETLB;
+  if (!allow_locked) disallowed |= VM_LOCKED;
+  return (vma.vm_flags & disallowed) === 0;
+}
+
+/**
+ * The guard_install_walk_ops walk of [start, end): a marker into every none PTE (page tables are
+ * allocated where missing, as the walk's install_pte does), 0 when the whole range is guarded,
+ * 1 at the first huge PMD or populated PTE (the caller zaps and retries), -ENOMEM.
+ */
+function guard_install_walk(vma: VmAreaStruct, start: number, end: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  make_pte_marker(PTE_MARKER_GUARD);
+  const mlo = entryOut.lo;
+  const mhi = entryOut.hi;
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdT = mm.pmd_alloc(addr);
+    if (pmdT === 0) return -ENOMEM;
+    const pi = pmd_index(addr);
+    readEntry(pm, pmdT, pi);
+    if (E.lo === 0 && E.hi === 0) {
+      if (!mm.pte_alloc(pmdT, pi)) return -ENOMEM;
+      readEntry(pm, pmdT, pi);
+    } else if (pmd_trans_huge(E.lo)) return 1; // guard_install_pmd_entry()
+    const pteT = entryTable(E.lo, E.hi);
+    ptlLock(pm, m.counters, pteT);
+    for (; addr < next; addr += PAGE_SIZE) {
+      const idx = pte_index(addr);
+      readEntry(pm, pteT, idx);
+      if (E.lo === 0 && E.hi === 0)
+        setEntry(pm, pteT, idx, mlo, mhi); // guard_install_set_pte()
+      else if (!is_guard_pte_marker(E.lo, E.hi)) {
+        ptlUnlock(pm, m.counters, pteT);
+        return 1; // guard_install_pte_entry(): populated
+      }
+    }
+    ptlUnlock(pm, m.counters, pteT);
+  }
+  return 0;
+}
+
+/** madvise_guard_install(): 0 or a negative errno. */
+export function madvise_guard_install(vma: VmAreaStruct, start: number, end: number): number {
+  if (!is_valid_guard_vma(vma, false)) return -EINVAL;
+  // With markers the range is no longer empty: an anon_vma makes fork copy the page tables.
+  if (!anon_vma_prepare(vma)) return -ENOMEM;
+  for (let i = 0; i < MAX_MADVISE_GUARD_RETRIES; i++) {
+    const err = guard_install_walk(vma, start, end);
+    if (err <= 0) return err;
+    // Some of the range is populated: zap it (existing markers stay) and try again.
+    zap_page_range(vma, start, end);
+  }
+  // Only racing faults can get here in the kernel (restart_syscall()); nothing races here.
+  BUG('madvise_guard_install: range still populated after zapping it');
+}
+
+/** madvise_guard_remove(): clear the guard markers of [start, end); huge PMDs have none. */
+export function madvise_guard_remove(vma: VmAreaStruct, start: number, end: number): number {
+  if (!is_valid_guard_vma(vma, true)) return -EINVAL;
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  for (let addr = start; addr < end; ) {
+    const next = addrEnd(addr, end, PMD_SIZE);
+    const pmdT = mm.find_pmd_table(addr);
+    if (pmdT === 0) {
+      addr = next;
+      continue;
+    }
+    readEntry(pm, pmdT, pmd_index(addr));
+    if ((E.lo === 0 && E.hi === 0) || pmd_trans_huge(E.lo)) {
+      addr = next;
+      continue;
+    }
+    const pteT = entryTable(E.lo, E.hi);
+    ptlLock(pm, m.counters, pteT);
+    for (; addr < next; addr += PAGE_SIZE) {
+      const idx = pte_index(addr);
+      readEntry(pm, pteT, idx);
+      if (is_guard_pte_marker(E.lo, E.hi)) setEntry(pm, pteT, idx, 0, 0);
+    }
+    ptlUnlock(pm, m.counters, pteT);
+  }
+  return 0;
+}
