@@ -6,7 +6,7 @@
  *
  * Input (stdin) is the line-based instruction stream that @mmsim/scenario's oracle.ts writes from
  * a validated scenario (see native/README.md); this program has no JSON parser. Output (stdout) is
- * the report of shared/scenario-format.md with "engine": "kernel".
+ * the report of docs/scenario-format.md with "engine": "kernel".
  *
  * Exit codes: 0 the report was printed (its "ok" says whether every step and expect passed);
  * 2 refused to run (not root, no KSM, another KSM user, memory too small...), message on stderr;

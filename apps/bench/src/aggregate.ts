@@ -2,6 +2,7 @@
 // summaries per sample label, counters per unit (checked to be identical in every repetition,
 // since they are deterministic), metric summaries, and targets met or missed.
 
+import { perSecond } from './format.ts';
 import { type Summary, summarize } from './stats.ts';
 import type { Benchmark, RawRun, Target } from './types.ts';
 
@@ -190,7 +191,7 @@ export function aggregate(bench: Benchmark, raw: RawRun[], opts: AggregateOption
   for (const t of bench.targets ?? []) {
     const row = rows.find((r) => r.label === t.name);
     const matches: { measured: number; unit: string; label: string | undefined }[] = row
-      ? [{ measured: row.throughput.median, unit: `${row.unit}s/s`, label: undefined }]
+      ? [{ measured: row.throughput.median, unit: perSecond(row.unit), label: undefined }]
       : metrics
           .filter((m) => m.name === t.name && (t.label === undefined || m.label === t.label))
           .map((m) => ({ measured: m.value.median, unit: m.unit, label: m.label }));

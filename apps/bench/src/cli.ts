@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';
-import { fmtNum } from './format.ts';
+import { fmtNum, perSecond } from './format.ts';
 import { loadBenchmark, variantsOf } from './load.ts';
 import { type MachineInfo, machineInfo } from './machine-info.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
@@ -109,8 +109,9 @@ const program = new Command('bench')
       return;
     }
     const root = repoRoot();
-    // Scripts run in the package directory; a relative --out is relative to where the user typed
-    // the command: turbo's invocation directory (`pnpm bench`), else pnpm's INIT_CWD.
+    // A relative --out is relative to where the user typed the command: pnpm's INIT_CWD when pnpm
+    // started us (a package script runs in the package directory), turbo's invocation directory
+    // under turbo.
     const callerDir = process.env.TURBO_INVOCATION_DIR ?? process.env.INIT_CWD ?? process.cwd();
     const out =
       o.out === undefined
@@ -154,7 +155,7 @@ const program = new Command('bench')
       const files = await writeBenchReport(out, run, report);
       for (const row of report.rows) {
         log(
-          `${name}: ${row.label}: ${fmtNum(row.throughput.median)} ${row.unit}s/s ` +
+          `${name}: ${row.label}: ${fmtNum(row.throughput.median)} ${perSecond(row.unit)} ` +
             `(min ${fmtNum(row.throughput.min)}, max ${fmtNum(row.throughput.max)})`,
         );
       }

@@ -20,3 +20,13 @@ export function fmtSeconds(s: number): string {
 export function fmtMiB(mib: number): string {
   return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`;
 }
+
+/** A unit with its plural for counts ('page' -> 'pages'); units of size stay as they are ('MiB'). */
+export function unitPlural(unit: string): string {
+  return /^([KMGT]i)?B$/.test(unit) || unit.endsWith('s') ? unit : `${unit}s`;
+}
+
+/** The unit of a throughput of `unit`: 'pages/s', 'MiB/s'. */
+export function perSecond(unit: string): string {
+  return `${unitPlural(unit)}/s`;
+}

@@ -25,7 +25,7 @@ export interface BenchContext {
 export interface Sample {
   /** Row label, unique within the benchmark, e.g. 'warm 1 GiB' or 'follow_page'. */
   label: string;
-  /** Unit of `ops`, singular ('page'); throughput is reported as `${unit}s/s`. */
+  /** Unit of `ops`, singular ('page'); throughput is reported per second in its plural (`perSecond`: 'pages/s', 'MiB/s'). */
   unit: string;
   ops: number;
   seconds: number;
@@ -81,7 +81,7 @@ export interface Target {
   label?: string;
   atLeast?: number;
   atMost?: number;
-  /** Where the target comes from ('issue 2'). */
+  /** What the target stands for ("the kernel's struct page size"), shown beside its name. */
   source?: string;
 }
 

@@ -4,7 +4,7 @@
 // (the tests call it); run as a script, this file is the command. User mistakes (bad files, flags,
 // names, values) are one line on stderr and exit code 2, never a stack trace.
 
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OracleError, OracleRefusedError, OracleUnavailableError, ScenarioError } from '@mmsim/scenario';
 import { Command, CommanderError } from 'commander';
@@ -22,6 +22,14 @@ import { defineTree } from './commands/tree.ts';
 import { defineVerify } from './commands/verify.ts';
 import { type Io, processIo, UsageError } from './io.ts';
 
+/** This command's version: the @mmsim/demo package's. */
+export function mmsimVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 /** The commander program, every subcommand defined, output going to `r.io`. */
 export function buildProgram(r: Runner): Command {
   const program = new Command();
@@ -30,6 +38,7 @@ export function buildProgram(r: Runner): Command {
     .description(
       'A simulator of Linux memory management (page tables, faults, the page walker, GUP, KSM) and tools to look inside it',
     )
+    .version(`mmsim ${mmsimVersion()}`, '-V, --version', 'print the version and exit')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -55,8 +64,8 @@ export function buildProgram(r: Runner): Command {
   program.addHelpText(
     'after',
     `
-Every command takes --help (with examples) and --json. Scenario files: scenarios/*.yaml and
-../shared/scenario-format.md. Exit codes: 0 done, 1 an expect or a comparison failed, 2 a usage
+Every command takes --help (with examples) and --json. Scenario files: scenarios/*.yaml, the
+format in docs/scenario-format.md. Exit codes: 0 done, 1 an expect or a comparison failed, 2 a usage
 error (bad flag, file, process, region, label or value).`,
   );
   return program;
@@ -120,7 +129,8 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/** Run as the process's command (the `mmsim` bin, or this file run by node). */
+export async function runAsCommand(): Promise<void> {
   // An EPIPE (`mmsim pagemap ... | head`) ends the command quietly, as it would a C tool.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
@@ -128,3 +138,5 @@ if (isEntryPoint()) {
   });
   process.exitCode = await main(process.argv.slice(2), processIo());
 }
+
+if (isEntryPoint()) await runAsCommand();

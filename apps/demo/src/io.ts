@@ -1,6 +1,7 @@
 // Where the mmsim command writes, and how. Commands never touch process.stdout directly: they get
 // an Io, so tests run them in-process and read what they printed.
 
+import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 
 type Formatter = (input: string | number) => string;
@@ -26,6 +27,8 @@ export interface Io {
   progressStream: NodeJS.WritableStream | null;
   /** The environment (MMSIM_ORACLE_TRACE is set through it for kernel progress). */
   env: NodeJS.ProcessEnv;
+  /** All of standard input, as text (a scenario given as `-`). */
+  stdin: () => string;
 }
 
 /** A user mistake: the command prints `mmsim: <message>` on stderr and exits with code 2. */
@@ -67,11 +70,23 @@ export function processIo(): Io {
     colors: makeColors(colorEnabled(process.stdout, process.env)),
     progressStream: process.stderr.isTTY === true && process.env.TERM !== 'dumb' ? process.stderr : null,
     env: process.env,
+    stdin: () => readStdin(),
   };
 }
 
+/** Standard input to its end; a terminal (nothing piped) is a usage error, not a wait. */
+function readStdin(): string {
+  if (process.stdin.isTTY === true)
+    throw new UsageError('- reads the scenario from standard input: pipe or redirect one');
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read standard input: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
 /** An Io that collects output, for tests. */
-export function memoryIo(opts: { color?: boolean; env?: NodeJS.ProcessEnv } = {}): Io & {
+export function memoryIo(opts: { color?: boolean; env?: NodeJS.ProcessEnv; stdin?: string } = {}): Io & {
   stdout: () => string;
   stderr: () => string;
 } {
@@ -87,6 +102,7 @@ export function memoryIo(opts: { color?: boolean; env?: NodeJS.ProcessEnv } = {}
     colors: makeColors(opts.color === true),
     progressStream: null,
     env: opts.env ?? {},
+    stdin: () => opts.stdin ?? '',
     stdout: () => out,
     stderr: () => err,
   };

@@ -5,17 +5,24 @@ import type { Process } from '@mmsim/mm';
 import {
   type LoadedScenario,
   loadScenario,
+  parseScenario,
   runOnSimulator,
   ScenarioError,
   type SimulatorContext,
   type SimulatorOptions,
   type Step,
 } from '@mmsim/scenario';
-import { UsageError } from './io.ts';
+import { type Io, UsageError } from './io.ts';
 
-/** loadScenario(), with a bad file turned into a UsageError (one line, exit code 2). */
-export function loadOrFail(file: string): LoadedScenario {
+/** The file name that means standard input (`mmsim run -`), and how errors then name it. */
+export const STDIN_FILE = '-';
+const STDIN_NAME = '<stdin>';
+
+/** loadScenario(), or the scenario on standard input for `-` (JSON or YAML), with a bad file
+ * turned into a UsageError (one line, exit code 2). */
+export function loadOrFail(file: string, io: Pick<Io, 'stdin'>): LoadedScenario {
   try {
+    if (file === STDIN_FILE) return parseScenario(io.stdin(), STDIN_NAME);
     return loadScenario(file);
   } catch (e) {
     if (e instanceof ScenarioError) throw new UsageError(e.message);

@@ -14,9 +14,12 @@ export interface Result {
   err: string;
 }
 
-/** `mmsim ...argv` in this process; colour off unless `color`. */
-export async function mmsim(argv: string[], opts: { color?: boolean } = {}): Promise<Result> {
-  const io = memoryIo(opts.color === true ? { color: true } : {});
+/** `mmsim ...argv` in this process; colour off unless `color`; `stdin` is standard input. */
+export async function mmsim(argv: string[], opts: { color?: boolean; stdin?: string } = {}): Promise<Result> {
+  const io = memoryIo({
+    ...(opts.color === true ? { color: true } : {}),
+    ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+  });
   const code = await main(argv, io);
   return { code, out: io.stdout(), err: io.stderr() };
 }

@@ -32,6 +32,7 @@ function ttyIo(stream: NodeJS.WritableStream): Io & { stdout: () => string } {
     colors: makeColors(false),
     progressStream: stream,
     env: {},
+    stdin: () => '',
     stdout: () => out,
   };
 }

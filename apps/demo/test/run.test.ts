@@ -1,4 +1,4 @@
-// run, kernel and verify (issue 6's commands), in-process.
+// run, kernel and verify, in-process.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

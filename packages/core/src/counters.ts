@@ -1,4 +1,4 @@
-// Cost counters (DESIGN.md §6). One object per simulated machine, every field present from the
+// Cost counters (docs/design.md §6). One object per simulated machine, every field present from the
 // start (monomorphic), incremented in hot paths. All values are deterministic for a given workload.
 
 /** Deterministic operation counts. Field names say what was counted. */

@@ -1,4 +1,4 @@
-// Differential fuzzing against the live kernel: random scenarios (shared/scenario-format.md) run on
+// Differential fuzzing against the live kernel: random scenarios (docs/scenario-format.md) run on
 // the simulator and through the oracle on the kernel of this machine, whose reports must be equal
 // — every KSM counter, ksm_stat and smaps value and sharing label at every report step. The
 // expected errno of each step is the simulator's, so a step the kernel answers differently ends the

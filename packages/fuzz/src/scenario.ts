@@ -1,5 +1,5 @@
 // Failing sequences as files: the exact action list (JSON, replayed by `pnpm fuzz --replay`) and a
-// scenario file (shared/scenario-format.md) holding every action the format can express, so that
+// scenario file (docs/scenario-format.md) holding every action the format can express, so that
 // `mmsim run` reproduces what the format can say. Ops without a step (ksmd batches, migration,
 // strategy switches, fault injection) become YAML comments at their place.
 

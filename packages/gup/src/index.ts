@@ -1,4 +1,3 @@
-export { benchFollowPage, benchGup, type GupBenchKind } from './bench.ts';
 export {
   FOLL_ANON,
   FOLL_DUMP,

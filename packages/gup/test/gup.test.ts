@@ -43,8 +43,6 @@ import {
 import { describe, expect, it } from 'vitest';
 import {
   __get_user_pages,
-  benchFollowPage,
-  benchGup,
   check_vma_flags,
   FOLL_ANON,
   FOLL_DUMP,
@@ -1070,40 +1068,3 @@ function pfnAt2(p: ReturnType<typeof setup>['p'], addr: number): number {
   if (pmd_leaf(e.lo)) return entry_pfn(e.lo, e.hi) + Math.floor((addr % PMD_SIZE) / PAGE_SIZE);
   return pfnAt(p, addr);
 }
-
-describe('benchmark kernels', () => {
-  it.each(PROFILES)(
-    '%s: benchFollowPage and benchGup handle every page, balance references, count exactly',
-    (prof) => {
-      const { m, p } = setup();
-      const n = 1536;
-      const a = p.mmap(null, n * PAGE_SIZE, PROT_READ | PROT_WRITE, 0x02 | 0x20 | 0x8000); // MAP_POPULATE
-      const vma = vmaAt(p, a);
-      let before = m.counters.snapshot();
-      expect(benchFollowPage(vma, a, n, 0, KERNEL_PROFILES[prof])).toBe(n);
-      expect(m.counters.since(before)).toMatchObject({
-        followPage: n,
-        pteRead: n,
-        ptlLock: n,
-        pageGet: n,
-        pagePut: n,
-      });
-      expect(p.mm.mmapLocked).toBeNull();
-      const pages = new Int32Array(512);
-      for (const kind of [
-        'get_user_pages',
-        'pin_user_pages',
-        'get_user_pages_fast',
-        'pin_user_pages_fast',
-      ] as const) {
-        before = m.counters.snapshot();
-        expect(benchGup(kind, p.mm, a, n, 512, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(n);
-        const d = m.counters.since(before);
-        expect(d.followPage).toBe(kind.endsWith('fast') ? 0 : n);
-        expect(d.pageGet).toBe(d.pagePut);
-        expect(d.faults).toBe(0);
-        new Held(m).check();
-      }
-    },
-  );
-});

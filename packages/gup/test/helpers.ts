@@ -1,4 +1,4 @@
-import { PAGE_SIZE, PMD_SIZE, resetWarnings, setWarnHandler, warnCount } from '@mmsim/core';
+import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import {
   _PAGE_ACCESSED,
@@ -6,31 +6,28 @@ import {
   _PAGE_SPECIAL,
   _PAGE_USER,
   checkMmInvariants,
-  E,
   entry_pfn,
   entryOut,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
+  type Machine,
   type MachineOptions,
   mk_pte,
   PROT_READ,
   PROT_WRITE,
-  pmd_index,
   pte_index,
-  readEntry,
   setEntry,
   type VmAreaStruct,
 } from '@mmsim/mmu';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { expectWarn, failOnWarn, pmdAt, pteAt, setup as setupMachine } from '@mmsim/test-utils';
+import { expect } from 'vitest';
 import { resetGupFault } from '../src/index.ts';
 
 /** A machine with one process. THP is 'madvise' unless the options say otherwise. */
 export function setup(opts: MachineOptions = {}): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB: 256, ...opts });
-  return { m, p: new Process(m, 'p') };
+  return setupMachine((m) => new Process(m, 'p'), opts);
 }
 
 export function anon(p: Process, pages: number, prot = PROT_READ | PROT_WRITE): number {
@@ -57,18 +54,12 @@ export function vmaAt(p: Process, addr: number): VmAreaStruct {
 
 /** The PTE words at addr, or null without a PTE table. */
 export function pte(p: Process, addr: number): { lo: number; hi: number } | null {
-  const t = p.mm.find_pte_table(addr);
-  if (t === 0) return null;
-  readEntry(p.machine.phys, t, pte_index(addr));
-  return { lo: E.lo, hi: E.hi };
+  return pteAt(p.mm, addr);
 }
 
 /** The PMD words at addr, or null without a PMD table. */
 export function pmd(p: Process, addr: number): { lo: number; hi: number } | null {
-  const t = p.mm.find_pmd_table(addr);
-  if (t === 0) return null;
-  readEntry(p.machine.phys, t, pmd_index(addr));
-  return { lo: E.lo, hi: E.hi };
+  return pmdAt(p.mm, addr);
 }
 
 /** The PFN a PTE maps at addr (0 when none). */
@@ -128,30 +119,9 @@ export class Held {
 
 // ---- warnings: unexpected ones fail the test; expected ones are asserted ----------------------
 
-let allowWarnings = false;
-
+/** failOnWarn() for a GUP test file; every test also gets the real fault handler back. */
 export function installWarnGuard(): void {
-  beforeEach(() => {
-    resetWarnings();
-    allowWarnings = false;
-    setWarnHandler((msg) => {
-      if (!allowWarnings) throw new Error(`unexpected WARN: ${msg}`);
-    });
-  });
-  afterEach(() => {
-    setWarnHandler(null);
-    resetGupFault();
-  });
+  failOnWarn(resetGupFault);
 }
 
-/** Run fn expecting at least one kernel warning; returns fn's result. */
-export function expectWarn<T>(fn: () => T): T {
-  const before = warnCount();
-  allowWarnings = true;
-  try {
-    return fn();
-  } finally {
-    allowWarnings = false;
-    expect(warnCount(), 'a WARN was expected').toBeGreaterThan(before);
-  }
-}
+export { expectWarn };

@@ -1,5 +1,5 @@
 // Every break_ksm() of mm/ksm.c's history, selectable on the same state (docs/kernel/
-// ksm-6.18.md §5, kernel-notes §3.10). Each strategy unmerges [start, end) of one VMA; the
+// ksm-6.18.md §5, docs/kernel/ksm.md §3.10). Each strategy unmerges [start, end) of one VMA; the
 // per-address ones are driven by unmerge_ksm_pages() as the kernel did until 6.19.
 //
 // Every strategy also unshares KSM-placed zero pages (the ~6.6 rule), so that all of them act

@@ -1,2 +1,2 @@
-export { do_madvise, madvise_guard_install, madvise_guard_remove, madvise_remove } from './madvise.ts';
+export { do_madvise } from './madvise.ts';
 export { Process } from './process.ts';

@@ -7,21 +7,11 @@
 // the markers survive MADV_DONTNEED and are copied at fork, and only munmap/exit
 // (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
 
-import {
-  addrEnd,
-  alignDown,
-  alignUp,
-  BUG,
-  EACCES,
-  EINVAL,
-  ENOMEM,
-  HPAGE_PMD_NR,
-  PAGE_SIZE,
-  PMD_SIZE,
-} from '@mmsim/core';
+import { alignUp, BUG, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
+  _PAGE_PRESENT,
   anon_vma_prepare,
   do_user_addr_fault,
   E,
@@ -66,13 +56,10 @@ import {
   PG_swapcache,
   type PhysMem,
   PTE_MARKER_GUARD,
-  pmd_index,
   pmd_leaf,
   pmd_trans_huge,
   pte_index,
   pte_present,
-  ptlLock,
-  ptlUnlock,
   readEntry,
   reclaim_folio,
   setEntry,
@@ -96,6 +83,15 @@ import {
   vma_modify_flags,
   zap_page_range,
 } from '@mmsim/mmu';
+import {
+  ACTION_CONTINUE,
+  type MmWalk,
+  type MmWalkOps,
+  mmWalkOps,
+  PGWALK_RDLOCK,
+  walk_page_range_mm,
+  walk_page_range_vma,
+} from '@mmsim/pagewalk';
 
 /** Every advice value madvise() knows (madvise_behavior_valid()). */
 const MADV_VALUES: readonly number[] = Object.values(MADV_BY_NAME);
@@ -190,19 +186,24 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
     case MADV_DONTNEED_LOCKED:
       if ((v.vm_flags & (VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL;
       if (advice === MADV_DONTNEED && (v.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
-      zap_page_range(v, s, e);
+      // madvise_dontneed_single_vma(): zap_details.reclaim_pt frees the PTE tables it empties.
+      zap_page_range(v, s, e, 0, true);
       return 0;
     case MADV_FREE:
       if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
-      splitPartialFolios(v.vm_mm, s, e);
-      lazyFree(v.vm_mm, s, e);
-      return 0;
+      // madvise_free_single_vma()
+      return walk_page_range_vma(v, s, e, madvise_free_walk_ops);
     case MADV_PAGEOUT:
     case MADV_COLD:
       if ((v.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) !== 0) return -EINVAL; // can_madv_lru_vma()
-      splitPartialFolios(v.vm_mm, s, e);
-      if (advice === MADV_PAGEOUT) pageout(v, s, e);
-      return 0;
+      // madvise_cold() / madvise_pageout()
+      return walk_page_range_vma(
+        v,
+        s,
+        e,
+        cold_walk_ops,
+        advice === MADV_PAGEOUT ? PAGEOUT_PRIVATE : COLD_PRIVATE,
+      );
     case MADV_WILLNEED:
     case MADV_NORMAL:
     case MADV_RANDOM:
@@ -260,57 +261,52 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
   }
 }
 
+/** The walk's private state of madvise_cold_or_pageout_pte_range() (struct madvise_walk_private). */
+interface MadviseWalkPrivate {
+  pageout: boolean;
+}
+
+const COLD_PRIVATE: MadviseWalkPrivate = { pageout: false };
+const PAGEOUT_PRIVATE: MadviseWalkPrivate = { pageout: true };
+
 /**
  * The large-folio rule of madvise_cold_or_pageout_pte_range(), madvise_free_pte_range() and
- * madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18): a THP that [s, e) covers only
- * in part is split (its zero-filled subpages then map the shared zero page) unless another mm
- * may map it; the huge zero page and THPs wholly inside stay as they are.
+ * madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18) for the PMD entry the walk is
+ * at, covering [addr, next): a THP the range covers only in part is split (its zero-filled
+ * subpages then map the shared zero page) unless another mm may map it; the huge zero page and
+ * THPs wholly inside stay as they are.
  */
-function splitPartialFolios(mm: MmStruct, s: number, e: number): void {
-  const m = mm.machine;
+function madvise_split_partial_folios(walk: MmWalk, addr: number, next: number): void {
+  const m = walk.mm.machine;
   const pm = m.phys;
-  for (let a = s; a < e; ) {
-    const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
-    const pmdT = mm.find_pmd_table(a);
-    if (pmdT === 0) {
-      a = next;
+  if (pmd_leaf(walk.lo)) {
+    const folio = entry_pfn(walk.lo, walk.hi);
+    if (next - addr !== PMD_SIZE && !pm.is_huge_zero_pfn(folio)) split_unshared_folio(m, folio);
+    return;
+  }
+  const pteT = entryTable(walk.lo, walk.hi);
+  for (let a = addr; a < next; ) {
+    readEntry(pm, pteT, pte_index(a));
+    const page = pte_present(E.lo) ? vm_normal_page(pm, E.lo, E.hi) : 0;
+    if (page === 0 || !pm.folio_test_large(pm.folio(page))) {
+      a += PAGE_SIZE;
       continue;
     }
-    readEntry(pm, pmdT, pmd_index(a));
-    if (E.lo === 0 && E.hi === 0) {
-      a = next;
-      continue;
+    // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
+    const folio = pm.folio(page);
+    let nr = 1;
+    while (a + nr * PAGE_SIZE < next && page + nr < folio + HPAGE_PMD_NR) {
+      readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
+      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
+      nr++;
     }
-    if (pmd_leaf(E.lo)) {
-      const folio = entry_pfn(E.lo, E.hi);
-      if (next - a !== PMD_SIZE && !pm.is_huge_zero_pfn(folio)) splitUnshared(m, folio);
-      a = next;
-      continue;
-    }
-    const pteT = entryTable(E.lo, E.hi);
-    while (a < next) {
-      readEntry(pm, pteT, pte_index(a));
-      const page = pte_present(E.lo) ? vm_normal_page(pm, E.lo, E.hi) : 0;
-      if (page === 0 || !pm.folio_test_large(pm.folio(page))) {
-        a += PAGE_SIZE;
-        continue;
-      }
-      // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
-      const folio = pm.folio(page);
-      let nr = 1;
-      while (a + nr * PAGE_SIZE < e && page + nr < folio + HPAGE_PMD_NR) {
-        readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
-        if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
-        nr++;
-      }
-      if (nr < HPAGE_PMD_NR) splitUnshared(m, folio);
-      a += nr * PAGE_SIZE;
-    }
+    if (nr < HPAGE_PMD_NR) split_unshared_folio(m, folio);
+    a += nr * PAGE_SIZE;
   }
 }
 
 /** split_folio() of a large folio this mm alone maps, holding a reference across it. */
-function splitUnshared(m: Machine, folio: number): void {
+function split_unshared_folio(m: Machine, folio: number): void {
   if (folio_maybe_mapped_shared(m, folio)) return;
   m.phys.get_page(folio);
   split_folio(m, folio);
@@ -318,77 +314,85 @@ function splitUnshared(m: Machine, folio: number): void {
 }
 
 /**
- * madvise_free_pte_range() and madvise_free_huge_pmd() (mm/madvise.c, mm/huge_memory.c, 6.18),
- * after splitPartialFolios(): the PTEs (and whole PMDs of THPs no other mm maps) become clean
+ * madvise_free_pte_range() (with madvise_free_huge_pmd()), the pmd_entry of MADV_FREE's walk:
+ * after the large-folio rule, the PTEs (and whole PMDs of THPs no other mm maps) become clean
  * and old, and their anon folios lazyfree, so that reclaim discards them unless written again.
  * Folios in the swap cache are left alone (folio_free_swap() is not simulated).
  */
-function lazyFree(mm: MmStruct, s: number, e: number): void {
-  const m = mm.machine;
+function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): number {
+  const m = walk.mm.machine;
   const pm = m.phys;
+  madvise_split_partial_folios(walk, addr, next);
   const clean = ~(_PAGE_DIRTY | _PAGE_ACCESSED);
-  for (let a = s; a < e; ) {
-    const next = Math.min(e, alignDown(a, PMD_SIZE) + PMD_SIZE);
-    const pmdT = mm.find_pmd_table(a);
-    if (pmdT === 0) {
-      a = next;
-      continue;
+  // The split may have turned a huge PMD into a PTE table: read the entry again.
+  readEntry(pm, walk.table, walk.index);
+  if (pmd_leaf(E.lo)) {
+    const folio = entry_pfn(E.lo, E.hi);
+    if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(m, folio)) {
+      setEntry(pm, walk.table, walk.index, (E.lo & clean) >>> 0, E.hi);
+      folio_mark_lazyfree(pm, folio);
     }
-    const pi = pmd_index(a);
-    readEntry(pm, pmdT, pi);
-    if (E.lo === 0 && E.hi === 0) {
-      a = next;
-      continue;
-    }
-    if (pmd_leaf(E.lo)) {
-      const folio = entry_pfn(E.lo, E.hi);
-      if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(m, folio)) {
-        setEntry(pm, pmdT, pi, (E.lo & clean) >>> 0, E.hi);
-        folioMarkLazyfree(pm, folio);
-      }
-      a = next;
-      continue;
-    }
-    const pteT = entryTable(E.lo, E.hi);
-    for (; a < next; a += PAGE_SIZE) {
-      const idx = pte_index(a);
-      readEntry(pm, pteT, idx);
-      if (!pte_present(E.lo)) continue;
-      const page = vm_normal_page(pm, E.lo, E.hi);
-      if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
-      setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
-      folioMarkLazyfree(pm, pm.folio(page));
-    }
+    return 0;
   }
+  const pteT = entryTable(E.lo, E.hi);
+  for (let a = addr; a < next; a += PAGE_SIZE) {
+    const idx = pte_index(a);
+    readEntry(pm, pteT, idx);
+    if (!pte_present(E.lo)) continue;
+    const page = vm_normal_page(pm, E.lo, E.hi);
+    if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
+    setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
+    folio_mark_lazyfree(pm, pm.folio(page));
+  }
+  return 0;
 }
 
+/** madvise_free_walk_ops. */
+const madvise_free_walk_ops: MmWalkOps = mmWalkOps({
+  pmd_entry: madvise_free_pte_range,
+  walk_lock: PGWALK_RDLOCK,
+});
+
 /** folio_mark_lazyfree(): anon, swap-backed, not in the swap cache (KSM pages are left alone). */
-function folioMarkLazyfree(pm: PhysMem, folio: number): void {
+function folio_mark_lazyfree(pm: PhysMem, folio: number): void {
   if (pm.PageAnon(folio) && !pm.PageKsm(folio) && (pm.flags[folio] & PG_swapcache) === 0)
     pm.flags[folio] |= PG_lazyfree;
 }
 
-/** MADV_PAGEOUT: reclaim the anon pages mapped only by this process. */
-function pageout(v: VmAreaStruct, s: number, e: number): void {
-  const mm = v.vm_mm;
-  const m = mm.machine;
+/**
+ * madvise_cold_or_pageout_pte_range(), the pmd_entry of MADV_COLD's and MADV_PAGEOUT's walk:
+ * the large-folio rule, then for MADV_PAGEOUT the reclaim of the folios only this mm maps
+ * (deactivation, all MADV_COLD does besides, has no LRU to act on here).
+ */
+function madvise_cold_or_pageout_pte_range(walk: MmWalk, addr: number, next: number): number {
+  madvise_split_partial_folios(walk, addr, next);
+  if (!(walk.private as MadviseWalkPrivate).pageout) return 0;
+  const vma = walk.vma!;
+  if ((vma.vm_flags & VM_SHARED) !== 0) madvise_pageout_shmem(walk, vma, addr, next);
+  else madvise_pageout_anon(walk, addr, next);
+  return 0;
+}
+
+/** cold_walk_ops. */
+const cold_walk_ops: MmWalkOps = mmWalkOps({
+  pmd_entry: madvise_cold_or_pageout_pte_range,
+  walk_lock: PGWALK_RDLOCK,
+});
+
+/** MADV_PAGEOUT of private memory: reclaim_pages() of the anon folios mapped only by this mm. */
+function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
+  const m = walk.mm.machine;
   const pm = m.phys;
-  if ((v.vm_flags & VM_SHARED) !== 0) {
-    pageoutShmem(v, s, e);
-    return;
-  }
-  for (let a = s; a < e; a += PAGE_SIZE) {
-    const pmdT = mm.find_pmd_table(a);
-    if (pmdT === 0) continue;
-    readEntry(pm, pmdT, pmd_index(a));
+  for (let a = addr; a < next; a += PAGE_SIZE) {
+    // Reclaim splits a THP: the PMD entry is read again at every address.
+    readEntry(pm, walk.table, walk.index);
     let pfn = 0;
     if (pmd_leaf(E.lo)) {
       pfn = entry_pfn(E.lo, E.hi);
       if (pm.is_huge_zero_pfn(pfn)) continue;
     } else {
-      const pteT = mm.find_pte_table(a);
-      if (pteT === 0) continue;
-      readEntry(pm, pteT, pte_index(a));
+      if ((E.lo === 0 && E.hi === 0) || (E.lo & _PAGE_PRESENT) === 0) continue;
+      readEntry(pm, entryTable(E.lo, E.hi), pte_index(a));
       if (!pte_present(E.lo)) continue;
       pfn = vm_normal_page(pm, E.lo, E.hi);
       if (pfn === 0) continue;
@@ -406,18 +410,17 @@ function pageout(v: VmAreaStruct, s: number, e: number): void {
  * it in the object (AOP_WRITEPAGE_ACTIVATE), and with swap the simulator keeps it there too
  * (shmem swap is not simulated): either way the process no longer maps it.
  */
-function pageoutShmem(v: VmAreaStruct, s: number, e: number): void {
-  const mm = v.vm_mm;
-  const pm = mm.machine.phys;
-  for (let a = s; a < e; a += PAGE_SIZE) {
-    const pteT = mm.find_pte_table(a);
-    if (pteT === 0) continue;
-    readEntry(pm, pteT, pte_index(a));
+function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, next: number): void {
+  const pm = walk.mm.machine.phys;
+  for (let a = addr; a < next; a += PAGE_SIZE) {
+    readEntry(pm, walk.table, walk.index);
+    if ((E.lo === 0 && E.hi === 0) || pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) continue;
+    readEntry(pm, entryTable(E.lo, E.hi), pte_index(a));
     if (!pte_present(E.lo)) continue;
     const page = vm_normal_page(pm, E.lo, E.hi);
     // folio_mapcount() != folio_nr_pages(): mapped elsewhere too, left alone.
     if (page === 0 || pm.folio_mapcount(pm.folio(page)) !== pm.folio_nr_pages(pm.folio(page))) continue;
-    zap_page_range(v, a, a + PAGE_SIZE);
+    zap_page_range(vma, a, a + PAGE_SIZE);
   }
 }
 
@@ -427,7 +430,7 @@ function pageoutShmem(v: VmAreaStruct, s: number, e: number): void {
  * unmaps the pages from every process mapping them (unmap_mapping_range()) and drops them from
  * the object (shmem_truncate_range()). 0 or a negative errno.
  */
-export function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
+function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
   if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
   const obj = vma.shmem;
   if (obj === null) return -EINVAL;
@@ -463,51 +466,42 @@ function is_valid_guard_vma(vma: VmAreaStruct, allow_locked: boolean): boolean {
 }
 
 /**
- * The guard_install_walk_ops walk of [start, end): a marker into every none PTE (page tables are
- * allocated where missing, as the walk's install_pte does), 0 when the whole range is guarded,
- * 1 at the first huge PMD or populated PTE (the caller zaps and retries), -ENOMEM.
+ * guard_install_pud_entry() and guard_install_pmd_entry(): a huge entry aborts the walk (> 0) so
+ * that the range is zapped (pud_trans_huge() tests the same _PAGE_PSE bit as pmd_trans_huge()).
  */
-function guard_install_walk(vma: VmAreaStruct, start: number, end: number): number {
-  const mm = vma.vm_mm;
-  const m = mm.machine;
-  const pm = m.phys;
+function guard_install_huge_entry(walk: MmWalk): number {
+  return pmd_trans_huge(walk.lo) ? 1 : 0;
+}
+
+/** guard_install_pte_entry(): a guard marker is already there; anything else aborts (> 0). */
+function guard_install_pte_entry(walk: MmWalk): number {
+  return is_guard_pte_marker(walk.lo, walk.hi) ? 0 : 1;
+}
+
+/** guard_install_set_pte(): a none PTE gets a PTE_MARKER_GUARD marker (the walker stores it). */
+function guard_install_set_pte(_addr: number, _next: number, walk: MmWalk): number {
   make_pte_marker(PTE_MARKER_GUARD);
-  const mlo = entryOut.lo;
-  const mhi = entryOut.hi;
-  for (let addr = start; addr < end; ) {
-    const next = addrEnd(addr, end, PMD_SIZE);
-    const pmdT = mm.pmd_alloc(addr);
-    if (pmdT === 0) return -ENOMEM;
-    const pi = pmd_index(addr);
-    readEntry(pm, pmdT, pi);
-    if (E.lo === 0 && E.hi === 0) {
-      if (!mm.pte_alloc(pmdT, pi)) return -ENOMEM;
-      readEntry(pm, pmdT, pi);
-    } else if (pmd_trans_huge(E.lo)) return 1; // guard_install_pmd_entry()
-    const pteT = entryTable(E.lo, E.hi);
-    ptlLock(pm, m.counters, pteT);
-    for (; addr < next; addr += PAGE_SIZE) {
-      const idx = pte_index(addr);
-      readEntry(pm, pteT, idx);
-      if (E.lo === 0 && E.hi === 0)
-        setEntry(pm, pteT, idx, mlo, mhi); // guard_install_set_pte()
-      else if (!is_guard_pte_marker(E.lo, E.hi)) {
-        ptlUnlock(pm, m.counters, pteT);
-        return 1; // guard_install_pte_entry(): populated
-      }
-    }
-    ptlUnlock(pm, m.counters, pteT);
-  }
+  walk.lo = entryOut.lo;
+  walk.hi = entryOut.hi;
   return 0;
 }
 
+/** guard_install_walk_ops: for walk_page_range_mm(), which allocates page tables where missing. */
+const guard_install_walk_ops: MmWalkOps = mmWalkOps({
+  pud_entry: guard_install_huge_entry,
+  pmd_entry: guard_install_huge_entry,
+  pte_entry: guard_install_pte_entry,
+  install_pte: guard_install_set_pte,
+  walk_lock: PGWALK_RDLOCK,
+});
+
 /** madvise_guard_install(): 0 or a negative errno. */
-export function madvise_guard_install(vma: VmAreaStruct, start: number, end: number): number {
+function madvise_guard_install(vma: VmAreaStruct, start: number, end: number): number {
   if (!is_valid_guard_vma(vma, false)) return -EINVAL;
   // With markers the range is no longer empty: an anon_vma makes fork copy the page tables.
   if (!anon_vma_prepare(vma)) return -ENOMEM;
   for (let i = 0; i < MAX_MADVISE_GUARD_RETRIES; i++) {
-    const err = guard_install_walk(vma, start, end);
+    const err = walk_page_range_mm(vma.vm_mm, start, end, guard_install_walk_ops);
     if (err <= 0) return err;
     // Some of the range is populated: zap it (existing markers stay) and try again.
     zap_page_range(vma, start, end);
@@ -516,32 +510,28 @@ export function madvise_guard_install(vma: VmAreaStruct, start: number, end: num
   BUG('madvise_guard_install: range still populated after zapping it');
 }
 
-/** madvise_guard_remove(): clear the guard markers of [start, end); huge PMDs have none. */
-export function madvise_guard_remove(vma: VmAreaStruct, start: number, end: number): number {
-  if (!is_valid_guard_vma(vma, true)) return -EINVAL;
-  const mm = vma.vm_mm;
-  const m = mm.machine;
-  const pm = m.phys;
-  for (let addr = start; addr < end; ) {
-    const next = addrEnd(addr, end, PMD_SIZE);
-    const pmdT = mm.find_pmd_table(addr);
-    if (pmdT === 0) {
-      addr = next;
-      continue;
-    }
-    readEntry(pm, pmdT, pmd_index(addr));
-    if ((E.lo === 0 && E.hi === 0) || pmd_trans_huge(E.lo)) {
-      addr = next;
-      continue;
-    }
-    const pteT = entryTable(E.lo, E.hi);
-    ptlLock(pm, m.counters, pteT);
-    for (; addr < next; addr += PAGE_SIZE) {
-      const idx = pte_index(addr);
-      readEntry(pm, pteT, idx);
-      if (is_guard_pte_marker(E.lo, E.hi)) setEntry(pm, pteT, idx, 0, 0);
-    }
-    ptlUnlock(pm, m.counters, pteT);
-  }
+/** guard_remove_pud_entry() / guard_remove_pmd_entry(): huge entries hold no markers: skip. */
+function guard_remove_huge_entry(walk: MmWalk): number {
+  if (pmd_trans_huge(walk.lo)) walk.action = ACTION_CONTINUE;
   return 0;
+}
+
+/** guard_remove_pte_entry(): clear a guard marker (pte_clear_not_present_full()). */
+function guard_remove_pte_entry(walk: MmWalk): number {
+  if (is_guard_pte_marker(walk.lo, walk.hi)) setEntry(walk.mm.machine.phys, walk.table, walk.index, 0, 0);
+  return 0;
+}
+
+/** guard_remove_walk_ops. */
+const guard_remove_walk_ops: MmWalkOps = mmWalkOps({
+  pud_entry: guard_remove_huge_entry,
+  pmd_entry: guard_remove_huge_entry,
+  pte_entry: guard_remove_pte_entry,
+  walk_lock: PGWALK_RDLOCK,
+});
+
+/** madvise_guard_remove(): clear the guard markers of [start, end); huge PMDs have none. */
+function madvise_guard_remove(vma: VmAreaStruct, start: number, end: number): number {
+  if (!is_valid_guard_vma(vma, true)) return -EINVAL;
+  return walk_page_range_vma(vma, start, end, guard_remove_walk_ops);
 }

@@ -1,10 +1,17 @@
 import { PAGE_SIZE } from '@mmsim/core';
-import { checkMmInvariants, MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
+import {
+  checkMmInvariants,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  type Machine,
+  PROT_READ,
+  PROT_WRITE,
+} from '@mmsim/mmu';
+import { setup as setupMachine } from '@mmsim/test-utils';
 import { Process } from '../src/index.ts';
 
 export function setup(opts: ConstructorParameters<typeof Machine>[0] = {}): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB: 256, ...opts });
-  return { m, p: new Process(m, 'p') };
+  return setupMachine((m) => new Process(m, 'p'), opts);
 }
 
 export function anon(p: Process, pages: number, prot = PROT_READ | PROT_WRITE): number {

@@ -75,6 +75,7 @@ import {
   tableEmpty,
 } from './pgtable.ts';
 import { PAGE_MAPPING_ANON, PG_anon_exclusive, PG_locked, PG_swapcache, type PhysMem } from './physmem.ts';
+import { free_pte, reclaim_pt_is_enabled } from './pt_reclaim.ts';
 import {
   anon_vma_fork,
   anon_vma_prepare,
@@ -530,18 +531,21 @@ export function do_swap_page(
 /** zap_details.zap_flags: unmap_vmas() (munmap, exit) drops PTE markers, other zaps keep them. */
 export const ZAP_FLAG_DROP_MARKER = 1;
 
-/** Unmap one present or swap PTE (zap_present_ptes()/zap_nonpresent_ptes()). PTL held. */
-function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number, zapFlags: number): void {
+/**
+ * Unmap one present or swap PTE (zap_present_ptes()/zap_nonpresent_ptes()). PTL held. Returns
+ * true when the entry was left in place (any_skipped: a guard marker an ordinary zap keeps).
+ */
+function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number, zapFlags: number): boolean {
   const m = mm.machine;
   const pm = m.phys;
   // zap_nonpresent_ptes(): ordinary zapping leaves guard markers in place.
-  if ((zapFlags & ZAP_FLAG_DROP_MARKER) === 0 && is_guard_pte_marker(lo, hi)) return;
+  if ((zapFlags & ZAP_FLAG_DROP_MARKER) === 0 && is_guard_pte_marker(lo, hi)) return true;
   setEntry(pm, pteT, idx, 0, 0);
   if (pte_present(lo)) {
     const page = vm_normal_page(pm, lo, hi);
     if (page === 0) {
       if (is_ksm_zero_pte(pm, lo, hi)) m.hooks.ksm_might_unmap_zero_page(mm, lo);
-      return;
+      return false;
     }
     m.counters.tlbFlushes++;
     folio_remove_rmap_pte(pm, page);
@@ -549,7 +553,7 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
     else mm.add_mm_counter(MM_SHMEMPAGES, -1);
     free_swap_cache(m, pm.folio(page)); // free_pages_and_swap_cache() of the TLB batch
     pm.put_page(page);
-    return;
+    return false;
   }
   const type = swp_type(lo, hi);
   const off = swp_offset(lo, hi);
@@ -562,13 +566,22 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
     // The page under migration loses this mapping; remove_migration_ptes() will skip it.
     mm.add_mm_counter(MM_ANONPAGES, -1);
   }
+  return false;
 }
 
 /**
- * zap_page_range_single(): unmap every page in [start, end) of the VMA; tables stay. `zapFlags`
- * ZAP_FLAG_DROP_MARKER (unmap_vmas()) also clears PTE markers.
+ * zap_page_range_single(): unmap every page in [start, end) of the VMA. `zapFlags`
+ * ZAP_FLAG_DROP_MARKER (unmap_vmas()) also clears PTE markers. Page tables stay, except with
+ * `reclaim_pt` (zap_details.reclaim_pt, MADV_DONTNEED): a PTE table the range covers whole and
+ * leaves empty is freed (mm/pt_reclaim.c).
  */
-export function zap_page_range(vma: VmAreaStruct, start: number, end: number, zapFlags = 0): void {
+export function zap_page_range(
+  vma: VmAreaStruct,
+  start: number,
+  end: number,
+  zapFlags = 0,
+  reclaim_pt = false,
+): void {
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
@@ -595,14 +608,17 @@ export function zap_page_range(vma: VmAreaStruct, start: number, end: number, za
       split_huge_pmd(vma, addr, pmdT, pi);
       readEntry(pm, pmdT, pi);
     }
+    // zap_pte_range()
     const pteT = entryTable(E.lo, E.hi);
+    let can_reclaim_pt = reclaim_pt_is_enabled(addr, next, reclaim_pt);
     ptlLock(pm, m.counters, pteT);
     for (let a = addr; a < next; a += PAGE_SIZE) {
       const idx = pte_index(a);
       readEntry(pm, pteT, idx);
-      if (E.lo !== 0 || E.hi !== 0) zap_pte(mm, pteT, idx, E.lo, E.hi, zapFlags);
+      if ((E.lo !== 0 || E.hi !== 0) && zap_pte(mm, pteT, idx, E.lo, E.hi, zapFlags)) can_reclaim_pt = false;
     }
     ptlUnlock(pm, m.counters, pteT);
+    if (can_reclaim_pt) free_pte(mm, pmdT, pi, pteT);
     addr = next;
   }
 }

@@ -67,7 +67,7 @@ const NONE = 0;
 /** The content-derived caches, dropped on every write to the page and copied with it. */
 const PG_CONTENT_CACHES = PG_csum_valid | PG_zero_valid | PG_zero_filled | PG_first_word_valid;
 
-/** Bytes of metadata per frame in the arrays below (DESIGN.md §3: at most 64). */
+/** Bytes of metadata per frame in the arrays below (docs/design.md §3: at most 64). */
 export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 4 + 4 + 1;
 
 /**

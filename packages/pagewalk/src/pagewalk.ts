@@ -1,6 +1,7 @@
 // mm/pagewalk.c (Linux 6.18, with the 6.0/6.1/6.2/6.5 differences as the walk switches of
-// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its entry points and
-// folio_walk. One walker; kernel-notes §1 describes the algorithm it follows step by step.
+// @mmsim/core's KernelProfile): the generic page-table walker with mm_walk_ops callbacks, its
+// entry points and folio_walk. One walker; docs/kernel/pagewalk.md §1 describes the algorithm it
+// follows step by step.
 //
 // The kernel hands callbacks a pmd_t * (or pte_t *, ...); mmsim hands them the walk itself, with
 // the entry's table PFN, index and two words in walk.table/index/lo/hi. Entries are read straight
@@ -12,6 +13,7 @@ import {
   type Counters,
   DEFAULT_KERNEL_PROFILE,
   EINVAL,
+  ENOMEM,
   type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
@@ -70,6 +72,12 @@ export type HugetlbEntryFn = (walk: MmWalk, hsz: number, addr: number, next: num
 /** test_walk(addr, next, walk): 0 walks the VMA, 1 skips it, < 0 aborts. */
 export type TestWalkFn = (addr: number, next: number, walk: MmWalk) => number;
 export type PreVmaFn = (start: number, end: number, walk: MmWalk) => number;
+/**
+ * install_pte (6.13+): called instead of pte_entry for a none PTE; it writes the new entry's two
+ * words into walk.lo/walk.hi (the kernel's `pte_t *ptep` out parameter) and returns 0, and the
+ * walker stores it (set_pte_at()); non-zero stops the walk. Only walk_page_range_mm() accepts it.
+ */
+export type InstallPteFn = (addr: number, next: number, walk: MmWalk) => number;
 export type PostVmaFn = (walk: MmWalk) => void;
 
 /** struct mm_walk_ops — every field present, null when unused, so calls stay monomorphic. */
@@ -84,6 +92,7 @@ export interface MmWalkOps {
   test_walk: TestWalkFn | null;
   pre_vma: PreVmaFn | null;
   post_vma: PostVmaFn | null;
+  install_pte: InstallPteFn | null;
   walk_lock: number;
 }
 
@@ -100,6 +109,7 @@ export function mmWalkOps(partial: Partial<MmWalkOps>): MmWalkOps {
     test_walk: partial.test_walk ?? null,
     pre_vma: partial.pre_vma ?? null,
     post_vma: partial.post_vma ?? null,
+    install_pte: partial.install_pte ?? null,
     walk_lock: partial.walk_lock ?? PGWALK_RDLOCK,
   };
 }
@@ -234,6 +244,11 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
   const pteT = entry_pfn(plo, pw[po + 1]);
   const locked = !walk.no_vma;
   if (locked) ptlLock(pm, c, pteT);
+  if (walk.ops.install_pte !== null) {
+    const err = walk_pte_range_install(walk, pm, c, pteT, addr, end);
+    if (locked) ptlUnlock(pm, c, pteT);
+    return err;
+  }
   const w = pm.tableWords(pteT);
   let idx = tidx(addr, PAGE_SIZE);
   let o = pm.tableBase(pteT) + idx * 2;
@@ -259,6 +274,56 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
   return err;
 }
 
+/**
+ * walk_pte_range_inner() with an install_pte: none PTEs get the entry install_pte() makes, the
+ * others go to pte_entry. Apart from walk_pte_range() so that the common loop stays tight.
+ */
+function walk_pte_range_install(
+  walk: MmWalk,
+  pm: PhysMem,
+  c: Counters,
+  pteT: number,
+  addr: number,
+  end: number,
+): number {
+  const ops = walk.ops;
+  const install = ops.install_pte!;
+  const w = pm.tableWords(pteT);
+  let idx = tidx(addr, PAGE_SIZE);
+  let o = pm.tableBase(pteT) + idx * 2;
+  let err = 0;
+  walk.table = pteT;
+  for (;;) {
+    walk.index = idx;
+    walk.lo = w[o];
+    walk.hi = w[o + 1];
+    c.pteRead++;
+    c.walkCallbacks++;
+    if (walk.lo === 0 && walk.hi === 0) {
+      err = install(addr, addr + PAGE_SIZE, walk);
+      if (err !== 0) break;
+      w[o] = walk.lo; // set_pte_at()
+      w[o + 1] = walk.hi;
+    } else {
+      err = ops.pte_entry!(walk, addr, addr + PAGE_SIZE);
+      if (err !== 0) break;
+    }
+    if (addr >= end - PAGE_SIZE) break;
+    addr += PAGE_SIZE;
+    idx++;
+    o += 2;
+  }
+  return err;
+}
+
+/**
+ * The page-table allocation of an install walk at an empty upper entry (__p4d_alloc(),
+ * __pud_alloc(), __pmd_alloc() down to addr's PMD table): 0 or -ENOMEM.
+ */
+function install_alloc(walk: MmWalk, addr: number): number {
+  return walk.mm.pmd_alloc(addr) === 0 ? -ENOMEM : 0;
+}
+
 function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): number {
   const ops = walk.ops;
   const m = walk.mm.machine;
@@ -279,11 +344,20 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
       let lo = w[o];
       let hi = w[o + 1];
       if ((lo === 0 && hi === 0) || gapHole) {
-        if (ops.pte_hole !== null) {
-          c.walkCallbacks++;
-          err = ops.pte_hole(addr, next, 3, walk);
+        if (ops.install_pte === null) {
+          if (ops.pte_hole !== null) {
+            c.walkCallbacks++;
+            err = ops.pte_hole(addr, next, 3, walk);
+          }
+          break;
         }
-        break;
+        // __pte_alloc(): an install walk gives the empty PMD a PTE table and goes on with it.
+        if (!walk.mm.pte_alloc(pmdT, idx)) {
+          err = -ENOMEM;
+          break;
+        }
+        lo = w[o];
+        hi = w[o + 1];
       }
       walk.action = ACTION_SUBTREE;
       // Every pmd_entry() has to understand pmd_trans_huge() PMDs.
@@ -303,7 +377,9 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
       if (
         (walk.vma === null && (is_leaf(lo) || !pmd_present(lo))) ||
         walk.action === ACTION_CONTINUE ||
-        ops.pte_entry === null
+        // No handler for the PTEs: nothing to do, unless installing into a PTE table (an install
+        // walk does not split a present huge PMD for nothing).
+        (ops.pte_entry === null && (ops.install_pte === null || (is_leaf(lo) && pmd_present(lo))))
       )
         break;
       if (walk.vma !== null) {
@@ -344,7 +420,7 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
   const w = pm.tableWords(pudT);
   const base = pm.tableBase(pudT);
   const gapHole = walk.profile.gapWalk && walk.vma === null && !walk.no_vma;
-  const descend = ops.pmd_entry !== null || ops.pte_entry !== null;
+  const descend = ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
   let idx = tidx(addr, PUD_SIZE);
   let err = 0;
   for (;;) {
@@ -354,13 +430,19 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
     for (;;) {
       c.pudRead++;
       let lo = w[o];
-      const hi = w[o + 1];
+      let hi = w[o + 1];
       if ((lo === 0 && hi === 0) || gapHole) {
-        if (ops.pte_hole !== null) {
-          c.walkCallbacks++;
-          err = ops.pte_hole(addr, next, 2, walk);
+        if (ops.install_pte === null) {
+          if (ops.pte_hole !== null) {
+            c.walkCallbacks++;
+            err = ops.pte_hole(addr, next, 2, walk);
+          }
+          break;
         }
-        break;
+        err = install_alloc(walk, addr);
+        if (err !== 0) break;
+        lo = w[o];
+        hi = w[o + 1];
       }
       walk.action = ACTION_SUBTREE;
       if (ops.pud_entry !== null) {
@@ -404,26 +486,34 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   const base = pm.tableBase(p4dT);
   // real_depth(1): PTRS_PER_P4D == 1 when folded, so a P4D hole is a PGD hole.
   const depth = walk.mm.levels === 5 ? 1 : 0;
-  const descend = ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null;
+  const descend =
+    ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
   let idx = tidx(addr, P4D_SIZE);
   let err = 0;
   for (;;) {
     const next = nextEnd(addr, end, P4D_SIZE);
     const o = base + idx * 2;
     c.p4dRead++;
-    const lo = w[o];
-    const hi = w[o + 1];
+    let lo = w[o];
+    let hi = w[o + 1];
     if ((lo === 0 && hi === 0) || upper_bad(lo)) {
       if (lo !== 0 || hi !== 0) {
         // p4d_none_or_clear_bad()
         w[o] = 0;
         w[o + 1] = 0;
+        lo = 0;
+        hi = 0;
       }
-      if (ops.pte_hole !== null) {
+      if (ops.install_pte !== null) {
+        err = install_alloc(walk, addr);
+        lo = w[o];
+        hi = w[o + 1];
+      } else if (ops.pte_hole !== null) {
         c.walkCallbacks++;
         err = ops.pte_hole(addr, next, depth, walk);
       }
-    } else {
+    }
+    if (err === 0 && (lo !== 0 || hi !== 0)) {
       if (ops.p4d_entry !== null) {
         walk.table = p4dT;
         walk.index = idx;
@@ -454,26 +544,37 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const w = pm.tableWords(pgdT);
   const base = pm.tableBase(pgdT);
   const descend =
-    ops.p4d_entry !== null || ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null;
+    ops.p4d_entry !== null ||
+    ops.pud_entry !== null ||
+    ops.pmd_entry !== null ||
+    ops.pte_entry !== null ||
+    ops.install_pte !== null;
   let idx = tidx(addr, size);
   let err = 0;
   for (;;) {
     const next = nextEnd(addr, end, size);
     const o = base + idx * 2;
     c.pgdRead++;
-    const lo = w[o];
-    const hi = w[o + 1];
+    let lo = w[o];
+    let hi = w[o + 1];
     // Without LA57 pgd_none() and pgd_bad() are constant 0: the PGD entry is the folded P4D.
-    if (five && ((lo === 0 && hi === 0) || upper_bad(lo))) {
+    let none = five && ((lo === 0 && hi === 0) || upper_bad(lo));
+    if (none) {
       if (lo !== 0 || hi !== 0) {
         w[o] = 0;
         w[o + 1] = 0;
       }
-      if (ops.pte_hole !== null) {
+      if (ops.install_pte !== null) {
+        err = install_alloc(walk, addr);
+        lo = w[o];
+        hi = w[o + 1];
+        none = err !== 0;
+      } else if (ops.pte_hole !== null) {
         c.walkCallbacks++;
         err = ops.pte_hole(addr, next, 0, walk);
       }
-    } else {
+    }
+    if (!none) {
       if (ops.pgd_entry !== null) {
         walk.table = pgdT;
         walk.index = idx;
@@ -575,6 +676,8 @@ function __walk_page_range(start: number, end: number, walk: MmWalk): number {
   const vma = walk.vma;
   const c = walk.mm.machine.counters;
   let err = 0;
+  // No PTE installation into hugetlb VMAs.
+  if (vma !== null && (vma.vm_flags & VM_HUGETLB) !== 0 && ops.install_pte !== null) return -EINVAL;
   // 6.0 also walks address gaps here with vma == NULL; they get no pre_vma/post_vma.
   if (vma !== null && ops.pre_vma !== null) {
     c.walkCallbacks++;
@@ -613,12 +716,39 @@ function process_vma_walk_lock(vma: VmAreaStruct, walk_lock: number, profile: Wa
 // ---- entry points -----------------------------------------------------------------------------
 
 /**
+ * check_ops_valid(): install_pte is for mm-internal walks (walk_page_range_mm()) only; every
+ * entry point of include/linux/pagewalk.h refuses it.
+ */
+function check_ops_valid(ops: MmWalkOps): boolean {
+  return ops.install_pte === null;
+}
+
+/**
  * walk_page_range(): walk [start, end) of `mm` VMA by VMA, calling `ops`. The caller holds the
  * mmap lock (read suffices for PGWALK_RDLOCK; the other walk_lock modes need it for write).
  * Returns 0, the first non-zero callback result (a test_walk positive value only skips its VMA),
- * or -EINVAL for start >= end or no mm. Gaps between VMAs reach pte_hole with depth -1 (6.1+).
+ * or -EINVAL for start >= end, no mm, or ops with an install_pte. Gaps between VMAs reach
+ * pte_hole with depth -1 (6.1+).
  */
 export function walk_page_range(
+  mm: MmStruct | null,
+  start: number,
+  end: number,
+  ops: MmWalkOps,
+  priv: unknown = null,
+  kernel?: KernelProfile,
+): number {
+  if (!check_ops_valid(ops)) return -EINVAL;
+  return walk_page_range_mm(mm, start, end, ops, priv, kernel);
+}
+
+/**
+ * walk_page_range_mm() (6.13+, mm/internal.h): walk_page_range() without the restriction on
+ * `ops`, for mm code that installs PTEs (install_pte, as madvise_guard_install() does): empty
+ * upper entries and PMDs then get page tables allocated instead of pte_hole() calls (-ENOMEM when
+ * that fails), and hugetlb VMAs are -EINVAL.
+ */
+export function walk_page_range_mm(
   mm: MmStruct | null,
   start: number,
   end: number,
@@ -687,7 +817,7 @@ export function walk_page_range_vma(
   kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
-  if (start >= end || mm === null) return -EINVAL;
+  if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
   if (start < vma.vm_start || end > vma.vm_end) return -EINVAL;
   const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
@@ -713,7 +843,7 @@ export function walk_page_vma(
   kernel?: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
-  if (mm === null) return -EINVAL;
+  if (mm === null || !check_ops_valid(ops)) return -EINVAL;
   const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   process_mm_walk_lock(mm, ops.walk_lock, profile);
@@ -766,7 +896,7 @@ export function walk_page_range_novma(
   priv: unknown = null,
   kernel?: KernelProfile,
 ): number {
-  if (start >= end || mm === null) return -EINVAL;
+  if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
   const profile = (kernel ?? mm.machine.kernel).walk;
   mm.machine.counters.walks++;
   if (profile.novmaWriteLocked) mm.mmap_assert_write_locked();
@@ -788,7 +918,7 @@ export function walk_page_range_debug(
   priv: unknown = null,
   kernel?: KernelProfile,
 ): number {
-  if (start >= end || mm === null) return -EINVAL;
+  if (start >= end || mm === null || !check_ops_valid(ops)) return -EINVAL;
   mm.machine.counters.walks++;
   mm.mmap_assert_write_locked();
   return walkNoVma(mm, start, end, ops, pgd, priv, (kernel ?? mm.machine.kernel).walk, false);
@@ -821,7 +951,7 @@ export function walk_kernel_page_table_range_lockless(
   priv: unknown = null,
   kernel?: KernelProfile,
 ): number {
-  if (start >= end) return -EINVAL;
+  if (start >= end || !check_ops_valid(ops)) return -EINVAL;
   initMm.machine.counters.walks++;
   return walkNoVma(initMm, start, end, ops, pgd, priv, (kernel ?? initMm.machine.kernel).walk, false);
 }

@@ -1,4 +1,4 @@
-// folio_walk_start() against a naive per-address lookup, for every kind of entry (kernel-notes
+// folio_walk_start() against a naive per-address lookup, for every kind of entry (docs/kernel/pagewalk.md
 // §1.10): none, no table, zero page, anon page, THP, huge zero page, swap and migration entries.
 
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from '@mmsim/core';

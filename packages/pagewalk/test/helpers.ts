@@ -5,8 +5,6 @@ import {
   offsetInPage,
   PAGE_SIZE,
   PMD_SIZE,
-  resetWarnings,
-  setWarnHandler,
 } from '@mmsim/core';
 import {
   checkMmInvariants,
@@ -19,7 +17,7 @@ import {
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
-  Machine,
+  type Machine,
   MmStruct,
   type PagingLevels,
   PROT_READ,
@@ -40,7 +38,7 @@ import {
   vma_modify_flags,
   zap_page_range,
 } from '@mmsim/mmu';
-import { afterEach, beforeEach } from 'vitest';
+import { failOnWarn, setup as setupMachine } from '@mmsim/test-utils';
 
 /**
  * A user process reduced to what the walker's tests need, built on @mmsim/mmu's kernel calls
@@ -134,8 +132,7 @@ export function setup(
   memoryMiB = 64,
   kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
 ): { m: Machine; p: Process } {
-  const m = new Machine({ memoryMiB, levels, kernel });
-  return { m, p: new Process(m, levels) };
+  return setupMachine((m) => new Process(m, levels), { memoryMiB, levels, kernel });
 }
 
 /** mmap(start, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE). */
@@ -161,16 +158,8 @@ export function withWrite<T>(mm: MmStruct, fn: () => T): T {
   }
 }
 
-/** Fail the running test on any WARN_ON (DESIGN.md §4). */
-export function failOnWarn(): void {
-  beforeEach(() => {
-    resetWarnings();
-    setWarnHandler((msg) => {
-      throw new Error(`WARN_ON: ${msg}`);
-    });
-  });
-  afterEach(() => setWarnHandler(null));
-}
+/** Fail the running test on any WARN_ON (docs/design.md §4). */
+export { failOnWarn };
 
 export function check(m: Machine): void {
   checkMmInvariants(m);

@@ -1,4 +1,4 @@
-// The lock assertions of the walker (kernel-notes §1.4, §1.9): mmap lock modes, per-VMA write
+// The lock assertions of the walker (docs/kernel/pagewalk.md §1.4, §1.9): mmap lock modes, per-VMA write
 // locks, PTLs held by folio_walk.
 
 import { KERNEL_PROFILES, KernelBug, PAGE_SIZE } from '@mmsim/core';

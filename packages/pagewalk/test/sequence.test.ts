@@ -1,4 +1,4 @@
-// Exact callback sequences of mm/pagewalk.c on crafted page tables (kernel-notes §1.6-§1.8).
+// Exact callback sequences of mm/pagewalk.c on crafted page tables (docs/kernel/pagewalk.md §1.6-§1.8).
 
 import {
   DEFAULT_KERNEL_PROFILE,

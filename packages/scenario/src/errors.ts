@@ -1,4 +1,4 @@
-// Bad user input is one line: `<file>: <json.path>: expected <what>, found <what>` (DESIGN.md §4).
+// Bad user input is one line: `<file>: <json.path>: expected <what>, found <what>` (docs/design.md §4).
 
 /** A scenario file that cannot be run: wrong syntax, shape or meaning. Apps exit with code 2. */
 export class ScenarioError extends Error {

@@ -106,6 +106,7 @@ export {
   STEP_OPS,
   type Step,
   type StepOp,
+  scenarioJsonSchema,
   scenarioSchema,
   stepSchema,
   type TouchStep,

@@ -1,8 +1,9 @@
-// The scenario format, version 1 (shared/scenario-format.md), as zod schemas. Everything is strict:
+// The scenario format, version 1 (docs/scenario-format.md), as zod schemas. Everything is strict:
 // an unknown key, op, pattern kind, advice, knob or counter is an error, never ignored. The schemas
 // check each value on its own; the cross-checks that need the whole step list (a region used before
 // its mmap, a process used before spawn or after exit, ranges past a region's end) live in
-// validate.ts and run after these.
+// validate.ts and run after these. The descriptions below are the ones editors show: the JSON
+// Schema in scenario.schema.json is generated from these schemas (scenarioJsonSchema()).
 import { errnoName } from '@mmsim/core';
 import { z } from 'zod';
 
@@ -180,9 +181,18 @@ export const fillPatternSchema = z.discriminatedUnion('kind', [
 /** A fill pattern; page `i` of `n` filled pages gets bytes defined in fill.ts. */
 export type FillPattern = z.infer<typeof fillPatternSchema>;
 
-const common = { expect_errno: errnoField.optional(), note: z.string().optional() };
-const range = { from: pageIndex.optional(), count: pageCount.optional() };
-const procRegion = { proc: name, region: name };
+const common = {
+  expect_errno: errnoField.optional().describe('The step must fail with exactly this errno.'),
+  note: z.string().optional().describe('Free text, ignored by both engines.'),
+};
+const range = {
+  from: pageIndex.optional().describe('First page of the range (default 0).'),
+  count: pageCount.optional().describe('Pages in the range (default: to the end of the region).'),
+};
+const procRegion = {
+  proc: name.describe('The process, by the name its spawn or fork step gave it.'),
+  region: name.describe('The region, by the name its mmap step gave it.'),
+};
 
 const smapsExpect = z.strictObject({
   Rss: z.number().int().optional(),
@@ -220,85 +230,127 @@ const ksmKnobs = z.strictObject(
   >,
 );
 
-export const spawnStep = z.strictObject({ op: z.literal('spawn'), proc: name, ...common });
-export const mmapStep = z.strictObject({
-  op: z.literal('mmap'),
-  ...procRegion,
-  pages: pageCount,
-  thp: z.boolean().optional(),
-  shared: z.boolean().optional(),
-  prot: prot.optional(),
-  ...common,
-});
-export const fillStep = z.strictObject({
-  op: z.literal('fill'),
-  ...procRegion,
-  pattern: fillPatternSchema,
-  ...range,
-  ...common,
-});
-export const writeStep = z.strictObject({
-  op: z.literal('write'),
-  ...procRegion,
-  page: pageIndex,
-  offset: z.number().int().min(0).max(4095).optional(),
-  value: z.number().int().min(0).max(255),
-  ...common,
-});
-export const touchStep = z.strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common });
-export const madviseStep = z.strictObject({
-  op: z.literal('madvise'),
-  ...procRegion,
-  advice: z.enum(Object.keys(MADVISE_ADVICE) as [MadviseAdvice, ...MadviseAdvice[]]),
-  ...range,
-  ...common,
-});
-export const mprotectStep = z.strictObject({
-  op: z.literal('mprotect'),
-  ...procRegion,
-  prot,
-  ...range,
-  ...common,
-});
-export const munmapStep = z.strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common });
-export const prctlStep = z.strictObject({
-  op: z.literal('prctl'),
-  proc: name,
-  option: z.enum(Object.keys(PRCTL_OPTIONS) as [PrctlOption, ...PrctlOption[]]),
-  value: z.union([u32, z.boolean()]),
-  ...common,
-});
-export const forkStep = z.strictObject({ op: z.literal('fork'), proc: name, child: name, ...common });
-export const exitStep = z.strictObject({ op: z.literal('exit'), proc: name, ...common });
-export const knobStep = z.strictObject({
-  op: z.literal('knob'),
-  name: z.enum(KNOB_NAMES as [KnobName, ...KnobName[]]),
-  value: knobValue,
-  ...common,
-});
-export const ksmScanStep = z.strictObject({
-  op: z.literal('ksm_scan'),
-  full_scans: z.number().int().min(1).max(100_000),
-  ...common,
-});
-export const khugepagedScanStep = z.strictObject({
-  op: z.literal('khugepaged_scan'),
-  full_scans: z.number().int().min(1).max(100_000),
-  ...common,
-});
-export const ksmConvergeStep = z.strictObject({
-  op: z.literal('ksm_converge'),
-  max_full_scans: z.number().int().min(1).max(100_000).optional(),
-  ...common,
-});
-export const ksmUnmergeAllStep = z.strictObject({ op: z.literal('ksm_unmerge_all'), ...common });
-export const reportStep = z.strictObject({ op: z.literal('report'), label: z.string().min(1), ...common });
-export const expectStep = z.strictObject({
-  op: z.literal('expect'),
-  ksm: ksmExpect.optional(),
-  proc: z.record(name, procExpect).optional(),
-  ...common,
-});
+export const spawnStep = z
+  .strictObject({ op: z.literal('spawn'), proc: name, ...common })
+  .describe('A new process with an empty address space.');
+export const mmapStep = z
+  .strictObject({
+    op: z.literal('mmap'),
+    ...procRegion,
+    pages: pageCount,
+    thp: z.boolean().optional(),
+    shared: z.boolean().optional(),
+    prot: prot.optional(),
+    ...common,
+  })
+  .describe('An anonymous mapping of `pages` 4 KiB pages (2 MiB aligned and MADV_HUGEPAGE when `thp`).');
+export const fillStep = z
+  .strictObject({
+    op: z.literal('fill'),
+    ...procRegion,
+    pattern: fillPatternSchema,
+    ...range,
+    ...common,
+  })
+  .describe('Write a fill pattern to pages [from, from + count) of a region (default: all).');
+export const writeStep = z
+  .strictObject({
+    op: z.literal('write'),
+    ...procRegion,
+    page: pageIndex,
+    offset: z.number().int().min(0).max(4095).optional(),
+    value: z.number().int().min(0).max(255),
+    ...common,
+  })
+  .describe('Write one byte (`value`) at `offset` of page `page`.');
+export const touchStep = z
+  .strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common })
+  .describe('Read one byte of each page of the range (maps the zero page where nothing was written).');
+export const madviseStep = z
+  .strictObject({
+    op: z.literal('madvise'),
+    ...procRegion,
+    advice: z.enum(Object.keys(MADVISE_ADVICE) as [MadviseAdvice, ...MadviseAdvice[]]),
+    ...range,
+    ...common,
+  })
+  .describe('madvise(2) over the range, advice by kernel name.');
+export const mprotectStep = z
+  .strictObject({
+    op: z.literal('mprotect'),
+    ...procRegion,
+    prot,
+    ...range,
+    ...common,
+  })
+  .describe('mprotect(2) over the range.');
+export const munmapStep = z
+  .strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common })
+  .describe('munmap(2) of the range.');
+export const prctlStep = z
+  .strictObject({
+    op: z.literal('prctl'),
+    proc: name,
+    option: z.enum(Object.keys(PRCTL_OPTIONS) as [PrctlOption, ...PrctlOption[]]),
+    value: z.union([u32, z.boolean()]),
+    ...common,
+  })
+  .describe('prctl(2) on the process: PR_SET_MEMORY_MERGE.');
+export const forkStep = z
+  .strictObject({ op: z.literal('fork'), proc: name, child: name, ...common })
+  .describe('fork(2): the child inherits every region under the same names.');
+export const exitStep = z
+  .strictObject({ op: z.literal('exit'), proc: name, ...common })
+  .describe('The process exits; its memory is released.');
+export const knobStep = z
+  .strictObject({
+    op: z.literal('knob'),
+    name: z.enum(KNOB_NAMES as [KnobName, ...KnobName[]]),
+    value: knobValue,
+    ...common,
+  })
+  .describe(
+    'Write /sys/kernel/mm/ksm/<name>, or /sys/kernel/mm/transparent_hugepage/khugepaged/<file> for khugepaged/<file>.',
+  );
+export const ksmScanStep = z
+  .strictObject({
+    op: z.literal('ksm_scan'),
+    full_scans: z.number().int().min(1).max(100_000),
+    ...common,
+  })
+  .describe('Run ksmd for exactly `full_scans` more full scans, then stop it.');
+export const khugepagedScanStep = z
+  .strictObject({
+    op: z.literal('khugepaged_scan'),
+    full_scans: z.number().int().min(1).max(100_000),
+    ...common,
+  })
+  .describe('Run khugepaged for exactly `full_scans` full scans of its mm list (it never runs otherwise).');
+export const ksmConvergeStep = z
+  .strictObject({
+    op: z.literal('ksm_converge'),
+    max_full_scans: z.number().int().min(1).max(100_000).optional(),
+    ...common,
+  })
+  .describe(
+    'Run ksmd full scan by full scan until the counters stop changing (at most `max_full_scans`, default 50), then stop it.',
+  );
+export const ksmUnmergeAllStep = z
+  .strictObject({ op: z.literal('ksm_unmerge_all'), ...common })
+  .describe('Write run=2 (unmerge everything), then run=0.');
+export const reportStep = z
+  .strictObject({ op: z.literal('report'), label: z.string().min(1), ...common })
+  .describe(
+    "Record the KSM counters, each process's ksm_stat and smaps, and the sharing structure under `label`.",
+  );
+export const expectStep = z
+  .strictObject({
+    op: z.literal('expect'),
+    ksm: ksmExpect.optional(),
+    proc: z.record(name, procExpect).optional(),
+    ...common,
+  })
+  .describe("Fail the run (exit 1) if a KSM counter or a process's value differs from the one given.");
 
 export const stepSchema = z.discriminatedUnion('op', [
   spawnStep,
@@ -345,18 +397,40 @@ export type ExpectStep = z.infer<typeof expectStep>;
 export const STEP_OPS: readonly StepOp[] = stepSchema.options.map((o) => o.shape.op.value);
 
 export const scenarioSchema = z.strictObject({
-  name: z.string().min(1),
-  description: z.string().optional(),
-  arch: z.strictObject({ levels: z.union([z.literal(4), z.literal(5)]) }).optional(),
+  name: z.string().min(1).describe('A short identifier.'),
+  description: z.string().optional().describe('Free text: what the scenario mirrors or shows.'),
+  arch: z
+    .strictObject({ levels: z.union([z.literal(4), z.literal(5)]) })
+    .optional()
+    .describe('Paging depth, 4 (default) or 5 levels; the kernel side ignores it.'),
   machine: z
     .strictObject({
-      memory_mib: z.number().int().min(1).optional(),
-      swap_mib: z.number().int().min(0).optional(),
+      memory_mib: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe("Simulated RAM in MiB (default: the host's MemAvailable)."),
+      swap_mib: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe("Simulated swap in MiB (default: the host's SwapTotal)."),
     })
     .optional(),
-  ksm: ksmKnobs.optional(),
-  khugepaged: khugepagedKnobs.optional(),
-  steps: z.array(stepSchema),
+  ksm: ksmKnobs
+    .optional()
+    .describe(
+      'Initial /sys/kernel/mm/ksm knobs by their sysfs names; unspecified ones get the kernel defaults.',
+    ),
+  khugepaged: khugepagedKnobs
+    .optional()
+    .describe(
+      'Initial /sys/kernel/mm/transparent_hugepage/khugepaged knobs; unspecified ones get the kernel defaults.',
+    ),
+  steps: z.array(stepSchema).describe('The steps, run in order.'),
+  $schema: z.string().optional().describe('The JSON Schema this file follows (for editors; ignored).'),
 });
 /** A validated scenario, as written (defaults are not filled in; see `resolveRange`). */
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -403,4 +477,18 @@ export function usesKhugepaged(s: Scenario): boolean {
     s.khugepaged !== undefined ||
     s.steps.some((x) => x.op === 'khugepaged_scan' || (x.op === 'knob' && x.name.startsWith('khugepaged/')))
   );
+}
+
+/** The scenario format as a JSON Schema (draft 2020-12), generated from `scenarioSchema` so that
+ * editors validate and complete scenario files; `scenario.schema.json` at the package root is this
+ * value, kept up to date by `pnpm --filter @mmsim/scenario schema` (a test checks it). The
+ * cross-checks of validate.ts (a region used before its mmap, ranges past a region's end) are not
+ * expressible in it: `mmsim run` reports those. */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(scenarioSchema, { io: 'input', reused: 'inline' }),
+    title: 'mmsim scenario, format version 1',
+    description:
+      'One workload that runs unchanged on the simulator and on the live kernel (docs/scenario-format.md).',
+  };
 }

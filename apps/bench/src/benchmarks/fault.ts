@@ -1,9 +1,9 @@
-// fault (issue 2): write-fault anonymous memory, one byte per 4 KiB page, through
+// fault: write-fault anonymous memory, one byte per 4 KiB page, through
 // Process.writeByte -> handle_mm_fault -> do_anonymous_page, in a fresh @mmsim/mmu Machine.
 //
 // Two states of the simulator's process, each a separate variant in its own fresh Node process:
 //   cold: nothing was allocated before the timed loop, so every content slot is new memory the
-//         OS must fault in (about 18 µs per 4 KiB page on our VMs, DESIGN.md §3);
+//         OS must fault in (about 18 µs per 4 KiB page on our VMs, docs/design.md §3);
 //   warm: the same size was faulted and freed (process exit) once first in the same Machine, so
 //         the timed loop reuses pooled frames and content slots, as the kernel reuses freed pages.
 
@@ -146,13 +146,17 @@ const fault: Benchmark = {
     return out;
   },
   targets: [
-    { name: 'warm 1 GiB', atLeast: 1_000_000, source: 'issue 2' },
-    { name: 'cold 1 GiB', atLeast: 1_000_000, source: 'issue 2' },
-    { name: 'struct page bytes/frame (measured arrays)', atMost: 64, source: 'issue 2' },
+    { name: 'warm 1 GiB', atLeast: 1_000_000 },
+    { name: 'cold 1 GiB', atLeast: 1_000_000 },
+    {
+      name: 'struct page bytes/frame (measured arrays)',
+      atMost: 64,
+      source: "the kernel's struct page size",
+    },
   ],
   notes: [
     'cold: the timed loop runs in a fresh Node process on a new Machine, so every content slot (in the WebAssembly-memory arenas of PhysMem) is memory ' +
-      'the process has never touched and the OS must fault in (DESIGN.md §3 measured ~18 µs per 4 KiB page for ' +
+      'the process has never touched and the OS must fault in (docs/design.md §3 measured ~18 µs per 4 KiB page for ' +
       'guest memory the VM had never used; the floor rows show what it cost in this run).',
     'warm: the same size was write-faulted and freed (Process.exit) once in the same Machine before timing; the ' +
       'timed loop reuses the pooled frames and content slots, as the kernel reuses freed pages. JIT is warm too.',

@@ -1,11 +1,11 @@
-// scale (issue 7): populate + merge (two ksmd full scans) + unmerge at 64 MiB, 256 MiB, 1 GiB and
+// scale: populate + merge (two ksmd full scans) + unmerge at 64 MiB, 256 MiB, 1 GiB and
 // 4 GiB, to show how time and the simulator's memory grow with size. Each size is a variant in
 // its own fresh process; every phase is timed, and the process's RSS is read after each phase.
 //
 // Memory is reported as RSS growth since before the Machine was created, split into page
 // contents (the content storage PhysMem handed out: pooled slots of its arenas, never returned) and
 // everything else per populated page: struct-page arrays, page tables, VMAs, rmap_items and the
-// JS heap. Issue 7's target: linear growth, at most 64 bytes of metadata per frame plus contents.
+// JS heap. The target: linear growth, at most 64 bytes of metadata per frame plus contents.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm } from '@mmsim/ksm';
@@ -160,15 +160,19 @@ const scale: Benchmark = {
     {
       name: GROWTH_PER_FRAME,
       atMost: 64,
-      source: 'issue 7: memory grows linearly, ≤ 64 bytes of metadata per frame',
+      source: 'memory grows linearly, ≤ 64 bytes of metadata per frame',
     },
     {
       name: 'RSS beyond contents, per frame of simulated RAM',
       label: 'populate 4 GiB',
       atMost: 64,
-      source: 'issue 7: ≤ 64 bytes of metadata per frame',
+      source: '≤ 64 bytes of metadata per frame',
     },
-    { name: 'struct page bytes/frame (measured arrays)', atMost: 64, source: 'issue 7 / DESIGN.md §3' },
+    {
+      name: 'struct page bytes/frame (measured arrays)',
+      atMost: 64,
+      source: "the kernel's struct page size",
+    },
   ],
   notes: [
     `Phases, each timed: ${PHASES.map((ph) => PHASE_TITLE[ph]).join('; ')}. Throughput is pages of the ` +

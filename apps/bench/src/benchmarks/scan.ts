@@ -1,4 +1,4 @@
-// scan (issues 5 and 7): ksmd full-scan throughput on 2 GiB of MADV_MERGEABLE memory, the first
+// scan: ksmd full-scan throughput on 2 GiB of MADV_MERGEABLE memory, the first
 // full scan (checksums only: no rmap_item had a checksum yet, so nothing enters the unstable
 // tree) and the merging scan reported apart, for three content mixes, next to the live kernel's
 // ksmd on the same workload in the same run.
@@ -213,9 +213,7 @@ const scan: Benchmark = {
       description: `${fmtMiB((pagesFor(quick) * PAGE_SIZE) / MiB)}, ${m.title}`,
     }));
   },
-  targets: [
-    { name: 'simulator/kernel', atLeast: 1, source: 'issues 5, 7: at least the live kernel, scan by scan' },
-  ],
+  targets: [{ name: 'simulator/kernel', atLeast: 1, source: 'at least the live kernel, scan by scan' }],
   notes: [
     'Contents: same = every byte 0x5a; ids16 = 16 distinct pages cycling (scenario pattern ids, count 16); ' +
       'unique = every page different (pattern unique). The bytes are the scenario fill patterns, identical in ' +
@@ -230,7 +228,7 @@ const scan: Benchmark = {
       'pages_volatile) the simulator reached; a mismatch fails the benchmark.',
     'simulator/kernel: the kernel scan time divided by the simulator scan time, per repetition (> 1: the ' +
       'simulator is faster). Measured on these machines before: first scan ~750,000 pages/s, merging scan ' +
-      '~150,000 pages/s for one content and ~100,000 for all-unique pages (issue 5).',
+      '~150,000 pages/s for one content and ~100,000 for all-unique pages.',
     availability.available
       ? 'Kernel side: available (root, /sys/kernel/mm/ksm writable).'
       : `Kernel side: **skipped** — ${availability.reason}.`,

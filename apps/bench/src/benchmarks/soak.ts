@@ -1,4 +1,4 @@
-// soak (issue 9, "scale and soak"): 4 GiB of simulated memory in 64 forked processes, ten
+// soak: 4 GiB of simulated memory in 64 forked processes, ten
 // merge/unmerge cycles. Nothing may leak: after every cycle the free-frame count is back where it
 // was before the first merge, and after every process exits it is back to the boot value. The
 // simulator's RSS must stay within 10% of page contents + 64 bytes per frame.
@@ -208,7 +208,7 @@ async function run(ctx: BenchContext): Promise<RunResult> {
 const soak: Benchmark = {
   name: 'soak',
   description:
-    'Issue 9 scale/soak: 4 GiB of simulated memory in 64 forked processes (64 MiB each), ten merge/unmerge ' +
+    'Scale and soak: 4 GiB of simulated memory in 64 forked processes (64 MiB each), ten merge/unmerge ' +
     'cycles; the free-frame count must return to its starting value after every cycle and to the boot value ' +
     'after exit, and the RSS stay within 10% of contents + 64 bytes per frame.',
   variants({ quick }): Variant[] {
@@ -219,9 +219,9 @@ const soak: Benchmark = {
     {
       name: `worst RSS growth / (contents + ${META_PER_FRAME} B per frame) over the cycles`,
       atMost: 1.1,
-      source: 'issue 9',
+      source: 'memory stays within 10% of what the contents and metadata need',
     },
-    { name: 'frames leaked after exit', atMost: 0, source: 'issue 9' },
+    { name: 'frames leaked after exit', atMost: 0 },
   ],
   notes: [
     'Each process maps 64 MiB (--quick: 16 MiB, 1 GiB in all). Page i holds one of 64 contents (i mod 64), ' +

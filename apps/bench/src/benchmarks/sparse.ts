@@ -1,4 +1,4 @@
-// sparse (issue 7): a 32 TiB MADV_MERGEABLE mapping with one populated page. MADV_UNMERGEABLE
+// sparse: a 32 TiB MADV_MERGEABLE mapping with one populated page. MADV_UNMERGEABLE
 // with each break_ksm() strategy, and one ksmd full scan, in 4- and 5-level mode.
 //
 // The per-address strategies (unmerge_ksm_pages() calling break_ksm() for each of the 8.6e9
@@ -194,7 +194,7 @@ const sparse: Benchmark = {
     name: 'time for 32 TiB',
     label: labelOf('MADV_UNMERGEABLE range_walk', l),
     atMost: 0.01,
-    source: 'issue 7: range walk under 10 ms',
+    source: 'a range walk under 10 ms',
   })),
   notes: [
     'Throughput and counters are per 4 KiB page (address) of the range. "time for 32 TiB" is measured for ' +

@@ -1,4 +1,4 @@
-// unmerge (issue 7): the 2022 thread's experiment, `ksm_tests -D -s 2048`. 2 GiB of identical
+// unmerge: the 2022 thread's experiment, `ksm_tests -D -s 2048`. 2 GiB of identical
 // pages ('*') merged by ksmd (max_page_sharing 256: 2048 KSM pages, 522240 sharers), then one
 // timed madvise(MADV_UNMERGEABLE) over the region, for every break_ksm() strategy on identical
 // state, and the live kernel's rate on the same workload through the oracle, in the same run.
@@ -165,12 +165,12 @@ const unmerge: Benchmark = {
     ...MIXES.map((mix) => ({
       name: `folio_walk / live kernel (${mix})`,
       atLeast: 1,
-      source: 'issues 5, 7: simulator at least as fast as the kernel',
+      source: 'the simulator at least as fast as the kernel',
     })),
     {
       name: 'walk_fault / follow_page (same)',
       atLeast: 1,
-      source: 'issue 7: our walker no slower than follow_page',
+      source: "mmsim's walker no slower than follow_page",
     },
   ],
   notes: [

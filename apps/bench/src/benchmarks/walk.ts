@@ -1,22 +1,22 @@
-// walk (issues 3 and 4): the page walker and follow_page/GUP micro-benchmarks.
+// walk: the page walker and follow_page/GUP micro-benchmarks.
 //
 //   pte-walk     walk_page_range() with a pte_entry callback over 1 GiB fully populated
-//                (PTE visits/s; issue 3: at least 50 million/s)
-//   single-walk  walk_page_range_vma() over one page, page after page (walks/s; issue 3: at least
+//                (PTE visits/s; target: at least 50 million/s)
+//   single-walk  walk_page_range_vma() over one page, page after page (walks/s; target: at least
 //                5 million/s), with a pte_entry callback and with a pmd_entry callback
 //   sparse-4, sparse-5
 //                walk_page_range() over a 32 TiB VMA with one populated page, 4- and 5-level
-//                paging (issue 3: under 10 ms)
-//   follow-page  follow_page(FOLL_GET) + put_page() per page over 1 GiB (lookups/s; issue 4)
+//                paging (target: under 10 ms)
+//   follow-page  follow_page(FOLL_GET) + put_page() per page over 1 GiB (lookups/s)
 //   gup          get_user_pages() / pin_user_pages() (and their _fast forms) of 1 GiB in 512-page
-//                batches (pages/s; issue 4)
+//                batches (pages/s)
 //
 // Every variant runs in its own fresh process. The loops are warmed up (one untimed pass) before
 // the timed passes, as these are steady-state rates of hot kernel paths; the sparse walk also
 // reports its very first call in the fresh process.
 
 import { GiB, KERNEL_PROFILES, type KernelVersion, PAGE_SIZE, TiB } from '@mmsim/core';
-import { benchFollowPage, benchGup, FOLL_WRITE, type GupBenchKind } from '@mmsim/gup';
+import { FOLL_WRITE } from '@mmsim/gup';
 import { Process } from '@mmsim/mm';
 import {
   MAP_ANONYMOUS,
@@ -30,6 +30,7 @@ import {
   type VmAreaStruct,
 } from '@mmsim/mmu';
 import { type MmWalk, mmWalkOps, walk_page_range, walk_page_range_vma } from '@mmsim/pagewalk';
+import { benchFollowPage, benchGup, type GupBenchKind } from '../gup-loops.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
 
 const NR_1G = GiB / PAGE_SIZE;
@@ -241,7 +242,7 @@ function run(ctx: BenchContext): RunResult {
 const walk: Benchmark = {
   name: 'walk',
   description:
-    'The page walker (@mmsim/pagewalk) and follow_page/GUP (@mmsim/gup) micro-benchmarks of issues 3 and 4: ' +
+    'The page walker (@mmsim/pagewalk) and follow_page/GUP (@mmsim/gup) micro-benchmarks: ' +
     'range and single-page walks over 1 GiB of populated 4 KiB pages, a 32 TiB sparse walk in 4- and ' +
     '5-level mode, follow_page(FOLL_GET)+put_page and get/pin_user_pages in 512-page batches.',
   variants(): Variant[] {
@@ -255,10 +256,10 @@ const walk: Benchmark = {
     ];
   },
   targets: [
-    { name: 'pte_entry range walk, 1 GiB', atLeast: 50e6, source: 'issue 3' },
-    { name: 'single-page walk_page_range_vma (pte_entry)', atLeast: 5e6, source: 'issue 3' },
-    { name: 'single-page walk_page_range_vma (pmd_entry)', atLeast: 5e6, source: 'issue 3' },
-    { name: 'time per walk', atMost: 10, source: 'issue 3: 32 TiB sparse walk under 10 ms' },
+    { name: 'pte_entry range walk, 1 GiB', atLeast: 50e6 },
+    { name: 'single-page walk_page_range_vma (pte_entry)', atLeast: 5e6 },
+    { name: 'single-page walk_page_range_vma (pmd_entry)', atLeast: 5e6 },
+    { name: 'time per walk', atMost: 10, source: 'a 32 TiB sparse walk under 10 ms' },
   ],
   notes: [
     '1 GiB populated = mmap(MAP_POPULATE) of 262,144 4 KiB anonymous pages (THP not advised), write-faulted in ' +

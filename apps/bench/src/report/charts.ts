@@ -4,6 +4,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchReport } from '../aggregate.ts';
+import { perSecond } from '../format.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -13,7 +14,7 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
  */
 export function throughputSpec(r: BenchReport): TopLevelSpec | null {
   if (r.rows.length === 0) return null;
-  const unit = `${r.rows[0].unit}s/s`;
+  const unit = perSecond(r.rows[0].unit);
   const rows = r.rows.map((row) => ({
     label: row.label,
     series: row.series ?? row.label,
@@ -75,7 +76,7 @@ export function scalingSpec(r: BenchReport): TopLevelSpec | null {
     ],
   });
   if (curveRows.length > 0) {
-    const unit = `${curveRows[0].unit}s/s`;
+    const unit = perSecond(curveRows[0].unit);
     panels.push(
       panel(
         `throughput (${unit}; whiskers: 95% CI)`,

@@ -2,7 +2,7 @@
 // deterministic counters per unit, other metrics, notes and the chart links.
 
 import type { BenchReport } from '../aggregate.ts';
-import { fmtNum, fmtSeconds } from '../format.ts';
+import { fmtNum, fmtSeconds, perSecond, unitPlural } from '../format.ts';
 import type { MachineInfo } from '../machine-info.ts';
 
 export interface ChartLinks {
@@ -65,8 +65,8 @@ export function benchMarkdown(
         ['---', '--:', '--:', '--:', '--:', '--:'],
         r.rows.map((row) => [
           row.label,
-          `${fmtNum(row.ops)} ${row.unit}s`,
-          `**${fmtNum(row.throughput.median)}** ${row.unit}s/s`,
+          `${fmtNum(row.ops)} ${unitPlural(row.unit)}`,
+          `**${fmtNum(row.throughput.median)}** ${perSecond(row.unit)}`,
           range(row.throughput.min, row.throughput.max),
           range(row.throughput.ci95[0], row.throughput.ci95[1]),
           fmtSeconds(row.seconds.median),

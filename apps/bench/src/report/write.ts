@@ -5,7 +5,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport } from '../aggregate.ts';
 import type { MachineInfo } from '../machine-info.ts';
-import { renderSvg, scalingSpec, throughputSpec } from './charts.ts';
 import { benchMarkdown, type ChartLinks } from './markdown.ts';
 
 export const REPORT_SCHEMA = 'mmsim-bench/1';
@@ -30,6 +29,8 @@ export async function writeBenchReport(dir: string, run: RunReport, r: BenchRepo
     written.push(p);
   };
   put(`${r.name}.json`, `${JSON.stringify({ ...run, benchmarks: [r] }, null, 2)}\n`);
+  // vega is loaded only when a report is written: `pnpm bench --help` and --list stay instant.
+  const { renderSvg, scalingSpec, throughputSpec } = await import('./charts.ts');
   const charts: ChartLinks = {};
   const t = throughputSpec(r);
   if (t !== null) {

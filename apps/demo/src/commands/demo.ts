@@ -4,26 +4,32 @@ import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { runTour } from '../tour.ts';
 
-export function defineDemo(program: Command, _r: Runner): void {
+export function defineDemo(program: Command, r: Runner): void {
   program
     .command('demo', { isDefault: true })
     .description('the story of break_ksm() on a live simulation (what `pnpm start` runs)')
     .option('--size <pages>', 'pages per process', '2048')
     .option('--json', 'print the data instead of prose')
     .option('--step', 'pause between chapters (press Enter)')
+    .option('--wide', 'wider than 80 columns: raw entries and every flag in the tables')
     .addHelpText(
       'after',
       examples([
         ['pnpm start', 'the tour at its default size'],
         ['mmsim demo --size 16384', 'bigger processes: the per-page costs stand out'],
         ['mmsim demo --size 64 --json', 'the numbers only'],
+        ['mmsim demo --wide', 'raw page-table and pagemap entries, every flag (wider than 80 columns)'],
       ]),
     )
-    .action(async (o: { size: string; json?: boolean; step?: boolean }) => {
-      await runTour({
-        pages: intOption('--size', o.size, 16, 1 << 20),
-        json: o.json === true,
-        step: o.step === true,
-      });
+    .action(async (o: { size: string; json?: boolean; step?: boolean; wide?: boolean }) => {
+      await runTour(
+        {
+          pages: intOption('--size', o.size, 16, 1 << 20),
+          json: o.json === true,
+          step: o.step === true,
+          wide: o.wide === true,
+        },
+        r.io,
+      );
     });
 }

@@ -1,4 +1,4 @@
-// mmsim kernel <file>: the scenario on the live kernel through the C oracle (issue 6).
+// mmsim kernel <file>: the scenario on the live kernel through the C oracle.
 
 import { oracleAvailability, type Report, runOnKernel, type Scenario } from '@mmsim/scenario';
 import type { Command } from 'commander';
@@ -59,7 +59,7 @@ export async function kernelWithProgress(
 }
 
 export async function kernelScenario(io: Io, file: string, o: { json?: boolean; progress?: boolean }) {
-  const loaded = loadOrFail(file);
+  const loaded = loadOrFail(file, io);
   requireKernel();
   const bar = startProgress(io, 'mmsim kernel', loaded.scenario.steps.length, o.progress !== false);
   let r: Report;

@@ -30,7 +30,7 @@ export function knobsCommand(io: Io, file: string | undefined, o: { at?: string;
   if (file === undefined) {
     ksm = new Ksm(new Machine({ memoryMiB: 16 }));
   } else {
-    const st = simulateTo(loadOrFail(file), o.at);
+    const st = simulateTo(loadOrFail(file, io), o.at);
     ksm = st.ctx.ksm;
     where = `${st.loaded.scenario.name} ${whereStopped(st)}`;
   }

@@ -23,7 +23,7 @@ export function ksmStatCommand(
   file: string,
   o: { proc?: string; at?: string; json?: boolean },
 ): number {
-  const st = simulateTo(loadOrFail(file), o.at);
+  const st = simulateTo(loadOrFail(file, io), o.at);
   const procs = pickProcs(st, o.proc);
   const stats = procs.map(([name, p]) => ({ proc: name, pid: p.pid, ...st.ctx.ksm.ksm_stat(p.mm) }));
   if (o.json === true) {

@@ -137,7 +137,7 @@ export interface PagemapOptions {
 }
 
 export function pagemapCommand(io: Io, file: string, o: PagemapOptions): number {
-  const st = simulateTo(loadOrFail(file), o.at);
+  const st = simulateTo(loadOrFail(file, io), o.at);
   const m = st.ctx.machine;
   const c = io.colors;
   const json: unknown[] = [];

@@ -22,7 +22,7 @@ function overlaps(e: SmapsEntry, r: RegionRef): boolean {
 export function smapsCommand(io: Io, file: string, o: SmapsOptions): number {
   if (o.rollup === true && o.region !== undefined)
     throw new UsageError('--rollup sums every VMA of the process: it takes no --region');
-  const st = simulateTo(loadOrFail(file), o.at);
+  const st = simulateTo(loadOrFail(file, io), o.at);
   const procs = pickProcs(st, o.proc);
   const out: unknown[] = [];
   for (const [name, p] of procs) {

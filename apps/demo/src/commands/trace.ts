@@ -4,10 +4,12 @@
 // as counter tracks. Time is virtual, so the file is the same on every run.
 
 import { writeFileSync } from 'node:fs';
+import { STRATEGIES } from '@mmsim/ksm';
 import type { MmStruct } from '@mmsim/mmu';
 import type { LoadedScenario, SimulatorContext, Step } from '@mmsim/scenario';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
+import { costRecorder, formatCosts, type StrategyCosts } from '../costs.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
 import { loadOrFail, simulateTo } from '../simulate.ts';
 
@@ -27,7 +29,7 @@ export interface ChromeEvent {
 export interface ChromeTrace {
   traceEvents: ChromeEvent[];
   displayTimeUnit: 'ms';
-  otherData: Record<string, string | number>;
+  otherData: Record<string, unknown>;
 }
 
 /** 1 jiffy (1 ms at HZ=1000) of virtual time, in trace microseconds. */
@@ -47,7 +49,10 @@ interface Pending {
  * drawn as 1 ms per jiffy; events within one jiffy are 1 us apart, and a step that moves no
  * virtual time still lasts 1 us, so everything stays visible and in order.
  */
-export function traceScenario(loaded: LoadedScenario, strategy?: string): ChromeTrace {
+export function traceScenario(
+  loaded: LoadedScenario,
+  strategy?: string,
+): ChromeTrace & { costs: StrategyCosts } {
   const events: ChromeEvent[] = [
     { name: 'process_name', ph: 'M', pid: PID, args: { name: `mmsim ${loaded.scenario.name}` } },
     { name: 'thread_name', ph: 'M', pid: PID, tid: TID_STEPS, args: { name: 'scenario steps' } },
@@ -145,15 +150,16 @@ export function traceScenario(loaded: LoadedScenario, strategy?: string): Chrome
     });
     cursor = end;
   };
+  const costs = costRecorder({ beforeStep, afterStep });
   try {
     simulateTo(loaded, undefined, {
       ...(strategy !== undefined ? { strategy } : {}),
-      beforeStep,
-      afterStep,
+      ...costs.hooks,
     });
   } finally {
     (stop as (() => void) | null)?.();
   }
+  const c = costs.result();
   return {
     traceEvents: events,
     displayTimeUnit: 'ms',
@@ -163,7 +169,9 @@ export function traceScenario(loaded: LoadedScenario, strategy?: string): Chrome
       time: 'virtual: 1 jiffy (HZ=1000) = 1 ms; 1 us between events within a jiffy',
       steps: loaded.scenario.steps.length,
       tracepoints,
+      costs: c,
     },
+    costs: c,
   };
 }
 
@@ -173,9 +181,15 @@ export function traceJson(t: ChromeTrace): string {
   return `{"displayTimeUnit":"ms","otherData":${JSON.stringify(t.otherData)},"traceEvents":[\n${ev}\n]}\n`;
 }
 
-export function traceCommand(io: Io, file: string, o: { output?: string; json?: boolean }): number {
-  const loaded = loadOrFail(file);
-  const t = traceScenario(loaded);
+interface TraceOptions {
+  output?: string;
+  json?: boolean;
+  strategy?: string;
+}
+
+export function traceCommand(io: Io, file: string, o: TraceOptions): number {
+  const loaded = loadOrFail(file, io);
+  const t = traceScenario(loaded, o.strategy);
   const text = traceJson(t);
   if (o.output === undefined) {
     io.out(text);
@@ -191,12 +205,15 @@ export function traceCommand(io: Io, file: string, o: { output?: string; json?: 
     events: t.traceEvents.length,
     steps: loaded.scenario.steps.length,
     tracepoints: t.otherData.tracepoints as number,
+    costs: t.costs,
   };
   if (o.json === true) printJson(io, summary);
-  else
+  else {
     io.out(
       `wrote ${summary.events} trace events (${summary.steps} steps, ${summary.tracepoints} tracepoints) to ${o.output}; open it in https://ui.perfetto.dev or chrome://tracing\n`,
     );
+    if (t.costs.steps.length > 0 || o.strategy !== undefined) io.out(`\n${formatCosts(t.costs, io.colors)}`);
+  }
   return 0;
 }
 
@@ -208,18 +225,27 @@ export function defineTrace(program: Command, r: Runner): void {
       'run a scenario recording every tracepoint and the cost counters of each step, as Chrome trace event JSON (Perfetto, chrome://tracing)',
     )
     .option('-o, --output <file>', 'write the trace to this file (default: stdout)')
+    .addOption(
+      new Option('--strategy <name>', 'break_ksm() strategy (default: folio_walk, as 6.18)').choices(
+        Object.keys(STRATEGIES),
+      ),
+    )
     .option(
       '--json',
-      'with -o: print a summary object instead of a sentence (the trace itself is always JSON)',
+      "with -o: print a summary object (with the strategy's costs) instead of the sentence and cost table (the trace itself is always JSON)",
     )
     .addHelpText(
       'after',
       examples([
         ['mmsim trace scenarios/chains-fork.yaml -o chains.trace.json', 'then open it in ui.perfetto.dev'],
         ['mmsim trace scenarios/ksm-tests-merge.yaml | jq .otherData', 'the trace on stdout'],
+        [
+          'mmsim trace scenarios/ksm-functional-unmerge.yaml -o u.json --strategy walk_pmd',
+          'with the 6.2 break_ksm(): its costs per page',
+        ],
       ]),
     )
-    .action((file: string, o: { output?: string; json?: boolean }) => {
+    .action((file: string, o: TraceOptions) => {
       r.code = traceCommand(r.io, file, o);
     });
 }

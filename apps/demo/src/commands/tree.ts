@@ -128,7 +128,7 @@ export function treeText(d: TreeData, io: Io, max: number): string {
 
 export function treeCommand(io: Io, file: string, o: { at?: string; json?: boolean; max: string }): number {
   const max = intOption('--max', o.max, 0, Number.MAX_SAFE_INTEGER);
-  const st = simulateTo(loadOrFail(file), o.at);
+  const st = simulateTo(loadOrFail(file, io), o.at);
   const d = treeData(st);
   if (o.json === true) printJson(io, d);
   else io.out(`${io.colors.dim(`# ${d.scenario} ${whereStopped(st)}`)}\n${treeText(d, io, max)}`);

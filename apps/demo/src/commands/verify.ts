@@ -1,4 +1,4 @@
-// mmsim verify <file>: the scenario on both engines, every report compared (issue 6).
+// mmsim verify <file>: the scenario on both engines, every report compared.
 
 import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
 import type { Command } from 'commander';
@@ -14,7 +14,7 @@ export async function verifyScenario(
   file: string,
   o: { json?: boolean; progress?: boolean; strategy?: string },
 ): Promise<number> {
-  const loaded = loadOrFail(file);
+  const loaded = loadOrFail(file, io);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);

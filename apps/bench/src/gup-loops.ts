@@ -1,11 +1,10 @@
-// Benchmark kernels (simulator-only): the loops apps/bench times. Each takes a prepared address
-// space and returns the number of pages it handled; the caller measures time and reads the
-// machine's counters. No allocation per page.
+// The follow_page/GUP loops the walk benchmark times (simulator-only). Each takes a prepared
+// address space and returns the number of pages it handled; the caller measures time and reads
+// the machine's counters. No allocation per page.
 
 import { type KernelProfile, PAGE_SIZE } from '@mmsim/core';
-import type { MmStruct, VmAreaStruct } from '@mmsim/mmu';
-import { FOLL_GET } from './flags.ts';
 import {
+  FOLL_GET,
   follow_page,
   get_user_pages,
   get_user_pages_fast,
@@ -13,7 +12,8 @@ import {
   pin_user_pages_fast,
   release_pages,
   unpin_user_pages,
-} from './gup.ts';
+} from '@mmsim/gup';
+import type { MmStruct, VmAreaStruct } from '@mmsim/mmu';
 
 /**
  * follow_page(FOLL_GET | extraFlags) + put_page() for each of `nr_pages` pages from `start` in
