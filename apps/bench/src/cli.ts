@@ -3,6 +3,7 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { resolveBreakKsmStrategy, ScenarioError } from '@mmsim/scenario';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';
@@ -13,6 +14,7 @@ import { formatProfile, summarizeProfile } from './profile.ts';
 import { benchMarkdown } from './report/markdown.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from './report/write.ts';
 import { defaultReps, PACKAGE_DIR, runBenchmark, spawnExecutor } from './runner.ts';
+import { BENCH_STRATEGY_ENV } from './types.ts';
 
 /** The repository root: the nearest directory above the package holding pnpm-workspace.yaml. */
 function repoRoot(): string {
@@ -59,6 +61,7 @@ interface CliOptions {
   updateReadme: boolean;
   cpuProf: boolean;
   inline: boolean;
+  strategy?: string;
 }
 
 const program = new Command('bench')
@@ -84,6 +87,10 @@ const program = new Command('bench')
     false,
   )
   .option('--no-inline', 'with --cpu-prof: turn V8 inlining off so time is charged to the right function')
+  .option(
+    '--strategy <file>',
+    'unmerge: also time a break_ksm() strategy of your own, the default export of this module (checked against the built-in ones first; see examples/strategy)',
+  )
   .option('--list', 'list benchmarks and their variants, then exit', false)
   .option(
     '--update-readme',
@@ -99,6 +106,22 @@ const program = new Command('bench')
       );
     }
     const selected = names.length > 0 ? names : Object.keys(benchmarkModules);
+    // Scripts run in the package directory; a relative --out or --strategy is relative to where the
+    // user typed the command: turbo's invocation directory (`pnpm bench`), else pnpm's INIT_CWD.
+    const callerDir = process.env.TURBO_INVOCATION_DIR ?? process.env.INIT_CWD ?? process.cwd();
+    if (o.strategy !== undefined) {
+      if (!selected.includes('unmerge'))
+        program.error('bench: --strategy applies to the unmerge benchmark', { exitCode: 2 });
+      const file = isAbsolute(o.strategy) ? o.strategy : resolve(callerDir, o.strategy);
+      try {
+        await resolveBreakKsmStrategy(file);
+      } catch (e) {
+        if (e instanceof ScenarioError) program.error(`bench: ${e.message}`, { exitCode: 2 });
+        throw e;
+      }
+      // The unmerge module (here and in every child process) loads it from there.
+      process.env[BENCH_STRATEGY_ENV] = file;
+    }
     if (o.list) {
       for (const name of selected) {
         const b = await loadBenchmark(benchmarkModules[name]);
@@ -109,10 +132,6 @@ const program = new Command('bench')
       return;
     }
     const root = repoRoot();
-    // A relative --out is relative to where the user typed the command: pnpm's INIT_CWD when pnpm
-    // started us (a package script runs in the package directory), turbo's invocation directory
-    // under turbo.
-    const callerDir = process.env.TURBO_INVOCATION_DIR ?? process.env.INIT_CWD ?? process.cwd();
     const out =
       o.out === undefined
         ? join(root, 'bench-results')

@@ -124,3 +124,7 @@ export interface RawRun {
   loadAvg1: number;
   result: RunResult;
 }
+
+/** The environment variable `--strategy <file>` sets for the unmerge benchmark, in the harness and
+ * in every child process: the absolute path of the strategy module (already checked). */
+export const BENCH_STRATEGY_ENV = 'MMSIM_BENCH_STRATEGY';

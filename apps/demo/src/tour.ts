@@ -4,7 +4,7 @@
 
 import { createInterface } from 'node:readline/promises';
 import { PAGE_SIZE } from '@mmsim/core';
-import { Ksm, type KsmCounters, STRATEGIES } from '@mmsim/ksm';
+import { chainDups, Ksm, type KsmCounters, STRATEGIES, stableNodes, unstableItems } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
   _PAGE_ACCESSED,
@@ -130,12 +130,10 @@ function pageRows(w: World, show: number[]) {
 /** A compact picture of the stable tree: each node (or chain with its dups) and its mappings. */
 function stableTreeLines(ksm: Ksm, max: number): string[] {
   const lines: string[] = [];
-  const nodes = ksm.stableNodes();
+  const nodes = stableNodes(ksm);
   for (const n of nodes.slice(0, max)) {
     if (n.rmap_hlist_len < 0) {
-      let dups = 0;
-      for (let d = n.dups; d !== null; d = d.dupNext) dups++;
-      lines.push(`  chain #${n.id}: ${dups} dups`);
+      lines.push(`  chain #${n.id}: ${chainDups(n).length} dups`);
     } else {
       lines.push(`  node #${n.id}: KSM page pfn ${n.kpfn}, ${n.rmap_hlist_len} mappings`);
     }
@@ -330,9 +328,9 @@ export async function runTour(o: TourOptions, io: TourIo): Promise<void> {
 
   await chapter('3. The stable tree and the unstable tree');
   for (const l of stableTreeLines(w.ksm, 8)) say(l);
-  say(`  unstable tree: ${w.ksm.unstableItems().length} pages waiting for a twin (the unique half)`);
+  say(`  unstable tree: ${unstableItems(w.ksm).length} pages waiting for a twin (the unique half)`);
   explain('stable tree', 'unstable tree');
-  out.stableNodes = w.ksm.stableNodes().length;
+  out.stableNodes = stableNodes(w.ksm).length;
 
   await chapter('4. The same pages now share KSM pages');
   const after = pageRows(w, show);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { oracleAvailability } from '@mmsim/scenario';
 import { describe, expect, it } from 'vitest';
-import { fixture, mmsim, scenario, usageError } from './helpers.ts';
+import { fixture, mmsim, root, scenario, usageError } from './helpers.ts';
 
 const kernel = oracleAvailability();
 const noKernel = kernel.available ? '' : kernel.reason;
@@ -45,6 +45,33 @@ describe('mmsim run', () => {
     const r = await mmsim(['run', scenario('ksm-tests-unmerge.yaml'), '--strategy', 'follow_page', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).ok).toBe(true);
+  });
+
+  it('--strategy loads a strategy of your own from a file, after checking it', async () => {
+    const own = join(root, 'examples', 'strategy', 'src', 'pmd-batch.ts');
+    const r = await mmsim(['run', scenario('ksm-functional-unmerge.yaml'), '--strategy', own, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).ok).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-'));
+    const lazy = join(dir, 'lazy.mjs');
+    writeFileSync(
+      lazy,
+      "export default { name: 'lazy', kernel: 'none', description: 'unmerges nothing', unmerge: () => 0 };\n",
+    );
+    expect(usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', lazy]))).toMatch(
+      /lazy\.mjs: default: expected a strategy that acts as the built-in ones, found workload mix: lazy differs from folio_walk at report\./,
+    );
+    const clash = join(dir, 'clash.mjs');
+    writeFileSync(
+      clash,
+      "export default { name: 'folio_walk', kernel: 'x', description: 'y', unmerge: () => 0 };\n",
+    );
+    expect(usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', clash]))).toContain(
+      'default.name: expected a name apart from the built-in strategies, found "folio_walk"',
+    );
+    expect(
+      usageError(await mmsim(['run', scenario('ksm-tests-merge.yaml'), '--strategy', join(dir, 'none.ts')])),
+    ).toContain('none.ts: $: expected a module that loads');
   });
 
   it('colour only when asked for (a terminal, no NO_COLOR)', async () => {

@@ -13,13 +13,16 @@ import {
   warnCount,
 } from '@mmsim/core';
 import {
+  chainDups,
   checkKsmInvariants,
   Ksm,
   type KsmStableNode,
+  ksmSlots,
   ksmSysfsWrite,
   PR_SET_MEMORY_MERGE,
   STABLE_NODE_CHAIN,
   STRATEGIES,
+  stableNodes,
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
@@ -389,9 +392,9 @@ export class FuzzWorld {
     const pm = this.m.phys;
     const live = (n: KsmStableNode): boolean =>
       pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM && pm.folio_mapped(n.kpfn);
-    for (const n of this.ksm.stableNodes()) {
+    for (const n of stableNodes(this.ksm)) {
       if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
-        for (let d = n.dups; d !== null; d = d.dupNext) if (live(d)) return true;
+        for (const d of chainDups(n)) if (live(d)) return true;
       } else if (live(n)) return true;
     }
     return false;
@@ -462,7 +465,8 @@ export class FuzzWorld {
     if (m.migrations.size !== 0) problems.push(`${m.migrations.size} migrations unfinished`);
     if (this.ksm.rmap_items !== 0) problems.push(`${this.ksm.rmap_items} rmap_items left`);
     if (this.ksm.pages_shared + this.ksm.pages_sharing !== 0) problems.push('KSM pages left');
-    if (this.ksm.slots().length !== 0) problems.push(`${this.ksm.slots().length} mm_slots left`);
+    const slots = ksmSlots(this.ksm).length;
+    if (slots !== 0) problems.push(`${slots} mm_slots left`);
     if (problems.length > 0) {
       stats.framesLeaked += Math.max(0, leaked);
       throw new Violation(`teardown: ${problems.join(', ')}`);

@@ -5,9 +5,10 @@
 // Every strategy also unshares KSM-placed zero pages (the ~6.6 rule), so that all of them act
 // identically on the same state and only their cost differs.
 
-import { type BreakKsmKind, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
+import { type BreakKsmKind, ENOMEM, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
 import { FOLL_GET, FOLL_MIGRATION, FOLL_REMOTE, follow_page } from '@mmsim/gup';
 import {
+  _PAGE_PRESENT,
   E,
   entry_pfn,
   FAULT_FLAG_REMOTE,
@@ -16,6 +17,7 @@ import {
   handle_mm_fault,
   is_ksm_zero_pte,
   is_migration_entry,
+  type PhysMem,
   pmd_leaf,
   pte_index,
   pte_present,
@@ -43,42 +45,63 @@ import {
   PGWALK_WRLOCK,
   walk_page_range_vma,
 } from '@mmsim/pagewalk';
-import type { Ksm } from './ksm.ts';
 
-/** A break_ksm() implementation: unmerge every KSM page (and KSM zero page) in [start, end). */
+/**
+ * A break_ksm() implementation: unmerge every KSM page, and every KSM-placed zero page, mapped in
+ * [start, end) of one VMA, by faulting a private copy in its place (FAULT_FLAG_UNSHARE, or a write
+ * fault in 6.0/6.1).
+ *
+ * Called with the VMA's mm mmap lock held (for read, or for write when `lock_vma`, which asks the
+ * strategy to write-lock the VMA as 6.5+ does: MADV_UNMERGEABLE and prctl pass true, ksmd's
+ * break_cow() and run=2 false). Stop early (returning 0) once the mm is exiting (mm_users 0).
+ * Returns 0, or a negative errno: -ENOMEM when a fault ran out of memory.
+ *
+ * Everything a strategy needs comes from the VMA: its mm (vma.vm_mm), the machine
+ * (vma.vm_mm.machine: phys, counters), and the @mmsim/pagewalk, @mmsim/gup and @mmsim/mmu
+ * functions. Every strategy must leave the same memory and KSM state as the built-in ones; only the
+ * cost may differ. Per-call state goes to walk.private or the call's own locals, never to module
+ * globals (several machines may exist at once). To try your own: `mmsim run --strategy
+ * ./my-strategy.ts` and `pnpm bench unmerge --strategy ./my-strategy.ts` load a module whose default
+ * export is one (see examples/strategy/).
+ */
 export interface BreakKsmStrategy {
+  /** A short identifier (the `--strategy` name). */
   readonly name: string;
-  /** Which kernel shipped it (or "mmsim" for our own). */
+  /** Which kernel shipped it (or "mmsim", or your own label). */
   readonly kernel: string;
+  /** One line on how it finds and breaks KSM pages. */
   readonly description: string;
-  /** 0, or a negative errno (-ENOMEM when a fault ran out of memory). */
-  unmerge(ksm: Ksm, vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number;
+  unmerge(vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number;
 }
 
-const ENOMEM = 12;
+/** Either fault result that ends the unsharing of a page: no retry can succeed. */
 const STOP = VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM;
 
-/** The PTE at addr (under its PTL) is a KSM page, a migration entry of one, or a KSM zero page:
- * the body shared by the walker callbacks of (D), (E) and (I). */
-function pteIsKsm(ksm: Ksm, lo: number, hi: number): boolean {
-  const pm = ksm.m.phys;
+/** The PTE (lo, hi) maps a KSM page, is a migration entry of one, or is a KSM zero page: the body
+ * shared by the walker callbacks of (D), (E) and (I). */
+function pteIsKsm(pm: PhysMem, lo: number, hi: number): boolean {
   let page = 0;
   if (pte_present(lo)) page = vm_normal_page(pm, lo, hi);
   else if (is_migration_entry(lo, hi)) page = swp_offset(lo, hi);
   return (page !== 0 && pm.PageKsm(page)) || is_ksm_zero_pte(pm, lo, hi);
 }
 
+/** The PMD a callback is about does not point at a PTE table (a THP, or not present). */
+function pmdNoTable(lo: number): boolean {
+  return pmd_leaf(lo) || (lo & _PAGE_PRESENT) === 0;
+}
+
 /** Map the PTE table under a PMD callback's entry and test the PTE at addr (pte_offset_map_lock). */
 function pmdCallbackTest(walk: MmWalk, addr: number): number {
-  const ksm = walk.private as Ksm;
-  const pm = ksm.m.phys;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  if (pmdNoTable(walk.lo)) return 0;
+  const m = walk.mm.machine;
+  const pm = m.phys;
   const pteT = entry_pfn(walk.lo, walk.hi);
-  ptlLock(pm, ksm.m.counters, pteT);
+  ptlLock(pm, m.counters, pteT);
   readEntry(pm, pteT, pte_index(addr));
-  ksm.m.counters.pteRead++;
-  const r = pteIsKsm(ksm, E.lo, E.hi) ? 1 : 0;
-  ptlUnlock(pm, ksm.m.counters, pteT);
+  m.counters.pteRead++;
+  const r = pteIsKsm(pm, E.lo, E.hi) ? 1 : 0;
+  ptlUnlock(pm, m.counters, pteT);
   return r;
 }
 
@@ -87,78 +110,97 @@ function unshare(vma: VmAreaStruct, addr: number): number {
   return handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE);
 }
 
+/** One break_ksm() at one address, with the per-call state of its unmerge (the kernel's locals). */
+type BreakKsmFn<P> = (vma: VmAreaStruct, addr: number, lock_vma: boolean, priv: P) => number;
+
 /** unmerge_ksm_pages(): break_ksm() address by address (until Linux 6.19). */
-function perAddress(breakOne: (ksm: Ksm, vma: VmAreaStruct, addr: number, lock_vma: boolean) => number) {
-  return (ksm: Ksm, vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number => {
-    let err = 0;
-    for (let addr = start; addr < end && err === 0; addr += PAGE_SIZE) {
-      if (vma.vm_mm.mm_users === 0) break;
-      err = breakOne(ksm, vma, addr, lock_vma);
-    }
-    return err;
-  };
+function unmerge_ksm_pages<P>(
+  vma: VmAreaStruct,
+  start: number,
+  end: number,
+  lock_vma: boolean,
+  break_ksm: BreakKsmFn<P>,
+  priv: P,
+): number {
+  let err = 0;
+  for (let addr = start; addr < end && err === 0; addr += PAGE_SIZE) {
+    if (vma.vm_mm.mm_users === 0) break; // ksm_test_exit()
+    err = break_ksm(vma, addr, lock_vma, priv);
+  }
+  return err;
 }
 
 /** (A) Linux 6.0/6.1: follow_page(FOLL_GET|FOLL_MIGRATION|FOLL_REMOTE), then a WRITE fault;
  * one lookup + one fault per merged page. The 6.0 fault reported VM_FAULT_WRITE whenever it
  * broke COW; mmsim's fault is 6.18's (0 on success), so a 0 from the write fault counts as it. */
+function break_ksm_follow_page(vma: VmAreaStruct, addr: number): number {
+  const pm = vma.vm_mm.machine.phys;
+  let ret = 0;
+  do {
+    const page = follow_page(vma, addr, FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE, KERNEL_PROFILES['6.1']);
+    if (page <= 0) break;
+    if (pm.PageKsm(page) || isKsmZeroAt(vma, addr)) {
+      ret = handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
+      if ((ret & STOP) === 0) ret |= VM_FAULT_WRITE;
+    } else ret = VM_FAULT_WRITE;
+    pm.put_page(page);
+  } while ((ret & (VM_FAULT_WRITE | STOP)) === 0);
+  return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+}
+
 export const followPageStrategy: BreakKsmStrategy = {
   name: 'follow_page',
   kernel: '6.0/6.1',
   description: 'follow_page(FOLL_GET|FOLL_MIGRATION) + FAULT_FLAG_WRITE, looping on VM_FAULT_WRITE',
-  unmerge: perAddress((ksm, vma, addr) => {
-    const pm = ksm.m.phys;
-    let ret = 0;
-    do {
-      const page = follow_page(vma, addr, FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE, KERNEL_PROFILES['6.1']);
-      if (page <= 0) break;
-      if (pm.PageKsm(page) || isKsmZeroAt(ksm, vma, addr)) {
-        ret = handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
-        if ((ret & STOP) === 0) ret |= VM_FAULT_WRITE;
-      } else ret = VM_FAULT_WRITE;
-      pm.put_page(page);
-    } while ((ret & (VM_FAULT_WRITE | STOP)) === 0);
-    return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
-  }),
+  unmerge: (vma, start, end, lock_vma) =>
+    unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_follow_page, null),
 };
 
 /** is_ksm_zero_pte() at addr, reading the PTE directly (used by the follow_page strategy, whose
  * 6.0 original predates KSM zero pages). */
-function isKsmZeroAt(ksm: Ksm, vma: VmAreaStruct, addr: number): boolean {
+function isKsmZeroAt(vma: VmAreaStruct, addr: number): boolean {
+  const pm = vma.vm_mm.machine.phys;
   const pteT = vma.vm_mm.find_pte_table(addr);
   if (pteT === 0) return false;
-  readEntry(ksm.m.phys, pteT, pte_index(addr));
-  return is_ksm_zero_pte(ksm.m.phys, E.lo, E.hi);
+  readEntry(pm, pteT, pte_index(addr));
+  return is_ksm_zero_pte(pm, E.lo, E.hi);
 }
 
 /** (D) the thread's v1 6/7: walk_page_range_vma(addr, addr + PAGE_SIZE) with pud_entry and
  * pmd_entry callbacks; two walks + one fault per merged page. (v1's missing unlock on a none
- * PTE is fixed here, as v2 did.) */
+ * PTE is fixed here, as v2 did.) v1's pmd_entry always returned 1 (one page looked up: stop) and
+ * reported KSM-ness through walk.private, its `bool ksm_page`. */
+class KsmPageFlag {
+  ksm_page = false;
+}
+
 const pudPmdOps = mmWalkOps({
-  pud_entry: (walk) => (pmd_leaf(walk.lo) || (walk.lo & 1) === 0 ? 1 : 0),
+  pud_entry: (walk) => (pmdNoTable(walk.lo) ? 1 : 0),
   pmd_entry: (walk, addr) => {
-    // v1 always returned 1 (one page looked up: stop) and reported KSM-ness through private.
-    (walk.private as Ksm).walkHit = pmdCallbackTest(walk, addr);
+    (walk.private as KsmPageFlag).ksm_page = pmdCallbackTest(walk, addr) !== 0;
     return 1;
   },
   walk_lock: PGWALK_RDLOCK,
 });
 
+function break_ksm_pud_pmd(vma: VmAreaStruct, addr: number, _lock_vma: boolean, flag: KsmPageFlag): number {
+  let ret = 0;
+  do {
+    flag.ksm_page = false;
+    const r = walk_page_range_vma(vma, addr, addr + PAGE_SIZE, pudPmdOps, flag);
+    if (r < 0) return r;
+    if (!flag.ksm_page) return 0;
+    ret = unshare(vma, addr);
+  } while ((ret & STOP) === 0);
+  return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+}
+
 export const walkPudPmdStrategy: BreakKsmStrategy = {
   name: 'walk_pud_pmd',
   kernel: 'v1 6/7 (2022, never merged)',
   description: 'walk_page_range_vma(addr, addr+PAGE_SIZE) with pud_entry + pmd_entry, FAULT_FLAG_UNSHARE',
-  unmerge: perAddress((ksm, vma, addr) => {
-    let ret = 0;
-    do {
-      ksm.walkHit = 0;
-      const r = walk_page_range_vma(vma, addr, addr + PAGE_SIZE, pudPmdOps, ksm);
-      if (r < 0) return r;
-      if (ksm.walkHit === 0) return 0;
-      ret = unshare(vma, addr);
-    } while ((ret & STOP) === 0);
-    return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
-  }),
+  unmerge: (vma, start, end, lock_vma) =>
+    unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_pud_pmd, new KsmPageFlag()),
 };
 
 /** (E) Linux 6.2 (v2 8/9): walk_page_range_vma(addr, addr + 1) with only a pmd_entry whose return
@@ -173,59 +215,67 @@ const pmdOpsLockVma = mmWalkOps({
   walk_lock: PGWALK_WRLOCK,
 });
 
+function break_ksm_pmd(vma: VmAreaStruct, addr: number, lock_vma: boolean): number {
+  let ret = 0;
+  do {
+    const r = walk_page_range_vma(vma, addr, addr + 1, lock_vma ? pmdOpsLockVma : pmdOps, null);
+    if (r < 0) return r;
+    if (r === 0) return 0;
+    ret = unshare(vma, addr);
+  } while ((ret & STOP) === 0);
+  return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+}
+
 export const walkPmdStrategy: BreakKsmStrategy = {
   name: 'walk_pmd',
   kernel: '6.2-6.11',
   description: 'walk_page_range_vma(addr, addr+1) with pmd_entry only, FAULT_FLAG_UNSHARE',
-  unmerge: perAddress((ksm, vma, addr, lock_vma) => {
-    let ret = 0;
-    do {
-      const r = walk_page_range_vma(vma, addr, addr + 1, lock_vma ? pmdOpsLockVma : pmdOps, ksm);
-      if (r < 0) return r;
-      if (r === 0) return 0;
-      ret = unshare(vma, addr);
-    } while ((ret & STOP) === 0);
-    return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
-  }),
+  unmerge: (vma, start, end, lock_vma) => unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_pmd, null),
 };
 
 /** (H) Linux 6.12 .. 6.18 — the live kernel's: folio_walk_start(FW_MIGRATION | FW_ZEROPAGE) per
- * address; two lookups + one fault per merged page. */
-const fw = new FolioWalk();
+ * address; two lookups + one fault per merged page. The folio_walk is the kernel's on-stack
+ * `struct folio_walk`, one per unmerge call here. */
+function break_ksm_folio_walk(vma: VmAreaStruct, addr: number, lock_vma: boolean, fw: FolioWalk): number {
+  const pm = vma.vm_mm.machine.phys;
+  if (lock_vma) vma.vmaWriteLocked = true; // vma_start_write()
+  let ret = 0;
+  do {
+    let ksm_page = false;
+    const folio = folio_walk_start(fw, vma, addr, FW_MIGRATION | FW_ZEROPAGE);
+    if (folio !== 0) {
+      if (!pm.folio_test_large(folio) && (pm.PageKsm(folio) || is_ksm_zero_pte(pm, fw.lo, fw.hi)))
+        ksm_page = true;
+      folio_walk_end(fw, vma);
+    }
+    if (!ksm_page) return 0;
+    ret = unshare(vma, addr);
+  } while ((ret & STOP) === 0);
+  return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+}
 
 export const folioWalkStrategy: BreakKsmStrategy = {
   name: 'folio_walk',
   kernel: '6.12-6.18',
   description: 'folio_walk_start(FW_MIGRATION|FW_ZEROPAGE) per address, FAULT_FLAG_UNSHARE',
-  unmerge: perAddress((ksm, vma, addr, lock_vma) => {
-    const pm = ksm.m.phys;
-    if (lock_vma) vma.vmaWriteLocked = true; // vma_start_write()
-    let ret = 0;
-    do {
-      let isKsm = false;
-      const folio = folio_walk_start(fw, vma, addr, FW_MIGRATION | FW_ZEROPAGE);
-      if (folio !== 0) {
-        if (!pm.folio_test_large(folio) && (pm.PageKsm(folio) || is_ksm_zero_pte(pm, fw.lo, fw.hi)))
-          isKsm = true;
-        folio_walk_end(fw, vma);
-      }
-      if (!isKsm) return 0;
-      ret = unshare(vma, addr);
-    } while ((ret & STOP) === 0);
-    return (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
-  }),
+  unmerge: (vma, start, end, lock_vma) =>
+    unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_folio_walk, new FolioWalk()),
 };
 
 /** (I) Linux 6.19 (Pedro Demarchi Gomes, 2025): one walk_page_range_vma() over the whole range,
  * its pmd_entry scanning the PTEs for the first KSM page; walking resumes after each fault.
- * Holes are skipped a whole level at a time. */
-const rangeCursor = { addr: 0 };
-function rangePmdEntry(walk: MmWalk, addr: number, next: number): number {
-  const ksm = walk.private as Ksm;
-  const pm = ksm.m.phys;
-  const c = ksm.m.counters;
-  if (walk.vma!.vm_mm.mm_users === 0) return 0;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+ * Holes are skipped a whole level at a time. The address found goes out through walk.private. */
+class BreakKsmRangeArg {
+  addr = 0;
+}
+
+function break_ksm_pmd_entry(walk: MmWalk, addr: number, next: number): number {
+  const priv = walk.private as BreakKsmRangeArg;
+  const mm = walk.mm;
+  if (mm.mm_users === 0) return 0;
+  if (pmdNoTable(walk.lo)) return 0;
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
   const pteT = entry_pfn(walk.lo, walk.hi);
   ptlLock(pm, c, pteT);
   const w = pm.tableWords(pteT);
@@ -237,8 +287,8 @@ function rangePmdEntry(walk: MmWalk, addr: number, next: number): number {
     const lo = w[o];
     const hi = w[o + 1];
     if (lo === 0 && hi === 0) continue;
-    if (pteIsKsm(ksm, lo, hi)) {
-      rangeCursor.addr = a;
+    if (pteIsKsm(pm, lo, hi)) {
+      priv.addr = a;
       found = 1;
       break;
     }
@@ -246,19 +296,20 @@ function rangePmdEntry(walk: MmWalk, addr: number, next: number): number {
   ptlUnlock(pm, c, pteT);
   return found;
 }
-const rangeOps = mmWalkOps({ pmd_entry: rangePmdEntry, walk_lock: PGWALK_RDLOCK });
-const rangeOpsLockVma = mmWalkOps({ pmd_entry: rangePmdEntry, walk_lock: PGWALK_WRLOCK });
+const rangeOps = mmWalkOps({ pmd_entry: break_ksm_pmd_entry, walk_lock: PGWALK_RDLOCK });
+const rangeOpsLockVma = mmWalkOps({ pmd_entry: break_ksm_pmd_entry, walk_lock: PGWALK_WRLOCK });
 
 export const rangeWalkStrategy: BreakKsmStrategy = {
   name: 'range_walk',
   kernel: '6.19',
   description: 'one walk_page_range_vma(start, end) per KSM page found, FAULT_FLAG_UNSHARE',
-  unmerge: (ksm, vma, start, end, lock_vma) => {
+  unmerge: (vma, start, end, lock_vma) => {
+    const arg = new BreakKsmRangeArg();
     let addr = start;
     for (;;) {
-      const r = walk_page_range_vma(vma, addr, end, lock_vma ? rangeOpsLockVma : rangeOps, ksm);
+      const r = walk_page_range_vma(vma, addr, end, lock_vma ? rangeOpsLockVma : rangeOps, arg);
       if (r <= 0) return r;
-      addr = rangeCursor.addr;
+      addr = arg.addr;
       const ret = unshare(vma, addr);
       if ((ret & VM_FAULT_OOM) !== 0) return -ENOMEM;
       if ((ret & STOP) !== 0) return 0;
@@ -275,16 +326,21 @@ export const rangeWalkStrategy: BreakKsmStrategy = {
  * each fault as range_walk's does: the upper levels are read once per PMD, one callback runs per
  * PMD, and each KSM page costs two PTE reads (find, re-check) plus the fault. Should the PMD no
  * longer point at the table after the fault (it cannot for an UNSHARE of an anon PTE, but the
- * walker contract allows it), the callback asks the walker for ACTION_AGAIN.
+ * walker contract allows it), the callback asks the walker for ACTION_AGAIN. A fault that cannot
+ * make progress stops the walk; its error goes out through walk.private.
  */
-const faultState = { err: 0 };
+class WalkFaultArg {
+  err = 0;
+}
+
 function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
-  const ksm = walk.private as Ksm;
+  const priv = walk.private as WalkFaultArg;
   const vma = walk.vma!;
-  const pm = ksm.m.phys;
-  const c = ksm.m.counters;
-  if (vma.vm_mm.mm_users === 0) return 0;
-  if (pmd_leaf(walk.lo) || (walk.lo & 1) === 0) return 0;
+  const mm = walk.mm;
+  if (mm.mm_users === 0) return 0;
+  if (pmdNoTable(walk.lo)) return 0;
+  const pm = mm.machine.phys;
+  const c = mm.machine.counters;
   const pmdLo = walk.lo;
   const pmdHi = walk.hi;
   const pteT = entry_pfn(pmdLo, pmdHi);
@@ -296,14 +352,14 @@ function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
     c.pteRead++;
     const lo = w[o];
     const hi = w[o + 1];
-    if ((lo === 0 && hi === 0) || !pteIsKsm(ksm, lo, hi)) {
+    if ((lo === 0 && hi === 0) || !pteIsKsm(pm, lo, hi)) {
       a += PAGE_SIZE;
       continue;
     }
     ptlUnlock(pm, c, pteT);
     const ret = unshare(vma, a);
     if ((ret & STOP) !== 0) {
-      faultState.err = (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
+      priv.err = (ret & VM_FAULT_OOM) !== 0 ? -ENOMEM : 0;
       return 1; // stop the walk: the fault cannot make progress
     }
     readEntry(pm, walk.table, walk.index);
@@ -324,16 +380,16 @@ export const walkFaultStrategy: BreakKsmStrategy = {
   name: 'walk_fault',
   kernel: 'mmsim',
   description: 'one walk_page_range_vma(start, end); pmd_entry unshares KSM pages in place and continues',
-  unmerge: (ksm, vma, start, end, lock_vma) => {
-    faultState.err = 0;
-    const r = walk_page_range_vma(vma, start, end, lock_vma ? faultingOpsLockVma : faultingOps, ksm);
+  unmerge: (vma, start, end, lock_vma) => {
+    const arg = new WalkFaultArg();
+    const r = walk_page_range_vma(vma, start, end, lock_vma ? faultingOpsLockVma : faultingOps, arg);
     if (r < 0) return r;
-    return faultState.err;
+    return arg.err;
   },
 };
 
 /** The strategies by name; a Ksm starts with its Machine's kernel's (kernelStrategy()). */
-export const STRATEGIES: Record<string, BreakKsmStrategy> = {
+export const STRATEGIES: Readonly<Record<string, BreakKsmStrategy>> = {
   follow_page: followPageStrategy,
   walk_pud_pmd: walkPudPmdStrategy,
   walk_pmd: walkPmdStrategy,

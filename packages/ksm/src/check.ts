@@ -7,6 +7,7 @@ import { rbtreeCheck } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
 import type { KsmUnstableNode } from './rmap_item.ts';
 import { type KsmStableNode, SEQNR_MASK, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
+import { chainDups, ksmSlots, stableNodes } from './views.ts';
 
 export function checkKsmInvariants(ksm: Ksm): void {
   const errors: string[] = [];
@@ -19,13 +20,13 @@ export function checkKsmInvariants(ksm: Ksm): void {
   // Mid-scan, every node of an unstable tree is its item's, marked UNSTABLE in that tree with this
   // scan's seqnr. Between two full scans the last scan's tree may still hold items that left it
   // (rb_erase() is for this scan's tree only; ksmd empties the old one when the next scan starts).
-  const midScan = ksm.scanSlot !== ksm.mmHead;
+  const midScan = ksm.ksm_scan.mm_slot !== ksm.ksm_mm_head;
   const unstable = (n: KsmUnstableNode | null, nid: number): void => {
     if (n === null) return;
     const it = n.item;
     const aflags = ri.aflags[it];
     const inTree = ri.node.get(it) === n && (aflags & UNSTABLE_FLAG) !== 0;
-    const seqnrOk = !midScan || (aflags & SEQNR_MASK) === (ksm.seqnr & SEQNR_MASK);
+    const seqnrOk = !midScan || (aflags & SEQNR_MASK) === (ksm.ksm_scan.seqnr & SEQNR_MASK);
     if (inTree ? ri.nid[it] !== nid || !seqnrOk : midScan)
       errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in this tree`);
     unstable(n.rb_left, nid);
@@ -43,7 +44,7 @@ export function checkKsmInvariants(ksm: Ksm): void {
   let chains = 0;
   let dups = 0;
   const perMm = new Map<unknown, { items: number; merging: number }>();
-  for (const slot of ksm.slots()) {
+  for (const slot of ksmSlots(ksm)) {
     let prev = -1;
     const mm = slot.mm!;
     const rec = { items: 0, merging: 0 };
@@ -93,10 +94,10 @@ export function checkKsmInvariants(ksm: Ksm): void {
       }
     }
   };
-  for (const n of ksm.stableNodes()) {
+  for (const n of stableNodes(ksm)) {
     if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
       chains++;
-      for (let d = n.dups; d !== null; d = d.dupNext) {
+      for (const d of chainDups(n)) {
         dups++;
         if (!d.isDup || d.chain !== n) errors.push(`chain ${n.id}: dup ${d.id} not linked back`);
         checkNode(d);

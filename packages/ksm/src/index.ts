@@ -26,8 +26,10 @@ export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode }
 export { KNOBS, type KnobInfo, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,
+  KsmScan,
   KsmStableNode,
   STABLE_FLAG,
   STABLE_NODE_CHAIN,
   UNSTABLE_FLAG,
 } from './types.ts';
+export { chainDups, hlistItems, ksmSlots, rmapItemView, stableNodes, unstableItems } from './views.ts';

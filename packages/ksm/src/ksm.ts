@@ -3,7 +3,6 @@
 // reconstruction and the points where 6.18 differs from older kernels).
 
 import {
-  alignDown,
   BUG,
   EBUSY,
   EFAULT,
@@ -12,13 +11,13 @@ import {
   PAGE_SIZE,
   PMD_SIZE,
   subpageIndex,
-  tableIndex,
   VM_BUG_ON,
   WARN_ON,
 } from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
+  _PAGE_PRESENT,
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
@@ -61,7 +60,16 @@ import {
   vm_normal_page,
   vma_address,
 } from '@mmsim/mmu';
-import { FolioWalk, folio_walk_end, folio_walk_start } from '@mmsim/pagewalk';
+import {
+  FolioWalk,
+  folio_walk_end,
+  folio_walk_start,
+  type MmWalk,
+  type MmWalkOps,
+  mmWalkOps,
+  PGWALK_RDLOCK,
+  walk_page_range_vma,
+} from '@mmsim/pagewalk';
 import {
   RB_CLEAR_NODE,
   RB_ROOT,
@@ -72,9 +80,23 @@ import {
   rb_replace_node,
 } from '@mmsim/rbtree';
 import { type BreakKsmStrategy, kernelStrategy } from './break_ksm.ts';
-import { KsmRmapItems, type KsmRmapItemView, type KsmUnstableNode } from './rmap_item.ts';
+import {
+  HlistHead,
+  hlist_add_head,
+  hlist_del_init,
+  hlist_empty,
+  hlist_is_singular_node,
+  id_hlist_add_head,
+  id_hlist_del,
+  list_add_tail,
+  list_del_init,
+  list_empty,
+  list_move,
+} from './list.ts';
+import { KsmRmapItems, type KsmUnstableNode } from './rmap_item.ts';
 import {
   KsmMmSlot,
+  KsmScan,
   KsmStableNode,
   SEQNR_MASK,
   STABLE_FLAG,
@@ -126,6 +148,86 @@ export function vma_ksm_compatible(vma: VmAreaStruct): boolean {
   return (vma.vm_flags & (VM_SHARED | VM_MAYSHARE | VM_SPECIAL | VM_HUGETLB)) === 0;
 }
 
+/** The PTE write_protect_page() left (its `pte_t *orig_pte`), and where it is, for replace_page(). */
+class OrigPte {
+  addr = 0;
+  table = 0;
+  idx = 0;
+  lo = 0;
+  hi = 0;
+}
+
+/** The two `struct ksm_stable_node **` arguments of chain()/chain_prune(): in, the tree node; out,
+ * that node (or the dup a collapsed chain became, or null for a freed chain) and its dup. */
+class StableNodeRefs {
+  stable_node: KsmStableNode | null = null;
+  stable_node_dup: KsmStableNode | null = null;
+}
+
+/** struct ksm_next_page_arg: what ksm_next_page_pmd_entry() found (walk.private). */
+class KsmNextPageArg {
+  /** The page found, referenced (0 for none). */
+  page = 0;
+  /** Its address. */
+  addr = 0;
+}
+
+/**
+ * ksm_next_page_pmd_entry() (mm/ksm.c, 6.18): the first anonymous page mapped in [addr, end) under
+ * this PMD, referenced, into walk.private; 1 stops the walk there, 0 goes on with the next PMD.
+ * A THP's subpage at addr is returned as it is (ksmd splits the THP when it merges).
+ */
+function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): number {
+  const priv = walk.private as KsmNextPageArg;
+  const mm = walk.mm;
+  if (mm.mm_users === 0) return 0; // ksm_test_exit()
+  const m = mm.machine;
+  const pm = m.phys;
+  const c = m.counters;
+  const lo = walk.lo;
+  const hi = walk.hi;
+  if (pmd_leaf(lo)) {
+    const pfn = entry_pfn(lo, hi);
+    // pmd_present() as x86 has it (PRESENT, PROTNONE or PSE): a PROT_NONE THP is scanned.
+    // vm_normal_page_pmd() is NULL for the huge zero page.
+    if (!pmd_present(lo) || pm.is_huge_zero_pfn(pfn) || !pm.PageAnon(pfn)) return 0;
+    const page = pfn + subpageIndex(addr, PMD_SIZE);
+    pm.get_page(page);
+    priv.page = page;
+    priv.addr = addr;
+    return 1;
+  }
+  if ((lo & _PAGE_PRESENT) === 0) return 0;
+  // pte_offset_map_lock()
+  const pteT = entry_pfn(lo, hi);
+  ptlLock(pm, c, pteT);
+  const w = pm.tableWords(pteT);
+  const base = pm.tableBase(pteT);
+  for (; addr < end; addr += PAGE_SIZE) {
+    const o = base + pte_index(addr) * 2;
+    const plo = w[o];
+    c.pteRead++;
+    // pte_present(): a PROT_NONE PTE (_PAGE_PROTNONE, not _PAGE_PRESENT) still maps its page,
+    // and is returned like any other (ksm_tests -a '' merges).
+    if (!pte_present(plo)) continue;
+    const page = vm_normal_page(pm, plo, w[o + 1]);
+    if (page === 0 || !pm.PageAnon(page)) continue;
+    pm.get_page(page);
+    ptlUnlock(pm, c, pteT);
+    priv.page = page;
+    priv.addr = addr;
+    return 1;
+  }
+  ptlUnlock(pm, c, pteT);
+  return 0;
+}
+
+/** ksm_next_page_ops: created once (monomorphic calls from the walker). */
+const ksm_next_page_ops: MmWalkOps = mmWalkOps({
+  pmd_entry: ksm_next_page_pmd_entry,
+  walk_lock: PGWALK_RDLOCK,
+});
+
 /**
  * KSM for one simulated machine: construct it once, it installs itself in machine.hooks.
  * ksmd is a stepping machine: runBatch(), runFullScans(n), converge().
@@ -156,8 +258,6 @@ export class Ksm {
   pages_scanned = 0;
   pages_skipped = 0;
   zero_pages = 0;
-  /** ksm_scan.seqnr: completed full scans (full_scans). */
-  seqnr = 0;
   // ---- trees and lists ----
   /** root_stable_tree[nid] / root_unstable_tree[nid]: one tree per NUMA node, only [0] used while
    * merge_across_nodes = 1. */
@@ -166,13 +266,9 @@ export class Ksm {
   /** rmap_item_cache: every rmap_item, by id. */
   readonly rmap_item_cache = new KsmRmapItems();
   /** ksm_mm_head: the scan list sentinel. */
-  readonly mmHead: KsmMmSlot = new KsmMmSlot(null);
-  /** The scan cursor (struct ksm_scan). */
-  scanSlot: KsmMmSlot;
-  scanAddress = 0;
-  /** ksm_scan.rmap_list, the link the next rmap_item hangs on: the rmap_list of this item, or
-   * of scanSlot when 0. */
-  scanLink = 0;
+  readonly ksm_mm_head: KsmMmSlot = new KsmMmSlot(null);
+  /** The scan cursor. */
+  readonly ksm_scan: KsmScan = new KsmScan(this.ksm_mm_head);
   /** migrate_nodes: stable nodes whose KSM page moved to another NUMA node, waiting to be
    * re-linked into their new node's tree by stable_tree_search(). */
   readonly migrate_nodes: Set<KsmStableNode> = new Set();
@@ -183,21 +279,26 @@ export class Ksm {
   /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl: the machine's
    * kernel's unless a caller picks another. */
   strategy: BreakKsmStrategy;
-  /** Scratch flag of the walk_pud_pmd strategy's callbacks (v1's `bool ksm_page`). */
-  walkHit = 0;
   /** Failure injection for rmap_item and stable node allocations. */
   failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
   /** Advisor state (struct advisor_ctx). */
   private advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
 
-  // Scratch results of the scan lookup and unstable search.
+  // Per-call state of functions that are never re-entered, kept per Machine so that nothing is
+  // allocated per page: the page scan_get_next_rmap_item() returns (its `struct page **`), the tree
+  // page unstable_tree_search_insert() returns (`tree_pagep`), ksm_next_page_pmd_entry()'s
+  // walk.private, the orig_pte of write_protect_page() for replace_page(), the
+  // `struct ksm_stable_node **` pair of chain()/chain_prune(), get_mergeable_page()'s folio_walk.
   private scanPage = 0;
   private treePage = 0;
+  private readonly next_page_arg = new KsmNextPageArg();
+  private readonly orig_pte = new OrigPte();
+  private readonly chain_refs = new StableNodeRefs();
+  private readonly mergeable_fw = new FolioWalk();
 
   constructor(m: Machine) {
     this.m = m;
     this.strategy = kernelStrategy(m.kernel);
-    this.scanSlot = this.mmHead;
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
     this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
@@ -225,7 +326,7 @@ export class Ksm {
       pages_volatile: Math.max(volatile, 0),
       pages_scanned: this.pages_scanned,
       pages_skipped: this.pages_skipped,
-      full_scans: this.seqnr,
+      full_scans: this.ksm_scan.seqnr,
       stable_node_chains: this.stable_node_chains,
       stable_node_dups: this.stable_node_dups,
       ksm_zero_pages: this.zero_pages,
@@ -250,7 +351,7 @@ export class Ksm {
 
   /** ksmd_should_run(). */
   ksmd_should_run(): boolean {
-    return (this.run & KSM_RUN_MERGE) !== 0 && this.mmHead.next !== this.mmHead;
+    return (this.run & KSM_RUN_MERGE) !== 0 && !list_empty(this.ksm_mm_head);
   }
 
   /** One ksmd iteration: a batch of pages_to_scan pages, then the sleep (virtual time). */
@@ -264,17 +365,18 @@ export class Ksm {
    * Runs regardless of the `run` knob, as a test harness driving ksmd would.
    */
   runFullScans(n: number): void {
-    const target = this.seqnr + n;
+    const scan = this.ksm_scan;
+    const target = scan.seqnr + n;
     let idle = 0;
-    while (this.seqnr < target) {
-      if (this.mmHead.next === this.mmHead) {
+    while (scan.seqnr < target) {
+      if (list_empty(this.ksm_mm_head)) {
         // Nothing registered: ksmd would sleep; full_scans does not move.
         if (++idle > 2) return;
       }
-      const before = this.seqnr;
+      const before = scan.seqnr;
       this.ksm_do_scan(this.pages_to_scan > 0 ? this.pages_to_scan : 1);
       this.m.clock.advanceMs(this.sleep_millisecs);
-      if (this.seqnr === before && this.pages_to_scan === 0) return;
+      if (scan.seqnr === before && this.pages_to_scan === 0) return;
     }
   }
 
@@ -311,97 +413,16 @@ export class Ksm {
     }
   }
 
-  /**
-   * The 6.18 scan lookup (walk_page_range_vma() with ksm_next_page_pmd_entry()): the first
-   * anonymous page mapped at or after `addr` in the VMA, with a folio reference taken; sets
-   * this.scanPage and returns its address, or -1 when the rest of the VMA holds none.
-   */
-  private ksm_next_page(vma: VmAreaStruct, addr: number, end: number): number {
-    const mm = vma.vm_mm;
-    const m = this.m;
-    const pm = m.phys;
-    const c = m.counters;
-    c.walks++;
-    while (addr < end) {
-      // The walker's descent: every upper-level entry read, and an empty one skips its whole span.
-      const pmdT = mm.find_pmd_table(addr);
-      c.pgdRead++;
-      c.p4dRead++;
-      c.pudRead++;
-      if (pmdT === 0) {
-        addr = this.upperHoleEnd(mm, addr);
-        continue;
-      }
-      const next = Math.min(end, alignDown(addr, PMD_SIZE) + PMD_SIZE);
-      readEntry(pm, pmdT, pmd_index(addr));
-      c.pmdRead++;
-      const lo = E.lo;
-      const hi = E.hi;
-      if (lo === 0 && hi === 0) {
-        addr = next;
-        continue;
-      }
-      c.walkCallbacks++;
-      if (pmd_leaf(lo)) {
-        const pfn = entry_pfn(lo, hi);
-        // pmd_present() as x86 has it (PRESENT, PROTNONE or PSE): a PROT_NONE THP is scanned.
-        if (pmd_present(lo) && !pm.is_huge_zero_pfn(pfn) && pm.PageAnon(pfn)) {
-          const page = pfn + subpageIndex(addr, PMD_SIZE);
-          pm.get_page(page);
-          this.scanPage = page;
-          return addr;
-        }
-        addr = next;
-        continue;
-      }
-      if ((lo & 1) === 0) {
-        addr = next;
-        continue;
-      }
-      const pteT = entry_pfn(lo, hi);
-      ptlLock(pm, c, pteT);
-      const w = pm.tableWords(pteT);
-      const base = pm.tableBase(pteT);
-      for (; addr < next; addr += PAGE_SIZE) {
-        const o = base + pte_index(addr) * 2;
-        const plo = w[o];
-        c.pteRead++;
-        // pte_present(): a PROT_NONE PTE (_PAGE_PROTNONE, not _PAGE_PRESENT) still maps its
-        // page, and ksm_next_page_pmd_entry() returns it like any other (ksm_tests -a '' merges).
-        if (!pte_present(plo)) continue;
-        const page = vm_normal_page(pm, plo, w[o + 1]);
-        if (page === 0 || !pm.PageAnon(page)) continue;
-        pm.get_page(page);
-        ptlUnlock(pm, c, pteT);
-        this.scanPage = page;
-        return addr;
-      }
-      ptlUnlock(pm, c, pteT);
-    }
-    return -1;
-  }
-
-  /** Where the empty upper-level entry covering addr ends (PGD with 5 levels, P4D, or PUD). */
-  private upperHoleEnd(mm: MmStruct, addr: number): number {
-    const pm = this.m.phys;
-    let t = mm.pgd;
-    if (mm.levels === 5) {
-      readEntry(pm, t, tableIndex(addr, 48));
-      if (E.lo === 0 && E.hi === 0) return alignDown(addr, 2 ** 48) + 2 ** 48;
-      t = entry_pfn(E.lo, E.hi);
-    }
-    readEntry(pm, t, tableIndex(addr, 39));
-    if (E.lo === 0 && E.hi === 0) return alignDown(addr, 2 ** 39) + 2 ** 39;
-    return alignDown(addr, 2 ** 30) + 2 ** 30;
-  }
-
-  /** scan_get_next_rmap_item(): the next page to look at, with its rmap_item (or 0). */
+  /** scan_get_next_rmap_item(): the next page to look at (this.scanPage, referenced), with its
+   * rmap_item, or 0 at the end of a full scan (or when no rmap_item could be allocated). */
   private scan_get_next_rmap_item(): number {
     const m = this.m;
     const pm = m.phys;
-    if (this.mmHead.next === this.mmHead) return 0;
-    let slot = this.scanSlot;
-    if (slot === this.mmHead) {
+    const head = this.ksm_mm_head;
+    const scan = this.ksm_scan;
+    if (list_empty(head)) return 0;
+    let slot = scan.mm_slot;
+    if (slot === head) {
       this.advisor_start_scan();
       // Prune stale nodes parked on migrate_nodes (their pages may have been freed).
       if (this.merge_across_nodes === 0) {
@@ -413,40 +434,42 @@ export class Ksm {
       // Empty the unstable tree at the start of each full scan (counters untouched; the items keep
       // their stale rb nodes until remove_rmap_item_from_tree() sees an older seqnr).
       for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
-      slot = this.mmHead.next;
-      this.scanSlot = slot;
-      if (slot === this.mmHead) return 0;
-      this.scanAddress = 0;
-      this.scanLink = 0;
-      m.trace.emit('ksm_start_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
+      slot = head.next;
+      scan.mm_slot = slot;
+      if (slot === head) return 0;
+      scan.address = 0;
+      scan.rmap_list = 0;
+      m.trace.emit('ksm_start_scan', { seq: scan.seqnr, rmap_items: this.rmap_items });
     }
+    const arg = this.next_page_arg;
+    // next_mm:
     for (;;) {
       const mm = slot.mm!;
       mm.mmap_read_lock();
       let exiting = mm.mm_users === 0;
       if (!exiting) {
-        for (let vma = mm.find_vma(this.scanAddress); vma !== null; vma = mm.find_vma(vma.vm_end)) {
+        for (let vma = mm.find_vma(scan.address); vma !== null; vma = mm.find_vma(vma.vm_end)) {
           if ((vma.vm_flags & VM_MERGEABLE) === 0) continue;
-          if (this.scanAddress < vma.vm_start) this.scanAddress = vma.vm_start;
-          if (vma.anon_vma === null) this.scanAddress = vma.vm_end;
-          while (this.scanAddress < vma.vm_end) {
+          if (scan.address < vma.vm_start) scan.address = vma.vm_start;
+          if (vma.anon_vma === null) scan.address = vma.vm_end;
+          while (scan.address < vma.vm_end) {
             if (mm.mm_users === 0) break;
-            const found = this.ksm_next_page(vma, this.scanAddress, vma.vm_end);
-            if (found < 0) {
-              this.scanAddress = vma.vm_end;
+            if (walk_page_range_vma(vma, scan.address, vma.vm_end, ksm_next_page_ops, arg) <= 0) {
+              scan.address = vma.vm_end;
               break;
             }
-            this.scanAddress = found;
-            const page = this.scanPage;
-            const item = this.get_next_rmap_item(slot, this.scanLink, found);
+            scan.address = arg.addr;
+            const page = arg.page;
+            const item = this.get_next_rmap_item(slot, scan.rmap_list, scan.address);
             if (item !== 0) {
-              this.scanLink = item;
+              scan.rmap_list = item;
               if (this.should_skip_rmap_item(page, item)) {
                 pm.put_page(page);
-                this.scanAddress += PAGE_SIZE;
+                scan.address += PAGE_SIZE; // next_page:
                 continue;
               }
-              this.scanAddress += PAGE_SIZE;
+              scan.address += PAGE_SIZE;
+              this.scanPage = page;
             } else pm.put_page(page);
             mm.mmap_read_unlock();
             return item;
@@ -455,35 +478,34 @@ export class Ksm {
         exiting = mm.mm_users === 0;
       }
       if (exiting) {
-        this.scanAddress = 0;
-        this.scanLink = 0;
+        // no_vmas:
+        scan.address = 0;
+        scan.rmap_list = 0;
       }
-      this.remove_trailing_rmap_items(slot, this.scanLink);
+      this.remove_trailing_rmap_items(slot, scan.rmap_list);
       const nextSlot = slot.next;
-      this.scanSlot = nextSlot;
-      if (this.scanAddress === 0) {
+      scan.mm_slot = nextSlot;
+      if (scan.address === 0) {
         // No VM_MERGEABLE VMA (or the mm is exiting): forget the mm.
-        this.unlinkSlot(slot);
+        this.free_mm_slot(slot);
         mm.flags &= ~MMF_VM_MERGEABLE;
         if (exiting) mm.flags &= ~MMF_VM_MERGE_ANY;
         mm.mmap_read_unlock();
       } else mm.mmap_read_unlock();
-      if (nextSlot === this.mmHead) break;
+      if (nextSlot === head) break;
       slot = nextSlot;
-      this.scanAddress = 0;
-      this.scanLink = 0;
+      scan.address = 0;
+      scan.rmap_list = 0;
     }
     this.advisor_stop_scan();
-    this.seqnr++;
-    m.trace.emit('ksm_stop_scan', { seq: this.seqnr, rmap_items: this.rmap_items });
+    scan.seqnr++;
+    m.trace.emit('ksm_stop_scan', { seq: scan.seqnr, rmap_items: this.rmap_items });
     return 0;
   }
 
-  private unlinkSlot(slot: KsmMmSlot): void {
-    slot.prev.next = slot.next;
-    slot.next.prev = slot.prev;
-    slot.next = slot;
-    slot.prev = slot;
+  /** hash_del() + list_del() of an mm_slot, and mm_slot_free(). */
+  private free_mm_slot(slot: KsmMmSlot): void {
+    list_del_init(slot);
     if (slot.mm !== null) slot.mm.ksmSlot = null;
   }
 
@@ -745,16 +767,17 @@ export class Ksm {
     return err;
   }
 
-  /** The PTE mapping `page` in `vma` (page_vma_mapped_walk() for one page): sets wp.* */
+  /** The PTE mapping `page` in `vma` (page_vma_mapped_walk() for one page): sets this.orig_pte. */
   private findPte(vma: VmAreaStruct, page: number): boolean {
     const pm = this.m.phys;
+    const wp = this.orig_pte;
     const addr = vma_address(vma, pm.index[page]);
     if (addr < 0) return false;
     const mm = vma.vm_mm;
     const pmdT = mm.find_pmd_table(addr);
     if (pmdT === 0) return false;
     readEntry(pm, pmdT, pmd_index(addr));
-    if (pmd_leaf(E.lo) || (E.lo & 1) === 0) return false;
+    if (pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) return false;
     const pteT = entry_pfn(E.lo, E.hi);
     const idx = pte_index(addr);
     readEntry(pm, pteT, idx);
@@ -767,10 +790,11 @@ export class Ksm {
     return true;
   }
 
-  /** write_protect_page(): make the page's only PTE in vma clean and read-only (wp.lo/hi). */
+  /** write_protect_page(): make the page's only PTE in vma clean and read-only (this.orig_pte). */
   private write_protect_page(vma: VmAreaStruct, page: number): number {
     const m = this.m;
     const pm = m.phys;
+    const wp = this.orig_pte;
     if (pm.folio_test_large(pm.folio(page))) return -EFAULT;
     if (!this.findPte(vma, page)) return -EFAULT;
     ptlLock(pm, m.counters, wp.table);
@@ -796,11 +820,13 @@ export class Ksm {
     return 0;
   }
 
-  /** replace_page(): map kpage (or the zero page) where `page` was, with the PTE from wp. */
+  /** replace_page(): map kpage (or the zero page) where `page` was, checking the PTE is still
+   * this.orig_pte. */
   private replace_page(vma: VmAreaStruct, page: number, kpage: number): number {
     const m = this.m;
     const pm = m.phys;
     const mm = vma.vm_mm;
+    const wp = this.orig_pte;
     const origLo = wp.lo;
     const origHi = wp.hi;
     const table = wp.table;
@@ -926,15 +952,11 @@ export class Ksm {
     this.nodes.delete(node.id);
   }
 
-  /** stable_node_dup_del(): unlink a dup from its chain, or a regular node from the tree. */
+  /** stable_node_dup_del(): unlink a dup from its chain (__stable_node_dup_del()), or a regular
+   * node from the tree. */
   private stable_node_dup_del(node: KsmStableNode): void {
     if (node.isDup) {
-      const chain = node.chain!;
-      if (node.dupPrev !== null) node.dupPrev.dupNext = node.dupNext;
-      else chain.dups = node.dupNext;
-      if (node.dupNext !== null) node.dupNext.dupPrev = node.dupPrev;
-      node.dupNext = null;
-      node.dupPrev = null;
+      hlist_del_init(node);
       node.isDup = false;
       node.chain = null;
       this.stable_node_dups--;
@@ -945,14 +967,15 @@ export class Ksm {
   }
 
   /** alloc_stable_node_chain(): `dup` is replaced in the tree by a new chain holding it. */
-  private alloc_stable_node_chain(dup: KsmStableNode): KsmStableNode | null {
+  private alloc_stable_node_chain(dup: KsmStableNode, root: RbRoot<KsmStableNode>): KsmStableNode | null {
     const chain = this.allocNode();
     if (chain === null) return null;
+    chain.dups = new HlistHead<KsmStableNode>();
     chain.rmap_hlist_len = STABLE_NODE_CHAIN;
     chain.chain_prune_time = this.m.clock.jiffies;
     chain.nid = dup.nid;
     this.stable_node_chains++;
-    rb_replace_node(dup, chain, this.root_stable_tree[dup.nid]);
+    rb_replace_node(dup, chain, root);
     RB_CLEAR_NODE(dup);
     this.stable_node_chain_add_dup(dup, chain);
     return chain;
@@ -960,18 +983,15 @@ export class Ksm {
 
   /** stable_node_chain_add_dup(): at the head of the chain's dups. */
   private stable_node_chain_add_dup(dup: KsmStableNode, chain: KsmStableNode): void {
-    dup.isDup = true;
+    dup.isDup = true; // dup->head = STABLE_NODE_DUP_HEAD
     dup.chain = chain;
-    dup.dupPrev = null;
-    dup.dupNext = chain.dups;
-    if (chain.dups !== null) chain.dups.dupPrev = dup;
-    chain.dups = dup;
+    hlist_add_head(dup, chain.dups!);
     this.stable_node_dups++;
   }
 
   /** free_stable_node_chain(). */
-  private free_stable_node_chain(chain: KsmStableNode): void {
-    rb_erase(chain, this.root_stable_tree[chain.nid]);
+  private free_stable_node_chain(chain: KsmStableNode, root: RbRoot<KsmStableNode>): void {
+    rb_erase(chain, root);
     RB_CLEAR_NODE(chain);
     this.free_stable_node(chain);
     this.stable_node_chains--;
@@ -980,11 +1000,17 @@ export class Ksm {
   /**
    * stable_node_dup(): choose a dup of a chain for a new sharer (prune: visit all, the fullest
    * candidate wins; otherwise the first candidate). Returns the dup's page (referenced) or 0;
-   * dupOut.node receives the dup, chainOut.node the (possibly collapsed) node.
+   * refs.stable_node_dup receives the dup, refs.stable_node the chain, or the dup it collapsed
+   * into, or null for a chain freed because no dup was left.
    */
-  private stable_node_dup(chain: KsmStableNode, prune_requested: boolean): number {
+  private stable_node_dup(
+    refs: StableNodeRefs,
+    root: RbRoot<KsmStableNode>,
+    prune_requested: boolean,
+  ): number {
     const pm = this.m.phys;
     const clock = this.m.clock;
+    const chain = refs.stable_node!;
     const prune =
       prune_requested &&
       !(
@@ -992,70 +1018,71 @@ export class Ksm {
         chain.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)
       );
     if (prune) chain.chain_prune_time = clock.jiffies;
+    const dups = chain.dups!;
     let found: KsmStableNode | null = null;
-    let foundPage = 0;
-    let foundLen = 0;
-    let dup = chain.dups;
-    while (dup !== null) {
-      const next = dup.dupNext;
-      const f = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
-      if (f === 0) {
-        dup = next;
-        continue;
-      }
+    let tree_folio = 0;
+    let found_rmap_hlist_len = 0;
+    // hlist_for_each_entry_safe(): ksm_get_folio() may free the dup it is given.
+    for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
+      next = dup.next;
+      const folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+      if (folio === 0) continue;
+      // Pick the best candidate if possible.
       if (
         found === null ||
         (this.is_page_sharing_candidate(dup) &&
-          (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > foundLen))
+          (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > found_rmap_hlist_len))
       ) {
-        if (found !== null) pm.put_page(foundPage);
+        if (found !== null) pm.put_page(tree_folio);
         found = dup;
-        foundPage = f;
-        foundLen = dup.rmap_hlist_len;
+        found_rmap_hlist_len = found.rmap_hlist_len;
+        tree_folio = folio;
         if (!prune && this.is_page_sharing_candidate(found)) break;
-        dup = next;
         continue;
       }
-      pm.put_page(f);
-      dup = next;
+      pm.put_page(folio);
     }
     if (found !== null) {
-      if (chain.dups === found && found.dupNext === null) {
-        // The chain's only dup: collapse the chain into a regular node.
+      if (hlist_is_singular_node(found, dups)) {
+        // The chain's only dup: drop the chain, the dup takes its place in the tree.
         this.stable_node_dup_del(found);
-        rb_replace_node(chain, found, this.root_stable_tree[chain.nid]);
+        rb_replace_node(chain, found, root);
         RB_CLEAR_NODE(chain);
         this.free_stable_node(chain);
         this.stable_node_chains--;
-        chainOut.node = found;
-      } else {
-        chainOut.node = chain;
-        if (chain.dups !== found && this.__is_page_sharing_candidate(found, 1)) {
-          // move to the head of the chain
-          if (found.dupPrev !== null) found.dupPrev.dupNext = found.dupNext;
-          if (found.dupNext !== null) found.dupNext.dupPrev = found.dupPrev;
-          found.dupPrev = null;
-          found.dupNext = chain.dups;
-          if (chain.dups !== null) chain.dups.dupPrev = found;
-          chain.dups = found;
-        }
+        refs.stable_node = found;
+      } else if (dups.first !== found && this.__is_page_sharing_candidate(found, 1)) {
+        // It can take one more merge after this one: to the head, for the next search.
+        hlist_del_init(found);
+        hlist_add_head(found, dups);
       }
     } else {
-      this.free_stable_node_chain(chain);
-      chainOut.node = null;
+      this.free_stable_node_chain(chain, root);
+      refs.stable_node = null;
     }
-    dupOut.node = found;
-    return foundPage;
+    refs.stable_node_dup = found;
+    return tree_folio;
   }
 
-  /** __stable_node_chain(): for a regular node its page; for a chain, stable_node_dup(). */
-  private __stable_node_chain(node: KsmStableNode, prune: boolean): number {
-    if (!this.is_stable_node_chain(node)) {
-      dupOut.node = node;
-      chainOut.node = node;
-      return this.ksm_get_folio(node, KSM_GET_FOLIO_NOLOCK);
+  /** __stable_node_chain(): for a regular node its page (and the node as its own dup); for a
+   * chain, stable_node_dup(). 0 when the node or chain went stale (and was removed). */
+  private __stable_node_chain(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune: boolean): number {
+    const stable_node = refs.stable_node!;
+    if (!this.is_stable_node_chain(stable_node)) {
+      refs.stable_node_dup = stable_node;
+      return this.ksm_get_folio(stable_node, KSM_GET_FOLIO_NOLOCK);
     }
-    return this.stable_node_dup(node, prune);
+    return this.stable_node_dup(refs, root, prune);
+  }
+
+  /** chain_prune(): __stable_node_chain() pruning stale dups (stable_tree_search()). */
+  private chain_prune(refs: StableNodeRefs, root: RbRoot<KsmStableNode>): number {
+    return this.__stable_node_chain(refs, root, true);
+  }
+
+  /** chain(): __stable_node_chain() without pruning (stable_tree_insert()). */
+  private chain(refs: StableNodeRefs, root: RbRoot<KsmStableNode>): number {
+    return this.__stable_node_chain(refs, root, false);
   }
 
   /** stable_tree_search(): a referenced KSM page with the same content, the page itself, 0, or
@@ -1063,83 +1090,75 @@ export class Ksm {
   private stable_tree_search(page: number): number {
     const pm = this.m.phys;
     const folio = pm.folio(page);
-    const pageNode = this.folio_stable_node(folio);
-    if (pageNode !== null && !pageNode.onMigrateList) {
-      pm.get_page(folio); // KSM page forked
+    const page_node = this.folio_stable_node(folio);
+    if (page_node !== null && !page_node.onMigrateList) {
+      pm.get_page(folio); // ksm page forked
       return folio;
     }
     const nid = this.get_kpfn_nid(page);
     const root = this.root_stable_tree[nid];
+    const refs = this.chain_refs;
     let parent: KsmStableNode | null = null;
     let isLeft = false;
-    let stableNode: KsmStableNode | null = null;
-    let dup: KsmStableNode | null = null;
-    let found = false;
     again: for (;;) {
       parent = null;
       isLeft = false;
-      let node = root.rb_node;
-      while (node !== null) {
-        const treePage = this.__stable_node_chain(node, true);
-        dup = dupOut.node;
-        if (chainOut.node === null || treePage === 0) continue again;
-        node = chainOut.node;
-        const ret = pm.memcmp_pages(page, treePage);
-        pm.put_page(treePage);
-        parent = node;
+      let n = root.rb_node;
+      while (n !== null) {
+        refs.stable_node = n;
+        let tree_folio = this.chain_prune(refs, root);
+        // A stale node was erased and the tree may have been rebalanced: restart from the root.
+        if (tree_folio === 0) continue again;
+        const stable_node = refs.stable_node!;
+        const stable_node_dup = refs.stable_node_dup!;
+        const ret = pm.memcmp_pages(page, tree_folio);
+        pm.put_page(tree_folio);
+        parent = stable_node;
         if (ret < 0) {
           isLeft = true;
-          node = node.rb_left;
+          n = stable_node.rb_left;
         } else if (ret > 0) {
           isLeft = false;
-          node = node.rb_right;
+          n = stable_node.rb_right;
         } else {
-          stableNode = node;
-          found = true;
-          break;
+          // A migrated KSM page mapped more than once keeps its page: another dup of this content.
+          if (page_node !== null && pm.folio_mapcount(folio) > 1)
+            return this.stable_tree_search_chain_append(
+              stable_node,
+              stable_node_dup,
+              page_node,
+              folio,
+              nid,
+              root,
+            );
+          // Every dup is full: the page waits for a twin in the unstable tree (a new dup).
+          if (!this.is_page_sharing_candidate(stable_node_dup)) return 0;
+          tree_folio = this.ksm_get_folio(stable_node_dup, KSM_GET_FOLIO_TRYLOCK);
+          if (tree_folio === -EBUSY) return -EBUSY;
+          if (tree_folio === 0) continue again; // the tree may have been rebalanced
+          pm.unlock_page(tree_folio);
+          if (this.get_kpfn_nid(stable_node_dup.kpfn) !== stable_node_dup.nid) {
+            pm.put_page(tree_folio);
+            return this.stable_tree_search_replace(stable_node, stable_node_dup, page_node, folio, nid, root);
+          }
+          return tree_folio;
         }
       }
       break;
     }
-    if (!found) {
-      if (pageNode === null) return 0;
-      // A migrated KSM page with no match: its node moves into this node's tree here.
-      this.migrate_nodes.delete(pageNode);
-      pageNode.onMigrateList = false;
-      pageNode.nid = nid;
-      rb_link_node(pageNode, parent, isLeft, root);
-      rb_insert_color(pageNode, root);
-      return this.migratedResult(pageNode, folio);
-    }
-    if (pageNode !== null && pm.folio_mapcount(folio) > 1) {
-      // chain_append: keep the migrated KSM page, as another dup of this content.
-      let chain = stableNode!;
-      if (dup === chain) {
-        const c = this.alloc_stable_node_chain(dup);
-        if (c === null) return 0;
-        chain = c;
-      }
-      this.migrate_nodes.delete(pageNode);
-      pageNode.onMigrateList = false;
-      pageNode.nid = nid;
-      this.stable_node_chain_add_dup(pageNode, chain);
-      return this.migratedResult(pageNode, folio);
-    }
-    if (dup === null || !this.is_page_sharing_candidate(dup)) return 0;
-    const tp = this.ksm_get_folio(dup, KSM_GET_FOLIO_TRYLOCK);
-    if (tp === -EBUSY) return -EBUSY;
-    if (tp === 0) return this.stable_tree_search(page); // the tree may have been rebalanced
-    pm.unlock_page(tp);
-    if (this.get_kpfn_nid(dup.kpfn) !== dup.nid) {
-      pm.put_page(tp);
-      return this.replaceMigratedDup(stableNode!, dup, pageNode, folio, nid, root);
-    }
-    return tp;
+    if (page_node === null) return 0;
+    // A migrated KSM page with no match: its node moves into this node's tree here.
+    this.migrate_nodes.delete(page_node);
+    page_node.onMigrateList = false;
+    page_node.nid = nid;
+    rb_link_node(page_node, parent, isLeft, root);
+    rb_insert_color(page_node, root);
+    return this.stable_tree_search_out(page_node, folio);
   }
 
   /** stable_tree_search()'s `out:` label for a migrated page's own node. */
-  private migratedResult(pageNode: KsmStableNode, folio: number): number {
-    if (!this.is_page_sharing_candidate(pageNode)) return 0;
+  private stable_tree_search_out(page_node: KsmStableNode, folio: number): number {
+    if (!this.is_page_sharing_candidate(page_node)) return 0;
     this.m.phys.get_page(folio);
     return folio;
   }
@@ -1147,40 +1166,64 @@ export class Ksm {
   /** stable_tree_search()'s `replace:` label: the matching dup's page lives on another node now;
    * it goes to migrate_nodes and, if the scanned page is a migrated KSM page, that one takes
    * its place. */
-  private replaceMigratedDup(
-    stableNode: KsmStableNode,
-    dup: KsmStableNode,
-    pageNode: KsmStableNode | null,
+  private stable_tree_search_replace(
+    stable_node: KsmStableNode,
+    stable_node_dup: KsmStableNode,
+    page_node: KsmStableNode | null,
     folio: number,
     nid: number,
     root: RbRoot<KsmStableNode>,
   ): number {
     let result = 0;
-    if (dup === stableNode) {
-      if (pageNode !== null) {
-        this.migrate_nodes.delete(pageNode);
-        pageNode.onMigrateList = false;
-        pageNode.nid = nid;
-        rb_replace_node(dup, pageNode, root);
-        RB_CLEAR_NODE(dup);
-        result = this.migratedResult(pageNode, folio);
+    if (stable_node_dup === stable_node) {
+      // there is no chain
+      if (page_node !== null) {
+        this.migrate_nodes.delete(page_node);
+        page_node.onMigrateList = false;
+        page_node.nid = nid;
+        rb_replace_node(stable_node_dup, page_node, root);
+        RB_CLEAR_NODE(stable_node_dup);
+        result = this.stable_tree_search_out(page_node, folio);
       } else {
-        rb_erase(dup, root);
-        RB_CLEAR_NODE(dup);
+        rb_erase(stable_node_dup, root);
+        RB_CLEAR_NODE(stable_node_dup);
       }
     } else {
-      this.stable_node_dup_del(dup);
-      if (pageNode !== null) {
-        this.migrate_nodes.delete(pageNode);
-        pageNode.onMigrateList = false;
-        pageNode.nid = nid;
-        this.stable_node_chain_add_dup(pageNode, stableNode);
-        result = this.migratedResult(pageNode, folio);
+      this.stable_node_dup_del(stable_node_dup);
+      if (page_node !== null) {
+        this.migrate_nodes.delete(page_node);
+        page_node.onMigrateList = false;
+        page_node.nid = nid;
+        this.stable_node_chain_add_dup(page_node, stable_node);
+        result = this.stable_tree_search_out(page_node, folio);
       }
     }
-    dup.onMigrateList = true;
-    this.migrate_nodes.add(dup);
+    stable_node_dup.onMigrateList = true;
+    this.migrate_nodes.add(stable_node_dup);
     return result;
+  }
+
+  /** stable_tree_search()'s `chain_append:` label: the migrated page's node joins the chain of
+   * its content (made a chain first when it was a regular node). */
+  private stable_tree_search_chain_append(
+    stable_node: KsmStableNode,
+    stable_node_dup: KsmStableNode,
+    page_node: KsmStableNode,
+    folio: number,
+    nid: number,
+    root: RbRoot<KsmStableNode>,
+  ): number {
+    let chain: KsmStableNode | null = stable_node;
+    if (stable_node_dup === stable_node) {
+      // chain is missing so create it
+      chain = this.alloc_stable_node_chain(stable_node_dup, root);
+      if (chain === null) return 0;
+    }
+    this.migrate_nodes.delete(page_node);
+    page_node.onMigrateList = false;
+    page_node.nid = nid;
+    this.stable_node_chain_add_dup(page_node, chain);
+    return this.stable_tree_search_out(page_node, folio);
   }
 
   /** stable_tree_insert(): a new stable node (or dup) for kpage, or null. */
@@ -1188,58 +1231,59 @@ export class Ksm {
     const pm = this.m.phys;
     const nid = this.get_kpfn_nid(kpage);
     const root = this.root_stable_tree[nid];
+    const refs = this.chain_refs;
     let parent: KsmStableNode | null = null;
     let isLeft = false;
-    let needChain = false;
-    let match: KsmStableNode | null = null;
+    let need_chain = false;
+    let stable_node: KsmStableNode | null = null;
     again: for (;;) {
       parent = null;
       isLeft = false;
-      needChain = false;
-      let node = root.rb_node;
-      while (node !== null) {
-        const treePage = this.__stable_node_chain(node, false);
-        if (chainOut.node === null || treePage === 0) continue again;
-        node = chainOut.node;
-        const ret = pm.memcmp_pages(kpage, treePage);
-        pm.put_page(treePage);
-        parent = node;
+      let n = root.rb_node;
+      while (n !== null) {
+        refs.stable_node = n;
+        const tree_folio = this.chain(refs, root);
+        if (tree_folio === 0) continue again; // a stale node was erased: restart from the root
+        stable_node = refs.stable_node!;
+        const ret = pm.memcmp_pages(kpage, tree_folio);
+        pm.put_page(tree_folio);
+        parent = stable_node;
         if (ret < 0) {
           isLeft = true;
-          node = node.rb_left;
+          n = stable_node.rb_left;
         } else if (ret > 0) {
           isLeft = false;
-          node = node.rb_right;
+          n = stable_node.rb_right;
         } else {
-          needChain = true;
-          match = node;
+          need_chain = true;
           break;
         }
       }
       break;
     }
-    const dup = this.allocNode();
-    if (dup === null) return null;
-    dup.kpfn = kpage;
-    dup.rmap_hlist_len = 0;
-    dup.nid = nid;
-    if (!needChain) {
-      rb_link_node(dup, parent, isLeft, root);
-      rb_insert_color(dup, root);
+    const stable_node_dup = this.allocNode();
+    if (stable_node_dup === null) return null;
+    stable_node_dup.kpfn = kpage;
+    stable_node_dup.rmap_hlist_len = 0;
+    stable_node_dup.nid = nid;
+    if (!need_chain) {
+      rb_link_node(stable_node_dup, parent, isLeft, root);
+      rb_insert_color(stable_node_dup, root);
     } else {
-      let chain = match!;
+      let chain = stable_node!;
       if (!this.is_stable_node_chain(chain)) {
-        const c = this.alloc_stable_node_chain(chain);
+        // chain is missing so create it
+        const c = this.alloc_stable_node_chain(chain, root);
         if (c === null) {
-          this.free_stable_node(dup);
+          this.free_stable_node(stable_node_dup);
           return null;
         }
         chain = c;
       }
-      this.stable_node_chain_add_dup(dup, chain);
+      this.stable_node_chain_add_dup(stable_node_dup, chain);
     }
-    this.set_page_stable_node(kpage, dup);
-    return dup;
+    this.set_page_stable_node(kpage, stable_node_dup);
+    return stable_node_dup;
   }
 
   /** stable_tree_append(). */
@@ -1251,11 +1295,7 @@ export class Ksm {
     const ri = this.rmap_item_cache;
     ri.head[item] = node.id;
     ri.aflags[item] |= STABLE_FLAG;
-    // hlist_add_head()
-    ri.hprev[item] = 0;
-    ri.hnext[item] = node.hlist;
-    if (node.hlist !== 0) ri.hprev[node.hlist] = item;
-    node.hlist = item;
+    id_hlist_add_head(ri, item, node);
     if (ri.hnext[item] !== 0) this.pages_sharing++;
     else this.pages_shared++;
     ri.mm[item]!.ksm_merging_pages++;
@@ -1273,13 +1313,13 @@ export class Ksm {
     let page = 0;
     const vma = this.find_mergeable_vma(mm, address);
     if (vma !== null) {
-      const folio = folio_walk_start(mergeableFw, vma, address, 0);
+      const folio = folio_walk_start(this.mergeable_fw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
           pm.get_page(folio);
-          page = mergeableFw.page;
+          page = this.mergeable_fw.page;
         }
-        folio_walk_end(mergeableFw, vma);
+        folio_walk_end(this.mergeable_fw, vma);
       }
     }
     mm.mmap_read_unlock();
@@ -1322,7 +1362,7 @@ export class Ksm {
         return node.item;
       }
     }
-    ri.aflags[item] = UNSTABLE_FLAG | (this.seqnr & SEQNR_MASK);
+    ri.aflags[item] = UNSTABLE_FLAG | (this.ksm_scan.seqnr & SEQNR_MASK);
     ri.nid[item] = nid;
     const rb = ri.unstableNode(item);
     rb_link_node(rb, parent, isLeft, root);
@@ -1339,14 +1379,7 @@ export class Ksm {
       const node = this.nodes.get(ri.head[item])!;
       const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
       if (f === 0) return;
-      // hlist_del()
-      const hprev = ri.hprev[item];
-      const hnext = ri.hnext[item];
-      if (hprev !== 0) ri.hnext[hprev] = hnext;
-      else node.hlist = hnext;
-      if (hnext !== 0) ri.hprev[hnext] = hprev;
-      ri.hnext[item] = 0;
-      ri.hprev[item] = 0;
+      id_hlist_del(ri, item, node);
       const pm = this.m.phys;
       pm.unlock_page(f);
       pm.put_page(f);
@@ -1358,7 +1391,7 @@ export class Ksm {
       ri.head[item] = 0;
       ri.aflags[item] = 0;
     } else if ((aflags & UNSTABLE_FLAG) !== 0) {
-      const age = (this.seqnr - (aflags & SEQNR_MASK)) & 0xff;
+      const age = (this.ksm_scan.seqnr - (aflags & SEQNR_MASK)) & 0xff;
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
       // Still in this scan's tree: erase it; an older tree was emptied wholesale.
       if (age === 0) rb_erase(ri.node.get(item)!, this.root_unstable_tree[ri.nid[item]]);
@@ -1377,13 +1410,13 @@ export class Ksm {
     const address = ri.address[item];
     mm.mmap_read_lock();
     const vma = this.find_mergeable_vma(mm, address);
-    if (vma !== null) this.strategy.unmerge(this, vma, address, address + PAGE_SIZE, false);
+    if (vma !== null) this.strategy.unmerge(vma, address, address + PAGE_SIZE, false);
     mm.mmap_read_unlock();
   }
 
   /** unmerge_ksm_pages() / the strategy's range form. */
   unmerge_ksm_pages(vma: VmAreaStruct, start: number, end: number, lock_vma: boolean): number {
-    return this.strategy.unmerge(this, vma, start, end, lock_vma);
+    return this.strategy.unmerge(vma, start, end, lock_vma);
   }
 
   // ==== registration, madvise, prctl, fork, exit =============================================
@@ -1394,11 +1427,8 @@ export class Ksm {
     const slot = new KsmMmSlot(mm);
     mm.ksmSlot = slot;
     // Insert just behind the cursor (or at the tail while unmerging).
-    const before = (this.run & KSM_RUN_UNMERGE) !== 0 ? this.mmHead : this.scanSlot;
-    slot.next = before;
-    slot.prev = before.prev;
-    before.prev.next = slot;
-    before.prev = slot;
+    if ((this.run & KSM_RUN_UNMERGE) !== 0) list_add_tail(slot, this.ksm_mm_head);
+    else list_add_tail(slot, this.ksm_scan.mm_slot);
     mm.flags |= MMF_VM_MERGEABLE;
     this.m.trace.emit('ksm_enter', { mm: mm.id });
     return 0;
@@ -1409,19 +1439,13 @@ export class Ksm {
     if ((mm.flags & MMF_VM_MERGEABLE) === 0) return;
     const slot = mm.ksmSlot as KsmMmSlot | null;
     if (slot === null) return;
-    if (this.scanSlot !== slot) {
+    if (this.ksm_scan.mm_slot !== slot) {
       if (slot.rmap_list === 0) {
-        this.unlinkSlot(slot);
+        this.free_mm_slot(slot);
         mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
       } else {
         // Move it right after the cursor: ksmd frees it on its next step.
-        slot.prev.next = slot.next;
-        slot.next.prev = slot.prev;
-        const after = this.scanSlot;
-        slot.prev = after;
-        slot.next = after.next;
-        after.next.prev = slot;
-        after.next = slot;
+        list_move(slot, this.ksm_scan.mm_slot);
       }
     }
     this.m.trace.emit('ksm_exit', { mm: mm.id });
@@ -1591,123 +1615,97 @@ export class Ksm {
 
   // ==== run=2 ==============================================================================
 
-  /** remove_stable_node(): 0, or -EBUSY if the page is still mapped. */
-  private remove_stable_node(node: KsmStableNode): number {
+  /** remove_stable_node() (6.18): 0 when the node is gone (it was stale, or its page was no
+   * longer mapped), -EBUSY while its page is still mapped (by an mm KSM does not scan, such as a
+   * child forked before MADV_MERGEABLE, or by one racing exit). */
+  private remove_stable_node(stable_node: KsmStableNode): number {
     const pm = this.m.phys;
-    const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
-    if (f === 0) return 0;
+    const folio = this.ksm_get_folio(stable_node, KSM_GET_FOLIO_LOCK);
+    // ksm_get_folio() did remove_node_from_stable_tree() itself.
+    if (folio === 0) return 0;
     let err = -EBUSY;
-    if (!pm.folio_mapped(f)) {
-      this.set_page_stable_node(f, null);
-      pm.mapping[f] = 0;
-      this.remove_node_from_stable_tree(node);
+    if (!pm.folio_mapped(folio)) {
+      // Not yet stale to ksm_get_folio() (the page may wait in the swap cache), but safe to remove.
+      this.set_page_stable_node(folio, null);
+      this.remove_node_from_stable_tree(stable_node);
       err = 0;
     }
-    pm.unlock_page(f);
-    pm.put_page(f);
+    pm.unlock_page(folio);
+    pm.put_page(folio);
     return err;
   }
 
-  private remove_stable_node_chain(chain: KsmStableNode): boolean {
-    if (!this.is_stable_node_chain(chain)) return this.remove_stable_node(chain) !== 0;
-    let busy = false;
-    for (let d = chain.dups; d !== null; ) {
-      const next = d.dupNext;
-      if (this.remove_stable_node(d) !== 0) busy = true;
-      d = next;
+  /** remove_stable_node_chain() (6.18): true (busy) at the first node or dup whose page is still
+   * mapped, which stays with the dups after it and their chain; false when all of it went. */
+  private remove_stable_node_chain(stable_node: KsmStableNode, root: RbRoot<KsmStableNode>): boolean {
+    if (!this.is_stable_node_chain(stable_node)) {
+      VM_BUG_ON(stable_node.isDup, 'remove_stable_node_chain: a dup in the tree');
+      return this.remove_stable_node(stable_node) !== 0;
     }
-    if (!busy && chain.dups === null) this.free_stable_node_chain(chain);
-    return busy;
+    const dups = stable_node.dups!;
+    // hlist_for_each_entry_safe()
+    for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
+      next = dup.next;
+      VM_BUG_ON(!dup.isDup, 'remove_stable_node_chain: not a dup');
+      if (this.remove_stable_node(dup) !== 0) return true;
+    }
+    if (!hlist_empty(dups)) BUG('remove_stable_node_chain: dups left');
+    this.free_stable_node_chain(stable_node, root);
+    return false;
   }
 
-  /** remove_all_stable_nodes(). */
+  /** remove_all_stable_nodes() (6.18): per node's tree, remove the root until the tree is empty or
+   * the root is busy (the rest of that tree stays); then every node on migrate_nodes. 0 or -EBUSY. */
   remove_all_stable_nodes(): number {
     let err = 0;
-    const stack: KsmStableNode[] = [];
-    const collect = (n: KsmStableNode | null): void => {
-      if (n === null) return;
-      collect(n.rb_left);
-      collect(n.rb_right);
-      stack.push(n);
-    };
-    for (const root of this.root_stable_tree) collect(root.rb_node);
-    for (const n of stack) if (this.remove_stable_node_chain(n)) err = -EBUSY;
-    for (const n of [...this.migrate_nodes]) if (this.remove_stable_node(n) !== 0) err = -EBUSY;
+    for (let nid = 0; nid < this.root_stable_tree.length; nid++) {
+      const root = this.root_stable_tree[nid];
+      while (root.rb_node !== null) {
+        if (this.remove_stable_node_chain(root.rb_node, root)) {
+          err = -EBUSY;
+          break; // proceed to next nid
+        }
+      }
+    }
+    for (const stable_node of [...this.migrate_nodes])
+      if (this.remove_stable_node(stable_node) !== 0) err = -EBUSY;
     return err;
   }
 
   /** unmerge_and_remove_all_rmap_items() (run=2). */
   unmerge_and_remove_all_rmap_items(): number {
-    for (let slot = this.mmHead.next; slot !== this.mmHead; ) {
+    const head = this.ksm_mm_head;
+    const scan = this.ksm_scan;
+    scan.mm_slot = head.next;
+    for (let slot = scan.mm_slot; slot !== head; slot = scan.mm_slot) {
       const mm = slot.mm!;
       mm.mmap_read_lock();
+      // An exiting mm goes straight to mm_exiting: its VMAs are not walked.
       if (mm.mm_users !== 0) {
         for (const vma of mm.vmas.slice()) {
           if ((vma.vm_flags & VM_MERGEABLE) === 0 || vma.anon_vma === null) continue;
           const err = this.unmerge_ksm_pages(vma, vma.vm_start, vma.vm_end, false);
           if (err !== 0) {
+            // error:
             mm.mmap_read_unlock();
-            this.scanSlot = this.mmHead;
+            scan.mm_slot = head;
             return err;
           }
         }
       }
+      // mm_exiting:
       this.remove_trailing_rmap_items(slot, 0);
       mm.mmap_read_unlock();
-      const next = slot.next;
+      scan.mm_slot = slot.next;
       if (mm.mm_users === 0) {
-        this.unlinkSlot(slot);
+        this.free_mm_slot(slot);
         mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
       }
-      slot = next;
     }
+    // Clean up stable nodes, but don't worry if some are still busy.
     this.remove_all_stable_nodes();
-    this.seqnr = 0;
-    this.scanSlot = this.mmHead;
+    scan.seqnr = 0;
     return 0;
-  }
-
-  /** Every registered mm, in scan-list order. */
-  slots(): KsmMmSlot[] {
-    const out: KsmMmSlot[] = [];
-    for (let s = this.mmHead.next; s !== this.mmHead; s = s.next) out.push(s);
-    return out;
-  }
-
-  /** Every stable node (regular nodes, chains) in tree order, for views and checks. */
-  stableNodes(): KsmStableNode[] {
-    const out: KsmStableNode[] = [];
-    const walk = (n: KsmStableNode | null): void => {
-      if (n === null) return;
-      walk(n.rb_left);
-      out.push(n);
-      walk(n.rb_right);
-    };
-    for (const root of this.root_stable_tree) walk(root.rb_node);
-    return out;
-  }
-
-  /** Every rmap_item of the unstable trees (all nodes), in tree order; not the items that left the
-   * previous scan's tree, which waits to be emptied when the next scan starts. */
-  unstableItems(): KsmRmapItemView[] {
-    const ri = this.rmap_item_cache;
-    const out: KsmRmapItemView[] = [];
-    const walk = (n: KsmUnstableNode | null): void => {
-      if (n === null) return;
-      walk(n.rb_left);
-      if (ri.node.get(n.item) === n && (ri.aflags[n.item] & UNSTABLE_FLAG) !== 0) out.push(ri.view(n.item));
-      walk(n.rb_right);
-    };
-    for (const root of this.root_unstable_tree) walk(root.rb_node);
-    return out;
-  }
-
-  /** The rmap_items on a stable node's (or dup's) hlist, first to last, for views. */
-  hlistItems(node: KsmStableNode): KsmRmapItemView[] {
-    const ri = this.rmap_item_cache;
-    const out: KsmRmapItemView[] = [];
-    for (let it = node.hlist; it !== 0; it = ri.hnext[it]) out.push(ri.view(it));
-    return out;
   }
 
   /** get_kpfn_nid(): the tree a page belongs in: 0 when merging across nodes, else its node. */
@@ -1720,14 +1718,6 @@ export class Ksm {
     return this.nodes.get(id);
   }
 }
-
-/** get_mergeable_page()'s folio_walk. */
-const mergeableFw = new FolioWalk();
-/** Scratch outputs of write_protect_page()/findPte(). */
-const wp = { addr: 0, table: 0, idx: 0, lo: 0, hi: 0 };
-/** Scratch outputs of stable_node_dup()/__stable_node_chain(). */
-const dupOut: { node: KsmStableNode | null } = { node: null };
-const chainOut: { node: KsmStableNode | null } = { node: null };
 
 declare module '@mmsim/core' {
   interface TraceEventMap {

@@ -25,7 +25,7 @@ export class KsmUnstableNode extends RbNodeBase<KsmUnstableNode> {
   }
 }
 
-/** One rmap_item read out of the arrays, for views and tests (never on the scan path). */
+/** One rmap_item read out of the arrays, for views and tests (views.ts; never on the scan path). */
 export interface KsmRmapItemView {
   readonly id: number;
   readonly mm: MmStruct;
@@ -145,17 +145,6 @@ export class KsmRmapItems {
       this.node.set(id, rb);
     } else rbNodeInit(rb);
     return rb;
-  }
-
-  view(id: number): KsmRmapItemView {
-    return {
-      id,
-      mm: this.mm[id]!,
-      address: this.address[id],
-      aflags: this.aflags[id],
-      oldchecksum: this.oldchecksum[id],
-      age: this.age[id],
-    };
   }
 
   /** Double every typed array. */

@@ -1,9 +1,10 @@
-// KSM's objects (mm/ksm.c, Linux 6.18): ksm_stable_node and ksm_mm_slot (ksm_rmap_item is
-// struct-of-arrays, rmap_item.ts). Stable nodes are intrusive red-black tree nodes; their hlist of
-// rmap_items is doubly linked through the items' hnext/hprev, by item id.
+// KSM's objects (mm/ksm.c, Linux 6.18): ksm_stable_node, ksm_mm_slot and the ksm_scan cursor
+// (ksm_rmap_item is struct-of-arrays, rmap_item.ts). Stable nodes are intrusive red-black tree
+// nodes; their hlist of rmap_items is an id hlist through the items' hnext/hprev (list.ts).
 
 import type { MmStruct } from '@mmsim/mmu';
 import { RbNodeBase } from '@mmsim/rbtree';
+import type { HlistHead, HlistLink, HlistNode, ListHead } from './list.ts';
 
 /** rmap_item->address low bits (mm/ksm.c). */
 export const SEQNR_MASK = 0x0ff;
@@ -13,7 +14,7 @@ export const STABLE_FLAG = 0x200;
 export const STABLE_NODE_CHAIN = -1024;
 
 /** struct ksm_stable_node: a KSM page (regular node or dup), or a chain of dups. */
-export class KsmStableNode extends RbNodeBase<KsmStableNode> {
+export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNode<KsmStableNode> {
   /** The handle page->mapping stores (mapping = id << 2 | PAGE_MAPPING_KSM). */
   readonly id: number;
   /** This node is a dup on a chain (head == STABLE_NODE_DUP_HEAD). */
@@ -24,10 +25,12 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> {
   onMigrateList = false;
   /** hlist of rmap_items (regular node/dup): the first item's id, 0 for none. */
   hlist = 0;
-  /** A chain's dups (hlist_dup), first element; links through dupNext/dupPrev. */
-  dups: KsmStableNode | null = null;
-  dupNext: KsmStableNode | null = null;
-  dupPrev: KsmStableNode | null = null;
+  /** A chain's hlist of dups (the kernel's `hlist`, which a chain uses for its dups); null for a
+   * node that is not a chain. */
+  dups: HlistHead<KsmStableNode> | null = null;
+  /** hlist_dup (a dup on its chain's dups): the next dup, and the link pointing at this one. */
+  next: KsmStableNode | null = null;
+  pprev: HlistLink<KsmStableNode> | null = null;
   /** PFN of the KSM page (regular node or dup). */
   kpfn = 0;
   /** A chain's last prune time (jiffies). */
@@ -43,11 +46,11 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> {
 }
 
 /** struct ksm_mm_slot: an mm registered with KSM, on the scan list. */
-export class KsmMmSlot {
+export class KsmMmSlot implements ListHead<KsmMmSlot> {
   readonly mm: MmStruct | null;
   /** The first rmap_item's id, 0 for none. */
   rmap_list = 0;
-  /** The scan list (circular, through the ksm_mm_head sentinel). */
+  /** slot.mm_node: the scan list (circular, through the ksm_mm_head sentinel). */
   next: KsmMmSlot;
   prev: KsmMmSlot;
 
@@ -55,5 +58,22 @@ export class KsmMmSlot {
     this.mm = mm;
     this.next = this;
     this.prev = this;
+  }
+}
+
+/** struct ksm_scan: the scan cursor ksmd resumes from. */
+export class KsmScan {
+  /** The mm_slot being scanned; ksm_mm_head between full scans. */
+  mm_slot: KsmMmSlot;
+  /** The next address to scan in that mm. */
+  address = 0;
+  /** The link the next rmap_item hangs on (the kernel's `struct ksm_rmap_item **`): the rmap_list
+   * of this item, or of mm_slot when 0. */
+  rmap_list = 0;
+  /** Completed full scans (full_scans); the low bits tag unstable-tree items. */
+  seqnr = 0;
+
+  constructor(head: KsmMmSlot) {
+    this.mm_slot = head;
   }
 }

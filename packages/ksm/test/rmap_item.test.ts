@@ -1,7 +1,7 @@
 import { KernelBug } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import { describe, expect, it } from 'vitest';
-import { checkKsmInvariants, KsmRmapItems } from '../src/index.ts';
+import { checkKsmInvariants, KsmRmapItems, stableNodes, unstableItems } from '../src/index.ts';
 import { checkAll, knob, mergeableRegion, world } from './helpers.ts';
 
 describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
@@ -42,12 +42,12 @@ describe('unstableItems()', () => {
     ksm.runFullScans(2);
     expect(ksm.counters().pages_unshared).toBe(8);
     // memcmp order: the page filled with 1 first, i.e. the last page.
-    expect(ksm.unstableItems().map((it) => (it.address - a) / 4096)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+    expect(unstableItems(ksm).map((it) => (it.address - a) / 4096)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
     checkAll(m, ksm);
     knob(ksm, 'run', 2);
     // The tree is emptied only when the next scan starts, but its items were freed.
     expect(ksm.counters().pages_unshared).toBe(0);
-    expect(ksm.unstableItems()).toEqual([]);
+    expect(unstableItems(ksm)).toEqual([]);
     checkAll(m, ksm);
   });
 });
@@ -62,13 +62,13 @@ describe('checkKsmInvariants() on the item arrays', () => {
     expect([ksm.pages_shared, ksm.pages_sharing, ksm.pages_unshared]).toEqual([1, 2, 2]);
     checkAll(m, ksm);
     const ri = ksm.rmap_item_cache;
-    const node = ksm.stableNodes()[0]!;
+    const node = stableNodes(ksm)[0]!;
     const second = ri.hnext[node.hlist];
     ri.hprev[second] = 0;
     expect(() => checkKsmInvariants(ksm)).toThrow(KernelBug);
     ri.hprev[second] = node.hlist;
     checkAll(m, ksm);
-    const item = ksm.unstableItems()[0]!.id;
+    const item = unstableItems(ksm)[0]!.id;
     const rb = ri.node.get(item);
     ri.node.set(item, null);
     expect(() => checkKsmInvariants(ksm)).toThrow(/UNSTABLE_FLAG without an rb node/);

@@ -462,7 +462,7 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
         !descend
       )
         break;
-      if (walk.vma !== null) {
+      if (walk.vma !== null && is_leaf(lo)) {
         walk.index = idx;
         split_huge_pud(walk, pudT);
       }
@@ -539,8 +539,8 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const c = m.counters;
   const pgdT = walk.pgd !== 0 ? walk.pgd : mm.pgd;
   const five = mm.levels === 5;
-  const shift = five ? 48 : 39;
-  const size = 2 ** shift;
+  // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
+  const size = five ? PGDIR_SIZE_5 : P4D_SIZE;
   const w = pm.tableWords(pgdT);
   const base = pm.tableBase(pgdT);
   const descend =

@@ -115,6 +115,12 @@ export {
 } from './schema.ts';
 export { collectReport, runOnSimulator, type SimulatorContext, type SimulatorOptions } from './simulator.ts';
 export {
+  checkBreakKsmStrategy,
+  isBuiltinStrategy,
+  loadBreakKsmStrategy,
+  resolveBreakKsmStrategy,
+} from './strategy.ts';
+export {
   type ProcPlan,
   planScenario,
   REGION_BASE,

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-import { Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
+import { type BreakKsmStrategy, Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
   khugepaged_do_scan,
@@ -45,8 +45,8 @@ import {
 } from './schema.ts';
 
 export interface SimulatorOptions {
-  /** break_ksm() strategy name (default: the live kernel's). */
-  strategy?: string;
+  /** break_ksm() strategy: a built-in one's name or a strategy (default: the live kernel's). */
+  strategy?: string | BreakKsmStrategy;
   /** Called before every step (tools attach tracers and progress here). */
   beforeStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
   /** Called after every step (tests run invariant checkers here). */
@@ -106,11 +106,11 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
   const swapMiB = scenario.machine?.swap_mib ?? hostSwapMiB();
   const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
-  if (opts.strategy !== undefined) {
+  if (typeof opts.strategy === 'string') {
     const s = STRATEGIES[opts.strategy];
     if (s === undefined) throw new Error(`unknown break_ksm strategy "${opts.strategy}"`);
     ksm.strategy = s;
-  }
+  } else if (opts.strategy !== undefined) ksm.strategy = opts.strategy;
   for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
     if (v === undefined) continue;
     const err = khugepaged_sysfs_write(m, k, String(v));

@@ -38,7 +38,11 @@ describe('scenario.schema.json', () => {
   });
 
   it('may be named by a JSON scenario in $schema', () => {
-    const text = JSON.stringify({ $schema: '../packages/scenario/scenario.schema.json', name: 't', steps: [] });
+    const text = JSON.stringify({
+      $schema: '../packages/scenario/scenario.schema.json',
+      name: 't',
+      steps: [],
+    });
     expect(parseScenario(text, 't.json').scenario.name).toBe('t');
   });
 });

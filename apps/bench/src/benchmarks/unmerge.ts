@@ -4,7 +4,7 @@
 // state, and the live kernel's rate on the same workload through the oracle, in the same run.
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
-import { Ksm, STRATEGIES } from '@mmsim/ksm';
+import { type BreakKsmStrategy, Ksm, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
   MADV_MERGEABLE,
@@ -15,8 +15,21 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '@mmsim/mmu';
-import { oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
-import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';
+import { loadBreakKsmStrategy, oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
+import {
+  BENCH_STRATEGY_ENV,
+  type BenchContext,
+  type Benchmark,
+  type RunResult,
+  type Variant,
+} from '../types.ts';
+
+/** The strategies timed: the built-in ones, and one of your own with `--strategy <file>` (the
+ * harness checked it against them before setting the variable). */
+const ownFile = process.env[BENCH_STRATEGY_ENV];
+const own: BreakKsmStrategy | null = ownFile === undefined ? null : await loadBreakKsmStrategy(ownFile);
+const TIMED: Readonly<Record<string, BreakKsmStrategy>> =
+  own === null ? STRATEGIES : { ...STRATEGIES, [own.name]: own };
 
 const SIZE_MIB = 2048;
 const SIZE_MIB_QUICK = 512;
@@ -42,7 +55,7 @@ function simulate(ctx: BenchContext, strategy: string, mix: Mix, mib: number): R
   const pages = (mib * MiB) / PAGE_SIZE;
   const m = new Machine({ memoryMiB: mib * 3 });
   const ksm = new Ksm(m);
-  ksm.strategy = STRATEGIES[strategy]!;
+  ksm.strategy = TIMED[strategy]!;
   ksm.pages_to_scan = pages + 1;
   const buf = new Uint8Array(PAGE_SIZE);
   const populate = (name: string, n: number): { p: Process; addr: number } => {
@@ -69,7 +82,7 @@ function simulate(ctx: BenchContext, strategy: string, mix: Mix, mib: number): R
   const before = m.counters.snapshot();
   const seconds = ctx.time(() => p.madvise(addr, pages * PAGE_SIZE, MADV_UNMERGEABLE));
   const counters = m.counters.since(before);
-  const label = `${STRATEGIES[strategy]!.name} (${mix})`;
+  const label = `${TIMED[strategy]!.name} (${mix})`;
   return {
     samples: [{ label, unit: 'MiB', ops: mib, seconds }],
     counters: [{ label, unit: 'page', units: pages, counters }],
@@ -125,7 +138,7 @@ async function kernel(mix: Mix, mib: number): Promise<RunResult> {
   };
 }
 
-const names = Object.keys(STRATEGIES);
+const names = Object.keys(TIMED);
 
 const unmerge: Benchmark = {
   name: 'unmerge',
@@ -139,7 +152,7 @@ const unmerge: Benchmark = {
       for (const n of names)
         out.push({
           id: `${mix}:${n}`,
-          description: `${STRATEGIES[n]!.kernel}: ${STRATEGIES[n]!.description}, ${mix}, ${mib} MiB`,
+          description: `${TIMED[n]!.kernel}: ${TIMED[n]!.description}, ${mix}, ${mib} MiB`,
         });
       out.push({
         id: `${mix}:kernel`,
@@ -188,7 +201,7 @@ const unmerge: Benchmark = {
   async run(ctx: BenchContext): Promise<RunResult> {
     const mib = sizeOf(ctx.quick);
     const [mix, what] = ctx.variant.split(':') as [Mix, string];
-    if (!MIXES.includes(mix) || (what !== 'kernel' && STRATEGIES[what] === undefined))
+    if (!MIXES.includes(mix) || (what !== 'kernel' && TIMED[what] === undefined))
       throw new Error(`unmerge: unknown variant '${ctx.variant}'`);
     if (what === 'kernel') return kernel(mix, mib);
     return simulate(ctx, what, mix, mib);

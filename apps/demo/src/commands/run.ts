@@ -1,8 +1,15 @@
 // mmsim run <file>: the scenario on the simulator, a table per report step or --json.
 
-import { STRATEGIES } from '@mmsim/ksm';
-import { type LoadedScenario, type Report, runOnSimulator, type SimulatorOptions } from '@mmsim/scenario';
-import { type Command, Option } from 'commander';
+import { type BreakKsmStrategy, STRATEGIES } from '@mmsim/ksm';
+import {
+  isBuiltinStrategy,
+  type LoadedScenario,
+  type Report,
+  resolveBreakKsmStrategy,
+  runOnSimulator,
+  type SimulatorOptions,
+} from '@mmsim/scenario';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';
 import { formatReport } from '../format.ts';
@@ -24,7 +31,7 @@ export interface RunOptions {
 export function simulateWithProgress(
   loaded: LoadedScenario,
   bar: Progress,
-  strategy: string | undefined,
+  strategy: string | BreakKsmStrategy | undefined,
   offset = 0,
   hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep'> = {},
 ): Report {
@@ -51,13 +58,34 @@ export function simulateWithProgress(
   }
 }
 
-export function runScenario(io: Io, file: string, o: RunOptions): number {
+/** --strategy: a built-in strategy's name, or a module file whose default export is a
+ * BreakKsmStrategy (loaded and checked against the built-in ones: @mmsim/scenario's
+ * resolveBreakKsmStrategy()). */
+export const STRATEGY_HELP = `break_ksm() strategy: ${Object.keys(STRATEGIES).join(', ')} (default: folio_walk, as 6.18), or a module file exporting your own (checked against these first)`;
+
+/** commander's parser for --strategy: a built-in name or something that names a file. */
+export function strategyArg(v: string): string {
+  if (isBuiltinStrategy(v) || /[/\\]|\.[cm]?[jt]s$/.test(v)) return v;
+  throw new InvalidArgumentError(
+    `expected one of ${Object.keys(STRATEGIES).join(', ')}, or a module file (./my-strategy.ts)`,
+  );
+}
+
+/** The strategy --strategy names (undefined: the default); a file is loaded and checked. */
+export async function strategyOption(name: string | undefined): Promise<BreakKsmStrategy | undefined> {
+  return name === undefined
+    ? undefined
+    : resolveBreakKsmStrategy(name, process.env.INIT_CWD ?? process.cwd());
+}
+
+export async function runScenario(io: Io, file: string, o: RunOptions): Promise<number> {
   const loaded = loadOrFail(file, io);
+  const strategy = await strategyOption(o.strategy);
   const bar = startProgress(io, 'mmsim run', loaded.scenario.steps.length, o.progress !== false);
   const costs = costRecorder();
   let r: Report;
   try {
-    r = simulateWithProgress(loaded, bar, o.strategy, 0, costs.hooks);
+    r = simulateWithProgress(loaded, bar, strategy, 0, costs.hooks);
   } finally {
     bar.stop();
   }
@@ -82,11 +110,7 @@ export function defineRun(program: Command, r: Runner): void {
       '--json',
       'print the report object (the format the kernel oracle prints) with "costs": the strategy\'s counters per unmerging step',
     )
-    .addOption(
-      new Option('--strategy <name>', 'break_ksm() strategy (default: folio_walk, as 6.18)').choices(
-        Object.keys(STRATEGIES),
-      ),
-    )
+    .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
@@ -97,10 +121,14 @@ export function defineRun(program: Command, r: Runner): void {
           'mmsim run scenarios/ksm-functional-unmerge.yaml --strategy follow_page',
           'with the 6.0 break_ksm(): its costs',
         ],
+        [
+          'mmsim run scenarios/ksm-functional-unmerge.yaml --strategy ./examples/strategy/src/pmd-batch.ts',
+          'with your own (see examples/strategy)',
+        ],
         ['cat my.yaml | mmsim run -', 'a scenario on standard input'],
       ]),
     )
-    .action((file: string, o: RunOptions) => {
-      r.code = runScenario(r.io, file, o);
+    .action(async (file: string, o: RunOptions) => {
+      r.code = await runScenario(r.io, file, o);
     });
 }

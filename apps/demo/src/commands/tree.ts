@@ -2,7 +2,7 @@
 // rmap_items) and unstable tree, drawn as an ASCII tree.
 
 import type { KsmRmapItemView, KsmStableNode } from '@mmsim/ksm';
-import { STABLE_NODE_CHAIN } from '@mmsim/ksm';
+import { chainDups, hlistItems, STABLE_NODE_CHAIN, stableNodes, unstableItems } from '@mmsim/ksm';
 import type { Command } from 'commander';
 import { AT_HELP, examples, intOption, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
@@ -37,7 +37,7 @@ function item(st: Stopped, it: KsmRmapItemView): TreeItem {
 }
 
 function page(st: Stopped, n: KsmStableNode): TreePage {
-  const items = st.ctx.ksm.hlistItems(n).map((it) => item(st, it));
+  const items = hlistItems(st.ctx.ksm, n).map((it) => item(st, it));
   const bytes = new Uint8Array(8);
   st.ctx.machine.phys.readBytes(n.kpfn, 0, bytes, 0, 8);
   const content = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -48,16 +48,17 @@ function page(st: Stopped, n: KsmStableNode): TreePage {
 export function treeData(st: Stopped): TreeData {
   const ksm = st.ctx.ksm;
   const stable: TreeStableNode[] = [];
-  for (const n of ksm.stableNodes()) {
+  for (const n of stableNodes(ksm)) {
     if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
       const dups: TreePage[] = [];
-      for (let d = n.dups; d !== null; d = d.dupNext) dups.push(page(st, d));
+      for (const d of chainDups(n)) dups.push(page(st, d));
       stable.push({ type: 'chain', dups });
     } else stable.push({ type: 'node', ...page(st, n) });
   }
-  const unstable: TreeData['unstable'] = ksm
-    .unstableItems()
-    .map((n) => ({ ...item(st, n), checksum: n.oldchecksum }));
+  const unstable: TreeData['unstable'] = unstableItems(ksm).map((n) => ({
+    ...item(st, n),
+    checksum: n.oldchecksum,
+  }));
   return { scenario: st.loaded.scenario.name, at: st.label, stable, unstable };
 }
 

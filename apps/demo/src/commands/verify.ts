@@ -1,13 +1,13 @@
 // mmsim verify <file>: the scenario on both engines, every report compared.
 
 import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
-import { simulateWithProgress } from './run.ts';
+import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 
 export async function verifyScenario(
   io: Io,
@@ -15,13 +15,14 @@ export async function verifyScenario(
   o: { json?: boolean; progress?: boolean; strategy?: string },
 ): Promise<number> {
   const loaded = loadOrFail(file, io);
+  const strategy = await strategyOption(o.strategy);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
   let sim: Report;
   let kern: Report;
   try {
-    sim = simulateWithProgress(loaded, bar, o.strategy);
+    sim = simulateWithProgress(loaded, bar, strategy);
     kern = await kernelWithProgress(io, loaded.scenario, bar, steps);
   } finally {
     bar.stop();
@@ -45,6 +46,7 @@ export function defineVerify(program: Command, r: Runner): void {
       'run a scenario on the simulator and on the live kernel and compare every report (exit 0 only on a full match)',
     )
     .option('--json', 'print the diff object')
+    .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
@@ -53,7 +55,7 @@ export function defineVerify(program: Command, r: Runner): void {
         ['mmsim verify scenarios/chains-fork.yaml --json', 'the diff object'],
       ]),
     )
-    .action(async (file: string, o: { json?: boolean; progress?: boolean }) => {
+    .action(async (file: string, o: { json?: boolean; progress?: boolean; strategy?: string }) => {
       r.code = await verifyScenario(r.io, file, o);
     });
 }
