@@ -449,6 +449,7 @@ static pid_t sentinel_pid; /* keeps khugepaged's mm list non-empty, see start_se
 static pid_t khugepaged_pid = -1;
 static int sentinel_thp;             /* the sentinel's PMD is a THP: no scan can collapse it */
 static int khugepaged_report;        /* the stream asked for khugepaged's counters in reports */
+static int khugepaged_hold;          /* the scenario uses THP: khugepaged must be held off */
 static long long khugepaged_base;      /* khugepaged's full_scans when the scenario started */
 static long long khugepaged_collapsed; /* THPs khugepaged made in the scenario's regions */
 static volatile sig_atomic_t knobs_modified, cleanup_done;
@@ -876,6 +877,8 @@ static void read_stream(FILE *in) {
       continue; /* keeps copy/v alive */
     } else if (!strcmp(k, "khugepaged_report") && argc == 1) {
       khugepaged_report = 1;
+    } else if (!strcmp(k, "khugepaged_hold") && argc == 1) {
+      khugepaged_hold = 1;
     } else if (!strcmp(k, "end") && argc == 1) {
       ended = 1;
     } else {
@@ -1649,6 +1652,10 @@ static long long scenario_thp_kb(void) {
  * counts other processes' collapses, which a busy machine has (Node keeps MADV_HUGEPAGE heaps).
  */
 static int khugepaged_scans(long n, char *err, size_t errlen) {
+  if (!sentinel_pid) {
+    snprintf(err, errlen, "khugepaged is not held off in this run (no khugepaged_hold in the stream)");
+    return -1;
+  }
   if (!sentinel_thp) {
     snprintf(err, errlen, "the oracle's khugepaged sentinel got no THP, so a scan could collapse it");
     return -1;
@@ -2132,7 +2139,9 @@ int main(int argc, char **argv) {
     if (e) refuse("the scenario's ksm.%s = %s cannot be written: %s", init_names[i], init_values[i], strerror(e));
   }
 
+  uint64_t t_hold = now_ms();
   hold_khugepaged();
+  if (trace) fprintf(stderr, "mmsim-oracle: khugepaged held off in %" PRIu64 " ms\n", now_ms() - t_hold);
   probe_zero_pages();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   create_channels();

@@ -198,6 +198,19 @@ function initialKnobs(scenario: Scenario): string[] {
   return out;
 }
 
+/** Whether khugepaged could collapse the scenario's memory: a THP region, MADV_HUGEPAGE or
+ * MADV_COLLAPSE, or khugepaged itself. The oracle then holds khugepaged off for the run. */
+function usesThp(scenario: Scenario): boolean {
+  return (
+    usesKhugepaged(scenario) ||
+    scenario.steps.some(
+      (s) =>
+        (s.op === 'mmap' && s.thp === true) ||
+        (s.op === 'madvise' && (s.advice === 'MADV_HUGEPAGE' || s.advice === 'MADV_COLLAPSE')),
+    )
+  );
+}
+
 /**
  * The instruction stream for native/oracle.c (format in native/README.md): a header, the
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
@@ -218,6 +231,7 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
     );
   }
   lines.push(...initialKnobs(scenario));
+  if (usesThp(scenario)) lines.push('khugepaged_hold');
   if (usesKhugepaged(scenario)) {
     // Every khugepaged knob, so a run does not depend on what the machine had set.
     const set = scenario.khugepaged ?? {};
