@@ -610,13 +610,12 @@ static void write_journal(void) {
 }
 
 static void save_knobs(void) {
-  if (read_journal()) {
-    fprintf(stderr, "mmsim-oracle: a previous run died without restoring KSM knobs; restoring its saved values\n");
-    knobs_modified = 1;
-    return;
-  }
+  int journaled = read_journal();
+  if (journaled) fprintf(stderr, "mmsim-oracle: a previous run died without restoring KSM knobs; restoring its saved values\n");
+  /* Knobs the journal lacks (all of them without a journal; khugepaged's in the journal of an older
+   * oracle, which did not touch them) are saved as they are now. */
   for (size_t i = 0; i < NKNOBS; i++) {
-    have_knob[i] = ksm_read(KNOBS[i], saved_knob[i], sizeof saved_knob[i]) == 0;
+    if (!have_knob[i]) have_knob[i] = ksm_read(KNOBS[i], saved_knob[i], sizeof saved_knob[i]) == 0;
   }
   /* khugepaged found held off: a run killed with SIGKILL whose journal an older oracle (which
    * knows only the KSM knobs) restored and cleared. Save the kernel's defaults instead
@@ -626,6 +625,7 @@ static void save_knobs(void) {
   if (have_knob[K_KHUGEPAGED_PAGES_TO_SCAN] && !strcmp(saved_knob[K_KHUGEPAGED_PAGES_TO_SCAN], KHUGEPAGED_HOLD))
     strcpy(saved_knob[K_KHUGEPAGED_PAGES_TO_SCAN], "4096");
   write_journal();
+  if (journaled) knobs_modified = 1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
