@@ -2,7 +2,7 @@
 // --strategy` do, check it against the six built-in strategies (same memory, same counters), and
 // exit non-zero unless it passes.
 import { fileURLToPath } from 'node:url';
-import { checkBreakKsmStrategy, loadBreakKsmStrategy } from '@mmsim/scenario';
+import { checkBreakKsmStrategy, loadBreakKsmStrategy } from '@mmsim/scenario/node';
 
 const file = fileURLToPath(new URL('./src/pmd-batch.ts', import.meta.url));
 const s = await loadBreakKsmStrategy(file);

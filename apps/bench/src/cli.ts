@@ -3,7 +3,8 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { resolveBreakKsmStrategy, ScenarioError } from '@mmsim/scenario';
+import { ScenarioError } from '@mmsim/scenario';
+import { resolveBreakKsmStrategy } from '@mmsim/scenario/node';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';

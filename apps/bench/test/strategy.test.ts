@@ -19,29 +19,40 @@ function bench(args: string[]): { status: number | null; stdout: string; stderr:
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('bench unmerge --strategy', () => {
-  it('adds the variants of a strategy that passes the check', () => {
-    const r = bench(['unmerge', '--list', '--strategy', example]);
-    expect(r.status).toBe(0);
-    for (const mix of ['same', 'ids16', 'none']) expect(r.stdout).toContain(`  ${mix}:pmd_batch  example:`);
-  });
+// Each case starts the bench CLI in a fresh Node process (two for the second): slow on a loaded machine.
+const SLOW = 240_000;
 
-  it('refuses one that differs from the built-in ones: one line, exit 2', () => {
-    const lazy = join(mkdtempSync(join(tmpdir(), 'mmsim-bench-')), 'lazy.mjs');
-    writeFileSync(
-      lazy,
-      "export default { name: 'lazy', kernel: 'none', description: 'x', unmerge: () => 0 };\n",
-    );
-    const r = bench(['unmerge', '--list', '--strategy', lazy]);
-    expect(r.status).toBe(2);
-    expect(r.stdout).toBe('');
-    const lines = r.stderr.trimEnd().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
-      /^bench: .*lazy\.mjs: default: expected a strategy that acts as the built-in ones, found workload mix: lazy differs/,
-    );
-    expect(bench(['scan', '--list', '--strategy', example]).stderr.trim()).toBe(
-      'bench: --strategy applies to the unmerge benchmark',
-    );
-  });
+describe('bench unmerge --strategy', () => {
+  it(
+    'adds the variants of a strategy that passes the check',
+    () => {
+      const r = bench(['unmerge', '--list', '--strategy', example]);
+      expect(r.status).toBe(0);
+      for (const mix of ['same', 'ids16', 'none']) expect(r.stdout).toContain(`  ${mix}:pmd_batch  example:`);
+    },
+    SLOW,
+  );
+
+  it(
+    'refuses one that differs from the built-in ones: one line, exit 2',
+    () => {
+      const lazy = join(mkdtempSync(join(tmpdir(), 'mmsim-bench-')), 'lazy.mjs');
+      writeFileSync(
+        lazy,
+        "export default { name: 'lazy', kernel: 'none', description: 'x', unmerge: () => 0 };\n",
+      );
+      const r = bench(['unmerge', '--list', '--strategy', lazy]);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^bench: .*lazy\.mjs: default: expected a strategy that acts as the built-in ones, found workload mix: lazy differs/,
+      );
+      expect(bench(['scan', '--list', '--strategy', example]).stderr.trim()).toBe(
+        'bench: --strategy applies to the unmerge benchmark',
+      );
+    },
+    SLOW,
+  );
 });

@@ -6,7 +6,8 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OracleError, OracleRefusedError, OracleUnavailableError, ScenarioError } from '@mmsim/scenario';
+import { ScenarioError } from '@mmsim/scenario';
+import { OracleError, OracleRefusedError, OracleUnavailableError } from '@mmsim/scenario/node';
 import { Command, CommanderError } from 'commander';
 import type { Runner } from './command.ts';
 import { defineDemo } from './commands/demo.ts';

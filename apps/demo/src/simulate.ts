@@ -4,7 +4,6 @@
 import type { Process } from '@mmsim/mm';
 import {
   type LoadedScenario,
-  loadScenario,
   parseScenario,
   runOnSimulator,
   ScenarioError,
@@ -12,6 +11,7 @@ import {
   type SimulatorOptions,
   type Step,
 } from '@mmsim/scenario';
+import { hostMemory, loadScenario } from '@mmsim/scenario/node';
 import { type Io, UsageError } from './io.ts';
 
 /** The file name that means standard input (`mmsim run -`), and how errors then name it. */
@@ -78,7 +78,11 @@ export function whereStopped(st: Stopped): string {
  * Runs the scenario on the simulator until the report step labelled `at` (its first occurrence)
  * has run, or to the end. Extra hooks (tracers) may be passed in `opts`.
  */
-export function simulateTo(loaded: LoadedScenario, at?: string, opts: SimulatorOptions = {}): Stopped {
+export function simulateTo(
+  loaded: LoadedScenario,
+  at?: string,
+  opts: Partial<SimulatorOptions> = {},
+): Stopped {
   checkLabel(loaded, at);
   // Assigned in the callback, which control-flow analysis does not follow.
   let ctx = null as SimulatorContext | null;
@@ -87,6 +91,7 @@ export function simulateTo(loaded: LoadedScenario, at?: string, opts: SimulatorO
   try {
     runOnSimulator(loaded, {
       ...opts,
+      host: hostMemory(),
       afterStep: (c: SimulatorContext, i: number, step: Step) => {
         ctx = c;
         last = i;
@@ -144,12 +149,4 @@ export function pickRegions(st: Stopped, proc: string, region: string | undefine
       `process "${proc}" has no region "${region}" ${whereStopped(st)} (it has ${all.length === 0 ? 'none' : all.map((x) => x.name).join(', ')})`,
     );
   return [r];
-}
-
-/** The region (and page index) of `proc` holding `addr`, as "r+3", or "" outside every region. */
-export function regionOf(st: Stopped, proc: string, addr: number): string {
-  for (const [name, r] of st.ctx.regions.get(proc) ?? []) {
-    if (addr >= r.addr && addr < r.addr + r.pages * 4096) return `${name}+${(addr - r.addr) / 4096}`;
-  }
-  return '';
 }

@@ -1,5 +1,5 @@
+import { decodeEntry, encodeEntry } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry } from '../src/entry.ts';
 import { mmsim, usageError } from './helpers.ts';
 
 describe('mmsim pte: decode', () => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { oracleAvailability } from '@mmsim/scenario';
+import { oracleAvailability } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
 import { fixture, mmsim, root, scenario, usageError } from './helpers.ts';
 

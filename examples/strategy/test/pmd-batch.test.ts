@@ -3,7 +3,11 @@
 
 import { fileURLToPath } from 'node:url';
 import { STRATEGIES } from '@mmsim/ksm';
-import { checkBreakKsmStrategy, loadBreakKsmStrategy, loadScenario, runOnSimulator } from '@mmsim/scenario';
+import { runOnSimulator } from '@mmsim/scenario';
+import { checkBreakKsmStrategy, hostMemory, loadBreakKsmStrategy, loadScenario } from '@mmsim/scenario/node';
+
+const host = hostMemory();
+
 import { describe, expect, it } from 'vitest';
 
 const file = fileURLToPath(new URL('../src/pmd-batch.ts', import.meta.url));
@@ -21,14 +25,15 @@ describe('examples/strategy: pmd_batch', () => {
     const s = await loadBreakKsmStrategy(file);
     for (const f of ['ksm-tests-unmerge.yaml', 'ksm-functional-unmerge.yaml', 'zero-pages-mixed.yaml']) {
       const loaded = loadScenario(scenario(f));
-      const mine = runOnSimulator(loaded, { strategy: s });
+      const mine = runOnSimulator(loaded, { host, strategy: s });
       expect(mine.ok, f).toBe(true);
-      expect(mine.reports, f).toEqual(runOnSimulator(loaded, { strategy: 'folio_walk' }).reports);
+      expect(mine.reports, f).toEqual(runOnSimulator(loaded, { host, strategy: 'folio_walk' }).reports);
     }
     // Every walk of the run (ksmd's scan walks too, the same for both).
     const walks = (strategy: typeof s): number => {
       let n = 0;
       runOnSimulator(loadScenario(scenario('ksm-functional-unmerge.yaml')), {
+        host,
         strategy,
         afterStep: (ctx) => {
           n = ctx.machine.counters.walks;

@@ -13,7 +13,8 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { loadScenario, oracleAvailability, ScenarioError } from '@mmsim/scenario';
+import { ScenarioError } from '@mmsim/scenario';
+import { loadScenario, oracleAvailability } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 import { lastFailure, replayActions, SequenceFailure, wholeStackProperty } from './commands.ts';
 import { BranchCoverage, type FileCoverage, percent } from './coverage.ts';

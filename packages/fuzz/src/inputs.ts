@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelBug } from '@mmsim/core';
 import { parseScenario, runOnSimulator, ScenarioError } from '@mmsim/scenario';
+import { hostMemory } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { stats } from './stats.ts';
@@ -205,7 +206,7 @@ export function checkScenarioInput(text: string, file: string): 'error' | 'loade
   )
     return 'loaded';
   try {
-    runOnSimulator(loaded);
+    runOnSimulator(loaded, { host: hostMemory() });
   } catch (e) {
     if (e instanceof ScenarioError && !e.message.includes('\n')) return 'loaded';
     throw new Violation(`a valid scenario crashed the simulator: ${describe(e)}`);

@@ -15,12 +15,12 @@ import {
   type MadviseAdvice,
   OracleRefusedError,
   type Report,
-  runOnKernel,
   runOnSimulator,
   type Scenario,
   type Step,
   validateScenario,
 } from '@mmsim/scenario';
+import { hostMemory, runOnKernel } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 
 /** One step's choices: `kind` picks the op, the others its operands. */
@@ -287,7 +287,7 @@ export function withSimulatorErrnos(s: Scenario): { scenario: Scenario; simulato
   const steps = s.steps.map((x) => ({ ...x }));
   for (;;) {
     const scenario: Scenario = { ...s, steps };
-    const simulator = runOnSimulator(validateScenario(scenario, `${s.name}.yaml`));
+    const simulator = runOnSimulator(validateScenario(scenario, `${s.name}.yaml`), { host: hostMemory() });
     const f = simulator.failures[0];
     if (f === undefined) return { scenario, simulator };
     const m = FAILED_WITH.exec(f.message);

@@ -27,6 +27,7 @@ import {
 import { Process } from '@mmsim/mm';
 import {
   checkMmInvariants,
+  compareBytes,
   E,
   entry_pfn,
   entryTable,
@@ -441,7 +442,7 @@ export class FuzzWorld {
           throw new Violation(`${where}: holds data, model says zero (${firstDiff(null, peekBuf)})`);
       } else if (!nonzero) {
         throw new Violation(`${where}: reads zero, model holds data (${firstDiff(expect, null)})`);
-      } else if (Buffer.compare(expect, peekBuf) !== 0) {
+      } else if (compareBytes(expect, 0, peekBuf, 0, PAGE_SIZE) !== 0) {
         throw new Violation(`${where}: contents differ (${firstDiff(expect, peekBuf)})`);
       }
     }
@@ -561,7 +562,7 @@ function comparePage(where: string, expect: Uint8Array | null, got: Uint8Array):
   if (expect === null) {
     if (canonical(got) !== null)
       throw new Violation(`${where}: holds data, model says zero (${firstDiff(null, got)})`);
-  } else if (Buffer.compare(expect, got) !== 0) {
+  } else if (compareBytes(expect, 0, got, 0, PAGE_SIZE) !== 0) {
     throw new Violation(`${where}: contents differ (${firstDiff(expect, got)})`);
   }
 }

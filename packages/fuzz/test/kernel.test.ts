@@ -1,7 +1,7 @@
 // Differential fuzzing against the live kernel (src/kernel.ts): the generator's scenarios are
 // valid and run on the simulator; where the kernel side is available, a fixed set of random
 // scenarios must give equal reports on both engines.
-import { oracleAvailability } from '@mmsim/scenario';
+import { oracleAvailability } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,11 +1,12 @@
 // madvise(2) (mm/madvise.c, Linux 6.18): do_madvise() over the VMAs of the range and each
-// advice on one VMA (madvise_vma_behavior()): flags updates, MADV_DONTNEED, MADV_FREE,
-// MADV_COLD/PAGEOUT, MADV_POPULATE_*, MADV_COLLAPSE, MADV_REMOVE on shared anonymous memory
-// (madvise_remove() with shmem_fallocate()'s hole punch), and guard regions
-// (madvise_guard_install(), madvise_guard_remove()): MADV_GUARD_INSTALL puts a PTE_MARKER_GUARD
-// marker in every PTE of the range, so that any access faults with SIGSEGV (handle_pte_marker());
-// the markers survive MADV_DONTNEED and are copied at fork, and only munmap/exit
-// (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
+// advice on one VMA (madvise_vma_behavior()): flags updates; MADV_DONTNEED, which zaps with
+// zap_details.reclaim_pt (the PTE tables it empties are freed, mm/pt_reclaim.c); MADV_FREE and
+// MADV_COLD/PAGEOUT through the page walker with the kernel's pmd_entry callbacks;
+// MADV_POPULATE_*; MADV_COLLAPSE; MADV_REMOVE on shared anonymous memory (madvise_remove() with
+// shmem_fallocate()'s hole punch); and guard regions: MADV_GUARD_INSTALL (walk_page_range_mm()
+// with install_pte) puts a PTE_MARKER_GUARD marker in every PTE of the range, so that any access
+// faults with SIGSEGV (handle_pte_marker()); the markers survive MADV_DONTNEED and are copied at
+// fork, and only munmap/exit (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
 
 import { alignUp, BUG, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import {

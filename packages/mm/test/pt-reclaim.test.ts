@@ -9,8 +9,11 @@ import {
   MADV_FREE,
   MADV_GUARD_INSTALL,
   MADV_HUGEPAGE,
+  MAP_ANONYMOUS,
+  MAP_SHARED,
   MM_ANONPAGES,
   PROT_READ,
+  PROT_WRITE,
   pmd_index,
   pmd_leaf,
   readEntry,
@@ -109,6 +112,26 @@ describe('MADV_DONTNEED frees the PTE tables it empties (CONFIG_PT_RECLAIM)', ()
     p.writeByte(b, 1); // not MADV_HUGEPAGE: 4 KiB pages
     p.madvise(b, PAGE_SIZE, MADV_DONTNEED);
     expect(pmdNone(p, b)).toBe(false);
+    check(m);
+  });
+
+  it('any VMA: shared anonymous memory and COW-shared pages after fork lose the table too', () => {
+    const { m, p } = setup();
+    const s = p.mmap(null, PMD_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+    expect(s % PMD_SIZE).toBe(0);
+    for (let i = 0; i < HPAGE_PMD_NR; i += 64) p.writeByte(s + i * PAGE_SIZE, 1);
+    const a = anon(p, HPAGE_PMD_NR);
+    for (let i = 0; i < HPAGE_PMD_NR; i += 64) p.writeByte(a + i * PAGE_SIZE, 2);
+    const c = p.fork('c');
+    const tables = p.mm.nrPtes;
+    p.madvise(s, PMD_SIZE, MADV_DONTNEED);
+    p.madvise(a, PMD_SIZE, MADV_DONTNEED);
+    expect(p.mm.nrPtes).toBe(tables - 2);
+    expect(pmdNone(p, s) && pmdNone(p, a)).toBe(true);
+    // The child keeps its own tables and pages; the shared object keeps its pages.
+    expect(c.readByte(a + 64 * PAGE_SIZE)).toBe(2);
+    expect(c.readByte(s + 64 * PAGE_SIZE)).toBe(1);
+    expect(p.readByte(s + 64 * PAGE_SIZE)).toBe(1);
     check(m);
   });
 });

@@ -1,4 +1,5 @@
 export * from './arch.ts';
+export { compareBytes, copyBytes } from './bytes.ts';
 export { type CheckOptions, checkMmInvariants } from './check.ts';
 export * from './fault.ts';
 export {
@@ -47,6 +48,16 @@ export * from './mman.ts';
 export { do_vmi_munmap, dup_mmap, mmput, vm_mmap_pgoff, vm_munmap } from './mmap.ts';
 export { change_protection, do_mprotect_pkey } from './mprotect.ts';
 export * from './pgtable.ts';
+export {
+  type DecodedEntry,
+  decodeEntry,
+  ENTRY_LEVELS,
+  type EncodeRequest,
+  type EntryKind,
+  type EntryLevel,
+  encodeEntry,
+  maxPhysmemBits,
+} from './pgtable_decode.ts';
 export * from './physmem.ts';
 export {
   anon_vma_prepare,

@@ -5,6 +5,7 @@
 // (checksum, zero-ness). PFN 0 is never handed out.
 
 import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE } from '@mmsim/core';
+import { compareBytes, copyBytes } from './bytes.ts';
 import { HashedMemory, xxh64Low32 } from './xxh64.ts';
 
 // ---- page flags (bits of PhysMem.flags) — the kernel's enum pageflags names --------------
@@ -55,12 +56,12 @@ const ARENA_MASK = ARENA_MAX_PAGES - 1;
 const ARENA0_SHIFT = 12;
 const ARENA0_PAGES = 1 << ARENA0_SHIFT;
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
-/** Words memcmp_pages() compares itself before handing equal-so-far pages to Buffer.compare():
+/** Words memcmp_pages() compares itself before handing equal-so-far pages to compareBytes():
  * pages that differ mostly differ early, and the native call costs more than a few loads. The
  * first of them comes from the per-frame firstWord cache. */
 const MEMCMP_PREFIX_WORDS = 16;
 
-const ZERO_BUF = Buffer.alloc(PAGE_SIZE);
+const ZERO_BUF = new Uint8Array(PAGE_SIZE);
 const ZERO_WORDS = new Uint32Array(WORDS_PER_PAGE);
 const NONE = 0;
 
@@ -131,7 +132,7 @@ export class PhysMem {
   // Content storage: the arenas, and their byte and word views kept apart for the accessors' one
   // indexed load (indexed by slot >>> ARENA_SHIFT).
   private arenas: HashedMemory[] = [];
-  private arenaBytes: Buffer[] = [];
+  private arenaBytes: Uint8Array[] = [];
   private arenaWords: Uint32Array[] = [];
   private freeSlots: Int32Array = new Int32Array(1024);
   private nrFreeSlots = 0;
@@ -640,11 +641,12 @@ export class PhysMem {
       this.storage(dst);
       const ds = this.slot[dst];
       const base = (ss & ARENA_MASK) * PAGE_SIZE;
-      this.arenaBytes[ss >>> ARENA_SHIFT].copy(
+      copyBytes(
         this.arenaBytes[ds >>> ARENA_SHIFT],
         (ds & ARENA_MASK) * PAGE_SIZE,
+        this.arenaBytes[ss >>> ARENA_SHIFT],
         base,
-        base + PAGE_SIZE,
+        PAGE_SIZE,
       );
     }
     this.flags[dst] = (this.flags[dst] & ~PG_CONTENT_CACHES) | keep;
@@ -689,7 +691,7 @@ export class PhysMem {
     }
     const ba = sa === -1 ? ZERO_BUF : this.arenaBytes[sa >>> ARENA_SHIFT];
     const bb = sb === -1 ? ZERO_BUF : this.arenaBytes[sb >>> ARENA_SHIFT];
-    return ba.compare(bb, ob * 4, ob * 4 + PAGE_SIZE, oa * 4, oa * 4 + PAGE_SIZE);
+    return compareBytes(ba, oa * 4, bb, ob * 4, PAGE_SIZE);
   }
 
   /** pages_identical(). */
@@ -704,12 +706,12 @@ export class PhysMem {
     const s = this.slot[pfn];
     const z =
       s === -1 ||
-      this.arenaBytes[s >>> ARENA_SHIFT].compare(
+      compareBytes(
+        this.arenaBytes[s >>> ARENA_SHIFT],
+        (s & ARENA_MASK) * PAGE_SIZE,
         ZERO_BUF,
         0,
         PAGE_SIZE,
-        (s & ARENA_MASK) * PAGE_SIZE,
-        (s & ARENA_MASK) * PAGE_SIZE + PAGE_SIZE,
       ) === 0;
     this.flags[pfn] |= PG_zero_valid | (z ? PG_zero_filled : 0);
     return z;

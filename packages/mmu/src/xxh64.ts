@@ -141,7 +141,7 @@ const WASM_PAGE = 65536;
  * bytes [off, off + len) where they lie.
  */
 export class HashedMemory {
-  readonly bytes: Buffer;
+  readonly bytes: Uint8Array;
   readonly words: Uint32Array;
   private readonly h: (ptr: number, len: number) => number;
 
@@ -151,7 +151,7 @@ export class HashedMemory {
     const pages = size / WASM_PAGE;
     const mem = new wasm.Memory({ initial: pages, maximum: pages });
     this.h = new wasm.Instance(module, { env: { mem } }).exports.h;
-    this.bytes = Buffer.from(mem.buffer);
+    this.bytes = new Uint8Array(mem.buffer);
     this.words = new Uint32Array(mem.buffer);
   }
 

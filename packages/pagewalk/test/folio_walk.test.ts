@@ -40,7 +40,7 @@ import {
   folio_walk_end,
   folio_walk_start,
 } from '../src/index.ts';
-import type { Process } from './helpers.ts';
+import type { TestProcess } from './helpers.ts';
 import { check, failOnWarn, mapAt, setup, withRead } from './helpers.ts';
 
 failOnWarn();
@@ -54,7 +54,7 @@ interface Expect {
 }
 
 /** What folio_walk_start() must find, by reading the tables level by level. */
-function naive(m: Machine, p: Process, addr: number, flags: number): Expect {
+function naive(m: Machine, p: TestProcess, addr: number, flags: number): Expect {
   const pm = m.phys;
   const none: Expect = { folio: 0, page: 0, level: -1, lo: 0, hi: 0 };
   const pmdT = p.mm.find_pmd_table(addr);

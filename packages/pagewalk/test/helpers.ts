@@ -44,7 +44,7 @@ import { failOnWarn, setup as setupMachine } from '@mmsim/test-utils';
  * A user process reduced to what the walker's tests need, built on @mmsim/mmu's kernel calls
  * (the Process syscall API lives above the walker, in @mmsim/mm). Kernel errors throw here.
  */
-export class Process {
+export class TestProcess {
   readonly machine: Machine;
   readonly mm: MmStruct;
 
@@ -131,12 +131,12 @@ export function setup(
   levels: PagingLevels = 4,
   memoryMiB = 64,
   kernel: KernelProfile = DEFAULT_KERNEL_PROFILE,
-): { m: Machine; p: Process } {
-  return setupMachine((m) => new Process(m, levels), { memoryMiB, levels, kernel });
+): { m: Machine; p: TestProcess } {
+  return setupMachine((m) => new TestProcess(m, levels), { memoryMiB, levels, kernel });
 }
 
 /** mmap(start, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE). */
-export function mapAt(p: Process, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
+export function mapAt(p: TestProcess, start: number, len: number, prot = PROT_READ | PROT_WRITE): number {
   return p.mmap(start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
 }
 

@@ -19,7 +19,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACTION_CONTINUE, mmWalkOps, walk_page_range } from '../src/index.ts';
-import type { Process } from './helpers.ts';
+import type { TestProcess } from './helpers.ts';
 import { mapAt, setup, withRead } from './helpers.ts';
 
 type Op =
@@ -56,7 +56,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   }),
 );
 
-function apply(p: Process, levels: PagingLevels, ops: Op[]): void {
+function apply(p: TestProcess, levels: PagingLevels, ops: Op[]): void {
   const mm = p.mm;
   for (const op of ops) {
     if (op.kind === 'map') {
@@ -86,7 +86,7 @@ function apply(p: Process, levels: PagingLevels, ops: Op[]): void {
 }
 
 /** Per-address lookup: "pte addr lo hi" for non-none PTEs, "pmd addr lo hi" per huge PMD. */
-function naive(m: Machine, p: Process, start: number, end: number): string[] {
+function naive(m: Machine, p: TestProcess, start: number, end: number): string[] {
   const out: string[] = [];
   for (const vma of p.mm.vmas) {
     const s = Math.max(start, vma.vm_start);
@@ -107,7 +107,7 @@ function naive(m: Machine, p: Process, start: number, end: number): string[] {
   return out;
 }
 
-function walked(p: Process, start: number, end: number, withPmd: boolean) {
+function walked(p: TestProcess, start: number, end: number, withPmd: boolean) {
   const seen: string[] = [];
   const spans: [number, number][] = [];
   const ops = mmWalkOps({
@@ -144,7 +144,7 @@ function tiles(spans: [number, number][], start: number, end: number): boolean {
   return at === end;
 }
 
-function bounds(p: Process): [number, number] {
+function bounds(p: TestProcess): [number, number] {
   const v = p.mm.vmas;
   return [Math.max(0, v[0].vm_start - 3 * PAGE_SIZE), v[v.length - 1].vm_end + 3 * PAGE_SIZE];
 }

@@ -42,6 +42,7 @@ export {
   kpfNames,
   kpfTest,
 } from './page.ts';
+export { decodePagemap, PAGEMAP_FLAG_BITS, type PagemapEntry } from './pagemap_decode.ts';
 export {
   MemSizeStats,
   PM_FILE,

@@ -9,29 +9,7 @@ export {
   idsWord,
   SELFTEST_PATTERNS,
 } from './fill.ts';
-export {
-  buildOracle,
-  DEFAULT_LOCK_PATH,
-  encodeInstructions,
-  encodeToken,
-  findCompiler,
-  KSM_SYSFS,
-  MAX_REPORT_LABELS,
-  NATIVE_DIR,
-  ORACLE_BINARY,
-  ORACLE_SOURCE,
-  type OracleAvailability,
-  OracleError,
-  OracleRefusedError,
-  OracleUnavailableError,
-  oracleAvailability,
-  RESTORED_KNOBS,
-  type RunOnKernelOptions,
-  readKsmLocked,
-  readKsmSysfs,
-  runOnKernel,
-} from './oracle.ts';
-export { type LoadedScenario, loadScenario, parseScenario, validateScenario } from './parse.ts';
+export { type LoadedScenario, parseScenario, validateScenario } from './parse.ts';
 export {
   compareReports,
   type Engine,
@@ -113,13 +91,21 @@ export {
   usesKhugepaged,
   type WriteStep,
 } from './schema.ts';
-export { collectReport, runOnSimulator, type SimulatorContext, type SimulatorOptions } from './simulator.ts';
 export {
-  checkBreakKsmStrategy,
-  isBuiltinStrategy,
-  loadBreakKsmStrategy,
-  resolveBreakKsmStrategy,
-} from './strategy.ts';
+  collectReport,
+  type HostMemory,
+  runOnSimulator,
+  type SimulatorContext,
+  type SimulatorOptions,
+} from './simulator.ts';
+export {
+  type KsmTrees,
+  ksmTrees,
+  regionOf,
+  type TreeItem,
+  type TreePage,
+  type TreeStableNode,
+} from './trees.ts';
 export {
   type ProcPlan,
   planScenario,

@@ -1,7 +1,6 @@
 // Reading scenario files: JSON or YAML text -> zod validation -> cross-checks. Any problem is one
 // ScenarioError line naming the file, the JSON path, what was expected and what was found; nothing
 // is returned half-checked.
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { describeValue, formatPath, ScenarioError } from './errors.ts';
@@ -13,18 +12,6 @@ export interface LoadedScenario {
   scenario: Scenario;
   plan: ScenarioPlan;
   file: string;
-}
-
-/** Reads and validates a scenario file (.json, .yaml or .yml; other names are tried as JSON, then
- * YAML). Throws ScenarioError. */
-export function loadScenario(path: string): LoadedScenario {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ScenarioError(path, '$', 'a readable file', (e as NodeJS.ErrnoException).code ?? String(e));
-  }
-  return parseScenario(text, path);
 }
 
 /** Validates scenario text; `fileName` names it in errors and picks JSON or YAML by extension. */

@@ -1,9 +1,13 @@
 // Runs a scenario on the simulator: the same steps, at the same addresses, as the kernel oracle,
 // producing the same Report shape (engine "simulator").
 
+<<<<<<< HEAD
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+=======
+import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
+>>>>>>> main
 import { type BreakKsmStrategy, Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
@@ -51,6 +55,21 @@ export interface SimulatorOptions {
   beforeStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
   /** Called after every step (tests run invariant checkers here). */
   afterStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
+  /** The host whose memory and swap size the machine takes where the scenario gives none
+   * (`hostMemory()` of '@mmsim/scenario/node' reads this machine's). */
+  host: HostMemory;
+  /** Stop after the step with this index has run (default: run every step). */
+  stopAfter?: number;
+}
+
+/**
+ * The simulated RAM defaults to the host's free memory and the swap device to the host's swap
+ * size: on a machine without swap, MADV_PAGEOUT cannot reclaim anonymous pages on the kernel, so
+ * the simulator must not swap them out either.
+ */
+export interface HostMemory {
+  memoryMiB: number;
+  swapMiB: number;
 }
 
 /** The simulated world a scenario runs in. */
@@ -72,29 +91,14 @@ function protBits(p: Prot | undefined): number {
 
 const page = new Uint8Array(PAGE_SIZE);
 
-/**
- * The simulated swap device has the size of this machine's swap (SwapTotal in /proc/meminfo; 0
- * where it cannot be read), as the simulated RAM defaults to its MemAvailable: on a machine
- * without swap, MADV_PAGEOUT cannot reclaim anonymous pages on the kernel, so the simulator
- * must not swap them out either.
- */
-function hostSwapMiB(): number {
-  try {
-    const m = /^SwapTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    return m === null ? 0 : Math.floor(Number(m[1]) / 1024);
-  } catch {
-    return 0;
-  }
-}
-
 /** Smallest `machine.memory_mib` the simulator runs. */
 export const MIN_MEMORY_MIB = 4;
 
 /** Run a validated scenario on a fresh simulated machine. Throws ScenarioError when the simulator
  * cannot run it as written (a machine too small, an initial knob value the knob refuses). */
-export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = {}): Report {
+export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): Report {
   const { scenario, plan } = loaded;
-  const memoryMiB = scenario.machine?.memory_mib ?? Math.floor(freemem() / 2 ** 20);
+  const memoryMiB = scenario.machine?.memory_mib ?? opts.host.memoryMiB;
   // The simulator's smallest machine holds two PMD-sized folios (1024 frames).
   if (memoryMiB < MIN_MEMORY_MIB)
     throw new ScenarioError(
@@ -103,7 +107,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
       `at least ${MIN_MEMORY_MIB} on the simulator`,
       String(memoryMiB),
     );
-  const swapMiB = scenario.machine?.swap_mib ?? hostSwapMiB();
+  const swapMiB = scenario.machine?.swap_mib ?? opts.host.swapMiB;
   const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4 });
   const ksm = new Ksm(m);
   if (typeof opts.strategy === 'string') {
@@ -144,7 +148,8 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions = 
   const reports: ReportEntry[] = [];
   const failures: Failure[] = [];
   const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
-  for (let i = 0; i < scenario.steps.length; i++) {
+  const last = Math.min(scenario.steps.length - 1, opts.stopAfter ?? Number.POSITIVE_INFINITY);
+  for (let i = 0; i <= last; i++) {
     const step = scenario.steps[i];
     let errno = '';
     let stop = false;

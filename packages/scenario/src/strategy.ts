@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { PAGE_SIZE } from '@mmsim/core';
 import { type BreakKsmStrategy, STRATEGIES } from '@mmsim/ksm';
 import { describeValue, ScenarioError } from './errors.ts';
+import { hostMemory } from './host.ts';
 import { type LoadedScenario, parseScenario } from './parse.ts';
 import type { Report } from './report.ts';
 import { runOnSimulator, type SimulatorContext } from './simulator.ts';
@@ -102,6 +103,7 @@ interface Outcome {
 function runWorkload(loaded: LoadedScenario, strategy: BreakKsmStrategy): Outcome {
   let ctx: SimulatorContext | null = null;
   const report = runOnSimulator(loaded, {
+    host: hostMemory(),
     strategy,
     beforeStep: (c) => {
       ctx = c;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseScenario, runOnSimulator, STEP_OPS, stepSchema } from '../src/index.ts';
+import { hostMemory } from '../src/node.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'scenario-format.md'), 'utf8');
 
@@ -14,7 +15,7 @@ describe('docs/scenario-format.md', () => {
       .map((m) => m[1]!)
       .filter((b) => b.includes('steps:'));
     expect(blocks.length).toBe(1);
-    const report = runOnSimulator(parseScenario(blocks[0]!, 'example.yaml'));
+    const report = runOnSimulator(parseScenario(blocks[0]!, 'example.yaml'), { host: hostMemory() });
     expect(report.failures).toEqual([]);
     expect(report.reports[0]!.ksm.pages_sharing).toBe(124);
   });

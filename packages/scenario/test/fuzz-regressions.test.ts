@@ -1,6 +1,7 @@
 // Regressions found by the input fuzzer (@mmsim/fuzz): bad input ends in a one-line ScenarioError.
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runOnSimulator, ScenarioError } from '../src/index.ts';
+import { hostMemory } from '../src/node.ts';
 
 function error(fn: () => unknown): ScenarioError {
   try {
@@ -27,13 +28,13 @@ describe('fuzzer regressions', () => {
       `name: x\nmachine: { memory_mib: 64 }\nksm: { pages_to_scan: -1 }\n${steps}`,
       'x.yaml',
     );
-    const e = error(() => runOnSimulator(loaded));
+    const e = error(() => runOnSimulator(loaded, { host: hostMemory() }));
     expect(e.path).toBe('ksm.pages_to_scan');
   });
 
   it('a machine below the simulator minimum is a ScenarioError, not a BUG', () => {
     const loaded = parseScenario(`name: x\nmachine: { memory_mib: 1 }\n${steps}`, 'x.yaml');
-    const e = error(() => runOnSimulator(loaded));
+    const e = error(() => runOnSimulator(loaded, { host: hostMemory() }));
     expect(e.path).toBe('machine.memory_mib');
   });
 });

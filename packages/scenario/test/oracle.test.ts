@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { type Report, type Scenario, validateScenario } from '../src/index.ts';
 import {
   buildOracle,
   encodeInstructions,
@@ -13,12 +14,9 @@ import {
   OracleRefusedError,
   oracleAvailability,
   RESTORED_KNOBS,
-  type Report,
   readKsmLocked,
   runOnKernel,
-  type Scenario,
-  validateScenario,
-} from '../src/index.ts';
+} from '../src/node.ts';
 
 const scenario = (data: unknown): Scenario => validateScenario(data, 'test').scenario;
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError, STEP_OPS, validateScenario } from '../src/index.ts';
+import { parseScenario, ScenarioError, STEP_OPS, validateScenario } from '../src/index.ts';
+import { loadScenario } from '../src/node.ts';
 
 const base = (steps: unknown[], extra: Record<string, unknown> = {}) => ({ name: 't', ...extra, steps });
 const spawnA = { op: 'spawn', proc: 'a' };

@@ -12,7 +12,11 @@ it('README example runs and prints each report', () => {
   const readme = readFileSync(join(pkg, 'README.md'), 'utf8');
   // The repository root has no dependency on the package: import it by file instead of by name.
   const entry = pathToFileURL(join(pkg, 'src', 'index.ts')).href;
-  const code = /```ts\n([\s\S]*?)```/.exec(readme)![1]!.replace("'@mmsim/scenario'", `'${entry}'`);
+  const nodeEntry = pathToFileURL(join(pkg, 'src', 'node.ts')).href;
+  const code = /```ts\n([\s\S]*?)```/
+    .exec(readme)![1]!
+    .replace("'@mmsim/scenario/node'", `'${nodeEntry}'`)
+    .replace("'@mmsim/scenario'", `'${entry}'`);
   expect(code).toContain(entry);
   const out = execFileSync(
     process.execPath,

@@ -6,14 +6,8 @@ import { join } from 'node:path';
 import { checkKsmInvariants } from '@mmsim/ksm';
 import { checkMmInvariants } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import {
-  compareReports,
-  formatReportDiff,
-  loadScenario,
-  oracleAvailability,
-  runOnKernel,
-  runOnSimulator,
-} from '../src/index.ts';
+import { compareReports, formatReportDiff, runOnSimulator } from '../src/index.ts';
+import { hostMemory, loadScenario, oracleAvailability, runOnKernel } from '../src/node.ts';
 
 const dir = join(import.meta.dirname, '..', '..', '..', 'scenarios');
 const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
@@ -27,6 +21,7 @@ describe('scenarios/', () => {
     it(`${f} runs on the simulator with every invariant holding after every step`, () => {
       const loaded = loadScenario(join(dir, f));
       const r = runOnSimulator(loaded, {
+        host: hostMemory(),
         afterStep: (ctx) => {
           checkMmInvariants(ctx.machine);
           checkKsmInvariants(ctx.ksm);
@@ -39,7 +34,7 @@ describe('scenarios/', () => {
       `${f}: verify against the live kernel${kernel.available ? '' : ` (skipped: ${kernel.available ? '' : kernel.reason})`}`,
       async () => {
         const loaded = loadScenario(join(dir, f));
-        const sim = runOnSimulator(loaded);
+        const sim = runOnSimulator(loaded, { host: hostMemory() });
         const kern = await runOnKernel(loaded.scenario);
         const diff = compareReports(sim, kern);
         expect(diff.equal, formatReportDiff(diff)).toBe(true);

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runOnSimulator } from '../src/index.ts';
+import { hostMemory } from '../src/node.ts';
 
 const merge = [
   { op: 'spawn', proc: 'a' },
@@ -10,7 +11,8 @@ const merge = [
   { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: 1 } },
   { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
 ];
-const run = (data: unknown) => runOnSimulator(parseScenario(JSON.stringify(data), 't.json'));
+const run = (data: unknown) =>
+  runOnSimulator(parseScenario(JSON.stringify(data), 't.json'), { host: hostMemory() });
 
 describe('runOnSimulator, as the oracle', () => {
   it('ksm_scan runs whole full scans whatever pages_to_scan is (0 included), then restores it', () => {

@@ -46,7 +46,7 @@ function mapAnon(p: Process, bytes: number): number {
 function floorRun(ctx: BenchContext, label: string, mib: number, pages: number): RunResult {
   ctx.gc();
   const rssStart = ctx.rss();
-  const held: Buffer[] = [];
+  const held: Uint8Array[] = [];
   const seconds = ctx.time(() => {
     const b = new HashedMemory(pages * PAGE_SIZE).bytes;
     held.push(b);

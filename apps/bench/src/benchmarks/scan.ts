@@ -14,14 +14,8 @@ import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { KSM_RUN_MERGE, Ksm, type KsmCounters } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
-import {
-  type FillPattern,
-  fillPage,
-  oracleAvailability,
-  runOnKernel,
-  type Scenario,
-  validateScenario,
-} from '@mmsim/scenario';
+import { type FillPattern, fillPage, type Scenario, validateScenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
 

@@ -21,7 +21,8 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '@mmsim/mmu';
-import { oracleAvailability, runOnKernel, validateScenario } from '@mmsim/scenario';
+import { validateScenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
 
 const FULL = 32 * TiB;

@@ -15,7 +15,8 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '@mmsim/mmu';
-import { loadBreakKsmStrategy, oracleAvailability, parseScenario, runOnKernel } from '@mmsim/scenario';
+import { parseScenario } from '@mmsim/scenario';
+import { loadBreakKsmStrategy, oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import {
   BENCH_STRATEGY_ENV,
   type BenchContext,

@@ -1,6 +1,7 @@
 // mmsim kernel <file>: the scenario on the live kernel through the C oracle.
 
-import { oracleAvailability, type Report, runOnKernel, type Scenario } from '@mmsim/scenario';
+import type { Report, Scenario } from '@mmsim/scenario';
+import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';

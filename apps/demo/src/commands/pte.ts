@@ -1,10 +1,17 @@
 // mmsim pte <value>: decode an x86-64 page-table entry; mmsim pte --encode: build one.
 
-import { entryFromBigInt } from '@mmsim/mmu';
+import {
+  type DecodedEntry,
+  decodeEntry,
+  ENTRY_LEVELS,
+  type EntryLevel,
+  encodeEntry,
+  entryFromBigInt,
+  maxPhysmemBits,
+} from '@mmsim/mmu';
 import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
-import { decodeEntry, encodeEntry, formatDecoded, LEVELS, type Level } from '../entry.ts';
-import { type Io, printJson, UsageError } from '../io.ts';
+import { type Colors, type Io, printJson, UsageError } from '../io.ts';
 
 /** A 64-bit entry value from the command line: 0x-prefixed hex or decimal. */
 export function parseEntryValue(text: string): { lo: number; hi: number } {
@@ -37,7 +44,7 @@ function list(text: string | undefined): string[] {
 }
 
 export interface PteOptions {
-  level: Level;
+  level: EntryLevel;
   '5level'?: boolean;
   json?: boolean;
   encode?: boolean;
@@ -93,7 +100,7 @@ export function definePte(program: Command, r: Runner): void {
       'decode an x86-64 page-table entry (present bits, PFN, swap type/offset, migration entry, PTE markers), or build one with --encode',
     )
     .addOption(
-      new Option('--level <level>', 'the table level the entry sits in').choices(LEVELS).default('pte'),
+      new Option('--level <level>', 'the table level the entry sits in').choices(ENTRY_LEVELS).default('pte'),
     )
     .option('--5level', '5-level paging (MAX_PHYSMEM_BITS 52: migration entries keep their A/D bits higher)')
     .option('--json', 'print the decoded fields as JSON')
@@ -126,4 +133,25 @@ export function definePte(program: Command, r: Runner): void {
     .action((value: string | undefined, o: PteOptions) => {
       r.code = pteCommand(r.io, value, o);
     });
+}
+
+/** The text `mmsim pte` prints for a decoded entry. */
+function formatDecoded(d: DecodedEntry, c: Colors): string {
+  const lines: string[] = [];
+  const hex = (n: number): string => `0x${n.toString(16)}`;
+  lines.push(`${c.bold(d.value)}  ${d.level} (${d.levels}-level paging)`);
+  lines.push(`  ${c.cyan(d.kind.padEnd(10))} ${d.summary}`);
+  if (d.bits.length > 0) lines.push(`  bits       ${d.bits.join(' ')}`);
+  if (d.pfn !== null)
+    lines.push(`  pfn        ${hex(d.pfn)} (${d.pfn}), physical address ${hex(d.pfn * 4096)}`);
+  if (d.swap !== null)
+    lines.push(`  swap       type ${d.swap.type}, offset ${hex(d.swap.offset)} (${d.swap.offset})`);
+  if (d.migration !== null)
+    lines.push(
+      `  a/d bits   young ${d.migration.young ? 'yes' : 'no'}, dirty ${d.migration.dirty ? 'yes' : 'no'} (SWP_MIG_YOUNG/DIRTY, bits ${maxPhysmemBits(d.levels) - 12}-${maxPhysmemBits(d.levels) - 11} of the offset)`,
+    );
+  if (d.markers !== null) lines.push(`  markers    ${d.markers.length === 0 ? '-' : d.markers.join(' ')}`);
+  if (d.pkey !== 0) lines.push(`  pkey       ${d.pkey}`);
+  for (const n of d.notes) lines.push(`  ${c.yellow('note')}       ${n}`);
+  return `${lines.join('\n')}\n`;
 }

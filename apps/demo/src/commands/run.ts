@@ -1,14 +1,8 @@
 // mmsim run <file>: the scenario on the simulator, a table per report step or --json.
 
 import { type BreakKsmStrategy, STRATEGIES } from '@mmsim/ksm';
-import {
-  isBuiltinStrategy,
-  type LoadedScenario,
-  type Report,
-  resolveBreakKsmStrategy,
-  runOnSimulator,
-  type SimulatorOptions,
-} from '@mmsim/scenario';
+import { type LoadedScenario, type Report, runOnSimulator, type SimulatorOptions } from '@mmsim/scenario';
+import { hostMemory, isBuiltinStrategy, resolveBreakKsmStrategy } from '@mmsim/scenario/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';
@@ -39,6 +33,7 @@ export function simulateWithProgress(
   let what = '';
   try {
     return runOnSimulator(loaded, {
+      host: hostMemory(),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),
       beforeStep: (ctx, i, step) => {

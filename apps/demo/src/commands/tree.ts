@@ -1,65 +1,20 @@
 // mmsim tree <scenario>: KSM's stable tree (nodes, chains and their dups, each KSM page's
 // rmap_items) and unstable tree, drawn as an ASCII tree.
 
-import type { KsmRmapItemView, KsmStableNode } from '@mmsim/ksm';
-import { chainDups, hlistItems, STABLE_NODE_CHAIN, stableNodes, unstableItems } from '@mmsim/ksm';
+import { type KsmTrees, ksmTrees, type TreeItem, type TreePage } from '@mmsim/scenario';
 import type { Command } from 'commander';
 import { AT_HELP, examples, intOption, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
-import { loadOrFail, regionOf, type Stopped, simulateTo, whereStopped } from '../simulate.ts';
+import { loadOrFail, type Stopped, simulateTo, whereStopped } from '../simulate.ts';
 
-export interface TreeItem {
-  proc: string;
-  /** "region+page", or "" when the address is in no named region. */
-  region: string;
-  address: number;
-}
-
-export interface TreePage {
-  kpfn: number;
-  /** The first bytes of the KSM page, in hex. */
-  content: string;
-  rmap_items: TreeItem[];
-}
-
-export type TreeStableNode = ({ type: 'node' } & TreePage) | { type: 'chain'; dups: TreePage[] };
-
-export interface TreeData {
+export interface TreeData extends KsmTrees {
   scenario: string;
   at: string | null;
-  stable: TreeStableNode[];
-  unstable: (TreeItem & { checksum: number })[];
-}
-
-function item(st: Stopped, it: KsmRmapItemView): TreeItem {
-  const proc = it.mm.owner;
-  return { proc, region: regionOf(st, proc, it.address), address: it.address };
-}
-
-function page(st: Stopped, n: KsmStableNode): TreePage {
-  const items = hlistItems(st.ctx.ksm, n).map((it) => item(st, it));
-  const bytes = new Uint8Array(8);
-  st.ctx.machine.phys.readBytes(n.kpfn, 0, bytes, 0, 8);
-  const content = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return { kpfn: n.kpfn, content, rmap_items: items };
 }
 
 /** The trees of the stopped world, as data. */
 export function treeData(st: Stopped): TreeData {
-  const ksm = st.ctx.ksm;
-  const stable: TreeStableNode[] = [];
-  for (const n of stableNodes(ksm)) {
-    if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
-      const dups: TreePage[] = [];
-      for (const d of chainDups(n)) dups.push(page(st, d));
-      stable.push({ type: 'chain', dups });
-    } else stable.push({ type: 'node', ...page(st, n) });
-  }
-  const unstable: TreeData['unstable'] = unstableItems(ksm).map((n) => ({
-    ...item(st, n),
-    checksum: n.oldchecksum,
-  }));
-  return { scenario: st.loaded.scenario.name, at: st.label, stable, unstable };
+  return { scenario: st.loaded.scenario.name, at: st.label, ...ksmTrees(st.ctx) };
 }
 
 interface Drawn {

@@ -1,5 +1,5 @@
-// Decoding and encoding x86-64 page-table entries for `mmsim pte`, on the two 32-bit words
-// @mmsim/mmu keeps (arch/x86/include/asm/pgtable_types.h, pgtable_64.h; include/linux/swapops.h;
+// Decoding and encoding x86-64 page-table entries (`mmsim pte`, the web app's walk view), on the
+// two 32-bit words @mmsim/mmu keeps (arch/x86/include/asm/pgtable_types.h, pgtable_64.h; include/linux/swapops.h;
 // Linux 6.18). Bit numbers are the entry's: bit n is bit n of `lo` for n < 32, bit n-32 of `hi`.
 
 import {
@@ -41,14 +41,13 @@ import {
   SWP_PTE_MARKER,
   swp_offset,
   swp_type,
-} from '@mmsim/mmu';
-import type { Colors } from './io.ts';
+} from './arch.ts';
 
-export const LEVELS = ['pte', 'pmd', 'pud', 'p4d', 'pgd'] as const;
-export type Level = (typeof LEVELS)[number];
+export const ENTRY_LEVELS = ['pte', 'pmd', 'pud', 'p4d', 'pgd'] as const;
+export type EntryLevel = (typeof ENTRY_LEVELS)[number];
 
 /** What one entry of each level maps when it is a leaf, and what its table spans. */
-const LEAF_SIZE: Record<Level, string> = {
+const LEAF_SIZE: Record<EntryLevel, string> = {
   pte: '4 KiB page',
   pmd: '2 MiB page',
   pud: '1 GiB page',
@@ -81,7 +80,7 @@ export type EntryKind =
 export interface DecodedEntry {
   /** 0x and 16 hex digits. */
   value: string;
-  level: Level;
+  level: EntryLevel;
   levels: 4 | 5;
   kind: EntryKind;
   /** One line saying what the entry is. */
@@ -112,7 +111,7 @@ const LOW_BITS: [number, string][] = [
 ];
 
 /** The bits whose meaning every present entry shares, plus the level-dependent 7, 8 and 12. */
-function presentBits(lo: number, hi: number, level: Level, leaf: boolean): string[] {
+function presentBits(lo: number, hi: number, level: EntryLevel, leaf: boolean): string[] {
   const out: string[] = [];
   for (const [bit, name] of LOW_BITS) if ((lo & bit) !== 0) out.push(name);
   if ((lo & _PAGE_PSE) !== 0) out.push(level === 'pte' ? 'pat' : 'pse');
@@ -131,7 +130,12 @@ function presentBits(lo: number, hi: number, level: Level, leaf: boolean): strin
  * Decode an entry of `level` (default pte) in a `levels`-level page table. `lo` and `hi` are the
  * entry's low and high 32-bit words.
  */
-export function decodeEntry(lo: number, hi: number, level: Level = 'pte', levels: 4 | 5 = 4): DecodedEntry {
+export function decodeEntry(
+  lo: number,
+  hi: number,
+  level: EntryLevel = 'pte',
+  levels: 4 | 5 = 4,
+): DecodedEntry {
   lo >>>= 0;
   hi >>>= 0;
   const d: DecodedEntry = {
@@ -193,7 +197,7 @@ export function decodeEntry(lo: number, hi: number, level: Level = 'pte', levels
       d.summary = `${level} with PSE: x86-64 has no ${level}-level huge pages (${level}_bad())`;
     } else {
       d.kind = 'table';
-      const next = level === 'pgd' && levels === 4 ? 'pud' : LEVELS[LEVELS.indexOf(level) - 1];
+      const next = level === 'pgd' && levels === 4 ? 'pud' : ENTRY_LEVELS[ENTRY_LEVELS.indexOf(level) - 1];
       d.summary = `points to the ${next} table at ${at}`;
       const must = _PAGE_TABLE & ~(_PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY);
       if ((lo & 0xfff & ~(_PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)) !== must) {
@@ -267,7 +271,7 @@ export function decodeEntry(lo: number, hi: number, level: Level = 'pte', levels
 }
 
 /** The flag names `--flags` accepts for a present entry, and their low-word bits. */
-export const PRESENT_FLAGS: Record<string, number> = {
+const PRESENT_FLAGS: Record<string, number> = {
   present: _PAGE_PRESENT,
   rw: _PAGE_RW,
   user: _PAGE_USER,
@@ -285,30 +289,30 @@ export const PRESENT_FLAGS: Record<string, number> = {
   pat_large: _PAGE_PAT_LARGE,
 };
 /** Flags of the high word. */
-export const PRESENT_FLAGS_HI: Record<string, number> = {
+const PRESENT_FLAGS_HI: Record<string, number> = {
   nx: _PAGE_NX_HI,
   softw4: 1 << 25,
   saved_dirty: 1 << 26,
 };
 /** The flag names `--flags` accepts with --swap-type/--migration/--marker. */
-export const SWAP_FLAGS: Record<string, number> = {
+const SWAP_FLAGS: Record<string, number> = {
   soft_dirty: _PAGE_SWP_SOFT_DIRTY,
   uffd_wp: _PAGE_SWP_UFFD_WP,
   exclusive: _PAGE_SWP_EXCLUSIVE,
 };
-export const MARKERS: Record<string, number> = {
+const PTE_MARKER_NAMES: Record<string, number> = {
   uffd_wp: PTE_MARKER_UFFD_WP,
   poisoned: PTE_MARKER_POISONED,
   guard: PTE_MARKER_GUARD,
 };
-export const MIGRATION_TYPES: Record<string, number> = {
+const MIGRATION_TYPES: Record<string, number> = {
   read: SWP_MIGRATION_READ,
   read_exclusive: SWP_MIGRATION_READ_EXCLUSIVE,
   write: SWP_MIGRATION_WRITE,
 };
 
 export interface EncodeRequest {
-  level: Level;
+  level: EntryLevel;
   levels: 4 | 5;
   pfn?: number;
   flags: string[];
@@ -357,8 +361,9 @@ export function encodeEntry(req: EncodeRequest): { lo: number; hi: number } | st
       type = SWP_PTE_MARKER;
       offset = 0;
       for (const m of req.markers ?? []) {
-        const bit = MARKERS[m];
-        if (bit === undefined) return `--marker: expected ${Object.keys(MARKERS).join(', ')}, found "${m}"`;
+        const bit = PTE_MARKER_NAMES[m];
+        if (bit === undefined)
+          return `--marker: expected ${Object.keys(PTE_MARKER_NAMES).join(', ')}, found "${m}"`;
         offset |= bit;
       }
       if (offset === 0) return '--marker: name at least one marker';
@@ -394,25 +399,4 @@ export function encodeEntry(req: EncodeRequest): { lo: number; hi: number } | st
   let outLo = entryOut.lo;
   if ((lo & _PAGE_PAT_LARGE) !== 0) outLo = (outLo | _PAGE_PAT_LARGE) >>> 0;
   return { lo: outLo, hi: (entryOut.hi | hi) >>> 0 };
-}
-
-/** The text `mmsim pte` prints for a decoded entry. */
-export function formatDecoded(d: DecodedEntry, c: Colors): string {
-  const lines: string[] = [];
-  const hex = (n: number): string => `0x${n.toString(16)}`;
-  lines.push(`${c.bold(d.value)}  ${d.level} (${d.levels}-level paging)`);
-  lines.push(`  ${c.cyan(d.kind.padEnd(10))} ${d.summary}`);
-  if (d.bits.length > 0) lines.push(`  bits       ${d.bits.join(' ')}`);
-  if (d.pfn !== null)
-    lines.push(`  pfn        ${hex(d.pfn)} (${d.pfn}), physical address ${hex(d.pfn * 4096)}`);
-  if (d.swap !== null)
-    lines.push(`  swap       type ${d.swap.type}, offset ${hex(d.swap.offset)} (${d.swap.offset})`);
-  if (d.migration !== null)
-    lines.push(
-      `  a/d bits   young ${d.migration.young ? 'yes' : 'no'}, dirty ${d.migration.dirty ? 'yes' : 'no'} (SWP_MIG_YOUNG/DIRTY, bits ${maxPhysmemBits(d.levels) - 12}-${maxPhysmemBits(d.levels) - 11} of the offset)`,
-    );
-  if (d.markers !== null) lines.push(`  markers    ${d.markers.length === 0 ? '-' : d.markers.join(' ')}`);
-  if (d.pkey !== 0) lines.push(`  pkey       ${d.pkey}`);
-  for (const n of d.notes) lines.push(`  ${c.yellow('note')}       ${n}`);
-  return `${lines.join('\n')}\n`;
 }
