@@ -1,13 +1,7 @@
 // Runs a scenario on the simulator: the same steps, at the same addresses, as the kernel oracle,
 // producing the same Report shape (engine "simulator").
 
-<<<<<<< HEAD
-import { readFileSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { ErrnoError, errnoName, KernelBug, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
-=======
-import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
->>>>>>> main
 import { type BreakKsmStrategy, Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
