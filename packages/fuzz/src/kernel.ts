@@ -13,14 +13,13 @@ import {
   compareReports,
   formatReportDiff,
   type MadviseAdvice,
-  OracleRefusedError,
   type Report,
   runOnSimulator,
   type Scenario,
   type Step,
   validateScenario,
 } from '@mmsim/scenario';
-import { hostMemory, runOnKernel } from '@mmsim/scenario/node';
+import { hostMemory, OracleRefusedError, runOnKernel } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 
 /** One step's choices: `kind` picks the op, the others its operands. */
