@@ -4,7 +4,7 @@
 // its mmap, a process used before spawn or after exit, ranges past a region's end) live in
 // validate.ts and run after these. The descriptions below are the ones editors show: the JSON
 // Schema in scenario.schema.json is generated from these schemas (scenarioJsonSchema()).
-import { errnoName } from '@mmsim/core';
+import { errnoName, KERNEL_VERSIONS } from '@mmsim/core';
 import { z } from 'zod';
 
 /** The madvise(2) advice values by kernel name (include/uapi/asm-generic/mman-common.h, 6.18).
@@ -399,6 +399,12 @@ export const STEP_OPS: readonly StepOp[] = stepSchema.options.map((o) => o.shape
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1).describe('A short identifier.'),
   description: z.string().optional().describe('Free text: what the scenario mirrors or shows.'),
+  kernel: z
+    .enum(KERNEL_VERSIONS as [string, ...string[]])
+    .optional()
+    .describe(
+      "The kernel version the scenario is about (default the live kernel's, 6.18): the simulator imitates it, mmsim kernel/verify boot it under QEMU.",
+    ),
   arch: z
     .strictObject({ levels: z.union([z.literal(4), z.literal(5)]) })
     .optional()
