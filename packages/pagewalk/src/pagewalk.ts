@@ -9,17 +9,23 @@
 // read and at most one pte_hole() call for its whole span.
 
 import {
+  addrEnd,
   BUG,
   type Counters,
   DEFAULT_KERNEL_PROFILE,
   EINVAL,
   ENOMEM,
   type KernelProfile,
+  P4D_SHIFT,
   P4D_SIZE,
+  PAGE_SHIFT,
   PAGE_SIZE,
+  PMD_SHIFT,
   PMD_SIZE,
+  PUD_SHIFT,
   PUD_SIZE,
   subpageIndex,
+  tableIndex,
   WARN_ON_ONCE,
   type WalkProfile,
 } from '@mmsim/core';
@@ -169,23 +175,9 @@ function putWalk(walk: MmWalk): void {
   walkDepth--;
 }
 
-const PGDIR_SIZE_5 = 2 ** 48;
-
-// ---- address math --------------------------------------------------------------------------
-// Exact for addresses < 2^53 like @mmsim/core's tableIndex()/addrEnd(), but without the double
-// remainder (a libm fmod call, ~10 ns each): the walker computes both at every level of every walk.
-
-/** (addr >> shift) & 511 for the entry size 2^shift. */
-function tidx(addr: number, size: number): number {
-  const q = Math.floor(addr / size);
-  return q - Math.floor(q / 512) * 512;
-}
-
-/** pXd_addr_end(addr, end) for the entry size. */
-function nextEnd(addr: number, end: number, size: number): number {
-  const b = (Math.floor(addr / size) + 1) * size;
-  return Math.min(b, end);
-}
+/** PGDIR_SHIFT/PGDIR_SIZE with LA57 (5-level paging); with 4 levels the PGD entry is the P4D's. */
+const PGDIR_SHIFT_5 = 48;
+const PGDIR_SIZE_5 = 2 ** PGDIR_SHIFT_5;
 
 // ---- entry predicates (x86-64) -------------------------------------------------------------
 
@@ -250,7 +242,7 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
     return err;
   }
   const w = pm.tableWords(pteT);
-  let idx = tidx(addr, PAGE_SIZE);
+  let idx = tableIndex(addr, PAGE_SHIFT);
   let o = pm.tableBase(pteT) + idx * 2;
   const fn = walk.ops.pte_entry!;
   const last = end - PAGE_SIZE;
@@ -289,7 +281,7 @@ function walk_pte_range_install(
   const ops = walk.ops;
   const install = ops.install_pte!;
   const w = pm.tableWords(pteT);
-  let idx = tidx(addr, PAGE_SIZE);
+  let idx = tableIndex(addr, PAGE_SHIFT);
   let o = pm.tableBase(pteT) + idx * 2;
   let err = 0;
   walk.table = pteT;
@@ -333,10 +325,10 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
   const w = pm.tableWords(pmdT);
   const base = pm.tableBase(pmdT);
   const gapHole = profile.gapWalk && walk.vma === null && !walk.no_vma;
-  let idx = tidx(addr, PMD_SIZE);
+  let idx = tableIndex(addr, PMD_SHIFT);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, PMD_SIZE);
+    const next = addrEnd(addr, end, PMD_SIZE);
     const o = base + idx * 2;
     // again:
     for (;;) {
@@ -421,10 +413,10 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
   const base = pm.tableBase(pudT);
   const gapHole = walk.profile.gapWalk && walk.vma === null && !walk.no_vma;
   const descend = ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tidx(addr, PUD_SIZE);
+  let idx = tableIndex(addr, PUD_SHIFT);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, PUD_SIZE);
+    const next = addrEnd(addr, end, PUD_SIZE);
     const o = base + idx * 2;
     // again:
     for (;;) {
@@ -488,10 +480,10 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   const depth = walk.mm.levels === 5 ? 1 : 0;
   const descend =
     ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tidx(addr, P4D_SIZE);
+  let idx = tableIndex(addr, P4D_SHIFT);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, P4D_SIZE);
+    const next = addrEnd(addr, end, P4D_SIZE);
     const o = base + idx * 2;
     c.p4dRead++;
     let lo = w[o];
@@ -531,6 +523,24 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   }
 }
 
+/**
+ * Whether walk_pgd_range() may take the first PUD of a walk in one frame (walk_pud_descent()):
+ * a VMA walk (no gap, no no_vma walk) with 4-level paging whose ops have no callback above the
+ * PMD level and install nothing. The usual walk — ksm_next_page(), madvise, smaps — is one.
+ */
+function pud_descent_applies(walk: MmWalk): boolean {
+  const ops = walk.ops;
+  return (
+    walk.vma !== null &&
+    walk.mm.levels === 4 &&
+    ops.pgd_entry === null &&
+    ops.p4d_entry === null &&
+    ops.pud_entry === null &&
+    ops.install_pte === null &&
+    (ops.pmd_entry !== null || ops.pte_entry !== null)
+  );
+}
+
 function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const ops = walk.ops;
   const mm = walk.mm;
@@ -538,6 +548,41 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const pm = m.phys;
   const c = m.counters;
   const pgdT = walk.pgd !== 0 ? walk.pgd : mm.pgd;
+  if (pud_descent_applies(walk)) {
+    // The first PUD of the walk in this frame: what walk_pgd_range() -> walk_p4d_range() ->
+    // walk_pud_range() do for it when its P4D (the folded PGD entry) and PUD entries point at
+    // tables, with the same entries read and counted and the same range handed to
+    // walk_pmd_range(). Every other case takes the level walkers below from the PGD. (The
+    // kernel's walker has no such step; in mmsim the five calls per walk were most of the cost
+    // of ksm_next_page(), one walk per scanned page.)
+    const p4dw = pm.tableWords(pgdT);
+    const p4do = pm.tableBase(pgdT) + tableIndex(addr, P4D_SHIFT) * 2;
+    const p4dlo = p4dw[p4do];
+    const p4dhi = p4dw[p4do + 1];
+    if ((p4dlo !== 0 || p4dhi !== 0) && !upper_bad(p4dlo)) {
+      const pudT = entry_pfn(p4dlo, p4dhi);
+      const pudw = pm.tableWords(pudT);
+      const pudo = pm.tableBase(pudT) + tableIndex(addr, PUD_SHIFT) * 2;
+      const pudlo = pudw[pudo];
+      const pudhi = pudw[pudo + 1];
+      if ((pudlo !== 0 || pudhi !== 0) && !is_leaf(pudlo)) {
+        c.pgdRead++;
+        c.p4dRead++;
+        c.pudRead++;
+        walk.action = ACTION_SUBTREE;
+        const pudNext = addrEnd(addr, end, PUD_SIZE);
+        let err = walk_pmd_range(walk, entry_pfn(pudlo, pudhi), addr, pudNext);
+        if (err !== 0 || pudNext === end) return err;
+        // The rest of walk_pud_range()'s loop over this P4D entry, then walk_pgd_range()'s loop.
+        const p4dNext = addrEnd(addr, end, P4D_SIZE);
+        if (pudNext !== p4dNext) {
+          err = walk_pud_range(walk, pudT, pudNext, p4dNext);
+          if (err !== 0 || p4dNext === end) return err;
+        }
+        addr = p4dNext;
+      }
+    }
+  }
   const five = mm.levels === 5;
   // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
   const size = five ? PGDIR_SIZE_5 : P4D_SIZE;
@@ -549,10 +594,10 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
     ops.pmd_entry !== null ||
     ops.pte_entry !== null ||
     ops.install_pte !== null;
-  let idx = tidx(addr, size);
+  let idx = tableIndex(addr, five ? PGDIR_SHIFT_5 : P4D_SHIFT);
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, size);
+    const next = addrEnd(addr, end, size);
     const o = base + idx * 2;
     c.pgdRead++;
     let lo = w[o];
@@ -601,16 +646,16 @@ function huge_pte_offset(walk: MmWalk, addr: number): number {
   const pm = mm.machine.phys;
   let t = mm.pgd;
   if (mm.levels === 5) {
-    t = childTable(pm, t, tidx(addr, PGDIR_SIZE_5));
+    t = childTable(pm, t, tableIndex(addr, PGDIR_SHIFT_5));
     if (t === 0) return -1;
   }
-  t = childTable(pm, t, tidx(addr, P4D_SIZE));
+  t = childTable(pm, t, tableIndex(addr, P4D_SHIFT));
   if (t === 0) return -1;
   const w = pm.tableWords(t);
-  const o = pm.tableBase(t) + tidx(addr, PUD_SIZE) * 2;
+  const o = pm.tableBase(t) + tableIndex(addr, PUD_SHIFT) * 2;
   if ((w[o] === 0 && w[o + 1] === 0) || is_leaf(w[o])) return -1;
   walk.table = entry_pfn(w[o], w[o + 1]);
-  walk.index = tidx(addr, PMD_SIZE);
+  walk.index = tableIndex(addr, PMD_SHIFT);
   return walk.table;
 }
 
@@ -629,7 +674,7 @@ function walk_hugetlb_range(walk: MmWalk, addr: number, end: number): number {
   const sz = PMD_SIZE;
   let err = 0;
   for (;;) {
-    const next = nextEnd(addr, end, sz);
+    const next = addrEnd(addr, end, sz);
     if (huge_pte_offset(walk, addr - (addr % sz)) > 0) {
       const w = pm.tableWords(walk.table);
       const o = pm.tableBase(walk.table) + walk.index * 2;
@@ -1011,17 +1056,17 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
   let o = 0;
   c.pgdRead++;
   if (mm.levels === 5) {
-    o = pm.tableBase(t) + tidx(addr, PGDIR_SIZE_5) * 2;
+    o = pm.tableBase(t) + tableIndex(addr, PGDIR_SHIFT_5) * 2;
     if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
     t = entry_pfn(w[o], w[o + 1]);
     w = pm.tableWords(t);
   }
   c.p4dRead++;
-  o = pm.tableBase(t) + tidx(addr, P4D_SIZE) * 2;
+  o = pm.tableBase(t) + tableIndex(addr, P4D_SHIFT) * 2;
   if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
   const pudT = entry_pfn(w[o], w[o + 1]);
   w = pm.tableWords(pudT);
-  o = pm.tableBase(pudT) + tidx(addr, PUD_SIZE) * 2;
+  o = pm.tableBase(pudT) + tableIndex(addr, PUD_SHIFT) * 2;
   c.pudRead++;
   let lo = w[o];
   let hi = w[o + 1];
@@ -1032,7 +1077,7 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
     hi = w[o + 1];
     fw.level = FW_LEVEL_PUD;
     fw.table = pudT;
-    fw.index = tidx(addr, PUD_SIZE);
+    fw.index = tableIndex(addr, PUD_SHIFT);
     fw.lo = lo;
     fw.hi = hi;
     if (!pud_present(lo) || (lo & _PAGE_SPECIAL) !== 0) {
@@ -1079,7 +1124,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   }
   // pmd_table:
   let w = pm.tableWords(pmdT);
-  let o = pm.tableBase(pmdT) + tidx(addr, PMD_SIZE) * 2;
+  let o = pm.tableBase(pmdT) + tableIndex(addr, PMD_SHIFT) * 2;
   c.pmdRead++;
   lo = w[o];
   hi = w[o + 1];
@@ -1090,7 +1135,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
     hi = w[o + 1];
     fw.level = FW_LEVEL_PMD;
     fw.table = pmdT;
-    fw.index = tidx(addr, PMD_SIZE);
+    fw.index = tableIndex(addr, PMD_SHIFT);
     fw.lo = lo;
     fw.hi = hi;
     fw.ptl = pmdT;
@@ -1123,7 +1168,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   const pteT = entry_pfn(lo, hi);
   ptlLock(pm, c, pteT);
   w = pm.tableWords(pteT);
-  const idx = tidx(addr, PAGE_SIZE);
+  const idx = tableIndex(addr, PAGE_SHIFT);
   o = pm.tableBase(pteT) + idx * 2;
   c.pteRead++;
   lo = w[o];
