@@ -364,9 +364,17 @@ static int counter_must_be_zero(size_t i) { return i == 1 || i == 2 || i == 4 ||
 /* Subtracted from what is read: the cumulative counters' values at the start, and a count of
  * KSM zero pages the kernel leaked before the scenario (see the start of main()). */
 static long long counter_base[NCOUNTERS];
+/* Counters this kernel has (6.1 lacks general_profit, ksm_zero_pages, pages_scanned and
+ * pages_skipped): a missing one is left out of reports, and an expect on it fails. */
+static int have_counter[NCOUNTERS];
+
+static void find_counters(void) {
+  char buf[64];
+  for (size_t i = 0; i < NCOUNTERS; i++) have_counter[i] = ksm_read(COUNTERS[i], buf, sizeof buf) == 0;
+}
 
 static void read_counters(long long *out) {
-  for (size_t i = 0; i < NCOUNTERS; i++) out[i] = ksm_counter(COUNTERS[i]) - counter_base[i];
+  for (size_t i = 0; i < NCOUNTERS; i++) out[i] = have_counter[i] ? ksm_counter(COUNTERS[i]) - counter_base[i] : 0;
 }
 
 /* Knobs the oracle may change, in restore order: advisor parameters before advisor_mode, which
@@ -620,6 +628,21 @@ static void check_memory(void) {
   }
 }
 
+/* 1 when a VMA of pid is VM_MERGEABLE ("mg" in smaps' VmFlags): what ksm_stat's ksm_mergeable
+ * says on kernels that have it (not 6.1). */
+static int smaps_has_mergeable(pid_t pid) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmFlags:", 8) == 0 && strstr(line, " mg")) found = 1;
+  }
+  fclose(f);
+  return found;
+}
+
 /* Another process with KSM enabled (MADV_MERGEABLE or PR_SET_MEMORY_MERGE) would be scanned,
  * merged and counted with the scenario: refuse rather than report noise or unmerge its pages. */
 /* 1 when pid has KSM enabled; its comm in comm[64]. */
@@ -632,7 +655,9 @@ static int uses_ksm(pid_t pid, char *comm) {
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
-  if (!strstr(buf, "ksm_mergeable: yes") && !strstr(buf, "ksm_merge_any: yes")) return 0;
+  if (!strstr(buf, "ksm_mergeable: yes") && !strstr(buf, "ksm_merge_any: yes") &&
+      (strstr(buf, "ksm_mergeable") || !smaps_has_mergeable(pid)))
+    return 0;
   strcpy(comm, "?");
   snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
   fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1066,9 +1091,18 @@ static void add_failure(const struct step *s, const char *fmt, ...) {
   sb_puts(&failures_json, "}");
 }
 
+/* ksm_stat fields a kernel may lack (6.1 has ksm_rmap_items only, ksm_merging_pages in a file of
+ * its own): bits of ksm_stat.have */
+#define ST_ZERO_PAGES 1
+#define ST_MERGING_PAGES 2
+#define ST_PROCESS_PROFIT 4
+#define ST_MERGE_ANY 8
+#define ST_MERGEABLE 16
+#define ST_SMAPS_KSM 32 /* smaps has a "KSM:" line (not on 6.1) */
+
 struct ksm_stat {
   long long rmap_items, zero_pages, merging_pages, process_profit;
-  int merge_any, mergeable;
+  int merge_any, mergeable, have;
   long long rss, anon, ksm; /* kB over the scenario's regions of the process */
 };
 
@@ -1082,13 +1116,21 @@ static void read_ksm_stat(int p, struct ksm_stat *st) {
     char key[64], val[64];
     if (sscanf(line, "%63[^: ]%*[: ]%63s", key, val) != 2) continue;
     if (!strcmp(key, "ksm_rmap_items")) st->rmap_items = atoll(val);
-    else if (!strcmp(key, "ksm_zero_pages")) st->zero_pages = atoll(val);
-    else if (!strcmp(key, "ksm_merging_pages")) st->merging_pages = atoll(val);
-    else if (!strcmp(key, "ksm_process_profit")) st->process_profit = atoll(val);
-    else if (!strcmp(key, "ksm_merge_any")) st->merge_any = !strcmp(val, "yes");
-    else if (!strcmp(key, "ksm_mergeable")) st->mergeable = !strcmp(val, "yes");
+    else if (!strcmp(key, "ksm_zero_pages")) st->zero_pages = atoll(val), st->have |= ST_ZERO_PAGES;
+    else if (!strcmp(key, "ksm_merging_pages")) st->merging_pages = atoll(val), st->have |= ST_MERGING_PAGES;
+    else if (!strcmp(key, "ksm_process_profit")) st->process_profit = atoll(val), st->have |= ST_PROCESS_PROFIT;
+    else if (!strcmp(key, "ksm_merge_any")) st->merge_any = !strcmp(val, "yes"), st->have |= ST_MERGE_ANY;
+    else if (!strcmp(key, "ksm_mergeable")) st->mergeable = !strcmp(val, "yes"), st->have |= ST_MERGEABLE;
   }
   fclose(f);
+  if (!(st->have & ST_MERGING_PAGES)) {
+    snprintf(path, sizeof path, "/proc/%d/ksm_merging_pages", (int)procs[p].pid);
+    f = fopen(path, "re");
+    if (f) {
+      if (fgets(line, sizeof line, f)) st->merging_pages = atoll(line), st->have |= ST_MERGING_PAGES;
+      fclose(f);
+    }
+  }
 
   snprintf(path, sizeof path, "/proc/%d/smaps", (int)procs[p].pid);
   f = fopen(path, "re");
@@ -1108,8 +1150,9 @@ static void read_ksm_stat(int p, struct ksm_stat *st) {
       st->rss += kb;
     } else if (inside && sscanf(line, "Anonymous: %lld kB", &kb) == 1) {
       st->anon += kb;
-    } else if (inside && sscanf(line, "KSM: %lld kB", &kb) == 1) {
-      st->ksm += kb;
+    } else if (sscanf(line, "KSM: %lld kB", &kb) == 1) {
+      st->have |= ST_SMAPS_KSM;
+      if (inside) st->ksm += kb;
     }
   }
   fclose(f);
@@ -1223,7 +1266,9 @@ static void emit_report(const char *label) {
   sb_puts(b, "{\"label\":");
   sb_json_string(b, label);
   sb_puts(b, ",\"ksm\":{");
-  for (size_t i = 0; i < NCOUNTERS; i++) sb_printf(b, "%s\"%s\":%lld", i ? "," : "", COUNTERS[i], c[i]);
+  for (size_t i = 0, n = 0; i < NCOUNTERS; i++) {
+    if (have_counter[i]) sb_printf(b, "%s\"%s\":%lld", n++ ? "," : "", COUNTERS[i], c[i]);
+  }
   sb_puts(b, "},\"procs\":{");
   int first = 1;
   for (int p = 0; p < nprocs; p++) {
@@ -1233,12 +1278,16 @@ static void emit_report(const char *label) {
     if (!first) sb_puts(b, ",");
     first = 0;
     sb_json_string(b, procs[p].name);
-    sb_printf(b,
-              ":{\"ksm_rmap_items\":%lld,\"ksm_zero_pages\":%lld,\"ksm_merging_pages\":%lld,"
-              "\"ksm_process_profit\":%lld,\"ksm_merge_any\":%s,\"ksm_mergeable\":%s,"
-              "\"smaps\":{\"Rss\":%lld,\"Anonymous\":%lld,\"KSM\":%lld}}",
-              st.rmap_items, st.zero_pages, st.merging_pages, st.process_profit, st.merge_any ? "true" : "false",
-              st.mergeable ? "true" : "false", st.rss, st.anon, st.ksm);
+    /* fields this kernel's ksm_stat lacks are left out */
+    sb_printf(b, ":{\"ksm_rmap_items\":%lld", st.rmap_items);
+    if (st.have & ST_ZERO_PAGES) sb_printf(b, ",\"ksm_zero_pages\":%lld", st.zero_pages);
+    if (st.have & ST_MERGING_PAGES) sb_printf(b, ",\"ksm_merging_pages\":%lld", st.merging_pages);
+    if (st.have & ST_PROCESS_PROFIT) sb_printf(b, ",\"ksm_process_profit\":%lld", st.process_profit);
+    if (st.have & ST_MERGE_ANY) sb_printf(b, ",\"ksm_merge_any\":%s", st.merge_any ? "true" : "false");
+    if (st.have & ST_MERGEABLE) sb_printf(b, ",\"ksm_mergeable\":%s", st.mergeable ? "true" : "false");
+    sb_printf(b, ",\"smaps\":{\"Rss\":%lld,\"Anonymous\":%lld", st.rss, st.anon);
+    if (st.have & ST_SMAPS_KSM) sb_printf(b, ",\"KSM\":%lld", st.ksm);
+    sb_puts(b, "}}");
   }
   sb_puts(b, "},");
   emit_sharing(b);
@@ -1325,6 +1374,7 @@ static int has_mergeable_vma(pid_t pid) {
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
+  if (!strstr(buf, "ksm_mergeable")) return smaps_has_mergeable(pid);
   return strstr(buf, "ksm_mergeable: yes") != NULL;
 }
 
@@ -1718,7 +1768,8 @@ static int run_step(struct step *s) {
         size_t k = 0;
         while (k < NCOUNTERS && strcmp(COUNTERS[k], name)) k++;
         if (k == NCOUNTERS) die("stream: step %d: unknown counter %s", s->index, name);
-        if (cnt[k] != want) sb_printf(&msg, "%s%s: expected %lld, found %lld", msg.len ? "; " : "", name, want, cnt[k]);
+        if (!have_counter[k]) sb_printf(&msg, "%sthis kernel has no %s", msg.len ? "; " : "", name);
+        else if (cnt[k] != want) sb_printf(&msg, "%s%s: expected %lld, found %lld", msg.len ? "; " : "", name, want, cnt[k]);
         i += 3;
       } else if (!strcmp(s->argv[i], "p")) {
         int p = proc_arg(s, i + 1);
@@ -1728,6 +1779,12 @@ static int run_step(struct step *s) {
         struct ksm_stat st;
         read_ksm_stat(p, &st);
         long long got;
+        int lacks = (!strcmp(field, "ksm_zero_pages") && !(st.have & ST_ZERO_PAGES)) ||
+                    (!strcmp(field, "ksm_merging_pages") && !(st.have & ST_MERGING_PAGES)) ||
+                    (!strcmp(field, "ksm_process_profit") && !(st.have & ST_PROCESS_PROFIT)) ||
+                    (!strcmp(field, "ksm_merge_any") && !(st.have & ST_MERGE_ANY)) ||
+                    (!strcmp(field, "ksm_mergeable") && !(st.have & ST_MERGEABLE)) ||
+                    (!strcmp(field, "smaps.KSM") && !(st.have & ST_SMAPS_KSM));
         if (!strcmp(field, "ksm_rmap_items")) got = st.rmap_items;
         else if (!strcmp(field, "ksm_zero_pages")) got = st.zero_pages;
         else if (!strcmp(field, "ksm_merging_pages")) got = st.merging_pages;
@@ -1738,7 +1795,10 @@ static int run_step(struct step *s) {
         else if (!strcmp(field, "smaps.Anonymous")) got = st.anon;
         else if (!strcmp(field, "smaps.KSM")) got = st.ksm;
         else die("stream: step %d: unknown field %s", s->index, field);
-        if (got != want) {
+        if (lacks) {
+          sb_printf(&msg, "%sthis kernel's %s has no %s", msg.len ? "; " : "",
+                    strncmp(field, "smaps.", 6) ? "ksm_stat" : "smaps", strncmp(field, "smaps.", 6) ? field : field + 6);
+        } else if (got != want) {
           sb_printf(&msg, "%s%s.%s: expected %lld, found %lld", msg.len ? "; " : "", procs[p].name, field, want, got);
         }
         i += 4;
@@ -1883,6 +1943,7 @@ int main(int argc, char **argv) {
   check_other_users();
   save_knobs();
   knobs_modified = 1;
+  find_counters();
 
   /* A clean slate: unmerge whatever an earlier (killed) run left, then require zero counters. */
   int e = ksm_write("run", "2");
@@ -1892,7 +1953,7 @@ int main(int argc, char **argv) {
    * some unmapped KSM zero pages (seen after fork/exit mixes of use_zero_pages workloads). With
    * no rmap_item left (general_profit is exactly those pages), such a leaked count is taken as
    * the scenario's base for ksm_zero_pages and general_profit instead of refused. */
-  long long leaked = ksm_counter("ksm_zero_pages");
+  long long leaked = have_counter[2] && have_counter[1] ? ksm_counter("ksm_zero_pages") : 0;
   if (leaked > 0 && ksm_counter("general_profit") == leaked * (long long)sysconf(_SC_PAGESIZE)) {
     fprintf(stderr, "mmsim-oracle: ksm_zero_pages is %lld with no KSM user (leaked by the kernel); "
                     "ksm_zero_pages and general_profit are reported relative to it\n", leaked);
@@ -1900,17 +1961,23 @@ int main(int argc, char **argv) {
     counter_base[2] = leaked;
   }
   for (size_t i = 0; i < NCOUNTERS; i++) {
+    if (!have_counter[i]) continue;
     long long v = ksm_counter(COUNTERS[i]);
     if (counter_is_delta(i)) counter_base[i] = v;
     if (counter_must_be_zero(i) && v != counter_base[i])
       refuse("KSM counter %s is %lld after run=2 (another KSM user?)", COUNTERS[i], v);
   }
   /* the scenario's initial knobs (kernel defaults unless it sets them), in the order given; a
-   * default for a knob this kernel lacks (merge_across_nodes without NUMA...) is skipped */
+   * default for a knob this kernel lacks (merge_across_nodes without NUMA...) is skipped, and so
+   * is a knob set to the value that turns its feature off (smart_scan 0, advisor_mode none) on a
+   * kernel without the feature (6.1): that kernel behaves so already */
   for (int i = 0; i < ninit; i++) {
     char cur[64];
     int have = ksm_read(init_names[i], cur, sizeof cur) == 0;
     if (!have && !init_explicit[i]) continue;
+    if (!have && ((!strcmp(init_names[i], "smart_scan") && !strcmp(init_values[i], "0")) ||
+                  (!strcmp(init_names[i], "advisor_mode") && !strcmp(init_values[i], "none"))))
+      continue;
     if (have && !strcmp(cur, init_values[i])) continue;
     e = ksm_write(init_names[i], init_values[i]);
     if (e) refuse("the scenario's ksm.%s = %s cannot be written: %s", init_names[i], init_values[i], strerror(e));

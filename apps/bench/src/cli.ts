@@ -3,8 +3,6 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { ScenarioError } from '@mmsim/scenario';
-import { resolveBreakKsmStrategy } from '@mmsim/scenario/node';
 import { Command, InvalidArgumentError } from 'commander';
 import type { BenchReport } from './aggregate.ts';
 import { benchmarkModules } from './benchmarks/index.ts';
@@ -107,13 +105,19 @@ const program = new Command('bench')
       );
     }
     const selected = names.length > 0 ? names : Object.keys(benchmarkModules);
-    // Scripts run in the package directory; a relative --out or --strategy is relative to where the
-    // user typed the command: turbo's invocation directory (`pnpm bench`), else pnpm's INIT_CWD.
+    // A relative --out or --strategy is relative to where the user typed the command: pnpm's
+    // INIT_CWD when pnpm started us (a package script runs in the package directory), turbo's
+    // invocation directory under turbo.
     const callerDir = process.env.TURBO_INVOCATION_DIR ?? process.env.INIT_CWD ?? process.cwd();
     if (o.strategy !== undefined) {
       if (!selected.includes('unmerge'))
         program.error('bench: --strategy applies to the unmerge benchmark', { exitCode: 2 });
       const file = isAbsolute(o.strategy) ? o.strategy : resolve(callerDir, o.strategy);
+      // Loaded here, not at startup: `pnpm bench --help` stays instant.
+      const [{ ScenarioError }, { resolveBreakKsmStrategy }] = await Promise.all([
+        import('@mmsim/scenario'),
+        import('@mmsim/scenario/node'),
+      ]);
       try {
         await resolveBreakKsmStrategy(file);
       } catch (e) {

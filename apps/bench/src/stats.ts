@@ -3,6 +3,8 @@
 // honest interval for it without assuming a distribution. The bootstrap is seeded, so the
 // same samples always give the same report.
 
+import { mulberry32 } from '@mmsim/core';
+
 /** Summary of one measured quantity over its repetitions. */
 export interface Summary {
   n: number;
@@ -37,18 +39,6 @@ export function quantileSorted(s: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-}
-
-/** mulberry32: a small, fast, seedable PRNG returning uniform doubles in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface BootstrapOptions {

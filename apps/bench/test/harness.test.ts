@@ -8,7 +8,7 @@ import { machineInfo } from '../src/machine-info.ts';
 import { benchMarkdown } from '../src/report/markdown.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from '../src/report/write.ts';
 import { inProcessExecutor, runBenchmark, spawnExecutor } from '../src/runner.ts';
-import { bootstrapMedianCI, median, mulberry32, quantileSorted, summarize } from '../src/stats.ts';
+import { bootstrapMedianCI, median, quantileSorted, summarize } from '../src/stats.ts';
 import type { Benchmark } from '../src/types.ts';
 import fake from './fixtures/fake.ts';
 
@@ -25,17 +25,6 @@ describe('stats', () => {
   it('quantiles interpolate linearly', () => {
     expect(quantileSorted([0, 10], 0.25)).toBe(2.5);
     expect(quantileSorted([1, 2, 3, 4, 5], 0.5)).toBe(3);
-  });
-
-  it('mulberry32 is deterministic and in [0, 1)', () => {
-    const a = mulberry32(42);
-    const b = mulberry32(42);
-    for (let i = 0; i < 1000; i++) {
-      const x = a();
-      expect(x).toBe(b());
-      expect(x).toBeGreaterThanOrEqual(0);
-      expect(x).toBeLessThan(1);
-    }
   });
 
   it('bootstrap CI of the median brackets the median, stays within min-max, and is reproducible', () => {

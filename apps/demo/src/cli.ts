@@ -11,6 +11,7 @@ import { OracleError, OracleRefusedError, OracleUnavailableError } from '@mmsim/
 import { Command, CommanderError } from 'commander';
 import type { Runner } from './command.ts';
 import { defineDemo } from './commands/demo.ts';
+import { defineKernels } from './commands/guest.ts';
 import { defineKernel } from './commands/kernel.ts';
 import { defineKnobs } from './commands/knobs.ts';
 import { defineKsmStat } from './commands/ksm-stat.ts';
@@ -32,7 +33,7 @@ export function mmsimVersion(): string {
 }
 
 /** The commander program, every subcommand defined, output going to `r.io`. */
-export function buildProgram(r: Runner): Command {
+function buildProgram(r: Runner): Command {
   const program = new Command();
   program
     .name('mmsim')
@@ -55,6 +56,7 @@ export function buildProgram(r: Runner): Command {
   defineRun(program, r);
   defineVerify(program, r);
   defineKernel(program, r);
+  defineKernels(program, r);
   definePagemap(program, r);
   defineSmaps(program, r);
   defineKsmStat(program, r);

@@ -10,7 +10,7 @@ import { table } from './format.ts';
 import type { Colors } from './io.ts';
 
 /** The columns, each a sum of Counters fields: what a kernel developer compares strategies by. */
-export const COST_COLUMNS = {
+const COST_COLUMNS = {
   /** Page-table entries read, every level. */
   entries: ['pgdRead', 'p4dRead', 'pudRead', 'pmdRead', 'pteRead'],
   /** walk_page_range*() / folio_walk_start() calls. */

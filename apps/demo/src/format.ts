@@ -33,7 +33,7 @@ export function table(rows: string[][], right: boolean[] = []): string {
 }
 
 /** The counters in the order /sys/kernel/mm/ksm documents them. */
-export const COUNTER_ORDER: readonly KsmCounter[] = [
+const COUNTER_ORDER: readonly KsmCounter[] = [
   'pages_shared',
   'pages_sharing',
   'pages_unshared',

@@ -15,7 +15,7 @@ import { hostMemory, loadScenario } from '@mmsim/scenario/node';
 import { type Io, UsageError } from './io.ts';
 
 /** The file name that means standard input (`mmsim run -`), and how errors then name it. */
-export const STDIN_FILE = '-';
+const STDIN_FILE = '-';
 const STDIN_NAME = '<stdin>';
 
 /** loadScenario(), or the scenario on standard input for `-` (JSON or YAML), with a bad file
@@ -31,14 +31,14 @@ export function loadOrFail(file: string, io: Pick<Io, 'stdin'>): LoadedScenario 
 }
 
 /** The labels of the scenario's report steps, in order. */
-export function reportLabels(loaded: LoadedScenario): string[] {
+function reportLabels(loaded: LoadedScenario): string[] {
   const out: string[] = [];
   for (const s of loaded.scenario.steps) if (s.op === 'report') out.push(s.label);
   return out;
 }
 
 /** Every process name the scenario creates (spawn and fork), in order. */
-export function processNames(loaded: LoadedScenario): string[] {
+function processNames(loaded: LoadedScenario): string[] {
   const out: string[] = [];
   for (const s of loaded.scenario.steps) {
     if (s.op === 'spawn') out.push(s.proc);
@@ -60,7 +60,7 @@ export interface Stopped {
 class StopHere extends Error {}
 
 /** Throws a UsageError naming the labels there are when `at` is not one of them. */
-export function checkLabel(loaded: LoadedScenario, at: string | undefined): void {
+function checkLabel(loaded: LoadedScenario, at: string | undefined): void {
   if (at === undefined) return;
   const labels = reportLabels(loaded);
   if (!labels.includes(at)) {

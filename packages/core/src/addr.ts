@@ -11,9 +11,12 @@ export const PTRS_PER_TABLE = 512;
 export const PMD_SHIFT = 21;
 export const PUD_SHIFT = 30;
 export const P4D_SHIFT = 39;
+/** PGDIR_SHIFT with 5-level paging (LA57); with 4 levels it is P4D_SHIFT (the P4D is folded). */
+export const PGDIR_SHIFT_LA57 = 48;
 export const PMD_SIZE = 2 ** PMD_SHIFT;
 export const PUD_SIZE = 2 ** PUD_SHIFT;
 export const P4D_SIZE = 2 ** P4D_SHIFT;
+export const PGDIR_SIZE_LA57 = 2 ** PGDIR_SHIFT_LA57;
 /** HPAGE_PMD_ORDER / HPAGE_PMD_NR: a PMD-mapped THP. */
 export const HPAGE_PMD_ORDER = PMD_SHIFT - PAGE_SHIFT;
 export const HPAGE_PMD_NR = 2 ** HPAGE_PMD_ORDER;
@@ -67,11 +70,16 @@ export function addrToPfn(addr: number): number {
   return Math.floor(addr / PAGE_SIZE);
 }
 
-/** The index of addr in a table whose entries each map 2^shift bytes: (addr >> shift) & 511. */
-const INV_POW2: Float64Array = new Float64Array(64).map((_, s) => 2 ** -s);
+/**
+ * The index of addr in a table whose entries each map 2^shift bytes: (addr >> shift) & 511, the
+ * kernel's pte_index()/pmd_index()/... One division splits the address at bit 30 (PUD_SHIFT);
+ * the rest is integer arithmetic on values that fit in 32 bits (addr < 2^53, so addr / 2^30 <
+ * 2^23). With a constant shift, as every caller passes, the branch folds away when inlined.
+ */
 export function tableIndex(addr: number, shift: number): number {
-  const q = Math.floor(addr * INV_POW2[shift]);
-  return q - Math.floor(q * (1 / PTRS_PER_TABLE)) * PTRS_PER_TABLE;
+  const hi = Math.floor(addr / PUD_SIZE);
+  if (shift >= PUD_SHIFT) return (hi >>> (shift - PUD_SHIFT)) & (PTRS_PER_TABLE - 1);
+  return ((addr - hi * PUD_SIZE) >>> shift) & (PTRS_PER_TABLE - 1);
 }
 
 /**

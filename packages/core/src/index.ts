@@ -17,6 +17,8 @@ export {
   PAGE_OFFSET_MASK,
   PAGE_SHIFT,
   PAGE_SIZE,
+  PGDIR_SHIFT_LA57,
+  PGDIR_SIZE_LA57,
   PMD_SHIFT,
   PMD_SIZE,
   PTRS_PER_TABLE,
@@ -86,4 +88,5 @@ export {
   kernelProfile,
   type WalkProfile,
 } from './kernel.ts';
+export { mulberry32 } from './random.ts';
 export { TraceBus, type TraceEventMap, type TraceEventName, type TraceRecord } from './trace.ts';

@@ -8,10 +8,19 @@
 // profile changes how code behaves, not which functions exist.
 
 /** The kernel versions mmsim can imitate. */
-export type KernelVersion = '6.0' | '6.1' | '6.2' | '6.5' | '6.12' | '6.18' | '6.19';
+export type KernelVersion = '6.0' | '6.1' | '6.2' | '6.5' | '6.12' | '6.12.95' | '6.18' | '6.19';
 
 /** Every name of KernelVersion, oldest first (for CLI help and validation). */
-export const KERNEL_VERSIONS: readonly KernelVersion[] = ['6.0', '6.1', '6.2', '6.5', '6.12', '6.18', '6.19'];
+export const KERNEL_VERSIONS: readonly KernelVersion[] = [
+  '6.0',
+  '6.1',
+  '6.2',
+  '6.5',
+  '6.12',
+  '6.12.95',
+  '6.18',
+  '6.19',
+];
 
 /** How one kernel version's mm/pagewalk.c behaves where versions differ. */
 export interface WalkProfile {
@@ -102,6 +111,37 @@ export interface KsmProfile {
   /** Which lookup scan_get_next_rmap_item() uses. mmsim implements 'range_walk' only so far;
    * every kind finds the same pages, only the cost differs. */
   readonly scanWalk: KsmScanWalkKind;
+  /**
+   * prctl(PR_SET_MEMORY_MERGE/PR_GET_MEMORY_MERGE), the sysfs counter general_profit and the
+   * ksm_stat fields ksm_merging_pages and ksm_process_profit (6.4). Without: the prctl is EINVAL
+   * (checked on Debian's 6.1.192), and ksm_merging_pages is only /proc/<pid>/ksm_merging_pages.
+   */
+  readonly mergeAny: boolean;
+  /**
+   * KSM-placed zero pages are tracked (~6.6, "ksm: count all zero pages placed by KSM"): the zero
+   * PTE is marked dirty (is_ksm_zero_pte), counted in the sysfs counter ksm_zero_pages and in
+   * ksm_stat, and break_ksm() unshares it (MADV_UNMERGEABLE, run=2). Without (6.1): the PTE is a
+   * plain special zero PTE, nothing counts it, and unmerging leaves it mapped.
+   */
+  readonly zeroPages: boolean;
+  /** The smart_scan knob (default on) and the pages_skipped counter (6.7). */
+  readonly smartScan: boolean;
+  /** The advisor_* knobs and the pages_scanned counter (6.8). */
+  readonly advisor: boolean;
+  /** ksm_stat shows ksm_merge_any and ksm_mergeable (not in 6.12.95 nor 6.12.43, in 6.18;
+   * approx. 6.13). */
+  readonly statMergeFlags: boolean;
+  /** smaps has a "KSM:" line per VMA (not in 6.1, in 6.12; approx. 6.6). */
+  readonly smapsKsm: boolean;
+  /**
+   * ksm_fork() resets the child's mm->ksm_rmap_items and ksm_merging_pages to 0 and adds its
+   * (copied) mm->ksm_zero_pages to the global ksm_zero_pages, even for a MADV_DONTFORK VMA (the
+   * leak of docs/ksm-zero-pages-leak.md). Without (6.1, 6.12.43): dup_mm() copied the whole
+   * mm_struct, so the child shows its parent's three counts and counts on from there, and the
+   * global count is left alone. Seen on Debian's 6.1.192 and 6.12.43 (without) and 6.12.95 and
+   * 6.18 (with): a stable backport between 6.12.43 and 6.12.95 (mainline approx. 6.17).
+   */
+  readonly forkResetsCounters: boolean;
 }
 
 /** One kernel version: every switch of every modelled subsystem, every field present. */
@@ -112,7 +152,8 @@ export interface KernelProfile {
   readonly ksm: KsmProfile;
 }
 
-/** The version number as a comparable integer: '6.12' -> 612. Used only to build the table. */
+/** The version number as a comparable integer: '6.12' -> 612 (a point release counts as its
+ * line: '6.12.95' -> 612). Used only to build the table. */
 function num(v: KernelVersion): number {
   const [major, minor] = v.split('.');
   return Number(major) * 100 + Number(minor);
@@ -138,9 +179,18 @@ function profile(name: KernelVersion): KernelProfile {
     validArgs: v >= 603,
     followHugePmd: v >= 612,
   };
+  /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
+  const late612 = name === '6.12.95';
   const ksm: KsmProfile = {
     breakKsm: v < 602 ? 'follow_page' : v < 612 ? 'walk_pmd' : v < 619 ? 'folio_walk' : 'range_walk',
-    scanWalk: v < 612 ? 'follow_page' : v < 618 ? 'folio_walk' : 'range_walk',
+    scanWalk: v < 612 ? 'follow_page' : v < 618 && !late612 ? 'folio_walk' : 'range_walk',
+    mergeAny: v >= 604,
+    zeroPages: v >= 606,
+    smartScan: v >= 607,
+    advisor: v >= 608,
+    statMergeFlags: v >= 613,
+    smapsKsm: v >= 606,
+    forkResetsCounters: v >= 617 || late612,
   };
   return Object.freeze({ name, walk: Object.freeze(walk), gup: Object.freeze(gup), ksm: Object.freeze(ksm) });
 }
@@ -152,6 +202,7 @@ export const KERNEL_PROFILES: Readonly<Record<KernelVersion, KernelProfile>> = O
   '6.2': profile('6.2'),
   '6.5': profile('6.5'),
   '6.12': profile('6.12'),
+  '6.12.95': profile('6.12.95'),
   '6.18': profile('6.18'),
   '6.19': profile('6.19'),
 });

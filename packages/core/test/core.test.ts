@@ -11,6 +11,7 @@ import {
   errnoFromName,
   isAligned,
   KernelBug,
+  mulberry32,
   offsetInPage,
   PMD_SIZE,
   PUD_SIZE,
@@ -107,5 +108,20 @@ describe('clock, counters, tracepoints', () => {
     (bus as unknown as { emit: (n: string, d: unknown) => void }).emit('x', { a: 2 });
     expect(rec.events).toHaveLength(1);
     expect(bus.enabled).toBe(false);
+  });
+});
+
+describe('mulberry32', () => {
+  it('is deterministic and in [0, 1)', () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    for (let i = 0; i < 1000; i++) {
+      const x = a();
+      expect(x).toBe(b());
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(x).toBeLessThan(1);
+    }
+    // The first draws of seed 42 (a change here changes every seeded run and bench report).
+    expect(mulberry32(42)()).toBe(0.6011037519201636);
   });
 });

@@ -23,11 +23,11 @@ describe('kernel profiles', () => {
       KERNEL_VERSIONS.filter((v) => f(KERNEL_PROFILES[v]));
     expect(on((p) => p.walk.gapWalk)).toEqual(['6.0']);
     expect(on((p) => p.walk.walkPageVmaTest)).toEqual(['6.0', '6.1']);
-    expect(on((p) => p.walk.walkLock)).toEqual(['6.5', '6.12', '6.18', '6.19']);
+    expect(on((p) => p.walk.walkLock)).toEqual(['6.5', '6.12', '6.12.95', '6.18', '6.19']);
     expect(on((p) => p.gup.migration)).toEqual(['6.0', '6.1']);
     expect(on((p) => p.gup.numa)).toEqual(['6.0']);
-    expect(on((p) => p.gup.validArgs)).toEqual(['6.5', '6.12', '6.18', '6.19']);
-    expect(on((p) => p.gup.followHugePmd)).toEqual(['6.12', '6.18', '6.19']);
+    expect(on((p) => p.gup.validArgs)).toEqual(['6.5', '6.12', '6.12.95', '6.18', '6.19']);
+    expect(on((p) => p.gup.followHugePmd)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
     expect(KERNEL_VERSIONS.map((v) => KERNEL_PROFILES[v].ksm.breakKsm)).toEqual([
       'follow_page',
       'follow_page',
@@ -35,15 +35,23 @@ describe('kernel profiles', () => {
       'walk_pmd',
       'folio_walk',
       'folio_walk',
+      'folio_walk',
       'range_walk',
     ]);
     expect(KERNEL_PROFILES['6.18'].ksm.scanWalk).toBe('range_walk');
+    // seen on Debian's 6.1.192, 6.12.43 and 6.12.95 under QEMU (scenarios/expected/<kernel>/)
+    expect(KERNEL_PROFILES['6.12'].ksm.scanWalk).toBe('folio_walk');
+    expect(KERNEL_PROFILES['6.12.95'].ksm.scanWalk).toBe('range_walk');
+    expect(on((p) => p.ksm.mergeAny)).toEqual(['6.5', '6.12', '6.12.95', '6.18', '6.19']);
+    expect(on((p) => p.ksm.smartScan)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
+    expect(on((p) => p.ksm.statMergeFlags)).toEqual(['6.18', '6.19']);
+    expect(on((p) => p.ksm.forkResetsCounters)).toEqual(['6.12.95', '6.18', '6.19']);
   });
 
   it('kernelProfile() resolves a user-typed version or names the known ones', () => {
     expect(kernelProfile('6.12')).toBe(KERNEL_PROFILES['6.12']);
     expect(() => kernelProfile('5.15')).toThrow(
-      /unknown kernel version '5.15' \(6.0, 6.1, 6.2, 6.5, 6.12, 6.18, 6.19\)/,
+      /unknown kernel version '5.15' \(6.0, 6.1, 6.2, 6.5, 6.12, 6.12.95, 6.18, 6.19\)/,
     );
     expect(() => kernelProfile('toString')).toThrow(RangeError);
   });

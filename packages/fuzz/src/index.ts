@@ -20,7 +20,7 @@ export {
   wholeStackProperty,
   worldOptions,
 } from './commands.ts';
-export { Injector, type InjectSpec, mulberry32 } from './inject.ts';
+export { Injector, type InjectSpec } from './inject.ts';
 export { Model, ModelProc, ModelRegion } from './model.ts';
 export { FuzzStats, stats } from './stats.ts';
 export {

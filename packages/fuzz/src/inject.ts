@@ -1,21 +1,10 @@
 // Fault injection: make the allocation sites of the mm core (frames, page tables, swap slots) and
 // of KSM (rmap_items/mm_slots, stable nodes) fail on the nth call or at random, for one action.
 
+import { mulberry32 } from '@mmsim/core';
 import type { Ksm } from '@mmsim/ksm';
 import type { Machine } from '@mmsim/mmu';
 import type { FaultSite } from './actions.ts';
-
-/** mulberry32: a small deterministic PRNG (same seed, same faults). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface InjectSpec {
   sites: readonly FaultSite[];

@@ -184,7 +184,7 @@ export function scenarioTextArbitrary(
 }
 
 /** Largest scenario the in-process check runs on the simulator (populated pages). */
-export const RUN_LIMIT_PAGES = 20_000;
+const RUN_LIMIT_PAGES = 20_000;
 
 /** One input: parse it; if it loads and is small, run it. Throws Violation for anything else. */
 export function checkScenarioInput(text: string, file: string): 'error' | 'loaded' | 'ran' {
@@ -257,7 +257,7 @@ export interface CliOutcome {
 }
 
 /** Run `mmsim run <file> ...args` in a fresh node. */
-export function runCli(args: string[], timeoutMs = 60_000): CliOutcome {
+function runCli(args: string[], timeoutMs = 60_000): CliOutcome {
   const r = spawnSync(process.execPath, ['--conditions=@mmsim/source', '--import', 'tsx', CLI, ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
@@ -270,7 +270,7 @@ export function runCli(args: string[], timeoutMs = 60_000): CliOutcome {
 const STACK_LINE = /^\s+at .+(\(|:\d+)/m;
 
 /** Exit 0/1 with no stack trace, or 2 with exactly one line on stderr. */
-export function checkCliOutcome(what: string, o: CliOutcome): void {
+function checkCliOutcome(what: string, o: CliOutcome): void {
   stats.inputsFuzzed++;
   if (o.status === 2) {
     const lines = o.stderr.trim().split('\n');

@@ -83,7 +83,7 @@ const MADVICE: readonly MadviseAdvice[] = [
 ];
 
 const nat = fc.nat({ max: 0xffff });
-export const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
+const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
   kind: fc.nat({ max: 99 }),
   a: nat,
   b: nat,
@@ -277,7 +277,7 @@ async function compareScenario(built: Scenario): Promise<KernelComparison> {
 }
 
 /** A scenario as YAML, one JSON flow line per step, with `#` header lines. */
-export function kernelScenarioYaml(s: Scenario, header: readonly string[]): string {
+function kernelScenarioYaml(s: Scenario, header: readonly string[]): string {
   const out = header.map((h) => `# ${h}`);
   out.push(`name: ${JSON.stringify(s.name)}`);
   if (s.arch !== undefined) out.push(`arch: ${JSON.stringify(s.arch)}`);

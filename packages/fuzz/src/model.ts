@@ -15,10 +15,6 @@ export const P_RW = 3;
 
 export type ModelProt = typeof P_NONE | typeof P_R | typeof P_RW;
 
-export function protName(p: number): 'none' | 'r' | 'rw' {
-  return p === P_NONE ? 'none' : p === P_R ? 'r' : 'rw';
-}
-
 export function protFromName(p: 'none' | 'r' | 'rw' | undefined): ModelProt {
   return p === 'none' ? P_NONE : p === 'r' ? P_R : P_RW;
 }

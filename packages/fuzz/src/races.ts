@@ -5,10 +5,12 @@
 import { PMD_SIZE } from '@mmsim/core';
 import { STRATEGIES } from '@mmsim/ksm';
 import {
+  _PAGE_PRESENT,
   E,
   type InterleavePoint,
   migrate_folio_finish,
   migrate_folio_start,
+  pmd_index,
   pmd_leaf,
   readEntry,
   reclaim_folio,
@@ -241,7 +243,7 @@ const splitRace = {
     const start = addrOf(w, 'a', 'r');
     const pm = w.m.phys;
     const pmdT = mm.find_pmd_table(start);
-    readEntry(pm, pmdT, Math.floor((start % 2 ** 30) / PMD_SIZE));
+    readEntry(pm, pmdT, pmd_index(start));
     if (!pmd_leaf(E.lo)) fail('setup: no THP');
     let pmdCalls = 0;
     let leafSeen = 0;
@@ -263,7 +265,8 @@ const splitRace = {
       },
       pte_entry: (walk: MmWalk, addr: number) => {
         seen.set(addr, (seen.get(addr) ?? 0) + 1);
-        if ((walk.lo & 1) === 0) fail(`pte_entry at 0x${addr.toString(16)}: not present after the split`);
+        if ((walk.lo & _PAGE_PRESENT) === 0)
+          fail(`pte_entry at 0x${addr.toString(16)}: not present after the split`);
         return 0;
       },
     });

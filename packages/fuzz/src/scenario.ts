@@ -24,7 +24,7 @@ export interface FailureRecord {
 }
 
 /** The scenario step for an action, or null when the format cannot express it. */
-export function actionToStep(a: Action, expectedErrno: string): Record<string, unknown> | null {
+function actionToStep(a: Action, expectedErrno: string): Record<string, unknown> | null {
   if (INEXPRESSIBLE.has(a.op)) return null;
   const errno = expectedErrno === '' ? {} : { expect_errno: expectedErrno };
   switch (a.op) {

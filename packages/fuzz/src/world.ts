@@ -26,6 +26,7 @@ import {
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  _PAGE_PRESENT,
   checkMmInvariants,
   compareBytes,
   E,
@@ -483,7 +484,7 @@ export function mappedPfn(m: Machine, mm: MmStruct, addr: number): number {
   if (pmdT === 0) return 0;
   readEntry(pm, pmdT, pmd_index(addr));
   if (pmd_leaf(E.lo)) return entry_pfn(E.lo, E.hi) + subpageIndex(addr, PMD_SIZE);
-  if ((E.lo & 1) === 0) return 0;
+  if ((E.lo & _PAGE_PRESENT) === 0) return 0;
   readEntry(pm, entryTable(E.lo, E.hi), pte_index(addr));
   if (!pte_present(E.lo)) return 0;
   return entry_pfn(E.lo, E.hi);
@@ -512,7 +513,7 @@ export function peekPage(
     if (pmd_leaf(lo)) {
       pfn = entry_pfn(lo, hi) + subpageIndex(addr, PMD_SIZE);
     } else if (lo !== 0 || hi !== 0) {
-      if ((lo & 1) === 0) throw new Violation(`${where}: non-present, non-leaf PMD ${hi}:${lo}`);
+      if ((lo & _PAGE_PRESENT) === 0) throw new Violation(`${where}: non-present, non-leaf PMD ${hi}:${lo}`);
       readEntry(pm, entryTable(lo, hi), pte_index(addr));
       const plo = E.lo;
       const phi = E.hi;

@@ -33,6 +33,7 @@ import {
   type KernelProfile,
   P4D_SIZE,
   PAGE_SIZE,
+  PGDIR_SIZE_LA57,
   PMD_SIZE,
   PUD_SIZE,
   pageAlignDown,
@@ -46,7 +47,6 @@ import {
   _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_RW,
-  _PAGE_TABLE,
   _PAGE_USER,
   E,
   entry_pfn,
@@ -69,11 +69,18 @@ import {
   PG_dirty,
   PG_referenced,
   type PhysMem,
-  pgdirShift,
+  p4d_bad,
+  p4d_index,
+  p4d_present,
+  pgd_bad,
+  pgd_index,
+  pgd_present,
   pmd_bad,
+  pmd_index,
   pmd_leaf,
   pmd_present,
   pte_dirty,
+  pte_index,
   pte_present,
   pte_protnone,
   pte_soft_dirty,
@@ -82,7 +89,10 @@ import {
   pte_write,
   ptlLock,
   ptlUnlock,
+  pud_bad,
+  pud_index,
   pud_leaf,
+  pud_present,
   readEntry,
   setEntry,
   split_huge_pmd,
@@ -165,36 +175,7 @@ const MAX_FAULT_RETRIES = 64;
 const followCtx: FollowPageContext = { page_mask: 0 };
 const gupCtx: FollowPageContext = { page_mask: 0 };
 
-// ---- table indexes ----------------------------------------------------------------------------
-// One division splits an address at bit 30; every index is then integer arithmetic on values
-// known to fit in 32 bits (the address itself may be up to 2^57). @mmsim/core's tableIndex()
-// computes 2 ** shift per call, which made it a third of a follow_page() lookup.
-
-const TWO30 = 1073741824;
-
-function pte_idx(addr: number): number {
-  return ((addr - Math.floor(addr / TWO30) * TWO30) >>> 12) & 511;
-}
-function pmd_idx(addr: number): number {
-  return (addr - Math.floor(addr / TWO30) * TWO30) >>> 21;
-}
-function pud_idx(addr: number): number {
-  return Math.floor(addr / TWO30) & 511;
-}
-function p4d_idx(addr: number): number {
-  return (Math.floor(addr / TWO30) >>> 9) & 511;
-}
-function pgd5_idx(addr: number): number {
-  return (Math.floor(addr / TWO30) >>> 18) & 511;
-}
-
 // ---- small predicates ----------------------------------------------------------------------
-
-/** vma_is_anonymous(): private anonymous memory. mmsim's shared anonymous VMAs are shmem, which
- * in the kernel has vm_ops (and a ->fault handler), so they are not "anonymous". */
-export function vma_is_anonymous(vma: VmAreaStruct): boolean {
-  return vma.shmem === null;
-}
 
 /** vma_is_accessible(): any of read, write, exec. */
 export function vma_is_accessible(vma: VmAreaStruct): boolean {
@@ -204,11 +185,6 @@ export function vma_is_accessible(vma: VmAreaStruct): boolean {
 /** vma_soft_dirty_enabled(): soft-dirty tracking is on once VM_SOFTDIRTY was cleared. */
 function vma_soft_dirty_enabled(vma: VmAreaStruct): boolean {
   return (vma.vm_flags & VM_SOFTDIRTY) === 0;
-}
-
-/** Entry flags beyond _PAGE_TABLE's mean a leaf or garbage (x86 p4d_bad()/pud_bad()). */
-function upper_bad(lo: number): boolean {
-  return (lo & 0xfff & ~_PAGE_TABLE) !== 0 || (lo & _PAGE_PRESENT) === 0;
 }
 
 /**
@@ -409,7 +385,7 @@ export function page_maybe_dma_pinned(pm: PhysMem, page: number): boolean {
  * allocating pages and tables.
  */
 export function no_page_table(vma: VmAreaStruct, flags: number): number {
-  if ((flags & FOLL_DUMP) !== 0 && vma_is_anonymous(vma)) return -EFAULT;
+  if ((flags & FOLL_DUMP) !== 0 && vma.vma_is_anonymous()) return -EFAULT;
   return 0;
 }
 
@@ -460,17 +436,17 @@ export function follow_page_mask(
   c.followPage++;
   ctx.page_mask = 0;
   if (mm.levels === 5) {
-    readEntry(m.phys, mm.pgd, pgd5_idx(address));
+    readEntry(m.phys, mm.pgd, pgd_index(5, address));
     c.pgdRead++;
     const lo = E.lo;
     const hi = E.hi;
-    if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
+    if (!pgd_present(lo) || pgd_bad(lo)) return no_page_table(vma, flags);
     return follow_p4d_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
   }
   // Folded P4D: the PGD entry is read here and again, as the P4D entry, by follow_p4d_mask().
-  readEntry(m.phys, mm.pgd, p4d_idx(address));
+  readEntry(m.phys, mm.pgd, pgd_index(4, address));
   c.pgdRead++;
-  if ((E.lo === 0 && E.hi === 0) || upper_bad(E.lo)) return no_page_table(vma, flags);
+  if (!pgd_present(E.lo) || pgd_bad(E.lo)) return no_page_table(vma, flags);
   return follow_p4d_mask(vma, address, mm.pgd, flags, ctx, kernel);
 }
 
@@ -488,11 +464,11 @@ function follow_p4d_mask(
 ): number {
   const mm = vma.vm_mm;
   const c = mm.machine.counters;
-  readEntry(mm.machine.phys, table, p4d_idx(address));
+  readEntry(mm.machine.phys, table, p4d_index(address));
   c.p4dRead++;
   const lo = E.lo;
   const hi = E.hi;
-  if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
+  if (!p4d_present(lo) || p4d_bad(lo)) return no_page_table(vma, flags);
   return follow_pud_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
 }
 
@@ -507,11 +483,11 @@ function follow_pud_mask(
   kernel: KernelProfile,
 ): number {
   const mm = vma.vm_mm;
-  readEntry(mm.machine.phys, pudTable, pud_idx(address));
+  readEntry(mm.machine.phys, pudTable, pud_index(address));
   mm.machine.counters.pudRead++;
   const lo = E.lo;
   const hi = E.hi;
-  if ((lo === 0 && hi === 0) || upper_bad(lo)) return no_page_table(vma, flags);
+  if (!pud_present(lo) || pud_bad(lo)) return no_page_table(vma, flags);
   return follow_pmd_mask(vma, address, entry_pfn(lo, hi), flags, ctx, kernel);
 }
 
@@ -532,7 +508,7 @@ function follow_pmd_mask(
   const m = mm.machine;
   const pm = m.phys;
   const c = m.counters;
-  const pi = pmd_idx(address);
+  const pi = pmd_index(address);
   readEntry(pm, pmdT, pi);
   c.pmdRead++;
   let lo = E.lo;
@@ -653,7 +629,7 @@ function follow_page_pte(
   const m = mm.machine;
   const pm = m.phys;
   const c = m.counters;
-  const idx = pte_idx(address);
+  const idx = pte_index(address);
   let pteT = 0;
   let lo = 0;
   let hi = 0;
@@ -766,7 +742,7 @@ export function vm_fault_to_errno(vm_fault: number, foll_flags: number): number 
 export function check_vma_flags(vma: VmAreaStruct, gup_flags: number): number {
   const vm_flags = vma.vm_flags;
   if ((vm_flags & (VM_IO | VM_PFNMAP)) !== 0) return -EFAULT;
-  if ((gup_flags & FOLL_ANON) !== 0 && !vma_is_anonymous(vma)) return -EFAULT;
+  if ((gup_flags & FOLL_ANON) !== 0 && !vma.vma_is_anonymous()) return -EFAULT;
   // FOLL_LONGTERM on fsdax (-EOPNOTSUPP) and secretmem: no such VMAs in mmsim.
   if ((gup_flags & FOLL_WRITE) !== 0) {
     if ((vm_flags & VM_WRITE) === 0) {
@@ -1277,15 +1253,9 @@ const dumpBuf = new Int32Array(1);
 
 // ---- the lockless fast path ----------------------------------------------------------------
 
-/** The flags the fast path accepts (internal_get_user_pages_fast() / gup_fast_fallback()). */
-function fastFlagsOk(flags: number, kernel: KernelProfile): boolean {
-  let ok = FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_PIN | FOLL_GET | FOLL_FAST_ONLY | FOLL_NOFAULT;
-  if (kernel.gup.validArgs) ok |= FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT;
-  return (flags & ~ok) === 0;
-}
-
-/** pte_access_permitted()/pmd_access_permitted() on x86 (no protection keys in mmsim). */
-function access_permitted(lo: number, write: boolean): boolean {
+/** __pte_access_permitted() (arch/x86/include/asm/pgtable.h), behind pte_access_permitted() and
+ * pmd_access_permitted(); no protection keys in mmsim. */
+function __pte_access_permitted(lo: number, write: boolean): boolean {
   const need = _PAGE_PRESENT | _PAGE_USER | (write ? _PAGE_RW : 0);
   return (lo & need) === need;
 }
@@ -1314,14 +1284,14 @@ function gup_fast_pte_range(
   const base = pm.tableBase(pteT);
   const write = (flags & FOLL_WRITE) !== 0;
   for (; addr < end; addr += PAGE_SIZE) {
-    const o = base + pte_idx(addr) * 2;
+    const o = base + pte_index(addr) * 2;
     const lo = w[o];
     const hi = w[o + 1];
     c.pteRead++;
     // PROT_NONE entries go to the slow path (6.0, 6.5+; 6.1/6.2 let FOLL_FORCE pass here, but
     // pte_access_permitted() refuses an entry without _PAGE_PRESENT anyway).
     if (pte_protnone(lo)) return 0;
-    if (!access_permitted(lo, write)) return 0;
+    if (!__pte_access_permitted(lo, write)) return 0;
     if (pte_special(lo)) return 0; // the zero page and PFN maps: slow path
     const page = entry_pfn(lo, hi);
     const folio = pm.folio(page);
@@ -1351,7 +1321,7 @@ function gup_fast_pmd_leaf(
   kernel: KernelProfile,
 ): number {
   const pm = mm.machine.phys;
-  if (!access_permitted(lo, (flags & FOLL_WRITE) !== 0)) return 0;
+  if (!__pte_access_permitted(lo, (flags & FOLL_WRITE) !== 0)) return 0;
   const head = entry_pfn(lo, hi);
   const page = head + subpageIndex(addr, PMD_SIZE);
   const refs = (end - addr) / PAGE_SIZE;
@@ -1383,7 +1353,7 @@ function gup_fast_pmd_range(
   const c = mm.machine.counters;
   const pmdT = entry_pfn(pudLo, pudHi);
   do {
-    readEntry(pm, pmdT, pmd_idx(addr));
+    readEntry(pm, pmdT, pmd_index(addr));
     c.pmdRead++;
     const lo = E.lo;
     const hi = E.hi;
@@ -1416,12 +1386,12 @@ function gup_fast_pud_range(
   const c = mm.machine.counters;
   const pudT = entry_pfn(p4dLo, p4dHi);
   do {
-    readEntry(pm, pudT, pud_idx(addr));
+    readEntry(pm, pudT, pud_index(addr));
     c.pudRead++;
     const lo = E.lo;
     const hi = E.hi;
     const next = addrEnd(addr, end, PUD_SIZE);
-    if ((lo & _PAGE_PRESENT) === 0 || pud_leaf(lo)) return 0;
+    if (!pud_present(lo) || pud_leaf(lo)) return 0;
     if (gup_fast_pmd_range(mm, lo, hi, addr, next, flags, pages, off, kernel) === 0) return 0;
     addr = next;
   } while (addr !== end);
@@ -1443,7 +1413,7 @@ function gup_fast_p4d_range(
   const pm = mm.machine.phys;
   const c = mm.machine.counters;
   do {
-    readEntry(pm, p4dT, p4d_idx(addr));
+    readEntry(pm, p4dT, p4d_index(addr));
     c.p4dRead++;
     const lo = E.lo;
     const hi = E.hi;
@@ -1468,9 +1438,9 @@ function gup_fast_pgd_range(
 ): void {
   const pm = mm.machine.phys;
   const c = mm.machine.counters;
-  const pgdSize = 2 ** pgdirShift(mm.levels);
+  const pgdSize = mm.levels === 5 ? PGDIR_SIZE_LA57 : P4D_SIZE;
   do {
-    readEntry(pm, mm.pgd, mm.levels === 5 ? pgd5_idx(addr) : p4d_idx(addr));
+    readEntry(pm, mm.pgd, pgd_index(mm.levels, addr));
     c.pgdRead++;
     const next = addrEnd(addr, end, pgdSize);
     if (E.lo === 0 && E.hi === 0) return;
@@ -1510,8 +1480,9 @@ function gup_fast_fallback(
   pages: Int32Array | null,
   kernel: KernelProfile,
 ): number {
-  if (WARN_ON_ONCE(!fastFlagsOk(gup_flags, kernel), 'get_user_pages_fast: unsupported FOLL_* flag'))
-    return -EINVAL;
+  let ok = FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_PIN | FOLL_GET | FOLL_FAST_ONLY | FOLL_NOFAULT;
+  if (kernel.gup.validArgs) ok |= FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT;
+  if (WARN_ON_ONCE((gup_flags & ~ok) !== 0, 'get_user_pages_fast: unsupported FOLL_* flag')) return -EINVAL;
   if (pages === null) return -EINVAL;
   if ((gup_flags & FOLL_PIN) !== 0) mm.flags |= MMF_HAS_PINNED;
   start = pageAlignDown(start);

@@ -61,5 +61,4 @@ export {
   unpin_user_pages_dirty_lock,
   vm_fault_to_errno,
   vma_is_accessible,
-  vma_is_anonymous,
 } from './gup.ts';

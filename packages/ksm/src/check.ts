@@ -117,7 +117,9 @@ export function checkKsmInvariants(ksm: Ksm): void {
   if (chains !== ksm.stable_node_chains)
     errors.push(`stable_node_chains ${ksm.stable_node_chains} but ${chains}`);
   if (dups !== ksm.stable_node_dups) errors.push(`stable_node_dups ${ksm.stable_node_dups} but ${dups}`);
-  for (const [mm, rec] of perMm) {
+  // Kernels whose fork copies these per-mm counts from the parent (6.1, 6.12.43) keep them off
+  // by what the child inherited; only the global counters are exact there.
+  for (const [mm, rec] of ksm.m.kernel.ksm.forkResetsCounters ? perMm : []) {
     const m = mm as { owner: string; ksm_rmap_items: number; ksm_merging_pages: number };
     if (m.ksm_rmap_items !== rec.items)
       errors.push(`${m.owner}: ksm_rmap_items ${m.ksm_rmap_items} but ${rec.items}`);

@@ -23,7 +23,7 @@ export {
   vma_ksm_compatible,
 } from './ksm.ts';
 export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
-export { KNOBS, type KnobInfo, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
+export { KNOBS, type KnobInfo, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,
   KsmScan,

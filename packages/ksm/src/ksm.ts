@@ -299,6 +299,8 @@ export class Ksm {
   constructor(m: Machine) {
     this.m = m;
     this.strategy = kernelStrategy(m.kernel);
+    // a kernel without smart scan (before 6.7) never skips
+    this.smart_scan = m.kernel.ksm.smartScan;
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
     this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
@@ -841,6 +843,10 @@ export class Ksm {
       pm.get_page(kpage);
       folio_add_anon_rmap_pte(pm, kpage, false);
       mk_pte(kpage, vma.protLo & ~_PAGE_RW, vma.protHi);
+    } else if (!m.kernel.ksm.zeroPages) {
+      // before ~6.6 a plain special zero PTE: not is_ksm_zero_pte(), counted nowhere
+      mk_pte(kpage, (vma.protLo & ~_PAGE_RW) | _PAGE_SPECIAL, vma.protHi);
+      mm.add_mm_counter(MM_ANONPAGES, -1);
     } else {
       mk_pte(kpage, (vma.protLo & ~_PAGE_RW) | _PAGE_SPECIAL | _PAGE_DIRTY | _PAGE_SOFT_DIRTY, vma.protHi);
       this.zero_pages++;
@@ -1453,6 +1459,15 @@ export class Ksm {
 
   /** ksm_fork(). */
   private ksm_fork(child: MmStruct, parent: MmStruct): number {
+    if (!this.m.kernel.ksm.forkResetsCounters) {
+      // 6.1, 6.12.43: dup_mm() copied the whole mm_struct, these counters included; the global
+      // ksm_zero_pages is not credited
+      child.ksm_rmap_items = parent.ksm_rmap_items;
+      child.ksm_merging_pages = parent.ksm_merging_pages;
+      child.ksm_zero_pages = parent.ksm_zero_pages;
+      if ((parent.flags & MMF_VM_MERGEABLE) !== 0) this.__ksm_enter(child);
+      return 0;
+    }
     if ((parent.flags & MMF_VM_MERGEABLE) !== 0) {
       child.ksm_zero_pages = parent.ksm_zero_pages;
       child.ksm_merging_pages = 0;
@@ -1557,6 +1572,8 @@ export class Ksm {
     arg4: number,
     arg5: number,
   ): number | undefined {
+    // before 6.4 kernel/sys.c has no such options: EINVAL
+    if (!this.m.kernel.ksm.mergeAny) return undefined;
     if (option === PR_SET_MEMORY_MERGE) {
       if (arg3 !== 0 || arg4 !== 0 || arg5 !== 0) return -EINVAL;
       mm.mmap_write_lock();

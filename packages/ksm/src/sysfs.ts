@@ -1,7 +1,7 @@
 // /sys/kernel/mm/ksm (mm/ksm.c *_show/*_store, Linux 6.18): reads return the file's text
 // (without the newline), writes parse and validate as the kernel does and return 0 or -errno.
 
-import { EBUSY, EINVAL, ERANGE } from '@mmsim/core';
+import { EBUSY, EINVAL, ENOENT, ERANGE, type KsmProfile } from '@mmsim/core';
 import { KSM_RUN_UNMERGE, type Ksm } from './ksm.ts';
 
 export interface KnobInfo {
@@ -100,8 +100,22 @@ function parseBool(v: string): number {
 
 const U32 = 0xffffffff;
 
-/** Read a KSM sysfs file. */
+/**
+ * Whether the machine's kernel has /sys/kernel/mm/ksm/<name> (files added after 6.1: general_profit
+ * 6.4, ksm_zero_pages ~6.6, smart_scan and pages_skipped 6.7, the advisor and pages_scanned 6.8).
+ * Names that no kernel has are left to the callers.
+ */
+export function ksmSysfsHas(profile: KsmProfile, name: string): boolean {
+  if (name === 'general_profit') return profile.mergeAny;
+  if (name === 'ksm_zero_pages') return profile.zeroPages;
+  if (name === 'smart_scan' || name === 'pages_skipped') return profile.smartScan;
+  if (name === 'pages_scanned' || name.startsWith('advisor_')) return profile.advisor;
+  return true;
+}
+
+/** Read a KSM sysfs file; undefined when there is no such file. */
 export function ksmSysfsRead(ksm: Ksm, name: string): string | undefined {
+  if (!ksmSysfsHas(ksm.m.kernel.ksm, name)) return undefined;
   const c = ksm.counters() as unknown as Record<string, number>;
   if (name in c) return String(c[name]);
   switch (name) {
@@ -130,6 +144,7 @@ export function ksmSysfsRead(ksm: Ksm, name: string): string | undefined {
 
 /** Write a KSM sysfs file: 0 or -errno (-ENOENT for an unknown or read-only name). */
 export function ksmSysfsWrite(ksm: Ksm, name: string, value: string): number {
+  if (!ksmSysfsHas(ksm.m.kernel.ksm, name)) return -ENOENT;
   switch (name) {
     case 'run': {
       const v = parseUint(value, U32);
@@ -210,6 +225,6 @@ export function ksmSysfsWrite(ksm: Ksm, name: string, value: string): number {
       return 0;
     }
     default:
-      return -2; // ENOENT: no such (writable) file
+      return -ENOENT; // no such (writable) file
   }
 }

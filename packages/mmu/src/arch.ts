@@ -57,6 +57,8 @@ export const PAGE_SHARED_LO = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCE
 const PFN_LO_BITS = 32 - PAGE_SHIFT;
 const PFN_LO_SPAN = 2 ** PFN_LO_BITS;
 const PFN_HI_MASK = 0xfffff;
+/** The flag bits of an entry's low word (~PTE_PFN_MASK there: bits 0-11). */
+const PTE_FLAGS_LO = (1 << PAGE_SHIFT) - 1;
 
 // ---- entry construction --------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ export const entryOut = { lo: 0, hi: 0 };
 
 /** pfn_pte(pfn, prot): the two words of a present entry; `hiFlags` carries NX. */
 export function mk_entry(pfn: number, loFlags: number, hiFlags: number): void {
-  entryOut.lo = (((pfn % PFN_LO_SPAN) << PAGE_SHIFT) | (loFlags & 0xfff)) >>> 0;
+  entryOut.lo = (((pfn % PFN_LO_SPAN) << PAGE_SHIFT) | (loFlags & PTE_FLAGS_LO)) >>> 0;
   entryOut.hi = ((Math.floor(pfn / PFN_LO_SPAN) & PFN_HI_MASK) | hiFlags) >>> 0;
 }
 
@@ -138,12 +140,28 @@ export function pmd_leaf(lo: number): boolean {
 }
 
 export const pud_leaf: (lo: number) => boolean = pmd_leaf;
+
+/** pud_present()/p4d_present()/pgd_present() (5-level): _PAGE_PRESENT. */
+export function pud_present(lo: number): boolean {
+  return (lo & _PAGE_PRESENT) !== 0;
+}
+export const p4d_present: (lo: number) => boolean = pud_present;
+export const pgd_present: (lo: number) => boolean = pud_present;
+
+/** pud_bad()/p4d_bad(): flags beyond _KERNPG_TABLE | _PAGE_USER (NX, in the high word, is
+ * ignored). mmsim uses it for a 5-level PGD entry too: its table entries always carry
+ * _PAGE_TABLE's flags, where x86's pgd_bad() and p4d_bad() agree. */
+export function pud_bad(lo: number): boolean {
+  return (lo & PTE_FLAGS_LO & ~_PAGE_TABLE) !== 0;
+}
+export const p4d_bad: (lo: number) => boolean = pud_bad;
+export const pgd_bad: (lo: number) => boolean = pud_bad;
 export const pmd_trans_huge: (lo: number) => boolean = pmd_leaf;
 
 /** pmd_bad(): a table entry whose flags are not _PAGE_TABLE's (ignoring ACCESSED/DIRTY/NX). */
 export function pmd_bad(lo: number): boolean {
   return (
-    (lo & 0xfff & ~(_PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)) !==
+    (lo & PTE_FLAGS_LO & ~(_PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)) !==
     (_PAGE_TABLE & ~(_PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY))
   );
 }

@@ -3,7 +3,18 @@
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
-import { addrEnd, alignDown, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, tableIndex } from '@mmsim/core';
+import {
+  addrEnd,
+  alignDown,
+  P4D_SHIFT,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PMD_SHIFT,
+  PMD_SIZE,
+  PTRS_PER_TABLE,
+  PUD_SHIFT,
+  tableIndex,
+} from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -58,6 +69,7 @@ import {
   MM_SHMEMPAGES,
   MM_SWAPENTS,
   type MmStruct,
+  VM_MAYWRITE,
   VM_SHARED,
   VM_UFFD_WP,
   VM_WRITE,
@@ -66,6 +78,7 @@ import {
 import {
   E,
   entryTable,
+  pgdirShift,
   pmd_index,
   pte_index,
   ptlLock,
@@ -104,9 +117,6 @@ export function is_ksm_zero_pte(pm: PhysMem, lo: number, hi: number): boolean {
   return pte_present(lo) && pm.is_zero_pfn(entry_pfn(lo, hi)) && pte_dirty(lo);
 }
 
-/** Output of the fault helpers that locate the PTE: table PFN and index. */
-const vmf = { table: 0, idx: 0 };
-
 /** handle_mm_fault(): resolve a fault at `addr` in `vma`; returns a vm_fault_t. */
 export function handle_mm_fault(vma: VmAreaStruct, addr: number, flags: number): number {
   const mm = vma.vm_mm;
@@ -119,7 +129,7 @@ export function handle_mm_fault(vma: VmAreaStruct, addr: number, flags: number):
     if ((flags & FAULT_FLAG_WRITE) !== 0) return VM_FAULT_SIGSEGV;
     if (!is_cow_mapping(vma.vm_flags)) flags &= ~FAULT_FLAG_UNSHARE;
   } else if ((flags & FAULT_FLAG_WRITE) !== 0) {
-    if ((vma.vm_flags & 0x20) === 0) return VM_FAULT_SIGSEGV; // VM_MAYWRITE
+    if ((vma.vm_flags & VM_MAYWRITE) === 0) return VM_FAULT_SIGSEGV;
     if ((vma.vm_flags & VM_WRITE) === 0 && !is_cow_mapping(vma.vm_flags)) return VM_FAULT_SIGSEGV;
   }
   // The task's mempolicy decides where new pages come from.
@@ -165,7 +175,7 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
     if ((vma.vm_flags & VM_SHARED) !== 0) {
       // do_read_fault(): map what the object already has around the address first.
       if ((flags & FAULT_FLAG_WRITE) === 0 && do_fault_around(vma, addr, pteT)) return 0;
-      return do_shared_fault(vma, addr, flags, pteT, idx);
+      return do_shared_fault(vma, addr, pteT, idx);
     }
     return do_anonymous_page(vma, addr, flags, pteT, idx);
   }
@@ -179,8 +189,6 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if (!pte_write(lo)) {
-      vmf.table = pteT;
-      vmf.idx = idx;
       return do_wp_page(vma, addr, flags, pteT, idx, lo, hi);
     }
     if ((flags & FAULT_FLAG_WRITE) !== 0) {
@@ -268,7 +276,7 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
 }
 
 /** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
-function do_shared_fault(vma: VmAreaStruct, addr: number, _flags: number, pteT: number, idx: number): number {
+function do_shared_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number): number {
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
@@ -633,8 +641,8 @@ export function free_pgtables(mm: MmStruct, start: number, end: number): void {
   freeLevel(mm, pm, mm.pgd, mm.levels === 5 ? 4 : 3, start, end, overlaps);
 }
 
-const LEVEL_SHIFT = [12, 21, 30, 39, 48];
-const LEVEL_SIZE = [PAGE_SIZE, PMD_SIZE, 2 ** 30, 2 ** 39, 2 ** 48];
+const LEVEL_SHIFT = [PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, pgdirShift(5)];
+const LEVEL_SIZE = LEVEL_SHIFT.map((shift) => 2 ** shift);
 
 /** Free empty child tables of `table` (a level-`lvl` table: 1 = PMD ... 4 = PGD in 5-level). */
 function freeLevel(

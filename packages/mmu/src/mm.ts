@@ -2,7 +2,7 @@
 // mm/rmap.c): address spaces with VMAs ordered by address (find_vma in O(log n)), the vm_flags,
 // the mmap_lock as an asserted reader/writer lock, and the page-table tree root.
 
-import { BUG, VM_BUG_ON } from '@mmsim/core';
+import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
 import type { Machine } from './machine.ts';
 import {
   E,
@@ -268,7 +268,7 @@ export class MmStruct {
   find_pmd_table(addr: number): number {
     // A one-entry cache of the last PMD table found, keyed by the 1 GiB region: upper-level
     // tables only go away in free_pgtables() and at exit, which drop it (pmdCacheDrop()).
-    const region = Math.floor(addr / 1073741824);
+    const region = Math.floor(addr / PUD_SIZE);
     if (region === this.pmdCacheRegion) {
       lookup.pud = this.pmdCachePud;
       lookup.pmd = this.pmdCachePmd;

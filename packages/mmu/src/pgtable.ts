@@ -8,6 +8,7 @@ import {
   type Counters,
   P4D_SHIFT,
   PAGE_SHIFT,
+  PGDIR_SHIFT_LA57,
   PMD_SHIFT,
   PTRS_PER_TABLE,
   PUD_SHIFT,
@@ -21,7 +22,7 @@ export type PagingLevels = 4 | 5;
 
 /** PGDIR_SHIFT for the paging mode. */
 export function pgdirShift(levels: PagingLevels): number {
-  return levels === 5 ? 48 : P4D_SHIFT;
+  return levels === 5 ? PGDIR_SHIFT_LA57 : P4D_SHIFT;
 }
 
 /** TASK_SIZE_MAX: 47 bits of user address space with 4 levels, 56 with 5 (minus a guard page). */

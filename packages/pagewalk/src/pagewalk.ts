@@ -10,38 +10,44 @@
 
 import {
   addrEnd,
+  alignDown,
   BUG,
   type Counters,
   DEFAULT_KERNEL_PROFILE,
   EINVAL,
   ENOMEM,
   type KernelProfile,
-  P4D_SHIFT,
   P4D_SIZE,
-  PAGE_SHIFT,
   PAGE_SIZE,
-  PMD_SHIFT,
+  PGDIR_SIZE_LA57,
   PMD_SIZE,
-  PUD_SHIFT,
   PUD_SIZE,
   subpageIndex,
-  tableIndex,
   WARN_ON_ONCE,
   type WalkProfile,
 } from '@mmsim/core';
 import {
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
-  _PAGE_PSE,
   _PAGE_SPECIAL,
-  _PAGE_TABLE,
   entry_pfn,
   is_migration_entry,
   type MmStruct,
   type PhysMem,
+  p4d_bad,
+  p4d_index,
+  pgd_bad,
+  pgd_index,
   pmd_bad,
+  pmd_index,
+  pmd_leaf,
+  pmd_present,
+  pte_index,
   ptlLock,
   ptlUnlock,
+  pud_index,
+  pud_leaf,
+  pud_present,
   split_huge_pmd,
   swp_offset,
   VM_HUGETLB,
@@ -175,29 +181,6 @@ function putWalk(walk: MmWalk): void {
   walkDepth--;
 }
 
-/** PGDIR_SHIFT/PGDIR_SIZE with LA57 (5-level paging); with 4 levels the PGD entry is the P4D's. */
-const PGDIR_SHIFT_5 = 48;
-const PGDIR_SIZE_5 = 2 ** PGDIR_SHIFT_5;
-
-// ---- entry predicates (x86-64) -------------------------------------------------------------
-
-/** p4d_bad()/pgd_bad(): anything beyond _KERNPG_TABLE | _PAGE_USER (NX ignored) in the flags. */
-function upper_bad(lo: number): boolean {
-  return (lo & 0xfff & ~_PAGE_TABLE) !== 0;
-}
-
-function pud_present(lo: number): boolean {
-  return (lo & _PAGE_PRESENT) !== 0;
-}
-
-function pmd_present(lo: number): boolean {
-  return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE)) !== 0;
-}
-
-function is_leaf(lo: number): boolean {
-  return (lo & _PAGE_PSE) !== 0;
-}
-
 /**
  * split_huge_pud() (mm/huge_memory.c): mmsim has no anonymous PUD THPs (neither has the kernel),
  * so a PUD leaf under a VMA is a DAX/PFN-map style mapping and splitting it zaps the entry, as
@@ -207,7 +190,7 @@ function split_huge_pud(walk: MmWalk, pudT: number): void {
   const pm = walk.mm.machine.phys;
   const w = pm.tableWords(pudT);
   const o = pm.tableBase(pudT) + walk.index * 2;
-  if (!is_leaf(w[o])) return;
+  if (!pud_leaf(w[o])) return;
   w[o] = 0;
   w[o + 1] = 0;
   walk.mm.machine.counters.tlbFlushes++;
@@ -224,8 +207,8 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
   const po = pm.tableBase(pmdT) + pmdIdx * 2;
   const plo = pw[po];
   // pte_offset_map(): the PMD must still point at a PTE table.
-  if ((plo === 0 && pw[po + 1] === 0) || is_leaf(plo) || (plo & _PAGE_PRESENT) === 0 || pmd_bad(plo)) {
-    if (plo !== 0 && !is_leaf(plo) && (plo & _PAGE_PRESENT) !== 0) {
+  if ((plo === 0 && pw[po + 1] === 0) || pmd_leaf(plo) || (plo & _PAGE_PRESENT) === 0 || pmd_bad(plo)) {
+    if (plo !== 0 && !pmd_leaf(plo) && (plo & _PAGE_PRESENT) !== 0) {
       // pmd_clear_bad()
       pw[po] = 0;
       pw[po + 1] = 0;
@@ -242,7 +225,7 @@ function walk_pte_range(walk: MmWalk, pmdT: number, pmdIdx: number, addr: number
     return err;
   }
   const w = pm.tableWords(pteT);
-  let idx = tableIndex(addr, PAGE_SHIFT);
+  let idx = pte_index(addr);
   let o = pm.tableBase(pteT) + idx * 2;
   const fn = walk.ops.pte_entry!;
   const last = end - PAGE_SIZE;
@@ -281,7 +264,7 @@ function walk_pte_range_install(
   const ops = walk.ops;
   const install = ops.install_pte!;
   const w = pm.tableWords(pteT);
-  let idx = tableIndex(addr, PAGE_SHIFT);
+  let idx = pte_index(addr);
   let o = pm.tableBase(pteT) + idx * 2;
   let err = 0;
   walk.table = pteT;
@@ -325,7 +308,7 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
   const w = pm.tableWords(pmdT);
   const base = pm.tableBase(pmdT);
   const gapHole = profile.gapWalk && walk.vma === null && !walk.no_vma;
-  let idx = tableIndex(addr, PMD_SHIFT);
+  let idx = pmd_index(addr);
   let err = 0;
   for (;;) {
     const next = addrEnd(addr, end, PMD_SIZE);
@@ -367,20 +350,20 @@ function walk_pmd_range(walk: MmWalk, pmdT: number, addr: number, end: number): 
       // Checked here so that THPs are only split when a pte_entry really needs the PTEs.
       lo = w[o];
       if (
-        (walk.vma === null && (is_leaf(lo) || !pmd_present(lo))) ||
+        (walk.vma === null && (pmd_leaf(lo) || !pmd_present(lo))) ||
         walk.action === ACTION_CONTINUE ||
         // No handler for the PTEs: nothing to do, unless installing into a PTE table (an install
         // walk does not split a present huge PMD for nothing).
-        (ops.pte_entry === null && (ops.install_pte === null || (is_leaf(lo) && pmd_present(lo))))
+        (ops.pte_entry === null && (ops.install_pte === null || (pmd_leaf(lo) && pmd_present(lo))))
       )
         break;
       if (walk.vma !== null) {
-        if (is_leaf(lo)) split_huge_pmd(walk.vma, addr, pmdT, idx);
+        if (pmd_leaf(lo)) split_huge_pmd(walk.vma, addr, pmdT, idx);
         if (!profile.pteMapMayFail) {
           // pmd_trans_unstable() (pmd_none_or_trans_huge_or_clear_bad()) before 6.5.
           lo = w[o];
           hi = w[o + 1];
-          if ((lo === 0 && hi === 0) || is_leaf(lo)) continue;
+          if ((lo === 0 && hi === 0) || pmd_leaf(lo)) continue;
           if (pmd_bad(lo)) {
             w[o] = 0;
             w[o + 1] = 0;
@@ -413,7 +396,7 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
   const base = pm.tableBase(pudT);
   const gapHole = walk.profile.gapWalk && walk.vma === null && !walk.no_vma;
   const descend = ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tableIndex(addr, PUD_SHIFT);
+  let idx = pud_index(addr);
   let err = 0;
   for (;;) {
     const next = addrEnd(addr, end, PUD_SIZE);
@@ -449,12 +432,12 @@ function walk_pud_range(walk: MmWalk, pudT: number, addr: number, end: number): 
       if (walk.action === ACTION_AGAIN) continue;
       lo = w[o];
       if (
-        (walk.vma === null && (is_leaf(lo) || !pud_present(lo))) ||
+        (walk.vma === null && (pud_leaf(lo) || !pud_present(lo))) ||
         walk.action === ACTION_CONTINUE ||
         !descend
       )
         break;
-      if (walk.vma !== null && is_leaf(lo)) {
+      if (walk.vma !== null && pud_leaf(lo)) {
         walk.index = idx;
         split_huge_pud(walk, pudT);
       }
@@ -480,7 +463,7 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   const depth = walk.mm.levels === 5 ? 1 : 0;
   const descend =
     ops.pud_entry !== null || ops.pmd_entry !== null || ops.pte_entry !== null || ops.install_pte !== null;
-  let idx = tableIndex(addr, P4D_SHIFT);
+  let idx = p4d_index(addr);
   let err = 0;
   for (;;) {
     const next = addrEnd(addr, end, P4D_SIZE);
@@ -488,7 +471,7 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
     c.p4dRead++;
     let lo = w[o];
     let hi = w[o + 1];
-    if ((lo === 0 && hi === 0) || upper_bad(lo)) {
+    if ((lo === 0 && hi === 0) || p4d_bad(lo)) {
       if (lo !== 0 || hi !== 0) {
         // p4d_none_or_clear_bad()
         w[o] = 0;
@@ -524,9 +507,9 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
 }
 
 /**
- * Whether walk_pgd_range() may take the first PUD of a walk in one frame (walk_pud_descent()):
- * a VMA walk (no gap, no no_vma walk) with 4-level paging whose ops have no callback above the
- * PMD level and install nothing. The usual walk — ksm_next_page(), madvise, smaps — is one.
+ * Whether walk_pgd_range() may take the first PUD of a walk in its own frame: a VMA walk (no
+ * gap, no no_vma walk) with 4-level paging whose ops have no callback above the PMD level and
+ * install nothing. The usual walk — ksm_next_page(), madvise, smaps — is one.
  */
 function pud_descent_applies(walk: MmWalk): boolean {
   const ops = walk.ops;
@@ -554,18 +537,18 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
     // tables, with the same entries read and counted and the same range handed to
     // walk_pmd_range(). Every other case takes the level walkers below from the PGD. (The
     // kernel's walker has no such step; in mmsim the five calls per walk were most of the cost
-    // of ksm_next_page(), one walk per scanned page.)
+    // of ksm_next_page(), which walks once per scanned page.)
     const p4dw = pm.tableWords(pgdT);
-    const p4do = pm.tableBase(pgdT) + tableIndex(addr, P4D_SHIFT) * 2;
+    const p4do = pm.tableBase(pgdT) + p4d_index(addr) * 2;
     const p4dlo = p4dw[p4do];
     const p4dhi = p4dw[p4do + 1];
-    if ((p4dlo !== 0 || p4dhi !== 0) && !upper_bad(p4dlo)) {
+    if ((p4dlo !== 0 || p4dhi !== 0) && !p4d_bad(p4dlo)) {
       const pudT = entry_pfn(p4dlo, p4dhi);
       const pudw = pm.tableWords(pudT);
-      const pudo = pm.tableBase(pudT) + tableIndex(addr, PUD_SHIFT) * 2;
+      const pudo = pm.tableBase(pudT) + pud_index(addr) * 2;
       const pudlo = pudw[pudo];
       const pudhi = pudw[pudo + 1];
-      if ((pudlo !== 0 || pudhi !== 0) && !is_leaf(pudlo)) {
+      if ((pudlo !== 0 || pudhi !== 0) && !pud_leaf(pudlo)) {
         c.pgdRead++;
         c.p4dRead++;
         c.pudRead++;
@@ -585,7 +568,7 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   }
   const five = mm.levels === 5;
   // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
-  const size = five ? PGDIR_SIZE_5 : P4D_SIZE;
+  const size = five ? PGDIR_SIZE_LA57 : P4D_SIZE;
   const w = pm.tableWords(pgdT);
   const base = pm.tableBase(pgdT);
   const descend =
@@ -594,7 +577,7 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
     ops.pmd_entry !== null ||
     ops.pte_entry !== null ||
     ops.install_pte !== null;
-  let idx = tableIndex(addr, five ? PGDIR_SHIFT_5 : P4D_SHIFT);
+  let idx = pgd_index(mm.levels, addr);
   let err = 0;
   for (;;) {
     const next = addrEnd(addr, end, size);
@@ -603,7 +586,7 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
     let lo = w[o];
     let hi = w[o + 1];
     // Without LA57 pgd_none() and pgd_bad() are constant 0: the PGD entry is the folded P4D.
-    let none = five && ((lo === 0 && hi === 0) || upper_bad(lo));
+    let none = five && ((lo === 0 && hi === 0) || pgd_bad(lo));
     if (none) {
       if (lo !== 0 || hi !== 0) {
         w[o] = 0;
@@ -646,16 +629,16 @@ function huge_pte_offset(walk: MmWalk, addr: number): number {
   const pm = mm.machine.phys;
   let t = mm.pgd;
   if (mm.levels === 5) {
-    t = childTable(pm, t, tableIndex(addr, PGDIR_SHIFT_5));
+    t = childTable(pm, t, pgd_index(5, addr));
     if (t === 0) return -1;
   }
-  t = childTable(pm, t, tableIndex(addr, P4D_SHIFT));
+  t = childTable(pm, t, p4d_index(addr));
   if (t === 0) return -1;
   const w = pm.tableWords(t);
-  const o = pm.tableBase(t) + tableIndex(addr, PUD_SHIFT) * 2;
-  if ((w[o] === 0 && w[o + 1] === 0) || is_leaf(w[o])) return -1;
+  const o = pm.tableBase(t) + pud_index(addr) * 2;
+  if ((w[o] === 0 && w[o + 1] === 0) || pud_leaf(w[o])) return -1;
   walk.table = entry_pfn(w[o], w[o + 1]);
-  walk.index = tableIndex(addr, PMD_SHIFT);
+  walk.index = pmd_index(addr);
   return walk.table;
 }
 
@@ -675,7 +658,7 @@ function walk_hugetlb_range(walk: MmWalk, addr: number, end: number): number {
   let err = 0;
   for (;;) {
     const next = addrEnd(addr, end, sz);
-    if (huge_pte_offset(walk, addr - (addr % sz)) > 0) {
+    if (huge_pte_offset(walk, alignDown(addr, sz)) > 0) {
       const w = pm.tableWords(walk.table);
       const o = pm.tableBase(walk.table) + walk.index * 2;
       c.pmdRead++;
@@ -1056,35 +1039,35 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
   let o = 0;
   c.pgdRead++;
   if (mm.levels === 5) {
-    o = pm.tableBase(t) + tableIndex(addr, PGDIR_SHIFT_5) * 2;
-    if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
+    o = pm.tableBase(t) + pgd_index(5, addr) * 2;
+    if ((w[o] === 0 && w[o + 1] === 0) || pgd_bad(w[o])) return 0;
     t = entry_pfn(w[o], w[o + 1]);
     w = pm.tableWords(t);
   }
   c.p4dRead++;
-  o = pm.tableBase(t) + tableIndex(addr, P4D_SHIFT) * 2;
-  if ((w[o] === 0 && w[o + 1] === 0) || upper_bad(w[o])) return 0;
+  o = pm.tableBase(t) + p4d_index(addr) * 2;
+  if ((w[o] === 0 && w[o + 1] === 0) || p4d_bad(w[o])) return 0;
   const pudT = entry_pfn(w[o], w[o + 1]);
   w = pm.tableWords(pudT);
-  o = pm.tableBase(pudT) + tableIndex(addr, PUD_SHIFT) * 2;
+  o = pm.tableBase(pudT) + pud_index(addr) * 2;
   c.pudRead++;
   let lo = w[o];
   let hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  if (!pud_present(lo) || is_leaf(lo)) {
+  if (!pud_present(lo) || pud_leaf(lo)) {
     pud_lock(mm, c);
     lo = w[o];
     hi = w[o + 1];
     fw.level = FW_LEVEL_PUD;
     fw.table = pudT;
-    fw.index = tableIndex(addr, PUD_SHIFT);
+    fw.index = pud_index(addr);
     fw.lo = lo;
     fw.hi = hi;
     if (!pud_present(lo) || (lo & _PAGE_SPECIAL) !== 0) {
       pud_unlock(mm, c);
       return 0;
     }
-    if (is_leaf(lo)) {
+    if (pud_leaf(lo)) {
       fw.ptl = FW_PTL_MM;
       return -entry_pfn(lo, hi);
     }
@@ -1124,18 +1107,18 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   }
   // pmd_table:
   let w = pm.tableWords(pmdT);
-  let o = pm.tableBase(pmdT) + tableIndex(addr, PMD_SHIFT) * 2;
+  let o = pm.tableBase(pmdT) + pmd_index(addr) * 2;
   c.pmdRead++;
   lo = w[o];
   hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  if (!pmd_present(lo) || is_leaf(lo)) {
+  if (!pmd_present(lo) || pmd_leaf(lo)) {
     ptlLock(pm, c, pmdT); // pmd_lock()
     lo = w[o];
     hi = w[o + 1];
     fw.level = FW_LEVEL_PMD;
     fw.table = pmdT;
-    fw.index = tableIndex(addr, PMD_SHIFT);
+    fw.index = pmd_index(addr);
     fw.lo = lo;
     fw.hi = hi;
     fw.ptl = pmdT;
@@ -1144,7 +1127,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
       ptlUnlock(pm, c, pmdT);
       return 0;
     }
-    if (pmd_present(lo) && !is_leaf(lo)) {
+    if (pmd_present(lo) && !pmd_leaf(lo)) {
       ptlUnlock(pm, c, pmdT);
     } else {
       if (pmd_present(lo)) {
@@ -1168,7 +1151,7 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   const pteT = entry_pfn(lo, hi);
   ptlLock(pm, c, pteT);
   w = pm.tableWords(pteT);
-  const idx = tableIndex(addr, PAGE_SHIFT);
+  const idx = pte_index(addr);
   o = pm.tableBase(pteT) + idx * 2;
   c.pteRead++;
   lo = w[o];

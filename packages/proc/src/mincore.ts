@@ -6,6 +6,7 @@ import {
   MAX_SWAPFILES,
   type MmStruct,
   pmd_leaf,
+  pte_index,
   pte_offset_map_lock,
   pte_present,
   pte_unmap_unlock,
@@ -72,7 +73,7 @@ function mincore_pte_range(walk: MmWalk, addr: number, end: number): number {
     return 0;
   }
   const w = pm.tableWords(pteT);
-  let o = pm.tableBase(pteT) + (Math.floor(addr / PAGE_SIZE) % 512) * 2;
+  let o = pm.tableBase(pteT) + pte_index(addr) * 2;
   for (; addr !== end; addr += PAGE_SIZE, o += 2) {
     const lo = w[o];
     const hi = w[o + 1];

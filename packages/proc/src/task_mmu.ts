@@ -19,6 +19,7 @@ import {
   PTE_MARKER_UFFD_WP,
   pmd_leaf,
   pmd_present,
+  pte_index,
   pte_offset_map_lock,
   pte_present,
   pte_unmap_unlock,
@@ -190,7 +191,7 @@ function pagemap_pmd_range(walk: MmWalk, addr: number, end: number): number {
     return 0;
   }
   const w = pm.tableWords(pteT);
-  let o = pm.tableBase(pteT) + (Math.floor(addr / PAGE_SIZE) % 512) * 2;
+  let o = pm.tableBase(pteT) + pte_index(addr) * 2;
   for (; addr < end; addr += PAGE_SIZE, o += 2) pte_to_pagemap_entry(p, vma, w[o], w[o + 1]);
   pte_unmap_unlock(pm, c, pteT);
   return 0;
@@ -408,7 +409,7 @@ function smaps_pte_range(walk: MmWalk, addr: number, end: number): number {
     return 0;
   }
   const w = pm.tableWords(pteT);
-  let o = pm.tableBase(pteT) + (Math.floor(addr / PAGE_SIZE) % 512) * 2;
+  let o = pm.tableBase(pteT) + pte_index(addr) * 2;
   for (; addr !== end; addr += PAGE_SIZE, o += 2) smaps_pte_entry(mss, pm, vma, w[o], w[o + 1]);
   pte_unmap_unlock(pm, c, pteT);
   return 0;

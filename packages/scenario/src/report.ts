@@ -16,15 +16,17 @@ export const LABEL_ZERO_PAGE = -2;
 export const LABEL_OTHER = -3;
 
 /** One process at one `report` step: /proc/<pid>/ksm_stat, and smaps summed over the scenario's
- * regions of that process (kB). */
+ * regions of that process (kB). A field the kernel's ksm_stat lacks is absent (Linux 6.1 has
+ * ksm_rmap_items only, and ksm_merging_pages in /proc/<pid>/ksm_merging_pages). */
 export interface ProcReport {
   ksm_rmap_items: number;
-  ksm_zero_pages: number;
-  ksm_merging_pages: number;
-  ksm_process_profit: number;
-  ksm_merge_any: boolean;
-  ksm_mergeable: boolean;
-  smaps: Record<SmapsField, number>;
+  ksm_zero_pages?: number;
+  ksm_merging_pages?: number;
+  ksm_process_profit?: number;
+  ksm_merge_any?: boolean;
+  ksm_mergeable?: boolean;
+  /** KSM is absent where smaps has no "KSM:" line (Linux 6.1). */
+  smaps: Record<Exclude<SmapsField, 'KSM'>, number> & { KSM?: number };
 }
 
 /** One `report` step. `procs` holds the live processes; `sharing` one label array per
@@ -56,14 +58,14 @@ export interface Report {
 }
 
 const count = z.number().int();
-export const procReportSchema = z.strictObject({
+const procReportSchema = z.strictObject({
   ksm_rmap_items: count,
-  ksm_zero_pages: count,
-  ksm_merging_pages: count,
-  ksm_process_profit: count,
-  ksm_merge_any: z.boolean(),
-  ksm_mergeable: z.boolean(),
-  smaps: z.strictObject({ Rss: count, Anonymous: count, KSM: count }),
+  ksm_zero_pages: count.optional(),
+  ksm_merging_pages: count.optional(),
+  ksm_process_profit: count.optional(),
+  ksm_merge_any: z.boolean().optional(),
+  ksm_mergeable: z.boolean().optional(),
+  smaps: z.strictObject({ Rss: count, Anonymous: count, KSM: count.optional() }),
 });
 export const reportEntrySchema = z.strictObject({
   label: z.string(),

@@ -4,7 +4,7 @@
 // its mmap, a process used before spawn or after exit, ranges past a region's end) live in
 // validate.ts and run after these. The descriptions below are the ones editors show: the JSON
 // Schema in scenario.schema.json is generated from these schemas (scenarioJsonSchema()).
-import { errnoName } from '@mmsim/core';
+import { errnoName, KERNEL_VERSIONS } from '@mmsim/core';
 import { z } from 'zod';
 
 /** The madvise(2) advice values by kernel name (include/uapi/asm-generic/mman-common.h, 6.18).
@@ -198,10 +198,10 @@ const ksmKnobs = z.strictObject(
   >,
 );
 
-export const spawnStep = z
+const spawnStep = z
   .strictObject({ op: z.literal('spawn'), proc: name, ...common })
   .describe('A new process with an empty address space.');
-export const mmapStep = z
+const mmapStep = z
   .strictObject({
     op: z.literal('mmap'),
     ...procRegion,
@@ -212,7 +212,7 @@ export const mmapStep = z
     ...common,
   })
   .describe('An anonymous mapping of `pages` 4 KiB pages (2 MiB aligned and MADV_HUGEPAGE when `thp`).');
-export const fillStep = z
+const fillStep = z
   .strictObject({
     op: z.literal('fill'),
     ...procRegion,
@@ -221,7 +221,7 @@ export const fillStep = z
     ...common,
   })
   .describe('Write a fill pattern to pages [from, from + count) of a region (default: all).');
-export const writeStep = z
+const writeStep = z
   .strictObject({
     op: z.literal('write'),
     ...procRegion,
@@ -231,10 +231,10 @@ export const writeStep = z
     ...common,
   })
   .describe('Write one byte (`value`) at `offset` of page `page`.');
-export const touchStep = z
+const touchStep = z
   .strictObject({ op: z.literal('touch'), ...procRegion, ...range, ...common })
   .describe('Read one byte of each page of the range (maps the zero page where nothing was written).');
-export const madviseStep = z
+const madviseStep = z
   .strictObject({
     op: z.literal('madvise'),
     ...procRegion,
@@ -243,7 +243,7 @@ export const madviseStep = z
     ...common,
   })
   .describe('madvise(2) over the range, advice by kernel name.');
-export const mprotectStep = z
+const mprotectStep = z
   .strictObject({
     op: z.literal('mprotect'),
     ...procRegion,
@@ -252,10 +252,10 @@ export const mprotectStep = z
     ...common,
   })
   .describe('mprotect(2) over the range.');
-export const munmapStep = z
+const munmapStep = z
   .strictObject({ op: z.literal('munmap'), ...procRegion, ...range, ...common })
   .describe('munmap(2) of the range.');
-export const prctlStep = z
+const prctlStep = z
   .strictObject({
     op: z.literal('prctl'),
     proc: name,
@@ -264,13 +264,13 @@ export const prctlStep = z
     ...common,
   })
   .describe('prctl(2) on the process: PR_SET_MEMORY_MERGE.');
-export const forkStep = z
+const forkStep = z
   .strictObject({ op: z.literal('fork'), proc: name, child: name, ...common })
   .describe('fork(2): the child inherits every region under the same names.');
-export const exitStep = z
+const exitStep = z
   .strictObject({ op: z.literal('exit'), proc: name, ...common })
   .describe('The process exits; its memory is released.');
-export const knobStep = z
+const knobStep = z
   .strictObject({
     op: z.literal('knob'),
     name: z.enum(KSM_KNOBS as [KsmKnob, ...KsmKnob[]]),
@@ -278,14 +278,14 @@ export const knobStep = z
     ...common,
   })
   .describe('Write /sys/kernel/mm/ksm/<name>.');
-export const ksmScanStep = z
+const ksmScanStep = z
   .strictObject({
     op: z.literal('ksm_scan'),
     full_scans: z.number().int().min(1).max(100_000),
     ...common,
   })
   .describe('Run ksmd for exactly `full_scans` more full scans, then stop it.');
-export const ksmConvergeStep = z
+const ksmConvergeStep = z
   .strictObject({
     op: z.literal('ksm_converge'),
     max_full_scans: z.number().int().min(1).max(100_000).optional(),
@@ -294,15 +294,15 @@ export const ksmConvergeStep = z
   .describe(
     'Run ksmd full scan by full scan until the counters stop changing (at most `max_full_scans`, default 50), then stop it.',
   );
-export const ksmUnmergeAllStep = z
+const ksmUnmergeAllStep = z
   .strictObject({ op: z.literal('ksm_unmerge_all'), ...common })
   .describe('Write run=2 (unmerge everything), then run=0.');
-export const reportStep = z
+const reportStep = z
   .strictObject({ op: z.literal('report'), label: z.string().min(1), ...common })
   .describe(
     "Record the KSM counters, each process's ksm_stat and smaps, and the sharing structure under `label`.",
   );
-export const expectStep = z
+const expectStep = z
   .strictObject({
     op: z.literal('expect'),
     ksm: ksmExpect.optional(),
@@ -356,6 +356,12 @@ export const STEP_OPS: readonly StepOp[] = stepSchema.options.map((o) => o.shape
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1).describe('A short identifier.'),
   description: z.string().optional().describe('Free text: what the scenario mirrors or shows.'),
+  kernel: z
+    .enum(KERNEL_VERSIONS as [string, ...string[]])
+    .optional()
+    .describe(
+      "The kernel version the scenario is about (default the live kernel's, 6.18): the simulator imitates it, mmsim kernel/verify boot it under QEMU.",
+    ),
   arch: z
     .strictObject({ levels: z.union([z.literal(4), z.literal(5)]) })
     .optional()

@@ -1,8 +1,24 @@
 // Runs a scenario on the simulator: the same steps, at the same addresses, as the kernel oracle,
 // producing the same Report shape (engine "simulator").
 
-import { ErrnoError, errnoName, KernelBug, PAGE_SIZE } from '@mmsim/core';
-import { type BreakKsmStrategy, Ksm, type KsmCounters, ksmSysfsWrite, STRATEGIES } from '@mmsim/ksm';
+import {
+  DEFAULT_KERNEL_PROFILE,
+  ErrnoError,
+  errnoName,
+  KernelBug,
+  type KernelProfile,
+  type KsmProfile,
+  kernelProfile,
+  PAGE_SIZE,
+} from '@mmsim/core';
+import {
+  type BreakKsmStrategy,
+  Ksm,
+  type KsmCounters,
+  ksmSysfsHas,
+  ksmSysfsWrite,
+  STRATEGIES,
+} from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
   MADV_HUGEPAGE,
@@ -42,6 +58,8 @@ import {
 export interface SimulatorOptions {
   /** break_ksm() strategy: a built-in one's name or a strategy (default: the live kernel's). */
   strategy?: string | BreakKsmStrategy;
+  /** The kernel to imitate (default: the scenario's `kernel`, else the live kernel's, 6.18). */
+  kernel?: KernelProfile;
   /** Called before every step (tools attach tracers and progress here). */
   beforeStep?: (ctx: SimulatorContext, index: number, step: Step) => void;
   /** Called after every step (tests run invariant checkers here). */
@@ -81,7 +99,7 @@ function protBits(p: Prot | undefined): number {
 const page = new Uint8Array(PAGE_SIZE);
 
 /** Smallest `machine.memory_mib` the simulator runs. */
-export const MIN_MEMORY_MIB = 4;
+const MIN_MEMORY_MIB = 4;
 
 /** Run a validated scenario on a fresh simulated machine. Throws ScenarioError when the simulator
  * cannot run it as written (a machine too small, an initial knob value the knob refuses). */
@@ -97,7 +115,9 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       String(memoryMiB),
     );
   const swapMiB = scenario.machine?.swap_mib ?? opts.host.swapMiB;
-  const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4 });
+  const kernel =
+    opts.kernel ?? (scenario.kernel === undefined ? DEFAULT_KERNEL_PROFILE : kernelProfile(scenario.kernel));
+  const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4, kernel });
   const ksm = new Ksm(m);
   if (typeof opts.strategy === 'string') {
     const s = STRATEGIES[opts.strategy];
@@ -106,6 +126,11 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
   } else if (opts.strategy !== undefined) ksm.strategy = opts.strategy;
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
+    if (!ksmSysfsHas(kernel.ksm, k)) {
+      // what the oracle does: the value that turns the feature off is what this kernel does
+      if ((k === 'smart_scan' && knobString(v) === '0') || (k === 'advisor_mode' && v === 'none')) continue;
+      throw new ScenarioError(loaded.file, `ksm.${k}`, `a knob Linux ${kernel.name} has`, `${k} (ENOENT)`);
+    }
     const err = ksmSysfsWrite(ksm, k, knobString(v));
     if (err !== 0)
       throw new ScenarioError(
@@ -378,6 +403,28 @@ function convergeScans(ksm: Ksm, max: number): boolean {
   return false;
 }
 
+/** ksm_stat and smaps as the kernel shows them: without the fields it lacks (6.1: ksm_stat holds
+ * ksm_rmap_items only, ksm_merging_pages is a file of its own, smaps has no KSM line). */
+function kernelProcReport(
+  profile: KsmProfile,
+  st: Omit<ProcReport, 'smaps'>,
+  smaps: { Rss: number; Anonymous: number; KSM: number },
+): ProcReport {
+  const r: ProcReport = {
+    ksm_rmap_items: st.ksm_rmap_items,
+    smaps: { Rss: smaps.Rss, Anonymous: smaps.Anonymous },
+  };
+  if (profile.zeroPages && st.ksm_zero_pages !== undefined) r.ksm_zero_pages = st.ksm_zero_pages;
+  if (st.ksm_merging_pages !== undefined) r.ksm_merging_pages = st.ksm_merging_pages;
+  if (profile.mergeAny && st.ksm_process_profit !== undefined) r.ksm_process_profit = st.ksm_process_profit;
+  if (profile.statMergeFlags) {
+    if (st.ksm_merge_any !== undefined) r.ksm_merge_any = st.ksm_merge_any;
+    if (st.ksm_mergeable !== undefined) r.ksm_mergeable = st.ksm_mergeable;
+  }
+  if (profile.smapsKsm) r.smaps.KSM = smaps.KSM;
+  return r;
+}
+
 /** One report: counters, ksm_stat + smaps per live process, and the sharing labels. */
 export function collectReport(
   ctx: SimulatorContext,
@@ -388,7 +435,9 @@ export function collectReport(
   const pm = machine.phys;
   const c = ksm.counters() as unknown as Record<string, number>;
   const counters: Record<string, number> = {};
+  const profile = machine.kernel.ksm;
   for (const k of KSM_COUNTERS) {
+    if (!ksmSysfsHas(profile, k)) continue; // what the kernel's sysfs lacks, its report lacks
     counters[k] = k in start ? c[k] - start[k as keyof typeof start] : c[k];
   }
   const procs: Record<string, ProcReport> = {};
@@ -423,7 +472,7 @@ export function collectReport(
       }
       sharing[`${name}/${rname}`] = labels;
     }
-    procs[name] = { ...ksm.ksm_stat(p.mm), smaps: sum };
+    procs[name] = kernelProcReport(profile, ksm.ksm_stat(p.mm), sum);
   }
   return { label, ksm: counters, procs, sharing };
 }

@@ -23,7 +23,7 @@ function range(lo: number, hi: number): string {
   return `${fmtNum(lo)} – ${fmtNum(hi)}`;
 }
 
-export function machineLine(m: MachineInfo, startedAt: string): string {
+function machineLine(m: MachineInfo, startedAt: string): string {
   return [
     `node ${m.node}`,
     `${m.cpuModel} × ${m.cpus}`,

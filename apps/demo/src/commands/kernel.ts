@@ -8,6 +8,7 @@ import { formatReport } from '../format.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
 import { type Progress, startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
+import { guestKernelCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 
 /** What the oracle says on stderr that a user should see while it runs. */
 const WORTH_SHOWING = /waiting for|previous run died|restored the knobs|not all restored/;
@@ -77,10 +78,13 @@ export async function kernelScenario(io: Io, file: string, o: { json?: boolean; 
 export function defineKernel(program: Command, r: Runner): void {
   program
     .command('kernel')
-    .argument('<file>', 'scenario file (YAML or JSON)')
+    .argument('<files...>', 'scenario files (YAML or JSON)')
     .description(
-      'run a scenario on the live kernel through the C oracle (root and /sys/kernel/mm/ksm; every knob is restored)',
+      'run scenarios on the live kernel through the C oracle (root and /sys/kernel/mm/ksm; every knob is restored), or on a Debian kernel booted under QEMU (--kernel 6.1, one boot for all files)',
     )
+    .option('--kernel <name>', KERNEL_OPTION_HELP)
+    .option('--accel <tcg|kvm>', 'QEMU accelerator for a guest kernel (default tcg; nested KVM often hangs)')
+    .option('--record', 'guest kernels: write each report to expected/<kernel>/NAME.json next to the file')
     .option('--json', 'print the report object')
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
@@ -88,9 +92,22 @@ export function defineKernel(program: Command, r: Runner): void {
       examples([
         ['sudo pnpm mmsim kernel scenarios/chains-fork.yaml', 'the same table as `mmsim run`, from Linux'],
         ['mmsim kernel scenarios/chains-fork.yaml --json', 'the report object'],
+        ['sudo pnpm mmsim kernel --kernel 6.1 scenarios/*.yaml', 'every scenario on Debian 12 6.1, one boot'],
       ]),
     )
-    .action(async (file: string, o: { json?: boolean; progress?: boolean }) => {
-      r.code = await kernelScenario(r.io, file, o);
-    });
+    .action(
+      async (
+        files: string[],
+        o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; record?: boolean },
+      ) => {
+        const kernel = kernelChoice(o.kernel, files, r.io);
+        if (kernel !== 'host') {
+          r.code = await guestKernelCommand(r.io, kernel, files, o);
+          return;
+        }
+        if (o.record === true)
+          throw new UsageError('--record: only with a guest --kernel (see mmsim kernels list)');
+        for (const file of files) r.code = Math.max(r.code, await kernelScenario(r.io, file, o));
+      },
+    );
 }

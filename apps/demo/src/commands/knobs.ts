@@ -15,7 +15,7 @@ export interface KnobRow {
   help: string;
 }
 
-export function knobRows(ksm: Ksm): KnobRow[] {
+function knobRows(ksm: Ksm): KnobRow[] {
   return KNOBS.map((k) => ({
     name: k.name,
     value: ksmSysfsRead(ksm, k.name) ?? '',
@@ -24,7 +24,7 @@ export function knobRows(ksm: Ksm): KnobRow[] {
   }));
 }
 
-export function knobsCommand(io: Io, file: string | undefined, o: { at?: string; json?: boolean }): number {
+function knobsCommand(io: Io, file: string | undefined, o: { at?: string; json?: boolean }): number {
   let ksm: Ksm;
   let where = 'the defaults of a fresh boot (Linux 6.18)';
   if (file === undefined) {

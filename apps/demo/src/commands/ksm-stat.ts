@@ -7,7 +7,7 @@ import { type Io, printJson } from '../io.ts';
 import { loadOrFail, pickProcs, simulateTo } from '../simulate.ts';
 
 /** proc_pid_ksm_stat() (fs/proc/base.c, Linux 6.18). */
-export function ksmStatText(s: KsmStat): string {
+function ksmStatText(s: KsmStat): string {
   return (
     `ksm_rmap_items ${s.ksm_rmap_items}\n` +
     `ksm_zero_pages ${s.ksm_zero_pages}\n` +
@@ -18,11 +18,7 @@ export function ksmStatText(s: KsmStat): string {
   );
 }
 
-export function ksmStatCommand(
-  io: Io,
-  file: string,
-  o: { proc?: string; at?: string; json?: boolean },
-): number {
+function ksmStatCommand(io: Io, file: string, o: { proc?: string; at?: string; json?: boolean }): number {
   const st = simulateTo(loadOrFail(file, io), o.at);
   const procs = pickProcs(st, o.proc);
   const stats = procs.map(([name, p]) => ({ proc: name, pid: p.pid, ...st.ctx.ksm.ksm_stat(p.mm) }));

@@ -14,7 +14,7 @@ import { examples, type Runner } from '../command.ts';
 import { type Colors, type Io, printJson, UsageError } from '../io.ts';
 
 /** A 64-bit entry value from the command line: 0x-prefixed hex or decimal. */
-export function parseEntryValue(text: string): { lo: number; hi: number } {
+function parseEntryValue(text: string): { lo: number; hi: number } {
   const t = text.trim().replace(/_/g, '');
   if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(t))
     throw new UsageError(
@@ -57,7 +57,7 @@ export interface PteOptions {
   pkey?: string;
 }
 
-export function pteCommand(io: Io, value: string | undefined, o: PteOptions): number {
+function pteCommand(io: Io, value: string | undefined, o: PteOptions): number {
   const levels = o['5level'] === true ? 5 : 4;
   let words: { lo: number; hi: number };
   const encodeOnly = ['pfn', 'flags', 'swapType', 'offset', 'migration', 'marker', 'pkey'] as const;

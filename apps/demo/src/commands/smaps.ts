@@ -19,7 +19,7 @@ function overlaps(e: SmapsEntry, r: RegionRef): boolean {
   return e.vma.vm_start < r.addr + r.pages * 4096 && e.vma.vm_end > r.addr;
 }
 
-export function smapsCommand(io: Io, file: string, o: SmapsOptions): number {
+function smapsCommand(io: Io, file: string, o: SmapsOptions): number {
   if (o.rollup === true && o.region !== undefined)
     throw new UsageError('--rollup sums every VMA of the process: it takes no --region');
   const st = simulateTo(loadOrFail(file, io), o.at);

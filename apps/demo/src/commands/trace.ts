@@ -49,10 +49,7 @@ interface Pending {
  * drawn as 1 ms per jiffy; events within one jiffy are 1 us apart, and a step that moves no
  * virtual time still lasts 1 us, so everything stays visible and in order.
  */
-export function traceScenario(
-  loaded: LoadedScenario,
-  strategy?: string,
-): ChromeTrace & { costs: StrategyCosts } {
+function traceScenario(loaded: LoadedScenario, strategy?: string): ChromeTrace & { costs: StrategyCosts } {
   const events: ChromeEvent[] = [
     { name: 'process_name', ph: 'M', pid: PID, args: { name: `mmsim ${loaded.scenario.name}` } },
     { name: 'thread_name', ph: 'M', pid: PID, tid: TID_STEPS, args: { name: 'scenario steps' } },
@@ -176,7 +173,7 @@ export function traceScenario(
 }
 
 /** The JSON text: one event per line, so the file diffs and greps well. */
-export function traceJson(t: ChromeTrace): string {
+function traceJson(t: ChromeTrace): string {
   const ev = t.traceEvents.map((e) => `  ${JSON.stringify(e)}`).join(',\n');
   return `{"displayTimeUnit":"ms","otherData":${JSON.stringify(t.otherData)},"traceEvents":[\n${ev}\n]}\n`;
 }
@@ -187,7 +184,7 @@ interface TraceOptions {
   strategy?: string;
 }
 
-export function traceCommand(io: Io, file: string, o: TraceOptions): number {
+function traceCommand(io: Io, file: string, o: TraceOptions): number {
   const loaded = loadOrFail(file, io);
   const t = traceScenario(loaded, o.strategy);
   const text = traceJson(t);

@@ -6,6 +6,7 @@ import { examples, type Runner } from '../command.ts';
 import { type Io, printJson } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
+import { guestVerifyCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 
@@ -41,10 +42,12 @@ export async function verifyScenario(
 export function defineVerify(program: Command, r: Runner): void {
   program
     .command('verify')
-    .argument('<file>', 'scenario file (YAML or JSON)')
+    .argument('<files...>', 'scenario files (YAML or JSON)')
     .description(
-      'run a scenario on the simulator and on the live kernel and compare every report (exit 0 only on a full match)',
+      'run scenarios on the simulator and on the live kernel (or a guest --kernel under QEMU) and compare every report (exit 0 only on a full match)',
     )
+    .option('--kernel <name>', KERNEL_OPTION_HELP)
+    .option('--accel <tcg|kvm>', 'QEMU accelerator for a guest kernel (default tcg)')
     .option('--json', 'print the diff object')
     .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
@@ -53,9 +56,23 @@ export function defineVerify(program: Command, r: Runner): void {
       examples([
         ['sudo pnpm mmsim verify scenarios/thp-zero-chains.yaml', 'counters, ksm_stat, smaps and sharing'],
         ['mmsim verify scenarios/chains-fork.yaml --json', 'the diff object'],
+        [
+          'sudo pnpm mmsim verify --kernel 6.12 scenarios/*.yaml',
+          'every scenario against Linux 6.12 under QEMU',
+        ],
       ]),
     )
-    .action(async (file: string, o: { json?: boolean; progress?: boolean; strategy?: string }) => {
-      r.code = await verifyScenario(r.io, file, o);
-    });
+    .action(
+      async (
+        files: string[],
+        o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; strategy?: string },
+      ) => {
+        const kernel = kernelChoice(o.kernel, files, r.io);
+        if (kernel !== 'host') {
+          r.code = await guestVerifyCommand(r.io, kernel, files, o);
+          return;
+        }
+        for (const file of files) r.code = Math.max(r.code, await verifyScenario(r.io, file, o));
+      },
+    );
 }
