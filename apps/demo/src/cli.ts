@@ -17,6 +17,7 @@ import { defineKnobs } from './commands/knobs.ts';
 import { defineKsmStat } from './commands/ksm-stat.ts';
 import { definePagemap } from './commands/pagemap.ts';
 import { definePte } from './commands/pte.ts';
+import { defineRecord } from './commands/record.ts';
 import { defineRun } from './commands/run.ts';
 import { defineSmaps } from './commands/smaps.ts';
 import { defineTrace } from './commands/trace.ts';
@@ -57,6 +58,7 @@ function buildProgram(r: Runner): Command {
   defineVerify(program, r);
   defineKernel(program, r);
   defineKernels(program, r);
+  defineRecord(program, r);
   definePagemap(program, r);
   defineSmaps(program, r);
   defineKsmStat(program, r);

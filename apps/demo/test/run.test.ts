@@ -3,8 +3,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_KERNEL_PROFILE } from '@mmsim/core';
+import { kernelStrategy, STRATEGIES } from '@mmsim/ksm';
 import { oracleAvailability } from '@mmsim/scenario/node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fixture, mmsim, root, scenario, usageError } from './helpers.ts';
 
 const kernel = oracleAvailability();
@@ -41,10 +43,35 @@ describe('mmsim run', () => {
     expect(bad.out).toContain('failed: step 1 (expect): ksm.pages_shared: expected 1, got 0');
   });
 
-  it('--strategy picks the break_ksm() implementation', async () => {
-    const r = await mmsim(['run', scenario('ksm-tests-unmerge.yaml'), '--strategy', 'follow_page', '--json']);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).ok).toBe(true);
+  it('--strategy picks the break_ksm() implementation: only that one runs, with the same report', async () => {
+    // MADV_UNMERGEABLE over 512 merged pages: unmerge_ksm_pages() calls the strategy's unmerge().
+    const file = scenario('ksm-functional-unmerge.yaml');
+    const calls = (names: string[]) => {
+      const spies = names.map((n) => vi.spyOn(STRATEGIES[n]!, 'unmerge'));
+      return () => {
+        const out = Object.fromEntries(names.map((n, i) => [n, spies[i]!.mock.calls.length]));
+        vi.restoreAllMocks();
+        return out;
+      };
+    };
+    const names = Object.keys(STRATEGIES);
+    const byKernel = kernelStrategy(DEFAULT_KERNEL_PROFILE).name;
+    const none = Object.fromEntries(names.map((n) => [n, 0]));
+    const stopDefault = calls(names);
+    const byDefault = await mmsim(['run', file, '--json']);
+    const used = stopDefault();
+    expect(used[byKernel]).toBeGreaterThan(0);
+    expect(used).toEqual({ ...none, [byKernel]: used[byKernel] });
+    for (const name of names) {
+      const stop = calls(names);
+      const r = await mmsim(['run', file, '--strategy', name, '--json']);
+      const n = stop();
+      expect(r.code, name).toBe(0);
+      expect(n[name], name).toBeGreaterThan(0);
+      expect(n, name).toEqual({ ...none, [name]: n[name] });
+      // Every strategy unmerges the same pages: only their cost differs.
+      expect(JSON.parse(r.out).reports, name).toEqual(JSON.parse(byDefault.out).reports);
+    }
   });
 
   it('--strategy loads a strategy of your own from a file, after checking it', async () => {

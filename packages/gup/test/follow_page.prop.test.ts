@@ -3,7 +3,7 @@
 // entries, PROT_NONE, read-only, PFN maps, THPs and the huge zero page) and every flag set and
 // version, what a naive table read says the kernel's rules give — and take exactly the
 // reference or pin they report. A second property compares follow_page() with folio_walk
-// (@mmsim/pagewalk) when that package is present.
+// (@mmsim/pagewalk, a dev dependency: an import that breaks fails this file, it never skips).
 
 import {
   EEXIST,
@@ -48,6 +48,7 @@ import {
   VM_WRITE,
   type VmAreaStruct,
 } from '@mmsim/mmu';
+import { FolioWalk, FW_ZEROPAGE, folio_walk_end, folio_walk_start } from '@mmsim/pagewalk';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -491,75 +492,51 @@ describe('follow_page matches a naive page-table read', () => {
 
 // ---- folio_walk (6.12+, @mmsim/pagewalk) against follow_page ---------------------------------
 
-interface PagewalkApi {
-  FolioWalk: new () => { page: number };
-  folio_walk_start: (fw: { page: number }, vma: VmAreaStruct, addr: number, flags: number) => number;
-  folio_walk_end: (fw: { page: number }, vma: VmAreaStruct) => void;
-  FW_ZEROPAGE: number;
-}
-
-// @mmsim/pagewalk is a sibling package that may not exist yet: load it by path at run time so
-// neither typecheck nor this package depend on it.
-const PAGEWALK_SRC = new URL('../../pagewalk/src/index.ts', import.meta.url).href;
-let pagewalk: PagewalkApi | null = null;
-try {
-  const mod = (await import(/* @vite-ignore */ PAGEWALK_SRC)) as Partial<PagewalkApi>;
-  if (typeof mod.folio_walk_start === 'function' && typeof mod.FolioWalk === 'function')
-    pagewalk = mod as PagewalkApi;
-} catch {
-  pagewalk = null;
-}
-if (pagewalk === null) console.log('[gup] @mmsim/pagewalk not present: the folio_walk comparison is skipped');
-
-describe.skipIf(pagewalk === null)(
-  'folio_walk answers as follow_page (6.12 "replace follow_page() by folio_walk")',
-  () => {
-    it('for random states: the same page where follow_page returns one, nothing where it does not', () => {
-      const pw = pagewalk!;
-      fc.assert(
-        fc.property(
-          opsArb,
-          fc.array(fc.record({ where: queryArb.map((q) => q.where), i: idx, zero: fc.boolean() }), {
-            minLength: 4,
-            maxLength: 24,
-          }),
-          fc.boolean(),
-          (ops, qs, populate) => {
-            const w = build(ops, populate);
-            const pm = w.m.phys;
-            w.p.mm.mmap_read_lock();
-            for (const q of qs) {
-              const addr = queryAddr(w, {
-                where: q.where,
-                i: q.i,
-                flags: 0,
-                profile: '6.18',
-                api: 'follow_page',
-              });
-              const vma = w.p.mm.vma_lookup(addr)!;
-              const fp = follow_page(vma, addr, 0, KERNEL_PROFILES['6.18']);
-              const fw = new pw.FolioWalk();
-              const folio = pw.folio_walk_start(fw, vma, addr, q.zero ? pw.FW_ZEROPAGE : 0);
-              const zero = fp > 0 && (pm.is_zero_pfn(fp) || pm.is_huge_zero_pfn(fp));
-              if (fp > 0 && (!zero || q.zero)) {
-                expect(folio).toBe(pm.folio(fp));
-                // fw.page is the page itself, except for the zero pages (no struct page exposed).
-                expect(fw.page).toBe(zero ? 0 : fp);
-              } else expect(folio).toBe(0);
-              if (folio !== 0) pw.folio_walk_end(fw, vma);
-            }
-            w.p.mm.mmap_read_unlock();
-            checkMmInvariants(w.m);
-            clearRaw(w, w.p);
-            if (w.child !== null) {
-              clearRaw(w, w.child);
-              w.child.exit();
-            }
-            w.p.exit();
-          },
-        ),
-        { numRuns: 150 },
-      );
-    });
-  },
-);
+describe('folio_walk answers as follow_page (6.12 "replace follow_page() by folio_walk")', () => {
+  it('for random states: the same page where follow_page returns one, nothing where it does not', () => {
+    fc.assert(
+      fc.property(
+        opsArb,
+        fc.array(fc.record({ where: queryArb.map((q) => q.where), i: idx, zero: fc.boolean() }), {
+          minLength: 4,
+          maxLength: 24,
+        }),
+        fc.boolean(),
+        (ops, qs, populate) => {
+          const w = build(ops, populate);
+          const pm = w.m.phys;
+          w.p.mm.mmap_read_lock();
+          for (const q of qs) {
+            const addr = queryAddr(w, {
+              where: q.where,
+              i: q.i,
+              flags: 0,
+              profile: '6.18',
+              api: 'follow_page',
+            });
+            const vma = w.p.mm.vma_lookup(addr)!;
+            const fp = follow_page(vma, addr, 0, KERNEL_PROFILES['6.18']);
+            const fw = new FolioWalk();
+            const folio = folio_walk_start(fw, vma, addr, q.zero ? FW_ZEROPAGE : 0);
+            const zero = fp > 0 && (pm.is_zero_pfn(fp) || pm.is_huge_zero_pfn(fp));
+            if (fp > 0 && (!zero || q.zero)) {
+              expect(folio).toBe(pm.folio(fp));
+              // fw.page is the page itself, except for the zero pages (no struct page exposed).
+              expect(fw.page).toBe(zero ? 0 : fp);
+            } else expect(folio).toBe(0);
+            if (folio !== 0) folio_walk_end(fw, vma);
+          }
+          w.p.mm.mmap_read_unlock();
+          checkMmInvariants(w.m);
+          clearRaw(w, w.p);
+          if (w.child !== null) {
+            clearRaw(w, w.child);
+            w.child.exit();
+          }
+          w.p.exit();
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

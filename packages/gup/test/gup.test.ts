@@ -23,6 +23,11 @@ import {
   GUP_PIN_COUNTING_BIAS,
   handle_mm_fault,
   is_migration_entry,
+  MADV_NOHUGEPAGE,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_POPULATE,
+  MAP_PRIVATE,
   migrate_folio_start,
   PG_dirty,
   PROT_NONE,
@@ -32,12 +37,16 @@ import {
   pte_write,
   VM_FAULT_COMPLETED,
   VM_FAULT_HWPOISON,
+  VM_FAULT_HWPOISON_LARGE,
+  VM_FAULT_OOM,
   VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
   VM_IO,
+  VM_MAYREAD,
   VM_MIXEDMAP,
   VM_PFNMAP,
+  VM_UFFD_WP,
   type VmAreaStruct,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
@@ -239,7 +248,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const nv = vmaAt(p, n);
     expect(check_vma_flags(nv, 0)).toBe(-EFAULT);
     expect(check_vma_flags(nv, FOLL_FORCE)).toBe(0); // VM_MAYREAD
-    nv.vm_flags &= ~0x10; // VM_MAYREAD
+    nv.vm_flags &= ~VM_MAYREAD;
     expect(check_vma_flags(nv, FOLL_FORCE)).toBe(-EFAULT);
   });
 
@@ -316,9 +325,9 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
   });
 
   it('vm_fault_to_errno()', () => {
-    expect(vm_fault_to_errno(0x1, 0)).toBe(-ENOMEM);
+    expect(vm_fault_to_errno(VM_FAULT_OOM, 0)).toBe(-ENOMEM);
     expect(vm_fault_to_errno(VM_FAULT_HWPOISON, 0)).toBe(-EFAULT);
-    expect(vm_fault_to_errno(0x20, FOLL_HWPOISON)).toBe(-EHWPOISON);
+    expect(vm_fault_to_errno(VM_FAULT_HWPOISON_LARGE, FOLL_HWPOISON)).toBe(-EHWPOISON);
     expect(vm_fault_to_errno(VM_FAULT_SIGBUS, 0)).toBe(-EFAULT);
     expect(vm_fault_to_errno(0, 0)).toBe(0);
   });
@@ -341,7 +350,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const a = anon(p, 1);
     p.writeByte(a, 1);
     const v = vmaAt(p, a);
-    v.vm_flags |= 0x1000; // VM_UFFD_WP
+    v.vm_flags |= VM_UFFD_WP;
     const e = pte(p, a)!;
     const t = p.mm.find_pte_table(a);
     const w = m.phys.tableWords(t);
@@ -350,7 +359,7 @@ describe('check_vma_flags and the FOLL_* flags of the slow path', () => {
     const pages = new Int32Array(1);
     expect(get_user_pages(p.mm, a, 1, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(-EFAULT);
     w[o] = e.lo;
-    v.vm_flags &= ~0x1000;
+    v.vm_flags &= ~VM_UFFD_WP;
   });
 
   it.each(PROFILES)(
@@ -868,7 +877,7 @@ describe('THP subpages and the version differences in __get_user_pages', () => {
     const a = thpRegion(p, 2);
     p.writeByte(a, 1);
     p.writeByte(a + PMD_SIZE, 1);
-    p.madvise(a + PMD_SIZE, PMD_SIZE, 15); // MADV_NOHUGEPAGE: still a THP (already faulted)
+    p.madvise(a + PMD_SIZE, PMD_SIZE, MADV_NOHUGEPAGE); // still a THP (already faulted)
     const pages = new Int32Array(20);
     const start = a + PMD_SIZE - 10 * PAGE_SIZE;
     expect(pin_user_pages(p.mm, start, 20, 0, pages, KERNEL_PROFILES[prof])).toBe(20);
@@ -1050,7 +1059,7 @@ describe('core dumps', () => {
 describe('5-level paging and large addresses', () => {
   it.each(PROFILES)('%s: GUP above 2^47 with 5-level tables', (prof) => {
     const { m, p } = setup({ levels: 5 });
-    const a = p.mmap(2 ** 52, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, 0x02 | 0x20 | 0x10);
+    const a = p.mmap(2 ** 52, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
     expect(a).toBe(2 ** 52);
     const pages = new Int32Array(4);
     expect(get_user_pages(p.mm, a, 4, FOLL_WRITE, pages, KERNEL_PROFILES[prof])).toBe(4);

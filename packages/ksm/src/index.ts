@@ -11,9 +11,12 @@ export {
 } from './break_ksm.ts';
 export { checkKsmInvariants } from './check.ts';
 export {
+  EWMA_WEIGHT,
+  KSM_ADVISOR_MIN_CPU,
   KSM_RUN_MERGE,
   KSM_RUN_STOP,
   KSM_RUN_UNMERGE,
+  KSMD_CPU_NS_PER_PAGE,
   Ksm,
   type KsmCounters,
   type KsmStat,

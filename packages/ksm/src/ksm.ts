@@ -37,6 +37,7 @@ import {
   mk_pte,
   PAGE_MAPPING_KSM,
   PG_dirty,
+  PG_referenced,
   PG_swapcache,
   pmd_index,
   pmd_leaf,
@@ -110,6 +111,13 @@ export const KSM_RUN_UNMERGE = 2;
 
 /** sizeof(struct ksm_rmap_item) on x86-64 (the ksm_rmap_item slab object size). */
 export const SIZEOF_RMAP_ITEM = 64;
+
+/** Min CPU percent the scan-time advisor keeps ksmd at (mm/ksm.c 6.18, a constant since 6.9). */
+export const KSM_ADVISOR_MIN_CPU = 10;
+/** Weight (percent) of the newest scan-time change in the advisor's moving average (mm/ksm.c). */
+export const EWMA_WEIGHT = 30;
+/** ksmd's CPU time per page scanned, the model of task_sched_runtime() the advisor reads. */
+export const KSMD_CPU_NS_PER_PAGE = 2000;
 
 export const PR_SET_MEMORY_MERGE = 67;
 export const PR_GET_MEMORY_MERGE = 68;
@@ -607,18 +615,18 @@ export class Ksm {
     const ctx = this.advisorCtx;
     const now = this.m.clock.nowNs();
     const scan_time = Math.max(1, Math.floor((now - ctx.start_scan) / 1e6 / 1000));
-    const cpu_time = this.pages_scanned * 2000; // ~2 us per page of ksmd CPU (model)
+    const cpu_time = this.pages_scanned * KSMD_CPU_NS_PER_PAGE;
     const cpu_ms = Math.floor((cpu_time - ctx.cpu_time) / 1e6);
     const cpu_percent = Math.max(1, Math.floor((cpu_ms * 100) / (scan_time * 1000)));
     const last = ctx.scan_time !== 0 ? ctx.scan_time : scan_time;
     const factor = Math.max(1, Math.floor((this.advisor_target_scan_time * 100) / scan_time));
     let change = Math.max(1, Math.floor((scan_time * 100) / last));
-    change = Math.floor((70 * ctx.change + 30 * change) / 100);
+    change = Math.floor(((100 - EWMA_WEIGHT) * ctx.change + EWMA_WEIGHT * change) / 100);
     let pages = Math.floor((this.pages_to_scan * 100) / factor);
     pages = Math.floor((pages * change) / 100);
     const ppc = Math.max(1, Math.floor(this.pages_to_scan / cpu_percent));
     pages = Math.min(pages, ppc * this.advisor_max_cpu);
-    pages = Math.max(pages, ppc * 10);
+    pages = Math.max(pages, ppc * KSM_ADVISOR_MIN_CPU);
     pages = Math.min(pages, this.advisor_max_pages_to_scan);
     ctx.change = change;
     ctx.scan_time = scan_time;
@@ -759,7 +767,8 @@ export class Ksm {
     if (this.write_protect_page(vma, page) === 0) {
       if (kpage === 0) {
         this.set_page_stable_node(page, null);
-        pm.flags[page] |= PG_dirty;
+        // folio_mark_accessed() (khugepaged's young check sees it), then folio_mark_dirty().
+        pm.flags[page] |= PG_referenced | PG_dirty;
         err = 0;
       } else if (pm.pages_identical(page, kpage)) {
         err = this.replace_page(vma, page, kpage);

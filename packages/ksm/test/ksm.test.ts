@@ -1,9 +1,22 @@
-import { KERNEL_PROFILES, KERNEL_VERSIONS, PAGE_SIZE } from '@mmsim/core';
+import { EBUSY, EINVAL, KERNEL_PROFILES, KERNEL_VERSIONS, PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import { MADV_DONTNEED, MADV_UNMERGEABLE, Machine, migrate_folio, PROT_NONE } from '@mmsim/mmu';
+import {
+  MADV_DONTNEED,
+  MADV_UNMERGEABLE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  Machine,
+  migrate_folio,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from '@mmsim/mmu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  EWMA_WEIGHT,
+  KSM_ADVISOR_MIN_CPU,
+  KSMD_CPU_NS_PER_PAGE,
   Ksm,
   ksmSysfsRead,
   ksmSysfsWrite,
@@ -340,7 +353,7 @@ describe('ksm_functional_tests.c', () => {
     expect(() => p.prctl(PR_SET_MEMORY_MERGE, 1, 1)).toThrowError(
       expect.objectContaining({ code: 'EINVAL' }),
     );
-    const a = p.mmap(null, 64 * PAGE_SIZE, 3, 0x22);
+    const a = p.mmap(null, 64 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
     const buf = new Uint8Array(PAGE_SIZE).fill(3);
     for (let i = 0; i < 64; i++) p.writePage(a + i * PAGE_SIZE, buf);
     const c = p.fork('c');
@@ -371,14 +384,14 @@ describe('ksm_functional_tests.c', () => {
 describe('sysfs', () => {
   it('validates writes as the kernel does', () => {
     const { ksm } = world();
-    expect(ksmSysfsWrite(ksm, 'run', '3')).toBe(-22);
-    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '1')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'run', '3')).toBe(-EINVAL);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '1')).toBe(-EINVAL);
     expect(ksmSysfsWrite(ksm, 'advisor_mode', 'scan-time')).toBe(0);
-    expect(ksmSysfsWrite(ksm, 'pages_to_scan', '5')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'pages_to_scan', '5')).toBe(-EINVAL);
     expect(ksmSysfsRead(ksm, 'advisor_mode')).toBe('none [scan-time]');
     expect(ksmSysfsWrite(ksm, 'advisor_mode', 'none')).toBe(0);
     expect(ksmSysfsRead(ksm, 'pages_to_scan')).toBe('100');
-    expect(ksmSysfsWrite(ksm, 'use_zero_pages', 'maybe')).toBe(-22);
+    expect(ksmSysfsWrite(ksm, 'use_zero_pages', 'maybe')).toBe(-EINVAL);
   });
 
   it('max_page_sharing cannot change while pages are shared (EBUSY)', () => {
@@ -386,7 +399,7 @@ describe('sysfs', () => {
     const p = new Process(m, 'p');
     mergeableRegion(p, 4, () => 9);
     ksm.runFullScans(2);
-    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '3')).toBe(-16);
+    expect(ksmSysfsWrite(ksm, 'max_page_sharing', '3')).toBe(-EBUSY);
     expect(ksmSysfsWrite(ksm, 'max_page_sharing', '256')).toBe(0);
   });
 });
@@ -458,25 +471,103 @@ describe('tracepoints', () => {
 });
 
 describe('scan-time advisor', () => {
-  it('retunes pages_to_scan after every full scan, within the advisor bounds', () => {
+  /** advisor_ctx of mm/ksm.c. */
+  interface AdvisorCtx {
+    change: number;
+    scan_time: number;
+    cpu_time: number;
+  }
+
+  /**
+   * scan_time_advisor() of mm/ksm.c (6.18), ported line by line with unsigned integer division:
+   * the pages_to_scan the kernel computes at the end of a full scan that took `elapsedNs` of
+   * (virtual) time with ksmd's runtime at `cpuTimeNs`.
+   */
+  function scanTimeAdvisor(
+    ctx: AdvisorCtx,
+    knobs: { pages_to_scan: number; max_cpu: number; max_pages_to_scan: number; target_scan_time: number },
+    elapsedNs: number,
+    cpuTimeNs: number,
+  ): number {
+    const div = (a: number, b: number) => Math.floor(a / b);
+    let scan_time = div(div(elapsedNs, 1e6), 1000); // div_s64(ktime_ms_delta(), MSEC_PER_SEC)
+    scan_time = scan_time !== 0 ? scan_time : 1;
+    const cpu_time_diff_ms = div(div(cpuTimeNs - ctx.cpu_time, 1000), 1000);
+    let cpu_percent = div(cpu_time_diff_ms * 100, scan_time * 1000);
+    cpu_percent = cpu_percent !== 0 ? cpu_percent : 1;
+    const last_scan_time = ctx.scan_time !== 0 ? ctx.scan_time : scan_time; // prev_scan_time()
+    let factor = div(knobs.target_scan_time * 100, scan_time);
+    factor = factor !== 0 ? factor : 1;
+    let change = div(scan_time * 100, last_scan_time);
+    change = change !== 0 ? change : 1;
+    change = div((100 - EWMA_WEIGHT) * ctx.change + EWMA_WEIGHT * change, 100); // ewma()
+    let pages = div(knobs.pages_to_scan * 100, factor);
+    pages = div(pages * change, 100);
+    let per_page_cost = div(knobs.pages_to_scan, cpu_percent);
+    per_page_cost = per_page_cost !== 0 ? per_page_cost : 1;
+    pages = Math.min(pages, per_page_cost * knobs.max_cpu);
+    pages = Math.max(pages, per_page_cost * KSM_ADVISOR_MIN_CPU);
+    pages = Math.min(pages, knobs.max_pages_to_scan);
+    ctx.change = change;
+    ctx.scan_time = scan_time;
+    ctx.cpu_time = cpuTimeNs;
+    return pages;
+  }
+
+  /**
+   * Runs `scans` full scans with the scan-time advisor on `pages` mergeable pages and checks, scan by
+   * scan, that pages_to_scan is what the kernel's computation gives for the scan's elapsed virtual
+   * time and ksmd's modelled runtime; returns the sequence.
+   */
+  function advise(pages: number, scans: number, set: Record<string, number>): number[] {
     const { m, ksm } = world();
     const p = new Process(m, 'p');
-    mergeableRegion(p, 2048, (i) => i % 7);
+    mergeableRegion(p, pages, (i) => i % 251);
     knob(ksm, 'advisor_mode', 'scan-time');
-    expect(ksm.pages_to_scan).toBe(500);
-    knob(ksm, 'advisor_max_pages_to_scan', 4000);
+    expect(ksm.pages_to_scan).toBe(ksm.advisor_min_pages_to_scan);
+    for (const [k, v] of Object.entries(set)) knob(ksm, k, v);
+    const ctx: AdvisorCtx = { change: 0, scan_time: 0, cpu_time: 0 };
+    const expected: number[] = [];
+    let start = 0;
+    let before = ksm.pages_to_scan;
+    const stop = m.trace.on((name) => {
+      if (name === 'ksm_start_scan') start = m.clock.nowNs();
+      if (name !== 'ksm_advisor') return;
+      const knobs = {
+        pages_to_scan: before,
+        max_cpu: ksm.advisor_max_cpu,
+        max_pages_to_scan: ksm.advisor_max_pages_to_scan,
+        target_scan_time: ksm.advisor_target_scan_time,
+      };
+      expected.push(
+        scanTimeAdvisor(ctx, knobs, m.clock.nowNs() - start, ksm.pages_scanned * KSMD_CPU_NS_PER_PAGE),
+      );
+    });
     const seen: number[] = [];
-    const rec = m.trace.record();
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < scans; i++) {
+      before = ksm.pages_to_scan;
       ksm.runFullScans(1);
       seen.push(ksm.pages_to_scan);
     }
-    rec.stop();
-    expect(rec.events.filter((e) => e.name === 'ksm_advisor')).toHaveLength(4);
-    for (const v of seen) expect(v).toBeGreaterThan(0);
-    for (const v of seen) expect(v).toBeLessThanOrEqual(4000);
+    stop();
+    expect(seen).toEqual(expected);
     knob(ksm, 'advisor_mode', 'none');
     expect(ksm.pages_to_scan).toBe(100);
     checkAll(m, ksm);
+    return seen;
+  }
+
+  it("retunes pages_to_scan after every full scan to the kernel's value: the min-CPU floor and the max cap", () => {
+    // 2048 pages at 20 ms per batch: scans under 1 s (counted as 1) at 1% CPU, so per_page_cost x
+    // KSM_ADVISOR_MIN_CPU (500 x 10) wins, then advisor_max_pages_to_scan caps 5000 x 10.
+    expect(advise(2048, 3, {})).toEqual([5000, 30000, 30000]);
   });
+
+  it('and the target-scan-time path: pages_to_scan x change / factor, the EWMA of the scan-time change', () => {
+    // 320 MiB of pages, no sleep, a 1 s target: ksmd at 16% CPU; the floor wins for two scans
+    // (500 x 30% = 150 < 31 x 10), then the kernel's target-based value (pages x 100 / factor x
+    // change / 100, change the EWMA 30 -> 51 -> 65) does: 190 x 65% = 123 > 11 x 10. The largest
+    // test here (seconds alone): a generous timeout for a loaded machine.
+    expect(advise(81920, 3, { sleep_millisecs: 0, advisor_target_scan_time: 1 })).toEqual([310, 190, 123]);
+  }, 300_000);
 });

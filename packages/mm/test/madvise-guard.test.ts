@@ -13,6 +13,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   readEntry,
+  VM_LOCKED,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import type { Process } from '../src/index.ts';
@@ -98,7 +99,7 @@ describe('guard regions', () => {
     expect(() => p.madvise(a, 4 * PAGE_SIZE, MADV_GUARD_INSTALL)).toThrowError(errno(ENOMEM));
     expect([0, 2, 3].map((i) => guarded(p, a + i * PAGE_SIZE))).toEqual([true, true, true]);
     const v = p.mm.find_vma(a)!;
-    v.vm_flags |= 0x2000; // VM_LOCKED (no mlock() in the simulator)
+    v.vm_flags |= VM_LOCKED; // no mlock() in the simulator
     expect(() => p.madvise(a, PAGE_SIZE, MADV_GUARD_INSTALL)).toThrowError(errno(EINVAL));
     p.madvise(a, PAGE_SIZE, MADV_GUARD_REMOVE);
     expect(guarded(p, a)).toBe(false);

@@ -16,6 +16,7 @@ export {
   KSM_SYSFS,
   MAX_REPORT_LABELS,
   NATIVE_DIR,
+  OFFLINE_ENV,
   ORACLE_BINARY,
   ORACLE_SOURCE,
   type OracleAvailability,
@@ -29,6 +30,24 @@ export {
   readKsmSysfs,
   runOnKernel,
 } from './oracle.ts';
+export {
+  compareWithRecording,
+  formatRecording,
+  listScenarioFiles,
+  loadRecording,
+  loadRecordingFor,
+  RECORDING_DIR,
+  RECORDING_FORMAT,
+  RECORDING_RUNS,
+  type Recording,
+  RecordingUnstableError,
+  type RecordOptions,
+  recordingPath,
+  recordingSchema,
+  recordScenario,
+  SCENARIOS_DIR,
+  writeRecording,
+} from './recording.ts';
 export {
   checkBreakKsmStrategy,
   isBuiltinStrategy,

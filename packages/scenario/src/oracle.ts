@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { errnoFromName } from '@mmsim/core';
 import { type Report, reportSchema } from './report.ts';
 import {
+  KHUGEPAGED_KNOB_DEFAULTS,
+  KHUGEPAGED_KNOBS,
   KSM_KNOB_DEFAULTS,
   type KsmInitialKnob,
   knobString,
@@ -32,6 +34,7 @@ import {
   type Prot,
   resolveRange,
   type Scenario,
+  usesKhugepaged,
 } from './schema.ts';
 import { planScenario, REGION_BASE, REGION_LIMIT, type ScenarioPlan } from './validate.ts';
 
@@ -41,6 +44,9 @@ export const ORACLE_SOURCE: string = join(NATIVE_DIR, 'oracle.c');
 export const ORACLE_BINARY: string = join(NATIVE_DIR, 'build', 'mmsim-oracle');
 export const DEFAULT_LOCK_PATH = '/tmp/mmsim-ksm.lock';
 export const KSM_SYSFS = '/sys/kernel/mm/ksm';
+/** Set (to anything but "" or "0"), the live kernel counts as unavailable: what a machine without
+ * root or KSM sees, on any machine. */
+export const OFFLINE_ENV = 'MMSIM_OFFLINE';
 /** Most sharing labels a kernel-side run may print (over all its reports): ~100 MB of JSON. */
 export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
 
@@ -101,6 +107,10 @@ function binaryIsFresh(binary = ORACLE_BINARY): boolean {
  * it does not build the oracle (a compiler or an up-to-date binary is enough).
  */
 export function oracleAvailability(): OracleAvailability {
+  const offline = process.env[OFFLINE_ENV] ?? '';
+  if (offline !== '' && offline !== '0') {
+    return { available: false, reason: `${OFFLINE_ENV}=${offline}: the live kernel is not used` };
+  }
   if (process.platform !== 'linux') return { available: false, reason: `not Linux (${process.platform})` };
   if (process.geteuid?.() !== 0) {
     return {
@@ -195,6 +205,19 @@ function initialKnobs(scenario: Scenario): string[] {
   return out;
 }
 
+/** Whether khugepaged could collapse the scenario's memory: a THP region, MADV_HUGEPAGE or
+ * MADV_COLLAPSE, or khugepaged itself. The oracle then holds khugepaged off for the run. */
+function usesThp(scenario: Scenario): boolean {
+  return (
+    usesKhugepaged(scenario) ||
+    scenario.steps.some(
+      (s) =>
+        (s.op === 'mmap' && s.thp === true) ||
+        (s.op === 'madvise' && (s.advice === 'MADV_HUGEPAGE' || s.advice === 'MADV_COLLAPSE')),
+    )
+  );
+}
+
 /**
  * The instruction stream for native/oracle.c (format in native/README.md): a header, the
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
@@ -215,6 +238,17 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
     );
   }
   lines.push(...initialKnobs(scenario));
+  if (usesThp(scenario)) lines.push('khugepaged_hold');
+  if (usesKhugepaged(scenario)) {
+    // Every khugepaged knob, so a run does not depend on what the machine had set.
+    const set = scenario.khugepaged ?? {};
+    for (const k of KHUGEPAGED_KNOBS) {
+      lines.push(
+        `init khugepaged/${k} ${set[k] ?? KHUGEPAGED_KNOB_DEFAULTS[k]} ${set[k] === undefined ? 0 : 1}`,
+      );
+    }
+    lines.push('khugepaged_report');
+  }
   scenario.steps.forEach((step, i) => {
     const errno = step.expect_errno === undefined ? 0 : errnoFromName(step.expect_errno)!;
     const ri = plan.stepRegion[i]!;
@@ -278,6 +312,9 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
         break;
       case 'ksm_unmerge_all':
         args = '';
+        break;
+      case 'khugepaged_scan':
+        args = `${step.full_scans}`;
         break;
       case 'report':
         args = encodeToken(step.label);

@@ -1,9 +1,10 @@
 // The simulator runs ksm_scan/ksm_converge and failing steps the way the kernel oracle does
 // (native/oracle.c ksm_scans() and run_step()).
 
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runOnSimulator } from '../src/index.ts';
-import { hostMemory } from '../src/node.ts';
+import { hostMemory, loadScenario, SCENARIOS_DIR } from '../src/node.ts';
 
 const merge = [
   { op: 'spawn', proc: 'a' },
@@ -55,5 +56,84 @@ describe('runOnSimulator, as the oracle', () => {
     });
     expect(r.failures.map((f) => f.step)).toEqual([5]);
     expect(r.reports).toEqual([]);
+  });
+});
+
+describe('runOnSimulator: the break_ksm() strategy', () => {
+  // MADV_UNMERGEABLE over merged pages: the cost counters say which lookup unmerged them.
+  const unmerge = loadScenario(join(SCENARIOS_DIR, 'ksm-functional-unmerge.yaml'));
+  const costs = (strategy?: string) => {
+    let counters: Record<string, number> = {};
+    const report = runOnSimulator(unmerge, {
+      host: hostMemory(),
+      ...(strategy !== undefined ? { strategy } : {}),
+      afterStep: (ctx) => {
+        counters = ctx.machine.counters.snapshot();
+      },
+    });
+    return { report, counters };
+  };
+
+  it('follow_page (6.0) looks pages up with follow_page(), folio_walk (6.18) never does', () => {
+    const fp = costs('follow_page');
+    const fw = costs('folio_walk');
+    expect(fp.counters.followPage).toBeGreaterThan(0);
+    expect(fw.counters.followPage).toBe(0);
+    expect(fw.counters.walks).toBeGreaterThan(fp.counters.walks!);
+    expect(costs().counters).toEqual(fw.counters);
+    expect(fp.report.reports).toEqual(fw.report.reports);
+  });
+
+  it('walk_pmd (the 2022 patch) invokes walker callbacks where follow_page invokes none', () => {
+    // The scenario's other steps (madvise) walk too: compare the whole runs.
+    expect(costs('walk_pmd').counters.walkCallbacks).toBeGreaterThan(
+      costs('follow_page').counters.walkCallbacks!,
+    );
+  });
+});
+
+describe('khugepaged in scenarios', () => {
+  const thpRange = [
+    { op: 'spawn', proc: 'a' },
+    { op: 'mmap', proc: 'a', region: 'r', pages: 512 },
+    { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: 1 }, from: 0, count: 500 },
+    { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_HUGEPAGE' },
+  ];
+
+  it('khugepaged_scan runs exact full scans; max_ptes_none from the knobs; counters in reports', () => {
+    const r = run({
+      name: 't',
+      khugepaged: { max_ptes_none: 11 },
+      steps: [
+        ...thpRange,
+        { op: 'khugepaged_scan', full_scans: 2 },
+        { op: 'report', label: 'held' },
+        { op: 'knob', name: 'khugepaged/max_ptes_none', value: 12 },
+        { op: 'khugepaged_scan', full_scans: 1 },
+        { op: 'report', label: 'collapsed' },
+        { op: 'knob', name: 'khugepaged/max_ptes_none', value: 512, expect_errno: 'EINVAL' },
+      ],
+    });
+    expect(r.failures).toEqual([]);
+    expect(r.reports.map((e) => [e.khugepaged, e.procs.a!.smaps.Rss])).toEqual([
+      [{ full_scans: 2, pages_collapsed: 0 }, 2000],
+      [{ full_scans: 3, pages_collapsed: 1 }, 2048],
+    ]);
+  });
+
+  it('reports of a scenario without khugepaged have no khugepaged counters', () => {
+    const r = run({ name: 't', steps: [...thpRange, { op: 'report', label: 'x' }] });
+    expect(r.reports[0]!.khugepaged).toBeUndefined();
+  });
+
+  it('a khugepaged knob out of range is refused up front', () => {
+    expect(() => run({ name: 't', khugepaged: { max_ptes_swap: 600 }, steps: [] })).toThrow(
+      /khugepaged\.max_ptes_swap: expected a value the knob accepts, found 600 \(EINVAL\)/,
+    );
+    expect(() =>
+      parseScenario(JSON.stringify({ name: 't', khugepaged: { pages: 1 }, steps: [] }), 't.json'),
+    ).toThrow(
+      /khugepaged\.pages: expected a khugepaged knob: one of max_ptes_none, max_ptes_swap, max_ptes_shared/,
+    );
   });
 });

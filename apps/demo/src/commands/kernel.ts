@@ -11,7 +11,7 @@ import { loadOrFail } from '../simulate.ts';
 import { guestKernelCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 
 /** What the oracle says on stderr that a user should see while it runs. */
-const WORTH_SHOWING = /waiting for|previous run died|restored the knobs|not all restored/;
+export const WORTH_SHOWING = /waiting for|previous run died|restored the knobs|not all restored/;
 /** MMSIM_ORACLE_TRACE lines: `step 3 ksm_scan: 41 ms`, `full scan 7 after 20 ms`. */
 const STEP_LINE = /^mmsim-oracle: step (\d+) (\S+): \d+ ms$/;
 const SCAN_LINE = /^mmsim-oracle: full scan (\d+) after/;

@@ -27,13 +27,13 @@ export function simulateWithProgress(
   bar: Progress,
   strategy: string | BreakKsmStrategy | undefined,
   offset = 0,
-  hooks: Pick<SimulatorOptions, 'beforeStep' | 'afterStep'> = {},
+  hooks: Partial<Pick<SimulatorOptions, 'beforeStep' | 'afterStep' | 'host'>> = {},
 ): Report {
   let stopTrace: (() => void) | null = null;
   let what = '';
   try {
     return runOnSimulator(loaded, {
-      host: hostMemory(),
+      host: hooks.host ?? hostMemory(),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),
       beforeStep: (ctx, i, step) => {

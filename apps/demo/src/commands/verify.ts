@@ -1,22 +1,27 @@
 // mmsim verify <file>: the scenario on both engines, every report compared.
 
-import { compareReports, formatReportDiff, type Report } from '@mmsim/scenario';
+import type { BreakKsmStrategy } from '@mmsim/ksm';
+import {
+  compareReports,
+  formatReportDiff,
+  type LoadedScenario,
+  type Report,
+  type ReportDiff,
+} from '@mmsim/scenario';
+import { compareWithRecording, loadRecordingFor } from '@mmsim/scenario/node';
 import { type Command, Option } from 'commander';
 import { examples, type Runner } from '../command.ts';
-import { type Io, printJson } from '../io.ts';
+import { type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
 import { loadOrFail } from '../simulate.ts';
 import { guestVerifyCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 
-export async function verifyScenario(
-  io: Io,
-  file: string,
-  o: { json?: boolean; progress?: boolean; strategy?: string },
-): Promise<number> {
+export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
   const loaded = loadOrFail(file, io);
   const strategy = await strategyOption(o.strategy);
+  if (o.recorded === true) return verifyRecorded(io, loaded, strategy, o);
   requireKernel();
   const steps = loaded.scenario.steps.length;
   const bar = startProgress(io, 'mmsim verify', 2 * steps, o.progress !== false);
@@ -28,13 +33,50 @@ export async function verifyScenario(
   } finally {
     bar.stop();
   }
-  const diff = compareReports(sim, kern);
+  return printDiff(io, sim.scenario, 'live kernel', compareReports(sim, kern), o);
+}
+
+export interface VerifyOptions {
+  json?: boolean;
+  progress?: boolean;
+  strategy?: string;
+  recorded?: boolean;
+}
+
+/** The simulator against the kernel's recorded answer (expected/NAME.json): no root needed. */
+function verifyRecorded(
+  io: Io,
+  loaded: LoadedScenario,
+  strategy: BreakKsmStrategy | undefined,
+  o: VerifyOptions,
+): number {
+  const rec = loadRecordingFor(loaded);
+  const bar = startProgress(io, 'mmsim verify', loaded.scenario.steps.length, o.progress !== false);
+  let sim: Report;
+  try {
+    // Sized as the recording machine was: its swap decides what MADV_PAGEOUT reclaims.
+    sim = simulateWithProgress(loaded, bar, strategy, 0, { host: rec.host });
+  } finally {
+    bar.stop();
+  }
+  const what = `kernel recorded (Linux ${rec.kernel}, ${rec.recorded})`;
+  return printDiff(io, sim.scenario, what, compareWithRecording(sim, rec), o, [sim.engine, 'recorded']);
+}
+
+function printDiff(
+  io: Io,
+  scenario: string,
+  other: string,
+  diff: ReportDiff,
+  o: VerifyOptions,
+  names?: [string, string],
+): number {
   if (o.json === true) printJson(io, diff);
   else {
     const c = io.colors;
     const head = diff.equal ? c.green('match') : c.red('MISMATCH');
-    io.out(`${c.bold(`scenario ${sim.scenario}`)}: simulator vs live kernel: ${head}\n`);
-    io.out(`${formatReportDiff(diff)}\n`);
+    io.out(`${c.bold(`scenario ${scenario}`)}: simulator vs ${other}: ${head}\n`);
+    io.out(`${formatReportDiff(diff, names)}\n`);
   }
   return diff.equal ? 0 : 1;
 }
@@ -50,6 +92,10 @@ export function defineVerify(program: Command, r: Runner): void {
     .option('--accel <tcg|kvm>', 'QEMU accelerator for a guest kernel (default tcg)')
     .option('--json', 'print the diff object')
     .addOption(new Option('--strategy <name|file>', STRATEGY_HELP).argParser(strategyArg))
+    .option(
+      '--recorded',
+      "compare with the kernel's recorded answer (expected/NAME.json next to the file) instead of a live run: no root needed",
+    )
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .addHelpText(
       'after',
@@ -60,19 +106,23 @@ export function defineVerify(program: Command, r: Runner): void {
           'sudo pnpm mmsim verify --kernel 6.12 scenarios/*.yaml',
           'every scenario against Linux 6.12 under QEMU',
         ],
+        [
+          'pnpm mmsim verify --recorded scenarios/chains-fork.yaml',
+          'against the recorded kernel answer, any machine',
+        ],
       ]),
     )
-    .action(
-      async (
-        files: string[],
-        o: { json?: boolean; progress?: boolean; kernel?: string; accel?: string; strategy?: string },
-      ) => {
-        const kernel = kernelChoice(o.kernel, files, r.io);
-        if (kernel !== 'host') {
-          r.code = await guestVerifyCommand(r.io, kernel, files, o);
-          return;
-        }
-        for (const file of files) r.code = Math.max(r.code, await verifyScenario(r.io, file, o));
-      },
-    );
+    .action(async (files: string[], o: VerifyOptions & { kernel?: string; accel?: string }) => {
+      const kernel = kernelChoice(o.kernel, files, r.io);
+      if (kernel !== 'host' && o.recorded === true) {
+        throw new UsageError(
+          `--recorded compares with the host kernel's recording; drop it or --kernel ${kernel}`,
+        );
+      }
+      if (kernel !== 'host') {
+        r.code = await guestVerifyCommand(r.io, kernel, files, o);
+        return;
+      }
+      for (const file of files) r.code = Math.max(r.code, await verifyScenario(r.io, file, o));
+    });
 }
