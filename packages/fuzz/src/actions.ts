@@ -37,6 +37,9 @@ export type Action =
   | { op: 'ksm_scan'; full_scans: number }
   | { op: 'ksm_converge'; max_full_scans: number }
   | { op: 'ksm_unmerge_all' }
+  /** khugepaged for exactly that many full scans (khugepaged_do_scan() with pages_to_scan above
+   * every mm, as the oracle drives it). */
+  | { op: 'khugepaged_scan'; full_scans: number }
   // ---- not expressible in the scenario format ----
   /** ksmd batches (runBatch(): pages_to_scan pages, only while run=1). */
   | { op: 'ksm_batch'; batches: number }

@@ -1,14 +1,15 @@
 // `pnpm fuzz [--minutes N] [--seed S] [--max-commands N] [--out DIR] [--update-readme]`
 // `pnpm fuzz --replay FILE` (a .actions.json written here, or any scenario file)
-// `pnpm fuzz --kernel [--minutes N] [--seed S] [--max-commands N] [--out DIR]`
+// `pnpm fuzz --kernel [--minutes N | --cases N] [--seed S] [--max-commands N] [--out DIR] [--coverage]`
 //
 // Runs the whole-stack property round after round (100 sequences a round, seeds S, S+1, ...) until
 // the time is up, then the scripted races and a round of input fuzzing. On a failure it writes the
 // shrunk case as <out>/fuzz-<seed>.actions.json (exact replay) and <out>/fuzz-<seed>.yaml (a
 // scenario of the expressible actions), prints their paths and exits 1. With --kernel it instead
 // runs random scenarios on the simulator and the live kernel (src/kernel.ts) and writes each
-// difference, shrunk, as <out>/kernel-<seed>.yaml; exit 1 when there was one. Bad flags: one line,
-// exit 2.
+// difference, shrunk, as <out>/kernel-<seed>.yaml; exit 1 when there was one; with --coverage it
+// then prints the simulator's branch coverage over the campaign (src/coverage.ts) and writes it to
+// <out>/coverage-<seed>.json. Bad flags: one line, exit 2.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
@@ -16,6 +17,7 @@ import { ScenarioError } from '@mmsim/scenario';
 import { loadScenario, oracleAvailability } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 import { lastFailure, replayActions, SequenceFailure, wholeStackProperty } from './commands.ts';
+import { BranchCoverage, type FileCoverage, percent } from './coverage.ts';
 import { REPO_ROOT, scenarioParserProperty } from './inputs.ts';
 import { kernelCampaign } from './kernel.ts';
 import { RACES } from './races.ts';
@@ -31,6 +33,10 @@ interface Options {
   replay: string | null;
   updateReadme: boolean;
   kernel: boolean;
+  /** --kernel: stop after this many scenarios (0: when the minutes are up). */
+  cases: number;
+  /** --kernel: measure the simulator's branch coverage over the campaign. */
+  coverage: boolean;
 }
 
 function usage(msg: string): never {
@@ -47,6 +53,8 @@ function parseArgs(argv: string[]): Options {
     replay: null,
     updateReadme: false,
     kernel: false,
+    cases: 0,
+    coverage: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
@@ -72,11 +80,14 @@ function parseArgs(argv: string[]): Options {
       o.replay = v;
     } else if (a === '--update-readme') o.updateReadme = true;
     else if (a === '--kernel') o.kernel = true;
+    else if (a === '--cases') o.cases = Math.floor(num(a, argv[++i], 1, 10_000_000));
+    else if (a === '--coverage') o.coverage = true;
     else
       usage(
-        `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme, --kernel)`,
+        `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme, --kernel, --cases N, --coverage)`,
       );
   }
+  if ((o.cases !== 0 || o.coverage) && !o.kernel) usage('--cases and --coverage go with --kernel');
   if (o.maxCommands === 0) o.maxCommands = o.kernel ? 40 : 100;
   return o;
 }
@@ -185,17 +196,76 @@ function updateReadme(summary: string, o: Options, secs: number): void {
 async function kernel(o: Options): Promise<number> {
   const avail = oracleAvailability();
   if (!avail.available) usage(`--kernel: the live-kernel oracle cannot run here: ${avail.reason}`);
+  const cov = o.coverage ? new BranchCoverage() : null;
+  await cov?.start();
+  const t0 = Date.now();
   const r = await kernelCampaign({
     seed: o.seed,
-    minutes: o.minutes,
+    minutes: o.cases === 0 ? o.minutes : Number.POSITIVE_INFINITY,
+    cases: o.cases,
     maxSteps: o.maxCommands,
     out: o.out,
     log: (line) => process.stdout.write(`${line}\n`),
   });
+  const secs = Math.round((Date.now() - t0) / 1000);
   process.stdout.write(
-    `done: ${r.cases} scenarios on the simulator and the live kernel, ${r.divergences.length} different\n`,
+    `done: ${r.cases} scenarios on the simulator and the live kernel in ${secs} s, ${r.divergences.length} different\n`,
   );
+  if (cov !== null) {
+    const files = await cov.take(REPO_ROOT, (f) => COVERAGE_PACKAGES.test(f));
+    await cov.stop();
+    process.stdout.write(coverageReport(files, r.cases));
+    mkdirSync(o.out, { recursive: true });
+    const file = `${o.out}/coverage-${o.seed}.json`;
+    writeFileSync(
+      file,
+      `${JSON.stringify({ seed: o.seed, cases: r.cases, seconds: secs, files }, null, 1)}\n`,
+    );
+    process.stdout.write(`coverage written to ${file}\n`);
+  }
   return r.divergences.length === 0 ? 0 : 1;
+}
+
+/** The simulator code whose coverage --coverage reports. */
+const COVERAGE_PACKAGES = /^packages\/(ksm|mmu|mm)\/src\/[^/]+\.ts$/;
+/** Files whose uncovered branches are listed, and the targets (issue 20): ksm.ts, and the fault
+ * and madvise code. */
+const COVERAGE_TARGETS: { name: string; files: RegExp; target: number; list: boolean }[] = [
+  { name: 'ksm.ts', files: /^packages\/ksm\/src\/ksm\.ts$/, target: 95, list: true },
+  {
+    name: 'fault and madvise code',
+    files: /^packages\/(mmu|mm)\/src\/(memory|madvise)\.ts$/,
+    target: 90,
+    list: true,
+  },
+];
+
+function coverageReport(files: FileCoverage[], cases: number): string {
+  const out = [
+    `branch coverage over ${cases} random scenarios (V8 block coverage, branches as istanbul counts them):`,
+  ];
+  const w = Math.max(...files.map((f) => f.file.length));
+  for (const f of files) {
+    out.push(
+      `  ${f.file.padEnd(w)}  ${`${f.covered}/${f.branches}`.padStart(11)}  ${percent(f.covered, f.branches).padStart(6)}`,
+    );
+  }
+  for (const t of COVERAGE_TARGETS) {
+    const sel = files.filter((f) => t.files.test(f.file));
+    const c = sel.reduce((a, f) => a + f.covered, 0);
+    const n = sel.reduce((a, f) => a + f.branches, 0);
+    const ok = n > 0 && (100 * c) / n >= t.target;
+    out.push(
+      `${t.name}: ${c}/${n} branches, ${percent(c, n)} (target ${t.target}%: ${ok ? 'met' : 'NOT met'})`,
+    );
+    if (!t.list) continue;
+    for (const f of sel) {
+      if (f.uncovered.length === 0) continue;
+      out.push(`  uncovered in ${f.file}:`);
+      for (const u of f.uncovered) out.push(`    ${f.file.split('/').pop()}:${u.line}  ${u.fn}  (${u.kind})`);
+    }
+  }
+  return `${out.join('\n')}\n`;
 }
 
 function main(): number | Promise<number> {

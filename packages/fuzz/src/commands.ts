@@ -38,6 +38,7 @@ type Gen =
   | { k: 'knob'; name: string; value: number }
   | { k: 'ksm_scan'; n: number }
   | { k: 'ksm_batch'; n: number }
+  | { k: 'khugepaged_scan'; n: number }
   | { k: 'migrate'; proc: number; region: number; page: number }
   | { k: 'strategy'; name: string }
   | { k: 'inject'; sites: FaultSite[]; nth: number; prob: number; seed: number; span: number };
@@ -69,6 +70,8 @@ export function resolve(g: Gen, m: Model): Action | null {
       return { op: 'ksm_scan', full_scans: g.n };
     case 'ksm_batch':
       return { op: 'ksm_batch', batches: g.n };
+    case 'khugepaged_scan':
+      return { op: 'khugepaged_scan', full_scans: g.n };
     case 'strategy':
       return { op: 'strategy', name: g.name };
     case 'inject':
@@ -250,6 +253,7 @@ export function commandArbitraries(opts: { faults?: boolean } = {}): fc.Arbitrar
     w(3, g(knob.map(({ name, value }) => ({ k: 'knob' as const, name, value })))),
     w(5, g(fc.record({ k: fc.constant('ksm_scan' as const), n: fc.integer({ min: 1, max: 3 }) }))),
     w(4, g(fc.record({ k: fc.constant('ksm_batch' as const), n: fc.integer({ min: 1, max: 3 }) }))),
+    w(3, g(fc.record({ k: fc.constant('khugepaged_scan' as const), n: fc.integer({ min: 1, max: 2 }) }))),
     w(
       3,
       g(

@@ -19,7 +19,7 @@ import {
   type Step,
   validateScenario,
 } from '@mmsim/scenario';
-import { hostMemory, runOnKernel } from '@mmsim/scenario/node';
+import { hostMemory, OracleRefusedError, runOnKernel } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 
 /** One step's choices: `kind` picks the op, the others its operands. */
@@ -41,8 +41,18 @@ export interface InitialKnobs {
   stable_node_chains_prune_millisecs: number;
 }
 
+/** khugepaged's initial knobs: small values make khugepaged refuse ranges with holes, swap
+ * entries or pages shared with a fork. */
+export interface InitialKhugepagedKnobs {
+  max_ptes_none: number;
+  max_ptes_swap: number;
+  max_ptes_shared: number;
+}
+
 export interface KernelCase {
   knobs: InitialKnobs;
+  /** null: the kernel defaults (and no khugepaged counters unless a step runs khugepaged). */
+  khugepaged: InitialKhugepagedKnobs | null;
   /** The simulator's paging depth (the kernel side ignores it: both must give the same reports). */
   levels: 4 | 5;
   choices: Choice[];
@@ -51,9 +61,11 @@ export interface KernelCase {
 /** At most this many live processes and regions per process. */
 const MAX_LIVE_PROCS = 4;
 const MAX_PROC_REGIONS = 4;
-/** Small regions (pages), and the THP region sizes (whole PMDs). */
-const REGION_PAGES = [1, 2, 3, 5, 8, 16, 33, 64, 100, 257] as const;
+/** Small regions (pages), one whole page table's worth, and the THP region sizes (whole PMDs). */
+const REGION_PAGES = [1, 2, 3, 5, 8, 16, 33, 64, 100, 257, 512] as const;
 const THP_REGION_PAGES = [512, 1024] as const;
+/** Pages of one PMD: one page table's worth, one THP. */
+const PMD_PAGES = 512;
 
 const MADVICE: readonly MadviseAdvice[] = [
   'MADV_MERGEABLE',
@@ -99,6 +111,14 @@ export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
       merge_across_nodes: fc.constantFrom(1, 1, 0),
       stable_node_chains_prune_millisecs: fc.constantFrom(2000, 2000, 0),
     }),
+    khugepaged: fc.option(
+      fc.record({
+        max_ptes_none: fc.constantFrom(511, 0, 64, 256, 510),
+        max_ptes_swap: fc.constantFrom(64, 0, 1),
+        max_ptes_shared: fc.constantFrom(256, 0, 1, 511),
+      }),
+      { freq: 3, nil: null },
+    ),
     levels: fc.constantFrom<4 | 5>(4, 4, 5),
     choices: fc.array(choiceArbitrary, { minLength: 1, maxLength: maxSteps, size: 'max' }),
   });
@@ -137,11 +157,21 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     else if (a % 17 === 3) step.prot = 'none';
     steps.push(step);
   };
-  /** A page range of r: the whole region one time in four, else [from, from+count). */
+  /** A page range of r: the whole region one time in four, one whole PMD's worth (a page table,
+   * or a THP) of a large region one time in four, else [from, from+count). */
   const range = (r: Region, x: number, y: number): { from?: number; count?: number } => {
     if (x % 4 === 0) return {};
+    if (x % 4 === 1 && r.pages >= PMD_PAGES) {
+      const from = PMD_PAGES * ((x >> 2) % Math.floor(r.pages / PMD_PAGES));
+      return { from, count: PMD_PAGES };
+    }
     const from = x % r.pages;
     return { from, count: 1 + (y % (r.pages - from)) };
+  };
+  const fork = (p: Proc): void => {
+    const child = { name: `p${nextProc++}`, regions: p.regions.map((x) => ({ ...x })) };
+    procs.push(child);
+    steps.push({ op: 'fork', proc: p.name, child: child.name });
   };
   spawn();
   for (const ch of c.choices) {
@@ -153,9 +183,9 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     }
     const r = p.regions.length === 0 ? undefined : p.regions[b % p.regions.length]!;
     if (kind < 5 && procs.length < MAX_LIVE_PROCS) spawn();
-    else if (kind < 17 || r === undefined) {
+    else if (kind < 15 || r === undefined) {
       if (p.regions.length < MAX_PROC_REGIONS) mmap(p, b, cc);
-    } else if (kind < 33) {
+    } else if (kind < 31) {
       const seed = 1 + (cc % 3);
       const v = cc >> 4;
       const pattern =
@@ -172,7 +202,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
                 }
               : { kind: 'unique' as const, seed };
       steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...range(r, b >> 4, cc >> 8) });
-    } else if (kind < 39) {
+    } else if (kind < 37) {
       steps.push({
         op: 'write',
         proc: p.name,
@@ -181,38 +211,54 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         offset: cc % 4096,
         value: (cc >> 12) % 3,
       });
-    } else if (kind < 43) {
+    } else if (kind < 41) {
       steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
-    } else if (kind < 60) {
+    } else if (kind < 58) {
       const advice = MADVICE[cc % MADVICE.length]!;
       steps.push({ op: 'madvise', proc: p.name, region: r.name, advice, ...range(r, b >> 4, cc >> 5) });
-    } else if (kind < 64) {
+    } else if (kind < 62) {
       const prot = (['rw', 'r', 'none'] as const)[cc % 3]!;
       steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot, ...range(r, b >> 4, cc >> 2) });
-    } else if (kind < 67) {
+    } else if (kind < 65) {
       steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
-    } else if (kind < 71) {
+    } else if (kind < 69) {
       steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: cc % 2 });
-    } else if (kind < 75) {
+    } else if (kind < 73) {
       if (procs.length >= MAX_LIVE_PROCS) continue;
-      const child = { name: `p${nextProc++}`, regions: p.regions.map((x) => ({ ...x })) };
-      procs.push(child);
-      steps.push({ op: 'fork', proc: p.name, child: child.name });
-    } else if (kind < 78) {
+      fork(p);
+    } else if (kind < 76) {
       if (procs.length === 1) continue;
       procs.splice(procs.indexOf(p), 1);
       steps.push({ op: 'exit', proc: p.name });
-    } else if (kind < 82) {
-      const knob = cc % 4;
-      if (knob === 0) steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 2) % 2 });
+    } else if (kind < 80) {
+      const knob = cc % 5;
+      if (knob === 0) steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 3) % 2 });
       else if (knob === 1)
-        steps.push({ op: 'knob', name: 'max_page_sharing', value: [2, 3, 256][(cc >> 2) % 3]! });
-      else if (knob === 2) steps.push({ op: 'knob', name: 'smart_scan', value: (cc >> 2) % 2 });
-      else steps.push({ op: 'knob', name: 'merge_across_nodes', value: (cc >> 2) % 2 });
-    } else if (kind < 92) {
+        steps.push({ op: 'knob', name: 'max_page_sharing', value: [2, 3, 256][(cc >> 3) % 3]! });
+      else if (knob === 2) steps.push({ op: 'knob', name: 'smart_scan', value: (cc >> 3) % 2 });
+      else if (knob === 3) steps.push({ op: 'knob', name: 'merge_across_nodes', value: (cc >> 3) % 2 });
+      else {
+        const name = (
+          ['khugepaged/max_ptes_none', 'khugepaged/max_ptes_swap', 'khugepaged/max_ptes_shared'] as const
+        )[(cc >> 3) % 3]!;
+        steps.push({ op: 'knob', name, value: [0, 1, 64, 256, 511][(cc >> 5) % 5]! });
+      }
+    } else if (kind < 88) {
+      // Long runs of scans let smart_scan's skip ages grow and chains get pruned.
       if (cc % 5 === 0) steps.push({ op: 'ksm_converge', max_full_scans: 12 });
-      else steps.push({ op: 'ksm_scan', full_scans: 1 + (cc % 3) });
-    } else if (kind < 94) {
+      else steps.push({ op: 'ksm_scan', full_scans: cc % 7 === 1 ? 4 + (cc % 6) : 1 + (cc % 3) });
+    } else if (kind < 90) {
+      steps.push({ op: 'ksm_unmerge_all' });
+    } else if (kind < 93) {
+      steps.push({ op: 'khugepaged_scan', full_scans: 1 + (cc % 2) });
+    } else if (kind < 95) {
+      // run=2 while KSM pages are still mapped by a process KSM does not scan: a child forked
+      // before its parent asked for merging keeps the parent's pages mapped.
+      if (procs.length >= MAX_LIVE_PROCS) continue;
+      fork(p);
+      steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+      steps.push({ op: 'ksm_scan', full_scans: 1 + (cc % 3) });
+      if (cc % 2 === 0) steps.push({ op: 'report', label: `r${reports++}` });
       steps.push({ op: 'ksm_unmerge_all' });
     } else {
       steps.push({ op: 'report', label: `r${reports++}` });
@@ -224,6 +270,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     name,
     ...(c.levels === 5 ? { arch: { levels: 5 as const } } : {}),
     ksm: { ...c.knobs },
+    ...(c.khugepaged === null ? {} : { khugepaged: { ...c.khugepaged } }),
     steps,
   };
 }
@@ -262,10 +309,29 @@ export function compareWithKernel(c: KernelCase, name?: string): Promise<KernelC
   return compareScenario(buildKernelScenario(c, name));
 }
 
+/** How long a case waits for the oracle to run while it refuses (another KSM or khugepaged user on
+ * the machine, such as a QEMU guest: its pages would be counted with the scenario's). */
+const REFUSED_RETRY_MS = 30 * 60_000;
+const REFUSED_PAUSE_MS = 2000;
+
+/** runOnKernel(), run again while the oracle refuses because of another user of KSM/khugepaged. */
+async function runOnKernelPatiently(scenario: Scenario): Promise<Report> {
+  const deadline = Date.now() + REFUSED_RETRY_MS;
+  for (;;) {
+    try {
+      return await runOnKernel(scenario);
+    } catch (e) {
+      if (!(e instanceof OracleRefusedError) || !/another process/.test(e.message) || Date.now() > deadline)
+        throw e;
+      await new Promise((r) => setTimeout(r, REFUSED_PAUSE_MS));
+    }
+  }
+}
+
 /** Runs a scenario on both engines (each step's errno the simulator's) and compares the reports. */
 async function compareScenario(built: Scenario): Promise<KernelComparison> {
   const { scenario, simulator } = withSimulatorErrnos(built);
-  const kernel = await runOnKernel(scenario);
+  const kernel = await runOnKernelPatiently(scenario);
   const d = compareReports(kernel, simulator);
   let diff = '';
   if (!d.equal) {
@@ -282,6 +348,7 @@ function kernelScenarioYaml(s: Scenario, header: readonly string[]): string {
   out.push(`name: ${JSON.stringify(s.name)}`);
   if (s.arch !== undefined) out.push(`arch: ${JSON.stringify(s.arch)}`);
   if (s.ksm !== undefined) out.push(`ksm: ${JSON.stringify(s.ksm)}`);
+  if (s.khugepaged !== undefined) out.push(`khugepaged: ${JSON.stringify(s.khugepaged)}`);
   out.push('steps:');
   for (const step of s.steps) out.push(`  - ${JSON.stringify(step)}`);
   return `${out.join('\n')}\n`;
@@ -326,6 +393,8 @@ async function deleteSteps(found: KernelComparison, log: (line: string) => void)
 export interface KernelCampaignOptions {
   seed: number;
   minutes: number;
+  /** Stop after this many cases (0: only the minutes limit). */
+  cases?: number;
   maxSteps: number;
   /** Where shrunk divergences are written as scenario files. */
   out: string;
@@ -350,7 +419,11 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
   const deadline = Date.now() + o.minutes * 60_000;
   const divergences: string[] = [];
   let cases = 0;
-  for (let seed = o.seed; Date.now() < deadline; seed = (seed + 1) % 2 ** 31) {
+  for (
+    let seed = o.seed;
+    Date.now() < deadline && (!o.cases || cases < o.cases);
+    seed = (seed + 1) % 2 ** 31
+  ) {
     const c = fc.sample(arb, { seed, numRuns: 1 })[0]!;
     const name = `kernel-${seed}`;
     const first = await compareWithKernel(c, name);
@@ -374,7 +447,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
     );
     if (!r.failed) o.log(`seed ${seed}: the difference did not repeat; written as found`);
     else shrunk = await deleteSteps(shrunk, o.log);
-    const again = await runOnKernel(shrunk.scenario);
+    const again = await runOnKernelPatiently(shrunk.scenario);
     const repeats = compareReports(again, shrunk.kernel).equal;
     const file = `${o.out}/${name}.yaml`;
     const header = [

@@ -179,6 +179,9 @@ export function scenarioToActions(loaded: LoadedScenario): { options: WorldOptio
       case 'ksm_unmerge_all':
         actions.push({ op: 'ksm_unmerge_all' });
         break;
+      case 'khugepaged_scan':
+        actions.push({ op: 'khugepaged_scan', full_scans: s.full_scans });
+        break;
       case 'report':
       case 'expect':
         break;

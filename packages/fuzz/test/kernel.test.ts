@@ -36,6 +36,7 @@ describe('kernel scenario generator', () => {
         'exit',
         'fill',
         'fork',
+        'khugepaged_scan',
         'knob',
         'ksm_converge',
         'ksm_scan',

@@ -37,6 +37,7 @@ import {
   mk_pte,
   PAGE_MAPPING_KSM,
   PG_dirty,
+  PG_referenced,
   PG_swapcache,
   pmd_index,
   pmd_leaf,
@@ -766,7 +767,8 @@ export class Ksm {
     if (this.write_protect_page(vma, page) === 0) {
       if (kpage === 0) {
         this.set_page_stable_node(page, null);
-        pm.flags[page] |= PG_dirty;
+        // folio_mark_accessed() (khugepaged's young check sees it), then folio_mark_dirty().
+        pm.flags[page] |= PG_referenced | PG_dirty;
         err = 0;
       } else if (pm.pages_identical(page, kpage)) {
         err = this.replace_page(vma, page, kpage);

@@ -21,6 +21,7 @@ import {
   entryTable,
   folio_maybe_mapped_shared,
   is_guard_pte_marker,
+  khugepaged_enter_vma,
   linear_page_index,
   MADV_BY_NAME,
   MADV_COLD,
@@ -216,6 +217,8 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
         advice === MADV_HUGEPAGE
           ? (v.vm_flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE
           : (v.vm_flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+      // hugepage_madvise(): the VMA, before the split, with its new flags.
+      if (advice === MADV_HUGEPAGE) khugepaged_enter_vma(v, f);
       madvise_update_vma(v, s, e, f);
       return 0;
     }

@@ -17,6 +17,7 @@ import {
   pte_present,
 } from './arch.ts';
 import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_FAULT_OOM } from './fault.ts';
+import { khugepaged_enter_vma } from './khugepaged.ts';
 import type { Machine } from './machine.ts';
 import {
   MM_ANONPAGES,
@@ -99,6 +100,7 @@ export function do_huge_pmd_anonymous_page(
   const pm = m.phys;
   const haddr = alignDown(addr, PMD_SIZE);
   if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
+  khugepaged_enter_vma(vma, vma.vm_flags);
   if ((flags & FAULT_FLAG_WRITE) === 0 && m.thp.use_zero_page) {
     const zf = pm.get_huge_zero_folio();
     if (zf === 0) return VM_FAULT_FALLBACK;

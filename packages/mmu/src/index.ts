@@ -11,7 +11,15 @@ export {
   thp_vma_allowable,
   zap_huge_pmd,
 } from './huge_memory.ts';
-export { madvise_collapse, madvise_collapse_errno } from './khugepaged.ts';
+export {
+  khugepaged_do_scan,
+  khugepaged_enter_vma,
+  khugepaged_exit,
+  khugepaged_fork,
+  khugepaged_sysfs_write,
+  madvise_collapse,
+  madvise_collapse_errno,
+} from './khugepaged.ts';
 export {
   type InterleavePoint,
   Machine,

@@ -1,6 +1,11 @@
-// MADV_COLLAPSE (mm/khugepaged.c, Linux 6.18): madvise_collapse() -> hpage_collapse_scan_pmd() ->
-// collapse_huge_page() with __collapse_huge_page_swapin/_isolate/_copy, for a non-khugepaged
-// collapse (cc->is_khugepaged = false: no max_ptes_none/_swap/_shared limits, no young check).
+// mm/khugepaged.c (Linux 6.18): MADV_COLLAPSE and the khugepaged daemon.
+// madvise_collapse() -> hpage_collapse_scan_pmd() -> collapse_huge_page() with
+// __collapse_huge_page_swapin/_isolate/_copy, for a non-khugepaged collapse (cc->is_khugepaged =
+// false: no max_ptes_none/_swap/_shared limits, no young check); and khugepaged as a stepping
+// machine (khugepaged_do_scan() over the mm_slots that khugepaged_enter_vma()/khugepaged_fork()
+// registered, khugepaged_scan_mm_slot(), the same scan and collapse with cc->is_khugepaged), its
+// state in Machine.khugepaged. The thread's sleeps (scan_sleep_millisecs, alloc_sleep_millisecs)
+// are the caller's: one khugepaged_do_scan() is one wake-up.
 // 6.18 no longer requires a writable PTE (SCAN_PAGE_RO is gone), which the live kernel confirms:
 // a range holding only zero-page PTEs collapses as long as the VMA has an anon_vma.
 // Shared anonymous (shmem) ranges go through a reduced collapse_file(): see collapse_shmem_pmd().
@@ -32,15 +37,18 @@ import {
   pte_present,
   pte_swp_uffd_wp,
   pte_uffd_wp,
+  pte_young,
 } from './arch.ts';
 import { VM_FAULT_ERROR } from './fault.ts';
-import { pgtable_trans_huge_deposit } from './huge_memory.ts';
+import { folio_maybe_mapped_shared, pgtable_trans_huge_deposit } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { do_swap_page, vm_normal_page, zap_page_range } from './memory.ts';
 import {
   MM_ANONPAGES,
   MM_SHMEMPAGES,
+  MMF_VM_HUGEPAGE,
   type MmStruct,
+  VM_HUGEPAGE,
   VM_HUGETLB,
   VM_NOHUGEPAGE,
   VM_SPECIAL,
@@ -60,7 +68,7 @@ import {
   readEntry,
   setEntry,
 } from './pgtable.ts';
-import { PG_locked, PG_swapcache } from './physmem.ts';
+import { PG_locked, PG_referenced, PG_swapcache } from './physmem.ts';
 import { folio_add_new_anon_rmap, folio_remove_rmap_pte, linear_page_index } from './rmap.ts';
 import { free_swap_cache } from './vmscan.ts';
 
@@ -113,28 +121,53 @@ function thp_vma_suitable_pmd(vma: VmAreaStruct, addr: number): boolean {
   return haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end;
 }
 
+/** struct collapse_control, with hpage_collapse_scan_pmd()'s `*mmap_locked` out-parameter. */
+interface CollapseControl {
+  readonly is_khugepaged: boolean;
+  /** False once the scan went on to collapse_huge_page(), which drops the mmap_lock. */
+  mmap_locked: boolean;
+}
+const khugepaged_collapse_control: CollapseControl = { is_khugepaged: true, mmap_locked: true };
+const madvise_collapse_control: CollapseControl = { is_khugepaged: false, mmap_locked: true };
+
 /**
- * thp_vma_allowable_order(vma, vm_flags, TVA_FORCED_COLLAPSE, PMD_ORDER): a forced collapse ignores
- * the sysfs `enabled` setting; it still refuses VM_NOHUGEPAGE, VM_NO_KHUGEPAGED (VM_SPECIAL,
- * hugetlb) and a VMA without room for an aligned PMD. Shmem is allowed: shmem_allowable_huge_orders()
- * with shmem_huge_force returns the PMD order unless shmem_enabled is "deny" (not simulated).
+ * thp_vma_allowable_order(vma, vm_flags, type, PMD_ORDER) outside a page fault, for
+ * TVA_KHUGEPAGED (`khugepaged`) or TVA_FORCED_COLLAPSE. Both refuse VM_NOHUGEPAGE,
+ * VM_NO_KHUGEPAGED (VM_SPECIAL, hugetlb), a VMA without room for an aligned PMD and an anonymous
+ * VMA without its anon_vma. khugepaged also obeys the sysfs `enabled` setting (VM_HUGEPAGE needed
+ * under "madvise") and, for shmem, shmem_enabled, which the simulator holds at the kernel default
+ * "never". A forced collapse takes shmem: shmem_allowable_huge_orders() with shmem_huge_force
+ * returns the PMD order unless shmem_enabled is "deny" (not simulated).
  */
-export function thp_vma_allowable_forced_collapse(vma: VmAreaStruct): boolean {
-  if ((vma.vm_flags & VM_NOHUGEPAGE) !== 0) return false;
-  if ((vma.vm_flags & (VM_SPECIAL | VM_HUGETLB)) !== 0) return false;
+function thp_vma_allowable_order(vma: VmAreaStruct, vm_flags: number, khugepaged: boolean): boolean {
+  if ((vm_flags & VM_NOHUGEPAGE) !== 0) return false;
+  if ((vm_flags & (VM_SPECIAL | VM_HUGETLB)) !== 0) return false;
+  if (khugepaged) {
+    const enabled = vma.vm_mm.machine.thp.enabled;
+    if (enabled === 'never' || !vma.vma_is_anonymous()) return false;
+    if (enabled === 'madvise' && (vm_flags & VM_HUGEPAGE) === 0) return false;
+  }
   if (!thp_vma_suitable_pmd(vma, vma.vm_end - PMD_SIZE)) return false;
-  // __thp_vma_allowable_orders(): outside a page fault an anonymous VMA needs its anon_vma (shmem
-  // has its own rules).
   return !vma.vma_is_anonymous() || vma.anon_vma !== null;
 }
 
+/** thp_vma_allowable_order(vma, vma->vm_flags, TVA_FORCED_COLLAPSE, PMD_ORDER). */
+export function thp_vma_allowable_forced_collapse(vma: VmAreaStruct): boolean {
+  return thp_vma_allowable_order(vma, vma.vm_flags, false);
+}
+
 /** hugepage_vma_revalidate() after the mmap_lock was dropped. */
-function hugepage_vma_revalidate(mm: MmStruct, address: number, expect_anon: boolean): number {
+function hugepage_vma_revalidate(
+  mm: MmStruct,
+  address: number,
+  expect_anon: boolean,
+  cc: CollapseControl,
+): number {
   if (mm.mm_users === 0) return SCAN_ANY_PROCESS;
   const vma = mm.find_vma(address);
   if (vma === null) return SCAN_VMA_NULL;
   if (!thp_vma_suitable_pmd(vma, address)) return SCAN_ADDRESS_RANGE;
-  if (!thp_vma_allowable_forced_collapse(vma)) return SCAN_VMA_CHECK;
+  if (!thp_vma_allowable_order(vma, vma.vm_flags, cc.is_khugepaged)) return SCAN_VMA_CHECK;
   if (expect_anon && (vma.anon_vma === null || !vma.vma_is_anonymous())) return SCAN_PAGE_ANON;
   revalidated = vma;
   return SCAN_SUCCEED;
@@ -169,20 +202,38 @@ function is_refcount_suitable(m: Machine, folio: number): boolean {
 }
 
 /**
- * hpage_collapse_scan_pmd(): check the PTE table of the PMD at `address` and collapse it when
- * every entry allows it. Enters and returns with the mmap_lock read-held (the kernel returns with
- * it dropped after collapse_huge_page(); this port re-takes it there so the caller does not have
- * to track it).
+ * Whether khugepaged counts the page as referenced: pte_young() or folio_test_referenced() (page
+ * idle tracking and MMU notifiers are not simulated).
  */
-function hpage_collapse_scan_pmd(mm: MmStruct, vma: VmAreaStruct, address: number): number {
+function khugepaged_referenced(m: Machine, lo: number, folio: number): boolean {
+  return pte_young(lo) || (m.phys.flags[folio] & PG_referenced) !== 0;
+}
+
+/**
+ * hpage_collapse_scan_pmd(): check the PTE table of the PMD at `address` and collapse it when
+ * every entry allows it; for khugepaged within max_ptes_none/_swap/_shared and with enough young
+ * pages. Enters with the mmap_lock read-held and returns with it read-held (the kernel returns
+ * with it dropped after collapse_huge_page(), telling so in cc.mmap_locked; this port re-takes it
+ * there so the caller does not have to track it).
+ */
+function hpage_collapse_scan_pmd(
+  mm: MmStruct,
+  vma: VmAreaStruct,
+  address: number,
+  cc: CollapseControl,
+): number {
   const m = mm.machine;
   const pm = m.phys;
+  const kh = m.khugepaged;
   let result = find_pmd_or_thp_or_none(mm, address);
   if (result !== SCAN_SUCCEED) return result;
   readEntry(pm, pmdp.table, pmdp.idx);
   const pteT = entryTable(E.lo, E.hi);
   ptlLock(pm, m.counters, pteT);
   let unmapped = 0;
+  let none_or_zero = 0;
+  let shared = 0;
+  let referenced = 0;
   result = SCAN_SUCCEED;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     readEntry(pm, pteT, i);
@@ -192,18 +243,21 @@ function hpage_collapse_scan_pmd(mm: MmStruct, vma: VmAreaStruct, address: numbe
       // Swap entries, and in 6.18 every other non-present entry (migration entries, guard
       // markers) too, count as swap PTEs; __collapse_huge_page_swapin() faults them in.
       ++unmapped;
-      if (pte_swp_uffd_wp(lo)) {
-        result = SCAN_PTE_UFFD_WP;
-        break;
+      if (!cc.is_khugepaged || unmapped <= kh.max_ptes_swap) {
+        if (pte_swp_uffd_wp(lo)) {
+          result = SCAN_PTE_UFFD_WP;
+          break;
+        }
+        continue;
       }
-      continue;
+      result = SCAN_EXCEED_SWAP_PTE;
+      break;
     }
     if (pte_none(lo, hi) || pm.is_zero_pfn(entry_pfn(lo, hi))) {
-      if (userfaultfd_armed(vma)) {
-        result = SCAN_EXCEED_NONE_PTE;
-        break;
-      }
-      continue;
+      ++none_or_zero;
+      if (!userfaultfd_armed(vma) && (!cc.is_khugepaged || none_or_zero <= kh.max_ptes_none)) continue;
+      result = SCAN_EXCEED_NONE_PTE;
+      break;
     }
     if (pte_uffd_wp(lo)) {
       result = SCAN_PTE_UFFD_WP;
@@ -219,6 +273,14 @@ function hpage_collapse_scan_pmd(mm: MmStruct, vma: VmAreaStruct, address: numbe
       result = SCAN_PAGE_ANON;
       break;
     }
+    // A page counts as shared when any part of its folio may be mapped by another mm.
+    if (folio_maybe_mapped_shared(m, folio)) {
+      ++shared;
+      if (cc.is_khugepaged && shared > kh.max_ptes_shared) {
+        result = SCAN_EXCEED_SHARED_PTE;
+        break;
+      }
+    }
     if ((pm.flags[folio] & PG_locked) !== 0) {
       result = SCAN_PAGE_LOCK;
       break;
@@ -228,9 +290,20 @@ function hpage_collapse_scan_pmd(mm: MmStruct, vma: VmAreaStruct, address: numbe
       result = SCAN_PAGE_COUNT;
       break;
     }
+    if (cc.is_khugepaged && khugepaged_referenced(m, lo, folio)) referenced++;
   }
+  // 6.18 collapses read-only ranges too (SCAN_PAGE_RO is gone); khugepaged wants young pages.
+  if (
+    result === SCAN_SUCCEED &&
+    cc.is_khugepaged &&
+    (referenced === 0 || (unmapped > 0 && referenced < HPAGE_PMD_NR / 2))
+  )
+    result = SCAN_LACK_REFERENCED_PAGE;
   ptlUnlock(pm, m.counters, pteT);
-  if (result === SCAN_SUCCEED) result = collapse_huge_page(mm, address, unmapped);
+  if (result === SCAN_SUCCEED) {
+    cc.mmap_locked = false;
+    result = collapse_huge_page(mm, address, unmapped, cc);
+  }
   return result;
 }
 
@@ -292,23 +365,32 @@ function release_pte_pages(m: Machine, pteT: number, upto: number): void {
 /**
  * __collapse_huge_page_isolate(): lock (and, in the kernel, LRU-isolate) every page the PTE table
  * maps. An order-0 folio mapped twice in the range (a KSM page) fails its second trylock:
- * SCAN_PAGE_LOCK, as in the kernel.
+ * SCAN_PAGE_LOCK, as in the kernel. khugepaged checks max_ptes_none/_shared again and wants one
+ * young page at least.
  */
-function __collapse_huge_page_isolate(m: Machine, vma: VmAreaStruct, pteT: number): number {
+function __collapse_huge_page_isolate(
+  m: Machine,
+  vma: VmAreaStruct,
+  pteT: number,
+  cc: CollapseControl,
+): number {
   const pm = m.phys;
+  const kh = m.khugepaged;
   compoundPagelist.length = 0;
   let i = 0;
+  let none_or_zero = 0;
+  let shared = 0;
+  let referenced = 0;
   let result = SCAN_SUCCEED;
   for (; i < HPAGE_PMD_NR; i++) {
     readEntry(pm, pteT, i);
     const lo = E.lo;
     const hi = E.hi;
     if (pte_none(lo, hi) || (pte_present(lo) && pm.is_zero_pfn(entry_pfn(lo, hi)))) {
-      if (userfaultfd_armed(vma)) {
-        result = SCAN_EXCEED_NONE_PTE;
-        break;
-      }
-      continue;
+      ++none_or_zero;
+      if (!userfaultfd_armed(vma) && (!cc.is_khugepaged || none_or_zero <= kh.max_ptes_none)) continue;
+      result = SCAN_EXCEED_NONE_PTE;
+      break;
     }
     if (!pte_present(lo)) {
       result = SCAN_PTE_NON_PRESENT;
@@ -324,19 +406,29 @@ function __collapse_huge_page_isolate(m: Machine, vma: VmAreaStruct, pteT: numbe
       break;
     }
     const folio = pm.folio(page);
-    if (pm.folio_test_large(folio) && compoundPagelist.includes(folio)) continue;
-    if (!pm.trylock_page(folio)) {
-      result = SCAN_PAGE_LOCK;
-      break;
+    if (folio_maybe_mapped_shared(m, folio)) {
+      ++shared;
+      if (cc.is_khugepaged && shared > kh.max_ptes_shared) {
+        result = SCAN_EXCEED_SHARED_PTE;
+        break;
+      }
     }
-    if (!is_refcount_suitable(m, folio)) {
-      pm.unlock_page(folio);
-      result = SCAN_PAGE_COUNT;
-      break;
+    if (!pm.folio_test_large(folio) || !compoundPagelist.includes(folio)) {
+      if (!pm.trylock_page(folio)) {
+        result = SCAN_PAGE_LOCK;
+        break;
+      }
+      if (!is_refcount_suitable(m, folio)) {
+        pm.unlock_page(folio);
+        result = SCAN_PAGE_COUNT;
+        break;
+      }
+      pm.get_page(folio); // folio_isolate_lru() holds a reference until the putback
+      if (pm.folio_test_large(folio)) compoundPagelist.push(folio);
     }
-    pm.get_page(folio); // folio_isolate_lru() holds a reference until the putback
-    if (pm.folio_test_large(folio)) compoundPagelist.push(folio);
+    if (cc.is_khugepaged && khugepaged_referenced(m, lo, folio)) referenced++;
   }
+  if (result === SCAN_SUCCEED && cc.is_khugepaged && referenced === 0) result = SCAN_LACK_REFERENCED_PAGE;
   if (result !== SCAN_SUCCEED) release_pte_pages(m, pteT, i);
   return result;
 }
@@ -393,14 +485,19 @@ function __collapse_huge_page_copy(mm: MmStruct, pteT: number, folio: number): v
  * table (pmdp_collapse_flush()), isolate and copy, then map the new folio by the PMD with the old
  * PTE table deposited under it. Called with the mmap_lock read-held; returns with it read-held.
  */
-function collapse_huge_page(mm: MmStruct, address: number, unmapped: number): number {
+function collapse_huge_page(mm: MmStruct, address: number, unmapped: number, cc: CollapseControl): number {
   mm.mmap_read_unlock();
-  const result = collapse_huge_page_unlocked(mm, address, unmapped);
+  const result = collapse_huge_page_unlocked(mm, address, unmapped, cc);
   mm.mmap_read_lock();
   return result;
 }
 
-function collapse_huge_page_unlocked(mm: MmStruct, address: number, unmapped: number): number {
+function collapse_huge_page_unlocked(
+  mm: MmStruct,
+  address: number,
+  unmapped: number,
+  cc: CollapseControl,
+): number {
   const m = mm.machine;
   const pm = m.phys;
   // alloc_charge_folio(): GFP_TRANSHUGE for MADV_COLLAPSE; NUMA target is the task's node here.
@@ -408,7 +505,7 @@ function collapse_huge_page_unlocked(mm: MmStruct, address: number, unmapped: nu
   const folio = pm.alloc_pages(HPAGE_PMD_ORDER);
   if (folio === 0) return SCAN_ALLOC_HUGE_PAGE_FAIL;
   mm.mmap_read_lock();
-  let result = hugepage_vma_revalidate(mm, address, true);
+  let result = hugepage_vma_revalidate(mm, address, true, cc);
   if (result === SCAN_SUCCEED) result = find_pmd_or_thp_or_none(mm, address);
   if (result !== SCAN_SUCCEED) {
     mm.mmap_read_unlock();
@@ -426,7 +523,7 @@ function collapse_huge_page_unlocked(mm: MmStruct, address: number, unmapped: nu
   mm.mmap_read_unlock();
   mm.mmap_write_lock();
   try {
-    result = hugepage_vma_revalidate(mm, address, true);
+    result = hugepage_vma_revalidate(mm, address, true, cc);
     if (result !== SCAN_SUCCEED) {
       pm.put_page(folio);
       return result;
@@ -447,7 +544,7 @@ function collapse_huge_page_unlocked(mm: MmStruct, address: number, unmapped: nu
     setEntry(pm, pmdT, pi, 0, 0);
     m.counters.tlbFlushes++;
     ptlLock(pm, m.counters, pteT);
-    result = __collapse_huge_page_isolate(m, vma, pteT);
+    result = __collapse_huge_page_isolate(m, vma, pteT, cc);
     ptlUnlock(pm, m.counters, pteT);
     if (result !== SCAN_SUCCEED) {
       populateEntry(pm, pmdT, pi, pteT); // pmd_populate() back the original table
@@ -572,7 +669,7 @@ export function madvise_collapse(vma: VmAreaStruct, start: number, end: number):
   for (let addr = hstart; addr < hend; addr += PMD_SIZE) {
     if (addr !== hstart) {
       // The mmap_lock may have been dropped: the kernel revalidates the VMA.
-      const r = hugepage_vma_revalidate(mm, addr, false);
+      const r = hugepage_vma_revalidate(mm, addr, false, madvise_collapse_control);
       if (r !== SCAN_SUCCEED) {
         last_fail = r;
         break;
@@ -581,7 +678,7 @@ export function madvise_collapse(vma: VmAreaStruct, start: number, end: number):
       hend = Math.min(hend, Math.floor(vma.vm_end / PMD_SIZE) * PMD_SIZE);
     }
     const result = vma.vma_is_anonymous()
-      ? hpage_collapse_scan_pmd(mm, vma, addr)
+      ? hpage_collapse_scan_pmd(mm, vma, addr, madvise_collapse_control)
       : collapse_shmem_pmd(mm, vma, addr);
     if (result === SCAN_SUCCEED || result === SCAN_PMD_MAPPED) {
       thps++;
@@ -606,4 +703,171 @@ export function madvise_collapse(vma: VmAreaStruct, start: number, end: number):
   }
   if (hend < hstart) return madvise_collapse_errno(last_fail);
   return thps === (hend - hstart) / PMD_SIZE ? 0 : madvise_collapse_errno(last_fail);
+}
+
+// ---- the khugepaged daemon ---------------------------------------------------------------------
+
+/** hugepage_pmd_enabled(): PMD-sized anonymous THPs are enabled (the per-size control inherits
+ * the global one in the simulator). */
+function hugepage_pmd_enabled(m: Machine): boolean {
+  return m.thp.enabled !== 'never';
+}
+
+/** __khugepaged_enter(): register the mm at the list's tail (MMF_VM_HUGEPAGE). */
+function __khugepaged_enter(mm: MmStruct): void {
+  if ((mm.flags & MMF_VM_HUGEPAGE) !== 0) return;
+  mm.flags |= MMF_VM_HUGEPAGE;
+  mm.machine.khugepaged.mm_head.push(mm);
+}
+
+/**
+ * khugepaged_enter_vma(): register the VMA's mm with khugepaged when, with `vm_flags`, the VMA is
+ * one khugepaged may collapse (called by MADV_HUGEPAGE with the new flags, and by the huge page
+ * fault). An anonymous VMA without its anon_vma does not qualify yet: a MADV_HUGEPAGE on memory
+ * never touched registers nothing, the first fault does.
+ */
+export function khugepaged_enter_vma(vma: VmAreaStruct, vm_flags: number): void {
+  const mm = vma.vm_mm;
+  if ((mm.flags & MMF_VM_HUGEPAGE) !== 0 || !hugepage_pmd_enabled(mm.machine)) return;
+  if (thp_vma_allowable_order(vma, vm_flags, true)) __khugepaged_enter(mm);
+}
+
+/** khugepaged_fork(): a child of a registered mm is registered too (dup_mmap()). */
+export function khugepaged_fork(mm: MmStruct, oldmm: MmStruct): void {
+  if ((oldmm.flags & MMF_VM_HUGEPAGE) !== 0) __khugepaged_enter(mm);
+}
+
+/**
+ * khugepaged_exit() from __mmput(): the mm_slot goes, unless khugepaged's cursor is on it; then
+ * khugepaged_scan_mm_slot() frees it when it next runs (collect_mm_slot()).
+ */
+export function khugepaged_exit(mm: MmStruct): void {
+  if ((mm.flags & MMF_VM_HUGEPAGE) === 0) return;
+  const kh = mm.machine.khugepaged;
+  if (kh.mm_slot === mm) return;
+  kh.mm_head.splice(kh.mm_head.indexOf(mm), 1);
+  mm.flags &= ~MMF_VM_HUGEPAGE;
+}
+
+/** The largest value of an unsigned int sysfs knob (kstrtouint()). */
+const UINT_MAX = 2 ** 32 - 1;
+
+/** khugepaged_scan_mm_slot()'s `*result`: the last PMD range's scan result. */
+const scanResult = { result: SCAN_SUCCEED };
+
+/** collect_mm_slot(): free the slot of an mm that exited. */
+function collect_mm_slot(mm: MmStruct): void {
+  if (mm.mm_users !== 0) return;
+  const kh = mm.machine.khugepaged;
+  kh.mm_head.splice(kh.mm_head.indexOf(mm), 1);
+}
+
+/**
+ * khugepaged_scan_mm_slot(): scan the cursor's mm (the list's first when the cursor is at the
+ * head) from khugepaged_scan.address, PMD range by PMD range of each VMA khugepaged may collapse,
+ * until `pages` is used up or a collapse was tried (it dropped the mmap_lock: the caller comes
+ * back to the same place). Having scanned every VMA, the cursor moves to the next mm, or to the
+ * head, which ends a full scan. Returns the progress: one per mm and per VMA skipped,
+ * HPAGE_PMD_NR per PMD range scanned.
+ */
+function khugepaged_scan_mm_slot(m: Machine, pages: number): number {
+  const kh = m.khugepaged;
+  const cc = khugepaged_collapse_control;
+  if (kh.mm_slot === null) {
+    kh.mm_slot = kh.mm_head[0];
+    kh.address = 0;
+  }
+  const mm = kh.mm_slot;
+  scanResult.result = SCAN_FAIL;
+  let progress = 1;
+  let done = mm.mm_users === 0; // hpage_collapse_test_exit_or_disable(): nothing to scan
+  if (!done) {
+    mm.mmap_read_lock();
+    done = true; // for_each_vma() ran to its end unless a break below says otherwise
+    scan: for (let vma = mm.find_vma(kh.address); vma !== null; vma = mm.find_vma(vma.vm_end)) {
+      if (!thp_vma_allowable_order(vma, vma.vm_flags, true)) {
+        progress++;
+        continue;
+      }
+      const hstart = Math.ceil(vma.vm_start / PMD_SIZE) * PMD_SIZE;
+      const hend = Math.floor(vma.vm_end / PMD_SIZE) * PMD_SIZE;
+      if (kh.address > hend) {
+        progress++;
+        continue;
+      }
+      if (kh.address < hstart) kh.address = hstart;
+      while (kh.address < hend) {
+        cc.mmap_locked = true;
+        const result = hpage_collapse_scan_pmd(mm, vma, kh.address, cc);
+        scanResult.result = result;
+        if (result === SCAN_SUCCEED) kh.pages_collapsed++;
+        kh.address += PMD_SIZE;
+        progress += HPAGE_PMD_NR;
+        if (!cc.mmap_locked || progress >= pages) {
+          done = false;
+          break scan;
+        }
+      }
+    }
+    mm.mmap_read_unlock();
+  }
+  if (done) {
+    // Release the cursor's mm_slot: this mm is gone, or every VMA of it was scanned.
+    const next = kh.mm_head.indexOf(mm) + 1;
+    if (next < kh.mm_head.length) {
+      kh.mm_slot = kh.mm_head[next];
+      kh.address = 0;
+    } else {
+      kh.mm_slot = null;
+      kh.full_scans++;
+    }
+    collect_mm_slot(mm);
+  }
+  return progress;
+}
+
+/**
+ * khugepaged_do_scan(): one wake-up of khugepaged, scanning up to pages_to_scan pages from the
+ * cursor and stopping at the list head the second time it reaches it: started at the head with
+ * pages_to_scan larger than every mm, one call is exactly one full scan. After a failed THP
+ * allocation it sleeps alloc_sleep_millisecs (the caller's clock) and goes on; a second failure
+ * ends the pass.
+ */
+export function khugepaged_do_scan(m: Machine): void {
+  const kh = m.khugepaged;
+  const pages = kh.pages_to_scan;
+  let progress = 0;
+  let pass_through_head = 0;
+  let wait = true;
+  while (progress < pages) {
+    if (kh.mm_slot === null) pass_through_head++;
+    if (kh.mm_head.length === 0 || !hugepage_pmd_enabled(m) || pass_through_head >= 2) break;
+    progress += khugepaged_scan_mm_slot(m, pages - progress);
+    if (progress < pages && scanResult.result === SCAN_ALLOC_HUGE_PAGE_FAIL) {
+      if (!wait) break;
+      wait = false; // khugepaged_alloc_sleep()
+    }
+  }
+}
+
+/** Writes a file of /sys/kernel/mm/transparent_hugepage/khugepaged/ as its store function does;
+ * returns 0 or -EINVAL (a value out of range, not a number, or a read-only file). */
+export function khugepaged_sysfs_write(m: Machine, name: string, value: string): number {
+  const kh = m.khugepaged;
+  if (!/^\d+$/.test(value.trim())) return -EINVAL; // kstrtoul()/kstrtouint()
+  const v = Number(value.trim());
+  switch (name) {
+    case 'pages_to_scan':
+      if (v === 0 || v > UINT_MAX) return -EINVAL;
+      kh.pages_to_scan = v;
+      return 0;
+    case 'max_ptes_none':
+    case 'max_ptes_swap':
+    case 'max_ptes_shared':
+      if (v > HPAGE_PMD_NR - 1) return -EINVAL;
+      kh[name] = v;
+      return 0;
+    default:
+      return -EINVAL;
+  }
 }

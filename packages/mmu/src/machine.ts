@@ -2,7 +2,14 @@
 // tracepoints, global knobs (THP), and the hook registry through which higher layers (KSM)
 // are called from the mm core, as the kernel calls ksm_fork()/ksm_exit()/ksm_madvise().
 
-import { Counters, DEFAULT_KERNEL_PROFILE, type KernelProfile, TraceBus, VirtualClock } from '@mmsim/core';
+import {
+  Counters,
+  DEFAULT_KERNEL_PROFILE,
+  HPAGE_PMD_NR,
+  type KernelProfile,
+  TraceBus,
+  VirtualClock,
+} from '@mmsim/core';
 import type { Migration } from './migrate.ts';
 import type { AnonVma, MmStruct, VmAreaStruct } from './mm.ts';
 import type { PagingLevels } from './pgtable.ts';
@@ -13,6 +20,25 @@ import { SwapDevice } from './swap.ts';
 export interface ThpSettings {
   enabled: 'always' | 'madvise' | 'never';
   use_zero_page: boolean;
+}
+
+/**
+ * khugepaged's globals (mm/khugepaged.c, 6.18): its sysfs knobs and counters, and struct
+ * khugepaged_scan (the registered mms in list order and the cursor). The code is khugepaged.ts.
+ */
+export interface KhugepagedState {
+  pages_to_scan: number;
+  max_ptes_none: number;
+  max_ptes_swap: number;
+  max_ptes_shared: number;
+  pages_collapsed: number;
+  full_scans: number;
+  /** khugepaged_scan.mm_head: the mm_slots, in list order. */
+  readonly mm_head: MmStruct[];
+  /** khugepaged_scan.mm_slot: the mm being scanned, null at the list head. */
+  mm_slot: MmStruct | null;
+  /** khugepaged_scan.address: the next address to scan in mm_slot. */
+  address: number;
 }
 
 /** Callbacks from the mm core into KSM (mm/ksm.h's hooks). Every field is always present. */
@@ -111,6 +137,18 @@ export class Machine {
   readonly swap: SwapDevice;
   readonly levels: PagingLevels;
   readonly thp: ThpSettings;
+  /** With khugepaged_init()'s defaults. */
+  readonly khugepaged: KhugepagedState = {
+    pages_to_scan: HPAGE_PMD_NR * 8,
+    max_ptes_none: HPAGE_PMD_NR - 1,
+    max_ptes_swap: HPAGE_PMD_NR / 8,
+    max_ptes_shared: HPAGE_PMD_NR / 2,
+    pages_collapsed: 0,
+    full_scans: 0,
+    mm_head: [],
+    mm_slot: null,
+    address: 0,
+  };
   /** The kernel version this machine imitates, chosen once: every walk, GUP call and ksmd on it
    * behaves as this profile's switches say unless a call site passes its own profile. */
   readonly kernel: KernelProfile;

@@ -3,6 +3,7 @@
 // do_vmi_munmap() with free_pgtables(), dup_mmap() for fork (in mm/mmap.c since 6.16), exit_mmap(). Kernel-style: 0/an address or a negative errno.
 
 import { alignDown, alignUp, EBADF, EEXIST, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import { khugepaged_exit, khugepaged_fork } from './khugepaged.ts';
 import {
   copy_page_range,
   free_all_pgtables,
@@ -160,11 +161,12 @@ export function vm_munmap(mm: MmStruct, addr: number, len: number): number {
   return 0;
 }
 
-/** mmput()'s teardown of the last user: ksm_exit(), then exit_mmap(). */
+/** mmput()'s teardown of the last user: ksm_exit(), khugepaged_exit(), then exit_mmap(). */
 export function mmput(mm: MmStruct): void {
   const m = mm.machine;
   mm.mm_users = 0;
   m.hooks.ksm_exit(mm);
+  khugepaged_exit(mm);
   exit_mmap(mm);
   m.mms.delete(mm);
 }
@@ -187,7 +189,7 @@ const MMF_INIT_MASK = MMF_VM_MERGE_ANY;
 /**
  * dup_mmap(): give the new `mm` a copy of every VMA of `oldmm` but VM_DONTCOPY ones, and share
  * their private pages copy-on-write (copy_page_range(); none for VM_WIPEONFORK), then
- * ksm_fork(). Takes oldmm's mmap lock for write. 0 or -ENOMEM (the caller tears `mm` down).
+ * khugepaged_fork() and ksm_fork(). Takes oldmm's mmap lock for write. 0 or -ENOMEM (the caller tears `mm` down).
  */
 export function dup_mmap(mm: MmStruct, oldmm: MmStruct): number {
   const m = oldmm.machine;
@@ -209,6 +211,7 @@ export function dup_mmap(mm: MmStruct, oldmm: MmStruct): number {
       if ((v.vm_flags & VM_WIPEONFORK) !== 0) continue;
       if (copy_page_range(nv, v) !== 0) return -ENOMEM;
     }
+    khugepaged_fork(mm, oldmm);
     if (m.hooks.ksm_fork(mm, oldmm) !== 0) return -ENOMEM;
     return 0;
   } finally {

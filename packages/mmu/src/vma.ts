@@ -6,6 +6,7 @@
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { _PAGE_NX_HI, PAGE_NONE_LO, PAGE_READONLY_LO, PAGE_SHARED_LO, pmd_leaf } from './arch.ts';
 import { split_huge_pmd } from './huge_memory.ts';
+import { khugepaged_enter_vma } from './khugepaged.ts';
 import { type MmStruct, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, VmAreaStruct } from './mm.ts';
 import { E, pmd_index, readEntry } from './pgtable.ts';
 
@@ -45,13 +46,20 @@ function can_vma_merge(a: VmAreaStruct, b: VmAreaStruct): boolean {
 /** vma_merge(): merge vma with its neighbours when they are compatible; the VMA left there. */
 export function vma_merge(mm: MmStruct, vma: VmAreaStruct): VmAreaStruct {
   let i = mm.vmas.indexOf(vma);
+  let merged = false;
   if (i > 0 && can_vma_merge(mm.vmas[i - 1], vma)) {
     const prev = mm.vmas[i - 1];
     vma_expand(mm, prev, vma);
     vma = prev;
     i--;
+    merged = true;
   }
-  if (i + 1 < mm.vmas.length && can_vma_merge(vma, mm.vmas[i + 1])) vma_expand(mm, vma, mm.vmas[i + 1]);
+  if (i + 1 < mm.vmas.length && can_vma_merge(vma, mm.vmas[i + 1])) {
+    vma_expand(mm, vma, mm.vmas[i + 1]);
+    merged = true;
+  }
+  // vma_merge_existing_range() (mm/vma.c, 6.18): the merged VMA may now suit khugepaged.
+  if (merged) khugepaged_enter_vma(vma, vma.vm_flags);
   return vma;
 }
 

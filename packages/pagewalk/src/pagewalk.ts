@@ -506,6 +506,24 @@ function walk_p4d_range(walk: MmWalk, p4dT: number, addr: number, end: number): 
   }
 }
 
+/**
+ * Whether walk_pgd_range() may take the first PUD of a walk in its own frame: a VMA walk (no
+ * gap, no no_vma walk) with 4-level paging whose ops have no callback above the PMD level and
+ * install nothing. The usual walk — ksm_next_page(), madvise, smaps — is one.
+ */
+function pud_descent_applies(walk: MmWalk): boolean {
+  const ops = walk.ops;
+  return (
+    walk.vma !== null &&
+    walk.mm.levels === 4 &&
+    ops.pgd_entry === null &&
+    ops.p4d_entry === null &&
+    ops.pud_entry === null &&
+    ops.install_pte === null &&
+    (ops.pmd_entry !== null || ops.pte_entry !== null)
+  );
+}
+
 function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const ops = walk.ops;
   const mm = walk.mm;
@@ -513,6 +531,41 @@ function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
   const pm = m.phys;
   const c = m.counters;
   const pgdT = walk.pgd !== 0 ? walk.pgd : mm.pgd;
+  if (pud_descent_applies(walk)) {
+    // The first PUD of the walk in this frame: what walk_pgd_range() -> walk_p4d_range() ->
+    // walk_pud_range() do for it when its P4D (the folded PGD entry) and PUD entries point at
+    // tables, with the same entries read and counted and the same range handed to
+    // walk_pmd_range(). Every other case takes the level walkers below from the PGD. (The
+    // kernel's walker has no such step; in mmsim the five calls per walk were most of the cost
+    // of ksm_next_page(), which walks once per scanned page.)
+    const p4dw = pm.tableWords(pgdT);
+    const p4do = pm.tableBase(pgdT) + p4d_index(addr) * 2;
+    const p4dlo = p4dw[p4do];
+    const p4dhi = p4dw[p4do + 1];
+    if ((p4dlo !== 0 || p4dhi !== 0) && !p4d_bad(p4dlo)) {
+      const pudT = entry_pfn(p4dlo, p4dhi);
+      const pudw = pm.tableWords(pudT);
+      const pudo = pm.tableBase(pudT) + pud_index(addr) * 2;
+      const pudlo = pudw[pudo];
+      const pudhi = pudw[pudo + 1];
+      if ((pudlo !== 0 || pudhi !== 0) && !pud_leaf(pudlo)) {
+        c.pgdRead++;
+        c.p4dRead++;
+        c.pudRead++;
+        walk.action = ACTION_SUBTREE;
+        const pudNext = addrEnd(addr, end, PUD_SIZE);
+        let err = walk_pmd_range(walk, entry_pfn(pudlo, pudhi), addr, pudNext);
+        if (err !== 0 || pudNext === end) return err;
+        // The rest of walk_pud_range()'s loop over this P4D entry, then walk_pgd_range()'s loop.
+        const p4dNext = addrEnd(addr, end, P4D_SIZE);
+        if (pudNext !== p4dNext) {
+          err = walk_pud_range(walk, pudT, pudNext, p4dNext);
+          if (err !== 0 || p4dNext === end) return err;
+        }
+        addr = p4dNext;
+      }
+    }
+  }
   const five = mm.levels === 5;
   // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
   const size = five ? PGDIR_SIZE_LA57 : P4D_SIZE;

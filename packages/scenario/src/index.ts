@@ -52,6 +52,14 @@ export {
   type FillStep,
   type ForkStep,
   fillPatternSchema,
+  KHUGEPAGED_COUNTERS,
+  KHUGEPAGED_KNOB_DEFAULTS,
+  KHUGEPAGED_KNOBS,
+  type KhugepagedCounter,
+  type KhugepagedKnob,
+  type KhugepagedScanStep,
+  KNOB_NAMES,
+  type KnobName,
   type KnobStep,
   type KnobValue,
   KSM_CONVERGE_COUNTERS,
@@ -94,6 +102,7 @@ export {
   scenarioSchema,
   stepSchema,
   type TouchStep,
+  usesKhugepaged,
   type WriteStep,
 } from './schema.ts';
 export {

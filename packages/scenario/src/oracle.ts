@@ -25,6 +25,8 @@ import { errnoFromName } from '@mmsim/core';
 import { MAX_REPORT_LABELS } from './guard.ts';
 import { type Report, reportSchema } from './report.ts';
 import {
+  KHUGEPAGED_KNOB_DEFAULTS,
+  KHUGEPAGED_KNOBS,
   KSM_KNOB_DEFAULTS,
   type KsmInitialKnob,
   knobString,
@@ -33,6 +35,7 @@ import {
   type Prot,
   resolveRange,
   type Scenario,
+  usesKhugepaged,
 } from './schema.ts';
 import { planScenario, REGION_BASE, REGION_LIMIT, type ScenarioPlan } from './validate.ts';
 
@@ -201,6 +204,19 @@ function initialKnobs(scenario: Scenario): string[] {
   return out;
 }
 
+/** Whether khugepaged could collapse the scenario's memory: a THP region, MADV_HUGEPAGE or
+ * MADV_COLLAPSE, or khugepaged itself. The oracle then holds khugepaged off for the run. */
+function usesThp(scenario: Scenario): boolean {
+  return (
+    usesKhugepaged(scenario) ||
+    scenario.steps.some(
+      (s) =>
+        (s.op === 'mmap' && s.thp === true) ||
+        (s.op === 'madvise' && (s.advice === 'MADV_HUGEPAGE' || s.advice === 'MADV_COLLAPSE')),
+    )
+  );
+}
+
 /**
  * The instruction stream for native/oracle.c (format in native/README.md): a header, the
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
@@ -221,6 +237,17 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
     );
   }
   lines.push(...initialKnobs(scenario));
+  if (usesThp(scenario)) lines.push('khugepaged_hold');
+  if (usesKhugepaged(scenario)) {
+    // Every khugepaged knob, so a run does not depend on what the machine had set.
+    const set = scenario.khugepaged ?? {};
+    for (const k of KHUGEPAGED_KNOBS) {
+      lines.push(
+        `init khugepaged/${k} ${set[k] ?? KHUGEPAGED_KNOB_DEFAULTS[k]} ${set[k] === undefined ? 0 : 1}`,
+      );
+    }
+    lines.push('khugepaged_report');
+  }
   scenario.steps.forEach((step, i) => {
     const errno = step.expect_errno === undefined ? 0 : errnoFromName(step.expect_errno)!;
     const ri = plan.stepRegion[i]!;
@@ -284,6 +311,9 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
         break;
       case 'ksm_unmerge_all':
         args = '';
+        break;
+      case 'khugepaged_scan':
+        args = `${step.full_scans}`;
         break;
       case 'report':
         args = encodeToken(step.label);

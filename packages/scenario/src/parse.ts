@@ -195,6 +195,7 @@ function knownKeys(path: PropertyKey[], root: unknown): { label: string; keys: r
   if (head === 'arch') return { label: 'an arch field', keys: KNOWN_KEYS.arch };
   if (head === 'machine') return { label: 'a machine field', keys: KNOWN_KEYS.machine };
   if (head === 'ksm') return { label: 'a KSM knob', keys: KNOWN_KEYS.ksm };
+  if (head === 'khugepaged') return { label: 'a khugepaged knob', keys: KNOWN_KEYS.khugepaged };
   if (head === 'steps') {
     const step = at(root, path.slice(0, 2)) as { op?: string } | undefined;
     if (path.length === 2) {

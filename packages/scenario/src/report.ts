@@ -1,6 +1,8 @@
 // The report both engines print (scenario-format.md, "Report") and a structured diff of two.
 import { z } from 'zod';
 import {
+  KHUGEPAGED_COUNTERS,
+  type KhugepagedCounter,
   KSM_COUNTERS,
   KSM_STAT_FLAGS,
   KSM_STAT_NUMBERS,
@@ -34,6 +36,8 @@ export interface ProcReport {
 export interface ReportEntry {
   label: string;
   ksm: Partial<Record<KsmCounter, number>>;
+  /** khugepaged's counters, when the scenario uses khugepaged. */
+  khugepaged?: Record<KhugepagedCounter, number>;
   procs: Record<string, ProcReport>;
   sharing: Record<string, number[]>;
 }
@@ -70,6 +74,7 @@ const procReportSchema = z.strictObject({
 export const reportEntrySchema = z.strictObject({
   label: z.string(),
   ksm: z.partialRecord(z.enum(KSM_COUNTERS), count),
+  khugepaged: z.strictObject({ full_scans: count, pages_collapsed: count }).optional(),
   procs: z.record(z.string(), procReportSchema),
   sharing: z.record(z.string(), z.array(count)),
 });
@@ -164,6 +169,13 @@ function compareEntries(index: number, a: ReportEntry, b: ReportEntry): EntryDif
     const va = a.ksm[name as KsmCounter];
     const vb = b.ksm[name as KsmCounter];
     if (va !== vb) d.counters.push({ name, a: va, b: vb });
+  }
+  if (a.khugepaged !== undefined || b.khugepaged !== undefined) {
+    for (const name of KHUGEPAGED_COUNTERS) {
+      const va = a.khugepaged?.[name];
+      const vb = b.khugepaged?.[name];
+      if (va !== vb) d.counters.push({ name: `khugepaged.${name}`, a: va, b: vb });
+    }
   }
   for (const proc of unionKeys(a.procs, b.procs)) {
     const pa = a.procs[proc];

@@ -67,6 +67,31 @@ export const KSM_INITIAL_KNOBS: readonly KsmInitialKnob[] = Object.keys(
 export const KSM_KNOBS: readonly KsmKnob[] = ['run', ...KSM_INITIAL_KNOBS];
 export type KsmKnob = 'run' | KsmInitialKnob;
 
+/** Writable files of /sys/kernel/mm/transparent_hugepage/khugepaged a scenario may set, and their
+ * kernel defaults (khugepaged_init(), mm/khugepaged.c 6.18). The oracle holds khugepaged off
+ * during a run (scan_sleep_millisecs and pages_to_scan are its own) and runs it only for
+ * `khugepaged_scan` steps. */
+export const KHUGEPAGED_KNOB_DEFAULTS = {
+  max_ptes_none: 511,
+  max_ptes_swap: 64,
+  max_ptes_shared: 256,
+} as const;
+export type KhugepagedKnob = keyof typeof KHUGEPAGED_KNOB_DEFAULTS;
+export const KHUGEPAGED_KNOBS: readonly KhugepagedKnob[] = Object.keys(
+  KHUGEPAGED_KNOB_DEFAULTS,
+) as KhugepagedKnob[];
+/** A `knob` step's name: a file of /sys/kernel/mm/ksm, or "khugepaged/<file>" of
+ * /sys/kernel/mm/transparent_hugepage/khugepaged. */
+export type KnobName = KsmKnob | `khugepaged/${KhugepagedKnob}`;
+export const KNOB_NAMES: readonly KnobName[] = [
+  ...KSM_KNOBS,
+  ...KHUGEPAGED_KNOBS.map((k) => `khugepaged/${k}` as const),
+];
+/** khugepaged's counters a report records (as the increase since the scenario started) when the
+ * scenario uses khugepaged (see usesKhugepaged()). */
+export const KHUGEPAGED_COUNTERS = ['full_scans', 'pages_collapsed'] as const;
+export type KhugepagedCounter = (typeof KHUGEPAGED_COUNTERS)[number];
+
 /** The read-only counters of /sys/kernel/mm/ksm a report records. `full_scans`, `pages_scanned`
  * and `pages_skipped` are reported as the increase since the scenario started. */
 export const KSM_COUNTERS = [
@@ -191,6 +216,13 @@ const ksmExpect = z.strictObject(
   >,
 );
 
+const khugepagedKnobs = z.strictObject(
+  Object.fromEntries(KHUGEPAGED_KNOBS.map((k) => [k, z.number().int().min(0).optional()])) as Record<
+    KhugepagedKnob,
+    z.ZodOptional<z.ZodNumber>
+  >,
+);
+
 const ksmKnobs = z.strictObject(
   Object.fromEntries(KSM_INITIAL_KNOBS.map((k) => [k, knobValue.optional()])) as Record<
     KsmInitialKnob,
@@ -273,11 +305,13 @@ const exitStep = z
 const knobStep = z
   .strictObject({
     op: z.literal('knob'),
-    name: z.enum(KSM_KNOBS as [KsmKnob, ...KsmKnob[]]),
+    name: z.enum(KNOB_NAMES as [KnobName, ...KnobName[]]),
     value: knobValue,
     ...common,
   })
-  .describe('Write /sys/kernel/mm/ksm/<name>.');
+  .describe(
+    'Write /sys/kernel/mm/ksm/<name>, or /sys/kernel/mm/transparent_hugepage/khugepaged/<file> for khugepaged/<file>.',
+  );
 const ksmScanStep = z
   .strictObject({
     op: z.literal('ksm_scan'),
@@ -285,6 +319,13 @@ const ksmScanStep = z
     ...common,
   })
   .describe('Run ksmd for exactly `full_scans` more full scans, then stop it.');
+const khugepagedScanStep = z
+  .strictObject({
+    op: z.literal('khugepaged_scan'),
+    full_scans: z.number().int().min(1).max(100_000),
+    ...common,
+  })
+  .describe('Run khugepaged for exactly `full_scans` full scans of its mm list (it never runs otherwise).');
 const ksmConvergeStep = z
   .strictObject({
     op: z.literal('ksm_converge'),
@@ -327,6 +368,7 @@ export const stepSchema = z.discriminatedUnion('op', [
   ksmScanStep,
   ksmConvergeStep,
   ksmUnmergeAllStep,
+  khugepagedScanStep,
   reportStep,
   expectStep,
 ]);
@@ -347,6 +389,7 @@ export type KnobStep = z.infer<typeof knobStep>;
 export type KsmScanStep = z.infer<typeof ksmScanStep>;
 export type KsmConvergeStep = z.infer<typeof ksmConvergeStep>;
 export type KsmUnmergeAllStep = z.infer<typeof ksmUnmergeAllStep>;
+export type KhugepagedScanStep = z.infer<typeof khugepagedScanStep>;
 export type ReportStep = z.infer<typeof reportStep>;
 export type ExpectStep = z.infer<typeof expectStep>;
 
@@ -387,6 +430,11 @@ export const scenarioSchema = z.strictObject({
     .describe(
       'Initial /sys/kernel/mm/ksm knobs by their sysfs names; unspecified ones get the kernel defaults.',
     ),
+  khugepaged: khugepagedKnobs
+    .optional()
+    .describe(
+      'Initial /sys/kernel/mm/transparent_hugepage/khugepaged knobs; unspecified ones get the kernel defaults.',
+    ),
   steps: z.array(stepSchema).describe('The steps, run in order.'),
   $schema: z.string().optional().describe('The JSON Schema this file follows (for editors; ignored).'),
 });
@@ -399,6 +447,7 @@ export const KNOWN_KEYS = {
   arch: ['levels'],
   machine: ['memory_mib', 'swap_mib'],
   ksm: KSM_INITIAL_KNOBS as readonly string[],
+  khugepaged: KHUGEPAGED_KNOBS as readonly string[],
   counters: KSM_COUNTERS as readonly string[],
   procExpect: Object.keys(procExpect.shape),
   smaps: SMAPS_FIELDS as readonly string[],
@@ -425,6 +474,15 @@ export function resolveRange(
 export function knobString(value: KnobValue): string {
   if (typeof value === 'boolean') return value ? '1' : '0';
   return String(value);
+}
+
+/** Whether a scenario uses khugepaged (initial knobs, a khugepaged knob or a `khugepaged_scan`):
+ * its reports then hold khugepaged's counters. */
+export function usesKhugepaged(s: Scenario): boolean {
+  return (
+    s.khugepaged !== undefined ||
+    s.steps.some((x) => x.op === 'khugepaged_scan' || (x.op === 'knob' && x.name.startsWith('khugepaged/')))
+  );
 }
 
 /** The scenario format as a JSON Schema (draft 2020-12), generated from `scenarioSchema` so that

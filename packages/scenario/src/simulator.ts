@@ -10,6 +10,7 @@ import {
   type KsmProfile,
   kernelProfile,
   PAGE_SIZE,
+  PMD_SIZE,
 } from '@mmsim/core';
 import {
   type BreakKsmStrategy,
@@ -21,6 +22,8 @@ import {
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  khugepaged_do_scan,
+  khugepaged_sysfs_write,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -54,6 +57,7 @@ import {
   type Prot,
   resolveRange,
   type Step,
+  usesKhugepaged,
 } from './schema.ts';
 
 export interface SimulatorOptions {
@@ -82,6 +86,8 @@ export interface SimulatorContext {
   procs: Map<string, Process>;
   /** proc name -> region name -> start address and pages */
   regions: Map<string, Map<string, { addr: number; pages: number }>>;
+  /** Reports hold khugepaged's counters (the scenario uses khugepaged). */
+  khugepagedReport?: boolean;
 }
 
 function protBits(p: Prot | undefined): number {
@@ -123,6 +129,17 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     if (s === undefined) throw new Error(`unknown break_ksm strategy "${opts.strategy}"`);
     ksm.strategy = s;
   } else if (opts.strategy !== undefined) ksm.strategy = opts.strategy;
+  for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
+    if (v === undefined) continue;
+    const err = khugepaged_sysfs_write(m, k, String(v));
+    if (err !== 0)
+      throw new ScenarioError(
+        loaded.file,
+        `khugepaged.${k}`,
+        'a value the knob accepts',
+        `${v} (${errnoName(err)})`,
+      );
+  }
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
     if (!ksmSysfsHas(kernel.ksm, k)) {
@@ -139,7 +156,14 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
         `${knobString(v)} (${errnoName(err)})`,
       );
   }
-  const ctx: SimulatorContext = { machine: m, ksm, procs: new Map(), regions: new Map() };
+  const ctx: SimulatorContext = {
+    machine: m,
+    ksm,
+    procs: new Map(),
+    regions: new Map(),
+    khugepagedReport: usesKhugepaged(scenario),
+  };
+  if (ctx.khugepagedReport) khugepagedSentinel(m);
   const reports: ReportEntry[] = [];
   const failures: Failure[] = [];
   const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
@@ -280,8 +304,31 @@ function runStep(
       return;
     }
     case 'knob': {
+      if (step.name.startsWith(KHUGEPAGED_KNOB_PREFIX)) {
+        const err = khugepaged_sysfs_write(
+          ctx.machine,
+          step.name.slice(KHUGEPAGED_KNOB_PREFIX.length),
+          knobString(step.value),
+        );
+        if (err !== 0)
+          throw new ErrnoError(-err, 'write', `/sys/kernel/mm/transparent_hugepage/${step.name}`);
+        return;
+      }
       const err = ksmSysfsWrite(ksm, step.name, knobString(step.value));
       if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
+      return;
+    }
+    case 'khugepaged_scan': {
+      // As the oracle drives it (native/oracle.c khugepaged_scans()): pages_to_scan above any
+      // scenario, so each wake-up (khugepaged_do_scan()) from the list head is one full scan.
+      const kh = ctx.machine.khugepaged;
+      const saved = kh.pages_to_scan;
+      kh.pages_to_scan = SCAN_BATCH;
+      try {
+        for (let i = 0; i < step.full_scans; i++) khugepaged_do_scan(ctx.machine);
+      } finally {
+        kh.pages_to_scan = saved;
+      }
       return;
     }
     case 'ksm_scan':
@@ -354,7 +401,8 @@ function runStep(
   }
 }
 
-/** Larger than any scenario's page count: one ksmd batch is then exactly one full scan. */
+/** Larger than any scenario's page count: one ksmd batch (one khugepaged_do_scan()) is then
+ * exactly one full scan. */
 const SCAN_BATCH = 1_000_000_000;
 
 /**
@@ -473,5 +521,27 @@ export function collectReport(
     }
     procs[name] = kernelProcReport(profile, ksm.ksm_stat(p.mm), sum);
   }
-  return { label, ksm: counters, procs, sharing };
+  const entry: ReportEntry = { label, ksm: counters, procs, sharing };
+  if (ctx.khugepagedReport) {
+    const kh = machine.khugepaged;
+    entry.khugepaged = { full_scans: kh.full_scans, pages_collapsed: kh.pages_collapsed };
+  }
+  return entry;
 }
+
+/**
+ * The oracle's khugepaged sentinel (native/oracle.c start_sentinel()): a process outside the
+ * scenario whose one THP, in a MADV_HUGEPAGE VMA, keeps khugepaged's list non-empty, so that every
+ * `khugepaged_scan` pass is a full scan even before a scenario process joins the list. It is the
+ * list's first mm, as on the kernel side, and a scan passes over its PMD mapping.
+ */
+function khugepagedSentinel(m: Machine): void {
+  const p = new Process(m, 'khugepaged-sentinel');
+  const a = p.mmap(null, 2 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  const thp = Math.ceil(a / PMD_SIZE) * PMD_SIZE;
+  p.madvise(thp, PMD_SIZE, MADV_HUGEPAGE);
+  p.touch(thp);
+}
+
+/** A knob step's name prefix for /sys/kernel/mm/transparent_hugepage/khugepaged files. */
+const KHUGEPAGED_KNOB_PREFIX = 'khugepaged/';

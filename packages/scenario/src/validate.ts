@@ -240,6 +240,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
       case 'ksm_scan':
       case 'ksm_converge':
       case 'ksm_unmerge_all':
+      case 'khugepaged_scan':
       case 'report':
         break;
     }

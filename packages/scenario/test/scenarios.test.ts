@@ -34,9 +34,15 @@ if (!kernel.available)
 describe('scenarios/', () => {
   it('holds scenarios', () => expect(files.length).toBeGreaterThan(0));
 
-  it('every recording belongs to a scenario file', () => {
+  it("every recording belongs to a scenario file (the host kernel's and each guest kernel's)", () => {
     const names = new Set(files.map((f) => basename(recordingPath(f))));
-    const orphans = readdirSync(join(SCENARIOS_DIR, RECORDING_DIR)).filter((n) => !names.has(n));
+    const dir = join(SCENARIOS_DIR, RECORDING_DIR);
+    const orphans: string[] = [];
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      // A directory holds a guest kernel's recordings (expected/<kernel>/NAME.json).
+      const inDir = e.isDirectory() ? readdirSync(join(dir, e.name)).map((n) => `${e.name}/${n}`) : [e.name];
+      for (const n of inDir) if (!names.has(basename(n))) orphans.push(n);
+    }
     expect(orphans).toEqual([]);
   });
 

@@ -91,3 +91,49 @@ describe('runOnSimulator: the break_ksm() strategy', () => {
     );
   });
 });
+
+describe('khugepaged in scenarios', () => {
+  const thpRange = [
+    { op: 'spawn', proc: 'a' },
+    { op: 'mmap', proc: 'a', region: 'r', pages: 512 },
+    { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', value: 1 }, from: 0, count: 500 },
+    { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_HUGEPAGE' },
+  ];
+
+  it('khugepaged_scan runs exact full scans; max_ptes_none from the knobs; counters in reports', () => {
+    const r = run({
+      name: 't',
+      khugepaged: { max_ptes_none: 11 },
+      steps: [
+        ...thpRange,
+        { op: 'khugepaged_scan', full_scans: 2 },
+        { op: 'report', label: 'held' },
+        { op: 'knob', name: 'khugepaged/max_ptes_none', value: 12 },
+        { op: 'khugepaged_scan', full_scans: 1 },
+        { op: 'report', label: 'collapsed' },
+        { op: 'knob', name: 'khugepaged/max_ptes_none', value: 512, expect_errno: 'EINVAL' },
+      ],
+    });
+    expect(r.failures).toEqual([]);
+    expect(r.reports.map((e) => [e.khugepaged, e.procs.a!.smaps.Rss])).toEqual([
+      [{ full_scans: 2, pages_collapsed: 0 }, 2000],
+      [{ full_scans: 3, pages_collapsed: 1 }, 2048],
+    ]);
+  });
+
+  it('reports of a scenario without khugepaged have no khugepaged counters', () => {
+    const r = run({ name: 't', steps: [...thpRange, { op: 'report', label: 'x' }] });
+    expect(r.reports[0]!.khugepaged).toBeUndefined();
+  });
+
+  it('a khugepaged knob out of range is refused up front', () => {
+    expect(() => run({ name: 't', khugepaged: { max_ptes_swap: 600 }, steps: [] })).toThrow(
+      /khugepaged\.max_ptes_swap: expected a value the knob accepts, found 600 \(EINVAL\)/,
+    );
+    expect(() =>
+      parseScenario(JSON.stringify({ name: 't', khugepaged: { pages: 1 }, steps: [] }), 't.json'),
+    ).toThrow(
+      /khugepaged\.pages: expected a khugepaged knob: one of max_ptes_none, max_ptes_swap, max_ptes_shared/,
+    );
+  });
+});
