@@ -1,4 +1,4 @@
-// Guest kernels under QEMU (issue 18): the initramfs, the report channel's framing, memory sizing,
+// Guest kernels under QEMU: the initramfs, the report channel's framing, memory sizing,
 // and (with root, QEMU and the installed kernels) scenarios on Debian's 6.1 and 6.12.
 
 import type { Report } from '@mmsim/scenario';

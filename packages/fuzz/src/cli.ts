@@ -228,7 +228,7 @@ async function kernel(o: Options): Promise<number> {
 
 /** The simulator code whose coverage --coverage reports. */
 const COVERAGE_PACKAGES = /^packages\/(ksm|mmu|mm)\/src\/[^/]+\.ts$/;
-/** Files whose uncovered branches are listed, and the targets (issue 20): ksm.ts, and the fault
+/** Files whose uncovered branches are listed, and the targets: ksm.ts, and the fault
  * and madvise code. */
 const COVERAGE_TARGETS: { name: string; files: RegExp; target: number; list: boolean }[] = [
   { name: 'ksm.ts', files: /^packages\/ksm\/src\/ksm\.ts$/, target: 95, list: true },

@@ -1,4 +1,4 @@
-// run=2 with KSM pages still mapped by a process KSM does not scan (issue 20, class 2): Linux
+// run=2 with KSM pages still mapped by a process KSM does not scan: Linux
 // 6.18's remove_all_stable_nodes() removes the root of each stable tree until it meets a busy
 // node, remove_stable_node_chain() stops at the first busy dup, and whatever is left stays in the
 // tree and in the counters. scenarios/run2-busy-fork.yaml pins the same on the live kernel.

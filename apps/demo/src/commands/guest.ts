@@ -1,4 +1,4 @@
-// Guest kernels (issue 18): `mmsim kernels install|list`, and the `--kernel 6.1|6.12|...` side of
+// Guest kernels: `mmsim kernels install|list`, and the `--kernel 6.1|6.12|...` side of
 // `mmsim kernel` and `mmsim verify`: scenarios run by the static oracle inside Debian's kernel
 // booted under QEMU, one boot per batch.
 

@@ -1,6 +1,6 @@
 // mmsim record [files...]: the live kernel's answer for scenario files, recorded next to them
 // (scenarios/expected/NAME.json) so that `verify --recorded` and the scenario tests compare the
-// simulator with Linux on machines without root or KSM (issue 14).
+// simulator with Linux on machines without root or KSM.
 
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';

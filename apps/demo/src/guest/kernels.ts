@@ -1,4 +1,4 @@
-// The kernels mmsim boots under QEMU (issue 18): Debian's own cloud images, fetched with apt into a
+// The kernels mmsim boots under QEMU: Debian's own cloud images, fetched with apt into a
 // cache directory, never installed into the host's /boot. Node-only.
 //
 // Cache layout (MMSIM_KERNELS_DIR, default /var/cache/mmsim/kernels):
