@@ -26,14 +26,16 @@ const K_IDS = 2;
 const K_BYTES = 3;
 const K_DIGEST = 4;
 
-/** Cache bits of a content or a private slot (Contents.cflags, Contents.slotFlags). */
+/** Cache bits of a content or a private slot (Contents.cflags, Contents.slotFlags). A content's
+ * first word is known from its creation (C_FIRST_WORD is a private slot's bit only). */
 const C_CSUM = 1;
 const C_ZERO_VALID = 2;
 const C_ZERO = 4;
 const C_FIRST_WORD = 8;
 /** A content found by lookup (patterns, interned pages, digests); frozen pages are not. */
 const C_INDEXED = 16;
-const C_CACHES = C_CSUM | C_ZERO_VALID | C_ZERO | C_FIRST_WORD;
+/** What a frozen page keeps of its slot's cached values (its first word is kept apart). */
+const C_CACHES = C_CSUM | C_ZERO_VALID | C_ZERO;
 
 /**
  * Slot = arena << ARENA_SHIFT | page index in the arena. Arena k is a fixed-size WebAssembly
@@ -129,6 +131,8 @@ export class Contents {
   private b: Uint32Array = new Uint32Array(INITIAL_CONTENTS);
   private refs: Int32Array = new Int32Array(INITIAL_CONTENTS);
   private checksum: Uint32Array = new Uint32Array(INITIAL_CONTENTS);
+  /** The first 32-bit word (little-endian) of every content but a digest: memcmp of differing
+   * pages is mostly decided by it without reading either page. */
   private firstWord: Uint32Array = new Uint32Array(INITIAL_CONTENTS);
   /** Digests (K_DIGEST only; allocated with the first): 4 words per content, and the rank. */
   private digest: Uint32Array | null = null;
@@ -136,8 +140,9 @@ export class Contents {
   /** Ids handed out (one past the highest), free ids (a list through `a`), live contents. */
   private nextId = 1;
   private freeId = 0;
-  /** Contents alive (ZERO_CONTENT not counted). */
+  /** Contents alive (ZERO_CONTENT not counted), digests among them. */
   nrContents = 0;
+  private nrDigests = 0;
   /** The lookup index: open addressing over content ids (0 = empty), linear probing. */
   private index: Int32Array = new Int32Array(INITIAL_INDEX);
   private nrIndexed = 0;
@@ -311,6 +316,7 @@ export class Contents {
   private release(id: number, withSlot: boolean): void {
     if ((this.cflags[id] & C_INDEXED) !== 0) this.unindex(id);
     if (withSlot && this.kind[id] === K_BYTES) this.freeSlot(this.a[id]);
+    if (this.kind[id] === K_DIGEST) this.nrDigests--;
     this.kind[id] = K_FREE;
     this.a[id] = this.freeId;
     this.freeId = id;
@@ -333,6 +339,7 @@ export class Contents {
     }
     const id = this.newId(K_BYTE);
     this.a[id] = v;
+    this.firstWord[id] = Math.imul(v, BYTE_TO_WORD) >>> 0;
     this.insert(id);
     return id;
   }
@@ -348,6 +355,7 @@ export class Contents {
     const id = this.newId(K_IDS);
     this.a[id] = seed;
     this.b[id] = c;
+    this.firstWord[id] = idsWord(seed, c, 0);
     this.insert(id);
     return id;
   }
@@ -381,7 +389,7 @@ export class Contents {
     this.a[id] = s;
     this.checksum[id] = csum;
     this.firstWord[id] = sc.words[0];
-    this.cflags[id] = C_CSUM | C_FIRST_WORD | C_ZERO_VALID;
+    this.cflags[id] = C_CSUM | C_ZERO_VALID;
     this.insert(id);
     return id;
   }
@@ -406,6 +414,7 @@ export class Contents {
       if (this.kind[id] === K_DIGEST && this.digestEquals(id, digest)) return id;
     }
     const id = this.newId(K_DIGEST);
+    this.nrDigests++;
     for (let w = 0; w < DIGEST_WORDS; w++) d[id * DIGEST_WORDS + w] = wordAt(digest, w * 4);
     (this.rank as Float64Array)[id] = rank;
     this.checksum[id] = checksum >>> 0;
@@ -438,9 +447,9 @@ export class Contents {
     const id = this.newId(K_BYTES);
     const si = this.slotIndex(s);
     this.a[id] = s;
+    this.firstWord[id] = this.slotFirstWordOf(s);
     this.cflags[id] = this.slotFlags[si] & C_CACHES;
     this.checksum[id] = this.slotChecksum[si];
-    this.firstWord[id] = this.slotFirstWord[si];
     return id;
   }
 
@@ -456,20 +465,13 @@ export class Contents {
     if (k === K_DIGEST) BUG(`content ${id} is a digest: it has no bytes to write`);
     if (k === K_BYTES && this.refs[id] === 1) {
       const s = this.a[id];
-      const si = this.slotIndex(s);
-      this.slotFlags[si] = this.cflags[id] & C_CACHES;
-      this.slotChecksum[si] = this.checksum[id];
-      this.slotFirstWord[si] = this.firstWord[id];
+      this.slotWritten(s); // the caller writes it next
       this.refs[id] = 0;
       this.release(id, false); // the slot is the caller's now
       return s;
     }
     const s = this.allocSlot();
     this.copyOut(id, this.slotBytes(s), this.slotByteOffset(s));
-    const si = this.slotIndex(s);
-    this.slotFlags[si] = this.cflags[id] & C_CACHES;
-    this.slotChecksum[si] = this.checksum[id];
-    this.slotFirstWord[si] = this.firstWord[id];
     this.put(id);
     return s;
   }
@@ -583,25 +585,6 @@ export class Contents {
     return z;
   }
 
-  private contentFirstWord(id: number): number {
-    if (id === ZERO_CONTENT) return 0;
-    if ((this.cflags[id] & C_FIRST_WORD) !== 0) return this.firstWord[id];
-    let w: number;
-    switch (this.kind[id]) {
-      case K_BYTES:
-        w = this.arenaWords[this.a[id] >>> ARENA_SHIFT][(this.a[id] & ARENA_MASK) * WORDS_PER_PAGE];
-        break;
-      case K_BYTE:
-        w = Math.imul(this.a[id], BYTE_TO_WORD) >>> 0;
-        break;
-      default:
-        w = idsWord(this.a[id], this.b[id], 0);
-    }
-    this.firstWord[id] = w;
-    this.cflags[id] |= C_FIRST_WORD;
-    return w;
-  }
-
   private slotFirstWordOf(s: number): number {
     const si = this.slotIndex(s);
     if ((this.slotFlags[si] & C_FIRST_WORD) !== 0) return this.slotFirstWord[si];
@@ -617,11 +600,13 @@ export class Contents {
    */
   compare(x: number, y: number): number {
     if (x === y) return 0; // the same content (or the same private slot)
-    const dx = x > 0 && this.kind[x] === K_DIGEST;
-    const dy = y > 0 && this.kind[y] === K_DIGEST;
-    if (dx || dy) return this.compareDigests(x, y, dx, dy);
-    const fx = x < 0 ? this.slotFirstWordOf(~x) : this.contentFirstWord(x);
-    const fy = y < 0 ? this.slotFirstWordOf(~y) : this.contentFirstWord(y);
+    if (this.nrDigests !== 0) {
+      const dx = x > 0 && this.kind[x] === K_DIGEST;
+      const dy = y > 0 && this.kind[y] === K_DIGEST;
+      if (dx || dy) return this.compareDigests(x, y, dx, dy);
+    }
+    const fx = x > 0 ? this.firstWord[x] : x === ZERO_CONTENT ? 0 : this.slotFirstWordOf(~x);
+    const fy = y > 0 ? this.firstWord[y] : y === ZERO_CONTENT ? 0 : this.slotFirstWordOf(~y);
     if (fx !== fy) return byte_diff(fx, fy);
     if (x === ZERO_CONTENT && y > 0 && this.isZero(y)) return 0;
     if (y === ZERO_CONTENT && x > 0 && this.isZero(x)) return 0;
