@@ -4,14 +4,14 @@ import type { Machine } from '@mmsim/mmu';
 
 /**
  * Bytes per frame of the struct-page arrays, measured from what PhysMem actually allocated: every
- * typed array on it as long as the frame capacity. `freeSlots` (the content-slot free list) is
- * content-storage bookkeeping whose length can coincide with the capacity, so it is left out.
+ * typed array on it as long as the frame capacity. The contents frames refer to (m.phys.contents)
+ * are per content, not per frame, and are not counted here.
  */
 export function measuredStructPageBytes(m: Machine): number {
   const frames = m.phys.flags.length;
   let bytes = 0;
-  for (const [name, v] of Object.entries(m.phys)) {
-    if (name === 'freeSlots' || !ArrayBuffer.isView(v) || v instanceof DataView) continue;
+  for (const v of Object.values(m.phys)) {
+    if (!ArrayBuffer.isView(v) || v instanceof DataView) continue;
     const per = (v as Uint8Array).BYTES_PER_ELEMENT;
     if (v.byteLength / per === frames) bytes += per;
   }
