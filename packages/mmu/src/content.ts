@@ -489,7 +489,7 @@ export class Contents {
   }
 
   /** Write content `id`'s 4 KiB into dst[off..]. */
-  copyOut(id: number, dst: Uint8Array, off: number): void {
+  private copyOut(id: number, dst: Uint8Array, off: number): void {
     if (id === ZERO_CONTENT) {
       dst.fill(0, off, off + PAGE_SIZE);
       return;
