@@ -2,7 +2,7 @@
 # The kernel's own KSM selftests of each era, built statically from Debian's kernel sources and
 # run in the guest kernels (docs/guest-kernels.md, "The kernel's own selftests in the guests").
 # Root; needs `pnpm mmsim kernels install` first. Writes one transcript per kernel and program to
-# scenarios/expected/selftests/, which apps/demo/test/guest-selftests.test.ts checks offline
+# scenarios/selftests/, which apps/demo/test/guest-selftests.test.ts checks offline
 # against the simulator.
 #
 #   sudo scripts/guest-selftests.sh            # fetch, build, run, record
@@ -18,7 +18,7 @@ repo=$PWD
 cache=${MMSIM_KERNELS_DIR:-/var/cache/mmsim/kernels}
 st=$cache/selftests
 bin=$st/bin
-out=$repo/scenarios/expected/selftests
+out=$repo/scenarios/selftests
 mode=${1:-run}
 
 [ "$(id -u)" = 0 ] || { echo "guest-selftests: needs root (apt-get, QEMU)" >&2; exit 2; }

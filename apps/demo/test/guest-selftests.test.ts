@@ -1,5 +1,5 @@
 // The kernel's own KSM selftests, run in the guest kernels by scripts/guest-selftests.sh (transcripts
-// in scenarios/expected/selftests/<kernel>-<program>.txt), against the simulator as that kernel:
+// in scenarios/selftests/<kernel>-<program>.txt), against the simulator as that kernel:
 // offline. Each selftest case that a scenario mirrors must agree with it: the case passed on the
 // kernel exactly when the simulator, with that kernel's profile, runs the scenario with every
 // expect step holding (an expect on a field that kernel does not have, such as 6.1's
@@ -92,7 +92,7 @@ function simulatorPasses(kernel: string, scenario: string): boolean {
   return ok;
 }
 
-const dir = join(root, 'scenarios', 'expected', 'selftests');
+const dir = join(root, 'scenarios', 'selftests');
 
 describe('ksm_tests of 6.1 on Linux 6.1.192, beside the simulator as 6.1', () => {
   const file = join(dir, '6.1-ksm_tests.txt');
