@@ -25,6 +25,8 @@ export interface Job {
 
 export const PACKAGE_DIR: string = dirname(dirname(fileURLToPath(import.meta.url)));
 const CHILD = join(PACKAGE_DIR, 'src', 'child.ts');
+/** A child's exit code when the host guard refused its variant (HostMemoryError.exitCode). */
+const HOST_GUARD_EXIT = 2;
 
 export interface SpawnOptions {
   /** Write a V8 CPU profile of every timed region into this directory. */
@@ -68,6 +70,11 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
         child.on('exit', (c, signal) => resolve(signal !== null ? -1 : c));
       });
       const processSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code === HOST_GUARD_EXIT) {
+        throw new Error(
+          `benchmark ${job.bench.name}, variant ${job.variant}: refused by the host guard (the line above)`,
+        );
+      }
       if (code !== 0) {
         throw new Error(
           `benchmark ${job.bench.name}, variant ${job.variant}, repetition ${job.rep}: child exited with ${code}`,
@@ -91,7 +98,7 @@ export interface RunOptions {
   /** Skip the live kernel: drop kernel-only variants and tell the others (BenchContext.simOnly). */
   simOnly?: boolean;
   reps: number;
-  /** Only these variant ids (all when empty or absent). */
+  /** Only these variant ids (when empty or absent: all but the on-request ones). */
   only?: string[];
   executor: Executor;
   /** Progress lines (to stderr in the CLI). */
@@ -115,6 +122,9 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
       );
     }
     variants = variants.filter((v) => opts.only?.includes(v));
+  } else {
+    const onRequest = new Set(declared.filter((v) => v.onRequest === true).map((v) => v.id));
+    variants = variants.filter((v) => !onRequest.has(v));
   }
   if (simOnly) {
     const kernelOnly = new Set(declared.filter((v) => v.kernelOnly === true).map((v) => v.id));

@@ -144,6 +144,32 @@ describe('harness on a fake benchmark', () => {
     expect(seen).toEqual(['a:false', 'k:false', 'a:true']);
   });
 
+  it('on-request variants run only when named with --variant', async () => {
+    const seen: string[] = [];
+    const bench: Benchmark = {
+      ...fake,
+      variants: () => [{ id: 'a' }, { id: 'big', onRequest: true }],
+      run(ctx) {
+        seen.push(ctx.variant);
+        return fake.run(ctx);
+      },
+    };
+    const routine = await runBenchmark(bench, FAKE_URL, {
+      quick: false,
+      reps: 1,
+      executor: inProcessExecutor,
+    });
+    expect(routine.variants).toEqual(['a']);
+    const asked = await runBenchmark(bench, FAKE_URL, {
+      quick: false,
+      reps: 1,
+      only: ['big'],
+      executor: inProcessExecutor,
+    });
+    expect(asked.variants).toEqual(['big']);
+    expect(seen).toEqual(['a', 'big']);
+  });
+
   it('writes valid JSON, Markdown and SVG reports', async () => {
     const r = await runBenchmark(fake, FAKE_URL, { quick: false, reps: 2, executor: inProcessExecutor });
     const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
