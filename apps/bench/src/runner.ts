@@ -36,6 +36,14 @@ export interface SpawnOptions {
   noInline?: boolean;
 }
 
+/** A variant the host guard refused in its child (the child printed the line saying why). */
+export class VariantRefusedError extends Error {
+  override readonly name = 'VariantRefusedError';
+  constructor(bench: string, variant: string) {
+    super(`benchmark ${bench}, variant ${variant}: refused by the host guard (the line above)`);
+  }
+}
+
 /**
  * The real executor: `node --conditions=@mmsim/source --import tsx --expose-gc src/child.ts`,
  * started from the package directory so `tsx` and workspace packages resolve to source. The
@@ -70,11 +78,7 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
         child.on('exit', (c, signal) => resolve(signal !== null ? -1 : c));
       });
       const processSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code === HOST_GUARD_EXIT) {
-        throw new Error(
-          `benchmark ${job.bench.name}, variant ${job.variant}: refused by the host guard (the line above)`,
-        );
-      }
+      if (code === HOST_GUARD_EXIT) throw new VariantRefusedError(job.bench.name, job.variant);
       if (code !== 0) {
         throw new Error(
           `benchmark ${job.bench.name}, variant ${job.variant}, repetition ${job.rep}: child exited with ${code}`,
@@ -131,20 +135,25 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
     variants = variants.filter((v) => !kernelOnly.has(v));
   }
   const raw: RawRun[] = [];
+  // A variant the host guard refuses is dropped (said on the log), the others still run.
+  const refused = new Set<string>();
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const variant of variants) {
+      if (refused.has(variant)) continue;
       opts.log?.(`${bench.name}: ${variant} rep ${rep}/${opts.reps}`);
       const loadAvg1 = Math.round(loadavg()[0] * 100) / 100;
-      const { result, processSeconds } = await opts.executor({
-        bench,
-        module,
-        variant,
-        rep,
-        quick: opts.quick,
-        simOnly,
-      });
-      raw.push({ variant, rep, processSeconds, loadAvg1, result });
+      let run: Awaited<ReturnType<Executor>>;
+      try {
+        run = await opts.executor({ bench, module, variant, rep, quick: opts.quick, simOnly });
+      } catch (e) {
+        if (!(e instanceof VariantRefusedError)) throw e;
+        opts.log?.(`${e.message}: skipped`);
+        refused.add(variant);
+        continue;
+      }
+      raw.push({ variant, rep, processSeconds: run.processSeconds, loadAvg1, result: run.result });
     }
   }
-  return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants });
+  const ran = variants.filter((v) => !refused.has(v));
+  return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants: ran });
 }
