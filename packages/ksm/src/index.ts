@@ -25,7 +25,13 @@ export {
   SIZEOF_RMAP_ITEM,
   vma_ksm_compatible,
 } from './ksm.ts';
-export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
+export {
+  type KsmItemHandles,
+  type KsmItemNodes,
+  KsmRmapItems,
+  type KsmRmapItemView,
+  KsmUnstableNode,
+} from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,

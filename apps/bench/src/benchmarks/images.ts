@@ -147,39 +147,44 @@ function convergeKey(ksm: Ksm): string {
   return KSM_CONVERGE_COUNTERS.map((k) => c[k]).join(',');
 }
 
-/** Bytes of every typed array and JS array among `obj`'s own fields (one level down into plain
- * objects such as KsmItemRefs): what a struct-of-arrays cache holds, at its capacity. */
-function arrayBytes(obj: object): number {
+/** Bytes of every typed array among `obj`'s own fields and those of its object fields (the
+ * handle arrays of KsmItemHandles): a struct-of-arrays cache at its capacity (room reserved but
+ * never written costs no host memory). */
+function typedArrayBytes(obj: object, depth = 1): number {
   let bytes = 0;
   for (const v of Object.values(obj)) {
     if (ArrayBuffer.isView(v)) bytes += v.byteLength;
-    else if (Array.isArray(v)) bytes += v.length * JS_SLOT_BYTES;
-    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) !== Object.prototype)
-      for (const w of Object.values(v)) if (Array.isArray(w)) bytes += w.length * JS_SLOT_BYTES;
+    else if (depth > 0 && v !== null && typeof v === 'object' && !Array.isArray(v))
+      bytes += typedArrayBytes(v, depth - 1);
   }
   return bytes;
 }
-/** A JS array element (a tagged pointer; V8 without pointer compression, as Node ships). */
-const JS_SLOT_BYTES = 8;
 
-/** Host memory by structure, in bytes: what is measured from the simulator's arrays, and the JS
- * heap that holds everything kept as objects (VMAs, mm_structs, stable nodes, unstable-tree rb
- * nodes, mm_slots). */
-export function memoryBudget(m: Machine, ksm: Ksm): { name: string; bytes: number }[] {
+/** Host memory by structure, in bytes (what the simulator's arrays hold, measured), and the
+ * counts of what lives as JS objects in the heap (VMAs, mm_structs, stable nodes, unstable-tree
+ * rb nodes, mm_slots). */
+export function memoryBudget(m: Machine, ksm: Ksm): { name: string; unit: string; value: number }[] {
   const phys = m.phys;
   let tables = 0;
-  const used = phys.flags.length;
-  for (let pfn = 1; pfn < used; pfn++) if ((phys.flags[pfn] & PG_table) !== 0) tables++;
-  const contents = phys.contentBytes;
-  const mem = process.memoryUsage();
+  const frames = phys.flags.length;
+  for (let pfn = 1; pfn < frames; pfn++) if ((phys.flags[pfn] & PG_table) !== 0) tables++;
+  const ri = ksm.rmap_item_cache;
+  const k = ksm.counters();
   return [
-    { name: 'struct page arrays (capacity)', bytes: measuredStructPageBytes(m) * phys.flags.length },
-    { name: 'page tables (PTE and upper tables, 4 KiB each)', bytes: tables * PAGE_SIZE },
-    { name: 'page contents (content storage minus tables)', bytes: contents - tables * PAGE_SIZE },
-    { name: 'rmap_items (arrays, capacity)', bytes: arrayBytes(ksm.rmap_item_cache) },
+    { name: 'struct page arrays (capacity)', unit: 'bytes', value: measuredStructPageBytes(m) * frames },
+    { name: 'page tables (PTE and upper tables, 4 KiB each)', unit: 'bytes', value: tables * PAGE_SIZE },
     {
-      name: 'JS heap used (VMAs, mms, stable and unstable nodes, rmap_item object arrays)',
-      bytes: mem.heapUsed,
+      name: 'page contents (content storage minus tables)',
+      unit: 'bytes',
+      value: phys.contentBytes - tables * PAGE_SIZE,
+    },
+    { name: 'rmap_items (typed arrays, capacity)', unit: 'bytes', value: typedArrayBytes(ri) },
+    { name: 'JS heap used', unit: 'bytes', value: process.memoryUsage().heapUsed },
+    { name: 'unstable-tree rb nodes (JS objects)', unit: 'nodes', value: ri.node.size },
+    {
+      name: 'stable nodes (JS objects: KSM pages, chain heads)',
+      unit: 'nodes',
+      value: k.pages_shared + k.stable_node_chains,
     },
   ];
 }
@@ -296,12 +301,16 @@ function run(ctx: BenchContext): RunResult {
   for (const k of Object.keys(want))
     metrics.push({ name: k, unit: 'pages', value: got[k as keyof KsmCounters], label: label('converge') });
   for (const b of memoryBudget(m, ksm)) {
+    if (b.unit !== 'bytes') {
+      metrics.push({ ...b, label: label('converge') });
+      continue;
+    }
     metrics.push(
-      { name: `${b.name}`, unit: 'MiB', value: b.bytes / MiB, label: label('converge') },
+      { name: b.name, unit: 'MiB', value: b.value / MiB, label: label('converge') },
       {
         name: `${b.name}, per simulated page`,
         unit: 'bytes',
-        value: b.bytes / pages,
+        value: b.value / pages,
         label: label('converge'),
       },
     );
