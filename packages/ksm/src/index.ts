@@ -31,6 +31,8 @@ export {
   KsmRmapItems,
   type KsmRmapItemView,
   KsmUnstableNode,
+  RMAP_ITEM_HOST_BYTES,
+  UNSTABLE_NODE_HOST_BYTES,
 } from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {

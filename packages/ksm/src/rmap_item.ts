@@ -38,6 +38,13 @@ export interface KsmRmapItemView {
 }
 
 const INITIAL_CAPACITY = 1024;
+/** Host bytes per rmap_item in KsmRmapItems' typed arrays: rmap_list 4, address 8, aflags 2,
+ * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, and the mm, anon_vma
+ * and node handles 4 each (the kernel's ksm_rmap_item is 64 bytes). */
+export const RMAP_ITEM_HOST_BYTES = 45;
+/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (96 bytes on Node 20,
+ * x86-64, measured: seven fields and the boxed address) and its slot in KsmItemNodes (8). */
+export const UNSTABLE_NODE_HOST_BYTES = 104;
 /** The handle of no object: item fields that hold a handle read 0 for NULL. */
 const NO_HANDLE = 0;
 

@@ -1,7 +1,14 @@
 import { KernelBug } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import { describe, expect, it } from 'vitest';
-import { checkKsmInvariants, KsmRmapItems, stableNodes, unstableItems } from '../src/index.ts';
+import {
+  checkKsmInvariants,
+  KsmRmapItems,
+  RMAP_ITEM_HOST_BYTES,
+  stableNodes,
+  unstableItems,
+} from '../src/index.ts';
+import { KsmItemHandles, KsmItemNodes } from '../src/rmap_item.ts';
 import { checkAll, knob, mergeableRegion, world } from './helpers.ts';
 
 describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
@@ -31,6 +38,17 @@ describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
     expect(ri.anon_vma.get(id)).toBe(null);
     expect(ri.node.get(id)).toBe(null);
     expect(ri.alloc(mm, 0)).toBe(5001);
+  });
+
+  it('holds RMAP_ITEM_HOST_BYTES per item of capacity, all in typed arrays', () => {
+    const ri = new KsmRmapItems();
+    ri.reserve(9999);
+    let bytes = 0;
+    for (const v of Object.values(ri)) {
+      if (ArrayBuffer.isView(v)) bytes += v.byteLength;
+      else if (v instanceof KsmItemHandles || v instanceof KsmItemNodes) bytes += v.handle.byteLength;
+    }
+    expect(bytes).toBe(10000 * RMAP_ITEM_HOST_BYTES);
   });
 });
 

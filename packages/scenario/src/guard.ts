@@ -4,6 +4,7 @@
 // crashing V8. Browser-safe: the host's numbers come from the caller (`hostMemory()` on Node).
 
 import { PAGE_SIZE } from '@mmsim/core';
+import { RMAP_ITEM_HOST_BYTES, UNSTABLE_NODE_HOST_BYTES } from '@mmsim/ksm';
 import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import type { ScenarioPlan } from './validate.ts';
 
@@ -26,6 +27,8 @@ const PTRS_PER_TABLE = 512;
 /** PhysMem grows its struct-page arrays by doubling; while one grows, the old and the new arrays
  * are both alive: 1.5 times the new capacity. */
 const GROW_PEAK = 1.5;
+/** KSM's host memory per mergeable page at most: its rmap_item and an unstable-tree rb node. */
+export const KSM_HOST_BYTES_PER_PAGE = RMAP_ITEM_HOST_BYTES + UNSTABLE_NODE_HOST_BYTES;
 /** Bytes of JS heap per sharing label (a number in a JS array). */
 const LABEL_HEAP_BYTES = 8;
 const MIB = 2 ** 20;
@@ -52,6 +55,9 @@ export interface HostEstimate {
   metadataBytes: number;
   /** Page contents (PAGE_SIZE per populated page or page table). */
   contentBytes: number;
+  /** KSM metadata (KSM_HOST_BYTES_PER_PAGE per populated page, when some step makes memory
+   * mergeable). */
+  ksmBytes: number;
   /** JS heap: the reports' sharing labels. */
   heapBytes: number;
 }
@@ -79,7 +85,8 @@ export function checkReportLabels(plan: ScenarioPlan, reports: number): void {
  * the simulator refuses what the kernel side refuses, and a scenario that overcommits a small
  * machine by more than the host holds ends before it starts rather than after gigabytes. The
  * struct page arrays hold STRUCT_PAGE_BYTES per frame of their (doubling) capacity, at most the
- * machine's frames.
+ * machine's frames. Where some step makes memory mergeable, KSM may keep an rmap_item and an
+ * unstable-tree node for every populated page.
  */
 export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMiB: number): HostEstimate {
   const machineFrames = Math.floor((memoryMiB * MIB) / PAGE_SIZE);
@@ -91,6 +98,7 @@ export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMi
     frames,
     metadataBytes: Math.ceil(capacity * STRUCT_PAGE_BYTES * GROW_PEAK),
     contentBytes: wanted * PAGE_SIZE,
+    ksmBytes: plan.mergeable ? plan.populatedPages * KSM_HOST_BYTES_PER_PAGE : 0,
     heapBytes: plan.mappedPages * reports * LABEL_HEAP_BYTES,
   };
 }
@@ -127,13 +135,17 @@ export function checkHostFits(
     );
   checkReportLabels(plan, reports);
   const e = estimateHostMemory(plan, reports, memoryMiB);
+  const ksm =
+    e.ksmBytes > 0
+      ? ` + ${Math.ceil(e.ksmBytes / MIB)} MiB of KSM metadata (${KSM_HOST_BYTES_PER_PAGE} B/page)`
+      : '';
   checkHostBudget(
     'the scenario',
-    e.metadataBytes + e.contentBytes,
+    e.metadataBytes + e.contentBytes + e.ksmBytes,
     host,
     `${plan.populatedPages} pages populated, ${e.frames} frames on a ${memoryMiB} MiB machine: ` +
       `${Math.ceil(e.metadataBytes / MIB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
-      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${PAGE_SIZE} B/page)`,
+      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${PAGE_SIZE} B/page)${ksm}`,
   );
   if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MIB * HOST_SHARE)
     throw new HostMemoryError(

@@ -20,6 +20,7 @@ export {
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
+  KSM_HOST_BYTES_PER_PAGE,
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
 } from './guard.ts';

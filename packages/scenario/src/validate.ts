@@ -51,6 +51,9 @@ export interface ScenarioPlan {
   populatedPages: number;
   /** Pages mapped by all processes together (inherited regions counted per process). */
   mappedPages: number;
+  /** Some step makes memory mergeable (MADV_MERGEABLE, PR_SET_MEMORY_MERGE): KSM may then hold
+   * metadata for every populated page. */
+  mergeable: boolean;
 }
 
 interface Interval {
@@ -75,6 +78,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   const stepRegion: number[] = [];
   let cursor = REGION_BASE;
   let mappedPages = 0;
+  let mergeable = false;
   const steps = scenario.steps;
 
   const fail = (i: number, field: string, expected: string, found: string): never => {
@@ -197,6 +201,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         stepRegion[i] = r.index;
         const iv = checkRange(i, step, r);
         if (step.op === 'madvise' && step.advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
+        if (step.op === 'madvise' && step.advice === 'MADV_MERGEABLE') mergeable = true;
         break;
       }
       case 'write': {
@@ -211,6 +216,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
       }
       case 'prctl':
         liveProc(i, 'proc', step.proc);
+        mergeable = true;
         break;
       case 'fork': {
         const parent = liveProc(i, 'proc', step.proc);
@@ -250,7 +256,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   for (const p of procs.values()) {
     for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
   }
-  return { procs: planProcs, regions, stepRegion, populatedPages, mappedPages };
+  return { procs: planProcs, regions, stepRegion, populatedPages, mappedPages, mergeable };
 }
 
 function listOf(names: string[]): string {

@@ -10,6 +10,7 @@ import {
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
+  KSM_HOST_BYTES_PER_PAGE,
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
   MAX_YAML_CHARS,
@@ -64,7 +65,30 @@ describe('estimateHostMemory', () => {
     expect(e.frames).toBe(1004);
     expect(e.metadataBytes).toBe(1024 * STRUCT_PAGE_BYTES * 1.5);
     expect(e.contentBytes).toBe(1004 * PAGE_SIZE);
+    expect(e.ksmBytes).toBe(0);
     expect(e.heapBytes).toBe(2 * 1000 * 8);
+  });
+
+  it('counts KSM metadata for every populated page once some step makes memory mergeable', () => {
+    const merged = (advice: string) =>
+      scenario([
+        { op: 'spawn', proc: 'a' },
+        { op: 'mmap', proc: 'a', region: 'r', pages: 1000 },
+        { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'unique', seed: 1 } },
+        { op: 'madvise', proc: 'a', region: 'r', advice },
+      ]).plan;
+    expect(KSM_HOST_BYTES_PER_PAGE).toBe(45 + 104);
+    expect(estimateHostMemory(merged('MADV_MERGEABLE'), 0, 4096).ksmBytes).toBe(
+      1000 * KSM_HOST_BYTES_PER_PAGE,
+    );
+    expect(estimateHostMemory(merged('MADV_DONTNEED'), 0, 4096).ksmBytes).toBe(0);
+    const prctl = scenario([
+      { op: 'spawn', proc: 'a' },
+      { op: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', value: 1 },
+      { op: 'mmap', proc: 'a', region: 'r', pages: 10 },
+      { op: 'touch', proc: 'a', region: 'r' },
+    ]).plan;
+    expect(estimateHostMemory(prctl, 0, 4096).ksmBytes).toBe(10 * KSM_HOST_BYTES_PER_PAGE);
   });
 
   it('caps struct pages at the machine, never the contents (the oracle refuses the same bound)', () => {
