@@ -3,7 +3,7 @@
 // numbers at 256 GiB and the simulator's (and the kernel's) at 64 MiB.
 
 import { join } from 'node:path';
-import type { Ksm } from '@mmsim/ksm';
+import { type Ksm, RMAP_ITEM_HOST_BYTES } from '@mmsim/ksm';
 import { runOnSimulator, type SimulatorContext } from '@mmsim/scenario';
 import { hostMemory, loadRecordingFor, loadScenario } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
@@ -15,9 +15,6 @@ import {
   memoryBudget,
 } from '../src/benchmarks/images.ts';
 
-/** Bytes per rmap_item in KsmRmapItems' typed arrays: rmap_list 4, address 8, aflags 2,
- * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, mm 4, anon_vma 4, node 4. */
-const RMAP_ITEM_BYTES = 45;
 const root = join(import.meta.dirname, '..', '..', '..');
 const SMALL_FILE = join(root, 'scenarios', 'scale-images.yaml');
 /** scenarios/scale-images.yaml: 4 guests of 4096 pages, 256 image contents, max_page_sharing 16. */
@@ -84,8 +81,8 @@ describe('the images workload', () => {
     const budget = Object.fromEntries(memoryBudget(sim!.machine, ksm).map((b) => [b.name, b.value]));
     // 4 x 4096 pages: 4 x 8 PTE tables + 4 x (PMD + PUD) + the PGD of 4 mms at least.
     expect(budget['page tables (PTE and upper tables, 4 KiB each)']).toBeGreaterThanOrEqual(4 * 11 * 4096);
-    // 45 bytes per item, reserved for the 16384 items of the first full scan.
-    expect(budget['rmap_items (typed arrays, capacity)']).toBe((4 * 4096 + 1) * RMAP_ITEM_BYTES);
+    // RMAP_ITEM_HOST_BYTES per item, reserved for the 16384 items of the first full scan.
+    expect(budget['rmap_items (typed arrays, capacity)']).toBe((4 * 4096 + 1) * RMAP_ITEM_HOST_BYTES);
     // Only the unique pages stay in the unstable tree; 256 contents x 4 dups + 256 chain heads.
     expect(budget['unstable-tree rb nodes (JS objects)']).toBeGreaterThanOrEqual(4 * 512);
     expect(budget['stable nodes (JS objects: KSM pages, chain heads)']).toBe(1024 + 256);
