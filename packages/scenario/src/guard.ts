@@ -27,6 +27,10 @@ const PTRS_PER_TABLE = 512;
 /** PhysMem grows its struct-page arrays by doubling; while one grows, the old and the new arrays
  * are both alive: 1.5 times the new capacity. */
 const GROW_PEAK = 1.5;
+/** Host bytes of content a page populated without a `write` step can hold (filled with a pattern,
+ * touched, MADV_POPULATE_WRITE'd): PAGE_SIZE while every frame holds its bytes. A page a `write`
+ * step writes holds PAGE_SIZE whatever frames refer to. */
+export const FILLED_PAGE_HOST_BYTES = PAGE_SIZE;
 /** KSM's host memory per mergeable page at most: its rmap_item and an unstable-tree rb node. */
 export const KSM_HOST_BYTES_PER_PAGE = RMAP_ITEM_HOST_BYTES + UNSTABLE_NODE_HOST_BYTES;
 /** Bytes of JS heap per sharing label (a number in a JS array). */
@@ -53,7 +57,8 @@ export interface HostEstimate {
   frames: number;
   /** struct page arrays (STRUCT_PAGE_BYTES per frame of capacity). */
   metadataBytes: number;
-  /** Page contents (PAGE_SIZE per populated page or page table). */
+  /** Page contents (PAGE_SIZE per written page or page table, FILLED_PAGE_HOST_BYTES per other
+   * populated page). */
   contentBytes: number;
   /** KSM metadata (KSM_HOST_BYTES_PER_PAGE per populated page, when some step makes memory
    * mergeable). */
@@ -97,7 +102,9 @@ export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMi
   return {
     frames,
     metadataBytes: Math.ceil(capacity * STRUCT_PAGE_BYTES * GROW_PEAK),
-    contentBytes: wanted * PAGE_SIZE,
+    contentBytes:
+      (plan.writtenPages + tables) * PAGE_SIZE +
+      (plan.populatedPages - plan.writtenPages) * FILLED_PAGE_HOST_BYTES,
     ksmBytes: plan.mergeable ? plan.populatedPages * KSM_HOST_BYTES_PER_PAGE : 0,
     heapBytes: plan.mappedPages * reports * LABEL_HEAP_BYTES,
   };
@@ -145,7 +152,7 @@ export function checkHostFits(
     host,
     `${plan.populatedPages} pages populated, ${e.frames} frames on a ${memoryMiB} MiB machine: ` +
       `${Math.ceil(e.metadataBytes / MIB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
-      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${PAGE_SIZE} B/page)${ksm}`,
+      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${FILLED_PAGE_HOST_BYTES} B/page)${ksm}`,
   );
   if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MIB * HOST_SHARE)
     throw new HostMemoryError(

@@ -15,6 +15,7 @@ export {
   checkReportLabels,
   DEFAULT_MEMORY_MIB,
   estimateHostMemory,
+  FILLED_PAGE_HOST_BYTES,
   HOST_MARGIN_MIB,
   type HostEstimate,
   type HostMemory,

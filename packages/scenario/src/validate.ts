@@ -3,7 +3,7 @@
 // scenario can populate at most.
 import { ScenarioError } from './errors.ts';
 import type { Scenario, Step } from './schema.ts';
-import { resolveRange } from './schema.ts';
+import { MAX_REGION_PAGES, resolveRange } from './schema.ts';
 
 const PAGE = 4096;
 const PMD = 2 * 1024 * 1024;
@@ -49,6 +49,9 @@ export interface ScenarioPlan {
   /** Upper bound of the pages the scenario populates: every filled, written or touched page, per
    * process (a forked child counts what it inherits again), whole 2 MiB blocks in THP regions. */
   populatedPages: number;
+  /** The part of populatedPages `write` steps write a byte into, per process: a page that holds
+   * bytes of its own, where a page filled with a pattern can be a reference to its content. */
+  writtenPages: number;
   /** Pages mapped by all processes together (inherited regions counted per process). */
   mappedPages: number;
   /** Some step makes memory mergeable (MADV_MERGEABLE, PR_SET_MEMORY_MERGE): KSM may then hold
@@ -68,6 +71,8 @@ interface ProcState {
   regions: Map<string, number>;
   /** Region index -> populated intervals. */
   populated: Map<number, Interval[]>;
+  /** Pages this process writes with `write` steps (region index * MAX_REGION_PAGES + page). */
+  written: Set<number>;
 }
 
 /** Runs the cross-checks and lays out the scenario; throws ScenarioError on the first problem. */
@@ -100,7 +105,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
     }
     const plan: ProcPlan = { index: planProcs.length, name, parent, step: i };
     planProcs.push(plan);
-    const st: ProcState = { plan, live: true, regions: new Map(), populated: new Map() };
+    const st: ProcState = { plan, live: true, regions: new Map(), populated: new Map(), written: new Set() };
     procs.set(name, st);
     return st;
   };
@@ -212,6 +217,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
           fail(i, 'page', `a page index < ${r.pages} (pages of region "${r.name}")`, String(step.page));
         }
         populate(p, r, { from: step.page, end: step.page + 1 });
+        p.written.add(r.index * MAX_REGION_PAGES + step.page);
         break;
       }
       case 'prctl':
@@ -253,10 +259,12 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   }
 
   let populatedPages = 0;
+  let writtenPages = 0;
   for (const p of procs.values()) {
     for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
+    writtenPages += p.written.size;
   }
-  return { procs: planProcs, regions, stepRegion, populatedPages, mappedPages, mergeable };
+  return { procs: planProcs, regions, stepRegion, populatedPages, writtenPages, mappedPages, mergeable };
 }
 
 function listOf(names: string[]): string {

@@ -7,6 +7,7 @@ import {
   checkHostFits,
   DEFAULT_MEMORY_MIB,
   estimateHostMemory,
+  FILLED_PAGE_HOST_BYTES,
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
@@ -89,6 +90,24 @@ describe('estimateHostMemory', () => {
       { op: 'touch', proc: 'a', region: 'r' },
     ]).plan;
     expect(estimateHostMemory(prctl, 0, 4096).ksmBytes).toBe(10 * KSM_HOST_BYTES_PER_PAGE);
+  });
+
+  it('charges written pages PAGE_SIZE and other populated pages FILLED_PAGE_HOST_BYTES', () => {
+    const plan = scenario([
+      { op: 'spawn', proc: 'a' },
+      { op: 'mmap', proc: 'a', region: 'r', pages: 1000 },
+      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 4, seed: 1 } },
+      { op: 'write', proc: 'a', region: 'r', page: 3, value: 1 },
+      { op: 'write', proc: 'a', region: 'r', page: 3, offset: 9, value: 2 },
+      { op: 'fork', proc: 'a', child: 'b' },
+      { op: 'write', proc: 'b', region: 'r', page: 3, value: 3 },
+    ]).plan;
+    // One page written by each process; the child's other pages are the parent's until written.
+    expect(plan.writtenPages).toBe(2);
+    expect(plan.populatedPages).toBe(2000);
+    expect(estimateHostMemory(plan, 0, 4096).contentBytes).toBe(
+      (2 + 8) * PAGE_SIZE + (2000 - 2) * FILLED_PAGE_HOST_BYTES,
+    );
   });
 
   it('caps struct pages at the machine, never the contents (the oracle refuses the same bound)', () => {
