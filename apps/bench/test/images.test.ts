@@ -71,6 +71,7 @@ describe('the images workload', () => {
     let sim: SimulatorContext | undefined;
     runOnSimulator(imagesScenario(SMALL), {
       host: hostMemory(),
+      contentEstimate: 'simulator',
       afterStep: (c) => {
         sim = c;
       },

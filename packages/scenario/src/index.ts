@@ -11,12 +11,13 @@ export {
   SELFTEST_PATTERNS,
 } from './fill.ts';
 export {
+  CONTENT_HOST_BYTES,
+  type ContentEstimate,
   checkHostBudget,
   checkHostFits,
   checkReportLabels,
   DEFAULT_MEMORY_MIB,
   estimateHostMemory,
-  FILLED_PAGE_HOST_BYTES,
   HOST_MARGIN_MIB,
   type HostEstimate,
   type HostMemory,

@@ -37,7 +37,7 @@ import {
 import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';
 import { fillContent } from './fill.ts';
-import { checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
+import { type ContentEstimate, checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
 import type { LoadedScenario } from './parse.ts';
 import {
   type Failure,
@@ -77,6 +77,8 @@ export interface SimulatorOptions {
   memoryMiB?: number;
   /** Stop after the step with this index has run (default: run every step). */
   stopAfter?: number;
+  /** How the host guard counts page contents (default 'kernel': as the oracle, 4 KiB a page). */
+  contentEstimate?: ContentEstimate;
 }
 
 /** The simulated world a scenario runs in. */
@@ -117,7 +119,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     );
   const swapMiB = scenario.machine?.swap_mib ?? opts.host.swapMiB;
   const nrReports = scenario.steps.filter((s) => s.op === 'report').length;
-  checkHostFits(plan, nrReports, memoryMiB, opts.host);
+  checkHostFits(plan, nrReports, memoryMiB, opts.host, opts.contentEstimate);
   const kernel =
     opts.kernel ?? (scenario.kernel === undefined ? DEFAULT_KERNEL_PROFILE : kernelProfile(scenario.kernel));
   const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4, kernel });

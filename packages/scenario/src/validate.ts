@@ -2,7 +2,7 @@
 // exist (in creation order, with their parents), where each region lives, and how much memory the
 // scenario can populate at most.
 import { ScenarioError } from './errors.ts';
-import type { Scenario, Step } from './schema.ts';
+import type { FillPattern, Scenario, Step } from './schema.ts';
 import { MAX_REGION_PAGES, resolveRange } from './schema.ts';
 
 const PAGE = 4096;
@@ -52,6 +52,9 @@ export interface ScenarioPlan {
   /** The part of populatedPages `write` steps write a byte into, per process: a page that holds
    * bytes of its own, where a page filled with a pattern can be a reference to its content. */
   writtenPages: number;
+  /** Distinct page contents the `fill` steps can create at most (per step: none for `zero`, one
+   * for `byte`, the ids for `ids`, every page for `unique`). */
+  fillContents: number;
   /** Pages mapped by all processes together (inherited regions counted per process). */
   mappedPages: number;
   /** Some step makes memory mergeable (MADV_MERGEABLE, PR_SET_MEMORY_MERGE): KSM may then hold
@@ -84,6 +87,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   let cursor = REGION_BASE;
   let mappedPages = 0;
   let mergeable = false;
+  let fillContents = 0;
   const steps = scenario.steps;
 
   const fail = (i: number, field: string, expected: string, found: string): never => {
@@ -195,7 +199,9 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         const p = liveProc(i, 'proc', step.proc);
         const r = regionOf(i, p, step.region);
         stepRegion[i] = r.index;
-        populate(p, r, checkRange(i, step, r));
+        const iv = checkRange(i, step, r);
+        populate(p, r, iv);
+        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
         break;
       }
       case 'madvise':
@@ -264,7 +270,30 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
     for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
     writtenPages += p.written.size;
   }
-  return { procs: planProcs, regions, stepRegion, populatedPages, writtenPages, mappedPages, mergeable };
+  return {
+    procs: planProcs,
+    regions,
+    stepRegion,
+    populatedPages,
+    writtenPages,
+    fillContents,
+    mappedPages,
+    mergeable,
+  };
+}
+
+/** Distinct contents a fill of `pages` pages with `pattern` creates at most. */
+function patternContents(pattern: FillPattern, pages: number): number {
+  switch (pattern.kind) {
+    case 'zero':
+      return 0;
+    case 'byte':
+      return 1;
+    case 'ids':
+      return Math.min(pages, pattern.count);
+    case 'unique':
+      return pages;
+  }
 }
 
 function listOf(names: string[]): string {

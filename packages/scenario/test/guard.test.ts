@@ -4,10 +4,10 @@ import { PAGE_SIZE } from '@mmsim/core';
 import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import {
+  CONTENT_HOST_BYTES,
   checkHostFits,
   DEFAULT_MEMORY_MIB,
   estimateHostMemory,
-  FILLED_PAGE_HOST_BYTES,
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
@@ -92,11 +92,13 @@ describe('estimateHostMemory', () => {
     expect(estimateHostMemory(prctl, 0, 4096).ksmBytes).toBe(10 * KSM_HOST_BYTES_PER_PAGE);
   });
 
-  it('charges written pages PAGE_SIZE and other populated pages FILLED_PAGE_HOST_BYTES', () => {
+  it("'simulator' contents: written pages and tables PAGE_SIZE, each fill content CONTENT_HOST_BYTES", () => {
     const plan = scenario([
       { op: 'spawn', proc: 'a' },
       { op: 'mmap', proc: 'a', region: 'r', pages: 1000 },
-      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 4, seed: 1 } },
+      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 4, seed: 1 }, count: 600 },
+      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'unique', seed: 1 }, from: 600, count: 300 },
+      { op: 'touch', proc: 'a', region: 'r', from: 900 },
       { op: 'write', proc: 'a', region: 'r', page: 3, value: 1 },
       { op: 'write', proc: 'a', region: 'r', page: 3, offset: 9, value: 2 },
       { op: 'fork', proc: 'a', child: 'b' },
@@ -105,9 +107,13 @@ describe('estimateHostMemory', () => {
     // One page written by each process; the child's other pages are the parent's until written.
     expect(plan.writtenPages).toBe(2);
     expect(plan.populatedPages).toBe(2000);
-    expect(estimateHostMemory(plan, 0, 4096).contentBytes).toBe(
-      (2 + 8) * PAGE_SIZE + (2000 - 2) * FILLED_PAGE_HOST_BYTES,
+    // 4 ids + 300 unique pages; the touched pages are the zero content.
+    expect(plan.fillContents).toBe(304);
+    expect(estimateHostMemory(plan, 0, 4096, 'simulator').contentBytes).toBe(
+      (2 + 8) * PAGE_SIZE + 304 * CONTENT_HOST_BYTES,
     );
+    // 'kernel' (the default): every populated page and table holds PAGE_SIZE, as the oracle counts.
+    expect(estimateHostMemory(plan, 0, 4096).contentBytes).toBe((2000 + 8) * PAGE_SIZE);
   });
 
   it('caps struct pages at the machine, never the contents (the oracle refuses the same bound)', () => {
