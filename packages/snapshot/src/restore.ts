@@ -1,0 +1,206 @@
+// A snapshot's processes rebuilt in a simulated machine: the same VMAs (addresses, protections,
+// VM_MERGEABLE, VM_HUGEPAGE/NOHUGEPAGE, merge-any), the zero-page mappings, the anonymous pages
+// with their contents, and the PMD-mapped THPs, built through the ordinary syscall and fault paths
+// so that every invariant holds and every later operation works.
+
+import { closeSync, openSync, readSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
+import { errnoName, PAGE_SIZE } from '@mmsim/core';
+import { Ksm, ksmSysfsHas, ksmSysfsWrite, PR_SET_MEMORY_MERGE } from '@mmsim/ksm';
+import { Process } from '@mmsim/mm';
+import {
+  MADV_HUGEPAGE,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_UNMERGEABLE,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Machine,
+  PROT_READ,
+  PROT_WRITE,
+} from '@mmsim/mmu';
+import type { SimulatorContext } from '@mmsim/scenario';
+import { SnapshotError } from './capture.ts';
+import { CHUNK_PAGES, type ContentChunks, PAGE, type Snapshot, type SnapshotVma } from './format.ts';
+
+const MIB = 1 << 20;
+/** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
+const MEMORY_SLACK = 1.25;
+const MEMORY_BASE_MIB = 64;
+/** Knobs a snapshot carries that the simulated ksmd takes (run stays 0: scans are driven). */
+const RESTORED_KNOBS = [
+  'max_page_sharing',
+  'merge_across_nodes',
+  'use_zero_pages',
+  'smart_scan',
+  'stable_node_chains_prune_millisecs',
+  'pages_to_scan',
+  'sleep_millisecs',
+];
+
+export interface RestoreOptions {
+  /** Knob values overriding the snapshot's (`--knob name=value`). */
+  knobs?: Record<string, string>;
+}
+
+/** What restore built: the scenario runner's context, plus each process's VMA ranges (by pid). */
+export interface Restored extends SimulatorContext {
+  snapshot: Snapshot;
+  /** pages of the snapshot left out of the simulated machine, by reason */
+  skipped: { pageCache: number; swapped: number; unread: number; special: number };
+}
+
+/** Decompressed chunks kept (64 MiB): pages refer back to early contents all the time. */
+const CHUNK_CACHE = 64;
+
+/** Decompresses content chunks on demand, keeping the most recently used ones. */
+class ChunkReader {
+  private readonly chunks: ContentChunks;
+  private readonly fd: number;
+  private readonly cache = new Map<number, Uint8Array>();
+  constructor(chunks: ContentChunks) {
+    this.chunks = chunks;
+    this.fd = openSync(chunks.file, 'r');
+  }
+  page(content: number): Uint8Array {
+    const c = Math.floor(content / CHUNK_PAGES);
+    let bytes = this.cache.get(c);
+    if (bytes === undefined) {
+      const len = this.chunks.lengths[c];
+      const buf = Buffer.allocUnsafe(len);
+      readSync(this.fd, buf, 0, len, this.chunks.offsets[c]);
+      bytes = inflateRawSync(buf);
+      if (this.cache.size >= CHUNK_CACHE) this.cache.delete(this.cache.keys().next().value as number);
+    } else this.cache.delete(c);
+    this.cache.set(c, bytes);
+    const off = (content % CHUNK_PAGES) * PAGE_SIZE;
+    return bytes.subarray(off, off + PAGE_SIZE);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function has(v: SnapshotVma, flag: string): boolean {
+  return v.vmFlags.includes(flag);
+}
+
+/** Special mappings (PFN maps, I/O, vDSO) and [vsyscall]: capture read no pages there. */
+function special(v: SnapshotVma): boolean {
+  return v.end > 2 ** 56 || has(v, 'pf') || has(v, 'io') || has(v, 'mm');
+}
+
+/** Simulated RAM for a snapshot: its anonymous pages, with room to spare. */
+export function restoreMemoryMiB(snap: Snapshot): number {
+  let pages = 0;
+  for (let i = 0; i < snap.meta.pages; i++) if ((snap.pageFlags[i] & PAGE.ANON) !== 0) pages++;
+  return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MIB) + MEMORY_BASE_MIB;
+}
+
+/**
+ * Builds the snapshot's processes (named by pid, in snapshot order: the order ksmd's mm list has
+ * them) in a new simulated machine with the snapshot's KSM knobs. Needs the contents' bytes
+ * (--with-contents); throws SnapshotError otherwise. Not restored (counted in `skipped`): page-cache
+ * pages (the simulator has no page cache; KSM never merges them), swapped-out pages, pages whose
+ * contents were unreadable; KSM pages come back as ordinary anonymous pages, and anonymous pages
+ * shared between processes as one copy per process.
+ */
+export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptions = {}): Restored {
+  if (snap.bytes === null)
+    throw new SnapshotError(
+      `${file}: a digest-only snapshot cannot be restored by this mmsim yet (it needs the simulator's content references); take it with --with-contents`,
+    );
+  const m = new Machine({
+    memoryMiB: restoreMemoryMiB(snap),
+    swapMiB: 0,
+    thp: { enabled: 'never', use_zero_page: snap.meta.thp.use_zero_page === '1' },
+  });
+  const ksm = new Ksm(m);
+  const knobs = { ...snap.meta.ksm, ...opts.knobs };
+  for (const [k, v] of Object.entries(knobs)) {
+    const fromUser = opts.knobs?.[k] !== undefined;
+    if (!fromUser && !RESTORED_KNOBS.includes(k)) continue;
+    if (!ksmSysfsHas(m.kernel.ksm, k)) {
+      if (fromUser) throw new SnapshotError(`--knob ${k}: no such KSM knob`);
+      continue;
+    }
+    const err = ksmSysfsWrite(ksm, k, v);
+    if (err !== 0) throw new SnapshotError(`knob ${k}=${v}: ${errnoName(err)}`);
+  }
+  const ctx: Restored = {
+    machine: m,
+    ksm,
+    procs: new Map(),
+    regions: new Map(),
+    snapshot: snap,
+    skipped: { pageCache: 0, swapped: 0, unread: 0, special: 0 },
+  };
+  const reader = new ChunkReader(snap.bytes);
+  const thpEnabled = (snap.meta.thp.enabled === 'always' || snap.meta.thp.enabled === 'madvise'
+    ? snap.meta.thp.enabled
+    : 'never') as 'always' | 'madvise' | 'never';
+  try {
+    for (const sp of snap.meta.processes) {
+      const name = String(sp.pid);
+      const p = new Process(m, name);
+      ctx.procs.set(name, p);
+      const regions = new Map<string, { addr: number; pages: number }>();
+      ctx.regions.set(name, regions);
+      if (sp.mergeAny) p.prctl(PR_SET_MEMORY_MERGE, 1);
+      const live = sp.vmas.filter((v) => !special(v));
+      for (const v of sp.vmas) if (special(v)) ctx.skipped.special += (v.end - v.start) / PAGE_SIZE;
+      for (const v of live) {
+        const len = v.end - v.start;
+        p.mmap(v.start, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | (v.shared ? MAP_SHARED : MAP_PRIVATE));
+        if (has(v, 'hg')) p.madvise(v.start, len, MADV_HUGEPAGE);
+        if (has(v, 'nh')) p.madvise(v.start, len, MADV_NOHUGEPAGE);
+        const mergeable = has(v, 'mg');
+        if (mergeable && !sp.mergeAny) p.madvise(v.start, len, MADV_MERGEABLE);
+        if (!mergeable && sp.mergeAny && !v.shared) p.madvise(v.start, len, MADV_UNMERGEABLE);
+        regions.set(`${v.start.toString(16)}`, { addr: v.start, pages: len / PAGE_SIZE });
+      }
+      // PMD-mapped THPs first, with THP on (a huge fault at the head, then the other subpages),
+      // then everything else with THP off, so that no small page becomes part of a THP.
+      m.thp.enabled = 'always';
+      for (const v of live) restorePages(ctx, p, v, reader, true);
+      m.thp.enabled = 'never';
+      for (const v of live) restorePages(ctx, p, v, reader, false);
+      for (const v of live) if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
+    }
+  } finally {
+    m.thp.enabled = thpEnabled;
+    reader.close();
+  }
+  return ctx;
+}
+
+function restorePages(ctx: Restored, p: Process, v: SnapshotVma, reader: ChunkReader, thp: boolean): void {
+  const snap = ctx.snapshot;
+  const n = (v.end - v.start) / PAGE_SIZE;
+  for (let k = 0; k < n; k++) {
+    const i = v.firstPage + k;
+    const f = snap.pageFlags[i];
+    if ((f & PAGE.IN_PMD) !== 0 !== thp) continue;
+    const addr = v.start + k * PAGE_SIZE;
+    if ((f & PAGE.PRESENT) === 0) {
+      if (!thp && (f & PAGE.SWAPPED) !== 0) ctx.skipped.swapped++;
+      continue;
+    }
+    if ((f & PAGE.ZERO) !== 0) {
+      // the zero page (or with a PMD: the huge zero page): a read fault maps it
+      if (!thp || (f & PAGE.PMD_MAPPED) !== 0) p.touch(addr);
+      continue;
+    }
+    if ((f & PAGE.ANON) === 0) {
+      ctx.skipped.pageCache++;
+      continue;
+    }
+    if ((f & PAGE.UNREAD) !== 0 || snap.pageContent[i] === 0) {
+      ctx.skipped.unread++;
+      continue;
+    }
+    p.writePage(addr, reader.page(snap.pageContent[i] - 1));
+  }
+}
