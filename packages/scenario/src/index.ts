@@ -106,6 +106,7 @@ export {
   type WriteStep,
 } from './schema.ts';
 export {
+  type CollectOptions,
   collectReport,
   MIN_MEMORY_MIB,
   runOnSimulator,

@@ -472,11 +472,21 @@ function kernelProcReport(
   return r;
 }
 
+/** How collectReport() reads the processes: smaps summed over the scenario's regions (as the
+ * oracle does) or over every VMA, and with or without the per-page sharing labels. */
+export interface CollectOptions {
+  /** 'regions' (default): the VMAs inside the process's regions; 'all': every VMA. */
+  smaps?: 'regions' | 'all';
+  /** The sharing labels of every region (default true). */
+  sharing?: boolean;
+}
+
 /** One report: counters, ksm_stat + smaps per live process, and the sharing labels. */
 export function collectReport(
   ctx: SimulatorContext,
   label: string,
   start: { full_scans: number; pages_scanned: number; pages_skipped: number },
+  opts: CollectOptions = {},
 ): ReportEntry {
   const { ksm, machine } = ctx;
   const pm = machine.phys;
@@ -494,14 +504,23 @@ export function collectReport(
     // What the oracle reads: /proc/<pid>/ksm_stat, smaps summed over the regions, pagemap.
     const vmas = smaps(p.mm);
     const sum = { Rss: 0, Anonymous: 0, KSM: 0 };
-    for (const [rname, reg] of ctx.regions.get(name) ?? []) {
-      const end = reg.addr + reg.pages * PAGE_SIZE;
+    if (opts.smaps === 'all') {
       for (const e of vmas) {
+        sum.Rss += e.fields.Rss;
+        sum.Anonymous += e.fields.Anonymous;
+        sum.KSM += e.fields.KSM;
+      }
+    }
+    for (const [rname, reg] of ctx.regions.get(name) ?? []) {
+      if (opts.smaps === 'all' && opts.sharing === false) break;
+      const end = reg.addr + reg.pages * PAGE_SIZE;
+      for (const e of opts.smaps === 'all' ? [] : vmas) {
         if (e.vma.vm_start < reg.addr || e.vma.vm_end > end) continue;
         sum.Rss += e.fields.Rss;
         sum.Anonymous += e.fields.Anonymous;
         sum.KSM += e.fields.KSM;
       }
+      if (opts.sharing === false) continue;
       const entries = pagemap_read(p.mm, reg.addr, end);
       const labels: number[] = new Array(reg.pages);
       for (let i = 0; i < reg.pages; i++) {

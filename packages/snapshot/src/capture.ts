@@ -296,7 +296,9 @@ function readKnobs(dir: string): Record<string, string> {
     'run',
   ]) {
     try {
-      out[name] = readFileSync(`${dir}/${name}`, 'latin1').trim();
+      const v = readFileSync(`${dir}/${name}`, 'latin1').trim();
+      // a choice knob (advisor_mode) shows its value in brackets among the others
+      out[name] = /\[(\S+)\]/.exec(v)?.[1] ?? v;
     } catch {
       // a knob this kernel lacks
     }

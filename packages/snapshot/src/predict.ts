@@ -9,8 +9,8 @@ import type { Restored } from './restore.ts';
  * oracle's exact scans, native/oracle.c ksm_scans()). */
 const SCAN_BATCH = 1_000_000_000;
 
-/** Runs `n` more exact full scans and returns the report after them (without the per-page
- * sharing labels). The scenario runner's start counters are kept in `start`. */
+/** Runs `n` more exact full scans and returns the report after them (smaps over every VMA, without
+ * the per-page sharing labels). The scenario runner's start counters are kept in `start`. */
 export function predictFullScans(
   ctx: Restored,
   n: number,
@@ -26,7 +26,5 @@ export function predictFullScans(
     ksm.pages_to_scan = saved;
     ksmSysfsWrite(ksm, 'run', '0');
   }
-  const entry = collectReport(ctx, label, start);
-  entry.sharing = {};
-  return entry;
+  return collectReport(ctx, label, start, { smaps: 'all', sharing: false });
 }

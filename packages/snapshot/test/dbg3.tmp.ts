@@ -1,0 +1,11 @@
+import { readSnapshot, restoreSnapshot, predictFullScans } from '@mmsim/snapshot';
+import { smaps } from '@mmsim/proc';
+const snap = readSnapshot('/tmp/snapbuild/c.snap');
+const ctx = restoreSnapshot(snap, 'x');
+const sp = snap.meta.processes[0];
+const p = ctx.procs.get(String(sp.pid))!;
+const before = new Map<number, string>();
+for (const e of smaps(p.mm)) before.set(e.vma.vm_start, `${e.fields.Anonymous}/${e.fields.Rss}`);
+predictFullScans(ctx, 1, { full_scans: 0, pages_scanned: 0, pages_skipped: 0 });
+for (const e of smaps(p.mm)) console.log(e.vma.vm_start.toString(16), before.get(e.vma.vm_start), `${e.fields.Anonymous}/${e.fields.Rss}`);
+console.log(ctx.regions.get(String(sp.pid)));
