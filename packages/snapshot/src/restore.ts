@@ -3,6 +3,7 @@
 // with their contents, and the PMD-mapped THPs, built through the ordinary syscall and fault paths
 // so that every invariant holds and every later operation works.
 
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { errnoName, PAGE_SIZE } from '@mmsim/core';
@@ -20,10 +21,11 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
+  ZERO_CONTENT,
 } from '@mmsim/mmu';
 import type { SimulatorContext } from '@mmsim/scenario';
 import { SnapshotError } from './capture.ts';
-import { CHUNK_PAGES, type ContentChunks, PAGE, type Snapshot, type SnapshotVma } from './format.ts';
+import { CHUNK_PAGES, type ContentChunks, DIGEST_BYTES, PAGE, type Snapshot, type SnapshotVma } from './format.ts';
 
 const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
@@ -48,12 +50,17 @@ export interface RestoreOptions {
 /** What restore built: the scenario runner's context, plus each process's VMA ranges (by pid). */
 export interface Restored extends SimulatorContext {
   snapshot: Snapshot;
+  /** The pages are digests without bytes: no byte may be written in this machine. */
+  digestOnly: boolean;
   /** pages of the snapshot left out of the simulated machine, by reason */
   skipped: { pageCache: number; swapped: number; unread: number; special: number };
 }
 
 /** Decompressed chunks kept (64 MiB): pages refer back to early contents all the time. */
 const CHUNK_CACHE = 64;
+
+/** The digest capture gives an all-zero page (format.ts: the first 16 bytes of its SHA-256). */
+const ZERO_PAGE_DIGEST = createHash('sha256').update(new Uint8Array(PAGE_SIZE)).digest().subarray(0, DIGEST_BYTES);
 
 /** Decompresses content chunks on demand, keeping the most recently used ones. */
 class ChunkReader {
@@ -83,6 +90,32 @@ class ChunkReader {
   }
 }
 
+/**
+ * A digest-only snapshot's contents as the simulator's digest contents (created on first use):
+ * pages refer to them, with the kernel's checksum and the memcmp rank; an all-zero page is the
+ * simulator's ZERO_CONTENT (a digest content is never all zero).
+ */
+class DigestContents {
+  private readonly ids: Int32Array;
+  private readonly snap: Snapshot;
+  private readonly m: Machine;
+  constructor(snap: Snapshot, m: Machine) {
+    this.snap = snap;
+    this.m = m;
+    this.ids = new Int32Array(snap.meta.contents).fill(-1);
+  }
+  id(content: number): number {
+    let id = this.ids[content];
+    if (id >= 0) return id;
+    const d = this.snap.digest.subarray(content * DIGEST_BYTES, (content + 1) * DIGEST_BYTES);
+    id = ZERO_PAGE_DIGEST.equals(d)
+      ? ZERO_CONTENT
+      : this.m.phys.contents.internDigest(d, this.snap.checksum[content], this.snap.rank[content]);
+    this.ids[content] = id;
+    return id;
+  }
+}
+
 function has(v: SnapshotVma, flag: string): boolean {
   return v.vmFlags.includes(flag);
 }
@@ -108,10 +141,6 @@ export function restoreMemoryMiB(snap: Snapshot): number {
  * shared between processes as one copy per process.
  */
 export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptions = {}): Restored {
-  if (snap.bytes === null)
-    throw new SnapshotError(
-      `${file}: a digest-only snapshot cannot be restored by this mmsim yet (it needs the simulator's content references); take it with --with-contents`,
-    );
   const m = new Machine({
     memoryMiB: restoreMemoryMiB(snap),
     swapMiB: 0,
@@ -135,9 +164,11 @@ export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptio
     procs: new Map(),
     regions: new Map(),
     snapshot: snap,
+    digestOnly: snap.bytes === null,
     skipped: { pageCache: 0, swapped: 0, unread: 0, special: 0 },
   };
-  const reader = new ChunkReader(snap.bytes);
+  const reader = snap.bytes !== null ? new ChunkReader(snap.bytes) : null;
+  const digests = snap.bytes === null ? new DigestContents(snap, m) : null;
   const thpEnabled = (snap.meta.thp.enabled === 'always' || snap.meta.thp.enabled === 'madvise'
     ? snap.meta.thp.enabled
     : 'never') as 'always' | 'madvise' | 'never';
@@ -164,19 +195,26 @@ export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptio
       // PMD-mapped THPs first, with THP on (a huge fault at the head, then the other subpages),
       // then everything else with THP off, so that no small page becomes part of a THP.
       m.thp.enabled = 'always';
-      for (const v of live) restorePages(ctx, p, v, reader, true);
+      for (const v of live) restorePages(ctx, p, v, reader, digests, true);
       m.thp.enabled = 'never';
-      for (const v of live) restorePages(ctx, p, v, reader, false);
+      for (const v of live) restorePages(ctx, p, v, reader, digests, false);
       for (const v of live) if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
     }
   } finally {
     m.thp.enabled = thpEnabled;
-    reader.close();
+    reader?.close();
   }
   return ctx;
 }
 
-function restorePages(ctx: Restored, p: Process, v: SnapshotVma, reader: ChunkReader, thp: boolean): void {
+function restorePages(
+  ctx: Restored,
+  p: Process,
+  v: SnapshotVma,
+  reader: ChunkReader | null,
+  digests: DigestContents | null,
+  thp: boolean,
+): void {
   const snap = ctx.snapshot;
   const n = (v.end - v.start) / PAGE_SIZE;
   for (let k = 0; k < n; k++) {
@@ -201,6 +239,7 @@ function restorePages(ctx: Restored, p: Process, v: SnapshotVma, reader: ChunkRe
       ctx.skipped.unread++;
       continue;
     }
-    p.writePage(addr, reader.page(snap.pageContent[i] - 1));
+    if (reader !== null) p.writePage(addr, reader.page(snap.pageContent[i] - 1));
+    else p.writeContent(addr, (digests as DigestContents).id(snap.pageContent[i] - 1));
   }
 }

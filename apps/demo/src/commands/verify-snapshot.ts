@@ -23,6 +23,7 @@ export interface VerifySnapshotOptions {
   fullScans?: string;
   copies?: string;
   settle?: string;
+  withContents?: boolean;
   json?: boolean;
 }
 
@@ -50,7 +51,7 @@ export async function verifySnapshotCommand(
     const session = await KsmSession.open();
     try {
       const pids = await launchCopies(session, command, copies, settle);
-      captureSnapshot(pids, file, { withContents: true, keepStopped: true });
+      captureSnapshot(pids, file, { withContents: o.withContents === true, keepStopped: true });
       const ctx = restoreSnapshot(readSnapshot(file), file);
       steps = await verifyAgainstLive(ctx, session, scans);
     } finally {

@@ -108,6 +108,7 @@ export function defineVerify(program: Command, r: Runner): void {
     .option('--full-scans <n>', 'with --snapshot: full scans, N or increasing counts N1,N2,... (each compared)')
     .option('--copies <n>', 'with --snapshot and a command after --: start N copies, snapshot them into the file')
     .option('--settle <seconds>', 'with --snapshot and a command: wait before the snapshot (default 2)')
+    .option('--with-contents', 'with --snapshot and a command: store the page bytes (default: digests only)')
     .addHelpText(
       'after',
       examples([
@@ -128,7 +129,7 @@ export function defineVerify(program: Command, r: Runner): void {
         ],
       ]),
     )
-    .action(async (files: string[], o: VerifyOptions & { kernel?: string; accel?: string; snapshot?: string; fullScans?: string; copies?: string; settle?: string }) => {
+    .action(async (files: string[], o: VerifyOptions & { kernel?: string; accel?: string; snapshot?: string; fullScans?: string; copies?: string; settle?: string; withContents?: boolean }) => {
       if (o.snapshot !== undefined) {
         r.code = await verifySnapshotCommand(r.io, o.snapshot, files, o);
         return;
