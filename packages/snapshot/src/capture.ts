@@ -3,7 +3,7 @@
 // each frame read once), then SIGCONT — always, also on errors and signals, unless the caller
 // keeps them stopped. fs/proc/task_mmu.c and fs/proc/page.c (6.18) define what is read.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { deflateRawSync } from 'node:zlib';
@@ -58,6 +58,8 @@ const STOP_TIMEOUT_MS = 5000;
 const SPECIAL_VMFLAGS = ['pf', 'io', 'mm'];
 /** User addresses end below this (x86-64, 5-level paging included); [vsyscall] lies above. */
 const USER_ADDR_LIMIT = 2 ** 56;
+/** The digest: the first DIGEST_BYTES of this hash of the page (docs/snapshot-format.md). */
+const DIGEST_HASH = 'sha256';
 /** Deflate effort for --with-contents: fast, since 4 GiB must stay practical. */
 const DEFLATE_LEVEL = 1;
 
@@ -173,7 +175,7 @@ class ContentTable {
   /** The content index of page bytes mem[off, off + PAGE_SIZE), added if new. */
   intern(mem: HashedMemory, off: number, proc: number, addr: number): number {
     const page = mem.bytes.subarray(off, off + PAGE_SIZE);
-    const digest = createHash('sha256').update(page).digest();
+    const digest = hash(DIGEST_HASH, page, 'buffer');
     const key = digest.toString('latin1', 0, DIGEST_BYTES);
     const found = this.byDigest.get(key);
     if (found !== undefined) return found;

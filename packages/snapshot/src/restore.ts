@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { errnoName, PAGE_SIZE } from '@mmsim/core';
+import { ENOENT, errnoName, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, ksmSysfsHas, ksmSysfsWrite, PR_SET_MEMORY_MERGE } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
@@ -156,6 +156,7 @@ export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptio
       continue;
     }
     const err = ksmSysfsWrite(ksm, k, v);
+    if (err === -ENOENT) throw new SnapshotError(`--knob ${k}: no such KSM knob`);
     if (err !== 0) throw new SnapshotError(`knob ${k}=${v}: ${errnoName(err)}`);
   }
   const ctx: Restored = {
