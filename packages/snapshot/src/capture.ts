@@ -393,7 +393,11 @@ export function captureSnapshot(pids: number[], file: string, opts: CaptureOptio
   try {
     stopAll(pids, stopped);
     const snap = capture(pids, opts.withContents === true);
-    writeSnapshot(file, snap.snapshot, snap.chunks);
+    try {
+      writeSnapshot(file, snap.snapshot, snap.chunks);
+    } catch (e) {
+      throw new SnapshotError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
     return { ...snap.stats, ms: Date.now() - t0 };
   } finally {
     if (opts.keepStopped !== true) resumeAll(stopped);
