@@ -13,6 +13,7 @@ import {
 } from '@mmsim/scenario';
 import { hostMemory, loadScenario } from '@mmsim/scenario/node';
 import { type Io, UsageError } from './io.ts';
+import { restoreStepFromFile } from '@mmsim/snapshot';
 
 /** The file name that means standard input (`mmsim run -`), and how errors then name it. */
 const STDIN_FILE = '-';
@@ -92,6 +93,7 @@ export function simulateTo(
     runOnSimulator(loaded, {
       ...opts,
       host: hostMemory(),
+      restore: restoreStepFromFile,
       afterStep: (c: SimulatorContext, i: number, step: Step) => {
         ctx = c;
         last = i;

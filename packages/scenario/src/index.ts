@@ -91,6 +91,7 @@ export {
   type ProcExpect,
   type Prot,
   type ReportStep,
+  type RestoreStep,
   resolveRange,
   type Scenario,
   SMAPS_FIELDS,

@@ -77,6 +77,10 @@ export interface SimulatorOptions {
   memoryMiB?: number;
   /** Stop after the step with this index has run (default: run every step). */
   stopAfter?: number;
+  /** Runs a `restore` step: builds the snapshot file's processes in `ctx` (Node-only, reading a
+   * file: @mmsim/snapshot's restoreInto(), which mmsim passes). The file is resolved against the
+   * scenario file's directory. Without it a restore step is refused. */
+  restore?: (ctx: SimulatorContext, file: string, names: string[] | undefined) => void;
 }
 
 /** The simulated world a scenario runs in. */
@@ -88,6 +92,9 @@ export interface SimulatorContext {
   regions: Map<string, Map<string, { addr: number; pages: number }>>;
   /** Reports hold khugepaged's counters (the scenario uses khugepaged). */
   khugepagedReport?: boolean;
+  /** Why no byte may be written any more (a digest-only snapshot was restored: its pages hold no
+   * bytes to compare a written page with); write and fill steps are refused with it. */
+  noWrites?: string;
 }
 
 function protBits(p: Prot | undefined): number {
@@ -172,6 +179,9 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     let stop = false;
     opts.beforeStep?.(ctx, i, step);
     try {
+      if (step.op === 'restore') restoreStep(ctx, loaded, i, step.snapshot, step.procs, opts);
+      else if ((step.op === 'write' || step.op === 'fill') && ctx.noWrites !== undefined)
+        throw new ScenarioError(loaded.file, `steps[${i}]`, 'no byte writes', `${step.op}: ${ctx.noWrites}`);
       stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start) === STOP;
     } catch (e) {
       if (e instanceof ErrnoError) errno = e.code;
@@ -195,6 +205,21 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     if (stop) break;
   }
   return { scenario: scenario.name, engine: 'simulator', reports, ok: failures.length === 0, failures };
+}
+
+/** A `restore` step through the Node side's hook (SimulatorOptions.restore). */
+function restoreStep(
+  ctx: SimulatorContext,
+  loaded: LoadedScenario,
+  index: number,
+  file: string,
+  names: string[] | undefined,
+  opts: SimulatorOptions,
+): void {
+  if (opts.restore === undefined)
+    throw new ScenarioError(loaded.file, `steps[${index}]`, 'a restore step run by mmsim (Node)', 'no snapshot reader here');
+  const dir = loaded.file.includes('/') ? loaded.file.slice(0, loaded.file.lastIndexOf('/') + 1) : '';
+  opts.restore(ctx, file.startsWith('/') ? file : `${dir}${file}`, names);
 }
 
 function proc(ctx: SimulatorContext, name: string): Process {
@@ -355,6 +380,8 @@ function runStep(
       ksmSysfsWrite(ksm, 'run', '0');
       return;
     }
+    case 'restore':
+      return; // done by restoreStep() before runStep()
     case 'report':
       reports.push(collectReport(ctx, step.label, start));
       return;

@@ -15,6 +15,14 @@ export {
   writeSnapshot,
 } from './format.ts';
 export { predictFullScans } from './predict.ts';
-export { type Restored, type RestoreOptions, restoreMemoryMiB, restoreSnapshot } from './restore.ts';
+export {
+  type Restored,
+  type RestoreOptions,
+  type RestoreSkipped,
+  restoreInto,
+  restoreMemoryMiB,
+  restoreSnapshot,
+  restoreStepFromFile,
+} from './restore.ts';
 export { KsmSession, type LiveScan } from './session.ts';
 export { compareLive, type VerifyStep, verifyAgainstLive } from './verify.ts';

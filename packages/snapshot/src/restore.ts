@@ -25,7 +25,7 @@ import {
 } from '@mmsim/mmu';
 import type { SimulatorContext } from '@mmsim/scenario';
 import { SnapshotError } from './capture.ts';
-import { CHUNK_PAGES, type ContentChunks, DIGEST_BYTES, PAGE, type Snapshot, type SnapshotVma } from './format.ts';
+import { CHUNK_PAGES, type ContentChunks, DIGEST_BYTES, PAGE, readSnapshot, type Snapshot, type SnapshotVma } from './format.ts';
 
 const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
@@ -53,7 +53,7 @@ export interface Restored extends SimulatorContext {
   /** The pages are digests without bytes: no byte may be written in this machine. */
   digestOnly: boolean;
   /** pages of the snapshot left out of the simulated machine, by reason */
-  skipped: { pageCache: number; swapped: number; unread: number; special: number };
+  skipped: RestoreSkipped;
 }
 
 /** Decompressed chunks kept (64 MiB): pages refer back to early contents all the time. */
@@ -132,19 +132,84 @@ export function restoreMemoryMiB(snap: Snapshot): number {
   return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MIB) + MEMORY_BASE_MIB;
 }
 
+/** What restoreInto() left out of the simulated machine (pages of the snapshot, by reason). */
+export interface RestoreSkipped {
+  pageCache: number;
+  swapped: number;
+  unread: number;
+  special: number;
+}
+
 /**
- * Builds the snapshot's processes (named by pid, in snapshot order: the order ksmd's mm list has
- * them) in a new simulated machine with the snapshot's KSM knobs. Needs the contents' bytes
- * (--with-contents); throws SnapshotError otherwise. Not restored (counted in `skipped`): page-cache
- * pages (the simulator has no page cache; KSM never merges them), swapped-out pages, pages whose
- * contents were unreadable; KSM pages come back as ordinary anonymous pages, and anonymous pages
- * shared between processes as one copy per process.
+ * Builds the snapshot's processes in an existing simulated machine (the `restore` scenario step),
+ * named `names` (default: each pid as a string) in snapshot order, which is the
+ * order ksmd's mm list has them. A --with-contents snapshot's pages get their bytes; a digest-only
+ * one's refer to digest contents, which hold no bytes: no byte may be written in that machine
+ * afterwards (`ctx.noWrites` says why). Not restored (counted in the result): page-cache pages
+ * (the simulator has no page cache; KSM never merges them), swapped-out pages, pages whose
+ * contents were unreadable, special mappings; KSM pages come back as ordinary anonymous pages, and
+ * anonymous pages shared between processes as one copy per process.
+ */
+export function restoreInto(ctx: SimulatorContext, snap: Snapshot, file: string, names?: string[]): RestoreSkipped {
+  const procs = snap.meta.processes;
+  if (names !== undefined && names.length !== procs.length)
+    throw new SnapshotError(`${file}: ${procs.length} processes, but ${names.length} names given`);
+  const m = ctx.machine;
+  const skipped: RestoreSkipped = { pageCache: 0, swapped: 0, unread: 0, special: 0 };
+  const reader = snap.bytes !== null ? new ChunkReader(snap.bytes) : null;
+  const digests = snap.bytes === null ? new DigestContents(snap, m) : null;
+  const thpWas = m.thp.enabled;
+  try {
+    for (const [k, sp] of procs.entries()) {
+      const name = names?.[k] ?? String(sp.pid);
+      if (ctx.procs.has(name)) throw new SnapshotError(`${file}: a process named ${name} exists already`);
+      const p = new Process(m, name);
+      ctx.procs.set(name, p);
+      const regions = new Map<string, { addr: number; pages: number }>();
+      ctx.regions.set(name, regions);
+      if (sp.mergeAny) p.prctl(PR_SET_MEMORY_MERGE, 1);
+      const live = sp.vmas.filter((v) => !special(v));
+      for (const v of sp.vmas) if (special(v)) skipped.special += (v.end - v.start) / PAGE_SIZE;
+      for (const v of live) {
+        const len = v.end - v.start;
+        p.mmap(v.start, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | (v.shared ? MAP_SHARED : MAP_PRIVATE));
+        if (has(v, 'hg')) p.madvise(v.start, len, MADV_HUGEPAGE);
+        if (has(v, 'nh')) p.madvise(v.start, len, MADV_NOHUGEPAGE);
+        const mergeable = has(v, 'mg');
+        if (mergeable && !sp.mergeAny) p.madvise(v.start, len, MADV_MERGEABLE);
+        if (!mergeable && sp.mergeAny && !v.shared) p.madvise(v.start, len, MADV_UNMERGEABLE);
+        regions.set(`${v.start.toString(16)}`, { addr: v.start, pages: len / PAGE_SIZE });
+      }
+      // PMD-mapped THPs first, with THP on (a huge fault at the head, then the other subpages),
+      // then everything else with THP off, so that no small page becomes part of a THP.
+      m.thp.enabled = 'always';
+      for (const v of live) restorePages(snap, skipped, p, v, reader, digests, true);
+      m.thp.enabled = 'never';
+      for (const v of live) restorePages(snap, skipped, p, v, reader, digests, false);
+      for (const v of live) if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
+    }
+  } finally {
+    m.thp.enabled = thpWas;
+    reader?.close();
+  }
+  if (snap.bytes === null)
+    ctx.noWrites = `${file} is a digest-only snapshot: its pages hold no bytes (take it with --with-contents to write)`;
+  return skipped;
+}
+
+/**
+ * A new simulated machine holding the snapshot's processes (restoreInto(), named by pid), with the
+ * snapshot machine's KSM knobs and THP setting, `opts.knobs` taking precedence.
  */
 export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptions = {}): Restored {
+  const enabled = snap.meta.thp.enabled;
   const m = new Machine({
     memoryMiB: restoreMemoryMiB(snap),
     swapMiB: 0,
-    thp: { enabled: 'never', use_zero_page: snap.meta.thp.use_zero_page === '1' },
+    thp: {
+      enabled: enabled === 'always' || enabled === 'madvise' ? enabled : 'never',
+      use_zero_page: snap.meta.thp.use_zero_page === '1',
+    },
   });
   const ksm = new Ksm(m);
   const knobs = { ...snap.meta.ksm, ...opts.knobs };
@@ -159,64 +224,25 @@ export function restoreSnapshot(snap: Snapshot, file: string, opts: RestoreOptio
     if (err === -ENOENT) throw new SnapshotError(`--knob ${k}: no such KSM knob`);
     if (err !== 0) throw new SnapshotError(`knob ${k}=${v}: ${errnoName(err)}`);
   }
-  const ctx: Restored = {
-    machine: m,
-    ksm,
-    procs: new Map(),
-    regions: new Map(),
-    snapshot: snap,
-    digestOnly: snap.bytes === null,
-    skipped: { pageCache: 0, swapped: 0, unread: 0, special: 0 },
-  };
-  const reader = snap.bytes !== null ? new ChunkReader(snap.bytes) : null;
-  const digests = snap.bytes === null ? new DigestContents(snap, m) : null;
-  const thpEnabled = (snap.meta.thp.enabled === 'always' || snap.meta.thp.enabled === 'madvise'
-    ? snap.meta.thp.enabled
-    : 'never') as 'always' | 'madvise' | 'never';
-  try {
-    for (const sp of snap.meta.processes) {
-      const name = String(sp.pid);
-      const p = new Process(m, name);
-      ctx.procs.set(name, p);
-      const regions = new Map<string, { addr: number; pages: number }>();
-      ctx.regions.set(name, regions);
-      if (sp.mergeAny) p.prctl(PR_SET_MEMORY_MERGE, 1);
-      const live = sp.vmas.filter((v) => !special(v));
-      for (const v of sp.vmas) if (special(v)) ctx.skipped.special += (v.end - v.start) / PAGE_SIZE;
-      for (const v of live) {
-        const len = v.end - v.start;
-        p.mmap(v.start, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | (v.shared ? MAP_SHARED : MAP_PRIVATE));
-        if (has(v, 'hg')) p.madvise(v.start, len, MADV_HUGEPAGE);
-        if (has(v, 'nh')) p.madvise(v.start, len, MADV_NOHUGEPAGE);
-        const mergeable = has(v, 'mg');
-        if (mergeable && !sp.mergeAny) p.madvise(v.start, len, MADV_MERGEABLE);
-        if (!mergeable && sp.mergeAny && !v.shared) p.madvise(v.start, len, MADV_UNMERGEABLE);
-        regions.set(`${v.start.toString(16)}`, { addr: v.start, pages: len / PAGE_SIZE });
-      }
-      // PMD-mapped THPs first, with THP on (a huge fault at the head, then the other subpages),
-      // then everything else with THP off, so that no small page becomes part of a THP.
-      m.thp.enabled = 'always';
-      for (const v of live) restorePages(ctx, p, v, reader, digests, true);
-      m.thp.enabled = 'never';
-      for (const v of live) restorePages(ctx, p, v, reader, digests, false);
-      for (const v of live) if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
-    }
-  } finally {
-    m.thp.enabled = thpEnabled;
-    reader?.close();
-  }
-  return ctx;
+  const ctx: SimulatorContext = { machine: m, ksm, procs: new Map(), regions: new Map() };
+  const skipped = restoreInto(ctx, snap, file);
+  return { ...ctx, snapshot: snap, digestOnly: snap.bytes === null, skipped };
+}
+
+/** SimulatorOptions.restore for the `restore` scenario step: reads the file and restores it. */
+export function restoreStepFromFile(ctx: SimulatorContext, file: string, names: string[] | undefined): void {
+  restoreInto(ctx, readSnapshot(file), file, names);
 }
 
 function restorePages(
-  ctx: Restored,
+  snap: Snapshot,
+  skipped: RestoreSkipped,
   p: Process,
   v: SnapshotVma,
   reader: ChunkReader | null,
   digests: DigestContents | null,
   thp: boolean,
 ): void {
-  const snap = ctx.snapshot;
   const n = (v.end - v.start) / PAGE_SIZE;
   for (let k = 0; k < n; k++) {
     const i = v.firstPage + k;
@@ -224,7 +250,7 @@ function restorePages(
     if ((f & PAGE.IN_PMD) !== 0 !== thp) continue;
     const addr = v.start + k * PAGE_SIZE;
     if ((f & PAGE.PRESENT) === 0) {
-      if (!thp && (f & PAGE.SWAPPED) !== 0) ctx.skipped.swapped++;
+      if (!thp && (f & PAGE.SWAPPED) !== 0) skipped.swapped++;
       continue;
     }
     if ((f & PAGE.ZERO) !== 0) {
@@ -233,11 +259,11 @@ function restorePages(
       continue;
     }
     if ((f & PAGE.ANON) === 0) {
-      ctx.skipped.pageCache++;
+      skipped.pageCache++;
       continue;
     }
     if ((f & PAGE.UNREAD) !== 0 || snap.pageContent[i] === 0) {
-      ctx.skipped.unread++;
+      skipped.unread++;
       continue;
     }
     if (reader !== null) p.writePage(addr, reader.page(snap.pageContent[i] - 1));
