@@ -12,8 +12,8 @@ import {
   type Step,
 } from '@mmsim/scenario';
 import { hostMemory, loadScenario } from '@mmsim/scenario/node';
-import { type Io, UsageError } from './io.ts';
 import { restoreStepFromFile } from '@mmsim/snapshot';
+import { type Io, UsageError } from './io.ts';
 
 /** The file name that means standard input (`mmsim run -`), and how errors then name it. */
 const STDIN_FILE = '-';

@@ -29,23 +29,28 @@ describe('mmsim snapshot: bad inputs', () => {
   it('flags: no pid nor command, bad pid list, --keep-stopped with a command', async () => {
     expect(usageError(await mmsim(['snapshot', '-o', tmp('a.snap')]))).toMatch(/--pid/);
     expect(usageError(await mmsim(['snapshot', '--pid', '12,x', '-o', tmp('a.snap')]))).toMatch(/PID\[,PID/);
-    expect(usageError(await mmsim(['snapshot', '--keep-stopped', '-o', tmp('a.snap'), '--', 'true']))).toMatch(
-      /--keep-stopped needs --pid/,
-    );
+    expect(
+      usageError(await mmsim(['snapshot', '--keep-stopped', '-o', tmp('a.snap'), '--', 'true'])),
+    ).toMatch(/--keep-stopped needs --pid/);
   });
 
-  it.skipIf(!isRoot)(`no such pid, a kernel thread, a zombie${isRoot ? '' : ' (skipped: not root)'}`, async () => {
-    expect(usageError(await mmsim(['snapshot', '--pid', String(2 ** 22 + 11), '-o', tmp('a.snap')]))).toMatch(
-      /no such process/,
-    );
-    expect(usageError(await mmsim(['snapshot', '--pid', '2', '-o', tmp('a.snap')]))).toMatch(/kernel thread/);
-    const z = spawn('true');
-    await new Promise((r) => z.once('exit', r));
-    // reaped by Node at once: gone, or still a zombie for an instant
-    expect(usageError(await mmsim(['snapshot', '--pid', String(z.pid), '-o', tmp('a.snap')]))).toMatch(
-      /no such process|zombie/,
-    );
-  });
+  it.skipIf(!isRoot)(
+    `no such pid, a kernel thread, a zombie${isRoot ? '' : ' (skipped: not root)'}`,
+    async () => {
+      expect(
+        usageError(await mmsim(['snapshot', '--pid', String(2 ** 22 + 11), '-o', tmp('a.snap')])),
+      ).toMatch(/no such process/);
+      expect(usageError(await mmsim(['snapshot', '--pid', '2', '-o', tmp('a.snap')]))).toMatch(
+        /kernel thread/,
+      );
+      const z = spawn('true');
+      await new Promise((r) => z.once('exit', r));
+      // reaped by Node at once: gone, or still a zombie for an instant
+      expect(usageError(await mmsim(['snapshot', '--pid', String(z.pid), '-o', tmp('a.snap')]))).toMatch(
+        /no such process|zombie/,
+      );
+    },
+  );
 
   it.skipIf(!isRoot)(
     `an unwritable output: one line, exit 2, the process resumed${isRoot ? '' : ' (skipped: not root)'}`,
@@ -94,7 +99,10 @@ describe.skipIf(!isRoot)(`mmsim snapshot + predict${isRoot ? '' : ' (skipped: no
       expect(r.code, r.err).toBe(0);
       const rep = JSON.parse(r.out);
       expect(rep.engine).toBe('simulator');
-      expect(rep.reports.map((e: { label: string }) => e.label)).toEqual(['after 1 full scans', 'after 2 full scans']);
+      expect(rep.reports.map((e: { label: string }) => e.label)).toEqual([
+        'after 1 full scans',
+        'after 2 full scans',
+      ]);
       const p = rep.reports[1].procs[String(child.pid)];
       expect(p.smaps.Anonymous).toBeGreaterThan(0);
       // not merge-enabled: ksmd has nothing to scan

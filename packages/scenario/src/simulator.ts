@@ -217,7 +217,12 @@ function restoreStep(
   opts: SimulatorOptions,
 ): void {
   if (opts.restore === undefined)
-    throw new ScenarioError(loaded.file, `steps[${index}]`, 'a restore step run by mmsim (Node)', 'no snapshot reader here');
+    throw new ScenarioError(
+      loaded.file,
+      `steps[${index}]`,
+      'a restore step run by mmsim (Node)',
+      'no snapshot reader here',
+    );
   const dir = loaded.file.includes('/') ? loaded.file.slice(0, loaded.file.lastIndexOf('/') + 1) : '';
   opts.restore(ctx, file.startsWith('/') ? file : `${dir}${file}`, names);
 }

@@ -101,7 +101,8 @@ function readProcText(pid: number, file: string): string {
     return readFileSync(`/proc/${pid}/${file}`, 'latin1');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') throw new SnapshotError(`pid ${pid} exited during the snapshot`);
+    if (code === 'ENOENT' || code === 'ESRCH')
+      throw new SnapshotError(`pid ${pid} exited during the snapshot`);
     throw new SnapshotError(`cannot read /proc/${pid}/${file}: ${code ?? String(e)}`);
   }
 }
@@ -161,7 +162,11 @@ class ContentTable {
 
   private grow(): void {
     const cap = this.checksums.length * 2;
-    const g = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T, per: number): T => {
+    const g = <T extends Uint8Array | Uint32Array | Float64Array>(
+      a: T,
+      make: (n: number) => T,
+      per: number,
+    ): T => {
       const b = make(cap * per);
       b.set(a as never);
       return b;
@@ -196,7 +201,9 @@ class ContentTable {
 
   flush(): void {
     if (this.chunk === null || this.chunkPages === 0) return;
-    this.chunks.push(deflateRawSync(this.chunk.subarray(0, this.chunkPages * PAGE_SIZE), { level: DEFLATE_LEVEL }));
+    this.chunks.push(
+      deflateRawSync(this.chunk.subarray(0, this.chunkPages * PAGE_SIZE), { level: DEFLATE_LEVEL }),
+    );
     this.chunkPages = 0;
   }
 }
@@ -229,7 +236,8 @@ function openOrExit(path: string, pid: number): number {
     return openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') throw new SnapshotError(`pid ${pid} exited during the snapshot`);
+    if (code === 'ENOENT' || code === 'ESRCH')
+      throw new SnapshotError(`pid ${pid} exited during the snapshot`);
     throw new SnapshotError(`cannot open ${path}: ${code ?? String(e)}`);
   }
 }
@@ -332,8 +340,10 @@ export function checkPids(pids: number[]): void {
     if (pid === process.pid) throw new SnapshotError(`pid ${pid} is this mmsim process`);
     const st = procState(pid);
     if (st === null) throw new SnapshotError(`no such process: ${pid}`);
-    if ((st.flags & PF_KTHREAD) !== 0) throw new SnapshotError(`pid ${pid} is a kernel thread (no user memory)`);
-    if (st.state === 'Z' || st.state === 'X') throw new SnapshotError(`pid ${pid} is a zombie (no memory left)`);
+    if ((st.flags & PF_KTHREAD) !== 0)
+      throw new SnapshotError(`pid ${pid} is a kernel thread (no user memory)`);
+    if (st.state === 'Z' || st.state === 'X')
+      throw new SnapshotError(`pid ${pid} is a zombie (no memory left)`);
   }
 }
 
@@ -358,7 +368,8 @@ function stopAll(pids: number[], stopped: number[]): void {
       if (st === null || st.state === 'Z' || st.state === 'X')
         throw new SnapshotError(`pid ${pid} exited during the snapshot`);
       if (st.state === 'T' || st.state === 't') break;
-      if (Date.now() - t0 > STOP_TIMEOUT_MS) throw new SnapshotError(`pid ${pid} did not stop (state ${st.state})`);
+      if (Date.now() - t0 > STOP_TIMEOUT_MS)
+        throw new SnapshotError(`pid ${pid} did not stop (state ${st.state})`);
       sleepMs(1);
     }
   }

@@ -153,7 +153,11 @@ interface SectionOut {
 }
 
 /** Writes a snapshot; `chunks` are the compressed content chunks (with --with-contents). */
-export function writeSnapshot(path: string, snap: Omit<Snapshot, 'bytes'>, chunks: Uint8Array[] | null): void {
+export function writeSnapshot(
+  path: string,
+  snap: Omit<Snapshot, 'bytes'>,
+  chunks: Uint8Array[] | null,
+): void {
   const meta = Buffer.from(JSON.stringify(snap.meta));
   const sections: SectionOut[] = [
     { kind: SECTION.META, flags: SECTION_REQUIRED, parts: [meta] },
@@ -168,7 +172,11 @@ export function writeSnapshot(path: string, snap: Omit<Snapshot, 'bytes'>, chunk
     const index = new Uint32Array(1 + chunks.length);
     index[0] = chunks.length;
     for (let i = 0; i < chunks.length; i++) index[1 + i] = chunks[i].length;
-    sections.push({ kind: SECTION.CONTENT_BYTES, flags: SECTION_REQUIRED, parts: [bytesOf(index), ...chunks] });
+    sections.push({
+      kind: SECTION.CONTENT_BYTES,
+      flags: SECTION_REQUIRED,
+      parts: [bytesOf(index), ...chunks],
+    });
   }
   const table = Buffer.alloc(sections.length * TABLE_ENTRY_BYTES);
   let offset = HEADER_BYTES + table.length;
@@ -259,7 +267,8 @@ export function readSnapshot(path: string): Snapshot {
       }
       if (kind === SECTION.CONTENT_BYTES) {
         const h = createHash('sha256');
-        for (let p = 0; p < len; p += VERIFY_PIECE) h.update(readAt(fd, off + p, Math.min(VERIFY_PIECE, len - p)));
+        for (let p = 0; p < len; p += VERIFY_PIECE)
+          h.update(readAt(fd, off + p, Math.min(VERIFY_PIECE, len - p)));
         if (!h.digest().subarray(0, CHECKSUM_BYTES).equals(want))
           throw new SnapshotFormatError(path, 'corrupted (checksum mismatch in the page contents)');
         const head = readAt(fd, off, 4);
@@ -279,7 +288,8 @@ export function readSnapshot(path: string): Snapshot {
         continue;
       }
       const body = readAt(fd, off, len);
-      if (!sum8(body).equals(want)) throw new SnapshotFormatError(path, `corrupted (checksum mismatch in section ${kind})`);
+      if (!sum8(body).equals(want))
+        throw new SnapshotFormatError(path, `corrupted (checksum mismatch in section ${kind})`);
       bodies.set(kind, body);
     }
     return decode(path, bodies, chunks);
@@ -331,7 +341,8 @@ function decode(path: string, bodies: Map<number, Buffer>, bytes: ContentChunks 
   if (meta.withContents !== (bytes !== null))
     throw new SnapshotFormatError(path, 'corrupted (content bytes section and metadata disagree)');
   for (let i = 0; i < p; i++)
-    if (snap.pageContent[i] > c) throw new SnapshotFormatError(path, `corrupted (page ${i} refers to content ${snap.pageContent[i]})`);
+    if (snap.pageContent[i] > c)
+      throw new SnapshotFormatError(path, `corrupted (page ${i} refers to content ${snap.pageContent[i]})`);
   return snap;
 }
 

@@ -1,4 +1,10 @@
-export { type CaptureOptions, type CaptureStats, captureSnapshot, checkPids, SnapshotError } from './capture.ts';
+export {
+  type CaptureOptions,
+  type CaptureStats,
+  captureSnapshot,
+  checkPids,
+  SnapshotError,
+} from './capture.ts';
 export {
   CHUNK_PAGES,
   type ContentChunks,

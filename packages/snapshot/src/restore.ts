@@ -25,7 +25,15 @@ import {
 } from '@mmsim/mmu';
 import type { SimulatorContext } from '@mmsim/scenario';
 import { SnapshotError } from './capture.ts';
-import { CHUNK_PAGES, type ContentChunks, DIGEST_BYTES, PAGE, readSnapshot, type Snapshot, type SnapshotVma } from './format.ts';
+import {
+  CHUNK_PAGES,
+  type ContentChunks,
+  DIGEST_BYTES,
+  PAGE,
+  readSnapshot,
+  type Snapshot,
+  type SnapshotVma,
+} from './format.ts';
 
 const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
@@ -60,7 +68,10 @@ export interface Restored extends SimulatorContext {
 const CHUNK_CACHE = 64;
 
 /** The digest capture gives an all-zero page (format.ts: the first 16 bytes of its SHA-256). */
-const ZERO_PAGE_DIGEST = createHash('sha256').update(new Uint8Array(PAGE_SIZE)).digest().subarray(0, DIGEST_BYTES);
+const ZERO_PAGE_DIGEST = createHash('sha256')
+  .update(new Uint8Array(PAGE_SIZE))
+  .digest()
+  .subarray(0, DIGEST_BYTES);
 
 /** Decompresses content chunks on demand, keeping the most recently used ones. */
 class ChunkReader {
@@ -150,7 +161,12 @@ export interface RestoreSkipped {
  * contents were unreadable, special mappings; KSM pages come back as ordinary anonymous pages, and
  * anonymous pages shared between processes as one copy per process.
  */
-export function restoreInto(ctx: SimulatorContext, snap: Snapshot, file: string, names?: string[]): RestoreSkipped {
+export function restoreInto(
+  ctx: SimulatorContext,
+  snap: Snapshot,
+  file: string,
+  names?: string[],
+): RestoreSkipped {
   const procs = snap.meta.processes;
   if (names !== undefined && names.length !== procs.length)
     throw new SnapshotError(`${file}: ${procs.length} processes, but ${names.length} names given`);
@@ -172,7 +188,12 @@ export function restoreInto(ctx: SimulatorContext, snap: Snapshot, file: string,
       for (const v of sp.vmas) if (special(v)) skipped.special += (v.end - v.start) / PAGE_SIZE;
       for (const v of live) {
         const len = v.end - v.start;
-        p.mmap(v.start, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | (v.shared ? MAP_SHARED : MAP_PRIVATE));
+        p.mmap(
+          v.start,
+          len,
+          PROT_READ | PROT_WRITE,
+          MAP_FIXED | MAP_ANONYMOUS | (v.shared ? MAP_SHARED : MAP_PRIVATE),
+        );
         if (has(v, 'hg')) p.madvise(v.start, len, MADV_HUGEPAGE);
         if (has(v, 'nh')) p.madvise(v.start, len, MADV_NOHUGEPAGE);
         const mergeable = has(v, 'mg');
@@ -186,7 +207,8 @@ export function restoreInto(ctx: SimulatorContext, snap: Snapshot, file: string,
       for (const v of live) restorePages(snap, skipped, p, v, reader, digests, true);
       m.thp.enabled = 'never';
       for (const v of live) restorePages(snap, skipped, p, v, reader, digests, false);
-      for (const v of live) if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
+      for (const v of live)
+        if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
     }
   } finally {
     m.thp.enabled = thpWas;
@@ -247,7 +269,7 @@ function restorePages(
   for (let k = 0; k < n; k++) {
     const i = v.firstPage + k;
     const f = snap.pageFlags[i];
-    if ((f & PAGE.IN_PMD) !== 0 !== thp) continue;
+    if (((f & PAGE.IN_PMD) !== 0) !== thp) continue;
     const addr = v.start + k * PAGE_SIZE;
     if ((f & PAGE.PRESENT) === 0) {
       if (!thp && (f & PAGE.SWAPPED) !== 0) skipped.swapped++;

@@ -4,7 +4,14 @@
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { buildOracle, DEFAULT_LOCK_PATH, encodeToken, oracleAvailability, OracleRefusedError, OracleUnavailableError } from '@mmsim/scenario/node';
+import {
+  buildOracle,
+  DEFAULT_LOCK_PATH,
+  encodeToken,
+  OracleRefusedError,
+  OracleUnavailableError,
+  oracleAvailability,
+} from '@mmsim/scenario/node';
 import { SnapshotError } from './capture.ts';
 
 /** What the session reports after a `scan`: the counters and, per pid, ksm_stat and smaps_rollup. */
@@ -41,7 +48,8 @@ export class KsmSession {
   /** Starts a session (waits for the lock). `allow`: someone else's stopped processes to scan. */
   static async open(allow: number[] = [], lockPath = DEFAULT_LOCK_PATH): Promise<KsmSession> {
     const avail = oracleAvailability();
-    if (!avail.available) throw new OracleUnavailableError(`the live ksmd cannot be driven here: ${avail.reason}`);
+    if (!avail.available)
+      throw new OracleUnavailableError(`the live ksmd cannot be driven here: ${avail.reason}`);
     const args = ['--session', '--lock', lockPath];
     if (allow.length > 0) args.push('--allow', allow.join(','));
     const s = new KsmSession(spawn(buildOracle(), args, { stdio: ['pipe', 'pipe', 'pipe'] }));
@@ -60,7 +68,11 @@ export class KsmSession {
   private failure(line: string | null): Error {
     if (line?.startsWith('error ') === true) return new SnapshotError(`live ksmd: ${line.slice(6)}`);
     const last = this.stderr.trim().split('\n').pop() ?? '';
-    return new OracleRefusedError(last.replace(/^mmsim-oracle: /, '') || 'the oracle session ended', 2, this.stderr);
+    return new OracleRefusedError(
+      last.replace(/^mmsim-oracle: /, '') || 'the oracle session ended',
+      2,
+      this.stderr,
+    );
   }
 
   private async call(cmd: string): Promise<string> {
@@ -91,6 +103,7 @@ export class KsmSession {
     const done = new Promise<number | null>((res) => this.child.on('exit', (c) => res(c)));
     this.child.stdin.end('quit\n');
     const code = await done;
-    if (code !== 0) throw new SnapshotError(`live ksmd session: ${this.stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
+    if (code !== 0)
+      throw new SnapshotError(`live ksmd session: ${this.stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
   }
 }

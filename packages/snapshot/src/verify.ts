@@ -10,7 +10,13 @@ import type { Restored } from './restore.ts';
 import type { KsmSession, LiveScan } from './session.ts';
 
 /** Knobs that change what a full scan does: the live ksmd gets the prediction's values. */
-const SCAN_KNOBS = ['max_page_sharing', 'merge_across_nodes', 'use_zero_pages', 'smart_scan', 'stable_node_chains_prune_millisecs'];
+const SCAN_KNOBS = [
+  'max_page_sharing',
+  'merge_across_nodes',
+  'use_zero_pages',
+  'smart_scan',
+  'stable_node_chains_prune_millisecs',
+];
 /** smaps fields compared. */
 const SMAPS_COMPARED = ['KSM', 'Anonymous'];
 
@@ -55,7 +61,11 @@ export function compareLive(predicted: ReportEntry, live: LiveScan): string[] {
  * Sets the live ksmd's scan knobs to the prediction's, then for each count in `fullScans`
  * (increasing) runs the live ksmd and the simulated one to that many full scans and compares.
  */
-export async function verifyAgainstLive(ctx: Restored, session: KsmSession, fullScans: number[]): Promise<VerifyStep[]> {
+export async function verifyAgainstLive(
+  ctx: Restored,
+  session: KsmSession,
+  fullScans: number[],
+): Promise<VerifyStep[]> {
   for (const k of SCAN_KNOBS) {
     const v = ksmSysfsRead(ctx.ksm, k);
     if (v === undefined) continue;

@@ -53,7 +53,12 @@ export function writeTestSnapshot(
     withContents,
   };
   for (const p of procs) {
-    const sp = { pid: p.pid, comm: 'test', mergeAny: p.mergeAny === true, vmas: [] as SnapshotMeta['processes'][0]['vmas'] };
+    const sp = {
+      pid: p.pid,
+      comm: 'test',
+      mergeAny: p.mergeAny === true,
+      vmas: [] as SnapshotMeta['processes'][0]['vmas'],
+    };
     for (const v of p.vmas) {
       sp.vmas.push({
         start: v.start,

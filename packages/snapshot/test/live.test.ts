@@ -48,7 +48,12 @@ describe.skipIf(skipReason !== '')(
   () => {
     beforeAll(() => {
       pagesBinary = tmpFile('pages');
-      execFileSync(cc as string, ['-O2', '-o', pagesBinary, join(import.meta.dirname, 'fixtures', 'pages.c')]);
+      execFileSync(cc as string, [
+        '-O2',
+        '-o',
+        pagesBinary,
+        join(import.meta.dirname, 'fixtures', 'pages.c'),
+      ]);
     });
     const children: ChildProcess[] = [];
     afterAll(() => {
@@ -68,7 +73,9 @@ describe.skipIf(skipReason !== '')(
       const n = WORKLOAD_MIB * 256;
       const flags = snap.pageFlags.subarray(big!.firstPage, big!.firstPage + n);
       expect(flags.every((f) => (f & (PAGE.PRESENT | PAGE.ANON)) === (PAGE.PRESENT | PAGE.ANON))).toBe(true);
-      const zeroMapping = snap.meta.processes[0].vmas.find((v) => v.end - v.start === 64 * 4096 && v.prot === 1);
+      const zeroMapping = snap.meta.processes[0].vmas.find(
+        (v) => v.end - v.start === 64 * 4096 && v.prot === 1,
+      );
       expect(zeroMapping).toBeDefined();
       expect(snap.pageFlags[zeroMapping!.firstPage] & PAGE.ZERO).toBe(PAGE.ZERO);
       // zero-filled, 0x5a, seven repeating and n/4 unique contents at least
@@ -103,7 +110,9 @@ describe.skipIf(skipReason !== '')(
         'Python interpreters with standard modules loaded',
         () => {
           const py = python();
-          return py === null ? null : [py, '-c', 'import json, re, collections, decimal, time; time.sleep(1e6)'];
+          return py === null
+            ? null
+            : [py, '-c', 'import json, re, collections, decimal, time; time.sleep(1e6)'];
         },
       ],
     ];

@@ -11,7 +11,9 @@ import { bytePage, type TestPage, writeTestSnapshot } from './helpers.ts';
 
 const BASE = 0x7f0000000000;
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'scenario-format.md'), 'utf8');
-const example = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('op: restore'));
+const example = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
+  .map((m) => m[1]!)
+  .find((b) => b.includes('op: restore'));
 
 /** The docs' app.snap: two processes with 4 pages of 0x5a and 2 unique pages each. */
 function appSnapshot(withContents: boolean): string {

@@ -34,7 +34,8 @@ interface SnapshotOptions {
 /** --pid 12,34: the pids, or a UsageError. */
 export function parsePids(s: string): number[] {
   const parts = s.split(',');
-  if (!parts.every((p) => /^\d+$/.test(p))) throw new UsageError(`--pid: expected PID[,PID...], found "${s}"`);
+  if (!parts.every((p) => /^\d+$/.test(p)))
+    throw new UsageError(`--pid: expected PID[,PID...], found "${s}"`);
   return parts.map(Number);
 }
 
@@ -71,11 +72,19 @@ async function snapshotCommand(io: Io, args: string[], o: SnapshotOptions): Prom
   const withContents = o.withContents === true;
   if (o.pid !== undefined) {
     if (args.length > 0) throw new UsageError('give either --pid or a command after --, not both');
-    const st = captureSnapshot(parsePids(o.pid), o.output, { withContents, keepStopped: o.keepStopped === true });
-    io.out(`${o.output}: ${st.pages} pages, ${st.contents} distinct contents, ${(st.bytesRead / 2 ** 20).toFixed(1)} MiB read in ${st.ms} ms\n`);
+    const st = captureSnapshot(parsePids(o.pid), o.output, {
+      withContents,
+      keepStopped: o.keepStopped === true,
+    });
+    io.out(
+      `${o.output}: ${st.pages} pages, ${st.contents} distinct contents, ${(st.bytesRead / 2 ** 20).toFixed(1)} MiB read in ${st.ms} ms\n`,
+    );
     return 0;
   }
-  if (args.length === 0) throw new UsageError('give --pid PID[,PID...] or a command after -- (mmsim snapshot -o FILE -- CMD ARGS...)');
+  if (args.length === 0)
+    throw new UsageError(
+      'give --pid PID[,PID...] or a command after -- (mmsim snapshot -o FILE -- CMD ARGS...)',
+    );
   if (o.keepStopped === true)
     throw new UsageError('--keep-stopped needs --pid: the copies of a command are killed after the snapshot');
   const copies = intOption('--copies', o.copies ?? '1', 1, MAX_COPIES);
@@ -84,7 +93,9 @@ async function snapshotCommand(io: Io, args: string[], o: SnapshotOptions): Prom
   try {
     const pids = await launchCopies(session, args, copies, settle);
     const st = captureSnapshot(pids, o.output, { withContents });
-    io.out(`${o.output}: ${copies} copies of ${args[0]} (pids ${pids.join(',')}): ${st.pages} pages, ${st.contents} distinct contents in ${st.ms} ms\n`);
+    io.out(
+      `${o.output}: ${copies} copies of ${args[0]} (pids ${pids.join(',')}): ${st.pages} pages, ${st.contents} distinct contents in ${st.ms} ms\n`,
+    );
   } finally {
     await session.close();
   }
@@ -102,7 +113,13 @@ function predictCommand(io: Io, file: string, o: PredictOptions): number {
   const snap = readSnapshot(file);
   const ctx = restoreSnapshot(snap, file, { knobs: o.knob ?? {} });
   const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
-  const report: Report = { scenario: basename(file), engine: 'simulator', reports: [], ok: true, failures: [] };
+  const report: Report = {
+    scenario: basename(file),
+    engine: 'simulator',
+    reports: [],
+    ok: true,
+    failures: [],
+  };
   let done = 0;
   for (const n of scans) {
     report.reports.push(predictFullScans(ctx, n - done, start, `after ${n} full scans`));
@@ -130,8 +147,14 @@ export function defineSnapshot(program: Command, r: Runner): void {
       'after',
       examples([
         ['sudo mmsim snapshot --pid 1234,1240 -o app.snap', 'two running processes, digests only'],
-        ['sudo mmsim snapshot -o py.snap --copies 4 --settle 3 -- python3 -c "import json; input()"', '4 copies with PR_SET_MEMORY_MERGE'],
-        ['sudo mmsim snapshot --pid 1234 --keep-stopped --with-contents -o a.snap', 'then mmsim verify --snapshot a.snap'],
+        [
+          'sudo mmsim snapshot -o py.snap --copies 4 --settle 3 -- python3 -c "import json; input()"',
+          '4 copies with PR_SET_MEMORY_MERGE',
+        ],
+        [
+          'sudo mmsim snapshot --pid 1234 --keep-stopped --with-contents -o a.snap',
+          'then mmsim verify --snapshot a.snap',
+        ],
       ]),
     )
     .action(async (args: string[], o: SnapshotOptions) => {
@@ -140,15 +163,25 @@ export function defineSnapshot(program: Command, r: Runner): void {
   program
     .command('predict')
     .argument('<file>', 'a snapshot file (mmsim snapshot)')
-    .description("what ksmd will do to a snapshot's processes: the report after exactly N full scans, on the simulator")
+    .description(
+      "what ksmd will do to a snapshot's processes: the report after exactly N full scans, on the simulator",
+    )
     .requiredOption('--full-scans <n>', 'full scans: N, or increasing counts N1,N2,... (a report after each)')
-    .option('--knob <name=value>', "a KSM knob instead of the snapshot machine's (repeatable)", collectKnob, {})
+    .option(
+      '--knob <name=value>',
+      "a KSM knob instead of the snapshot machine's (repeatable)",
+      collectKnob,
+      {},
+    )
     .option('--json', 'print the report as JSON (the shape of mmsim run --json, processes by pid)')
     .addHelpText(
       'after',
       examples([
         ['mmsim predict app.snap --full-scans 2 --json', 'counters, ksm_stat and smaps per pid'],
-        ['mmsim predict app.snap --full-scans 1,2,3 --knob use_zero_pages=1', 'three reports, zero pages merged'],
+        [
+          'mmsim predict app.snap --full-scans 1,2,3 --knob use_zero_pages=1',
+          'three reports, zero pages merged',
+        ],
       ]),
     )
     .action((file: string, o: PredictOptions) => {

@@ -66,7 +66,9 @@ export async function verifySnapshotCommand(
       const st = stateOf(pid);
       if (st === '') throw new SnapshotError(`pid ${pid} of ${file} no longer exists`);
       if (st !== 'T' && st !== 't')
-        throw new SnapshotError(`pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`);
+        throw new SnapshotError(
+          `pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`,
+        );
     }
     const ctx = restoreSnapshot(snap, file);
     const session = await KsmSession.open(pids);
@@ -83,7 +85,9 @@ export async function verifySnapshotCommand(
     for (const s of steps) {
       const k = s.predicted.ksm;
       const what = `pages_shared ${k.pages_shared}, pages_sharing ${k.pages_sharing}, pages_unshared ${k.pages_unshared}, pages_volatile ${k.pages_volatile}`;
-      io.out(`${file}: after ${s.fullScans} full scans: ${s.diffs.length === 0 ? c.green('match') : c.red('MISMATCH')} (${what})\n`);
+      io.out(
+        `${file}: after ${s.fullScans} full scans: ${s.diffs.length === 0 ? c.green('match') : c.red('MISMATCH')} (${what})\n`,
+      );
       for (const d of s.diffs) io.out(`  ${d}\n`);
     }
   }
