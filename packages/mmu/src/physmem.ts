@@ -548,7 +548,7 @@ export class PhysMem {
   }
 
   readByte(pfn: number, off: number): number {
-    const c = this.content[pfn];
+    const c = this.content[pfn] | 0; // a raw PFN beyond the frames handed out reads as zeros
     if (c >= 0) return this.contents.byteOf(c, off);
     return this.contents.arenaBytes[~c >>> ARENA_SHIFT][(~c & ARENA_MASK) * PAGE_SIZE + off];
   }
@@ -571,7 +571,7 @@ export class PhysMem {
 
   /** Read `len` bytes from the page at `off` into dst at dstOff. */
   readBytes(pfn: number, off: number, dst: Uint8Array, dstOff: number, len: number): void {
-    const c = this.content[pfn];
+    const c = this.content[pfn] | 0; // as readByte()
     if (c >= 0) {
       this.contents.read(c, off, dst, dstOff, len);
       return;

@@ -50,7 +50,9 @@ function setUp() {
   add('byte 0x01', new Uint8Array(PAGE_SIZE).fill(1), (p) => pm.setFrameContent(p, c.patternByte(1)));
   add('ids seed 7 id 3', idsPage(7, 3), (p) => pm.setFrameContent(p, c.patternIds(7, 3)));
   add('ids seed 7 id 4', idsPage(7, 4), (p) => pm.setFrameContent(p, c.patternIds(7, 4)));
-  add('unique seed 1000 page 123456', idsPage(1000, 123456), (p) => pm.setFrameContent(p, c.patternIds(1000, 123456)));
+  add('unique seed 1000 page 123456', idsPage(1000, 123456), (p) =>
+    pm.setFrameContent(p, c.patternIds(1000, 123456)),
+  );
   add('interned', randomPage(1), (p) => pm.writePage(p, randomPage(1)));
   const late = randomPage(2);
   late[4000] = 0;
@@ -82,7 +84,9 @@ function expectExact(pm: PhysMem, frames: { name: string; pfn: number; bytes: Ui
     expect(pm.isZeroFilled(f.pfn), f.name).toBe(f.bytes.every((b) => b === 0));
     expect(pm.readByte(f.pfn, 4000), f.name).toBe(f.bytes[4000]);
     for (const g of frames)
-      expect(Math.sign(pm.memcmp_pages(f.pfn, g.pfn)), `${f.name} vs ${g.name}`).toBe(memcmpSign(f.bytes, g.bytes));
+      expect(Math.sign(pm.memcmp_pages(f.pfn, g.pfn)), `${f.name} vs ${g.name}`).toBe(
+        memcmpSign(f.bytes, g.bytes),
+      );
   }
 }
 
