@@ -754,25 +754,30 @@ static int own_pid(pid_t pid) {
   return 0;
 }
 
-/* At the end of a run: refuse when a process of someone else's uses KSM (it started during the
- * run: ksmd scanned, merged and counted its pages with ours). */
-static void check_foreign_users(void) {
+/* A process of someone else's that uses KSM (its comm in comm[64]), or 0. */
+static pid_t find_foreign_user(char *comm) {
   DIR *d = opendir("/proc");
   if (!d) refuse("cannot list /proc: %s", strerror(errno));
   struct dirent *e;
-  char comm[64] = "";
-  while ((e = readdir(d))) {
+  pid_t found = 0;
+  while (!found && (e = readdir(d))) {
     if (!isdigit((unsigned char)e->d_name[0])) continue;
     pid_t pid = (pid_t)atoi(e->d_name);
-    if (own_pid(pid)) continue;
-    if (uses_ksm(pid, comm)) {
-      closedir(d);
-      refuse("another process used KSM during the run: pid %d (%s); its pages would be counted with the "
-             "scenario's",
-             (int)pid, comm);
-    }
+    if (!own_pid(pid) && uses_ksm(pid, comm)) found = pid;
   }
   closedir(d);
+  return found;
+}
+
+/* At the end of a run: refuse when a process of someone else's uses KSM (it started during the
+ * run: ksmd scanned, merged and counted its pages with ours). */
+static void check_foreign_users(void) {
+  char comm[64] = "";
+  pid_t pid = find_foreign_user(comm);
+  if (pid)
+    refuse("another process used KSM during the run: pid %d (%s); its pages would be counted with the "
+           "scenario's",
+           (int)pid, comm);
 }
 
 static uint64_t pagemap_entry(int fd, uint64_t addr) {
@@ -2259,9 +2264,18 @@ static void session_scan(int argc, char **argv) {
     session_reply("error scan: need 1..1000 full scans\n");
     return;
   }
-  char err[256];
+  char err[256], comm[64] = "";
   long done = 0;
   int converged = 0;
+  /* a child a launched process forked inherits MMF_VM_MERGE_ANY: ksmd would scan it too */
+  pid_t other = find_foreign_user(comm);
+  if (other) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "error pid %d (%s) uses KSM too (a child of a launched process?); its pages would be counted\n",
+             (int)other, comm);
+    session_reply(msg);
+    return;
+  }
   if (ksm_scans(n, 0, &done, &converged, err, sizeof err) || done != n) {
     char msg[400];
     snprintf(msg, sizeof msg, "error %s\n", done != n && !err[0] ? "ksmd made fewer full scans than asked" : err);

@@ -8,7 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HostMemoryError, ScenarioError } from '@mmsim/scenario';
 import { OracleError, OracleRefusedError, OracleUnavailableError } from '@mmsim/scenario/node';
-import { SnapshotError, SnapshotFormatError } from '@mmsim/snapshot';
+import { SnapshotError, SnapshotFormatError } from '@mmsim/snapshot/node';
 import { Command, CommanderError } from 'commander';
 import type { Runner } from './command.ts';
 import { defineDemo } from './commands/demo.ts';

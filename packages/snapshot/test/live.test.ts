@@ -34,10 +34,10 @@ function startPages(mib: number): Promise<ChildProcess> {
   });
 }
 
+/** The python3 interpreter itself (a shim such as pyenv's would fork merge-enabled helpers). */
 function python(): string | null {
   try {
-    execFileSync('python3', ['-c', 'pass']);
-    return 'python3';
+    return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
   } catch {
     return null;
   }

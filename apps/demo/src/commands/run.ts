@@ -11,7 +11,7 @@ import {
   type SimulatorOptions,
 } from '@mmsim/scenario';
 import { hostMemory, isBuiltinStrategy, resolveBreakKsmStrategy } from '@mmsim/scenario/node';
-import { restoreStepFromFile } from '@mmsim/snapshot';
+import { restoreStepFromFile } from '@mmsim/snapshot/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';

@@ -10,7 +10,7 @@ import {
   readSnapshot,
   restoreSnapshot,
   SnapshotError,
-} from '@mmsim/snapshot';
+} from '@mmsim/snapshot/node';
 import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';

@@ -11,7 +11,7 @@ import {
   SnapshotError,
   type VerifyStep,
   verifyAgainstLive,
-} from '@mmsim/snapshot';
+} from '@mmsim/snapshot/node';
 import { intOption } from '../command.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
 import { launchCopies, parseFullScans } from './snapshot.ts';
