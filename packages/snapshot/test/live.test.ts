@@ -80,6 +80,12 @@ describe.skipIf(skipReason !== '')(
       expect(snap.pageFlags[zeroMapping!.firstPage] & PAGE.ZERO).toBe(PAGE.ZERO);
       // zero-filled, 0x5a, seven repeating and n/4 unique contents at least
       expect(st.contents).toBeGreaterThanOrEqual(1 + 1 + 7 + n / 4);
+      // the MADV_HUGEPAGE region's two PMD-mapped THPs (none where THP is off)
+      const thpOn = !readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'latin1').includes(
+        '[never]',
+      );
+      const heads = snap.pageFlags.filter((f) => (f & PAGE.PMD_MAPPED) !== 0).length;
+      expect(heads).toBe(thpOn ? 2 : 0);
       expect(snap.bytes).toBeNull();
     });
 
@@ -101,7 +107,10 @@ describe.skipIf(skipReason !== '')(
     });
 
     const workloads: [string, () => string[] | null][] = [
-      ['a C program with zero, identical and unique pages', () => [pagesBinary, String(WORKLOAD_MIB)]],
+      [
+        'a C program with zero, identical and unique pages and THPs',
+        () => [pagesBinary, String(WORKLOAD_MIB)],
+      ],
       [
         'Node.js programs',
         () => [process.execPath, '-e', "require('http'); require('zlib'); setInterval(() => {}, 1e6)"],
