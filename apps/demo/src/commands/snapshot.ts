@@ -9,7 +9,6 @@ import {
   predictFullScans,
   readSnapshot,
   restoreSnapshot,
-  SnapshotError,
 } from '@mmsim/snapshot/node';
 import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
@@ -188,5 +187,3 @@ export function defineSnapshot(program: Command, r: Runner): void {
       r.code = predictCommand(r.io, file, o);
     });
 }
-
-export { SnapshotError };
