@@ -2139,11 +2139,14 @@ static void clean_slate(void) {
   /* ksm_zero_pages can stay above zero with no KSM user left: Linux 6.18 loses the decrement of
    * some unmapped KSM zero pages (seen after fork/exit mixes of use_zero_pages workloads). With
    * no rmap_item left (general_profit is exactly those pages), such a leaked count is taken as
-   * the scenario's base for ksm_zero_pages and general_profit instead of refused. */
+   * the scenario's base for ksm_zero_pages and general_profit instead of refused. Early 6.12.y
+   * (6.12.43) underflows it instead: a forked child's copied mm->ksm_zero_pages was never added
+   * to the global count but is taken away as the child unmaps them, so it can go negative. */
   long long leaked = have_counter[2] && have_counter[1] ? ksm_counter("ksm_zero_pages") : 0;
-  if (leaked > 0 && ksm_counter("general_profit") == leaked * (long long)sysconf(_SC_PAGESIZE)) {
-    fprintf(stderr, "mmsim-oracle: ksm_zero_pages is %lld with no KSM user (leaked by the kernel); "
-                    "ksm_zero_pages and general_profit are reported relative to it\n", leaked);
+  if (leaked != 0 && ksm_counter("general_profit") == leaked * (long long)sysconf(_SC_PAGESIZE)) {
+    fprintf(stderr, "mmsim-oracle: ksm_zero_pages is %lld with no KSM user (%s by the kernel); "
+                    "ksm_zero_pages and general_profit are reported relative to it\n", leaked,
+            leaked > 0 ? "leaked" : "underflowed");
     counter_base[1] = leaked * (long long)sysconf(_SC_PAGESIZE);
     counter_base[2] = leaked;
   }

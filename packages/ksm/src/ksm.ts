@@ -14,6 +14,7 @@ import {
   VM_BUG_ON,
   WARN_ON,
 } from '@mmsim/core';
+import { FOLL_GET, follow_page } from '@mmsim/gup';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -1058,7 +1059,12 @@ export class Ksm {
       pm.put_page(folio);
     }
     if (found !== null) {
-      if (hlist_is_singular_node(found, dups)) {
+      // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
+      // stable_node_dup(): `prune_stale_stable_nodes && nr == 1` with found a candidate)
+      const collapse = this.m.kernel.ksm.chainCollapseFull
+        ? hlist_is_singular_node(found, dups)
+        : prune && hlist_is_singular_node(found, dups) && this.is_page_sharing_candidate(found);
+      if (collapse) {
         // The chain's only dup: drop the chain, the dup takes its place in the tree.
         this.stable_node_dup_del(found);
         rb_replace_node(chain, found, root);
@@ -1327,7 +1333,14 @@ export class Ksm {
     mm.mmap_read_lock();
     let page = 0;
     const vma = this.find_mergeable_vma(mm, address);
-    if (vma !== null) {
+    if (vma !== null && this.m.kernel.ksm.mergeableFollowPage) {
+      // until 6.11: follow_page(vma, addr, FOLL_GET); the zero page is not anon
+      const p = follow_page(vma, address, FOLL_GET, this.m.kernel);
+      if (p > 0) {
+        if (pm.PageAnon(p)) page = p;
+        else pm.put_page(p);
+      }
+    } else if (vma !== null) {
       const folio = folio_walk_start(this.mergeable_fw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
