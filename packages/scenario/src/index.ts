@@ -94,6 +94,7 @@ export {
   type ProcExpect,
   type Prot,
   type ReportStep,
+  type RestoreStep,
   resolveRange,
   type Scenario,
   SMAPS_FIELDS,
@@ -110,6 +111,7 @@ export {
   type WriteStep,
 } from './schema.ts';
 export {
+  type CollectOptions,
   collectReport,
   MIN_MEMORY_MIB,
   runOnSimulator,

@@ -254,6 +254,11 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         for (const name of Object.keys(step.proc ?? {})) liveProc(i, `proc.${name}`, name);
         break;
       }
+      case 'restore':
+        // The snapshot is read when the step runs (a Node-only file); the names given here are
+        // its processes for the steps after it.
+        for (const [k, n] of (step.procs ?? []).entries()) newProc(i, `procs.${k}`, n, -1);
+        break;
       case 'knob':
       case 'ksm_scan':
       case 'ksm_converge':
