@@ -87,7 +87,6 @@ export class PhysMem {
 
   /** Frames handed out so far from the never-used range. */
   private highWater = 1;
-  private capacity: number;
   private free0 = NONE;
   private free9 = NONE;
   /** Frames currently allocated. */
@@ -110,19 +109,21 @@ export class PhysMem {
     if (nrFrames < HPAGE_PMD_NR * 2) BUG(`PhysMem: ${nrFrames} frames is too small`);
     this.nrFrames = Math.floor(nrFrames);
     this.counters = counters;
-    this.capacity = Math.min(this.nrFrames, 4096);
-    this.flags = new Uint32Array(this.capacity);
-    this.refcount = new Int32Array(this.capacity);
-    this.mapcount = new Int32Array(this.capacity);
-    this.mapping = new Int32Array(this.capacity);
-    this.index = new Float64Array(this.capacity);
-    this.head = new Int32Array(this.capacity);
-    this.order = new Uint8Array(this.capacity);
-    this.entireMapcount = new Int32Array(this.capacity);
-    this.pincount = new Int32Array(this.capacity);
-    this.content = new Int32Array(this.capacity);
-    this.private = new Uint32Array(this.capacity);
-    this.nid = new Uint8Array(this.capacity);
+    // Sized for the whole machine at once: the host commits an array's pages only when they are
+    // first touched (large zeroed ArrayBuffers are mapped lazily), so a 256 GiB machine reserves
+    // address space, not memory, and nothing is ever copied to grow.
+    this.flags = new Uint32Array(this.nrFrames);
+    this.refcount = new Int32Array(this.nrFrames);
+    this.mapcount = new Int32Array(this.nrFrames);
+    this.mapping = new Int32Array(this.nrFrames);
+    this.index = new Float64Array(this.nrFrames);
+    this.head = new Int32Array(this.nrFrames);
+    this.order = new Uint8Array(this.nrFrames);
+    this.entireMapcount = new Int32Array(this.nrFrames);
+    this.pincount = new Int32Array(this.nrFrames);
+    this.content = new Int32Array(this.nrFrames);
+    this.private = new Uint32Array(this.nrFrames);
+    this.nid = new Uint8Array(this.nrFrames);
     const z = this.alloc_pages(0);
     if (z === 0) BUG('no memory for the zero page');
     this.zeroPfn = z;
@@ -141,37 +142,12 @@ export class PhysMem {
     return this.nrFrames - 1 - this.nrUsed;
   }
 
-  private grow(min: number): void {
-    let cap = this.capacity;
-    while (cap < min) cap *= 2;
-    cap = Math.min(cap, this.nrFrames);
-    const g = <T extends { length: number; set(a: T): void }>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.flags = g(this.flags, (n) => new Uint32Array(n));
-    this.refcount = g(this.refcount, (n) => new Int32Array(n));
-    this.mapcount = g(this.mapcount, (n) => new Int32Array(n));
-    this.mapping = g(this.mapping, (n) => new Int32Array(n));
-    this.index = g(this.index, (n) => new Float64Array(n));
-    this.head = g(this.head, (n) => new Int32Array(n));
-    this.order = g(this.order, (n) => new Uint8Array(n));
-    this.entireMapcount = g(this.entireMapcount, (n) => new Int32Array(n));
-    this.pincount = g(this.pincount, (n) => new Int32Array(n));
-    this.content = g(this.content, (n) => new Int32Array(n));
-    this.private = g(this.private, (n) => new Uint32Array(n));
-    this.nid = g(this.nid, (n) => new Uint8Array(n));
-    this.capacity = cap;
-  }
-
   /** Take `n` never-used frames starting at an `align`-aligned PFN; 0 when memory is exhausted. */
   private takeFresh(n: number, align: number): number {
     let start = this.highWater;
     const r = start % align;
     if (r !== 0) start += align - r;
     if (start + n > this.nrFrames) return 0;
-    if (start + n > this.capacity) this.grow(start + n);
     // Frames skipped for alignment go to the order-0 free list.
     for (let p = this.highWater; p < start; p++) this.pushFree0(p);
     this.highWater = start + n;
