@@ -87,7 +87,14 @@ import {
   setEntry,
   tableEmpty,
 } from './pgtable.ts';
-import { PAGE_MAPPING_ANON, PG_anon_exclusive, PG_dirty, PG_locked, PG_swapcache, type PhysMem } from './physmem.ts';
+import {
+  PAGE_MAPPING_ANON,
+  PG_anon_exclusive,
+  PG_dirty,
+  PG_locked,
+  PG_swapcache,
+  type PhysMem,
+} from './physmem.ts';
 import { free_pte, reclaim_pt_is_enabled } from './pt_reclaim.ts';
 import {
   anon_vma_fork,
