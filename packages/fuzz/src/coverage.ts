@@ -15,12 +15,15 @@ import { SourceMap } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { type Reason, UNREACHABLE } from './unreachable.ts';
 
 /** An uncovered branch: its TypeScript line, what it is, and the function it is in. */
 export interface UncoveredBranch {
   line: number;
   kind: string;
   fn: string;
+  /** Why no scenario can reach it (src/unreachable.ts), when it is listed there. */
+  unreachable?: Reason;
 }
 
 export interface FileCoverage {
@@ -166,6 +169,34 @@ function fileCoverage(file: string, source: string, functions: V8Function[]): Fi
   };
   visit(sf);
   return { file, branches, covered, uncovered };
+}
+
+/**
+ * Marks the uncovered branches src/unreachable.ts lists (by file name, function and a piece of the
+ * source line; `source(file)` gives a file's TypeScript text) and returns how many per file.
+ */
+export function markUnreachable(
+  files: FileCoverage[],
+  source: (file: string) => string,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of files) {
+    const name = f.file.split('/').pop()!;
+    const entries = UNREACHABLE.filter((x) => x.file === name);
+    if (entries.length === 0) continue;
+    const lines = source(f.file).split('\n');
+    let n = 0;
+    for (const b of f.uncovered) {
+      // The line and the next one, trimmed: an entry's text may end a line and begin the next.
+      const text = `${lines[b.line - 1]?.trim() ?? ''}\n${lines[b.line]?.trim() ?? ''}`;
+      const e = entries.find((x) => x.fn === b.fn && text.includes(x.text));
+      if (e === undefined) continue;
+      b.unreachable = e.reason;
+      n++;
+    }
+    out.set(f.file, n);
+  }
+  return out;
 }
 
 /** "12.3%" of covered/total. */
