@@ -409,8 +409,11 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           return;
         }
         let who = p;
-        if ((cc >> 2) % 3 === 0 && procs.length < MAX_LIVE_PROCS)
-          who = (cc >> 4) % 2 === 0 ? fork(p) : (fork(p), p);
+        if ((cc >> 2) % 3 === 0 && procs.length < MAX_LIVE_PROCS) {
+          // The advice from the child or from the parent: either way the THP is shared.
+          const child = fork(p);
+          if ((cc >> 4) % 2 === 0) who = child;
+        }
         const advice = THP_ADVICE[(cc >> 5) % THP_ADVICE.length]!;
         const whole = (cc >> 8) % 2 === 0;
         const rg = whole ? range(r, 1, 0) : range(r, 2 + 4 * (cc >> 9), cc >> 3);
