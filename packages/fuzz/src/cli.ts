@@ -1,7 +1,8 @@
 // `pnpm fuzz [--minutes N] [--seed S] [--max-commands N] [--out DIR] [--update-readme]`
 // `pnpm fuzz --replay FILE` (a .actions.json written here, or any scenario file)
 // `pnpm fuzz --kernel [--minutes N | --cases N] [--seed S] [--max-commands N] [--out DIR] [--coverage] [--simulator-only]`
-// `pnpm fuzz --coverage-report FILE` prints the report of a coverage file again (with today's src/unreachable.ts).
+// `pnpm fuzz --coverage-report FILE...` prints the report of coverage files again, their union (with
+// today's src/unreachable.ts).
 //
 // Runs the whole-stack property round after round (100 sequences a round, seeds S, S+1, ...) until
 // the time is up, then the scripted races and a round of input fuzzing. On a failure it writes the
@@ -18,7 +19,7 @@ import { ScenarioError } from '@mmsim/scenario';
 import { loadScenario, oracleAvailability } from '@mmsim/scenario/node';
 import fc from 'fast-check';
 import { lastFailure, replayActions, SequenceFailure, wholeStackProperty } from './commands.ts';
-import { BranchCoverage, type FileCoverage, markUnreachable, percent } from './coverage.ts';
+import { BranchCoverage, type FileCoverage, markUnreachable, percent, unionCoverage } from './coverage.ts';
 import { REPO_ROOT, scenarioParserProperty } from './inputs.ts';
 import { kernelCampaign } from './kernel.ts';
 import { RACES } from './races.ts';
@@ -40,8 +41,9 @@ interface Options {
   coverage: boolean;
   /** --kernel: build and run the scenarios on the simulator only (for --coverage without root). */
   simulatorOnly: boolean;
-  /** --coverage-report FILE: print the report of a coverage file written by --coverage. */
-  coverageReport: string | null;
+  /** --coverage-report FILE...: print the report of coverage files written by --coverage (their
+   * union: a branch is covered when one of the campaigns covered it). */
+  coverageReport: string[];
 }
 
 function usage(msg: string): never {
@@ -61,7 +63,7 @@ function parseArgs(argv: string[]): Options {
     cases: 0,
     coverage: false,
     simulatorOnly: false,
-    coverageReport: null,
+    coverageReport: [],
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
@@ -91,9 +93,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--coverage') o.coverage = true;
     else if (a === '--simulator-only') o.simulatorOnly = true;
     else if (a === '--coverage-report') {
-      const v = argv[++i];
-      if (v === undefined || v === '') usage('--coverage-report: expected a file');
-      o.coverageReport = v;
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) o.coverageReport.push(argv[++i]!);
+      if (o.coverageReport.length === 0) usage('--coverage-report: expected one or more files');
     } else
       usage(
         `unknown argument "${a}" (expected --minutes N, --seed S, --max-commands N, --out DIR, --replay FILE, --update-readme, --kernel, --cases N, --coverage, --simulator-only, --coverage-report FILE)`,
@@ -295,18 +296,27 @@ function coverageReport(files: FileCoverage[], cases: number): string {
   return `${out.join('\n')}\n`;
 }
 
+/** A coverage file written by --coverage. */
+function readCoverageFile(file: string): { cases: number; files: FileCoverage[] } {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { cases: number; files: FileCoverage[] };
+  } catch (e) {
+    usage(`--coverage-report: ${file}: ${(e as Error).message}`);
+  }
+}
+
 function main(): number | Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.replay !== null) return replay(resolvePath(o.replay));
-  if (o.coverageReport !== null) {
-    let saved: { cases: number; files: FileCoverage[] };
-    try {
-      saved = JSON.parse(readFileSync(o.coverageReport, 'utf8')) as typeof saved;
-    } catch (e) {
-      usage(`--coverage-report: ${o.coverageReport}: ${(e as Error).message}`);
-    }
-    for (const f of saved.files) for (const u of f.uncovered) delete u.unreachable;
-    process.stdout.write(coverageReport(saved.files, saved.cases));
+  if (o.coverageReport.length > 0) {
+    const saved = o.coverageReport.map(readCoverageFile);
+    const files = unionCoverage(saved.map((x) => x.files));
+    process.stdout.write(
+      coverageReport(
+        files,
+        saved.reduce((a, x) => a + x.cases, 0),
+      ),
+    );
     return 0;
   }
   if (o.kernel) return kernel(o);

@@ -199,6 +199,35 @@ export function markUnreachable(
   return out;
 }
 
+/**
+ * The union of campaigns' coverage of the same code: a branch is uncovered when every campaign left
+ * it uncovered (branches are told apart by line, kind and function, with their multiplicity).
+ */
+export function unionCoverage(campaigns: FileCoverage[][]): FileCoverage[] {
+  const byFile = new Map<string, FileCoverage[]>();
+  for (const files of campaigns)
+    for (const f of files) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+  const out: FileCoverage[] = [];
+  for (const [file, fs] of byFile) {
+    const key = (u: UncoveredBranch): string => `${u.line}|${u.kind}|${u.fn}`;
+    let left = fs[0]!.uncovered.map((u) => ({ line: u.line, kind: u.kind, fn: u.fn }));
+    for (const f of fs.slice(1)) {
+      const count = new Map<string, number>();
+      for (const u of f.uncovered) count.set(key(u), (count.get(key(u)) ?? 0) + 1);
+      left = left.filter((u) => {
+        const n = count.get(key(u)) ?? 0;
+        if (n === 0) return false;
+        count.set(key(u), n - 1);
+        return true;
+      });
+    }
+    // A file a campaign never loaded has no entry there: its branches count as in the others.
+    const branches = fs[0]!.branches;
+    out.push({ file, branches, covered: branches - left.length, uncovered: left });
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
+}
+
 /** "12.3%" of covered/total. */
 export function percent(covered: number, total: number): string {
   return total === 0 ? '-' : `${((100 * covered) / total).toFixed(1)}%`;
