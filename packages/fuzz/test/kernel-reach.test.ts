@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Scenario, Step } from '@mmsim/scenario';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type FileCoverage, markUnreachable } from '../src/coverage.ts';
+import { type FileCoverage, markUnreachable, unionCoverage } from '../src/coverage.ts';
 import { REPO_ROOT } from '../src/inputs.ts';
 import { buildKernelScenario, kernelCaseArbitrary } from '../src/kernel.ts';
 import { REASONS, UNREACHABLE } from '../src/unreachable.ts';
@@ -157,5 +157,16 @@ describe('src/unreachable.ts', () => {
     const n = markUnreachable(files, () => source);
     expect(n.get('packages/ksm/src/ksm.ts')).toBe(2);
     expect(files[0]!.uncovered.map((u) => u.unreachable)).toEqual(['harness', 'alloc', undefined]);
+  });
+
+  it('unions campaigns: a branch stays uncovered only when every campaign missed it', () => {
+    const f = (uncovered: FileCoverage['uncovered']): FileCoverage[] => [
+      { file: 'packages/ksm/src/ksm.ts', branches: 10, covered: 10 - uncovered.length, uncovered },
+    ];
+    const a = { line: 1, kind: 'if', fn: 'x' };
+    const b = { line: 2, kind: 'if', fn: 'y' };
+    const [u] = unionCoverage([f([a, b, a]), f([a, a])]);
+    expect(u!.uncovered).toEqual([a, a]);
+    expect(u!.covered).toBe(8);
   });
 });
