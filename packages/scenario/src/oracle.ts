@@ -222,6 +222,11 @@ function usesThp(scenario: Scenario): boolean {
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
  */
 export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = planScenario(scenario)): string {
+  if (scenario.steps.some((st) => st.op === 'restore'))
+    throw new OracleRefusedError(
+      'refusing to run: a restore step runs on the simulator only (the live side of a snapshot is mmsim verify --snapshot)',
+      2,
+    );
   const procIndex = new Map(plan.procs.map((p) => [p.name, p.index]));
   const pi = (name: string): number => procIndex.get(name)!;
   const lines: string[] = [
@@ -336,6 +341,8 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
         args = t.join(' ');
         break;
       }
+      case 'restore':
+        return; // refused above
     }
     lines.push(`step ${i} ${errno} ${step.op}${args === '' ? '' : ` ${args}`}`);
   });
