@@ -15,12 +15,15 @@ import { SourceMap } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { type Reason, UNREACHABLE } from './unreachable.ts';
 
 /** An uncovered branch: its TypeScript line, what it is, and the function it is in. */
 export interface UncoveredBranch {
   line: number;
   kind: string;
   fn: string;
+  /** Why no scenario can reach it (src/unreachable.ts), when it is listed there. */
+  unreachable?: Reason;
 }
 
 export interface FileCoverage {
@@ -166,6 +169,63 @@ function fileCoverage(file: string, source: string, functions: V8Function[]): Fi
   };
   visit(sf);
   return { file, branches, covered, uncovered };
+}
+
+/**
+ * Marks the uncovered branches src/unreachable.ts lists (by file name, function and a piece of the
+ * source line; `source(file)` gives a file's TypeScript text) and returns how many per file.
+ */
+export function markUnreachable(
+  files: FileCoverage[],
+  source: (file: string) => string,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of files) {
+    const name = f.file.split('/').pop()!;
+    const entries = UNREACHABLE.filter((x) => x.file === name);
+    if (entries.length === 0) continue;
+    const lines = source(f.file).split('\n');
+    let n = 0;
+    for (const b of f.uncovered) {
+      // The line and the next one, trimmed: an entry's text may end a line and begin the next.
+      const text = `${lines[b.line - 1]?.trim() ?? ''}\n${lines[b.line]?.trim() ?? ''}`;
+      const e = entries.find((x) => x.fn === b.fn && text.includes(x.text));
+      if (e === undefined) continue;
+      b.unreachable = e.reason;
+      n++;
+    }
+    out.set(f.file, n);
+  }
+  return out;
+}
+
+/**
+ * The union of campaigns' coverage of the same code: a branch is uncovered when every campaign left
+ * it uncovered (branches are told apart by line, kind and function, with their multiplicity).
+ */
+export function unionCoverage(campaigns: FileCoverage[][]): FileCoverage[] {
+  const byFile = new Map<string, FileCoverage[]>();
+  for (const files of campaigns)
+    for (const f of files) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+  const out: FileCoverage[] = [];
+  for (const [file, fs] of byFile) {
+    const key = (u: UncoveredBranch): string => `${u.line}|${u.kind}|${u.fn}`;
+    let left = fs[0]!.uncovered.map((u) => ({ line: u.line, kind: u.kind, fn: u.fn }));
+    for (const f of fs.slice(1)) {
+      const count = new Map<string, number>();
+      for (const u of f.uncovered) count.set(key(u), (count.get(key(u)) ?? 0) + 1);
+      left = left.filter((u) => {
+        const n = count.get(key(u)) ?? 0;
+        if (n === 0) return false;
+        count.set(key(u), n - 1);
+        return true;
+      });
+    }
+    // A file a campaign never loaded has no entry there: its branches count as in the others.
+    const branches = fs[0]!.branches;
+    out.push({ file, branches, covered: branches - left.length, uncovered: left });
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
 }
 
 /** "12.3%" of covered/total. */

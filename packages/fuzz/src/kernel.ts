@@ -36,8 +36,10 @@ export interface InitialKnobs {
   max_page_sharing: number;
   smart_scan: number;
   merge_across_nodes: number;
-  /** 0 prunes stale chain dups at every lookup on both engines; the default 2000 ms is far
-   * longer than a case runs on the kernel. */
+  /** 0 prunes stale chain dups at every lookup on both engines; PRUNE_NEVER_MS never within a
+   * case. Not the kernel's default 2000 ms: that interval is wall-clock time on the kernel and
+   * virtual time on the simulator, and a long case on a loaded machine crosses it on one side only
+   * (seed 203164: the kernel pruned 27 stale dups the simulator kept). */
   stable_node_chains_prune_millisecs: number;
 }
 
@@ -66,6 +68,10 @@ const REGION_PAGES = [1, 2, 3, 5, 8, 16, 33, 64, 100, 257, 512] as const;
 const THP_REGION_PAGES = [512, 1024] as const;
 /** Pages of one PMD: one page table's worth, one THP. */
 const PMD_PAGES = 512;
+/** A chain prune interval no case outlasts on either engine (10 minutes). */
+const PRUNE_NEVER_MS = 600_000;
+/** smart_scan's rmap_item age stops growing here (should_skip_rmap_item(), mm/ksm.c). */
+const SMART_SCAN_AGE_MAX = 255;
 
 const MADVICE: readonly MadviseAdvice[] = [
   'MADV_MERGEABLE',
@@ -94,9 +100,81 @@ const MADVICE: readonly MadviseAdvice[] = [
   'MADV_REMOVE',
 ];
 
+/** Advice a THP recipe gives a populated THP (whole or in part). */
+const THP_ADVICE: readonly MadviseAdvice[] = [
+  'MADV_PAGEOUT',
+  'MADV_COLD',
+  'MADV_FREE',
+  'MADV_DONTNEED',
+  'MADV_MERGEABLE',
+  'MADV_COLLAPSE',
+  'MADV_GUARD_INSTALL',
+  'MADV_GUARD_REMOVE',
+  'MADV_POPULATE_WRITE',
+  'MADV_WIPEONFORK',
+];
+/** Advice a shmem recipe gives shared anonymous memory. */
+const SHMEM_ADVICE: readonly MadviseAdvice[] = [
+  'MADV_PAGEOUT',
+  'MADV_PAGEOUT',
+  'MADV_REMOVE',
+  'MADV_DONTNEED',
+  'MADV_COLD',
+  'MADV_FREE',
+  'MADV_POPULATE_READ',
+  'MADV_POPULATE_WRITE',
+  'MADV_GUARD_INSTALL',
+  'MADV_MERGEABLE',
+];
+/** Knob writes the kernel refuses (or that only make sense as errors) and run=2/0 while
+ * processes ask for merging. */
+const KNOB_ERRORS: readonly [Extract<Step, { op: 'knob' }>['name'], number | string][] = [
+  ['max_page_sharing', 1],
+  ['max_page_sharing', 0],
+  ['use_zero_pages', 2],
+  ['smart_scan', 'yes'],
+  ['merge_across_nodes', 3],
+  ['pages_to_scan', 'x'],
+  ['run', 3],
+  ['run', 2],
+  ['run', 0],
+  ['stable_node_chains_prune_millisecs', -1],
+  ['khugepaged/max_ptes_none', 512],
+  ['khugepaged/max_ptes_shared', 600],
+  ['advisor_mode', 'bogus'],
+];
+
 const nat = fc.nat({ max: 0xffff });
+/** Choice kinds 0-99 are single steps; the kinds from RECIPE_KIND on are recipes (see RECIPES). */
+const RECIPE_KIND = 100;
+/** The recipes, each a short sequence steered at what single random steps rarely reach. */
+export const RECIPES = [
+  'merge',
+  'chain-fork',
+  'stale-node',
+  'thp-advice',
+  'shmem',
+  'smart-scan',
+  'knob-errors',
+  'unmerge-partial',
+  'merge-any',
+] as const;
+export type Recipe = (typeof RECIPES)[number];
+/** How many kinds each recipe takes (its share of the choices). */
+const RECIPE_WEIGHT: Record<Recipe, number> = {
+  merge: 4,
+  'chain-fork': 4,
+  'stale-node': 3,
+  'thp-advice': 4,
+  shmem: 3,
+  'smart-scan': 1,
+  'knob-errors': 1,
+  'unmerge-partial': 2,
+  'merge-any': 2,
+};
+const RECIPE_OF_KIND: Recipe[] = RECIPES.flatMap((r) => Array<Recipe>(RECIPE_WEIGHT[r]).fill(r));
 const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
-  kind: fc.nat({ max: 99 }),
+  kind: fc.nat({ max: RECIPE_KIND + RECIPE_OF_KIND.length - 1 }),
   a: nat,
   b: nat,
   c: nat,
@@ -109,7 +187,7 @@ export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
       max_page_sharing: fc.constantFrom(256, 256, 2, 3, 5),
       smart_scan: fc.constantFrom(1, 1, 0),
       merge_across_nodes: fc.constantFrom(1, 1, 0),
-      stable_node_chains_prune_millisecs: fc.constantFrom(2000, 2000, 0),
+      stable_node_chains_prune_millisecs: fc.constantFrom(PRUNE_NEVER_MS, PRUNE_NEVER_MS, 0),
     }),
     khugepaged: fc.option(
       fc.record({
@@ -127,6 +205,8 @@ export function kernelCaseArbitrary(maxSteps = 40): fc.Arbitrary<KernelCase> {
 interface Region {
   name: string;
   pages: number;
+  shared: boolean;
+  thp: boolean;
 }
 interface Proc {
   name: string;
@@ -145,17 +225,45 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     procs.push(p);
     steps.push({ op: 'spawn', proc: p.name });
   };
-  const mmap = (p: Proc, a: number, b: number): void => {
-    const thp = a % 10 === 0;
-    const pages = thp ? THP_REGION_PAGES[b % 2]! : REGION_PAGES[b % REGION_PAGES.length]!;
-    const r = { name: `r${nextRegion++}`, pages };
+  const newRegion = (p: Proc, pages: number, thp: boolean, shared: boolean, prot?: 'r' | 'none'): Region => {
+    const r = { name: `r${nextRegion++}`, pages, shared, thp };
     p.regions.push(r);
     const step: Step = { op: 'mmap', proc: p.name, region: r.name, pages };
     if (thp) step.thp = true;
-    if (a % 13 === 1) step.shared = true;
-    if (a % 17 === 2) step.prot = 'r';
-    else if (a % 17 === 3) step.prot = 'none';
+    if (shared) step.shared = true;
+    if (prot !== undefined) step.prot = prot;
     steps.push(step);
+    return r;
+  };
+  const mmap = (p: Proc, a: number, b: number): void => {
+    const thp = a % 10 === 0;
+    const pages = thp ? THP_REGION_PAGES[b % 2]! : REGION_PAGES[b % REGION_PAGES.length]!;
+    newRegion(p, pages, thp, a % 13 === 1, a % 17 === 2 ? 'r' : a % 17 === 3 ? 'none' : undefined);
+  };
+  /** A region of p for a recipe: an existing one of the wanted kind, else a new one (if p has
+   * room for it), else undefined. */
+  const regionFor = (p: Proc, x: number, want: { shared: boolean; thp?: boolean }): Region | undefined => {
+    const fit = p.regions.filter(
+      (r) => r.shared === want.shared && (want.thp === undefined || r.thp === want.thp),
+    );
+    if (fit.length > 0 && x % 3 !== 0) return fit[x % fit.length];
+    if (p.regions.length >= MAX_PROC_REGIONS) return fit[x % Math.max(1, fit.length)];
+    const thp = want.thp ?? false;
+    const pages = thp ? THP_REGION_PAGES[x % 2]! : REGION_PAGES[3 + (x % (REGION_PAGES.length - 3))]!;
+    return newRegion(p, pages, thp, want.shared);
+  };
+  /** Contents that merge: every page one of 1-3 contents (or zero-filled). */
+  const dupPattern = (x: number): Extract<Step, { op: 'fill' }>['pattern'] =>
+    x % 5 === 0
+      ? { kind: 'zero' }
+      : {
+          kind: 'ids',
+          count: 1 + (x % 3),
+          seed: 1 + ((x >> 2) % 3),
+          ...(x % 7 === 1 ? { layout: 'blocked' as const } : {}),
+        };
+  const scan = (n: number): void => {
+    steps.push({ op: 'ksm_scan', full_scans: n });
   };
   /** A page range of r: the whole region one time in four, one whole PMD's worth (a page table,
    * or a THP) of a large region one time in four, else [from, from+count). */
@@ -168,10 +276,267 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     const from = x % r.pages;
     return { from, count: 1 + (y % (r.pages - from)) };
   };
-  const fork = (p: Proc): void => {
+  const fork = (p: Proc): Proc => {
     const child = { name: `p${nextProc++}`, regions: p.regions.map((x) => ({ ...x })) };
     procs.push(child);
     steps.push({ op: 'fork', proc: p.name, child: child.name });
+    return child;
+  };
+  const recipe = (which: Recipe, p: Proc, a: number, b: number, cc: number): void => {
+    switch (which) {
+      case 'merge': {
+        // Duplicate contents over a whole region, a whole PMD or a sub-range, merged.
+        const r = regionFor(p, b, { shared: false });
+        if (r === undefined) return;
+        const rg = range(r, b >> 4, cc);
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 3), ...rg });
+        steps.push({
+          op: 'madvise',
+          proc: p.name,
+          region: r.name,
+          advice: 'MADV_MERGEABLE',
+          ...(cc % 3 === 0 ? rg : {}),
+        });
+        scan(1 + (cc % 3));
+        if (cc % 4 === 1)
+          steps.push({
+            op: 'write',
+            proc: p.name,
+            region: r.name,
+            page: (cc >> 2) % r.pages,
+            offset: 0,
+            value: 1,
+          });
+        return;
+      }
+      case 'chain-fork': {
+        // A small max_page_sharing makes stable node chains; forked children that KSM scans
+        // bring KSM pages already mapped more than once, and the dups fill up and get pruned.
+        steps.push({ op: 'knob', name: 'max_page_sharing', value: 2 + (cc % 3) });
+        if (cc % 4 === 0) steps.push({ op: 'knob', name: 'stable_node_chains_prune_millisecs', value: 0 });
+        const r = regionFor(p, b, { shared: false, thp: false });
+        if (r === undefined) return;
+        steps.push({
+          op: 'fill',
+          proc: p.name,
+          region: r.name,
+          pattern: { kind: 'ids', count: 1 + (cc % 2), seed: 1 },
+        });
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        scan(2);
+        let child = p;
+        for (let i = 0; i < 1 + (cc % 3) && procs.length < MAX_LIVE_PROCS; i++) child = fork(child);
+        if (child !== p && cc % 2 === 0)
+          steps.push({
+            op: 'write',
+            proc: child.name,
+            region: r.name,
+            page: (cc >> 3) % r.pages,
+            offset: 8,
+            value: 2,
+          });
+        scan(1 + ((cc >> 2) % 3));
+        if (cc % 3 === 1)
+          steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, cc >> 5, cc >> 9) });
+        if (cc % 3 === 2 && child !== p) {
+          procs.splice(procs.indexOf(child), 1);
+          steps.push({ op: 'exit', proc: child.name });
+        }
+        scan(1 + ((cc >> 4) % 2));
+        return;
+      }
+      case 'stale-node': {
+        // A KSM page freed under its stable node (its sharers unmapped it), found stale by the
+        // next search or insert of the same contents.
+        const r = regionFor(p, b, { shared: false, thp: false });
+        if (r === undefined) return;
+        const pattern = dupPattern(1 + 5 * (cc % 7));
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern });
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        scan(2);
+        steps.push({
+          op: 'madvise',
+          proc: p.name,
+          region: r.name,
+          advice: cc % 2 === 0 ? 'MADV_DONTNEED' : 'MADV_UNMERGEABLE',
+          ...range(r, cc >> 2, cc >> 6),
+        });
+        const q = procs[(a >> 3) % procs.length]!;
+        const r2 = regionFor(q, cc >> 1, { shared: false, thp: false });
+        if (r2 === undefined) return;
+        steps.push({ op: 'fill', proc: q.name, region: r2.name, pattern });
+        steps.push({ op: 'madvise', proc: q.name, region: r2.name, advice: 'MADV_MERGEABLE' });
+        scan(1 + (cc % 3));
+        return;
+      }
+      case 'thp-advice': {
+        // A THP populated (written, or read: the huge zero page), maybe shared with a child,
+        // then advice over the whole THP or part of it.
+        const r = regionFor(p, b, { shared: false, thp: true });
+        if (r === undefined) return;
+        if (cc % 4 === 0) steps.push({ op: 'touch', proc: p.name, region: r.name });
+        else
+          steps.push({
+            op: 'fill',
+            proc: p.name,
+            region: r.name,
+            pattern: cc % 4 === 1 ? { kind: 'zero' } : dupPattern(cc >> 2),
+            ...(cc % 3 === 0 ? range(r, 1, 0) : {}),
+          });
+        const variant = (cc >> 12) % 4;
+        if (variant === 1) {
+          // PTE-map the THP (mprotect of part of it splits the PMD; the folio stays large).
+          steps.push({
+            op: 'mprotect',
+            proc: p.name,
+            region: r.name,
+            prot: 'r',
+            from: 1 + (cc % 100),
+            count: 3,
+          });
+          steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw' });
+        } else if (variant === 2 && procs.length < MAX_LIVE_PROCS) {
+          // A THP written after its only sharer left, with one page still mapped: a copy, not a
+          // reuse (the rest of the folio can go).
+          const child = fork(p);
+          procs.splice(procs.indexOf(child), 1);
+          steps.push({ op: 'exit', proc: child.name });
+          steps.push({
+            op: 'madvise',
+            proc: p.name,
+            region: r.name,
+            advice: 'MADV_DONTNEED',
+            from: 1,
+            count: PMD_PAGES - 1,
+          });
+          steps.push({ op: 'write', proc: p.name, region: r.name, page: 0, offset: 0, value: 1 });
+          return;
+        }
+        let who = p;
+        if ((cc >> 2) % 3 === 0 && procs.length < MAX_LIVE_PROCS) {
+          // The advice from the child or from the parent: either way the THP is shared.
+          const child = fork(p);
+          if ((cc >> 4) % 2 === 0) who = child;
+        }
+        const advice = THP_ADVICE[(cc >> 5) % THP_ADVICE.length]!;
+        const whole = (cc >> 8) % 2 === 0;
+        const rg = whole ? range(r, 1, 0) : range(r, 2 + 4 * (cc >> 9), cc >> 3);
+        steps.push({ op: 'madvise', proc: who.name, region: r.name, advice, ...rg });
+        if (advice === 'MADV_MERGEABLE') scan(1 + (cc % 2));
+        // Lazyfree pages reclaimed: a clean THP is discarded whole.
+        if (advice === 'MADV_FREE' && variant === 3)
+          steps.push({ op: 'madvise', proc: who.name, region: r.name, advice: 'MADV_PAGEOUT', ...rg });
+        steps.push({ op: 'touch', proc: who.name, region: r.name, ...range(r, cc >> 6, cc >> 10) });
+        return;
+      }
+      case 'shmem': {
+        // Shared anonymous memory: pages read and written, a child sharing them, then reclaim,
+        // hole punch or zap from one side and faults from the other.
+        const r = regionFor(p, b, { shared: true });
+        if (r === undefined) return;
+        steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, cc, cc >> 4) });
+        if (cc % 2 === 0)
+          steps.push({
+            op: 'write',
+            proc: p.name,
+            region: r.name,
+            page: (cc >> 3) % r.pages,
+            offset: 0,
+            value: 1,
+          });
+        let who = p;
+        if ((cc >> 1) % 3 === 0 && procs.length < MAX_LIVE_PROCS) {
+          who = fork(p);
+          steps.push({ op: 'touch', proc: who.name, region: r.name, ...range(r, cc >> 2, cc >> 7) });
+        }
+        const advice = SHMEM_ADVICE[(cc >> 4) % SHMEM_ADVICE.length]!;
+        steps.push({
+          op: 'madvise',
+          proc: (cc >> 6) % 2 === 0 ? who.name : p.name,
+          region: r.name,
+          advice,
+          ...range(r, cc >> 5, cc >> 8),
+        });
+        if (cc % 5 === 1)
+          steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, cc >> 9, cc) });
+        steps.push({ op: 'touch', proc: who.name, region: r.name, ...range(r, cc >> 7, cc >> 3) });
+        return;
+      }
+      case 'smart-scan': {
+        // Pages that never merge scanned again and again: smart_scan's skip ages grow.
+        steps.push({ op: 'knob', name: 'smart_scan', value: 1 });
+        const r = regionFor(p, b, { shared: false, thp: false });
+        if (r === undefined) return;
+        steps.push({
+          op: 'fill',
+          proc: p.name,
+          region: r.name,
+          pattern: { kind: 'unique', seed: 1 + (cc % 3) },
+        });
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        // One time in 16 past the age where the skip age saturates (255 full scans).
+        scan(cc % 16 === 7 ? SMART_SCAN_AGE_MAX + 5 : 10 + (cc % 20));
+        if (cc % 2 === 0) {
+          steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+          scan(4 + (cc % 6));
+        }
+        return;
+      }
+      case 'knob-errors': {
+        // Values the knobs refuse (EINVAL), and run=2 while processes ask for merging.
+        const [name, value] = KNOB_ERRORS[cc % KNOB_ERRORS.length]!;
+        steps.push({ op: 'knob', name, value });
+        return;
+      }
+      case 'unmerge-partial': {
+        // run=2 with KSM pages a forked child (which KSM does not scan) still maps: the stable
+        // nodes whose page is still mapped stay (remove_all_stable_nodes()), chains included.
+        if (procs.length >= MAX_LIVE_PROCS) return;
+        if (cc % 2 === 0) steps.push({ op: 'knob', name: 'max_page_sharing', value: 2 + (cc % 3) });
+        const r = regionFor(p, b, { shared: false, thp: false });
+        if (r === undefined) return;
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+        const child = fork(p);
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        scan(1 + (cc % 3));
+        if ((cc >> 2) % 2 === 0)
+          steps.push({
+            op: 'write',
+            proc: child.name,
+            region: r.name,
+            page: (cc >> 3) % r.pages,
+            offset: 0,
+            value: 2,
+          });
+        if ((cc >> 3) % 2 === 0) steps.push({ op: 'report', label: `r${reports++}` });
+        steps.push({ op: 'ksm_unmerge_all' });
+        return;
+      }
+      case 'merge-any': {
+        // prctl(PR_SET_MEMORY_MERGE) over VMAs already MADV_MERGEABLE, new mappings of a
+        // merge-any process, and turning it off with merged pages.
+        const r = regionFor(p, b, { shared: false });
+        if (r === undefined) return;
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        if (cc % 2 === 0)
+          steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: 1 });
+        if (p.regions.length < MAX_PROC_REGIONS) {
+          const r2 = newRegion(p, REGION_PAGES[(cc >> 2) % REGION_PAGES.length]!, false, false);
+          steps.push({ op: 'fill', proc: p.name, region: r2.name, pattern: dupPattern(cc >> 1) });
+        }
+        scan(1 + (cc % 3));
+        if ((cc >> 3) % 2 === 0 && procs.length < MAX_LIVE_PROCS) fork(p);
+        steps.push({
+          op: 'prctl',
+          proc: p.name,
+          option: 'PR_SET_MEMORY_MERGE',
+          value: (cc >> 4) % 3 === 0 ? 1 : 0,
+        });
+        scan(1);
+        return;
+      }
+    }
   };
   spawn();
   for (const ch of c.choices) {
@@ -182,7 +547,8 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
       continue;
     }
     const r = p.regions.length === 0 ? undefined : p.regions[b % p.regions.length]!;
-    if (kind < 5 && procs.length < MAX_LIVE_PROCS) spawn();
+    if (kind >= RECIPE_KIND) recipe(RECIPE_OF_KIND[kind - RECIPE_KIND]!, p, a, b, cc);
+    else if (kind < 5 && procs.length < MAX_LIVE_PROCS) spawn();
     else if (kind < 15 || r === undefined) {
       if (p.regions.length < MAX_PROC_REGIONS) mmap(p, b, cc);
     } else if (kind < 31) {
@@ -396,6 +762,9 @@ export interface KernelCampaignOptions {
   /** Stop after this many cases (0: only the minutes limit). */
   cases?: number;
   maxSteps: number;
+  /** Run each scenario on the simulator only (no kernel, no comparison): the same scenarios as a
+   * kernel campaign of the same seeds, so that --coverage measures what that campaign reaches. */
+  simulatorOnly?: boolean;
   /** Where shrunk divergences are written as scenario files. */
   out: string;
   /** Progress lines. */
@@ -426,6 +795,12 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
   ) {
     const c = fc.sample(arb, { seed, numRuns: 1 })[0]!;
     const name = `kernel-${seed}`;
+    if (o.simulatorOnly) {
+      const { scenario } = withSimulatorErrnos(buildKernelScenario(c, name));
+      cases++;
+      o.log(`seed ${seed}: ${scenario.steps.length} steps, simulator only`);
+      continue;
+    }
     const first = await compareWithKernel(c, name);
     cases++;
     if (first.equal) {

@@ -29,6 +29,7 @@ import {
   entry_pfn,
   entryOut,
   entryTable,
+  filemap_remove_folio,
   folio_maybe_mapped_shared,
   is_guard_pte_marker,
   khugepaged_enter_vma,
@@ -63,6 +64,7 @@ import {
   type MmStruct,
   madvise_collapse,
   make_pte_marker,
+  PG_dirty,
   PG_lazyfree,
   PG_swapcache,
   type PhysMem,
@@ -438,10 +440,12 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
 }
 
 /**
- * MADV_PAGEOUT of shared anonymous (shmem) pages: shrink_folio_list() unmaps every page only
- * this PTE maps (try_to_unmap()) before writing it out; without swap, shmem_writeout() keeps
- * it in the object (AOP_WRITEPAGE_ACTIVATE), and with swap the simulator keeps it there too
- * (shmem swap is not simulated): either way the process no longer maps it.
+ * MADV_PAGEOUT of shared anonymous (shmem) pages: shrink_folio_list() (mm/vmscan.c, 6.18) unmaps
+ * every page only this PTE maps (try_to_unmap(), which moves the PTE's dirty bit to the folio).
+ * A dirty folio goes to pageout(): without swap, shmem_writeout() keeps it in the object
+ * (AOP_WRITEPAGE_ACTIVATE), and with swap the simulator keeps it there too (shmem swap is not
+ * simulated). A clean one — faulted in by reads only, all zeroes — is dropped from the object
+ * (__remove_mapping()) when nothing else holds it. Either way the process no longer maps it.
  */
 function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, next: number): void {
   const pm = walk.mm.machine.phys;
@@ -453,7 +457,11 @@ function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, ne
     const page = vm_normal_page(pm, E.lo, E.hi);
     // folio_mapcount() != folio_nr_pages(): mapped elsewhere too, left alone.
     if (page === 0 || pm.folio_mapcount(pm.folio(page)) !== pm.folio_nr_pages(pm.folio(page))) continue;
+    const folio = pm.folio(page);
     zap_page_range(vma, a, a + PAGE_SIZE);
+    // __remove_mapping(): only the object's reference is left (folio_ref_freeze()).
+    if ((pm.flags[folio] & PG_dirty) === 0 && pm.refcount[folio] === 1)
+      filemap_remove_folio(vma.shmem!, pm, pm.index[folio]);
   }
 }
 
@@ -479,12 +487,7 @@ function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
       if (s < e) zap_page_range(v, s, e);
     }
   }
-  for (let index = first; index < last; index++) {
-    const pfn = obj.pages.get(index);
-    if (pfn === undefined) continue;
-    obj.pages.delete(index);
-    m.phys.put_page(pfn);
-  }
+  for (let index = first; index < last; index++) filemap_remove_folio(obj, m.phys, index);
   return 0;
 }
 

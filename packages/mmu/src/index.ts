@@ -78,7 +78,7 @@ export {
   rmap_walk,
   vma_address,
 } from './rmap.ts';
-export { ShmemObject } from './shmem.ts';
+export { filemap_remove_folio, ShmemObject } from './shmem.ts';
 export { SwapDevice } from './swap.ts';
 export { do_user_addr_fault, user_access_pfn } from './uaccess.ts';
 export {

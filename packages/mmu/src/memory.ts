@@ -87,7 +87,14 @@ import {
   setEntry,
   tableEmpty,
 } from './pgtable.ts';
-import { PAGE_MAPPING_ANON, PG_anon_exclusive, PG_locked, PG_swapcache, type PhysMem } from './physmem.ts';
+import {
+  PAGE_MAPPING_ANON,
+  PG_anon_exclusive,
+  PG_dirty,
+  PG_locked,
+  PG_swapcache,
+  type PhysMem,
+} from './physmem.ts';
 import { free_pte, reclaim_pt_is_enabled } from './pt_reclaim.ts';
 import {
   anon_vma_fork,
@@ -175,7 +182,7 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
     if ((vma.vm_flags & VM_SHARED) !== 0) {
       // do_read_fault(): map what the object already has around the address first.
       if ((flags & FAULT_FLAG_WRITE) === 0 && do_fault_around(vma, addr, pteT)) return 0;
-      return do_shared_fault(vma, addr, pteT, idx);
+      return do_shared_fault(vma, addr, pteT, idx, (flags & FAULT_FLAG_WRITE) !== 0);
     }
     return do_anonymous_page(vma, addr, flags, pteT, idx);
   }
@@ -275,15 +282,19 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
   return mapped;
 }
 
-/** A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. */
-function do_shared_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number): number {
+/**
+ * A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. As
+ * set_pte_range() (mm/memory.c, 6.18) only a write fault maps it dirty (pte_mkdirty()); a page
+ * only read stays clean, and reclaim drops it from the object (madvise_pageout_shmem()).
+ */
+function do_shared_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number, write: boolean): number {
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
   const pfn = shmem_get_folio(vma, linear_page_index(vma, addr));
   if (pfn === 0) return VM_FAULT_OOM;
   let lo = vma.protLo;
-  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  if (write) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
   mk_pte(pfn, lo, vma.protHi);
   ptlLock(pm, m.counters, pteT);
   pm.get_page(pfn);
@@ -559,7 +570,11 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
     m.counters.tlbFlushes++;
     folio_remove_rmap_pte(pm, page);
     if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
-    else mm.add_mm_counter(MM_SHMEMPAGES, -1);
+    else {
+      // zap_present_folio_ptes(): a file folio keeps the dirty bit of the PTE (folio_mark_dirty()).
+      if (pte_dirty(lo)) pm.flags[pm.folio(page)] |= PG_dirty;
+      mm.add_mm_counter(MM_SHMEMPAGES, -1);
+    }
     free_swap_cache(m, pm.folio(page)); // free_pages_and_swap_cache() of the TLB batch
     pm.put_page(page);
     return false;

@@ -3,6 +3,7 @@
 // KSM never merges these pages (VM_SHARED is refused by ksm_compatible()).
 
 import type { VmAreaStruct } from './mm.ts';
+import type { PhysMem } from './physmem.ts';
 
 let nextShmemId = 1;
 
@@ -26,6 +27,17 @@ export function shmem_get_folio(vma: VmAreaStruct, index: number): number {
   pm.index[pfn] = index;
   obj.pages.set(index, pfn);
   return pfn;
+}
+
+/**
+ * filemap_remove_folio() (mm/filemap.c): the object no longer holds its page at `index`, and
+ * drops its reference (a hole punch, or reclaim of a clean page).
+ */
+export function filemap_remove_folio(obj: ShmemObject, pm: PhysMem, index: number): void {
+  const pfn = obj.pages.get(index);
+  if (pfn === undefined) return;
+  obj.pages.delete(index);
+  pm.put_page(pfn);
 }
 
 /** Drop a VMA's use of the object; the last user frees its pages. */
