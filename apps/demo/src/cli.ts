@@ -16,6 +16,7 @@ import { defineKernel } from './commands/kernel.ts';
 import { defineKnobs } from './commands/knobs.ts';
 import { defineKsmStat } from './commands/ksm-stat.ts';
 import { definePagemap } from './commands/pagemap.ts';
+import { definePredict } from './commands/predict.ts';
 import { definePte } from './commands/pte.ts';
 import { defineRecord } from './commands/record.ts';
 import { defineRun } from './commands/run.ts';
@@ -56,6 +57,7 @@ function buildProgram(r: Runner): Command {
   defineDemo(program, r);
   defineRun(program, r);
   defineVerify(program, r);
+  definePredict(program, r);
   defineKernel(program, r);
   defineKernels(program, r);
   defineRecord(program, r);

@@ -18,6 +18,7 @@ export {
   KSM_RUN_UNMERGE,
   KSMD_CPU_NS_PER_PAGE,
   Ksm,
+  type KsmdClock,
   type KsmCounters,
   type KsmStat,
   PR_GET_MEMORY_MERGE,
@@ -25,6 +26,15 @@ export {
   SIZEOF_RMAP_ITEM,
   vma_ksm_compatible,
 } from './ksm.ts';
+export {
+  emptyKsmdWork,
+  KSMD_COST_FEATURES,
+  type KsmdCostFeature,
+  type KsmdCostModel,
+  KsmdThread,
+  type KsmdWork,
+  ksmdWorkNs,
+} from './ksmd.ts';
 export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {

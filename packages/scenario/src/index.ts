@@ -23,6 +23,20 @@ export {
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
 } from './guard.ts';
+export {
+  applyKnobs,
+  KnobError,
+  type KsmdCostFile,
+  ksmdCostFileSchema,
+  PREDICT_KNOBS,
+  PREDICT_MILESTONES,
+  type PredictOptions,
+  type PredictProc,
+  type Prediction,
+  type PredictSample,
+  parseDuration,
+  predictKsmd,
+} from './predict.ts';
 export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
   compareReports,

@@ -7,12 +7,15 @@ import { ScenarioError } from './errors.ts';
 import { type LoadedScenario, parseScenario } from './parse.ts';
 
 export { hostMemory } from './host.ts';
+export { KSMD_COST_FILE, loadKsmdCost } from './ksmd-cost.ts';
 export {
   buildOracle,
   DEFAULT_LOCK_PATH,
   encodeInstructions,
   encodeToken,
   findCompiler,
+  type KsmdForOptions,
+  type KsmdSample,
   KSM_SYSFS,
   NATIVE_DIR,
   OFFLINE_ENV,
@@ -23,6 +26,7 @@ export {
   OracleRefusedError,
   OracleUnavailableError,
   oracleAvailability,
+  parseKsmdSample,
   RESTORED_KNOBS,
   type RunOnKernelOptions,
   readKsmLocked,

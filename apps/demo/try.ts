@@ -1,0 +1,10 @@
+import { runOnSimulator, predictKsmd, type SimulatorContext } from '@mmsim/scenario';
+import { loadScenario, hostMemory } from '@mmsim/scenario/node';
+const l = loadScenario(process.argv[2]!);
+let ctx: SimulatorContext | null = null;
+runOnSimulator(l, { host: hostMemory(), afterStep: (c) => { ctx = c; } });
+const c = ctx as unknown as SimulatorContext;
+const t0 = performance.now();
+const p = predictKsmd(c.ksm, c.procs, { forMs: Number(process.argv[3] ?? 60) * 1000, sampleMs: 1000, knobs: {}, model: { ns: { batches: 20000, scans: 100000, pages: 800, hashed: 300, compared: 150, flushes: 500 }, hz: 250, wakeupLatencyNs: 0 } });
+console.log(JSON.stringify(p.samples.filter((_, i) => i % 10 === 0).map(s => [s.ms, s.pages_sharing, s.pages_volatile, s.pages_unshared, s.full_scans, s.cpuMs.toFixed(1)])));
+console.log(p.milestones, p.procs, p.work, performance.now() - t0);
