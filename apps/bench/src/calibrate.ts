@@ -68,8 +68,12 @@ const TIMED = [
   { what: 'pages_to_scan 1000', knobs: { pages_to_scan: 1000, sleep_millisecs: 20 }, seconds: 20 },
 ];
 
-
-function mixScenario(mix: string, pattern: FillPattern, pages: number, knobs: Record<string, number>): Scenario {
+function mixScenario(
+  mix: string,
+  pattern: FillPattern,
+  pages: number,
+  knobs: Record<string, number>,
+): Scenario {
   return validateScenario(
     {
       name: `calibrate-${mix}`,
@@ -104,22 +108,20 @@ function mixedScenario(pagesPerProc: number, knobs: Record<string, number>): Sce
     );
   });
   for (const p of procs)
-    for (const r of ['z', 's', 'u']) steps.push({ op: 'madvise', proc: p, region: r, advice: 'MADV_MERGEABLE' });
+    for (const r of ['z', 's', 'u'])
+      steps.push({ op: 'madvise', proc: p, region: r, advice: 'MADV_MERGEABLE' });
   return validateScenario({ name: 'calibrate-mixed', ksm: knobs, steps }, 'calibrate mixed').scenario;
 }
 
 /** The scenario on the simulator: its context at the end. */
 function simulate(scenario: Scenario): SimulatorContext {
   let ctx: SimulatorContext | null = null;
-  runOnSimulator(
-    validateScenario(scenario, scenario.name),
-    {
-      host: hostMemory(),
-      afterStep: (c) => {
-        ctx = c;
-      },
+  runOnSimulator(validateScenario(scenario, scenario.name), {
+    host: hostMemory(),
+    afterStep: (c) => {
+      ctx = c;
     },
-  );
+  });
   return ctx as unknown as SimulatorContext;
 }
 
@@ -209,7 +211,9 @@ async function main(): Promise<void> {
     sim.forEach((work, k) => {
       rows.push({ what: `${mix} ${n} pages: full scan ${k + 1}`, work, kernelNs: kernel[k]! });
     });
-    process.stderr.write(`calibrate: ${mix} ${n}: ${kernel.map((ns) => (ns / NS_PER_MS).toFixed(1)).join(' ')} ms\n`);
+    process.stderr.write(
+      `calibrate: ${mix} ${n}: ${kernel.map((ns) => (ns / NS_PER_MS).toFixed(1)).join(' ')} ms\n`,
+    );
   }
   const timed: { sc: Scenario; ms: number; pages: number; what: string }[] = [];
   for (const t of TIMED) {
@@ -223,7 +227,9 @@ async function main(): Promise<void> {
     const work = simulatedPages(sc, scanned, probe);
     rows.push({ what: `${t.what}, ${ms / 1000} s`, work, kernelNs: last.runtimeNs - first.runtimeNs });
     timed.push({ sc, ms: last.ms, pages: scanned, what: t.what });
-    process.stderr.write(`calibrate: ${t.what}: ${scanned} pages, ${((last.runtimeNs - first.runtimeNs) / NS_PER_MS).toFixed(0)} ms CPU\n`);
+    process.stderr.write(
+      `calibrate: ${t.what}: ${scanned} pages, ${((last.runtimeNs - first.runtimeNs) / NS_PER_MS).toFixed(0)} ms CPU\n`,
+    );
   }
   const ns = fitCosts(rows);
   // The wake-up latency: the one at which the simulated ksmd scans as many pages as the kernel's
@@ -261,7 +267,9 @@ async function main(): Promise<void> {
   process.stderr.write(`calibrate: wrote ${o.out}\n`);
   for (const r of file.fit) {
     const err = ((r.modelNs - r.kernelNs) / r.kernelNs) * 100;
-    process.stderr.write(`  ${r.what.padEnd(40)} kernel ${(r.kernelNs / NS_PER_MS).toFixed(2)} ms  model ${(r.modelNs / NS_PER_MS).toFixed(2)} ms  ${err >= 0 ? '+' : ''}${err.toFixed(1)}%\n`);
+    process.stderr.write(
+      `  ${r.what.padEnd(40)} kernel ${(r.kernelNs / NS_PER_MS).toFixed(2)} ms  model ${(r.modelNs / NS_PER_MS).toFixed(2)} ms  ${err >= 0 ? '+' : ''}${err.toFixed(1)}%\n`,
+    );
   }
   process.stderr.write(`  ${JSON.stringify(model)}\n`);
 }

@@ -25,7 +25,9 @@ export function fitCosts(rows: KsmdFitRow[]): KsmdWork {
   // Features scaled so the descent is well conditioned.
   const scale = f.map((k) => Math.max(...rows.map((r) => r.work[k] / r.kernelNs)) || 1);
   const a = rows.map((r) => f.map((k, j) => r.work[k] / r.kernelNs / scale[j]!));
-  const ata = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => a.reduce((s, r) => s + r[i]! * r[j]!, 0)));
+  const ata = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => a.reduce((s, r) => s + r[i]! * r[j]!, 0)),
+  );
   const atb = Array.from({ length: n }, (_, i) => a.reduce((s, r) => s + r[i]!, 0));
   const x = new Array<number>(n).fill(0);
   for (let iter = 0; iter < MAX_SWEEPS; iter++) {
@@ -46,4 +48,3 @@ export function fitCosts(rows: KsmdFitRow[]): KsmdWork {
   });
   return out;
 }
-

@@ -141,15 +141,19 @@ export class KsmdThread {
         return;
       }
       const start = this.nextBatchNs;
-      this.work.batches++;
       this.batchStartNs = start;
       this.batchStartCpu = this.cpuNs();
+      this.work.batches++;
       ksm.m.clock.jiffies = this.baseJiffies + Math.floor(start / NS_PER_MS);
       ksm.ksm_do_scan(ksm.pages_to_scan);
       const end = start + (this.cpuNs() - this.batchStartCpu);
       this.nextBatchNs = ksm.ksmd_should_run()
         ? this.wakeAfterSleep(end, ksm.sleep_millisecs)
         : Number.POSITIVE_INFINITY;
+      if (this.nextBatchNs <= start)
+        throw new RangeError(
+          'ksmd would not advance in time: the cost model gives a batch no CPU time and sleep_millisecs is 0',
+        );
     }
   }
 }

@@ -23,6 +23,7 @@ export {
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
 } from './guard.ts';
+export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
   applyKnobs,
   KnobError,
@@ -30,14 +31,13 @@ export {
   ksmdCostFileSchema,
   PREDICT_KNOBS,
   PREDICT_MILESTONES,
+  type Prediction,
   type PredictOptions,
   type PredictProc,
-  type Prediction,
   type PredictSample,
   parseDuration,
   predictKsmd,
 } from './predict.ts';
-export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
   compareReports,
   type Engine,

@@ -7,7 +7,9 @@ import { ScenarioError } from './errors.ts';
 import { type KsmdCostFile, ksmdCostFileSchema } from './predict.ts';
 
 /** The cost model `pnpm --filter @mmsim/bench calibrate` wrote on the project machine. */
-export const KSMD_COST_FILE: string = fileURLToPath(new URL('../calibration/ksmd-cost.json', import.meta.url));
+export const KSMD_COST_FILE: string = fileURLToPath(
+  new URL('../calibration/ksmd-cost.json', import.meta.url),
+);
 
 /** Reads and checks a cost model file; a missing or malformed one is a ScenarioError (one line). */
 export function loadKsmdCost(path: string = KSMD_COST_FILE): KsmdCostFile {
@@ -21,7 +23,12 @@ export function loadKsmdCost(path: string = KSMD_COST_FILE): KsmdCostFile {
   const r = ksmdCostFileSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new ScenarioError(path, `$.${issue.path.join('.')}`, 'a ksmd cost model (mmsim-ksmd-cost-1)', issue.message);
+    throw new ScenarioError(
+      path,
+      `$.${issue.path.join('.')}`,
+      'a ksmd cost model (mmsim-ksmd-cost-1)',
+      issue.message,
+    );
   }
   return r.data;
 }

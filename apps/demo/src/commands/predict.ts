@@ -237,9 +237,15 @@ export function definePredict(program: Command, r: Runner): void {
       `a knob ksmd starts with (repeatable): ${PREDICT_KNOBS.join(', ')}`,
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
-    .option('--advisor <mode>', 'scan-time: let the scan-time advisor set pages_to_scan (advisor_* knobs apply)')
+    .option(
+      '--advisor <mode>',
+      'scan-time: let the scan-time advisor set pages_to_scan (advisor_* knobs apply)',
+    )
     .option('--every <duration>', 'sampling interval of the timeline (default 1s)')
-    .option('--model <file>', `the ksmd cost model (default ${KSMD_COST_FILE.replace(/^.*\/packages\//, 'packages/')})`)
+    .option(
+      '--model <file>',
+      `the ksmd cost model (default ${KSMD_COST_FILE.replace(/^.*\/packages\//, 'packages/')})`,
+    )
     .option('--json', 'print the prediction object: every sample, the milestones, the processes, the model')
     .option('--svg <file>', 'write a chart of the timeline (SVG)')
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
