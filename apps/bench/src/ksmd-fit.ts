@@ -8,6 +8,8 @@ export interface KsmdFitRow {
   what: string;
   work: KsmdWork;
   kernelNs: number;
+  /** How much the row counts in the fit (default 1). */
+  weight?: number;
 }
 
 /** Descent sweeps at most, and the change below which the fit has converged. */
@@ -16,7 +18,7 @@ const CONVERGED = 1e-12;
 
 /**
  * Non-negative least squares of relative errors (projected coordinate descent on the normal
- * equations): minimises sum over rows of ((model(work) - kernel) / kernel)^2 with every
+ * equations): minimises sum over rows of weight * ((model(work) - kernel) / kernel)^2 with every
  * coefficient >= 0.
  */
 export function fitCosts(rows: KsmdFitRow[]): KsmdWork {
@@ -24,11 +26,13 @@ export function fitCosts(rows: KsmdFitRow[]): KsmdWork {
   const n = f.length;
   // Features scaled so the descent is well conditioned.
   const scale = f.map((k) => Math.max(...rows.map((r) => r.work[k] / r.kernelNs)) || 1);
-  const a = rows.map((r) => f.map((k, j) => r.work[k] / r.kernelNs / scale[j]!));
+  // Weighted: each row scaled by the square root of its weight, its target (1) too.
+  const sw = rows.map((r) => Math.sqrt(r.weight ?? 1));
+  const a = rows.map((r, ri) => f.map((k, j) => (r.work[k] / r.kernelNs / scale[j]!) * sw[ri]!));
   const ata = Array.from({ length: n }, (_, i) =>
     Array.from({ length: n }, (_, j) => a.reduce((s, r) => s + r[i]! * r[j]!, 0)),
   );
-  const atb = Array.from({ length: n }, (_, i) => a.reduce((s, r) => s + r[i]!, 0));
+  const atb = Array.from({ length: n }, (_, i) => a.reduce((s, r, ri) => s + r[i]! * sw[ri]!, 0));
   const x = new Array<number>(n).fill(0);
   for (let iter = 0; iter < MAX_SWEEPS; iter++) {
     let moved = 0;

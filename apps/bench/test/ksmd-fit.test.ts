@@ -50,4 +50,15 @@ describe('fitCosts', () => {
     const rs = rows().map((r) => ({ ...r, work: { ...r.work, flushes: 0 } }));
     expect(fitCosts(rs).flushes).toBe(0);
   });
+
+  it('weights pull the fit towards the heavier rows', () => {
+    const work = { ...emptyKsmdWork(), pages: 1000 };
+    const rs = (w: number): KsmdFitRow[] => [
+      { what: 'a', work, kernelNs: 1_000_000 },
+      { what: 'b', work, kernelNs: 2_000_000, weight: w },
+    ];
+    // relative errors: (u - 1)^2 + w (u/2 - 1)^2 is least at u = (1 + w/2) / (1 + w/4)
+    expect(fitCosts(rs(1)).pages).toBeCloseTo(1200, 3);
+    expect(fitCosts(rs(100)).pages).toBeCloseTo((51 / 26) * 1000, 3);
+  });
 });
