@@ -464,6 +464,16 @@ static volatile sig_atomic_t knobs_modified, cleanup_done;
 static uint64_t zero_pfn, huge_zero_pfn; /* huge_zero_pfn 0: none seen */
 static int pause_at = -1;
 static int trace; /* MMSIM_ORACLE_TRACE set: step and scan timings on stderr */
+/* --session --allow: someone else's processes the session may scan (see session()) */
+static pid_t *allowed;
+static int nallowed;
+
+static int allowed_pid(pid_t pid) {
+  for (int i = 0; i < nallowed; i++) {
+    if (allowed[i] == pid) return 1;
+  }
+  return 0;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* cleanup: kill helpers, unmerge, restore knobs. Async-signal-safe: only syscalls.             */
@@ -721,7 +731,7 @@ static void check_other_users(void) {
     while ((e = readdir(d))) {
       if (!isdigit((unsigned char)e->d_name[0])) continue;
       pid_t pid = (pid_t)atoi(e->d_name);
-      if (pid != getpid() && uses_ksm(pid, comm)) {
+      if (pid != getpid() && !allowed_pid(pid) && uses_ksm(pid, comm)) {
         found = pid;
         break;
       }
@@ -737,32 +747,37 @@ static void check_other_users(void) {
 
 /* pid is the oracle's own: the orchestrator, the khugepaged sentinel or a scenario helper. */
 static int own_pid(pid_t pid) {
-  if (pid == orchestrator_pid || pid == sentinel_pid) return 1;
+  if (pid == orchestrator_pid || pid == sentinel_pid || allowed_pid(pid)) return 1;
   for (int i = 0; i < nprocs; i++) {
     if (procs[i].created && procs[i].pid == pid) return 1;
   }
   return 0;
 }
 
-/* At the end of a run: refuse when a process of someone else's uses KSM (it started during the
- * run: ksmd scanned, merged and counted its pages with ours). */
-static void check_foreign_users(void) {
+/* A process of someone else's that uses KSM (its comm in comm[64]), or 0. */
+static pid_t find_foreign_user(char *comm) {
   DIR *d = opendir("/proc");
   if (!d) refuse("cannot list /proc: %s", strerror(errno));
   struct dirent *e;
-  char comm[64] = "";
-  while ((e = readdir(d))) {
+  pid_t found = 0;
+  while (!found && (e = readdir(d))) {
     if (!isdigit((unsigned char)e->d_name[0])) continue;
     pid_t pid = (pid_t)atoi(e->d_name);
-    if (own_pid(pid)) continue;
-    if (uses_ksm(pid, comm)) {
-      closedir(d);
-      refuse("another process used KSM during the run: pid %d (%s); its pages would be counted with the "
-             "scenario's",
-             (int)pid, comm);
-    }
+    if (!own_pid(pid) && uses_ksm(pid, comm)) found = pid;
   }
   closedir(d);
+  return found;
+}
+
+/* At the end of a run: refuse when a process of someone else's uses KSM (it started during the
+ * run: ksmd scanned, merged and counted its pages with ours). */
+static void check_foreign_users(void) {
+  char comm[64] = "";
+  pid_t pid = find_foreign_user(comm);
+  if (pid)
+    refuse("another process used KSM during the run: pid %d (%s); its pages would be counted with the "
+           "scenario's",
+           (int)pid, comm);
 }
 
 static uint64_t pagemap_entry(int fd, uint64_t addr) {
@@ -2190,6 +2205,260 @@ static int read_ksm_locked(const char *lock_path, int timeout_s) {
   return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* session: live ksmd over processes that are not a scenario's (mmsim snapshot/verify)          */
+
+/*
+ * `--session [--allow PID,...]`: holds the lock, saves and journals the knobs and cleans KSM's
+ * state (run=2, run=0, zero counters) as a scenario run does, holds khugepaged off, then serves
+ * one command per stdin line, one reply line each on stdout ("error <reason>" on failure):
+ *   launch <copies> <arg>...   start copies of a command (tokens %XX-encoded) with
+ *                              PR_SET_MEMORY_MERGE set before exec, one after the other (each
+ *                              has exec'd before the next starts: ksm_execve() registers the mms
+ *                              in that order); reply "pids P...". They die with the session.
+ *   knob <name> <value>        write a KSM knob (restored at the end); reply "ok"
+ *   scan <n>                   n exact full scans (ksm_scans()); reply one JSON object: the
+ *                              counters and, per launched or allowed pid, ksm_stat and
+ *                              smaps_rollup's Rss/Anonymous/KSM/AnonHugePages in kB
+ *   quit (or EOF)              kill the launched processes, restore the knobs, release the lock
+ * Allowed pids are someone else's processes (stopped, KSM enabled, no merged pages yet): they
+ * are neither refused as other KSM users nor killed.
+ */
+
+/* The clean slate of a run: run=2, run=0, and every must-be-zero counter at zero (a count of KSM
+ * zero pages the kernel leaked is taken as the base instead, see below); bases of the deltas. */
+static void clean_slate(void) {
+  int e = ksm_write("run", "2");
+  if (e) refuse("writing run=2 failed: %s", strerror(e));
+  ksm_write("run", "0");
+  /* ksm_zero_pages can stay above zero with no KSM user left: Linux 6.18 loses the decrement of
+   * some unmapped KSM zero pages (seen after fork/exit mixes of use_zero_pages workloads). With
+   * no rmap_item left (general_profit is exactly those pages), such a leaked count is taken as
+   * the scenario's base for ksm_zero_pages and general_profit instead of refused. Early 6.12.y
+   * (6.12.43) underflows it instead: a forked child's copied mm->ksm_zero_pages was never added
+   * to the global count but is taken away as the child unmaps them, so it can go negative. */
+  long long leaked = have_counter[2] && have_counter[1] ? ksm_counter("ksm_zero_pages") : 0;
+  if (leaked != 0 && ksm_counter("general_profit") == leaked * (long long)sysconf(_SC_PAGESIZE)) {
+    fprintf(stderr, "mmsim-oracle: ksm_zero_pages is %lld with no KSM user (%s by the kernel); "
+                    "ksm_zero_pages and general_profit are reported relative to it\n", leaked,
+            leaked > 0 ? "leaked" : "underflowed");
+    counter_base[1] = leaked * (long long)sysconf(_SC_PAGESIZE);
+    counter_base[2] = leaked;
+  }
+  for (size_t i = 0; i < NCOUNTERS; i++) {
+    if (!have_counter[i]) continue;
+    long long v = ksm_counter(COUNTERS[i]);
+    if (counter_is_delta(i)) counter_base[i] = v;
+    if (counter_must_be_zero(i) && v != counter_base[i])
+      refuse("KSM counter %s is %lld after run=2 (another KSM user?)", COUNTERS[i], v);
+  }
+}
+
+static void session_reply(const char *s) {
+  if (write_full(1, s, strlen(s)) < 0) exit(1);
+}
+
+static void session_launch(int argc, char **argv) {
+  long copies = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
+  if (copies < 1 || copies > 64 || argc < 3) {
+    session_reply("error launch: need 1..64 copies and a command\n");
+    return;
+  }
+  char **args = xmalloc(sizeof(char *) * (size_t)(argc - 1));
+  for (int i = 2; i < argc; i++) args[i - 2] = decode_token(argv[i]);
+  args[argc - 2] = NULL;
+  struct sb out = {0};
+  sb_puts(&out, "pids");
+  for (long c = 0; c < copies; c++) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != orchestrator_pid) _exit(127);
+      close(p[0]);
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+      }
+      signal(SIGPIPE, SIG_DFL);
+      int err = 0;
+      if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) < 0) err = errno;
+      else {
+        execvp(args[0], args);
+        err = errno;
+      }
+      (void)!write(p[1], &err, sizeof err);
+      _exit(127);
+    }
+    close(p[1]);
+    int err = 0;
+    int r = read_full(p[0], &err, sizeof err);
+    close(p[0]);
+    if (r == (int)sizeof err && err) {
+      waitpid(pid, NULL, 0);
+      sb_printf(&out, "\n");
+      free(out.p);
+      char msg[512];
+      snprintf(msg, sizeof msg, "error cannot start %s: %s\n", args[0], strerror(err));
+      session_reply(msg);
+      return;
+    }
+    procs = xrealloc(procs, sizeof *procs * (size_t)(nprocs + 1));
+    memset(&procs[nprocs], 0, sizeof procs[nprocs]);
+    procs[nprocs].name = args[0];
+    procs[nprocs].pid = pid;
+    procs[nprocs].created = procs[nprocs].alive = procs[nprocs].registered = 1;
+    nprocs++;
+    sb_printf(&out, " %d", (int)pid);
+  }
+  sb_puts(&out, "\n");
+  session_reply(out.p);
+  free(out.p);
+}
+
+/* ksm_stat's fields and smaps_rollup's sizes of one process as a JSON object. */
+static void session_proc_json(struct sb *b, pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  sb_printf(b, "\"%d\":{", (int)pid);
+  int first = 1;
+  if (f) {
+    while (fgets(line, sizeof line, f)) {
+      char key[64], val[64];
+      if (sscanf(line, "%63[^: ]%*[: ]%63s", key, val) != 2) continue;
+      int yes = !strcmp(val, "yes"), no = !strcmp(val, "no");
+      sb_printf(b, "%s\"%s\":", first ? "" : ",", key);
+      if (yes || no) sb_puts(b, yes ? "true" : "false");
+      else sb_printf(b, "%lld", atoll(val));
+      first = 0;
+    }
+    fclose(f);
+  }
+  sb_printf(b, "%s\"smaps\":{", first ? "" : ",");
+  snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+  f = fopen(path, "re");
+  first = 1;
+  if (f) {
+    while (fgets(line, sizeof line, f)) {
+      char key[64];
+      long long kb;
+      if (sscanf(line, "%63[^:]: %lld kB", key, &kb) != 2) continue;
+      if (strcmp(key, "Rss") && strcmp(key, "Anonymous") && strcmp(key, "KSM") && strcmp(key, "AnonHugePages")) continue;
+      sb_printf(b, "%s\"%s\":%lld", first ? "" : ",", key, kb);
+      first = 0;
+    }
+    fclose(f);
+  }
+  sb_puts(b, "}}");
+}
+
+static void session_scan(int argc, char **argv) {
+  long n = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
+  if (n < 1 || n > 1000) {
+    session_reply("error scan: need 1..1000 full scans\n");
+    return;
+  }
+  char err[256], comm[64] = "";
+  long done = 0;
+  int converged = 0;
+  /* a child a launched process forked inherits MMF_VM_MERGE_ANY: ksmd would scan it too */
+  pid_t other = find_foreign_user(comm);
+  if (other) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "error pid %d (%s) uses KSM too (a child of a launched process?); its pages would be counted\n",
+             (int)other, comm);
+    session_reply(msg);
+    return;
+  }
+  if (ksm_scans(n, 0, &done, &converged, err, sizeof err) || done != n) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "error %s\n", done != n && !err[0] ? "ksmd made fewer full scans than asked" : err);
+    session_reply(msg);
+    return;
+  }
+  struct sb b = {0};
+  long long c[NCOUNTERS];
+  read_counters(c);
+  sb_puts(&b, "{\"ksm\":{");
+  int first = 1;
+  for (size_t i = 0; i < NCOUNTERS; i++) {
+    if (!have_counter[i]) continue;
+    sb_printf(&b, "%s\"%s\":%lld", first ? "" : ",", COUNTERS[i], c[i]);
+    first = 0;
+  }
+  sb_puts(&b, "},\"procs\":{");
+  first = 1;
+  for (int p = 0; p < nprocs; p++) {
+    if (!procs[p].alive) continue;
+    if (!first) sb_puts(&b, ",");
+    session_proc_json(&b, procs[p].pid);
+    first = 0;
+  }
+  for (int i = 0; i < nallowed; i++) {
+    if (!first) sb_puts(&b, ",");
+    session_proc_json(&b, allowed[i]);
+    first = 0;
+  }
+  sb_puts(&b, "}}\n");
+  session_reply(b.p);
+  free(b.p);
+}
+
+static int session(const char *lock_path, int timeout_s) {
+  install_signals();
+  atexit(cleanup_atexit);
+  take_lock(lock_path, timeout_s);
+  for (int i = 0; i < nallowed; i++) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)allowed[i]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) refuse("pid %d: %s", (int)allowed[i], strerror(errno));
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    char *m = strstr(buf, "ksm_merging_pages ");
+    if (m && atoll(m + 18) > 0)
+      refuse("pid %d already has merged KSM pages; run=2 would unmerge them", (int)allowed[i]);
+  }
+  check_other_users();
+  save_knobs();
+  knobs_modified = 1;
+  find_counters();
+  clean_slate();
+  hold_khugepaged();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+  session_reply("ready\n");
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, stdin) > 0) {
+    int argc;
+    char **argv = split(line, &argc);
+    if (argc == 0) continue;
+    if (!strcmp(argv[0], "quit")) break;
+    if (!strcmp(argv[0], "launch")) session_launch(argc, argv);
+    else if (!strcmp(argv[0], "scan")) session_scan(argc, argv);
+    else if (!strcmp(argv[0], "knob") && argc == 3) {
+      char *v = decode_token(argv[2]);
+      int e = ksm_write(argv[1], v);
+      free(v);
+      if (e) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "error knob %s: %s\n", argv[1], strerror(e));
+        session_reply(msg);
+      } else session_reply("ok\n");
+    } else session_reply("error unknown command\n");
+    free(argv);
+  }
+  free(line);
+  int bad = cleanup();
+  if (bad) fprintf(stderr, "mmsim-oracle: KSM knobs were not all restored (see above)\n");
+  return bad;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: mmsim-oracle [--lock PATH] [--lock-timeout SECONDS] < instructions   run a scenario\n"
@@ -2198,6 +2467,7 @@ static void usage(void) {
           "       mmsim-oracle --restore       restore knobs journaled by a run that was killed\n"
           "       mmsim-oracle --read-ksm      print /sys/kernel/mm/ksm, read under the lock\n"
           "       mmsim-oracle --hold-ksm-user (tests) hold the lock and 16 mergeable pages until stdin closes\n"
+          "       mmsim-oracle --session [--allow PID,...]  live ksmd over launched or given processes\n"
           "       --pause-at STEP              (tests) stop before that step until a signal\n");
 }
 
@@ -2219,7 +2489,7 @@ static void pin_to_one_cpu(void) {
 
 int main(int argc, char **argv) {
   const char *lock_path = DEFAULT_LOCK;
-  int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0;
+  int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0, session_mode = 0;
   orchestrator_pid = getpid();
   trace = getenv("MMSIM_ORACLE_TRACE") != NULL;
   for (int i = 1; i < argc; i++) {
@@ -2228,6 +2498,13 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--hold-ksm-user")) hold = 1;
     else if (!strcmp(argv[i], "--read-ksm")) read_ksm = 1;
     else if (!strcmp(argv[i], "--restore")) restore_only = 1;
+    else if (!strcmp(argv[i], "--session")) session_mode = 1;
+    else if (!strcmp(argv[i], "--allow") && i + 1 < argc) {
+      for (char *t = strtok(argv[++i], ","); t; t = strtok(NULL, ",")) {
+        allowed = xrealloc(allowed, sizeof *allowed * (size_t)(nallowed + 1));
+        allowed[nallowed++] = (pid_t)atoi(t);
+      }
+    }
     else if (!strcmp(argv[i], "--lock") && i + 1 < argc) lock_path = argv[++i];
     else if (!strcmp(argv[i], "--lock-timeout") && i + 1 < argc) lock_timeout = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--pause-at") && i + 1 < argc) pause_at = atoi(argv[++i]);
@@ -2240,6 +2517,7 @@ int main(int argc, char **argv) {
   check_environment();
   if (hold) return hold_ksm_user(lock_path, lock_timeout);
   if (read_ksm) return read_ksm_locked(lock_path, lock_timeout);
+  if (session_mode) return session(lock_path, lock_timeout);
   if (restore_only) {
     take_lock(lock_path, lock_timeout);
     if (read_journal()) {
@@ -2264,27 +2542,7 @@ int main(int argc, char **argv) {
   find_counters();
 
   /* A clean slate: unmerge whatever an earlier (killed) run left, then require zero counters. */
-  int e = ksm_write("run", "2");
-  if (e) refuse("writing run=2 failed: %s", strerror(e));
-  ksm_write("run", "0");
-  /* ksm_zero_pages can stay above zero with no KSM user left: Linux 6.18 loses the decrement of
-   * some unmapped KSM zero pages (seen after fork/exit mixes of use_zero_pages workloads). With
-   * no rmap_item left (general_profit is exactly those pages), such a leaked count is taken as
-   * the scenario's base for ksm_zero_pages and general_profit instead of refused. */
-  long long leaked = have_counter[2] && have_counter[1] ? ksm_counter("ksm_zero_pages") : 0;
-  if (leaked > 0 && ksm_counter("general_profit") == leaked * (long long)sysconf(_SC_PAGESIZE)) {
-    fprintf(stderr, "mmsim-oracle: ksm_zero_pages is %lld with no KSM user (leaked by the kernel); "
-                    "ksm_zero_pages and general_profit are reported relative to it\n", leaked);
-    counter_base[1] = leaked * (long long)sysconf(_SC_PAGESIZE);
-    counter_base[2] = leaked;
-  }
-  for (size_t i = 0; i < NCOUNTERS; i++) {
-    if (!have_counter[i]) continue;
-    long long v = ksm_counter(COUNTERS[i]);
-    if (counter_is_delta(i)) counter_base[i] = v;
-    if (counter_must_be_zero(i) && v != counter_base[i])
-      refuse("KSM counter %s is %lld after run=2 (another KSM user?)", COUNTERS[i], v);
-  }
+  clean_slate();
   /* the scenario's initial knobs (kernel defaults unless it sets them), in the order given; a
    * default for a knob this kernel lacks (merge_across_nodes without NUMA...) is skipped, and so
    * is a knob set to the value that turns its feature off (smart_scan 0, advisor_mode none) on a
@@ -2297,7 +2555,7 @@ int main(int argc, char **argv) {
                   (!strcmp(init_names[i], "advisor_mode") && !strcmp(init_values[i], "none"))))
       continue;
     if (have && !strcmp(cur, init_values[i])) continue;
-    e = ksm_write(init_names[i], init_values[i]);
+    int e = ksm_write(init_names[i], init_values[i]);
     if (e) refuse("the scenario's ksm.%s = %s cannot be written: %s", init_names[i], init_values[i], strerror(e));
   }
 

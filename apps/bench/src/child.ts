@@ -2,6 +2,7 @@
 // file the parent named. Spawned by runner.ts; not meant to be run by hand.
 
 import { writeFileSync } from 'node:fs';
+import { HostMemoryError } from '@mmsim/scenario';
 import { Command } from 'commander';
 import { createContext } from './context.ts';
 import { loadBenchmark } from './load.ts';
@@ -30,5 +31,12 @@ const profile =
   o.cpuProfDir === undefined
     ? undefined
     : { dir: o.cpuProfDir, prefix: `${bench.name}.${o.variant}.rep${o.rep}` };
-const result = await bench.run(createContext(o.variant, o.rep, o.quick, o.simOnly, profile));
-writeFileSync(o.result, JSON.stringify(result));
+try {
+  const result = await bench.run(createContext(o.variant, o.rep, o.quick, o.simOnly, profile));
+  writeFileSync(o.result, JSON.stringify(result));
+} catch (e) {
+  // The host guard refused the variant before it started: one line, exit 2, as the apps do.
+  if (!(e instanceof HostMemoryError)) throw e;
+  process.stderr.write(`bench: ${bench.name} ${o.variant}: ${e.message}\n`);
+  process.exitCode = e.exitCode;
+}

@@ -79,7 +79,7 @@ const program = new Command('bench')
   .option('--json', 'print the result object as JSON on stdout (progress goes to stderr)', false)
   .option('--out <dir>', 'report directory (default: bench-results/ at the repository root)')
   .option('--reps <n>', 'repetitions per variant (default 5, or 3 with --quick)', positiveInt)
-  .option('--variant <id...>', 'run only these variants (see --list)')
+  .option('--variant <id...>', 'run only these variants (see --list; on-request variants run only so)')
   .option(
     '--cpu-prof',
     'write a V8 CPU profile of every timed region into <out>/profiles, and summarise it',
@@ -132,7 +132,9 @@ const program = new Command('bench')
         const b = await loadBenchmark(benchmarkModules[name]);
         console.log(`${name}: ${b.description}`);
         for (const v of variantsOf(b, o.quick))
-          console.log(`  ${v.id}${v.description ? `  ${v.description}` : ''}`);
+          console.log(
+            `  ${v.id}${v.onRequest === true ? ' (on request: --variant)' : ''}${v.description ? `  ${v.description}` : ''}`,
+          );
       }
       return;
     }

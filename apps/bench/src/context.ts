@@ -6,6 +6,8 @@ import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import type { BenchContext } from './types.ts';
 
+/** ru_maxrss is in KiB. */
+const KIB = 1024;
 const gcFn: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
 
 export interface ProfileOptions {
@@ -72,6 +74,9 @@ export function createContext(
     },
     rss(): number {
       return process.memoryUsage.rss();
+    },
+    peakRss(): number {
+      return process.resourceUsage().maxRSS * KIB;
     },
   };
 }

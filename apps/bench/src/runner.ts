@@ -25,6 +25,8 @@ export interface Job {
 
 export const PACKAGE_DIR: string = dirname(dirname(fileURLToPath(import.meta.url)));
 const CHILD = join(PACKAGE_DIR, 'src', 'child.ts');
+/** A child's exit code when the host guard refused its variant (HostMemoryError.exitCode). */
+const HOST_GUARD_EXIT = 2;
 
 export interface SpawnOptions {
   /** Write a V8 CPU profile of every timed region into this directory. */
@@ -32,6 +34,14 @@ export interface SpawnOptions {
   /** Turn off V8 inlining in the children so profiles attribute time to the functions that spend
    * it (slower: for profiling, not for numbers). */
   noInline?: boolean;
+}
+
+/** A variant the host guard refused in its child (the child printed the line saying why). */
+export class VariantRefusedError extends Error {
+  override readonly name = 'VariantRefusedError';
+  constructor(bench: string, variant: string) {
+    super(`benchmark ${bench}, variant ${variant}: refused by the host guard (the line above)`);
+  }
 }
 
 /**
@@ -68,6 +78,7 @@ export function spawnExecutor(opts: SpawnOptions = {}): Executor {
         child.on('exit', (c, signal) => resolve(signal !== null ? -1 : c));
       });
       const processSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code === HOST_GUARD_EXIT) throw new VariantRefusedError(job.bench.name, job.variant);
       if (code !== 0) {
         throw new Error(
           `benchmark ${job.bench.name}, variant ${job.variant}, repetition ${job.rep}: child exited with ${code}`,
@@ -91,7 +102,7 @@ export interface RunOptions {
   /** Skip the live kernel: drop kernel-only variants and tell the others (BenchContext.simOnly). */
   simOnly?: boolean;
   reps: number;
-  /** Only these variant ids (all when empty or absent). */
+  /** Only these variant ids (when empty or absent: all but the on-request ones). */
   only?: string[];
   executor: Executor;
   /** Progress lines (to stderr in the CLI). */
@@ -115,26 +126,34 @@ export async function runBenchmark(bench: Benchmark, module: string, opts: RunOp
       );
     }
     variants = variants.filter((v) => opts.only?.includes(v));
+  } else {
+    const onRequest = new Set(declared.filter((v) => v.onRequest === true).map((v) => v.id));
+    variants = variants.filter((v) => !onRequest.has(v));
   }
   if (simOnly) {
     const kernelOnly = new Set(declared.filter((v) => v.kernelOnly === true).map((v) => v.id));
     variants = variants.filter((v) => !kernelOnly.has(v));
   }
   const raw: RawRun[] = [];
+  // A variant the host guard refuses is dropped (said on the log), the others still run.
+  const refused = new Set<string>();
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const variant of variants) {
+      if (refused.has(variant)) continue;
       opts.log?.(`${bench.name}: ${variant} rep ${rep}/${opts.reps}`);
       const loadAvg1 = Math.round(loadavg()[0] * 100) / 100;
-      const { result, processSeconds } = await opts.executor({
-        bench,
-        module,
-        variant,
-        rep,
-        quick: opts.quick,
-        simOnly,
-      });
-      raw.push({ variant, rep, processSeconds, loadAvg1, result });
+      let run: Awaited<ReturnType<Executor>>;
+      try {
+        run = await opts.executor({ bench, module, variant, rep, quick: opts.quick, simOnly });
+      } catch (e) {
+        if (!(e instanceof VariantRefusedError)) throw e;
+        opts.log?.(`${e.message}: skipped`);
+        refused.add(variant);
+        continue;
+      }
+      raw.push({ variant, rep, processSeconds: run.processSeconds, loadAvg1, result: run.result });
     }
   }
-  return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants });
+  const ran = variants.filter((v) => !refused.has(v));
+  return aggregate(bench, raw, { quick: opts.quick, reps: opts.reps, variants: ran });
 }

@@ -19,6 +19,8 @@ export interface BenchContext {
   gc(): void;
   /** The process's resident set size in bytes. */
   rss(): number;
+  /** The largest resident set size the process had so far, in bytes (getrusage's ru_maxrss). */
+  peakRss(): number;
 }
 
 /** One timed piece of work: `ops` units done in `seconds`. Reported as ops/s. */
@@ -71,6 +73,8 @@ export interface Variant {
   description?: string;
   /** The variant only runs the live kernel: --sim-only drops it. */
   kernelOnly?: boolean;
+  /** Too slow or too large for routine runs: it runs only when named with --variant. */
+  onRequest?: boolean;
 }
 
 /** A goal checked against the median: a Sample label (throughput) or a Metric name. */

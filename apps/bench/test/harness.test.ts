@@ -7,7 +7,7 @@ import { loadBenchmark } from '../src/load.ts';
 import { machineInfo } from '../src/machine-info.ts';
 import { benchMarkdown } from '../src/report/markdown.ts';
 import { REPORT_SCHEMA, type RunReport, writeBenchReport } from '../src/report/write.ts';
-import { inProcessExecutor, runBenchmark, spawnExecutor } from '../src/runner.ts';
+import { inProcessExecutor, runBenchmark, spawnExecutor, VariantRefusedError } from '../src/runner.ts';
 import { bootstrapMedianCI, median, quantileSorted, summarize } from '../src/stats.ts';
 import type { Benchmark } from '../src/types.ts';
 import fake from './fixtures/fake.ts';
@@ -142,6 +142,50 @@ describe('harness on a fake benchmark', () => {
     });
     expect(sim.variants).toEqual(['a']);
     expect(seen).toEqual(['a:false', 'k:false', 'a:true']);
+  });
+
+  it('on-request variants run only when named with --variant', async () => {
+    const seen: string[] = [];
+    const bench: Benchmark = {
+      ...fake,
+      variants: () => [{ id: 'a' }, { id: 'big', onRequest: true }],
+      run(ctx) {
+        seen.push(ctx.variant);
+        return fake.run(ctx);
+      },
+    };
+    const routine = await runBenchmark(bench, FAKE_URL, {
+      quick: false,
+      reps: 1,
+      executor: inProcessExecutor,
+    });
+    expect(routine.variants).toEqual(['a']);
+    const asked = await runBenchmark(bench, FAKE_URL, {
+      quick: false,
+      reps: 1,
+      only: ['big'],
+      executor: inProcessExecutor,
+    });
+    expect(asked.variants).toEqual(['big']);
+    expect(seen).toEqual(['a', 'big']);
+  });
+
+  it('a variant the host guard refuses is skipped, the others still run', async () => {
+    const lines: string[] = [];
+    const r = await runBenchmark(fake, FAKE_URL, {
+      quick: false,
+      reps: 2,
+      executor: async (job) => {
+        if (job.variant === 'b') throw new VariantRefusedError(job.bench.name, job.variant);
+        return inProcessExecutor(job);
+      },
+      log: (l) => lines.push(l),
+    });
+    expect(r.variants).toEqual(['a']);
+    expect(r.raw.map((x) => `${x.variant}${x.rep}`)).toEqual(['a1', 'a2']);
+    expect(lines.filter((l) => l.includes('refused'))).toEqual([
+      'benchmark fake, variant b: refused by the host guard (the line above): skipped',
+    ]);
   });
 
   it('writes valid JSON, Markdown and SVG reports', async () => {

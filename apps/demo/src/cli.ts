@@ -8,6 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HostMemoryError, ScenarioError } from '@mmsim/scenario';
 import { OracleError, OracleRefusedError, OracleUnavailableError } from '@mmsim/scenario/node';
+import { SnapshotError, SnapshotFormatError } from '@mmsim/snapshot/node';
 import { Command, CommanderError } from 'commander';
 import type { Runner } from './command.ts';
 import { defineDemo } from './commands/demo.ts';
@@ -16,11 +17,11 @@ import { defineKernel } from './commands/kernel.ts';
 import { defineKnobs } from './commands/knobs.ts';
 import { defineKsmStat } from './commands/ksm-stat.ts';
 import { definePagemap } from './commands/pagemap.ts';
-import { definePredict } from './commands/predict.ts';
 import { definePte } from './commands/pte.ts';
 import { defineRecord } from './commands/record.ts';
 import { defineRun } from './commands/run.ts';
 import { defineSmaps } from './commands/smaps.ts';
+import { defineSnapshot } from './commands/snapshot.ts';
 import { defineTrace } from './commands/trace.ts';
 import { defineTree } from './commands/tree.ts';
 import { defineVerify } from './commands/verify.ts';
@@ -57,7 +58,7 @@ function buildProgram(r: Runner): Command {
   defineDemo(program, r);
   defineRun(program, r);
   defineVerify(program, r);
-  definePredict(program, r);
+  defineSnapshot(program, r);
   defineKernel(program, r);
   defineKernels(program, r);
   defineRecord(program, r);
@@ -113,7 +114,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof HostMemoryError) {
+    if (
+      e instanceof UsageError ||
+      e instanceof ScenarioError ||
+      e instanceof HostMemoryError ||
+      e instanceof SnapshotError ||
+      e instanceof SnapshotFormatError
+    ) {
       io.err(`mmsim: ${e.message}\n`);
       return 2;
     }

@@ -12,6 +12,7 @@ import {
   type Step,
 } from '@mmsim/scenario';
 import { hostMemory, loadScenario } from '@mmsim/scenario/node';
+import { restoreStepFromFile } from '@mmsim/snapshot/node';
 import { type Io, UsageError } from './io.ts';
 
 /** The file name that means standard input (`mmsim run -`), and how errors then name it. */
@@ -92,6 +93,7 @@ export function simulateTo(
     runOnSimulator(loaded, {
       ...opts,
       host: hostMemory(),
+      restore: restoreStepFromFile,
       afterStep: (c: SimulatorContext, i: number, step: Step) => {
         ctx = c;
         last = i;

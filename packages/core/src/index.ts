@@ -86,6 +86,7 @@ export {
   type KsmProfile,
   type KsmScanWalkKind,
   kernelProfile,
+  type MmProfile,
   type WalkProfile,
 } from './kernel.ts';
 export { mulberry32 } from './random.ts';

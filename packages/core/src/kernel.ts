@@ -91,6 +91,48 @@ export interface GupProfile {
   readonly followHugePmd: boolean;
 }
 
+/** How one kernel version's mm/madvise.c behaves where versions differ. */
+export interface MmProfile {
+  /**
+   * MADV_GUARD_INSTALL and MADV_GUARD_REMOVE exist (6.13). Before, madvise_behavior_valid() does
+   * not know them: EINVAL (Debian's 6.1.192 and 6.12.95 answer so).
+   */
+  readonly guardRegions: boolean;
+  /**
+   * do_madvise() runs madvise_populate() once over the whole range (6.10, "mm/madvise: make
+   * MADV_POPULATE_(READ|WRITE) handle VM_FAULT_RETRY properly"): the first hole stops it with
+   * ENOMEM. Before (6.1), madvise_walk_vmas() calls it per VMA, so the VMAs after a hole are
+   * populated too and the hole is ENOMEM at the end.
+   */
+  readonly populateWholeRange: boolean;
+  /**
+   * MADV_COLLAPSE and khugepaged need one writable PTE in a PMD range (hpage_collapse_scan_pmd()
+   * and __collapse_huge_page_isolate(): SCAN_PAGE_RO, EINVAL for MADV_COLLAPSE, which goes on
+   * with the next range). Gone in 6.18 (the live kernel collapses zero-page-only, read-only and
+   * KSM ranges); Debian's 6.1.192 and 6.12.95 still refuse them.
+   */
+  readonly collapseNeedsWritable: boolean;
+  /**
+   * Splitting an anon THP maps its zero-filled subpages to the shared zero page (6.12, "mm: remap
+   * unused subpages to shared zeropage when splitting isolated thp": remap_page() with
+   * RMP_USE_SHARED_ZEROPAGE). Before (6.1), every subpage stays mapped, so KSM later merges the
+   * zero-filled ones like any other content.
+   */
+  readonly splitMapsZeroPage: boolean;
+  /**
+   * A write fault on the huge zero page allocates a THP (do_huge_zero_wp_pmd(), 6.13). Before
+   * (6.1, 6.12), do_huge_pmd_wp_page() splits the huge zero PMD into zero-page PTEs and the fault
+   * copies one 4 KiB page.
+   */
+  readonly hugeZeroWpThp: boolean;
+  /**
+   * A write fault may reuse a page of a PTE-mapped large anon folio in place
+   * (__wp_can_reuse_large_anon_folio(), with the per-mm folio mapping tracking, approx. 6.15).
+   * Before (6.1, 6.12), wp_can_reuse_anon_folio() never reuses a large folio: every write copies.
+   */
+  readonly reuseLargeAnonFolio: boolean;
+}
+
 /** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
 export type BreakKsmKind = 'follow_page' | 'walk_pmd' | 'folio_walk' | 'range_walk';
 
@@ -142,6 +184,22 @@ export interface KsmProfile {
    * 6.18 (with): a stable backport between 6.12.43 and 6.12.95 (mainline approx. 6.17).
    */
   readonly forkResetsCounters: boolean;
+  /**
+   * get_mergeable_page() looks the unstable tree item's page up with follow_page(FOLL_GET) (until
+   * 6.11; folio_walk_start() from 6.12). On 6.1-6.4 follow_page() refuses a PROT_NONE PTE
+   * without FOLL_FORCE (gup_can_follow_protnone(), the gup profile), so a page of a PROT_NONE VMA
+   * can enter the unstable tree but nothing merges with it: Debian's 6.1.192 leaves such pages
+   * pages_unshared/pages_volatile (its scan finds them: it has the range-walk backport).
+   */
+  readonly mergeableFollowPage: boolean;
+  /**
+   * stable_node_dup() picks a dup even when every dup is full and collapses a chain whose only
+   * dup is left whether or not it prunes ("Pick the best candidate if possible", 2024, approx.
+   * 6.11; mmsim's 6.2 and 6.5 profiles predate it). Before
+   * (6.1), it returns only a dup that can take another sharer, and collapses only while pruning:
+   * a chain left with one full dup stays a chain (one more chain and dup on Debian's 6.1.192).
+   */
+  readonly chainCollapseFull: boolean;
 }
 
 /** One kernel version: every switch of every modelled subsystem, every field present. */
@@ -150,6 +208,7 @@ export interface KernelProfile {
   readonly walk: WalkProfile;
   readonly gup: GupProfile;
   readonly ksm: KsmProfile;
+  readonly mm: MmProfile;
 }
 
 /** The version number as a comparable integer: '6.12' -> 612 (a point release counts as its
@@ -179,6 +238,14 @@ function profile(name: KernelVersion): KernelProfile {
     validArgs: v >= 603,
     followHugePmd: v >= 612,
   };
+  const mm: MmProfile = {
+    guardRegions: v >= 613,
+    populateWholeRange: v >= 610,
+    collapseNeedsWritable: v < 618,
+    splitMapsZeroPage: v >= 612,
+    hugeZeroWpThp: v >= 613,
+    reuseLargeAnonFolio: v >= 615,
+  };
   /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
   const late612 = name === '6.12.95';
   const ksm: KsmProfile = {
@@ -191,8 +258,16 @@ function profile(name: KernelVersion): KernelProfile {
     statMergeFlags: v >= 613,
     smapsKsm: v >= 606,
     forkResetsCounters: v >= 617 || late612,
+    mergeableFollowPage: v < 612,
+    chainCollapseFull: v >= 612,
   };
-  return Object.freeze({ name, walk: Object.freeze(walk), gup: Object.freeze(gup), ksm: Object.freeze(ksm) });
+  return Object.freeze({
+    name,
+    walk: Object.freeze(walk),
+    gup: Object.freeze(gup),
+    ksm: Object.freeze(ksm),
+    mm: Object.freeze(mm),
+  });
 }
 
 /** The profiles by version, built once. */

@@ -46,6 +46,16 @@ describe('kernel profiles', () => {
     expect(on((p) => p.ksm.smartScan)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
     expect(on((p) => p.ksm.statMergeFlags)).toEqual(['6.18', '6.19']);
     expect(on((p) => p.ksm.forkResetsCounters)).toEqual(['6.12.95', '6.18', '6.19']);
+    // Debian's 6.1.192: PROT_NONE pages never merge, a chain of one full dup stays a chain
+    expect(on((p) => p.ksm.mergeableFollowPage)).toEqual(['6.0', '6.1', '6.2', '6.5']);
+    expect(on((p) => p.ksm.chainCollapseFull)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
+    // mm: what Debian's 6.1.192 and 6.12.95 answered where the live 6.18 differs
+    expect(on((p) => p.mm.guardRegions)).toEqual(['6.18', '6.19']);
+    expect(on((p) => p.mm.populateWholeRange)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
+    expect(on((p) => p.mm.collapseNeedsWritable)).toEqual(['6.0', '6.1', '6.2', '6.5', '6.12', '6.12.95']);
+    expect(on((p) => p.mm.splitMapsZeroPage)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
+    expect(on((p) => p.mm.hugeZeroWpThp)).toEqual(['6.18', '6.19']);
+    expect(on((p) => p.mm.reuseLargeAnonFolio)).toEqual(['6.18', '6.19']);
   });
 
   it('kernelProfile() resolves a user-typed version or names the known ones', () => {

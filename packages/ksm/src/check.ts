@@ -53,7 +53,7 @@ export function checkKsmInvariants(ksm: Ksm): void {
       items++;
       rec.items++;
       const address = ri.address[it];
-      if (ri.mm[it] !== mm) errors.push(`${mm.owner}: item 0x${address.toString(16)} of another mm`);
+      if (ri.mm.get(it) !== mm) errors.push(`${mm.owner}: item 0x${address.toString(16)} of another mm`);
       if (address <= prev) errors.push(`${mm.owner}: rmap_list not sorted at 0x${address.toString(16)}`);
       prev = address;
       const aflags = ri.aflags[it];
@@ -82,7 +82,7 @@ export function checkKsmInvariants(ksm: Ksm): void {
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {
       for (let it = n.hlist; it !== 0; it = ri.hnext[it]) {
-        const mm = ri.mm[it]!;
+        const mm = ri.mm.get(it)!;
         const address = ri.address[it];
         // An exited mm's items stay until ksmd frees them; its page tables are gone.
         if (mm.pgd === 0) continue;

@@ -35,7 +35,15 @@ export {
   type KsmdWork,
   ksmdWorkNs,
 } from './ksmd.ts';
-export { type KsmItemRefs, KsmRmapItems, type KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
+export {
+  type KsmItemHandles,
+  type KsmItemNodes,
+  KsmRmapItems,
+  type KsmRmapItemView,
+  KsmUnstableNode,
+  RMAP_ITEM_HOST_BYTES,
+  UNSTABLE_NODE_HOST_BYTES,
+} from './rmap_item.ts';
 export { KNOBS, type KnobInfo, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite } from './sysfs.ts';
 export {
   KsmMmSlot,

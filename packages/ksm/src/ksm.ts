@@ -14,6 +14,7 @@ import {
   VM_BUG_ON,
   WARN_ON,
 } from '@mmsim/core';
+import { FOLL_GET, follow_page } from '@mmsim/gup';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -31,6 +32,8 @@ import {
   MADV_UNMERGEABLE,
   type Machine,
   MM_ANONPAGES,
+  MM_FILEPAGES,
+  MM_SHMEMPAGES,
   MMF_VM_MERGE_ANY,
   MMF_VM_MERGEABLE,
   type MmStruct,
@@ -465,6 +468,7 @@ export class Ksm {
       if (slot === head) return 0;
       scan.address = 0;
       scan.rmap_list = 0;
+      this.reserve_rmap_items();
       m.trace.emit('ksm_start_scan', { seq: scan.seqnr, rmap_items: this.rmap_items });
     }
     const arg = this.next_page_arg;
@@ -562,6 +566,27 @@ export class Ksm {
     else this.rmap_item_cache.rmap_list[link] = item;
   }
 
+  /**
+   * Simulator only (the kernel's slab grows page by page): before a full scan, room in
+   * rmap_item_cache for every item it can need, each mm's pages mapped in its VM_MERGEABLE VMAs
+   * (at most its RSS), so that the item arrays are never doubled, a copy with both copies
+   * resident, while tens of millions of items are live.
+   */
+  private reserve_rmap_items(): void {
+    const head = this.ksm_mm_head;
+    let items = 0;
+    for (let slot = head.next; slot !== head; slot = slot.next) {
+      const mm = slot.mm!;
+      let mergeable = 0;
+      for (const vma of mm.vmas)
+        if ((vma.vm_flags & VM_MERGEABLE) !== 0) mergeable += (vma.vm_end - vma.vm_start) / PAGE_SIZE;
+      const rss =
+        mm.get_mm_counter(MM_FILEPAGES) + mm.get_mm_counter(MM_ANONPAGES) + mm.get_mm_counter(MM_SHMEMPAGES);
+      items += Math.min(mergeable, rss);
+    }
+    this.rmap_item_cache.reserve(items);
+  }
+
   /** alloc_rmap_item() and get_next_rmap_item()'s initialisation of the zeroed item. */
   private alloc_rmap_item(mm: MmStruct, addr: number): number {
     if (this.failAlloc?.('rmap_item')) return 0;
@@ -573,7 +598,7 @@ export class Ksm {
   /** free_rmap_item(). */
   private free_rmap_item(item: number): void {
     const ri = this.rmap_item_cache;
-    const mm = ri.mm[item]!;
+    const mm = ri.mm.get(item)!;
     this.rmap_items--;
     mm.ksm_rmap_items--;
     const trace = this.m.trace;
@@ -687,7 +712,7 @@ export class Ksm {
     } else {
       this.remove_rmap_item_from_tree(item);
       const checksum = pm.calc_checksum(page);
-      if (m.armed('ksm:after-checksum')) m.reach('ksm:after-checksum', { mm: ri.mm[item], page });
+      if (m.armed('ksm:after-checksum')) m.reach('ksm:after-checksum', { mm: ri.mm.get(item), page });
       if (ri.oldchecksum[item] !== checksum) {
         ri.oldchecksum[item] = checksum;
         return;
@@ -710,7 +735,7 @@ export class Ksm {
             ksm_page: kfolio,
             pfn: page,
             rmap_item: ri.address[item],
-            mm: ri.mm[item]!.id,
+            mm: ri.mm.get(item)!.id,
             err: 0,
           });
         }
@@ -748,7 +773,7 @@ export class Ksm {
     const ri = this.rmap_item_cache;
     let err = -EFAULT;
     if (this.use_zero_pages && ri.oldchecksum[item] === this.zero_checksum) {
-      const mm = ri.mm[item]!;
+      const mm = ri.mm.get(item)!;
       mm.mmap_read_lock();
       const vma = this.find_mergeable_vma(mm, ri.address[item]);
       err = vma !== null ? this.try_to_merge_one_page(vma, page, this.m.phys.zeroPfn) : 0;
@@ -891,7 +916,7 @@ export class Ksm {
   /** try_to_merge_with_ksm_page(). */
   private try_to_merge_with_ksm_page(item: number, page: number, kpage: number): number {
     const ri = this.rmap_item_cache;
-    const mm = ri.mm[item]!;
+    const mm = ri.mm.get(item)!;
     mm.mmap_read_lock();
     const vma = this.find_mergeable_vma(mm, ri.address[item]);
     let err = -EFAULT;
@@ -964,7 +989,7 @@ export class Ksm {
     for (let it = node.hlist; it !== 0; it = ri.hnext[it]) {
       if (ri.hnext[it] !== 0) this.pages_sharing--;
       else this.pages_shared--;
-      ri.mm[it]!.ksm_merging_pages--;
+      ri.mm.get(it)!.ksm_merging_pages--;
       node.rmap_hlist_len--;
       ri.anon_vma.set(it, null);
       ri.aflags[it] = 0;
@@ -1074,7 +1099,12 @@ export class Ksm {
       pm.put_page(folio);
     }
     if (found !== null) {
-      if (hlist_is_singular_node(found, dups)) {
+      // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
+      // stable_node_dup(): `prune_stale_stable_nodes && nr == 1` with found a candidate)
+      const collapse = this.m.kernel.ksm.chainCollapseFull
+        ? hlist_is_singular_node(found, dups)
+        : prune && hlist_is_singular_node(found, dups) && this.is_page_sharing_candidate(found);
+      if (collapse) {
         // The chain's only dup: drop the chain, the dup takes its place in the tree.
         this.stable_node_dup_del(found);
         rb_replace_node(chain, found, root);
@@ -1329,7 +1359,7 @@ export class Ksm {
     id_hlist_add_head(ri, item, node);
     if (ri.hnext[item] !== 0) this.pages_sharing++;
     else this.pages_shared++;
-    ri.mm[item]!.ksm_merging_pages++;
+    ri.mm.get(item)!.ksm_merging_pages++;
   }
 
   // ==== the unstable tree ===================================================================
@@ -1343,7 +1373,14 @@ export class Ksm {
     mm.mmap_read_lock();
     let page = 0;
     const vma = this.find_mergeable_vma(mm, address);
-    if (vma !== null) {
+    if (vma !== null && this.m.kernel.ksm.mergeableFollowPage) {
+      // until 6.11: follow_page(vma, addr, FOLL_GET); the zero page is not anon
+      const p = follow_page(vma, address, FOLL_GET, this.m.kernel);
+      if (p > 0) {
+        if (pm.PageAnon(p)) page = p;
+        else pm.put_page(p);
+      }
+    } else if (vma !== null) {
       const folio = folio_walk_start(this.mergeable_fw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
@@ -1416,7 +1453,7 @@ export class Ksm {
       pm.put_page(f);
       if (node.hlist !== 0) this.pages_sharing--;
       else this.pages_shared--;
-      ri.mm[item]!.ksm_merging_pages--;
+      ri.mm.get(item)!.ksm_merging_pages--;
       node.rmap_hlist_len--;
       ri.anon_vma.set(item, null);
       ri.head[item] = 0;
@@ -1437,7 +1474,7 @@ export class Ksm {
   private break_cow(item: number): void {
     const ri = this.rmap_item_cache;
     ri.anon_vma.set(item, null);
-    const mm = ri.mm[item]!;
+    const mm = ri.mm.get(item)!;
     const address = ri.address[item];
     mm.mmap_read_lock();
     const vma = this.find_mergeable_vma(mm, address);
@@ -1628,7 +1665,7 @@ export class Ksm {
     for (let search_new_forks = 0; search_new_forks < 2; search_new_forks++) {
       for (let it = node.hlist; it !== 0; it = ri.hnext[it]) {
         const av = ri.anon_vma.get(it);
-        const mm = ri.mm[it]!;
+        const mm = ri.mm.get(it)!;
         const address = ri.address[it];
         const vmas = av !== null ? av.vmas.slice() : [];
         const own = mm.vma_lookup(address);

@@ -38,31 +38,108 @@ export interface KsmRmapItemView {
 }
 
 const INITIAL_CAPACITY = 1024;
+/** Host bytes per rmap_item in KsmRmapItems' typed arrays: rmap_list 4, address 8, aflags 2,
+ * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, and the mm, anon_vma
+ * and node handles 4 each (the kernel's ksm_rmap_item is 64 bytes). */
+export const RMAP_ITEM_HOST_BYTES = 45;
+/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (96 bytes on Node 20,
+ * x86-64, measured: seven fields and the boxed address) and its slot in KsmItemNodes (8). */
+export const UNSTABLE_NODE_HOST_BYTES = 104;
+/** The handle of no object: item fields that hold a handle read 0 for NULL. */
+const NO_HANDLE = 0;
 
 /**
- * An object field of the rmap_items that a first scan never sets (anon_vma, node): its array
- * grows on the first non-null write past its end, so that allocating an item writes none of them.
+ * An object field many rmap_items share (their mm, their anon_vma) as a 32-bit handle per item:
+ * each distinct object gets a handle while items hold it (interned, counted by its holders), so an
+ * item costs 4 bytes in a typed array, not a slot of a JS array as long as the item ids (which at
+ * tens of millions of items would outgrow V8's heap).
  */
-export class KsmItemRefs<T> {
-  private readonly refs: (T | null)[] = [];
+export class KsmItemHandles<T extends object> {
+  /** Per item: its object's handle (NO_HANDLE: null). */
+  handle = new Int32Array(0);
+  private readonly objects: (T | null)[] = [null];
+  /** Items holding each handle. */
+  private readonly holders: number[] = [0];
+  private readonly handles = new Map<T, number>();
+  private readonly freeHandles: number[] = [];
 
   get(id: number): T | null {
-    return id < this.refs.length ? this.refs[id] : null;
+    return this.objects[this.handle[id]];
   }
 
   set(id: number, value: T | null): void {
-    if (id < this.refs.length) this.refs[id] = value;
-    else if (value !== null) this.grow(id, value);
+    const old = this.handle[id];
+    const h = value === null ? NO_HANDLE : this.acquire(value);
+    this.handle[id] = h;
+    if (old !== NO_HANDLE) this.release(old);
   }
 
-  /** Doubling, out of line so that set() stays small enough to inline; setting the length then
-   * filling keeps the array in fast (holey) elements, with no hole left. */
-  private grow(id: number, value: T): void {
-    const refs = this.refs;
-    const old = refs.length;
-    refs.length = Math.max(id + 1, 2 * old, 1024);
-    refs.fill(null, old);
-    refs[id] = value;
+  /** Distinct objects held now. */
+  get size(): number {
+    return this.handles.size;
+  }
+
+  grow(capacity: number): void {
+    this.handle = grown(this.handle, new Int32Array(capacity));
+  }
+
+  private acquire(value: T): number {
+    let h = this.handles.get(value);
+    if (h === undefined) {
+      h = this.freeHandles.pop() ?? this.objects.length;
+      this.objects[h] = value;
+      this.holders[h] = 0;
+      this.handles.set(value, h);
+    }
+    this.holders[h]++;
+    return h;
+  }
+
+  private release(h: number): void {
+    if (--this.holders[h] !== 0) return;
+    this.handles.delete(this.objects[h]!);
+    this.objects[h] = null;
+    this.freeHandles.push(h);
+  }
+}
+
+/**
+ * The items' unstable-tree rb nodes: one per item that was ever inserted (most never are: a page
+ * merged into a stable node, or checksummed once), held densely and found through a 32-bit handle
+ * per item.
+ */
+export class KsmItemNodes {
+  /** Per item: its node's handle (NO_HANDLE: none). */
+  handle = new Int32Array(0);
+  private readonly nodes: (KsmUnstableNode | null)[] = [null];
+  private readonly freeHandles: number[] = [];
+
+  get(id: number): KsmUnstableNode | null {
+    return this.nodes[this.handle[id]];
+  }
+
+  set(id: number, node: KsmUnstableNode | null): void {
+    const h = this.handle[id];
+    if (node === null) {
+      if (h === NO_HANDLE) return;
+      this.nodes[h] = null;
+      this.freeHandles.push(h);
+      this.handle[id] = NO_HANDLE;
+    } else if (h !== NO_HANDLE) this.nodes[h] = node;
+    else {
+      const n = this.freeHandles.pop() ?? this.nodes.length;
+      this.nodes[n] = node;
+      this.handle[id] = n;
+    }
+  }
+
+  /** Nodes held now. */
+  get size(): number {
+    return this.nodes.length - 1 - this.freeHandles.length;
+  }
+
+  grow(capacity: number): void {
+    this.handle = grown(this.handle, new Int32Array(capacity));
   }
 }
 
@@ -78,21 +155,23 @@ export class KsmRmapItems {
   /** rmap_age_t (u8). */
   age = new Uint8Array(0);
   remaining_skips = new Uint8Array(0);
-  /** nid while in the unstable tree. */
-  nid = new Int32Array(0);
+  /** nid while in the unstable tree (a Machine has at most 64 NUMA nodes). */
+  nid = new Uint8Array(0);
   /** The id of the stable node the item hangs on while STABLE_FLAG is set (KsmStableNode.id, what
    * Ksm.nodeById() resolves), else 0. */
   head = new Int32Array(0);
   /** Links in head's hlist. */
   hnext = new Int32Array(0);
   hprev = new Int32Array(0);
-  /** The item's mm (a packed array grown by push; null for id 0 and free slots). */
-  readonly mm: (MmStruct | null)[] = [null];
+  /** The item's mm (null for id 0 and free slots). */
+  readonly mm = new KsmItemHandles<MmStruct>();
   /** anon_vma while stable (a reference), else null. */
-  readonly anon_vma = new KsmItemRefs<AnonVma>();
+  readonly anon_vma = new KsmItemHandles<AnonVma>();
   /** The item's rb node once it was inserted in an unstable tree: in the tree while UNSTABLE_FLAG
    * is set (and, stale, in the previous scan's tree until the next scan empties it). */
-  readonly node = new KsmItemRefs<KsmUnstableNode>();
+  readonly node = new KsmItemNodes();
+  /** Ids handed out so far (the next new id). */
+  private used = 1;
   private capacity = 0;
   /** Freed slots, linked through rmap_list. */
   private freelist = 0;
@@ -108,12 +187,11 @@ export class KsmRmapItems {
     if (id !== 0) {
       this.freelist = this.rmap_list[id];
       this.rmap_list[id] = 0;
-      this.mm[id] = mm;
     } else {
-      id = this.mm.length;
+      id = this.used++;
       if (id === this.capacity) this.grow(2 * this.capacity);
-      this.mm.push(mm);
     }
+    this.mm.set(id, mm);
     this.address[id] = address;
     return id;
   }
@@ -129,7 +207,7 @@ export class KsmRmapItems {
     this.head[id] = 0;
     this.hnext[id] = 0;
     this.hprev[id] = 0;
-    this.mm[id] = null;
+    this.mm.set(id, null);
     this.anon_vma.set(id, null);
     this.node.set(id, null);
     this.rmap_list[id] = this.freelist;
@@ -141,13 +219,23 @@ export class KsmRmapItems {
   unstableNode(id: number): KsmUnstableNode {
     let rb = this.node.get(id);
     if (rb === null) {
-      rb = new KsmUnstableNode(id, this.mm[id]!, this.address[id]);
+      rb = new KsmUnstableNode(id, this.mm.get(id)!, this.address[id]);
       this.node.set(id, rb);
     } else rbNodeInit(rb);
     return rb;
   }
 
-  /** Double every typed array. */
+  /**
+   * Room for `items` items in all, without a copy of the arrays while they fill up: ksmd reserves
+   * what a full scan can need before it starts, so that the arrays are not doubled (a copy of
+   * gigabytes, with the old and the new both resident) when tens of millions of items are live.
+   * Reserved room costs no host memory until an item is written there.
+   */
+  reserve(items: number): void {
+    if (items + 1 > this.capacity) this.grow(items + 1);
+  }
+
+  /** Grow every array to `capacity` items. */
   private grow(capacity: number): void {
     this.rmap_list = grown(this.rmap_list, new Int32Array(capacity));
     this.address = grown(this.address, new Float64Array(capacity));
@@ -155,10 +243,13 @@ export class KsmRmapItems {
     this.oldchecksum = grown(this.oldchecksum, new Uint32Array(capacity));
     this.age = grown(this.age, new Uint8Array(capacity));
     this.remaining_skips = grown(this.remaining_skips, new Uint8Array(capacity));
-    this.nid = grown(this.nid, new Int32Array(capacity));
+    this.nid = grown(this.nid, new Uint8Array(capacity));
     this.head = grown(this.head, new Int32Array(capacity));
     this.hnext = grown(this.hnext, new Int32Array(capacity));
     this.hprev = grown(this.hprev, new Int32Array(capacity));
+    this.mm.grow(capacity);
+    this.anon_vma.grow(capacity);
+    this.node.grow(capacity);
     this.capacity = capacity;
   }
 }

@@ -39,7 +39,7 @@ export function chainDups(chain: KsmStableNode): KsmStableNode[] {
 export function rmapItemView(ri: KsmRmapItems, id: number): KsmRmapItemView {
   return {
     id,
-    mm: ri.mm[id]!,
+    mm: ri.mm.get(id)!,
     address: ri.address[id],
     aflags: ri.aflags[id],
     oldchecksum: ri.oldchecksum[id],

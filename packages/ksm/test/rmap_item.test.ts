@@ -1,7 +1,14 @@
 import { KernelBug } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import { describe, expect, it } from 'vitest';
-import { checkKsmInvariants, KsmRmapItems, stableNodes, unstableItems } from '../src/index.ts';
+import {
+  checkKsmInvariants,
+  KsmRmapItems,
+  RMAP_ITEM_HOST_BYTES,
+  stableNodes,
+  unstableItems,
+} from '../src/index.ts';
+import { KsmItemHandles, KsmItemNodes } from '../src/rmap_item.ts';
 import { checkAll, knob, mergeableRegion, world } from './helpers.ts';
 
 describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
@@ -31,6 +38,79 @@ describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
     expect(ri.anon_vma.get(id)).toBe(null);
     expect(ri.node.get(id)).toBe(null);
     expect(ri.alloc(mm, 0)).toBe(5001);
+  });
+
+  it('holds RMAP_ITEM_HOST_BYTES per item of capacity, all in typed arrays', () => {
+    const ri = new KsmRmapItems();
+    ri.reserve(9999);
+    let bytes = 0;
+    for (const v of Object.values(ri)) {
+      if (ArrayBuffer.isView(v)) bytes += v.byteLength;
+      else if (v instanceof KsmItemHandles || v instanceof KsmItemNodes) bytes += v.handle.byteLength;
+    }
+    expect(bytes).toBe(10000 * RMAP_ITEM_HOST_BYTES);
+  });
+});
+
+describe('rmap_item object fields as handles', () => {
+  it('interns an mm or anon_vma while items hold it, and lets it go with the last one', () => {
+    const { m } = world();
+    const a = new Process(m, 'a');
+    const b = new Process(m, 'b');
+    const ri = new KsmRmapItems();
+    const x = ri.alloc(a.mm, 0);
+    const y = ri.alloc(a.mm, 4096);
+    const z = ri.alloc(b.mm, 0);
+    expect([ri.mm.get(x), ri.mm.get(y), ri.mm.get(z)]).toEqual([a.mm, a.mm, b.mm]);
+    expect(ri.mm.handle[x]).toBe(ri.mm.handle[y]);
+    expect(ri.mm.size).toBe(2);
+    ri.free(x);
+    expect(ri.mm.size).toBe(2);
+    ri.free(y);
+    // a's last item is gone: the table no longer holds a's mm.
+    expect(ri.mm.size).toBe(1);
+    expect(ri.mm.get(z)).toBe(b.mm);
+    // A handle freed is reused; setting the same object twice keeps one holder.
+    const w = ri.alloc(a.mm, 0);
+    ri.mm.set(w, a.mm);
+    ri.free(w);
+    expect(ri.mm.size).toBe(1);
+    expect(ri.mm.get(0)).toBe(null);
+  });
+
+  it('holds unstable-tree nodes densely: a freed item gives its node slot back', () => {
+    const { m } = world();
+    const p = new Process(m, 'p');
+    const ri = new KsmRmapItems();
+    const ids = [1, 2, 3].map((i) => ri.alloc(p.mm, i * 4096));
+    const nodes = ids.map((id) => ri.unstableNode(id));
+    expect(ri.node.size).toBe(3);
+    expect(ids.map((id) => ri.node.get(id))).toEqual(nodes);
+    // The node an item keeps is re-initialised, not replaced.
+    expect(ri.unstableNode(ids[1]!)).toBe(nodes[1]);
+    ri.free(ids[0]!);
+    expect(ri.node.size).toBe(2);
+    const again = ri.alloc(p.mm, 8 * 4096);
+    expect(ri.node.get(again)).toBe(null);
+    ri.unstableNode(again);
+    expect(ri.node.size).toBe(3);
+    // The slot and the node handle the freed item had (both LIFO) come back.
+    expect(again).toBe(ids[0]);
+    expect(ri.node.handle[again]).toBe(1);
+  });
+
+  it('a full scan reserves room for every item it can need: the arrays never double during it', () => {
+    const { m, ksm } = world();
+    const p = new Process(m, 'p');
+    mergeableRegion(p, 3000, (i) => 1 + (i % 7));
+    const ri = ksm.rmap_item_cache;
+    const before = ri.address;
+    ksm.runFullScans(1);
+    // 3000 items: past the initial 1024, grown once (the reservation) to 3001.
+    expect(ksm.rmap_items).toBe(3000);
+    expect(ri.address).not.toBe(before);
+    expect(ri.address.length).toBe(3001);
+    checkAll(m, ksm);
   });
 });
 

@@ -8,7 +8,17 @@
 // faults with SIGSEGV (handle_pte_marker()); the markers survive MADV_DONTNEED and are copied at
 // fork, and only munmap/exit (ZAP_FLAG_DROP_MARKER) or MADV_GUARD_REMOVE drop them.
 
-import { alignUp, BUG, EACCES, EINVAL, ENOMEM, HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import {
+  alignUp,
+  BUG,
+  EACCES,
+  EINVAL,
+  ENOMEM,
+  HPAGE_PMD_NR,
+  type KernelProfile,
+  PAGE_SIZE,
+  PMD_SIZE,
+} from '@mmsim/core';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -103,7 +113,7 @@ const MADV_VALUES: readonly number[] = Object.values(MADV_BY_NAME);
  * range is -ENOMEM after the VMAs around it were advised.
  */
 export function do_madvise(mm: MmStruct, start: number, len: number, advice: number): number {
-  if (!MADV_VALUES.includes(advice)) return -EINVAL;
+  if (!madvise_behavior_valid(advice, mm.machine.kernel)) return -EINVAL;
   if (start % PAGE_SIZE !== 0 || len < 0) return -EINVAL;
   len = alignUp(len, PAGE_SIZE);
   const end = start + len;
@@ -118,8 +128,13 @@ export function do_madvise(mm: MmStruct, start: number, len: number, advice: num
     advice !== MADV_WILLNEED &&
     advice !== MADV_COLLAPSE &&
     advice !== MADV_GUARD_INSTALL &&
-    advice !== MADV_GUARD_REMOVE;
-  if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE)
+    advice !== MADV_GUARD_REMOVE &&
+    advice !== MADV_POPULATE_READ &&
+    advice !== MADV_POPULATE_WRITE;
+  if (
+    (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) &&
+    mm.machine.kernel.mm.populateWholeRange
+  )
     return madvise_populate(mm, addr, end, advice === MADV_POPULATE_WRITE);
   if (write) mm.mmap_write_lock();
   else mm.mmap_read_lock();
@@ -160,18 +175,31 @@ export function do_madvise(mm: MmStruct, start: number, len: number, advice: num
 function madvise_populate(mm: MmStruct, start: number, end: number, write: boolean): number {
   mm.mmap_read_lock();
   try {
-    for (let a = start; a < end; a += PAGE_SIZE) {
-      const v = mm.vma_lookup(a);
-      if (v === null) return -ENOMEM;
-      if ((v.vm_flags & (VM_IO | VM_PFNMAP)) !== 0 || (v.vm_flags & (write ? VM_WRITE : VM_READ)) === 0)
-        return -EINVAL;
-      const r = do_user_addr_fault(v, a, write);
-      if (r !== 0) return r;
-    }
-    return 0;
+    return faultin_page_range(mm, start, end, write);
   } finally {
     mm.mmap_read_unlock();
   }
+}
+
+/** faultin_page_range() under the caller's mmap read lock: fault [start, end) in page by page;
+ * a hole is ENOMEM, a VMA GUP refuses EINVAL. */
+function faultin_page_range(mm: MmStruct, start: number, end: number, write: boolean): number {
+  for (let a = start; a < end; a += PAGE_SIZE) {
+    const v = mm.vma_lookup(a);
+    if (v === null) return -ENOMEM;
+    if ((v.vm_flags & (VM_IO | VM_PFNMAP)) !== 0 || (v.vm_flags & (write ? VM_WRITE : VM_READ)) === 0)
+      return -EINVAL;
+    const r = do_user_addr_fault(v, a, write);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
+/** madvise_behavior_valid(): an advice this kernel knows (guard regions from 6.13). */
+function madvise_behavior_valid(advice: number, kernel: KernelProfile): boolean {
+  if (!MADV_VALUES.includes(advice)) return false;
+  if (advice === MADV_GUARD_INSTALL || advice === MADV_GUARD_REMOVE) return kernel.mm.guardRegions;
+  return true;
 }
 
 /** madvise_update_vma(): set vm_flags on [s, e) of the VMA, splitting and re-merging. */
@@ -249,6 +277,10 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
     case MADV_DODUMP:
       madvise_update_vma(v, s, e, v.vm_flags & ~VM_DONTDUMP);
       return 0;
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
+      // before 6.10: madvise_populate() of one VMA, from madvise_walk_vmas() (mm/madvise.c 6.1)
+      return faultin_page_range(v.vm_mm, s, e, advice === MADV_POPULATE_WRITE);
     case MADV_COLLAPSE:
       return madvise_collapse(v, s, e);
     case MADV_GUARD_INSTALL:

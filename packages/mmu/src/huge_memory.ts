@@ -143,8 +143,9 @@ export function do_huge_pmd_wp_page(
   const pfn = entry_pfn(lo, hi);
   if (pm.is_huge_zero_pfn(pfn)) {
     // do_huge_zero_wp_pmd() (6.13+): replace the huge zero page by a new zeroed PMD-mapped THP;
-    // only when no THP can be allocated, fall back to splitting the PMD.
-    const folio = pm.alloc_pages(HPAGE_PMD_ORDER);
+    // only when no THP can be allocated, fall back to splitting the PMD. Before 6.13 always the
+    // fallback (KernelProfile.mm.hugeZeroWpThp).
+    const folio = m.kernel.mm.hugeZeroWpThp ? pm.alloc_pages(HPAGE_PMD_ORDER) : 0;
     if (folio !== 0) {
       const haddr = alignDown(addr, PMD_SIZE);
       m.counters.tlbFlushes++; // pmdp_huge_clear_flush()
@@ -306,6 +307,7 @@ export function split_folio(m: Machine, folio: number, page: number = folio): nu
   m.vmstat.thp_split_page++;
   // __folio_split() remaps a split anon folio with RMP_USE_SHARED_ZEROPAGE (6.12+): every
   // zero-filled subpage is mapped to the shared zero page instead of itself.
+  if (!m.kernel.mm.splitMapsZeroPage) return 0;
   for (let p = folio; p < folio + HPAGE_PMD_NR; p++) {
     if (pm.mapcount[p] > 0 && pm.pages_identical(p, pm.zeroPfn)) map_unused_to_zeropage(m, p);
   }

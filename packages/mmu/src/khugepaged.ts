@@ -7,7 +7,9 @@
 // state in Machine.khugepaged. The thread's sleeps (scan_sleep_millisecs, alloc_sleep_millisecs)
 // are the caller's: one khugepaged_do_scan() is one wake-up.
 // 6.18 no longer requires a writable PTE (SCAN_PAGE_RO is gone), which the live kernel confirms:
-// a range holding only zero-page PTEs collapses as long as the VMA has an anon_vma.
+// a range holding only zero-page PTEs collapses as long as the VMA has an anon_vma. Older kernels
+// (KernelProfile.mm.collapseNeedsWritable; Debian's 6.1.192 and 6.12.95 confirm) fail such a
+// range, a read-only one and one of KSM pages with SCAN_PAGE_RO (EINVAL, the next range is tried).
 // Shared anonymous (shmem) ranges go through a reduced collapse_file(): see collapse_shmem_pmd().
 
 import {
@@ -37,6 +39,7 @@ import {
   pte_present,
   pte_swp_uffd_wp,
   pte_uffd_wp,
+  pte_write,
   pte_young,
 } from './arch.ts';
 import { VM_FAULT_ERROR } from './fault.ts';
@@ -104,6 +107,8 @@ export const SCAN_PAGE_HAS_PRIVATE = 27;
 export const SCAN_STORE_FAILED = 28;
 export const SCAN_COPY_MC = 29;
 export const SCAN_PAGE_FILLED = 30;
+/** No writable PTE in the range (before 6.18; numbered apart from 6.18's enum here). */
+export const SCAN_PAGE_RO = 31;
 
 /** userfaultfd_armed(): __VM_UFFD_FLAGS (MINOR is not simulated). */
 function userfaultfd_armed(vma: VmAreaStruct): boolean {
@@ -234,6 +239,7 @@ function hpage_collapse_scan_pmd(
   let none_or_zero = 0;
   let shared = 0;
   let referenced = 0;
+  let writable = false;
   result = SCAN_SUCCEED;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     readEntry(pm, pteT, i);
@@ -263,6 +269,7 @@ function hpage_collapse_scan_pmd(
       result = SCAN_PTE_UFFD_WP;
       break;
     }
+    if (pte_write(lo)) writable = true;
     const page = vm_normal_page(pm, lo, hi);
     if (page === 0) {
       result = SCAN_PAGE_NULL;
@@ -293,7 +300,8 @@ function hpage_collapse_scan_pmd(
     if (cc.is_khugepaged && khugepaged_referenced(m, lo, folio)) referenced++;
   }
   // 6.18 collapses read-only ranges too (SCAN_PAGE_RO is gone); khugepaged wants young pages.
-  if (
+  if (result === SCAN_SUCCEED && !writable && m.kernel.mm.collapseNeedsWritable) result = SCAN_PAGE_RO;
+  else if (
     result === SCAN_SUCCEED &&
     cc.is_khugepaged &&
     (referenced === 0 || (unmapped > 0 && referenced < HPAGE_PMD_NR / 2))
@@ -381,6 +389,7 @@ function __collapse_huge_page_isolate(
   let none_or_zero = 0;
   let shared = 0;
   let referenced = 0;
+  let writable = false;
   let result = SCAN_SUCCEED;
   for (; i < HPAGE_PMD_NR; i++) {
     readEntry(pm, pteT, i);
@@ -427,8 +436,11 @@ function __collapse_huge_page_isolate(
       if (pm.folio_test_large(folio)) compoundPagelist.push(folio);
     }
     if (cc.is_khugepaged && khugepaged_referenced(m, lo, folio)) referenced++;
+    if (pte_write(lo)) writable = true;
   }
-  if (result === SCAN_SUCCEED && cc.is_khugepaged && referenced === 0) result = SCAN_LACK_REFERENCED_PAGE;
+  if (result === SCAN_SUCCEED && !writable && m.kernel.mm.collapseNeedsWritable) result = SCAN_PAGE_RO;
+  else if (result === SCAN_SUCCEED && cc.is_khugepaged && referenced === 0)
+    result = SCAN_LACK_REFERENCED_PAGE;
   if (result !== SCAN_SUCCEED) release_pte_pages(m, pteT, i);
   return result;
 }
@@ -690,6 +702,7 @@ export function madvise_collapse(vma: VmAreaStruct, start: number, end: number):
       result === SCAN_PMD_NULL ||
       result === SCAN_PTE_NON_PRESENT ||
       result === SCAN_PTE_UFFD_WP ||
+      result === SCAN_PAGE_RO ||
       result === SCAN_LACK_REFERENCED_PAGE ||
       result === SCAN_PAGE_NULL ||
       result === SCAN_PAGE_COUNT ||

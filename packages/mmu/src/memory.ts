@@ -299,7 +299,9 @@ function do_shared_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: num
  * (it is not shared with anyone)? KSM folios never are.
  */
 function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
-  if (pm.folio_test_large(folio)) return wp_can_reuse_large_anon_folio(pm, folio, vma);
+  // before ~6.15 (KernelProfile.mm.reuseLargeAnonFolio) a large folio is never reused
+  if (pm.folio_test_large(folio))
+    return vma.vm_mm.machine.kernel.mm.reuseLargeAnonFolio && wp_can_reuse_large_anon_folio(pm, folio, vma);
   if (pm.PageKsm(folio) || pm.refcount[folio] > 3) return false;
   const swapcache = (pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0;
   if (pm.refcount[folio] > 1 + swapcache) return false;

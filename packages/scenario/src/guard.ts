@@ -4,6 +4,7 @@
 // crashing V8. Browser-safe: the host's numbers come from the caller (`hostMemory()` on Node).
 
 import { PAGE_SIZE } from '@mmsim/core';
+import { RMAP_ITEM_HOST_BYTES, UNSTABLE_NODE_HOST_BYTES } from '@mmsim/ksm';
 import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import type { ScenarioPlan } from './validate.ts';
 
@@ -26,6 +27,22 @@ const PTRS_PER_TABLE = 512;
 /** PhysMem grows its struct-page arrays by doubling; while one grows, the old and the new arrays
  * are both alive: 1.5 times the new capacity. */
 const GROW_PEAK = 1.5;
+/** Host bytes of one content in the machine's content table at most: 22 bytes of table (kind,
+ * flags, two words, references, checksum, first word) and 8 of lookup index, both doubled while
+ * they grow. */
+export const CONTENT_HOST_BYTES = 64;
+
+/**
+ * How the estimate counts page contents. 'kernel': every populated page and page table holds
+ * PAGE_SIZE, as on the live kernel, so that the simulator refuses what the oracle refuses (the
+ * default). 'simulator': what the simulator holds, frames referring to contents: PAGE_SIZE per
+ * page a `write` step writes and per page table, CONTENT_HOST_BYTES per content the fills create,
+ * nothing for touched pages (the zero content); for simulator-only runs far beyond what the host
+ * could give the kernel (apps/bench's images workload).
+ */
+export type ContentEstimate = 'kernel' | 'simulator';
+/** KSM's host memory per mergeable page at most: its rmap_item and an unstable-tree rb node. */
+export const KSM_HOST_BYTES_PER_PAGE = RMAP_ITEM_HOST_BYTES + UNSTABLE_NODE_HOST_BYTES;
 /** Bytes of JS heap per sharing label (a number in a JS array). */
 const LABEL_HEAP_BYTES = 8;
 const MIB = 2 ** 20;
@@ -50,8 +67,11 @@ export interface HostEstimate {
   frames: number;
   /** struct page arrays (STRUCT_PAGE_BYTES per frame of capacity). */
   metadataBytes: number;
-  /** Page contents (PAGE_SIZE per populated page or page table). */
+  /** Page contents (see ContentEstimate). */
   contentBytes: number;
+  /** KSM metadata (KSM_HOST_BYTES_PER_PAGE per populated page, when some step makes memory
+   * mergeable). */
+  ksmBytes: number;
   /** JS heap: the reports' sharing labels. */
   heapBytes: number;
 }
@@ -79,9 +99,15 @@ export function checkReportLabels(plan: ScenarioPlan, reports: number): void {
  * the simulator refuses what the kernel side refuses, and a scenario that overcommits a small
  * machine by more than the host holds ends before it starts rather than after gigabytes. The
  * struct page arrays hold STRUCT_PAGE_BYTES per frame of their (doubling) capacity, at most the
- * machine's frames.
+ * machine's frames. Where some step makes memory mergeable, KSM may keep an rmap_item and an
+ * unstable-tree node for every populated page.
  */
-export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMiB: number): HostEstimate {
+export function estimateHostMemory(
+  plan: ScenarioPlan,
+  reports: number,
+  memoryMiB: number,
+  contents: ContentEstimate = 'kernel',
+): HostEstimate {
   const machineFrames = Math.floor((memoryMiB * MIB) / PAGE_SIZE);
   const tables = Math.ceil(plan.populatedPages / PTRS_PER_TABLE) * 2;
   const wanted = plan.populatedPages + tables;
@@ -90,7 +116,11 @@ export function estimateHostMemory(plan: ScenarioPlan, reports: number, memoryMi
   return {
     frames,
     metadataBytes: Math.ceil(capacity * STRUCT_PAGE_BYTES * GROW_PEAK),
-    contentBytes: wanted * PAGE_SIZE,
+    contentBytes:
+      contents === 'kernel'
+        ? wanted * PAGE_SIZE
+        : (plan.writtenPages + tables) * PAGE_SIZE + plan.fillContents * CONTENT_HOST_BYTES,
+    ksmBytes: plan.mergeable ? plan.populatedPages * KSM_HOST_BYTES_PER_PAGE : 0,
     heapBytes: plan.mappedPages * reports * LABEL_HEAP_BYTES,
   };
 }
@@ -120,20 +150,29 @@ export function checkHostFits(
   reports: number,
   memoryMiB: number,
   host: HostMemory,
+  contents: ContentEstimate = 'kernel',
 ): HostEstimate {
   if (memoryMiB > MAX_MEMORY_MIB)
     throw new HostMemoryError(
       `refusing to run: a machine of ${memoryMiB} MiB; the simulator holds at most ${MAX_MEMORY_MIB} MiB (2^31 frames)`,
     );
   checkReportLabels(plan, reports);
-  const e = estimateHostMemory(plan, reports, memoryMiB);
+  const e = estimateHostMemory(plan, reports, memoryMiB, contents);
+  const contentsDetail =
+    contents === 'kernel'
+      ? `(${PAGE_SIZE} B/page)`
+      : `(${plan.writtenPages} pages written and page tables of ${PAGE_SIZE} B, ${plan.fillContents} contents of ${CONTENT_HOST_BYTES} B)`;
+  const ksm =
+    e.ksmBytes > 0
+      ? ` + ${Math.ceil(e.ksmBytes / MIB)} MiB of KSM metadata (${KSM_HOST_BYTES_PER_PAGE} B/page)`
+      : '';
   checkHostBudget(
     'the scenario',
-    e.metadataBytes + e.contentBytes,
+    e.metadataBytes + e.contentBytes + e.ksmBytes,
     host,
     `${plan.populatedPages} pages populated, ${e.frames} frames on a ${memoryMiB} MiB machine: ` +
       `${Math.ceil(e.metadataBytes / MIB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
-      `${Math.ceil(e.contentBytes / MIB)} MiB of contents (${PAGE_SIZE} B/page)`,
+      `${Math.ceil(e.contentBytes / MIB)} MiB of contents ${contentsDetail}${ksm}`,
   );
   if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MIB * HOST_SHARE)
     throw new HostMemoryError(

@@ -11,6 +11,8 @@ export {
   SELFTEST_PATTERNS,
 } from './fill.ts';
 export {
+  CONTENT_HOST_BYTES,
+  type ContentEstimate,
   checkHostBudget,
   checkHostFits,
   checkReportLabels,
@@ -21,6 +23,7 @@ export {
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
+  KSM_HOST_BYTES_PER_PAGE,
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
 } from './guard.ts';
@@ -105,6 +108,7 @@ export {
   type ProcExpect,
   type Prot,
   type ReportStep,
+  type RestoreStep,
   resolveRange,
   type Scenario,
   SMAPS_FIELDS,
@@ -121,6 +125,7 @@ export {
   type WriteStep,
 } from './schema.ts';
 export {
+  type CollectOptions,
   collectReport,
   MIN_MEMORY_MIB,
   runOnSimulator,

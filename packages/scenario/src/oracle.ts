@@ -226,6 +226,11 @@ export function encodeInstructions(
   plan: ScenarioPlan = planScenario(scenario),
   ksmdFor?: KsmdForOptions,
 ): string {
+  if (scenario.steps.some((st) => st.op === 'restore'))
+    throw new OracleRefusedError(
+      'refusing to run: a restore step runs on the simulator only (the live side of a snapshot is mmsim verify --snapshot)',
+      2,
+    );
   const procIndex = new Map(plan.procs.map((p) => [p.name, p.index]));
   const pi = (name: string): number => procIndex.get(name)!;
   const lines: string[] = [
@@ -340,6 +345,8 @@ export function encodeInstructions(
         args = t.join(' ');
         break;
       }
+      case 'restore':
+        return; // refused above
     }
     lines.push(`step ${i} ${errno} ${step.op}${args === '' ? '' : ` ${args}`}`);
   });

@@ -338,6 +338,20 @@ const ksmConvergeStep = z
 const ksmUnmergeAllStep = z
   .strictObject({ op: z.literal('ksm_unmerge_all'), ...common })
   .describe('Write run=2 (unmerge everything), then run=0.');
+const restoreStep = z
+  .strictObject({
+    op: z.literal('restore'),
+    snapshot: z.string().min(1).describe('A snapshot file (mmsim snapshot), relative to the scenario file.'),
+    procs: z
+      .array(name)
+      .min(1)
+      .optional()
+      .describe("Names for the snapshot's processes, in its order (default: each one's pid)."),
+    ...common,
+  })
+  .describe(
+    "Build a snapshot's processes in the simulated machine: its VMAs, page states, THP layout and contents (by reference). Simulator only; later steps may name the processes (fork, exit, prctl, expect), but no byte may be written after a digest-only snapshot.",
+  );
 const reportStep = z
   .strictObject({ op: z.literal('report'), label: z.string().min(1), ...common })
   .describe(
@@ -369,6 +383,7 @@ export const stepSchema = z.discriminatedUnion('op', [
   ksmConvergeStep,
   ksmUnmergeAllStep,
   khugepagedScanStep,
+  restoreStep,
   reportStep,
   expectStep,
 ]);
@@ -390,6 +405,7 @@ export type KsmScanStep = z.infer<typeof ksmScanStep>;
 export type KsmConvergeStep = z.infer<typeof ksmConvergeStep>;
 export type KsmUnmergeAllStep = z.infer<typeof ksmUnmergeAllStep>;
 export type KhugepagedScanStep = z.infer<typeof khugepagedScanStep>;
+export type RestoreStep = z.infer<typeof restoreStep>;
 export type ReportStep = z.infer<typeof reportStep>;
 export type ExpectStep = z.infer<typeof expectStep>;
 

@@ -37,7 +37,7 @@ import {
 import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';
 import { fillContent } from './fill.ts';
-import { checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
+import { type ContentEstimate, checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
 import type { LoadedScenario } from './parse.ts';
 import {
   type Failure,
@@ -77,6 +77,12 @@ export interface SimulatorOptions {
   memoryMiB?: number;
   /** Stop after the step with this index has run (default: run every step). */
   stopAfter?: number;
+  /** How the host guard counts page contents (default 'kernel': as the oracle, 4 KiB a page). */
+  contentEstimate?: ContentEstimate;
+  /** Runs a `restore` step: builds the snapshot file's processes in `ctx` (Node-only, reading a
+   * file: @mmsim/snapshot's restoreInto(), which mmsim passes). The file is resolved against the
+   * scenario file's directory. Without it a restore step is refused. */
+  restore?: (ctx: SimulatorContext, file: string, names: string[] | undefined) => void;
 }
 
 /** The simulated world a scenario runs in. */
@@ -88,6 +94,9 @@ export interface SimulatorContext {
   regions: Map<string, Map<string, { addr: number; pages: number }>>;
   /** Reports hold khugepaged's counters (the scenario uses khugepaged). */
   khugepagedReport?: boolean;
+  /** Why no byte may be written any more (a digest-only snapshot was restored: its pages hold no
+   * bytes to compare a written page with); write and fill steps are refused with it. */
+  noWrites?: string;
 }
 
 function protBits(p: Prot | undefined): number {
@@ -117,7 +126,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     );
   const swapMiB = scenario.machine?.swap_mib ?? opts.host.swapMiB;
   const nrReports = scenario.steps.filter((s) => s.op === 'report').length;
-  checkHostFits(plan, nrReports, memoryMiB, opts.host);
+  checkHostFits(plan, nrReports, memoryMiB, opts.host, opts.contentEstimate);
   const kernel =
     opts.kernel ?? (scenario.kernel === undefined ? DEFAULT_KERNEL_PROFILE : kernelProfile(scenario.kernel));
   const m = new Machine({ memoryMiB, swapMiB, levels: scenario.arch?.levels ?? 4, kernel });
@@ -172,6 +181,9 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     let stop = false;
     opts.beforeStep?.(ctx, i, step);
     try {
+      if (step.op === 'restore') restoreStep(ctx, loaded, i, step.snapshot, step.procs, opts);
+      else if ((step.op === 'write' || step.op === 'fill') && ctx.noWrites !== undefined)
+        throw new ScenarioError(loaded.file, `steps[${i}]`, 'no byte writes', `${step.op}: ${ctx.noWrites}`);
       stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start) === STOP;
     } catch (e) {
       if (e instanceof ErrnoError) errno = e.code;
@@ -195,6 +207,26 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
     if (stop) break;
   }
   return { scenario: scenario.name, engine: 'simulator', reports, ok: failures.length === 0, failures };
+}
+
+/** A `restore` step through the Node side's hook (SimulatorOptions.restore). */
+function restoreStep(
+  ctx: SimulatorContext,
+  loaded: LoadedScenario,
+  index: number,
+  file: string,
+  names: string[] | undefined,
+  opts: SimulatorOptions,
+): void {
+  if (opts.restore === undefined)
+    throw new ScenarioError(
+      loaded.file,
+      `steps[${index}]`,
+      'a restore step run by mmsim (Node)',
+      'no snapshot reader here',
+    );
+  const dir = loaded.file.includes('/') ? loaded.file.slice(0, loaded.file.lastIndexOf('/') + 1) : '';
+  opts.restore(ctx, file.startsWith('/') ? file : `${dir}${file}`, names);
 }
 
 function proc(ctx: SimulatorContext, name: string): Process {
@@ -355,6 +387,8 @@ function runStep(
       ksmSysfsWrite(ksm, 'run', '0');
       return;
     }
+    case 'restore':
+      return; // done by restoreStep() before runStep()
     case 'report':
       reports.push(collectReport(ctx, step.label, start));
       return;
@@ -469,11 +503,21 @@ function kernelProcReport(
   return r;
 }
 
+/** How collectReport() reads the processes: smaps summed over the scenario's regions (as the
+ * oracle does) or over every VMA, and with or without the per-page sharing labels. */
+export interface CollectOptions {
+  /** 'regions' (default): the VMAs inside the process's regions; 'all': every VMA. */
+  smaps?: 'regions' | 'all';
+  /** The sharing labels of every region (default true). */
+  sharing?: boolean;
+}
+
 /** One report: counters, ksm_stat + smaps per live process, and the sharing labels. */
 export function collectReport(
   ctx: SimulatorContext,
   label: string,
   start: { full_scans: number; pages_scanned: number; pages_skipped: number },
+  opts: CollectOptions = {},
 ): ReportEntry {
   const { ksm, machine } = ctx;
   const pm = machine.phys;
@@ -491,14 +535,23 @@ export function collectReport(
     // What the oracle reads: /proc/<pid>/ksm_stat, smaps summed over the regions, pagemap.
     const vmas = smaps(p.mm);
     const sum = { Rss: 0, Anonymous: 0, KSM: 0 };
-    for (const [rname, reg] of ctx.regions.get(name) ?? []) {
-      const end = reg.addr + reg.pages * PAGE_SIZE;
+    if (opts.smaps === 'all') {
       for (const e of vmas) {
+        sum.Rss += e.fields.Rss;
+        sum.Anonymous += e.fields.Anonymous;
+        sum.KSM += e.fields.KSM;
+      }
+    }
+    for (const [rname, reg] of ctx.regions.get(name) ?? []) {
+      if (opts.smaps === 'all' && opts.sharing === false) break;
+      const end = reg.addr + reg.pages * PAGE_SIZE;
+      for (const e of opts.smaps === 'all' ? [] : vmas) {
         if (e.vma.vm_start < reg.addr || e.vma.vm_end > end) continue;
         sum.Rss += e.fields.Rss;
         sum.Anonymous += e.fields.Anonymous;
         sum.KSM += e.fields.KSM;
       }
+      if (opts.sharing === false) continue;
       const entries = pagemap_read(p.mm, reg.addr, end);
       const labels: number[] = new Array(reg.pages);
       for (let i = 0; i < reg.pages; i++) {

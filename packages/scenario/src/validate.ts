@@ -2,8 +2,8 @@
 // exist (in creation order, with their parents), where each region lives, and how much memory the
 // scenario can populate at most.
 import { ScenarioError } from './errors.ts';
-import type { Scenario, Step } from './schema.ts';
-import { resolveRange } from './schema.ts';
+import type { FillPattern, Scenario, Step } from './schema.ts';
+import { MAX_REGION_PAGES, resolveRange } from './schema.ts';
 
 const PAGE = 4096;
 const PMD = 2 * 1024 * 1024;
@@ -49,8 +49,17 @@ export interface ScenarioPlan {
   /** Upper bound of the pages the scenario populates: every filled, written or touched page, per
    * process (a forked child counts what it inherits again), whole 2 MiB blocks in THP regions. */
   populatedPages: number;
+  /** The part of populatedPages `write` steps write a byte into, per process: a page that holds
+   * bytes of its own, where a page filled with a pattern can be a reference to its content. */
+  writtenPages: number;
+  /** Distinct page contents the `fill` steps can create at most (per step: none for `zero`, one
+   * for `byte`, the ids for `ids`, every page for `unique`). */
+  fillContents: number;
   /** Pages mapped by all processes together (inherited regions counted per process). */
   mappedPages: number;
+  /** Some step makes memory mergeable (MADV_MERGEABLE, PR_SET_MEMORY_MERGE): KSM may then hold
+   * metadata for every populated page. */
+  mergeable: boolean;
 }
 
 interface Interval {
@@ -65,6 +74,8 @@ interface ProcState {
   regions: Map<string, number>;
   /** Region index -> populated intervals. */
   populated: Map<number, Interval[]>;
+  /** Pages this process writes with `write` steps (region index * MAX_REGION_PAGES + page). */
+  written: Set<number>;
 }
 
 /** Runs the cross-checks and lays out the scenario; throws ScenarioError on the first problem. */
@@ -75,6 +86,8 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   const stepRegion: number[] = [];
   let cursor = REGION_BASE;
   let mappedPages = 0;
+  let mergeable = false;
+  let fillContents = 0;
   const steps = scenario.steps;
 
   const fail = (i: number, field: string, expected: string, found: string): never => {
@@ -96,7 +109,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
     }
     const plan: ProcPlan = { index: planProcs.length, name, parent, step: i };
     planProcs.push(plan);
-    const st: ProcState = { plan, live: true, regions: new Map(), populated: new Map() };
+    const st: ProcState = { plan, live: true, regions: new Map(), populated: new Map(), written: new Set() };
     procs.set(name, st);
     return st;
   };
@@ -186,7 +199,9 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         const p = liveProc(i, 'proc', step.proc);
         const r = regionOf(i, p, step.region);
         stepRegion[i] = r.index;
-        populate(p, r, checkRange(i, step, r));
+        const iv = checkRange(i, step, r);
+        populate(p, r, iv);
+        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
         break;
       }
       case 'madvise':
@@ -197,6 +212,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         stepRegion[i] = r.index;
         const iv = checkRange(i, step, r);
         if (step.op === 'madvise' && step.advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
+        if (step.op === 'madvise' && step.advice === 'MADV_MERGEABLE') mergeable = true;
         break;
       }
       case 'write': {
@@ -207,10 +223,12 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
           fail(i, 'page', `a page index < ${r.pages} (pages of region "${r.name}")`, String(step.page));
         }
         populate(p, r, { from: step.page, end: step.page + 1 });
+        p.written.add(r.index * MAX_REGION_PAGES + step.page);
         break;
       }
       case 'prctl':
         liveProc(i, 'proc', step.proc);
+        mergeable = true;
         break;
       case 'fork': {
         const parent = liveProc(i, 'proc', step.proc);
@@ -236,6 +254,11 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         for (const name of Object.keys(step.proc ?? {})) liveProc(i, `proc.${name}`, name);
         break;
       }
+      case 'restore':
+        // The snapshot is read when the step runs (a Node-only file); the names given here are
+        // its processes for the steps after it.
+        for (const [k, n] of (step.procs ?? []).entries()) newProc(i, `procs.${k}`, n, -1);
+        break;
       case 'knob':
       case 'ksm_scan':
       case 'ksm_converge':
@@ -247,10 +270,35 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   }
 
   let populatedPages = 0;
+  let writtenPages = 0;
   for (const p of procs.values()) {
     for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
+    writtenPages += p.written.size;
   }
-  return { procs: planProcs, regions, stepRegion, populatedPages, mappedPages };
+  return {
+    procs: planProcs,
+    regions,
+    stepRegion,
+    populatedPages,
+    writtenPages,
+    fillContents,
+    mappedPages,
+    mergeable,
+  };
+}
+
+/** Distinct contents a fill of `pages` pages with `pattern` creates at most. */
+function patternContents(pattern: FillPattern, pages: number): number {
+  switch (pattern.kind) {
+    case 'zero':
+      return 0;
+    case 'byte':
+      return 1;
+    case 'ids':
+      return Math.min(pages, pattern.count);
+    case 'unique':
+      return pages;
+  }
 }
 
 function listOf(names: string[]): string {

@@ -4,12 +4,14 @@ import { PAGE_SIZE } from '@mmsim/core';
 import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import {
+  CONTENT_HOST_BYTES,
   checkHostFits,
   DEFAULT_MEMORY_MIB,
   estimateHostMemory,
   type HostMemory,
   HostMemoryError,
   hostBudgetMiB,
+  KSM_HOST_BYTES_PER_PAGE,
   MAX_MEMORY_MIB,
   MAX_REPORT_LABELS,
   MAX_YAML_CHARS,
@@ -64,7 +66,54 @@ describe('estimateHostMemory', () => {
     expect(e.frames).toBe(1004);
     expect(e.metadataBytes).toBe(1024 * STRUCT_PAGE_BYTES * 1.5);
     expect(e.contentBytes).toBe(1004 * PAGE_SIZE);
+    expect(e.ksmBytes).toBe(0);
     expect(e.heapBytes).toBe(2 * 1000 * 8);
+  });
+
+  it('counts KSM metadata for every populated page once some step makes memory mergeable', () => {
+    const merged = (advice: string) =>
+      scenario([
+        { op: 'spawn', proc: 'a' },
+        { op: 'mmap', proc: 'a', region: 'r', pages: 1000 },
+        { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'unique', seed: 1 } },
+        { op: 'madvise', proc: 'a', region: 'r', advice },
+      ]).plan;
+    expect(KSM_HOST_BYTES_PER_PAGE).toBe(45 + 104);
+    expect(estimateHostMemory(merged('MADV_MERGEABLE'), 0, 4096).ksmBytes).toBe(
+      1000 * KSM_HOST_BYTES_PER_PAGE,
+    );
+    expect(estimateHostMemory(merged('MADV_DONTNEED'), 0, 4096).ksmBytes).toBe(0);
+    const prctl = scenario([
+      { op: 'spawn', proc: 'a' },
+      { op: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', value: 1 },
+      { op: 'mmap', proc: 'a', region: 'r', pages: 10 },
+      { op: 'touch', proc: 'a', region: 'r' },
+    ]).plan;
+    expect(estimateHostMemory(prctl, 0, 4096).ksmBytes).toBe(10 * KSM_HOST_BYTES_PER_PAGE);
+  });
+
+  it("'simulator' contents: written pages and tables PAGE_SIZE, each fill content CONTENT_HOST_BYTES", () => {
+    const plan = scenario([
+      { op: 'spawn', proc: 'a' },
+      { op: 'mmap', proc: 'a', region: 'r', pages: 1000 },
+      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'ids', count: 4, seed: 1 }, count: 600 },
+      { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'unique', seed: 1 }, from: 600, count: 300 },
+      { op: 'touch', proc: 'a', region: 'r', from: 900 },
+      { op: 'write', proc: 'a', region: 'r', page: 3, value: 1 },
+      { op: 'write', proc: 'a', region: 'r', page: 3, offset: 9, value: 2 },
+      { op: 'fork', proc: 'a', child: 'b' },
+      { op: 'write', proc: 'b', region: 'r', page: 3, value: 3 },
+    ]).plan;
+    // One page written by each process; the child's other pages are the parent's until written.
+    expect(plan.writtenPages).toBe(2);
+    expect(plan.populatedPages).toBe(2000);
+    // 4 ids + 300 unique pages; the touched pages are the zero content.
+    expect(plan.fillContents).toBe(304);
+    expect(estimateHostMemory(plan, 0, 4096, 'simulator').contentBytes).toBe(
+      (2 + 8) * PAGE_SIZE + 304 * CONTENT_HOST_BYTES,
+    );
+    // 'kernel' (the default): every populated page and table holds PAGE_SIZE, as the oracle counts.
+    expect(estimateHostMemory(plan, 0, 4096).contentBytes).toBe((2000 + 8) * PAGE_SIZE);
   });
 
   it('caps struct pages at the machine, never the contents (the oracle refuses the same bound)', () => {

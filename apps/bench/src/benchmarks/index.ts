@@ -8,5 +8,6 @@ export const benchmarkModules: Record<string, URL> = {
   walk: new URL('./walk.ts', import.meta.url),
   sparse: new URL('./sparse.ts', import.meta.url),
   scale: new URL('./scale.ts', import.meta.url),
+  images: new URL('./images.ts', import.meta.url),
   soak: new URL('./soak.ts', import.meta.url),
 };

@@ -14,8 +14,6 @@ import {
   validateScenario,
 } from '@mmsim/scenario';
 import { KSMD_COST_FILE, loadKsmdCost } from '@mmsim/scenario/node';
-import type { Command } from 'commander';
-import { examples, type Runner } from '../command.ts';
 import { table } from '../format.ts';
 import { type Colors, type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
@@ -222,45 +220,4 @@ export function loadCost(path: string | undefined): KsmdCostFile {
     if (e instanceof ScenarioError) throw new UsageError(e.message);
     throw e;
   }
-}
-
-export function definePredict(program: Command, r: Runner): void {
-  program
-    .command('predict')
-    .argument('<file>', 'scenario file (YAML or JSON): its processes as they are at its end')
-    .description(
-      "what ksmd will do over wall time: a timeline of the KSM counters and ksmd's CPU time, the time to 50/90/99% of the final saving, the profit per process (ksmd's CPU from a cost model calibrated on a real kernel)",
-    )
-    .option('--for <duration>', 'how long ksmd runs: 90s, 30m, 1h, 1h30m')
-    .option(
-      '--knob <name=value>',
-      `a knob ksmd starts with (repeatable): ${PREDICT_KNOBS.join(', ')}`,
-      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
-    )
-    .option(
-      '--advisor <mode>',
-      'scan-time: let the scan-time advisor set pages_to_scan (advisor_* knobs apply)',
-    )
-    .option('--every <duration>', 'sampling interval of the timeline (default 1s)')
-    .option(
-      '--model <file>',
-      `the ksmd cost model (default ${KSMD_COST_FILE.replace(/^.*\/packages\//, 'packages/')})`,
-    )
-    .option('--json', 'print the prediction object: every sample, the milestones, the processes, the model')
-    .option('--svg <file>', 'write a chart of the timeline (SVG)')
-    .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
-    .addHelpText(
-      'after',
-      examples([
-        ['mmsim predict scenarios/predict/mixed-copies.yaml --for 5m', 'default knobs'],
-        [
-          'mmsim predict my.yaml --for 30m --knob pages_to_scan=1000 --knob sleep_millisecs=50',
-          'other knobs',
-        ],
-        ['mmsim predict my.yaml --for 1h --advisor scan-time --svg ksm.svg', 'the advisor, and a chart'],
-      ]),
-    )
-    .action(async (file: string, o: PredictCliOptions) => {
-      r.code = await predictCommand(r.io, file, o);
-    });
 }

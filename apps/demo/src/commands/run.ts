@@ -11,6 +11,7 @@ import {
   type SimulatorOptions,
 } from '@mmsim/scenario';
 import { hostMemory, isBuiltinStrategy, resolveBreakKsmStrategy } from '@mmsim/scenario/node';
+import { restoreStepFromFile } from '@mmsim/snapshot/node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { costRecorder, formatCosts } from '../costs.ts';
@@ -44,6 +45,7 @@ export function simulateWithProgress(
   try {
     return runOnSimulator(loaded, {
       host: hooks.host ?? hostMemory(),
+      restore: restoreStepFromFile,
       ...(hooks.memoryMiB !== undefined ? { memoryMiB: hooks.memoryMiB } : {}),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(hooks.afterStep !== undefined ? { afterStep: hooks.afterStep } : {}),

@@ -18,6 +18,7 @@ import { guestVerifyCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts
 import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
 import { type VerifyForOptions, verifyFor } from './verify-for.ts';
+import { verifySnapshotCommand } from './verify-snapshot.ts';
 
 export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
   const loaded = loadOrFail(file, io);
@@ -88,7 +89,7 @@ function printDiff(
 export function defineVerify(program: Command, r: Runner): void {
   program
     .command('verify')
-    .argument('<files...>', 'scenario files (YAML or JSON)')
+    .argument('[files...]', 'scenario files (YAML or JSON); with --snapshot and --: a command to start')
     .description(
       'run scenarios on the simulator and on the live kernel (or a guest --kernel under QEMU) and compare every report (exit 0 only on a full match)',
     )
@@ -112,6 +113,20 @@ export function defineVerify(program: Command, r: Runner): void {
     .option('--advisor <mode>', 'with --for: scan-time lets the advisor set pages_to_scan')
     .option('--model <file>', 'with --for: the ksmd cost model (default the calibrated one)')
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
+    .option(
+      '--snapshot <file>',
+      "a snapshot's stopped processes (mmsim snapshot --keep-stopped): the live ksmd over them against the prediction",
+    )
+    .option(
+      '--full-scans <n>',
+      'with --snapshot: full scans, N or increasing counts N1,N2,... (each compared)',
+    )
+    .option(
+      '--copies <n>',
+      'with --snapshot and a command after --: start N copies, snapshot them into the file',
+    )
+    .option('--settle <seconds>', 'with --snapshot and a command: wait before the snapshot (default 2)')
+    .option('--with-contents', 'with --snapshot and a command: store the page bytes (default: digests only)')
     .addHelpText(
       'after',
       examples([
@@ -129,10 +144,29 @@ export function defineVerify(program: Command, r: Runner): void {
           'pnpm mmsim verify --recorded scenarios/chains-fork.yaml',
           'against the recorded kernel answer, any machine',
         ],
+        [
+          'sudo mmsim verify --snapshot a.snap --full-scans 1,2,3',
+          'live ksmd over stopped processes vs predict',
+        ],
+        [
+          'sudo mmsim verify --snapshot c.snap --full-scans 1,2,3 --copies 3 -- ./pages 8',
+          'start 3 copies, snapshot, compare',
+        ],
       ]),
     )
     .action(
-      async (files: string[], o: VerifyOptions & VerifyForOptions & { kernel?: string; accel?: string }) => {
+      async (
+        files: string[],
+        o: VerifyOptions & {
+          kernel?: string;
+          accel?: string;
+          snapshot?: string;
+          fullScans?: string;
+          copies?: string;
+          settle?: string;
+          withContents?: boolean;
+        } & VerifyForOptions,
+      ) => {
         if (o.for !== undefined || o.knob !== undefined || o.advisor !== undefined || o.model !== undefined) {
           if (o.for === undefined) throw new UsageError('--knob, --advisor and --model go with --for');
           if (files.length !== 1 || o.kernel !== undefined || o.recorded === true || o.strategy !== undefined)
@@ -142,6 +176,11 @@ export function defineVerify(program: Command, r: Runner): void {
           r.code = await verifyFor(r.io, files[0]!, o);
           return;
         }
+        if (o.snapshot !== undefined) {
+          r.code = await verifySnapshotCommand(r.io, o.snapshot, files, o);
+          return;
+        }
+        if (files.length === 0) throw new UsageError('missing scenario files (or --snapshot FILE)');
         const kernel = kernelChoice(o.kernel, files, r.io);
         if (kernel !== 'host' && o.recorded === true) {
           throw new UsageError(

@@ -1,0 +1,136 @@
+// Synthetic snapshots for the tests: processes with VMAs whose pages are given as bytes, built into
+// the same arrays capture fills (digests, checksums, ranks, and compressed chunks on request).
+
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { PAGE_SIZE } from '@mmsim/core';
+import { HashedMemory } from '@mmsim/mmu';
+import { CHUNK_PAGES, PAGE, type Snapshot, type SnapshotMeta, writeSnapshot } from '../src/format.ts';
+
+/** A page: its bytes (anonymous), 'zero' (the zero page), or null (not present). */
+export type TestPage = Uint8Array | 'zero' | null;
+
+export interface TestVma {
+  start: number;
+  pages: TestPage[];
+  vmFlags?: string[];
+  prot?: number;
+}
+
+export function tmpFile(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), 'mmsim-snapshot-')), name);
+}
+
+export function bytePage(v: number): Uint8Array {
+  return new Uint8Array(PAGE_SIZE).fill(v);
+}
+
+/** Writes a snapshot of `procs` to a new temporary file and returns its path. */
+export function writeTestSnapshot(
+  procs: { pid: number; mergeAny?: boolean; vmas: TestVma[] }[],
+  withContents: boolean,
+): string {
+  const mem = new HashedMemory(PAGE_SIZE * 16);
+  const flags: number[] = [];
+  const content: number[] = [];
+  const frame: number[] = [];
+  const byDigest = new Map<string, number>();
+  const pages: Uint8Array[] = [];
+  const digests: Buffer[] = [];
+  const checksums: number[] = [];
+  const meta: SnapshotMeta = {
+    created: '2026-01-01T00:00:00.000Z',
+    kernel: '6.18.0-test',
+    pageSize: PAGE_SIZE,
+    ksm: { max_page_sharing: '256', use_zero_pages: '0', smart_scan: '1' },
+    thp: { enabled: 'madvise', use_zero_page: '1' },
+    processes: [],
+    pages: 0,
+    contents: 0,
+    withContents,
+  };
+  for (const p of procs) {
+    const sp = {
+      pid: p.pid,
+      comm: 'test',
+      mergeAny: p.mergeAny === true,
+      vmas: [] as SnapshotMeta['processes'][0]['vmas'],
+    };
+    for (const v of p.vmas) {
+      sp.vmas.push({
+        start: v.start,
+        end: v.start + v.pages.length * PAGE_SIZE,
+        prot: v.prot ?? 3,
+        shared: false,
+        name: '',
+        file: false,
+        vmFlags: v.vmFlags ?? ['rd', 'wr', 'mr', 'mw', 'me', 'ac', 'mg'],
+        firstPage: flags.length,
+      });
+      for (const pg of v.pages) {
+        if (pg === null) {
+          flags.push(0);
+          content.push(0);
+          frame.push(0);
+          continue;
+        }
+        frame.push(frame.length + 1);
+        if (pg === 'zero') {
+          flags.push(PAGE.PRESENT | PAGE.ZERO | PAGE.SHARED);
+          content.push(0);
+          continue;
+        }
+        flags.push(PAGE.PRESENT | PAGE.ANON | PAGE.EXCLUSIVE);
+        const d = createHash('sha256').update(pg).digest().subarray(0, 16);
+        const key = d.toString('hex');
+        let c = byDigest.get(key);
+        if (c === undefined) {
+          c = pages.length;
+          byDigest.set(key, c);
+          pages.push(pg);
+          digests.push(d);
+          mem.bytes.set(pg, 0);
+          checksums.push(mem.xxh64Low32(0, PAGE_SIZE));
+        }
+        content.push(c + 1);
+      }
+    }
+    meta.processes.push(sp);
+  }
+  meta.pages = flags.length;
+  meta.contents = pages.length;
+  const order = pages.map((_, i) => i).sort((a, b) => Buffer.compare(pages[a], pages[b]));
+  const rank = new Uint32Array(pages.length);
+  order.forEach((c, r) => {
+    rank[c] = r;
+  });
+  const digest = new Uint8Array(pages.length * 16);
+  digests.forEach((d, i) => {
+    digest.set(d, i * 16);
+  });
+  const snap: Omit<Snapshot, 'bytes'> = {
+    meta,
+    pageFlags: Uint16Array.from(flags),
+    pageContent: Uint32Array.from(content),
+    pageFrame: Uint32Array.from(frame),
+    digest,
+    checksum: Uint32Array.from(checksums),
+    rank,
+  };
+  let chunks: Uint8Array[] | null = null;
+  if (withContents) {
+    chunks = [];
+    for (let i = 0; i < pages.length; i += CHUNK_PAGES) {
+      const n = Math.min(CHUNK_PAGES, pages.length - i);
+      const buf = new Uint8Array(n * PAGE_SIZE);
+      for (let k = 0; k < n; k++) buf.set(pages[i + k], k * PAGE_SIZE);
+      chunks.push(deflateRawSync(buf));
+    }
+  }
+  const file = tmpFile('test.snap');
+  writeSnapshot(file, snap, chunks);
+  return file;
+}

@@ -1,0 +1,3 @@
+import { mmsimVitestConfig } from '../../vitest.shared.ts';
+
+export default mmsimVitestConfig();
