@@ -1611,6 +1611,93 @@ static int ksm_scans(long max, int converge, long *done_out, int *converged, cha
 
 #define PMD_BYTES (2ULL << 20)
 
+/* ------------------------------------------------------------------------------------------ */
+/* ksmd over wall time (mmsim verify --for)                                                    */
+
+/* ksmd's CPU time: utime + stime of /proc/<pid>/stat (clock ticks) and the scheduler's
+ * sum_exec_runtime, the first field of /proc/<pid>/schedstat (ns; -1 without schedstats). */
+static int ksmd_cpu(pid_t pid, long long *ticks, long long *runtime_ns) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return EIO;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  unsigned long long ut, st;
+  /* after the comm: state(3) ... utime(14) stime(15) */
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return EIO;
+  *ticks = (long long)(ut + st);
+  *runtime_ns = -1;
+  snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0) {
+      buf[n] = 0;
+      *runtime_ns = strtoll(buf, NULL, 10);
+    }
+  }
+  return 0;
+}
+
+/* The counters a timed sample holds, in the sample line's order. */
+static const char *const TIMED_COUNTERS[] = {"pages_shared",  "pages_sharing",  "pages_unshared",
+                                             "pages_volatile", "full_scans",    "pages_scanned",
+                                             "ksm_zero_pages", "general_profit", "pages_to_scan"};
+#define NTIMED (sizeof TIMED_COUNTERS / sizeof TIMED_COUNTERS[0])
+
+/*
+ * Starts ksmd (run=1) with the knobs the scenario set and lets it run for `ms` milliseconds,
+ * printing on stderr, just before run=1 is written (t 0) and every `sample` ms after, one line
+ * "mmsim-oracle: sample <t_ms> <counters of TIMED_COUNTERS> <ksmd ticks> <ticks per second>
+ * <ksmd runtime ns>"; then run=0. The kernel's counters are printed as read (not relative).
+ */
+static int ksm_timed(long long ms, long long sample, char *err, size_t errlen) {
+  if (ms < 0 || sample <= 0) die("stream: ksm_timed: bad duration or sample interval");
+  pid_t ksmd = find_kthread("ksmd");
+  if (!ksmd) {
+    snprintf(err, errlen, "ksmd not found in /proc");
+    return 1;
+  }
+  long hz = sysconf(_SC_CLK_TCK);
+  uint64_t t0 = now_ms();
+  for (long long k = 0;; k++) {
+    uint64_t due = t0 + (uint64_t)(k * sample);
+    uint64_t now = now_ms();
+    if (now < due) sleep_us((long)(due - now) * 1000);
+    long long ticks = 0, runtime = -1;
+    if (ksmd_cpu(ksmd, &ticks, &runtime)) {
+      ksm_write("run", "0");
+      snprintf(err, errlen, "cannot read ksmd's CPU time in /proc/%d", (int)ksmd);
+      return 1;
+    }
+    struct sb line = {0};
+    sb_printf(&line, "mmsim-oracle: sample %" PRIu64, now_ms() - t0);
+    for (size_t i = 0; i < NTIMED; i++) {
+      char buf[64];
+      sb_printf(&line, " %lld", ksm_read(TIMED_COUNTERS[i], buf, sizeof buf) == 0 ? strtoll(buf, NULL, 10) : -1);
+    }
+    sb_printf(&line, " %lld %ld %lld\n", ticks, hz, runtime);
+    say(line.p);
+    free(line.p);
+    if (k * sample >= ms) break;
+    if (k == 0) {
+      int e = ksm_write("run", "1");
+      if (e) {
+        snprintf(err, errlen, "cannot start ksmd: %s", strerror(e));
+        return 1;
+      }
+      t0 = now_ms();
+    }
+  }
+  ksm_write("run", "0");
+  return 0;
+}
+
 /*
  * Keeps khugepaged's mm list non-empty for the whole run: a process of the oracle's own (not an
  * ancestor of the scenario's processes, which khugepaged_fork() would register with it) faults a
@@ -1972,6 +2059,14 @@ static int run_step(struct step *s) {
     }
     if (converge && !converged && any_registered()) {
       add_failure(s, "counters still changing after %ld full scans", done);
+    }
+    return outcome(s, 0);
+  }
+  if (!strcmp(op, "ksm_timed")) {
+    char err[256];
+    if (ksm_timed(num(arg(s, 1), "duration ms"), num(arg(s, 2), "sample ms"), err, sizeof err)) {
+      add_failure(s, "%s", err);
+      return 0;
     }
     return outcome(s, 0);
   }

@@ -19,12 +19,22 @@ export {
   KSMD_CPU_NS_PER_PAGE,
   Ksm,
   type KsmCounters,
+  type KsmdClock,
   type KsmStat,
   PR_GET_MEMORY_MERGE,
   PR_SET_MEMORY_MERGE,
   SIZEOF_RMAP_ITEM,
   vma_ksm_compatible,
 } from './ksm.ts';
+export {
+  emptyKsmdWork,
+  KSMD_COST_FEATURES,
+  type KsmdCostFeature,
+  type KsmdCostModel,
+  KsmdThread,
+  type KsmdWork,
+  ksmdWorkNs,
+} from './ksmd.ts';
 export {
   type KsmItemHandles,
   type KsmItemNodes,

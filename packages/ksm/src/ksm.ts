@@ -119,8 +119,18 @@ export const SIZEOF_RMAP_ITEM = 64;
 export const KSM_ADVISOR_MIN_CPU = 10;
 /** Weight (percent) of the newest scan-time change in the advisor's moving average (mm/ksm.c). */
 export const EWMA_WEIGHT = 30;
-/** ksmd's CPU time per page scanned, the model of task_sched_runtime() the advisor reads. */
+/** ksmd's CPU time per page scanned, the default model of task_sched_runtime() the advisor reads. */
 export const KSMD_CPU_NS_PER_PAGE = 2000;
+
+/**
+ * The two clocks scan_time_advisor() reads (mm/ksm.c 6.18): ktime_get() at the start and end of a
+ * full scan, and task_sched_runtime(ksmd). By default the virtual clock and KSMD_CPU_NS_PER_PAGE
+ * per page scanned; the wall-time driver (ksmd.ts) installs its own.
+ */
+export interface KsmdClock {
+  ktime_ns(): number;
+  sched_runtime_ns(): number;
+}
 
 export const PR_SET_MEMORY_MERGE = 67;
 export const PR_GET_MEMORY_MERGE = 68;
@@ -292,6 +302,8 @@ export class Ksm {
   strategy: BreakKsmStrategy;
   /** Failure injection for rmap_item and stable node allocations. */
   failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
+  /** What the advisor reads as the time and ksmd's CPU time. */
+  ksmd_clock: KsmdClock;
   /** Advisor state (struct advisor_ctx). */
   private advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
 
@@ -312,6 +324,10 @@ export class Ksm {
     this.strategy = kernelStrategy(m.kernel);
     // a kernel without smart scan (before 6.7) never skips
     this.smart_scan = m.kernel.ksm.smartScan;
+    this.ksmd_clock = {
+      ktime_ns: () => m.clock.nowNs(),
+      sched_runtime_ns: () => this.pages_scanned * KSMD_CPU_NS_PER_PAGE,
+    };
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
     this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
@@ -631,16 +647,16 @@ export class Ksm {
   }
 
   private advisor_start_scan(): void {
-    if (this.advisor_mode === 'scan-time') this.advisorCtx.start_scan = this.m.clock.nowNs();
+    if (this.advisor_mode === 'scan-time') this.advisorCtx.start_scan = this.ksmd_clock.ktime_ns();
   }
 
-  /** scan_time_advisor() on the virtual clock; ksmd's CPU time is modelled as its busy time. */
+  /** scan_time_advisor() on ksmd_clock. */
   private advisor_stop_scan(): void {
     if (this.advisor_mode !== 'scan-time') return;
     const ctx = this.advisorCtx;
-    const now = this.m.clock.nowNs();
+    const now = this.ksmd_clock.ktime_ns();
     const scan_time = Math.max(1, Math.floor((now - ctx.start_scan) / 1e6 / 1000));
-    const cpu_time = this.pages_scanned * KSMD_CPU_NS_PER_PAGE;
+    const cpu_time = this.ksmd_clock.sched_runtime_ns();
     const cpu_ms = Math.floor((cpu_time - ctx.cpu_time) / 1e6);
     const cpu_percent = Math.max(1, Math.floor((cpu_ms * 100) / (scan_time * 1000)));
     const last = ctx.scan_time !== 0 ? ctx.scan_time : scan_time;

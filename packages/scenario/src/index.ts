@@ -29,6 +29,20 @@ export {
 } from './guard.ts';
 export { type LoadedScenario, MAX_YAML_CHARS, parseScenario, validateScenario } from './parse.ts';
 export {
+  applyKnobs,
+  KnobError,
+  type KsmdCostFile,
+  ksmdCostFileSchema,
+  PREDICT_KNOBS,
+  PREDICT_MILESTONES,
+  type Prediction,
+  type PredictOptions,
+  type PredictProc,
+  type PredictSample,
+  parseDuration,
+  predictKsmd,
+} from './predict.ts';
+export {
   compareReports,
   type Engine,
   type EntryDiff,

@@ -7,6 +7,7 @@ import { ScenarioError } from './errors.ts';
 import { type LoadedScenario, parseScenario } from './parse.ts';
 
 export { hostMemory } from './host.ts';
+export { KSMD_COST_FILE, loadKsmdCost } from './ksmd-cost.ts';
 export {
   buildOracle,
   DEFAULT_LOCK_PATH,
@@ -14,6 +15,8 @@ export {
   encodeToken,
   findCompiler,
   KSM_SYSFS,
+  type KsmdForOptions,
+  type KsmdSample,
   NATIVE_DIR,
   OFFLINE_ENV,
   ORACLE_BINARY,
@@ -23,6 +26,7 @@ export {
   OracleRefusedError,
   OracleUnavailableError,
   oracleAvailability,
+  parseKsmdSample,
   RESTORED_KNOBS,
   type RunOnKernelOptions,
   readKsmLocked,

@@ -221,7 +221,11 @@ function usesThp(scenario: Scenario): boolean {
  * The instruction stream for native/oracle.c (format in native/README.md): a header, the
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
  */
-export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = planScenario(scenario)): string {
+export function encodeInstructions(
+  scenario: Scenario,
+  plan: ScenarioPlan = planScenario(scenario),
+  ksmdFor?: KsmdForOptions,
+): string {
   if (scenario.steps.some((st) => st.op === 'restore'))
     throw new OracleRefusedError(
       'refusing to run: a restore step runs on the simulator only (the live side of a snapshot is mmsim verify --snapshot)',
@@ -346,6 +350,8 @@ export function encodeInstructions(scenario: Scenario, plan: ScenarioPlan = plan
     }
     lines.push(`step ${i} ${errno} ${step.op}${args === '' ? '' : ` ${args}`}`);
   });
+  if (ksmdFor !== undefined)
+    lines.push(`step ${scenario.steps.length} 0 ksm_timed ${ksmdFor.ms} ${ksmdFor.sampleMs}`);
   lines.push('end');
   return `${lines.join('\n')}\n`;
 }
@@ -368,6 +374,63 @@ export interface RunOnKernelOptions {
   killSignal?: NodeJS.Signals;
   /** Tests: the oracle stops before this step until it gets a signal. */
   pauseAtStep?: number;
+  /** After the scenario's steps, let the live ksmd run (run=1, the scenario's knobs) for a while,
+   * sampling its counters and CPU time: `mmsim verify --for`. */
+  ksmdFor?: KsmdForOptions;
+}
+
+/** What a timed kernel-side run does after the scenario's steps (the oracle's ksm_timed). */
+export interface KsmdForOptions {
+  /** How long ksmd runs, in milliseconds. */
+  ms: number;
+  /** Sampling interval in milliseconds (the first sample is taken just before run=1 is written). */
+  sampleMs: number;
+  /** Called with each sample as the oracle takes it. */
+  onSample: (s: KsmdSample) => void;
+}
+
+/** One sample of the live ksmd: the sysfs counters as read (not relative to the run's start) and
+ * ksmd's CPU time. */
+export interface KsmdSample {
+  /** Milliseconds since run=1 was written. */
+  ms: number;
+  pages_shared: number;
+  pages_sharing: number;
+  pages_unshared: number;
+  pages_volatile: number;
+  full_scans: number;
+  pages_scanned: number;
+  ksm_zero_pages: number;
+  general_profit: number;
+  pages_to_scan: number;
+  /** utime + stime of /proc/<ksmd>/stat, in milliseconds (clock-tick resolution). */
+  cpuMs: number;
+  /** sum_exec_runtime of /proc/<ksmd>/schedstat in nanoseconds (-1 without schedstats). */
+  runtimeNs: number;
+}
+
+const SAMPLE_LINE = /^mmsim-oracle: sample (\d+)((?: -?\d+){12})$/;
+
+/** A sample line of the oracle's ksm_timed, or null for any other line. */
+export function parseKsmdSample(line: string): KsmdSample | null {
+  const m = SAMPLE_LINE.exec(line);
+  if (m === null) return null;
+  const v = m[2]!.trim().split(' ').map(Number);
+  const [shared, sharing, unshared, vol, scans, scanned, zero, profit, pts, ticks, hz, runtime] = v;
+  return {
+    ms: Number(m[1]),
+    pages_shared: shared!,
+    pages_sharing: sharing!,
+    pages_unshared: unshared!,
+    pages_volatile: vol!,
+    full_scans: scans!,
+    pages_scanned: scanned!,
+    ksm_zero_pages: zero!,
+    general_profit: profit!,
+    pages_to_scan: pts!,
+    cpuMs: (ticks! * 1000) / hz!,
+    runtimeNs: runtime!,
+  };
 }
 
 /**
@@ -394,7 +457,7 @@ export async function runOnKernel(scenario: Scenario, opts: RunOnKernelOptions =
       throw new OracleUnavailableError(`the live-kernel oracle cannot run here: ${avail.reason}`);
     binary = buildOracle();
   }
-  const stream = encodeInstructions(scenario, plan);
+  const stream = encodeInstructions(scenario, plan, opts.ksmdFor);
   const args = [
     '--lock',
     opts.lockPath ?? DEFAULT_LOCK_PATH,
@@ -455,11 +518,14 @@ function runProcess(
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       err += s;
-      if (opts.onStderr === undefined) return;
+      if (opts.onStderr === undefined && opts.ksmdFor === undefined) return;
       pending += s;
       let nl = pending.indexOf('\n');
       while (nl >= 0) {
-        opts.onStderr(pending.slice(0, nl));
+        const line = pending.slice(0, nl);
+        const sample = opts.ksmdFor === undefined ? null : parseKsmdSample(line);
+        if (sample !== null) opts.ksmdFor!.onSample(sample);
+        else opts.onStderr?.(line);
         pending = pending.slice(nl + 1);
         nl = pending.indexOf('\n');
       }

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { formatReport } from '../format.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
+import { predictCommand as predictForCommand } from './predict.ts';
 
 /** Largest --copies, --settle and --full-scans. */
 const MAX_COPIES = 64;
@@ -102,12 +103,18 @@ async function snapshotCommand(io: Io, args: string[], o: SnapshotOptions): Prom
 }
 
 interface PredictOptions {
-  fullScans: string;
+  fullScans?: string;
   json?: boolean;
   knob?: Record<string, string>;
+  for?: string;
+  advisor?: string;
+  every?: string;
+  model?: string;
+  svg?: string;
+  progress?: boolean;
 }
 
-function predictCommand(io: Io, file: string, o: PredictOptions): number {
+function predictCommand(io: Io, file: string, o: PredictOptions & { fullScans: string }): number {
   const scans = parseFullScans(o.fullScans);
   const snap = readSnapshot(file);
   const ctx = restoreSnapshot(snap, file, { knobs: o.knob ?? {} });
@@ -161,11 +168,17 @@ export function defineSnapshot(program: Command, r: Runner): void {
     });
   program
     .command('predict')
-    .argument('<file>', 'a snapshot file (mmsim snapshot)')
+    .argument('<file>', 'a snapshot file (mmsim snapshot); with --for, a scenario file')
     .description(
-      "what ksmd will do to a snapshot's processes: the report after exactly N full scans, on the simulator",
+      "what ksmd will do to a snapshot's processes: the report after exactly N full scans (--full-scans), or over wall time (--for: a timeline of the KSM counters and ksmd's CPU time from a cost model calibrated on a real kernel, the time to 50/90/99% of the final saving, the profit per process)",
     )
-    .requiredOption('--full-scans <n>', 'full scans: N, or increasing counts N1,N2,... (a report after each)')
+    .option('--full-scans <n>', 'full scans: N, or increasing counts N1,N2,... (a report after each)')
+    .option('--for <duration>', 'ksmd over wall time for that long: 90s, 30m, 1h (a scenario file)')
+    .option('--advisor <mode>', 'with --for: scan-time lets the scan-time advisor set pages_to_scan')
+    .option('--every <duration>', 'with --for: sampling interval of the timeline (default 1s)')
+    .option('--model <file>', 'with --for: the ksmd cost model (default the calibrated one)')
+    .option('--svg <file>', 'with --for: write a chart of the timeline (SVG)')
+    .option('--no-progress', 'with --for: no progress bar (it is drawn on a terminal only)')
     .option(
       '--knob <name=value>',
       "a KSM knob instead of the snapshot machine's (repeatable)",
@@ -183,7 +196,14 @@ export function defineSnapshot(program: Command, r: Runner): void {
         ],
       ]),
     )
-    .action((file: string, o: PredictOptions) => {
-      r.code = predictCommand(r.io, file, o);
+    .action(async (file: string, o: PredictOptions) => {
+      if (o.for !== undefined) {
+        if (o.fullScans !== undefined) throw new UsageError('--for and --full-scans: one or the other');
+        const knob = Object.entries(o.knob ?? {}).map(([k, v]) => `${k}=${v}`);
+        r.code = await predictForCommand(r.io, file, { ...o, knob });
+        return;
+      }
+      if (o.fullScans === undefined) throw new UsageError('predict needs --full-scans N or --for DURATION');
+      r.code = predictCommand(r.io, file, { ...o, fullScans: o.fullScans });
     });
 }

@@ -17,6 +17,7 @@ import { loadOrFail } from '../simulate.ts';
 import { guestVerifyCommand, KERNEL_OPTION_HELP, kernelChoice } from './guest.ts';
 import { kernelWithProgress, requireKernel } from './kernel.ts';
 import { STRATEGY_HELP, simulateWithProgress, strategyArg, strategyOption } from './run.ts';
+import { type VerifyForOptions, verifyFor } from './verify-for.ts';
 import { verifySnapshotCommand } from './verify-snapshot.ts';
 
 export async function verifyScenario(io: Io, file: string, o: VerifyOptions): Promise<number> {
@@ -100,6 +101,17 @@ export function defineVerify(program: Command, r: Runner): void {
       '--recorded',
       "compare with the kernel's recorded answer (expected/NAME.json next to the file) instead of a live run: no root needed",
     )
+    .option(
+      '--for <duration>',
+      "compare `mmsim predict --for` with the live ksmd on the same processes and knobs for that long (60-120s is plenty): pages_sharing each second within 5%, ksmd's CPU time within 20%",
+    )
+    .option(
+      '--knob <name=value>',
+      'with --for: a knob ksmd starts with (repeatable)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option('--advisor <mode>', 'with --for: scan-time lets the advisor set pages_to_scan')
+    .option('--model <file>', 'with --for: the ksmd cost model (default the calibrated one)')
     .option('--no-progress', 'no progress bar (it is drawn on a terminal only)')
     .option(
       '--snapshot <file>',
@@ -119,6 +131,10 @@ export function defineVerify(program: Command, r: Runner): void {
       'after',
       examples([
         ['sudo pnpm mmsim verify scenarios/thp-zero-chains.yaml', 'counters, ksm_stat, smaps and sharing'],
+        [
+          'sudo pnpm mmsim verify scenarios/predict/mixed-copies.yaml --for 90s',
+          'the predicted timeline against the live ksmd',
+        ],
         ['mmsim verify scenarios/chains-fork.yaml --json', 'the diff object'],
         [
           'sudo pnpm mmsim verify --kernel 6.12 scenarios/*.yaml',
@@ -149,8 +165,17 @@ export function defineVerify(program: Command, r: Runner): void {
           copies?: string;
           settle?: string;
           withContents?: boolean;
-        },
+        } & VerifyForOptions,
       ) => {
+        if (o.for !== undefined || o.knob !== undefined || o.advisor !== undefined || o.model !== undefined) {
+          if (o.for === undefined) throw new UsageError('--knob, --advisor and --model go with --for');
+          if (files.length !== 1 || o.kernel !== undefined || o.recorded === true || o.strategy !== undefined)
+            throw new UsageError(
+              '--for compares one file with the live host kernel (no --kernel, --recorded, --strategy)',
+            );
+          r.code = await verifyFor(r.io, files[0]!, o);
+          return;
+        }
         if (o.snapshot !== undefined) {
           r.code = await verifySnapshotCommand(r.io, o.snapshot, files, o);
           return;

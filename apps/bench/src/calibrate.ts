@@ -1,0 +1,281 @@
+// `pnpm --filter @mmsim/bench calibrate [--out FILE] [--quick]`: fits the ksmd cost model `mmsim
+// predict` uses from the live kernel's ksmd (root). Two kinds of measurement, each run by the
+// oracle (native/oracle.c, its lock and knob journal) on the same workload the simulator runs:
+//
+// - full scans in one batch each (pages_to_scan above the page count, sleep_millisecs long enough
+//   to see ksmd asleep between them), for content mixes that exercise the checksum, the tree
+//   searches and the merges differently: ksmd's CPU time per full scan (/proc/<ksmd>/schedstat)
+//   against the simulator's deterministic counters for the same scan;
+// - ksmd at small batches over wall time: its CPU time for the pages it scanned (the per-batch
+//   cost), and how many pages it got through (the wake-up latency after each sleep).
+//
+// The per-feature costs are a non-negative least-squares fit of relative errors; the wake-up
+// latency is found by bisection so that the simulated ksmd scans as many pages in the same time.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, loadavg, release } from 'node:os';
+import {
+  emptyKsmdWork,
+  KSMD_COST_FEATURES,
+  type KsmdCostModel,
+  KsmdThread,
+  type KsmdWork,
+  ksmdWorkNs,
+} from '@mmsim/ksm';
+import {
+  applyKnobs,
+  type FillPattern,
+  type KsmdCostFile,
+  runOnSimulator,
+  type Scenario,
+  type SimulatorContext,
+  validateScenario,
+} from '@mmsim/scenario';
+import { hostMemory, KSMD_COST_FILE, type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
+import { Command } from 'commander';
+import { fitCosts, type KsmdFitRow } from './ksmd-fit.ts';
+
+/** One full scan per batch: a batch larger than any workload here. */
+const ONE_BATCH = 1_000_000;
+/** ksmd's sleep between the one-batch full scans: long enough to sample it asleep. */
+const SCAN_SLEEP_MS = 300;
+const SCAN_SAMPLE_MS = 25;
+/** Full scans measured per mix (the first two differ: checksums only, then the merges). */
+const SCANS = 4;
+const NS_PER_MS = 1e6;
+/** The timer frequency the kernel was built with (CONFIG_HZ): read from its config when there. */
+const DEFAULT_HZ = 250;
+/** Bisection steps for the wake-up latency, and its upper bound. */
+const LATENCY_STEPS = 20;
+const MAX_LATENCY_NS = 20 * NS_PER_MS;
+
+/** The one-batch workloads: a content mix, its size (two sizes tell per-page from per-scan
+ * costs), and the longest one of its full scans may take in wall time here (ksmd runs at nice 5:
+ * on a loaded machine a 0.4 s scan of unique pages took 2.4 s). */
+const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number }[] = [
+  { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 65_536, scanMs: 1000 },
+  { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 16_384, scanMs: 500 },
+  { mix: 'zero', pattern: { kind: 'zero' }, pages: 32_768, scanMs: 800 },
+  { mix: 'ids64', pattern: { kind: 'ids', count: 64, seed: 7 }, pages: 65_536, scanMs: 1200 },
+  { mix: 'ids4096', pattern: { kind: 'ids', count: 4096, seed: 7 }, pages: 32_768, scanMs: 1200 },
+  { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 16_384, scanMs: 1500 },
+  { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 65_536, scanMs: 3000 },
+];
+
+/** Small-batch runs over wall time: knobs, and the workload (pages per process, processes). */
+const TIMED = [
+  { what: 'default knobs', knobs: { pages_to_scan: 100, sleep_millisecs: 20 }, seconds: 30 },
+  { what: 'pages_to_scan 1000', knobs: { pages_to_scan: 1000, sleep_millisecs: 20 }, seconds: 20 },
+];
+
+function mixScenario(
+  mix: string,
+  pattern: FillPattern,
+  pages: number,
+  knobs: Record<string, number>,
+): Scenario {
+  return validateScenario(
+    {
+      name: `calibrate-${mix}`,
+      ksm: knobs,
+      steps: [
+        { op: 'spawn', proc: 'a' },
+        { op: 'mmap', proc: 'a', region: 'r', pages },
+        { op: 'fill', proc: 'a', region: 'r', pattern },
+        { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
+      ],
+    },
+    `calibrate ${mix}`,
+  ).scenario;
+}
+
+/** A workload of several processes with shared, unique and zero pages, as `mmsim predict` sees. */
+function mixedScenario(pagesPerProc: number, knobs: Record<string, number>): Scenario {
+  const steps: unknown[] = [];
+  const procs = ['a', 'b', 'c', 'd'];
+  for (const p of procs) steps.push({ op: 'spawn', proc: p });
+  procs.forEach((p, i) => {
+    const z = pagesPerProc / 8;
+    const u = pagesPerProc / 4;
+    const s = pagesPerProc - z - u;
+    steps.push(
+      { op: 'mmap', proc: p, region: 'z', pages: z },
+      { op: 'fill', proc: p, region: 'z', pattern: { kind: 'zero' } },
+      { op: 'mmap', proc: p, region: 's', pages: s },
+      { op: 'fill', proc: p, region: 's', pattern: { kind: 'ids', count: s / 8, seed: 3 } },
+      { op: 'mmap', proc: p, region: 'u', pages: u },
+      { op: 'fill', proc: p, region: 'u', pattern: { kind: 'unique', seed: 11 + i } },
+    );
+  });
+  for (const p of procs)
+    for (const r of ['z', 's', 'u'])
+      steps.push({ op: 'madvise', proc: p, region: r, advice: 'MADV_MERGEABLE' });
+  return validateScenario({ name: 'calibrate-mixed', ksm: knobs, steps }, 'calibrate mixed').scenario;
+}
+
+/** The scenario on the simulator: its context at the end. */
+function simulate(scenario: Scenario): SimulatorContext {
+  let ctx: SimulatorContext | null = null;
+  runOnSimulator(validateScenario(scenario, scenario.name), {
+    host: hostMemory(),
+    afterStep: (c) => {
+      ctx = c;
+    },
+  });
+  return ctx as unknown as SimulatorContext;
+}
+
+async function kernelSamples(scenario: Scenario, ms: number, sampleMs: number): Promise<KsmdSample[]> {
+  const samples: KsmdSample[] = [];
+  const report = await runOnKernel(scenario, {
+    ksmdFor: { ms, sampleMs, onSample: (s) => samples.push(s) },
+  });
+  if (!report.ok) throw new Error(`${scenario.name}: ${report.failures.map((f) => f.message).join('; ')}`);
+  if (samples.length === 0 || samples[0]!.runtimeNs < 0)
+    throw new Error(`${scenario.name}: no ksmd CPU samples (schedstat missing?)`);
+  return samples;
+}
+
+/** ksmd's CPU time of each full scan: between the samples where full_scans first reached k-1 and k. */
+function perScanNs(samples: KsmdSample[]): number[] {
+  const base = samples[0]!.full_scans;
+  const at = new Map<number, number>();
+  for (const s of samples) if (!at.has(s.full_scans - base)) at.set(s.full_scans - base, s.runtimeNs);
+  const out: number[] = [];
+  for (let k = 1; at.has(k); k++) out.push(at.get(k)! - at.get(k - 1)!);
+  return out;
+}
+
+/** The simulator's work for each of `n` full scans of one batch each. */
+function simulatedScans(scenario: Scenario, n: number): KsmdWork[] {
+  const ksm = simulate(scenario).ksm;
+  applyKnobs(ksm, { pages_to_scan: String(ONE_BATCH) });
+  const t = new KsmdThread(ksm, { ns: emptyKsmdWork(), hz: DEFAULT_HZ, wakeupLatencyNs: 0 });
+  const out: KsmdWork[] = [];
+  for (let k = 0; k < n; k++) {
+    const before = { ...t.work };
+    ksm.ksm_do_scan(ksm.pages_to_scan);
+    t.cpuNs();
+    const w = emptyKsmdWork();
+    for (const f of KSMD_COST_FEATURES) w[f] = t.work[f] - before[f];
+    out.push({ ...w, batches: 1 });
+  }
+  return out;
+}
+
+/** The simulator's work for as many pages as the kernel's ksmd scanned at these knobs. */
+function simulatedPages(scenario: Scenario, pages: number, model: KsmdCostModel): KsmdWork {
+  const ctx = simulate(scenario);
+  ctx.ksm.run = 1;
+  const t = new KsmdThread(ctx.ksm, model);
+  while (t.work.pages < pages && Number.isFinite(t.nextBatchNs)) {
+    t.runUntil(t.nextBatchNs);
+    t.cpuNs();
+  }
+  return { ...t.work };
+}
+
+/** Pages the simulated ksmd scans in `ms` with this model. */
+function simulatedPagesIn(scenario: Scenario, ms: number, model: KsmdCostModel): number {
+  const ctx = simulate(scenario);
+  ctx.ksm.run = 1;
+  const t = new KsmdThread(ctx.ksm, model);
+  t.runUntil(ms * NS_PER_MS);
+  return ctx.ksm.pages_scanned;
+}
+
+function configHz(): number {
+  try {
+    const text = readFileSync(`/boot/config-${release()}`, 'utf8');
+    const m = /^CONFIG_HZ=(\d+)$/m.exec(text);
+    if (m !== null) return Number(m[1]);
+  } catch {}
+  return DEFAULT_HZ;
+}
+
+async function main(): Promise<void> {
+  const program = new Command('calibrate')
+    .description("fit mmsim predict's ksmd cost model on the live kernel (root)")
+    .option('--out <file>', 'where to write the model', KSMD_COST_FILE)
+    .option('--quick', 'smaller workloads and shorter runs', false)
+    .parse();
+  const o = program.opts<{ out: string; quick: boolean }>();
+  const hz = configHz();
+  const rows: KsmdFitRow[] = [];
+  for (const { mix, pattern, pages: size, scanMs } of MIXES) {
+    const n = o.quick ? size / 4 : size;
+    const knobs = { pages_to_scan: ONE_BATCH, sleep_millisecs: SCAN_SLEEP_MS };
+    const sc = mixScenario(mix, pattern, n, knobs);
+    const kernel = perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS));
+    const sim = simulatedScans(sc, Math.min(SCANS, kernel.length));
+    sim.forEach((work, k) => {
+      rows.push({ what: `${mix} ${n} pages: full scan ${k + 1}`, work, kernelNs: kernel[k]! });
+    });
+    process.stderr.write(
+      `calibrate: ${mix} ${n}: ${kernel.map((ns) => (ns / NS_PER_MS).toFixed(1)).join(' ')} ms\n`,
+    );
+  }
+  const timed: { sc: Scenario; ms: number; pages: number; what: string }[] = [];
+  for (const t of TIMED) {
+    const sc = mixedScenario(o.quick ? 4096 : 16_384, t.knobs);
+    const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
+    const s = await kernelSamples(sc, ms, 1000);
+    const first = s[0]!;
+    const last = s[s.length - 1]!;
+    const scanned = last.pages_scanned - first.pages_scanned;
+    const probe: KsmdCostModel = { ns: emptyKsmdWork(), hz, wakeupLatencyNs: 0 };
+    const work = simulatedPages(sc, scanned, probe);
+    rows.push({ what: `${t.what}, ${ms / 1000} s`, work, kernelNs: last.runtimeNs - first.runtimeNs });
+    timed.push({ sc, ms: last.ms, pages: scanned, what: t.what });
+    process.stderr.write(
+      `calibrate: ${t.what}: ${scanned} pages, ${((last.runtimeNs - first.runtimeNs) / NS_PER_MS).toFixed(0)} ms CPU\n`,
+    );
+  }
+  // The wall-time runs are what predictions are made of (small batches, each after a sleep, with
+  // its caches gone cold): they count as much as all the one-batch scans together.
+  const scanRows = rows.length - timed.length;
+  for (const r of rows.slice(scanRows)) r.weight = scanRows / timed.length;
+  const ns = fitCosts(rows);
+  // The wake-up latency: the one at which the simulated ksmd scans as many pages as the kernel's
+  // did, on the default-knob run (the one whose sleeps dominate).
+  const t0 = timed[0]!;
+  let lo = 0;
+  let hi = MAX_LATENCY_NS;
+  for (let i = 0; i < LATENCY_STEPS; i++) {
+    const mid = (lo + hi) / 2;
+    const got = simulatedPagesIn(t0.sc, t0.ms, { ns, hz, wakeupLatencyNs: mid });
+    if (got > t0.pages) lo = mid;
+    else hi = mid;
+  }
+  const model: KsmdCostModel = { ns, hz, wakeupLatencyNs: Math.round((lo + hi) / 2) };
+  const c = cpus();
+  const file: KsmdCostFile = {
+    format: 'mmsim-ksmd-cost-1',
+    machine: {
+      kernel: release(),
+      cpu: c[0]?.model.trim() ?? 'unknown',
+      cores: c.length,
+      hostname: hostname(),
+      load: Number(loadavg()[0]!.toFixed(2)),
+    },
+    measuredAt: new Date().toISOString(),
+    model,
+    fit: rows.map((r) => ({
+      what: r.what,
+      work: { ...r.work },
+      kernelNs: r.kernelNs,
+      modelNs: Math.round(ksmdWorkNs(model, r.work)),
+    })),
+  };
+  writeFileSync(o.out, `${JSON.stringify(file, null, 2)}\n`);
+  process.stderr.write(`calibrate: wrote ${o.out}\n`);
+  for (const r of file.fit) {
+    const err = ((r.modelNs - r.kernelNs) / r.kernelNs) * 100;
+    process.stderr.write(
+      `  ${r.what.padEnd(40)} kernel ${(r.kernelNs / NS_PER_MS).toFixed(2)} ms  model ${(r.modelNs / NS_PER_MS).toFixed(2)} ms  ${err >= 0 ? '+' : ''}${err.toFixed(1)}%\n`,
+    );
+  }
+  process.stderr.write(`  ${JSON.stringify(model)}\n`);
+}
+
+await main();

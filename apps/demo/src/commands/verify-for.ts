@@ -1,0 +1,126 @@
+// mmsim verify <file> --for DURATION: the prediction of `mmsim predict` against the live ksmd on
+// the same processes (the oracle builds them as the simulator does), with the same knobs, for the
+// same time: pages_sharing each second and ksmd's CPU time.
+
+import type { KsmdCostFile, Prediction } from '@mmsim/scenario';
+import { type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
+import { table } from '../format.ts';
+import { type Io, printJson, UsageError } from '../io.ts';
+import { loadOrFail } from '../simulate.ts';
+import { requireKernel, WORTH_SHOWING } from './kernel.ts';
+import { durationOption, fmtTime, knobOptions, loadCost, runPrediction, withKnobs } from './predict.ts';
+
+const MS_PER_SEC = 1000;
+const PERCENT = 100;
+/** The bounds `verify --for` holds the prediction to: pages_sharing within 5% each second, ksmd's
+ * CPU time within 20% over the run. */
+export const SHARING_TOLERANCE = 0.05;
+export const CPU_TOLERANCE = 0.2;
+/** Samples where the predicted pages_sharing is below this share of its final value are shown
+ * but not held to the 5%: while KSM is still ramping up, a relative error says little. */
+export const RAMP_FLOOR = 0.05;
+/** Live runs are held to a few minutes: they hold the KSM lock other users wait on. */
+const MAX_LIVE_MS = 10 * 60 * MS_PER_SEC;
+
+export interface VerifyForOptions {
+  for?: string;
+  knob?: string[];
+  advisor?: string;
+  model?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export interface SampleComparison {
+  ms: number;
+  predicted: number;
+  live: number;
+  /** |live - predicted| / predicted; null where predicted is 0 (or below RAMP_FLOOR of its end). */
+  deviation: number | null;
+}
+
+export interface ForComparison {
+  forMs: number;
+  samples: SampleComparison[];
+  maxDeviation: number;
+  sharingOk: boolean;
+  cpu: { predictedMs: number; liveMs: number; liveRuntimeMs: number; deviation: number; ok: boolean };
+  ok: boolean;
+}
+
+/** Compares a prediction with the live samples (sample i at i seconds after run=1). */
+export function compareFor(p: Prediction, live: KsmdSample[]): ForComparison {
+  const final = p.samples[p.samples.length - 1]!.pages_sharing;
+  const samples: SampleComparison[] = [];
+  let maxDeviation = 0;
+  const n = Math.min(p.samples.length, live.length);
+  for (let i = 0; i < n; i++) {
+    const pr = p.samples[i]!.pages_sharing;
+    const lv = live[i]!.pages_sharing;
+    const held = pr > 0 && pr >= final * RAMP_FLOOR;
+    const deviation = held ? Math.abs(lv - pr) / pr : null;
+    if (deviation !== null) maxDeviation = Math.max(maxDeviation, deviation);
+    samples.push({ ms: p.samples[i]!.ms, predicted: pr, live: lv, deviation });
+  }
+  const first = live[0]!;
+  const last = live[n - 1]!;
+  const liveMs = last.cpuMs - first.cpuMs;
+  const liveRuntimeMs = (last.runtimeNs - first.runtimeNs) / 1e6;
+  const predictedMs = p.samples[n - 1]!.cpuMs;
+  const cpuDeviation = Math.abs(liveMs - predictedMs) / Math.max(predictedMs, 1);
+  const sharingOk = maxDeviation <= SHARING_TOLERANCE;
+  const cpuOk = cpuDeviation <= CPU_TOLERANCE;
+  return {
+    forMs: p.forMs,
+    samples,
+    maxDeviation,
+    sharingOk,
+    cpu: { predictedMs, liveMs, liveRuntimeMs, deviation: cpuDeviation, ok: cpuOk },
+    ok: sharingOk && cpuOk,
+  };
+}
+
+function pct(x: number | null): string {
+  return x === null ? '-' : `${(x * PERCENT).toFixed(1)}%`;
+}
+
+export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Promise<number> {
+  const forMs = durationOption('--for', o.for, MAX_LIVE_MS);
+  const knobs = knobOptions(o.knob, o.advisor);
+  const cost: KsmdCostFile = loadCost(o.model);
+  const loaded = withKnobs(loadOrFail(file, io), knobs);
+  requireKernel();
+  const p = runPrediction(io, loaded, forMs, MS_PER_SEC, cost, o.progress !== false);
+  const live: KsmdSample[] = [];
+  const report = await runOnKernel(loaded.scenario, {
+    ksmdFor: { ms: forMs, sampleMs: MS_PER_SEC, onSample: (s) => live.push(s) },
+    onStderr: (line) => {
+      if (WORTH_SHOWING.test(line)) io.err(`${line}\n`);
+    },
+  });
+  if (!report.ok)
+    throw new UsageError(
+      `the live kernel could not run ${loaded.file}: ${report.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`).join('; ')}`,
+    );
+  if (live.length < 2) throw new UsageError('the live kernel gave no ksmd samples');
+  const cmp = compareFor(p, live);
+  if (o.json === true) printJson(io, { scenario: loaded.scenario.name, ...cmp, live, predicted: p.samples });
+  else {
+    const c = io.colors;
+    const rows: string[][] = [['time', 'predicted', 'live', 'deviation'].map((h) => c.bold(h))];
+    for (const s of cmp.samples)
+      rows.push([fmtTime(s.ms), String(s.predicted), String(s.live), pct(s.deviation)]);
+    io.out(
+      `${c.bold(`ksmd for ${fmtTime(forMs)} on ${loaded.scenario.name}`)}: pages_sharing, predicted and live\n`,
+    );
+    io.out(`${table(rows, [false, true, true, true])}\n\n`);
+    const mark = (ok: boolean): string => (ok ? c.green('ok') : c.red('OUTSIDE'));
+    io.out(
+      `pages_sharing: max deviation ${pct(cmp.maxDeviation)} (bound ${pct(SHARING_TOLERANCE)}, samples from ${pct(RAMP_FLOOR)} of the final value): ${mark(cmp.sharingOk)}\n`,
+    );
+    io.out(
+      `ksmd CPU: predicted ${(cmp.cpu.predictedMs / MS_PER_SEC).toFixed(2)} s, live ${(cmp.cpu.liveMs / MS_PER_SEC).toFixed(2)} s (utime+stime; schedstat ${(cmp.cpu.liveRuntimeMs / MS_PER_SEC).toFixed(2)} s), deviation ${pct(cmp.cpu.deviation)} (bound ${pct(CPU_TOLERANCE)}): ${mark(cmp.cpu.ok)}\n`,
+    );
+  }
+  return cmp.ok ? 0 : 1;
+}

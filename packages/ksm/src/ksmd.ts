@@ -1,0 +1,159 @@
+// ksm_scan_thread() (mm/ksm.c 6.18) over simulated wall time: ksmd runs ksm_do_scan(pages_to_scan)
+// batches and sleeps sleep_millisecs between them, each batch taking the CPU time a cost model
+// calibrated on a real kernel gives for the work the simulator counted in it. The sleep is the
+// kernel's: wait_event_freezable_timeout(msecs_to_jiffies(sleep_millisecs)) on a timer-wheel
+// timer, which fires on the tick after the one msecs_to_jiffies() ends on (kernel/time/timer.c
+// calc_index() rounds a level-0 expiry up by one jiffy so that no timer fires early), and ksmd
+// then runs after the scheduler's wake-up latency.
+
+import { PAGE_SIZE } from '@mmsim/core';
+import type { Ksm } from './ksm.ts';
+
+const NS_PER_SEC = 1e9;
+const NS_PER_MS = 1e6;
+
+/** The work a ksmd batch does that the cost model charges for (deterministic counters). */
+export const KSMD_COST_FEATURES = [
+  /** ksmd loop iterations: the wake-up, ksm_thread_mutex, the timer. */
+  'batches',
+  /** full scans completed (lru_add_drain_all() and the unstable tree reset at each start). */
+  'scans',
+  /** pages ksm_do_scan() handled (the walk, get_next_rmap_item(), cmp_and_merge_page()). */
+  'pages',
+  /** pages checksummed (calc_checksum(): xxhash of 4 KiB). */
+  'hashed',
+  /** 4 KiB of memcmp_pages() in tree searches and merges. */
+  'compared',
+  /** TLB flushes: write_protect_page() and replace_page() of merges. */
+  'flushes',
+] as const;
+export type KsmdCostFeature = (typeof KSMD_COST_FEATURES)[number];
+export type KsmdWork = Record<KsmdCostFeature, number>;
+
+/** What one ksmd batch costs on a given machine and kernel, and how its sleeps behave there. */
+export interface KsmdCostModel {
+  /** CPU nanoseconds per unit of each feature. */
+  ns: KsmdWork;
+  /** CONFIG_HZ of the kernel: the jiffy a sleep is rounded to. */
+  hz: number;
+  /** From the timer tick that ends a sleep to ksmd running, in nanoseconds. */
+  wakeupLatencyNs: number;
+}
+
+/** The zero work record (a fresh object). */
+export function emptyKsmdWork(): KsmdWork {
+  return { batches: 0, scans: 0, pages: 0, hashed: 0, compared: 0, flushes: 0 };
+}
+
+/** The CPU time (ns) the model gives to `work`. */
+export function ksmdWorkNs(model: KsmdCostModel, work: KsmdWork): number {
+  let ns = 0;
+  for (const f of KSMD_COST_FEATURES) ns += model.ns[f] * work[f];
+  return ns;
+}
+
+/** msecs_to_jiffies() at the model's HZ. */
+function msecs_to_jiffies(ms: number, hz: number): number {
+  return Math.ceil((ms * hz) / 1000);
+}
+
+/**
+ * ksmd over wall time for one Ksm. Time 0 is when run=1 was written: ksmd, woken by it, starts
+ * its first batch at once. Call runUntil() with increasing times; read counters between calls.
+ * While it exists it owns the Ksm's clocks (ksmd_clock, which the scan-time advisor reads, and the
+ * machine's virtual clock, which chain pruning reads).
+ */
+export class KsmdThread {
+  readonly ksm: Ksm;
+  readonly model: KsmdCostModel;
+  /** The work done since time 0 (cumulative). */
+  readonly work: KsmdWork = emptyKsmdWork();
+  /** When the next batch starts (ns); Infinity while ksmd waits for something to scan. */
+  nextBatchNs = 0;
+  /** The counters at time 0. */
+  private readonly base: KsmdWork;
+  /** The machine's jiffies at time 0 (its virtual clock is HZ=1000: a jiffy is a millisecond). */
+  private readonly baseJiffies: number;
+  private batchStartNs = 0;
+  private batchStartCpu = 0;
+  private readonly tickNs: number;
+
+  constructor(ksm: Ksm, model: KsmdCostModel) {
+    this.ksm = ksm;
+    this.model = model;
+    this.tickNs = NS_PER_SEC / model.hz;
+    this.base = this.counted();
+    this.baseJiffies = ksm.m.clock.jiffies;
+    ksm.ksmd_clock = {
+      ktime_ns: () => this.batchStartNs + (this.cpuNs() - this.batchStartCpu),
+      sched_runtime_ns: () => this.cpuNs(),
+    };
+  }
+
+  /** The counters behind each feature, read now. */
+  private counted(): KsmdWork {
+    const c = this.ksm.m.counters;
+    return {
+      batches: 0,
+      scans: this.ksm.ksm_scan.seqnr,
+      pages: this.ksm.pages_scanned,
+      hashed: c.bytesHashed / PAGE_SIZE,
+      compared: c.bytesCompared / PAGE_SIZE,
+      flushes: c.tlbFlushes,
+    };
+  }
+
+  /** Brings `work` up to date with the counters. */
+  private update(): void {
+    const now = this.counted();
+    const w = this.work;
+    w.scans = now.scans - this.base.scans;
+    w.pages = now.pages - this.base.pages;
+    w.hashed = now.hashed - this.base.hashed;
+    w.compared = now.compared - this.base.compared;
+    w.flushes = now.flushes - this.base.flushes;
+  }
+
+  /** ksmd's CPU time since time 0 (ns), including the batch in progress. */
+  cpuNs(): number {
+    this.update();
+    return ksmdWorkNs(this.model, this.work);
+  }
+
+  /** When a sleep of sleep_millisecs started at `t` lets ksmd run again. */
+  wakeAfterSleep(t: number, sleep_millisecs: number): number {
+    const j = msecs_to_jiffies(sleep_millisecs, this.model.hz);
+    // wait_event_freezable_timeout() with a zero timeout does not sleep.
+    if (j === 0) return t;
+    const expires = Math.floor(t / this.tickNs) + j + 1;
+    return expires * this.tickNs + this.model.wakeupLatencyNs;
+  }
+
+  /** Runs every batch that starts at or before `t` (ns). A batch is not cut: the counters may
+   * include a batch that ends after `t`. */
+  runUntil(t: number): void {
+    const ksm = this.ksm;
+    while (this.nextBatchNs <= t) {
+      // ksm_scan_thread(): the batch when ksmd_should_run(), then the timed sleep; otherwise
+      // wait (untimed) until there is something to scan, which nothing here provides.
+      if (!ksm.ksmd_should_run()) {
+        this.nextBatchNs = Number.POSITIVE_INFINITY;
+        return;
+      }
+      const start = this.nextBatchNs;
+      this.batchStartNs = start;
+      this.batchStartCpu = this.cpuNs();
+      this.work.batches++;
+      ksm.m.clock.jiffies = this.baseJiffies + Math.floor(start / NS_PER_MS);
+      ksm.ksm_do_scan(ksm.pages_to_scan);
+      const end = start + (this.cpuNs() - this.batchStartCpu);
+      this.nextBatchNs = ksm.ksmd_should_run()
+        ? this.wakeAfterSleep(end, ksm.sleep_millisecs)
+        : Number.POSITIVE_INFINITY;
+      if (this.nextBatchNs <= start)
+        throw new RangeError(
+          'ksmd would not advance in time: the cost model gives a batch no CPU time and sleep_millisecs is 0',
+        );
+    }
+  }
+}
