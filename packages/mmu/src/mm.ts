@@ -3,6 +3,7 @@
 // the mmap_lock as an asserted reader/writer lock, and the page-table tree root.
 
 import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
+import { p4d_bad, pud_leaf } from './arch.ts';
 import type { Machine } from './machine.ts';
 import {
   E,
@@ -282,16 +283,22 @@ export class MmStruct {
       t = entryTable(E.lo, E.hi);
     }
     readEntry(pm, t, p4d_index(addr));
-    if (E.lo === 0 && E.hi === 0) return 0;
+    // A bad P4D is no table: the caller's own walk finds it (and clears it, as the walker does).
+    if ((E.lo === 0 && E.hi === 0) || p4d_bad(E.lo)) return 0;
     t = entryTable(E.lo, E.hi);
     lookup.pud = t;
     readEntry(pm, t, pud_index(addr));
-    if ((E.lo === 0 && E.hi === 0) || (E.lo & 0x80) !== 0) return 0;
+    if ((E.lo === 0 && E.hi === 0) || pud_leaf(E.lo)) return 0;
     lookup.pmd = entryTable(E.lo, E.hi);
     this.pmdCacheRegion = region;
     this.pmdCachePud = lookup.pud;
     this.pmdCachePmd = lookup.pmd;
     return lookup.pmd;
+  }
+
+  /** The PUD table above the PMD table find_pmd_table() last returned (non-zero). */
+  found_pud_table(): number {
+    return this.pmdCachePud;
   }
 
   /** Forget the cached PMD table (an upper-level table was freed). */
