@@ -9,17 +9,10 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import {
-  HashedMemory,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-  STRUCT_PAGE_BYTES,
-} from '@mmsim/mmu';
+import { HashedMemory, Machine, STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
+import { mapAnon } from './anon.ts';
 import { measuredStructPageBytes } from './memory.ts';
 
 /** Simulated RAM: room for the largest size twice over (warm-up plus the timed address space). */
@@ -32,10 +25,6 @@ type Mode = (typeof MODES)[number];
 /** The timed loop: one write per page. Shared by warm-up and measurement. */
 function touch(p: Process, addr: number, pages: number): void {
   for (let i = 0; i < pages; i++) p.writeByte(addr + i * PAGE_SIZE, 1);
-}
-
-function mapAnon(p: Process, bytes: number): number {
-  return p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
 /**
