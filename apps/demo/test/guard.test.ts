@@ -40,7 +40,7 @@ describe('the host guard', () => {
   it('a scenario touching 268435456 pages is refused with the numbers', () => {
     const line = refused(mmsim('run', file('touch.yaml', `${head}  - {op: touch, proc: a, region: r}\n`)));
     expect(line).toMatch(
-      /^mmsim: refusing to run: the scenario needs up to \d+ MiB of host memory \(268435456 pages populated, 1048576 frames on a 4096 MiB machine: \d+ MiB of struct pages \(54 B\/frame\) \+ \d+ MiB of contents \(4096 B\/page\)\); the limit is \d+ MiB \(3\/4 of \d+ MiB available minus a 512 MiB margin\)$/,
+      /^mmsim: refusing to run: the scenario needs up to \d+ MiB of host memory \(268435456 pages populated, 1048576 frames on a 4096 MiB machine: \d+ MiB of struct pages \(\d+ B\/frame\) \+ \d+ MiB of contents \(4096 B\/page\)\); the limit is \d+ MiB \(3\/4 of \d+ MiB available minus a 512 MiB margin\)$/,
     );
   });
 

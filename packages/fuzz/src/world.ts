@@ -541,9 +541,9 @@ export function peekPage(
           if (type < MAX_SWAPFILES) {
             pfn = m.swap.cache.get(off) ?? 0;
             if (pfn === 0) {
-              const bytes = m.swap.read(off);
-              if (bytes === null) return false;
-              out.set(bytes);
+              const content = m.swap.read(off);
+              if (pm.contents.isZero(content)) return false;
+              pm.contents.read(content, 0, out, 0, PAGE_SIZE);
               return canonical(out) !== null;
             }
           } else if (is_migration_type(type)) pfn = off;

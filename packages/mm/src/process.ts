@@ -161,6 +161,15 @@ export class Process {
     this.machine.phys.writePage(pfn, page);
   }
 
+  /** Overwrite a whole page (addr page-aligned) with a content of @mmsim/mmu's Contents (a fill
+   * pattern, an interned page, a digest): the page refers to it, no bytes are written. */
+  writeContent(addr: number, content: number): void {
+    VM_BUG_ON(addr % PAGE_SIZE !== 0, 'writeContent: unaligned page');
+    this.alive('write');
+    const pfn = this.translate(addr, true, 'write');
+    this.machine.phys.setFrameContent(pfn, content);
+  }
+
   /** Read bytes from user memory. */
   read(addr: number, len: number): Uint8Array {
     this.alive('read');

@@ -1,6 +1,14 @@
 export * from './arch.ts';
 export { compareBytes, copyBytes } from './bytes.ts';
 export { type CheckOptions, checkMmInvariants } from './check.ts';
+export {
+  Contents,
+  DIGEST_BYTES,
+  fmix32,
+  idsWord,
+  ZERO_CHECKSUM,
+  ZERO_CONTENT,
+} from './content.ts';
 export * from './fault.ts';
 export {
   copy_huge_pmd,

@@ -178,7 +178,7 @@ export class Machine {
   constructor(opts: MachineOptions = {}) {
     const mib = opts.memoryMiB ?? 4096;
     this.phys = new PhysMem(Math.floor((mib * 2 ** 20) / 4096), this.counters);
-    this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096));
+    this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096), this.phys.contents);
     this.levels = opts.levels ?? 4;
     this.kernel = opts.kernel ?? DEFAULT_KERNEL_PROFILE;
     this.phys.nrNodes = Math.max(1, Math.min(64, Math.floor(opts.nodes ?? 1)));

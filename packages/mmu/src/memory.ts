@@ -478,8 +478,7 @@ export function do_swap_page(
     // swap_read_folio() into a new folio; the swap cache keeps the allocation's reference.
     folio = pm.alloc_pages(0);
     if (folio === 0) return VM_FAULT_OOM;
-    const bytes = m.swap.read(off);
-    if (bytes !== null) pm.writePage(folio, bytes);
+    pm.setFrameContent(folio, m.swap.read(off));
     m.vmstat.pswpin++;
     pm.flags[folio] |= PG_swapcache;
     pm.private[folio] = off;

@@ -1,12 +1,11 @@
 // Physical memory: struct page as struct-of-arrays indexed by PFN (include/linux/mm_types.h,
 // page-flags.h), an O(1) allocator for order-0 pages and PMD-order folios (mm/page_alloc.c's
-// role), page contents in pooled slots of WebAssembly-memory arenas (allocated only for frames
-// that hold non-zero data, and hashed where they lie), and the content-derived caches KSM reads
-// (checksum, zero-ness). PFN 0 is never handed out.
+// role), and each frame's content by reference (content.ts: patterns, interned and private byte
+// pages, digests), with what KSM reads of it (calc_checksum, memcmp_pages, zero-ness) computed
+// once per content. PFN 0 is never handed out.
 
 import { BUG, type Counters, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE } from '@mmsim/core';
-import { compareBytes, copyBytes } from './bytes.ts';
-import { HashedMemory, xxh64Low32 } from './xxh64.ts';
+import { ARENA_MASK, ARENA_SHIFT, Contents, WORDS_PER_PAGE, ZERO_CONTENT } from './content.ts';
 
 // ---- page flags (bits of PhysMem.flags) — the kernel's enum pageflags names --------------
 export const PG_locked = 1 << 0;
@@ -28,11 +27,6 @@ export const PG_tail = 1 << 12;
 export const PG_buddy = 1 << 13;
 /** The page-table lock of this page-table page is held (split PTL, include/linux/mm.h). */
 export const PG_ptl = 1 << 14;
-/** Simulator caches of content-derived values; dropped on every write. */
-export const PG_csum_valid = 1 << 15;
-export const PG_zero_valid = 1 << 16;
-export const PG_zero_filled = 1 << 17;
-export const PG_first_word_valid = 1 << 18;
 /** folio_mark_lazyfree(): an anon folio MADV_FREE cleaned, which reclaim may discard. The kernel
  * clears PG_swapbacked instead; mmu does not maintain that bit for mapped folios, so it keeps
  * its inverse. */
@@ -44,32 +38,11 @@ export const PAGE_MAPPING_MOVABLE = 0x2;
 export const PAGE_MAPPING_KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 export const PAGE_MAPPING_FLAGS = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 
-/**
- * Content slots: slot = arena << ARENA_SHIFT | page index in the arena. Arena k is a fixed-size
- * WebAssembly memory (never grown, so views of it stay valid) of ARENA0_PAGES << k pages, at most
- * ARENA_MAX_PAGES: 16 MiB, 32 MiB, ... 1 GiB, 1 GiB, ... so a small machine reserves little and a
- * large one needs few arenas.
- */
-const ARENA_SHIFT = 18;
-const ARENA_MAX_PAGES = 1 << ARENA_SHIFT;
-const ARENA_MASK = ARENA_MAX_PAGES - 1;
-const ARENA0_SHIFT = 12;
-const ARENA0_PAGES = 1 << ARENA0_SHIFT;
-const WORDS_PER_PAGE = PAGE_SIZE / 4;
-/** Words memcmp_pages() compares itself before handing equal-so-far pages to compareBytes():
- * pages that differ mostly differ early, and the native call costs more than a few loads. The
- * first of them comes from the per-frame firstWord cache. */
-const MEMCMP_PREFIX_WORDS = 16;
-
-const ZERO_BUF = new Uint8Array(PAGE_SIZE);
-const ZERO_WORDS = new Uint32Array(WORDS_PER_PAGE);
 const NONE = 0;
 
-/** The content-derived caches, dropped on every write to the page and copied with it. */
-const PG_CONTENT_CACHES = PG_csum_valid | PG_zero_valid | PG_zero_filled | PG_first_word_valid;
-
-/** Bytes of metadata per frame in the arrays below (docs/design.md §3: at most 64). */
-export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 4 + 4 + 1;
+/** Bytes of metadata per frame in the arrays below, the content reference included
+ * (docs/design.md §3: at most 48). */
+export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 1;
 
 /**
  * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
@@ -98,17 +71,12 @@ export class PhysMem {
   entireMapcount: Int32Array;
   /** _pincount: FOLL_PIN pins of the folio (heads). */
   pincount: Int32Array;
-  /** Content slot (-1: all zero, no storage). */
-  slot: Int32Array;
+  /** The frame's content: ZERO_CONTENT (0), a shared content id (> 0), or ~slot (< 0) for bytes
+   * of its own (a page written byte by byte, a page table). */
+  content: Int32Array;
   /** page->private: the swap entry offset of a swap-cache page (a slot of the one swap device:
    * 32 bits hold 16 TiB of swap). */
   private: Uint32Array;
-  /** Cached calc_checksum() value, valid while PG_csum_valid. */
-  checksum: Uint32Array;
-  /** Cached first 32-bit word of the contents (little-endian), valid while PG_first_word_valid:
-   * memcmp_pages() decides most differing pages from it without reading either page, which in an
-   * unstable-tree descent of gigabytes costs a cache and TLB miss per level. */
-  firstWord: Uint32Array;
   /** NUMA node of the frame (page_to_nid()). */
   nid: Uint8Array;
   /** Simulated NUMA nodes. */
@@ -129,16 +97,10 @@ export class PhysMem {
   /** Allocation failure injection: called before each allocation; true fails it. */
   failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
 
-  // Content storage: the arenas, and their byte and word views kept apart for the accessors' one
-  // indexed load (indexed by slot >>> ARENA_SHIFT).
-  private arenas: HashedMemory[] = [];
-  private arenaBytes: Uint8Array[] = [];
-  private arenaWords: Uint32Array[] = [];
-  private freeSlots: Int32Array = new Int32Array(1024);
-  private nrFreeSlots = 0;
-  /** The newest arena: its pages, and how many of them were handed out. */
-  private arenaPages = 0;
-  private arenaUsed = 0;
+  /** The contents frames refer to, and the byte slots. */
+  readonly contents: Contents = new Contents();
+  /** The arenas' word views (contents.arenaWords), for the page-table accessors' one load. */
+  private readonly arenaWords: Uint32Array[] = this.contents.arenaWords;
 
   /** The shared zero page (ZERO_PAGE(0)) and the huge zero folio, allocated lazily. */
   readonly zeroPfn: number;
@@ -158,10 +120,8 @@ export class PhysMem {
     this.order = new Uint8Array(this.capacity);
     this.entireMapcount = new Int32Array(this.capacity);
     this.pincount = new Int32Array(this.capacity);
-    this.slot = new Int32Array(this.capacity).fill(-1);
+    this.content = new Int32Array(this.capacity);
     this.private = new Uint32Array(this.capacity);
-    this.checksum = new Uint32Array(this.capacity);
-    this.firstWord = new Uint32Array(this.capacity);
     this.nid = new Uint8Array(this.capacity);
     const z = this.alloc_pages(0);
     if (z === 0) BUG('no memory for the zero page');
@@ -199,12 +159,8 @@ export class PhysMem {
     this.order = g(this.order, (n) => new Uint8Array(n));
     this.entireMapcount = g(this.entireMapcount, (n) => new Int32Array(n));
     this.pincount = g(this.pincount, (n) => new Int32Array(n));
-    const slot = new Int32Array(cap).fill(-1);
-    slot.set(this.slot);
-    this.slot = slot;
+    this.content = g(this.content, (n) => new Int32Array(n));
     this.private = g(this.private, (n) => new Uint32Array(n));
-    this.checksum = g(this.checksum, (n) => new Uint32Array(n));
-    this.firstWord = g(this.firstWord, (n) => new Uint32Array(n));
     this.nid = g(this.nid, (n) => new Uint8Array(n));
     this.capacity = cap;
   }
@@ -286,7 +242,7 @@ export class PhysMem {
     this.entireMapcount[pfn] = 0;
     this.pincount[pfn] = 0;
     this.private[pfn] = 0;
-    if (this.slot[pfn] !== -1) this.freeSlot(pfn);
+    if (this.content[pfn] !== ZERO_CONTENT) this.dropContent(pfn);
   }
 
   /** Return a folio's frames to the allocator (free_unref_folios()/__free_pages()). */
@@ -294,7 +250,7 @@ export class PhysMem {
     const order = (this.flags[pfn] & PG_head) !== 0 ? this.order[pfn] : 0;
     const n = order === 0 ? 1 : HPAGE_PMD_NR;
     for (let p = pfn; p < pfn + n; p++) {
-      if (this.slot[p] !== -1) this.freeSlot(p);
+      if (this.content[p] !== ZERO_CONTENT) this.dropContent(p);
       // free_pages_prepare(): page->mapping is cleared, so stale PFN holders (KSM's stable
       // nodes) see the page is no longer theirs.
       this.mapping[p] = 0;
@@ -506,7 +462,7 @@ export class PhysMem {
     this.failAlloc = saved;
     if (pfn === 0) return 0;
     this.flags[pfn] |= PG_table;
-    this.allocSlot(pfn);
+    this.content[pfn] = ~this.contents.allocSlot();
     this.nrPageTables++;
     this.counters.ptAlloc++;
     return pfn;
@@ -522,176 +478,133 @@ export class PhysMem {
 
   /** The words of a page-table page: entry i is at [base + 2i] (lo) and [base + 2i + 1] (hi). */
   tableWords(pfn: number): Uint32Array {
-    return this.arenaWords[this.slot[pfn] >>> ARENA_SHIFT];
+    return this.arenaWords[~this.content[pfn] >>> ARENA_SHIFT];
   }
 
   tableBase(pfn: number): number {
-    return (this.slot[pfn] & ARENA_MASK) * WORDS_PER_PAGE;
+    return (~this.content[pfn] & ARENA_MASK) * WORDS_PER_PAGE;
   }
 
   // ---- contents ----------------------------------------------------------------------------
 
-  /** Give pfn zeroed storage. */
-  private allocSlot(pfn: number): void {
-    let s: number;
-    if (this.nrFreeSlots > 0) {
-      s = this.freeSlots[--this.nrFreeSlots];
-      const w = (s & ARENA_MASK) * WORDS_PER_PAGE;
-      this.arenaWords[s >>> ARENA_SHIFT].fill(0, w, w + WORDS_PER_PAGE);
-    } else {
-      if (this.arenaUsed === this.arenaPages) this.addArena();
-      s = ((this.arenas.length - 1) << ARENA_SHIFT) | this.arenaUsed++; // fresh memory is zeroed
-    }
-    this.slot[pfn] = s;
+  /** Drop the frame's content (the frame is freed, or gets another content). */
+  private dropContent(pfn: number): void {
+    const c = this.content[pfn];
+    if (c < 0) this.contents.freeSlot(~c);
+    else this.contents.put(c);
+    this.content[pfn] = ZERO_CONTENT;
   }
 
-  private addArena(): void {
-    const k = this.arenas.length;
-    this.arenaPages = k < ARENA_SHIFT - ARENA0_SHIFT ? ARENA0_PAGES << k : ARENA_MAX_PAGES;
-    const a = new HashedMemory(this.arenaPages * PAGE_SIZE);
-    this.arenas.push(a);
-    this.arenaBytes.push(a.bytes);
-    this.arenaWords.push(a.words);
-    this.arenaUsed = 0;
-  }
-
-  private freeSlot(pfn: number): void {
-    if (this.nrFreeSlots === this.freeSlots.length) {
-      const n = new Int32Array(this.freeSlots.length * 2);
-      n.set(this.freeSlots);
-      this.freeSlots = n;
-    }
-    this.freeSlots[this.nrFreeSlots++] = this.slot[pfn];
-    this.slot[pfn] = -1;
-  }
-
-  /** Content slots in use (pages holding non-zero data, plus page tables). */
+  /** Byte slots in use (private pages, page tables, interned and frozen pages). */
   get slotsInUse(): number {
-    return this.contentBytes / PAGE_SIZE - this.nrFreeSlots;
+    return this.contents.slotsInUse;
   }
 
-  /** Bytes of content storage ever handed out (pages holding data and page tables; freed slots
-   * are pooled, never returned to the OS). Arena memory beyond this was never touched. */
+  /** Bytes of slot storage ever handed out (freed slots are pooled, never returned to the OS). */
   get contentBytes(): number {
-    let pages = 0;
-    for (let k = 0; k < this.arenas.length - 1; k++) pages += this.arenaBytes[k].length / PAGE_SIZE;
-    pages += this.arenaUsed;
-    return pages * PAGE_SIZE;
+    return this.contents.contentBytes;
   }
 
-  /** The buffer and offset holding pfn's bytes; materializes zero pages. */
-  private storage(pfn: number): void {
-    if (this.slot[pfn] === -1) this.allocSlot(pfn);
+  /**
+   * setFrameContent(): the frame holds content `id` from now on (ZERO_CONTENT, a pattern, an
+   * interned page or a digest; see Contents), taking a reference to it.
+   */
+  setFrameContent(pfn: number, id: number): void {
+    this.contents.get(id);
+    if (this.content[pfn] !== ZERO_CONTENT) this.dropContent(pfn);
+    this.content[pfn] = id;
   }
 
-  private invalidate(pfn: number): void {
-    this.flags[pfn] &= ~PG_CONTENT_CACHES;
+  /**
+   * The frame's content as a shared content, with a reference for the caller (a swap slot keeps
+   * it after the frame is gone; Contents.put() drops it). A page with bytes of its own is frozen
+   * into a content first, shared from then on until one holder writes.
+   */
+  getFrameContent(pfn: number): number {
+    let c = this.content[pfn];
+    if (c < 0) {
+      c = this.contents.freeze(~c);
+      this.contents.get(c);
+      this.content[pfn] = c;
+    }
+    this.contents.get(c);
+    return c;
+  }
+
+  /** False for a page of a snapshot held as a digest: its bytes can be neither read nor written
+   * (a caller about to write refuses first). */
+  hasBytes(pfn: number): boolean {
+    const c = this.content[pfn];
+    return c <= 0 || !this.contents.isDigest(c);
+  }
+
+  /** The frame's own slot, for a writer: a shared content is materialised into a private copy. */
+  private writable(pfn: number): number {
+    const c = this.content[pfn];
+    if (c < 0) return ~c;
+    const s = this.contents.materialise(c);
+    this.content[pfn] = ~s;
+    return s;
   }
 
   readByte(pfn: number, off: number): number {
-    const s = this.slot[pfn];
-    if (s === -1) return 0;
-    return this.arenaBytes[s >>> ARENA_SHIFT][(s & ARENA_MASK) * PAGE_SIZE + off];
+    const c = this.content[pfn] | 0; // a raw PFN beyond the frames handed out reads as zeros
+    if (c >= 0) return this.contents.byteOf(c, off);
+    return this.contents.arenaBytes[~c >>> ARENA_SHIFT][(~c & ARENA_MASK) * PAGE_SIZE + off];
   }
 
   writeByte(pfn: number, off: number, v: number): void {
-    this.storage(pfn);
-    const s = this.slot[pfn];
-    this.arenaBytes[s >>> ARENA_SHIFT][(s & ARENA_MASK) * PAGE_SIZE + off] = v;
-    this.invalidate(pfn);
+    const s = this.writable(pfn);
+    this.contents.arenaBytes[s >>> ARENA_SHIFT][(s & ARENA_MASK) * PAGE_SIZE + off] = v;
+    this.contents.slotWritten(s);
   }
 
   /** Copy `len` bytes of src (from srcOff) into the page at `off`. */
   writeBytes(pfn: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
-    this.storage(pfn);
-    const s = this.slot[pfn];
-    const b = this.arenaBytes[s >>> ARENA_SHIFT];
-    b.set(src.subarray(srcOff, srcOff + len), (s & ARENA_MASK) * PAGE_SIZE + off);
-    this.invalidate(pfn);
+    const s = this.writable(pfn);
+    this.contents.arenaBytes[s >>> ARENA_SHIFT].set(
+      src.subarray(srcOff, srcOff + len),
+      (s & ARENA_MASK) * PAGE_SIZE + off,
+    );
+    this.contents.slotWritten(s);
   }
 
   /** Read `len` bytes from the page at `off` into dst at dstOff. */
   readBytes(pfn: number, off: number, dst: Uint8Array, dstOff: number, len: number): void {
-    const s = this.slot[pfn];
-    if (s === -1) {
-      dst.fill(0, dstOff, dstOff + len);
+    const c = this.content[pfn] | 0; // as readByte()
+    if (c >= 0) {
+      this.contents.read(c, off, dst, dstOff, len);
       return;
     }
-    const b = this.arenaBytes[s >>> ARENA_SHIFT];
-    const base = (s & ARENA_MASK) * PAGE_SIZE + off;
-    dst.set(b.subarray(base, base + len), dstOff);
+    const base = (~c & ARENA_MASK) * PAGE_SIZE + off;
+    dst.set(this.contents.arenaBytes[~c >>> ARENA_SHIFT].subarray(base, base + len), dstOff);
   }
 
-  /** Overwrite a whole page from a 4 KiB buffer. */
+  /** Overwrite a whole page from a 4 KiB buffer: the page refers to the interned content of
+   * those bytes. */
   writePage(pfn: number, src: Uint8Array): void {
-    this.storage(pfn);
-    const s = this.slot[pfn];
-    this.arenaBytes[s >>> ARENA_SHIFT].set(src, (s & ARENA_MASK) * PAGE_SIZE);
-    this.invalidate(pfn);
+    this.setFrameContent(pfn, this.contents.intern(src, 0));
   }
 
-  /** copy_highpage()/folio_copy() for one page; contents-derived caches travel with the copy. */
+  /** copy_highpage()/folio_copy() for one page: the copy is a new reference to the source's
+   * content (a page with bytes of its own is frozen into a shared content first); bytes are
+   * copied only when one of them is written. */
   copy_page(dst: number, src: number): void {
     this.counters.pagesCopied++;
-    const ss = this.slot[src];
-    const keep = this.flags[src] & PG_CONTENT_CACHES;
-    if (ss === -1) {
-      if (this.slot[dst] !== -1) this.freeSlot(dst);
-    } else {
-      this.storage(dst);
-      const ds = this.slot[dst];
-      const base = (ss & ARENA_MASK) * PAGE_SIZE;
-      copyBytes(
-        this.arenaBytes[ds >>> ARENA_SHIFT],
-        (ds & ARENA_MASK) * PAGE_SIZE,
-        this.arenaBytes[ss >>> ARENA_SHIFT],
-        base,
-        PAGE_SIZE,
-      );
+    let c = this.content[src];
+    if (c < 0) {
+      c = this.contents.freeze(~c);
+      this.contents.get(c);
+      this.content[src] = c;
     }
-    this.flags[dst] = (this.flags[dst] & ~PG_CONTENT_CACHES) | keep;
-    this.checksum[dst] = this.checksum[src];
-    this.firstWord[dst] = this.firstWord[src];
+    this.setFrameContent(dst, c);
   }
 
-  /** The page's first 32-bit word (little-endian), cached until the next write. */
-  private first_word(pfn: number): number {
-    if ((this.flags[pfn] & PG_first_word_valid) !== 0) return this.firstWord[pfn];
-    const s = this.slot[pfn];
-    const w = s === -1 ? 0 : this.arenaWords[s >>> ARENA_SHIFT][(s & ARENA_MASK) * WORDS_PER_PAGE];
-    this.firstWord[pfn] = w;
-    this.flags[pfn] |= PG_first_word_valid;
-    return w;
-  }
-
-  /** memcmp()'s sign for two differing little-endian words: their lowest differing byte decides. */
-  private static byte_diff(x: number, y: number): number {
-    const d = x ^ y;
-    const shift = (31 - Math.clz32(d & -d)) & ~7;
-    return ((x >>> shift) & 0xff) - ((y >>> shift) & 0xff);
-  }
-
-  /** memcmp_pages(): < 0, 0, > 0 as memcmp() over the two pages. */
+  /** memcmp_pages(): < 0, 0, > 0 as memcmp() over the two pages (the same content is equal
+   * without reading it; see Contents.compare()). */
   memcmp_pages(a: number, b: number): number {
     this.counters.bytesCompared += PAGE_SIZE;
-    const fa = this.first_word(a);
-    const fb = this.first_word(b);
-    if (fa !== fb) return PhysMem.byte_diff(fa, fb);
-    const sa = this.slot[a];
-    const sb = this.slot[b];
-    if (sa === -1 && sb === -1) return 0;
-    const wa = sa === -1 ? ZERO_WORDS : this.arenaWords[sa >>> ARENA_SHIFT];
-    const oa = sa === -1 ? 0 : (sa & ARENA_MASK) * WORDS_PER_PAGE;
-    const wb = sb === -1 ? ZERO_WORDS : this.arenaWords[sb >>> ARENA_SHIFT];
-    const ob = sb === -1 ? 0 : (sb & ARENA_MASK) * WORDS_PER_PAGE;
-    for (let i = 1; i < MEMCMP_PREFIX_WORDS; i++) {
-      const x = wa[oa + i];
-      const y = wb[ob + i];
-      if (x !== y) return PhysMem.byte_diff(x, y);
-    }
-    const ba = sa === -1 ? ZERO_BUF : this.arenaBytes[sa >>> ARENA_SHIFT];
-    const bb = sb === -1 ? ZERO_BUF : this.arenaBytes[sb >>> ARENA_SHIFT];
-    return compareBytes(ba, oa * 4, bb, ob * 4, PAGE_SIZE);
+    return this.contents.compare(this.content[a], this.content[b]);
   }
 
   /** pages_identical(). */
@@ -699,37 +612,18 @@ export class PhysMem {
     return this.memcmp_pages(a, b) === 0;
   }
 
-  /** True when every byte of the page is zero (cached until the next write). */
+  /** True when every byte of the page is zero (cached with the content). */
   isZeroFilled(pfn: number): boolean {
-    const f = this.flags[pfn];
-    if ((f & PG_zero_valid) !== 0) return (f & PG_zero_filled) !== 0;
-    const s = this.slot[pfn];
-    const z =
-      s === -1 ||
-      compareBytes(
-        this.arenaBytes[s >>> ARENA_SHIFT],
-        (s & ARENA_MASK) * PAGE_SIZE,
-        ZERO_BUF,
-        0,
-        PAGE_SIZE,
-      ) === 0;
-    this.flags[pfn] |= PG_zero_valid | (z ? PG_zero_filled : 0);
-    return z;
+    const c = this.content[pfn];
+    return c >= 0 ? this.contents.isZero(c) : this.contents.slotIsZero(~c);
   }
 
-  /** calc_checksum() (mm/ksm.c): the low 32 bits of xxh64(page, seed 0). Cached per frame. */
+  /** calc_checksum() (mm/ksm.c): the low 32 bits of xxh64(page, seed 0), cached with the
+   * content. */
   calc_checksum(pfn: number): number {
     this.counters.bytesHashed += PAGE_SIZE;
-    if ((this.flags[pfn] & PG_csum_valid) !== 0) return this.checksum[pfn];
-    const s = this.slot[pfn];
-    let c: number;
-    if (s === -1) c = ZERO_CHECKSUM;
-    else {
-      c = this.arenas[s >>> ARENA_SHIFT].xxh64Low32((s & ARENA_MASK) * PAGE_SIZE, PAGE_SIZE);
-    }
-    this.checksum[pfn] = c;
-    this.flags[pfn] |= PG_csum_valid;
-    return c;
+    const c = this.content[pfn];
+    return c >= 0 ? this.contents.checksumOf(c) : this.contents.slotChecksumOf(~c);
   }
 
   /** A printable description of a page, for KernelBug dumps. */
@@ -742,6 +636,3 @@ export class PhysMem {
     );
   }
 }
-
-/** calc_checksum() of an all-zero page (mm/ksm.c zero_checksum). */
-export const ZERO_CHECKSUM: number = xxh64Low32(new Uint8Array(PAGE_SIZE));

@@ -1,15 +1,19 @@
 // A simulated swap device (mm/swapfile.c, mm/swap_state.c): swap slots with per-slot counts
-// (swap_map), the contents written by pageout, and the swap cache mapping a slot to the folio
+// (swap_map), the contents written by pageout (a reference to the page's content each, see
+// content.ts: nothing is copied), and the swap cache mapping a slot to the folio
 // that holds its data while in memory. Offset 0 is the header page and never handed out.
 
 import { BUG, PAGE_SIZE } from '@mmsim/core';
+import type { Contents } from './content.ts';
 
 export class SwapDevice {
   /** Slots on the device (including the header slot 0). */
   readonly nrSlots: number;
   /** swap_map: references to each slot from swap PTEs. */
   private count: Uint16Array;
-  private data: Map<number, Uint8Array | null> = new Map();
+  /** The content each written slot holds (a reference of its own). */
+  private data: Map<number, number> = new Map();
+  private readonly contents: Contents;
   /** The swap cache: slot offset -> folio PFN. */
   readonly cache: Map<number, number> = new Map();
   private freeList: number[] = [];
@@ -18,7 +22,8 @@ export class SwapDevice {
   inuse = 0;
   failAlloc: (() => boolean) | null = null;
 
-  constructor(nrSlots: number) {
+  constructor(nrSlots: number, contents: Contents) {
+    this.contents = contents;
     // Slot 0 is the header: a device of 0 or 1 slots (swapMiB 0, a machine without swap) has no
     // usable slot, so anonymous pages cannot be reclaimed (add_to_swap() fails).
     this.nrSlots = Math.max(1, nrSlots);
@@ -62,7 +67,9 @@ export class SwapDevice {
 
   /** Release the slot if nothing refers to it any more. */
   maybeRelease(off: number): void {
-    if (this.count[off] === 0 && !this.cache.has(off) && this.data.has(off)) {
+    const d = this.data.get(off);
+    if (this.count[off] === 0 && !this.cache.has(off) && d !== undefined) {
+      this.contents.put(d);
       this.data.delete(off);
       this.freeList.push(off);
       this.inuse--;
@@ -73,13 +80,15 @@ export class SwapDevice {
     }
   }
 
-  /** swap_writepage(): store a page's bytes (null = all zero). */
-  write(off: number, bytes: Uint8Array | null): void {
-    this.data.set(off, bytes === null ? null : Uint8Array.from(bytes));
+  /** swap_writepage(): store a page's content; the slot takes over the caller's reference. */
+  write(off: number, content: number): void {
+    const old = this.data.get(off);
+    if (old !== undefined) this.contents.put(old);
+    this.data.set(off, content);
   }
 
-  /** swap_read_folio(): the stored bytes, or null for an all-zero page. */
-  read(off: number): Uint8Array | null {
+  /** swap_read_folio(): the stored content (no reference is taken). */
+  read(off: number): number {
     const d = this.data.get(off);
     if (d === undefined) BUG(`swap read of unwritten slot ${off}`);
     return d;

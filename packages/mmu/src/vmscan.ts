@@ -2,7 +2,6 @@
 // try_to_unmap(), mm/swap_state.c), as MADV_PAGEOUT drives it: add the folio to the swap cache,
 // replace every mapping by a swap entry, write it out and free it.
 
-import { PAGE_SIZE } from '@mmsim/core';
 import {
   _PAGE_DIRTY,
   _PAGE_SWP_EXCLUSIVE,
@@ -11,6 +10,7 @@ import {
   mk_swp_pte,
   pte_soft_dirty,
 } from './arch.ts';
+import { ZERO_CONTENT } from './content.ts';
 import { split_folio, split_folio_pmds } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
@@ -18,8 +18,6 @@ import { page_vma_mapped_pte } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, setEntry } from './pgtable.ts';
 import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
-
-const pageBuf = new Uint8Array(PAGE_SIZE);
 
 /** delete_from_swap_cache()/folio_free_swap(): the cache's reference goes with it. */
 export function swapcache_delete(m: Machine, folio: number): void {
@@ -98,11 +96,7 @@ export function reclaim_folio(m: Machine, folio: number): number {
     return 0;
   }
   // pageout() + __remove_mapping(): write the data, drop the cache and the folio.
-  if (pm.isZeroFilled(folio)) m.swap.write(off, null);
-  else {
-    pm.readBytes(folio, 0, pageBuf, 0, PAGE_SIZE);
-    m.swap.write(off, pageBuf);
-  }
+  m.swap.write(off, pm.isZeroFilled(folio) ? ZERO_CONTENT : pm.getFrameContent(folio));
   m.vmstat.pswpout++;
   if (pm.refcount[folio] !== 2) {
     // someone else holds a reference: keep it in the swap cache

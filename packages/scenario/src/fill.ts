@@ -2,22 +2,15 @@
 // `n` filled pages; `ids` pages are 1024 little-endian 32-bit words,
 //   word j = fmix32(seed ^ (c+1)*0x9E3779B1 ^ (j+1)*0x85EBCA77)   (all modulo 2^32)
 // with content id c = i mod k (cyclic) or floor(i*k/n) (blocked); `unique` is `ids` with k = n.
+// The simulator does not hold these bytes: a filled page refers to a pattern content
+// (fillContent(), @mmsim/mmu's content.ts), whose bytes are generated where they are needed.
+import { type Contents, fmix32, idsWord, ZERO_CONTENT } from '@mmsim/mmu';
 import type { FillPattern } from './schema.ts';
+
+export { fmix32, idsWord };
 
 export const FILL_PAGE_SIZE = 4096;
 const WORDS = FILL_PAGE_SIZE / 4;
-const GOLDEN = 0x9e3779b1;
-const MIX = 0x85ebca77;
-
-/** MurmurHash3's 32-bit finalizer; returns an unsigned 32-bit value. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The content id of page `i` of `n` under `ids` with `k` ids, exact for every i, k < 2^32. */
 export function idsContentId(i: number, n: number, k: number, blocked: boolean): number {
@@ -25,11 +18,6 @@ export function idsContentId(i: number, n: number, k: number, blocked: boolean):
   const prod = i * k;
   if (prod <= Number.MAX_SAFE_INTEGER) return Math.floor(prod / n);
   return Number((BigInt(i) * BigInt(k)) / BigInt(n));
-}
-
-/** Word `j` of the `ids` page with content id `c`. */
-export function idsWord(seed: number, c: number, j: number): number {
-  return fmix32((seed ^ Math.imul((c + 1) >>> 0, GOLDEN) ^ Math.imul(j + 1, MIX)) >>> 0);
 }
 
 /**
@@ -49,10 +37,9 @@ export function fillPage(pattern: FillPattern, i: number, n: number, out: Uint8A
     case 'unique': {
       const seed = pattern.seed >>> 0;
       const c = contentIdOf(pattern, i, n);
-      const base = (seed ^ Math.imul((c + 1) >>> 0, GOLDEN)) >>> 0;
       let o = offset;
       for (let j = 0; j < WORDS; j++) {
-        const w = fmix32(base ^ Math.imul(j + 1, MIX));
+        const w = idsWord(seed, c, j);
         out[o] = w & 0xff;
         out[o + 1] = (w >>> 8) & 0xff;
         out[o + 2] = (w >>> 16) & 0xff;
@@ -61,6 +48,19 @@ export function fillPage(pattern: FillPattern, i: number, n: number, out: Uint8A
       }
       return;
     }
+  }
+}
+
+/** The content (see @mmsim/mmu's Contents) of page `i` of `n` filled pages: the pattern by its
+ * numbers, with the bytes fillPage() writes. No reference is taken. */
+export function fillContent(contents: Contents, pattern: FillPattern, i: number, n: number): number {
+  switch (pattern.kind) {
+    case 'zero':
+      return ZERO_CONTENT;
+    case 'byte':
+      return contents.patternByte(pattern.value);
+    default:
+      return contents.patternIds(pattern.seed >>> 0, contentIdOf(pattern, i, n));
   }
 }
 

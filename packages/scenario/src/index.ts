@@ -3,6 +3,7 @@ export {
   contentIdOf,
   FILL_PAGE_SIZE,
   fillChecksum,
+  fillContent,
   fillPage,
   fmix32,
   idsContentId,

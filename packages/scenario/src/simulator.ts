@@ -36,7 +36,7 @@ import {
 } from '@mmsim/mmu';
 import { PM_PFRAME_MASK, PM_PRESENT, PM_SWAP, pagemap_read, smaps } from '@mmsim/proc';
 import { ScenarioError } from './errors.ts';
-import { fillPage } from './fill.ts';
+import { fillContent } from './fill.ts';
 import { checkHostFits, DEFAULT_MEMORY_MIB, type HostMemory } from './guard.ts';
 import type { LoadedScenario } from './parse.ts';
 import {
@@ -95,8 +95,6 @@ function protBits(p: Prot | undefined): number {
   if (p === 'none') return PROT_NONE;
   return PROT_READ | PROT_WRITE;
 }
-
-const page = new Uint8Array(PAGE_SIZE);
 
 /** Smallest `machine.memory_mib` the simulator runs. */
 export const MIN_MEMORY_MIB = 4;
@@ -246,10 +244,9 @@ function runStep(
       const p = proc(ctx, step.proc);
       const reg = region(ctx, step.proc, step.region);
       const { from, count } = resolveRange(step, reg.pages);
-      for (let i = 0; i < count; i++) {
-        fillPage(step.pattern, i, count, page, 0);
-        p.writePage(reg.addr + (from + i) * PAGE_SIZE, page);
-      }
+      const contents = ctx.machine.phys.contents;
+      for (let i = 0; i < count; i++)
+        p.writeContent(reg.addr + (from + i) * PAGE_SIZE, fillContent(contents, step.pattern, i, count));
       return;
     }
     case 'write': {

@@ -82,7 +82,7 @@ describe('checkHostFits', () => {
     // 256 MiB of contents fits in 1152 MiB; 2 GiB does not.
     expect(() => checkHostFits(filled(65536).plan, 0, 4096, SMALL_HOST)).not.toThrow();
     expect(() => checkHostFits(filled(524288).plan, 0, 4096, SMALL_HOST)).toThrow(
-      /^refusing to run: the scenario needs up to 2137 MiB of host memory \(524288 pages populated, .*the limit is 1152 MiB \(3\/4 of 2048 MiB available minus a 512 MiB margin\)$/,
+      /^refusing to run: the scenario needs up to 2125 MiB of host memory \(524288 pages populated, .*the limit is 1152 MiB \(3\/4 of 2048 MiB available minus a 512 MiB margin\)$/,
     );
   });
 
