@@ -80,6 +80,11 @@ export function toScenarioYaml(
   return `${out.join('\n')}\n`;
 }
 
+/** A prctl or knob value written as a boolean: the 1 or 0 the kernel takes (others as they are). */
+function boolToNumber<T>(v: boolean | T): number | T {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+}
+
 /** The actions a scenario's steps mean (ranges resolved as the format defines them). */
 export function scenarioToActions(loaded: LoadedScenario): { options: WorldOptions; actions: Action[] } {
   const { scenario } = loaded;
@@ -148,11 +153,7 @@ export function scenarioToActions(loaded: LoadedScenario): { options: WorldOptio
         actions.push({ op: 'mprotect', proc: s.proc, region: s.region, ...span(s), prot: s.prot });
         break;
       case 'prctl':
-        actions.push({
-          op: 'prctl',
-          proc: s.proc,
-          value: typeof s.value === 'boolean' ? (s.value ? 1 : 0) : s.value,
-        });
+        actions.push({ op: 'prctl', proc: s.proc, value: boolToNumber(s.value) });
         break;
       case 'fork':
         for (const [k, v] of [...pages]) {
@@ -164,11 +165,7 @@ export function scenarioToActions(loaded: LoadedScenario): { options: WorldOptio
         actions.push({ op: 'exit', proc: s.proc });
         break;
       case 'knob':
-        actions.push({
-          op: 'knob',
-          name: s.name,
-          value: typeof s.value === 'boolean' ? (s.value ? 1 : 0) : s.value,
-        });
+        actions.push({ op: 'knob', name: s.name, value: boolToNumber(s.value) });
         break;
       case 'ksm_scan':
         actions.push({ op: 'ksm_scan', full_scans: s.full_scans });

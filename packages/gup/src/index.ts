@@ -1,30 +1,5 @@
-export {
-  FOLL_ANON,
-  FOLL_DUMP,
-  FOLL_FAST_ONLY,
-  FOLL_FORCE,
-  FOLL_GET,
-  FOLL_HONOR_NUMA_FAULT,
-  FOLL_HWPOISON,
-  FOLL_INTERRUPTIBLE,
-  FOLL_LONGTERM,
-  FOLL_MADV_POPULATE,
-  FOLL_MIGRATION,
-  FOLL_NAMES,
-  FOLL_NOFAULT,
-  FOLL_NOWAIT,
-  FOLL_NUMA,
-  FOLL_PCI_P2PDMA,
-  FOLL_PIN,
-  FOLL_REMOTE,
-  FOLL_SPLIT_PMD,
-  FOLL_TOUCH,
-  FOLL_TRIED,
-  FOLL_UNLOCKABLE,
-  FOLL_WRITE,
-  follFlagsString,
-  INTERNAL_GUP_FLAGS,
-} from './flags.ts';
+// Every FOLL_* flag, INTERNAL_GUP_FLAGS, FOLL_NAMES and follFlagsString().
+export * from './flags.ts';
 export {
   __get_user_pages,
   can_follow_write_pmd,

@@ -14,7 +14,6 @@ import {
   entryOut,
   mk_pte,
   pmd_leaf,
-  pte_present,
 } from './arch.ts';
 import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, VM_FAULT_FALLBACK, VM_FAULT_OOM } from './fault.ts';
 import { khugepaged_enter_vma } from './khugepaged.ts';
@@ -29,6 +28,7 @@ import {
   VM_WRITE,
   type VmAreaStruct,
 } from './mm.ts';
+import { page_vma_mapped_pte } from './page_vma_mapped.ts';
 import {
   E,
   pmd_index,
@@ -342,10 +342,7 @@ function maps_folio_pte(vma: VmAreaStruct, folio: number): boolean {
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const addr = vma_address(vma, pm.index[folio] + i);
     if (addr < 0) continue;
-    const pteT = vma.vm_mm.find_pte_table(addr);
-    if (pteT === 0) continue;
-    readEntry(pm, pteT, pte_index(addr));
-    if (pte_present(E.lo) && entry_pfn(E.lo, E.hi) === folio + i) return true;
+    if (page_vma_mapped_pte(vma.vm_mm, addr, folio + i) !== 0) return true;
   }
   return false;
 }
@@ -368,11 +365,9 @@ function map_unused_to_zeropage(m: Machine, page: number): void {
   });
   for (const { vma, addr } of maps) {
     if ((vma.vm_flags & VM_LOCKED) !== 0) continue;
-    const pteT = vma.vm_mm.find_pte_table(addr);
+    const pteT = page_vma_mapped_pte(vma.vm_mm, addr, page);
     if (pteT === 0) continue;
     const idx = pte_index(addr);
-    readEntry(pm, pteT, idx);
-    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page) continue;
     ptlLock(pm, m.counters, pteT);
     mk_pte(pm.zeroPfn, vma.protLo & ~_PAGE_RW, vma.protHi);
     setEntry(pm, pteT, idx, (entryOut.lo | _PAGE_SPECIAL) >>> 0, entryOut.hi);

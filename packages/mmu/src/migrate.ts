@@ -9,7 +9,6 @@ import {
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SWP_SOFT_DIRTY,
-  entry_pfn,
   entryOut,
   is_migration_type,
   mk_pte,
@@ -25,6 +24,7 @@ import {
 } from './arch.ts';
 import { split_folio } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
+import { page_vma_mapped_pte } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
 import {
   PG_anon_exclusive,
@@ -76,11 +76,9 @@ export function migrate_folio_start(
   pm.flags[folio] |= PG_locked;
   rmap_walk(m, folio, (vma, addr) => {
     const mm = vma.vm_mm;
-    const pteT = mm.find_pte_table(addr);
+    const pteT = page_vma_mapped_pte(mm, addr, folio);
     if (pteT === 0) return true;
     const idx = pte_index(addr);
-    readEntry(pm, pteT, idx);
-    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== folio) return true;
     ptlLock(pm, m.counters, pteT);
     const type = pte_write(E.lo)
       ? SWP_MIGRATION_WRITE

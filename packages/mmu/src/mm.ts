@@ -3,6 +3,7 @@
 // the mmap_lock as an asserted reader/writer lock, and the page-table tree root.
 
 import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
+import { p4d_bad, pud_leaf } from './arch.ts';
 import type { Machine } from './machine.ts';
 import {
   E,
@@ -282,16 +283,22 @@ export class MmStruct {
       t = entryTable(E.lo, E.hi);
     }
     readEntry(pm, t, p4d_index(addr));
-    if (E.lo === 0 && E.hi === 0) return 0;
+    // A bad P4D is no table: the caller's own walk finds it (and clears it, as the walker does).
+    if ((E.lo === 0 && E.hi === 0) || p4d_bad(E.lo)) return 0;
     t = entryTable(E.lo, E.hi);
     lookup.pud = t;
     readEntry(pm, t, pud_index(addr));
-    if ((E.lo === 0 && E.hi === 0) || (E.lo & 0x80) !== 0) return 0;
+    if ((E.lo === 0 && E.hi === 0) || pud_leaf(E.lo)) return 0;
     lookup.pmd = entryTable(E.lo, E.hi);
     this.pmdCacheRegion = region;
     this.pmdCachePud = lookup.pud;
     this.pmdCachePmd = lookup.pmd;
     return lookup.pmd;
+  }
+
+  /** The PUD table above the PMD table find_pmd_table() last returned (non-zero). */
+  found_pud_table(): number {
+    return this.pmdCachePud;
   }
 
   /** Forget the cached PMD table (an upper-level table was freed). */
@@ -320,36 +327,28 @@ export class MmStruct {
    * __pmd_alloc); 0 when a page-table allocation fails.
    */
   pmd_alloc(addr: number): number {
-    const pm = this.machine.phys;
     let t = this.pgd;
     if (this.levels === 5) {
-      const i = pgd_index(5, addr);
-      readEntry(pm, t, i);
-      if (E.lo === 0 && E.hi === 0) {
-        const n = this.allocTable();
-        if (n === 0) return 0;
-        populateEntry(pm, t, i, n);
-        t = n;
-      } else t = entryTable(E.lo, E.hi);
+      t = this.table_alloc(t, pgd_index(5, addr)); // p4d_alloc()
+      if (t === 0) return 0;
     }
-    let i = p4d_index(addr);
-    readEntry(pm, t, i);
-    if (E.lo === 0 && E.hi === 0) {
-      const n = this.allocTable();
-      if (n === 0) return 0;
-      populateEntry(pm, t, i, n);
-      t = n;
-    } else t = entryTable(E.lo, E.hi);
-    i = pud_index(addr);
-    readEntry(pm, t, i);
-    if (E.lo === 0 && E.hi === 0) {
-      const n = this.allocTable();
-      if (n === 0) return 0;
-      populateEntry(pm, t, i, n);
-      return n;
-    }
-    VM_BUG_ON((E.lo & 0x80) !== 0, 'pmd_alloc: PUD leaf in an anonymous mm');
-    return entryTable(E.lo, E.hi);
+    t = this.table_alloc(t, p4d_index(addr)); // pud_alloc()
+    if (t === 0) return 0;
+    const n = this.table_alloc(t, pud_index(addr));
+    VM_BUG_ON(n !== 0 && pud_leaf(E.lo), 'pmd_alloc: PUD leaf in an anonymous mm');
+    return n;
+  }
+
+  /** The table entry `idx` of `table` points at, given a new (empty) table first if it is none
+   * (__p4d_alloc(), __pud_alloc(), __pmd_alloc()); 0 when that allocation fails. The entry's
+   * words stay in E. */
+  private table_alloc(table: number, idx: number): number {
+    const pm = this.machine.phys;
+    readEntry(pm, table, idx);
+    if (E.lo !== 0 || E.hi !== 0) return entryTable(E.lo, E.hi);
+    const n = this.allocTable();
+    if (n !== 0) populateEntry(pm, table, idx, n);
+    return n;
   }
 
   /** __pte_alloc(): give the PMD entry at (pmdTable, idx) a PTE table; false on failure. */

@@ -6,17 +6,16 @@ import {
   _PAGE_DIRTY,
   _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
-  entry_pfn,
   entryOut,
   mk_swp_pte,
-  pte_present,
   pte_soft_dirty,
 } from './arch.ts';
 import { ZERO_CONTENT } from './content.ts';
 import { split_folio, split_folio_pmds } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
-import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
+import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { E, pte_index, ptlLock, ptlUnlock, setEntry } from './pgtable.ts';
 import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
 
@@ -74,11 +73,9 @@ export function reclaim_folio(m: Machine, folio: number): number {
   // try_to_unmap(): every PTE mapping becomes a swap entry.
   rmap_walk(m, folio, (vma, addr) => {
     const mm = vma.vm_mm;
-    const pteT = mm.find_pte_table(addr);
+    const pteT = page_vma_mapped_pte(mm, addr, folio);
     if (pteT === 0) return true;
     const idx = pte_index(addr);
-    readEntry(pm, pteT, idx);
-    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== folio) return true;
     ptlLock(pm, m.counters, pteT);
     let flags = 0;
     if (pm.PageAnonExclusive(folio)) flags |= _PAGE_SWP_EXCLUSIVE;
@@ -128,11 +125,9 @@ function discard_lazyfree(m: Machine, folio: number): number {
     for (let i = 0; i < nr && !redirtied; i++) {
       const addr = vma_address(vma, pm.index[folio] + i);
       if (addr < 0) continue;
-      const pteT = mm.find_pte_table(addr);
+      const pteT = page_vma_mapped_pte(mm, addr, folio + i);
       if (pteT === 0) continue;
       const idx = pte_index(addr);
-      readEntry(pm, pteT, idx);
-      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== folio + i) continue;
       if ((E.lo & _PAGE_DIRTY) !== 0 || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
         pm.flags[folio] &= ~PG_lazyfree; // folio_set_swapbacked()
         redirtied = true;

@@ -167,10 +167,7 @@ function getWalk(mm: MmStruct, ops: MmWalkOps, priv: unknown, profile: WalkProfi
   walk.action = ACTION_SUBTREE;
   walk.no_vma = false;
   walk.private = priv;
-  walk.table = 0;
-  walk.index = 0;
-  walk.lo = 0;
-  walk.hi = 0;
+  // table/index/lo/hi are set before every callback that reads them.
   walk.profile = profile;
   return walk;
 }
@@ -525,47 +522,53 @@ function pud_descent_applies(walk: MmWalk): boolean {
 }
 
 function walk_pgd_range(walk: MmWalk, addr: number, end: number): number {
+  if (pud_descent_applies(walk)) {
+    // The first PUD of the walk without the two level walkers above it: what walk_pgd_range() ->
+    // walk_p4d_range() -> walk_pud_range() do for it when its P4D (the folded PGD entry) and PUD
+    // entries point at tables, with the same entries counted and the same range handed to
+    // walk_pmd_range(). The PMD table comes from find_pmd_table(), whose one-entry cache per mm
+    // (dropped whenever an upper-level table is freed) spares the reads on every walk of the same
+    // GiB. Every other case takes the level walkers from the PGD. (The kernel's walker has no such
+    // step; in mmsim the calls and reads per walk were most of the cost of the walk KSM's scan
+    // makes for every page, walk_page_range_vma() with ksm_next_page_pmd_entry().) Small, so that
+    // it is compiled into its callers; the loops are apart.
+    const mm = walk.mm;
+    const pmdT = mm.find_pmd_table(addr);
+    if (pmdT !== 0) {
+      const c = mm.machine.counters;
+      c.pgdRead++;
+      c.p4dRead++;
+      c.pudRead++;
+      walk.action = ACTION_SUBTREE;
+      const pudT = mm.found_pud_table();
+      const pudNext = addrEnd(addr, end, PUD_SIZE);
+      const err = walk_pmd_range(walk, pmdT, addr, pudNext);
+      if (err !== 0 || pudNext === end) return err;
+      return walk_pgd_range_rest(walk, pudT, addr, pudNext, end);
+    }
+  }
+  return walk_pgd_entries(walk, addr, end);
+}
+
+/** After the first PUD taken by walk_pgd_range(): the rest of walk_pud_range()'s loop over the
+ * same P4D entry, then walk_pgd_range()'s loop. */
+function walk_pgd_range_rest(walk: MmWalk, pudT: number, addr: number, pudNext: number, end: number): number {
+  const p4dNext = addrEnd(addr, end, P4D_SIZE);
+  if (pudNext !== p4dNext) {
+    const err = walk_pud_range(walk, pudT, pudNext, p4dNext);
+    if (err !== 0 || p4dNext === end) return err;
+  }
+  return walk_pgd_entries(walk, p4dNext, end);
+}
+
+/** walk_pgd_range()'s loop over the PGD entries of [addr, end). */
+function walk_pgd_entries(walk: MmWalk, addr: number, end: number): number {
   const ops = walk.ops;
   const mm = walk.mm;
   const m = mm.machine;
   const pm = m.phys;
   const c = m.counters;
   const pgdT = walk.pgd !== 0 ? walk.pgd : mm.pgd;
-  if (pud_descent_applies(walk)) {
-    // The first PUD of the walk in this frame: what walk_pgd_range() -> walk_p4d_range() ->
-    // walk_pud_range() do for it when its P4D (the folded PGD entry) and PUD entries point at
-    // tables, with the same entries read and counted and the same range handed to
-    // walk_pmd_range(). Every other case takes the level walkers below from the PGD. (The
-    // kernel's walker has no such step; in mmsim the five calls per walk were most of the cost
-    // of ksm_next_page(), which walks once per scanned page.)
-    const p4dw = pm.tableWords(pgdT);
-    const p4do = pm.tableBase(pgdT) + p4d_index(addr) * 2;
-    const p4dlo = p4dw[p4do];
-    const p4dhi = p4dw[p4do + 1];
-    if ((p4dlo !== 0 || p4dhi !== 0) && !p4d_bad(p4dlo)) {
-      const pudT = entry_pfn(p4dlo, p4dhi);
-      const pudw = pm.tableWords(pudT);
-      const pudo = pm.tableBase(pudT) + pud_index(addr) * 2;
-      const pudlo = pudw[pudo];
-      const pudhi = pudw[pudo + 1];
-      if ((pudlo !== 0 || pudhi !== 0) && !pud_leaf(pudlo)) {
-        c.pgdRead++;
-        c.p4dRead++;
-        c.pudRead++;
-        walk.action = ACTION_SUBTREE;
-        const pudNext = addrEnd(addr, end, PUD_SIZE);
-        let err = walk_pmd_range(walk, entry_pfn(pudlo, pudhi), addr, pudNext);
-        if (err !== 0 || pudNext === end) return err;
-        // The rest of walk_pud_range()'s loop over this P4D entry, then walk_pgd_range()'s loop.
-        const p4dNext = addrEnd(addr, end, P4D_SIZE);
-        if (pudNext !== p4dNext) {
-          err = walk_pud_range(walk, pudT, pudNext, p4dNext);
-          if (err !== 0 || p4dNext === end) return err;
-        }
-        addr = p4dNext;
-      }
-    }
-  }
   const five = mm.levels === 5;
   // Constants, not 2 ** shift: a variable exponent is a Math.pow call on every walk.
   const size = five ? PGDIR_SIZE_LA57 : P4D_SIZE;

@@ -9,17 +9,10 @@
 
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import {
-  HashedMemory,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-  STRUCT_PAGE_BYTES,
-} from '@mmsim/mmu';
+import { HashedMemory, Machine, STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
+import { mapAnon } from './anon.ts';
 import { measuredStructPageBytes } from './memory.ts';
 
 /** Simulated RAM: room for the largest size twice over (warm-up plus the timed address space). */
@@ -29,13 +22,30 @@ const SIZES_MIB_QUICK = [64, 1024];
 const MODES = ['cold', 'warm', 'floor'] as const;
 type Mode = (typeof MODES)[number];
 
+/** A point on a scaling curve: its series and x. */
+interface Curve {
+  series: string;
+  x: number;
+  xUnit: string;
+}
+
+/** The RSS after faulting `pages` pages, and its growth per page, on one curve of the charts. */
+function rssMetrics(label: string, curve: Curve, rssStart: number, rssEnd: number, pages: number): Metric[] {
+  return [
+    { name: 'simulator RSS after faulting', unit: 'MiB', value: rssEnd / MiB, label, ...curve },
+    {
+      name: 'RSS growth per faulted page',
+      unit: 'bytes',
+      value: (rssEnd - rssStart) / pages,
+      label,
+      ...curve,
+    },
+  ];
+}
+
 /** The timed loop: one write per page. Shared by warm-up and measurement. */
 function touch(p: Process, addr: number, pages: number): void {
   for (let i = 0; i < pages; i++) p.writeByte(addr + i * PAGE_SIZE, 1);
-}
-
-function mapAnon(p: Process, bytes: number): number {
-  return p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
 /**
@@ -57,16 +67,7 @@ function floorRun(ctx: BenchContext, label: string, mib: number, pages: number):
   return {
     samples: [{ label, unit: 'page', ops: pages, seconds, ...curve }],
     counters: [],
-    metrics: [
-      { name: 'simulator RSS after faulting', unit: 'MiB', value: rssEnd / MiB, label, ...curve },
-      {
-        name: 'RSS growth per faulted page',
-        unit: 'bytes',
-        value: (rssEnd - rssStart) / pages,
-        label,
-        ...curve,
-      },
-    ],
+    metrics: [...rssMetrics(label, curve, rssStart, rssEnd, pages)],
   };
 }
 
@@ -105,14 +106,7 @@ function run(ctx: BenchContext): RunResult {
   const metrics: Metric[] = [
     { name: 'struct page bytes/frame (STRUCT_PAGE_BYTES)', unit: 'bytes', value: STRUCT_PAGE_BYTES },
     { name: 'struct page bytes/frame (measured arrays)', unit: 'bytes', value: measuredStructPageBytes(m) },
-    { name: 'simulator RSS after faulting', unit: 'MiB', value: rssEnd / MiB, label, ...curve },
-    {
-      name: 'RSS growth per faulted page',
-      unit: 'bytes',
-      value: (rssEnd - rssStart) / pages,
-      label,
-      ...curve,
-    },
+    ...rssMetrics(label, curve, rssStart, rssEnd, pages),
   ];
   return {
     samples: [{ label, unit: 'page', ops: pages, seconds, ...curve }],

@@ -10,19 +10,11 @@
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
-import {
-  MADV_MERGEABLE,
-  MADV_UNMERGEABLE,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-  STRUCT_PAGE_BYTES,
-} from '@mmsim/mmu';
+import { MADV_MERGEABLE, MADV_UNMERGEABLE, Machine, STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { type FillPattern, fillPage } from '@mmsim/scenario';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
+import { mapAnon } from './anon.ts';
 import { contentBytes, measuredStructPageBytes } from './memory.ts';
 
 const SIZES_MIB = [64, 256, 1024, 4096];
@@ -62,7 +54,7 @@ function run(ctx: BenchContext): RunResult {
   const ksm = new Ksm(m);
   ksm.pages_to_scan = 1_000_000_000;
   const p = new Process(m, 'scale');
-  const addr = p.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  const addr = mapAnon(p, bytes);
 
   const work: Record<Phase, () => void> = {
     populate: () => {

@@ -13,11 +13,12 @@
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { KSM_RUN_MERGE, Ksm, type KsmCounters } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
-import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
+import { MADV_MERGEABLE, Machine } from '@mmsim/mmu';
 import { type FillPattern, fillPage, type Scenario, validateScenario } from '@mmsim/scenario';
 import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
+import { mapAnon } from './anon.ts';
 
 const PAGES = 524_288; // 2 GiB
 const PAGES_QUICK = 131_072; // 512 MiB
@@ -57,7 +58,7 @@ function simulate(ctx: BenchContext, pattern: FillPattern, pages: number): SimRe
   const buf = new Uint8Array(PAGE_SIZE);
   const populate = (name: string, n: number): Process => {
     const p = new Process(m, name);
-    const addr = p.mmap(null, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const addr = mapAnon(p, n * PAGE_SIZE);
     for (let i = 0; i < n; i++) {
       fillPage(pattern, i, n, buf);
       p.writePage(addr + i * PAGE_SIZE, buf);

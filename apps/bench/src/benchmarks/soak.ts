@@ -8,19 +8,11 @@
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { checkKsmInvariants, Ksm } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
-import {
-  checkMmInvariants,
-  MADV_MERGEABLE,
-  MADV_UNMERGEABLE,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-} from '@mmsim/mmu';
+import { checkMmInvariants, MADV_MERGEABLE, MADV_UNMERGEABLE, Machine } from '@mmsim/mmu';
 import { type FillPattern, fillPage } from '@mmsim/scenario';
 import { fmtMiB } from '../format.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
+import { mapAnon } from './anon.ts';
 import { contentBytes } from './memory.ts';
 
 const PROCS = 64;
@@ -90,7 +82,7 @@ async function run(ctx: BenchContext): Promise<RunResult> {
   // (COW breaks), so all 64 processes end up with private pages.
   const popSeconds = ctx.time(() => {
     const parent = new Process(m, 'soak-0');
-    addr = parent.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    addr = mapAnon(parent, bytes);
     populate(parent, addr, pages, 0, ids);
     procs.push(parent);
     for (let k = 1; k < PROCS; k++) {

@@ -6,15 +6,7 @@
 import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { type BreakKsmStrategy, Ksm, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
-import {
-  MADV_MERGEABLE,
-  MADV_UNMERGEABLE,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  Machine,
-  PROT_READ,
-  PROT_WRITE,
-} from '@mmsim/mmu';
+import { MADV_MERGEABLE, MADV_UNMERGEABLE, Machine } from '@mmsim/mmu';
 import { parseScenario } from '@mmsim/scenario';
 import { loadBreakKsmStrategy, oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
 import {
@@ -24,6 +16,7 @@ import {
   type RunResult,
   type Variant,
 } from '../types.ts';
+import { mapAnon } from './anon.ts';
 
 /** The strategies timed: the built-in ones, and one of your own with `--strategy <file>` (the
  * harness checked it against them before setting the variable). */
@@ -61,7 +54,7 @@ function simulate(ctx: BenchContext, strategy: string, mix: Mix, mib: number): R
   const buf = new Uint8Array(PAGE_SIZE);
   const populate = (name: string, n: number): { p: Process; addr: number } => {
     const p = new Process(m, name);
-    const addr = p.mmap(null, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const addr = mapAnon(p, n * PAGE_SIZE);
     for (let i = 0; i < n; i++) {
       fillFor(mix, i, buf);
       p.writePage(addr + i * PAGE_SIZE, buf);
