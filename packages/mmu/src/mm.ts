@@ -275,6 +275,12 @@ export class MmStruct {
       lookup.pmd = this.pmdCachePmd;
       return this.pmdCachePmd;
     }
+    return this.find_pmd_table_slow(addr, region);
+  }
+
+  /** find_pmd_table() past its cache: kept apart so the hit path above stays small enough for
+   * V8 to inline into the walkers. */
+  private find_pmd_table_slow(addr: number, region: number): number {
     const pm = this.machine.phys;
     let t = this.pgd;
     if (this.levels === 5) {
