@@ -292,19 +292,21 @@ class FrameInfo {
   }
 }
 
+/** Knobs a snapshot carries that the simulated ksmd takes (run stays 0 there: scans are driven;
+ * advisor_mode is recorded for the reader). */
+export const RESTORED_KNOBS = [
+  'max_page_sharing',
+  'merge_across_nodes',
+  'use_zero_pages',
+  'smart_scan',
+  'stable_node_chains_prune_millisecs',
+  'pages_to_scan',
+  'sleep_millisecs',
+];
+
 function readKnobs(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of [
-    'max_page_sharing',
-    'merge_across_nodes',
-    'use_zero_pages',
-    'smart_scan',
-    'stable_node_chains_prune_millisecs',
-    'pages_to_scan',
-    'sleep_millisecs',
-    'advisor_mode',
-    'run',
-  ]) {
+  for (const name of [...RESTORED_KNOBS, 'advisor_mode', 'run']) {
     try {
       const v = readFileSync(`${dir}/${name}`, 'latin1').trim();
       // a choice knob (advisor_mode) shows its value in brackets among the others

@@ -24,7 +24,7 @@ import {
   ZERO_CONTENT,
 } from '@mmsim/mmu';
 import type { SimulatorContext } from '@mmsim/scenario';
-import { SnapshotError } from './capture.ts';
+import { RESTORED_KNOBS, SnapshotError } from './capture.ts';
 import {
   CHUNK_PAGES,
   type ContentChunks,
@@ -39,16 +39,6 @@ const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
 const MEMORY_SLACK = 1.25;
 const MEMORY_BASE_MIB = 64;
-/** Knobs a snapshot carries that the simulated ksmd takes (run stays 0: scans are driven). */
-const RESTORED_KNOBS = [
-  'max_page_sharing',
-  'merge_across_nodes',
-  'use_zero_pages',
-  'smart_scan',
-  'stable_node_chains_prune_millisecs',
-  'pages_to_scan',
-  'sleep_millisecs',
-];
 
 export interface RestoreOptions {
   /** Knob values overriding the snapshot's (`--knob name=value`). */
