@@ -98,6 +98,12 @@ const MADVICE: readonly MadviseAdvice[] = [
   'MADV_GUARD_INSTALL',
   'MADV_GUARD_REMOVE',
   'MADV_REMOVE',
+  'MADV_NORMAL',
+  'MADV_RANDOM',
+  'MADV_SEQUENTIAL',
+  'MADV_DONTDUMP',
+  'MADV_DODUMP',
+  'MADV_DONTNEED_LOCKED',
 ];
 
 /** Advice a THP recipe gives a populated THP (whole or in part). */
@@ -143,6 +149,16 @@ const KNOB_ERRORS: readonly [Extract<Step, { op: 'knob' }>['name'], number | str
   ['khugepaged/max_ptes_shared', 600],
   ['advisor_mode', 'bogus'],
 ];
+/** The scan-time advisor's parameter writes (6.8; the kernel takes any unsigned long but a target
+ * scan time of 0). */
+const ADVISOR_KNOBS: readonly [Extract<Step, { op: 'knob' }>['name'], number][] = [
+  ['advisor_max_cpu', 1],
+  ['advisor_max_cpu', 100],
+  ['advisor_min_pages_to_scan', 1000],
+  ['advisor_max_pages_to_scan', 2000],
+  ['advisor_target_scan_time', 1],
+  ['advisor_target_scan_time', 0],
+];
 
 const nat = fc.nat({ max: 0xffff });
 /** Choice kinds 0-99 are single steps; the kinds from RECIPE_KIND on are recipes (see RECIPES). */
@@ -158,6 +174,9 @@ export const RECIPES = [
   'knob-errors',
   'unmerge-partial',
   'merge-any',
+  'advisor',
+  'prot-none',
+  'remove-nodes',
 ] as const;
 export type Recipe = (typeof RECIPES)[number];
 /** How many kinds each recipe takes (its share of the choices). */
@@ -171,6 +190,9 @@ const RECIPE_WEIGHT: Record<Recipe, number> = {
   'knob-errors': 1,
   'unmerge-partial': 2,
   'merge-any': 2,
+  advisor: 1,
+  'prot-none': 2,
+  'remove-nodes': 2,
 };
 const RECIPE_OF_KIND: Recipe[] = RECIPES.flatMap((r) => Array<Recipe>(RECIPE_WEIGHT[r]).fill(r));
 const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
@@ -395,6 +417,16 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
             count: 3,
           });
           steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw' });
+          // A hole in the PTE-mapped THP: the folio's PTE batch ends there.
+          if (cc % 2 === 0)
+            steps.push({
+              op: 'madvise',
+              proc: p.name,
+              region: r.name,
+              advice: 'MADV_DONTNEED',
+              from: 5 + (cc % 200),
+              count: 1,
+            });
         } else if (variant === 2 && procs.length < MAX_LIVE_PROCS) {
           // A THP written after its only sharer left, with one page still mapped: a copy, not a
           // reuse (the rest of the folio can go).
@@ -424,7 +456,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'madvise', proc: who.name, region: r.name, advice, ...rg });
         if (advice === 'MADV_MERGEABLE') scan(1 + (cc % 2));
         // Lazyfree pages reclaimed: a clean THP is discarded whole.
-        if (advice === 'MADV_FREE' && variant === 3)
+        if (advice === 'MADV_FREE' && (variant === 3 || (cc >> 10) % 2 === 0))
           steps.push({ op: 'madvise', proc: who.name, region: r.name, advice: 'MADV_PAGEOUT', ...rg });
         steps.push({ op: 'touch', proc: who.name, region: r.name, ...range(r, cc >> 6, cc >> 10) });
         return;
@@ -534,6 +566,63 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           value: (cc >> 4) % 3 === 0 ? 1 : 0,
         });
         scan(1);
+        return;
+      }
+      case 'advisor': {
+        // The scan-time advisor's knobs: parameters (one refused), the mode on, pages_to_scan
+        // refused under it, and the mode off again — full scans need it off on both engines
+        // (the oracle's exact scans write pages_to_scan).
+        for (let i = 0; i < 1 + (cc % 3); i++) {
+          const [name, value] = ADVISOR_KNOBS[(cc >> (2 + 3 * i)) % ADVISOR_KNOBS.length]!;
+          steps.push({ op: 'knob', name, value });
+        }
+        steps.push({ op: 'knob', name: 'advisor_mode', value: 'scan-time' });
+        if ((cc >> 11) % 2 === 0) steps.push({ op: 'knob', name: 'pages_to_scan', value: 100 });
+        if ((cc >> 12) % 2 === 0) steps.push({ op: 'knob', name: 'advisor_mode', value: 'scan-time' });
+        steps.push({ op: 'knob', name: 'advisor_mode', value: 'none' });
+        return;
+      }
+      case 'prot-none': {
+        // Merged pages made PROT_NONE (ksmd skips them, break_ksm() and faults meet them), then
+        // unmerged, made accessible again, written or forked.
+        const r = regionFor(p, b, { shared: false });
+        if (r === undefined) return;
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        scan(2);
+        const rg = range(r, cc >> 2, cc >> 5);
+        steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'none', ...rg });
+        if ((cc >> 1) % 2 === 0 && procs.length < MAX_LIVE_PROCS) fork(p);
+        scan(1 + ((cc >> 8) % 2));
+        if ((cc >> 9) % 3 === 0)
+          steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_UNMERGEABLE', ...rg });
+        else if ((cc >> 9) % 3 === 1) steps.push({ op: 'ksm_unmerge_all' });
+        steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw', ...rg });
+        steps.push({ op: 'write', proc: p.name, region: r.name, page: rg.from ?? 0, offset: 0, value: 3 });
+        scan(1);
+        return;
+      }
+      case 'remove-nodes': {
+        // Knobs that remove every stable node (merge_across_nodes, max_page_sharing) written
+        // where the kernel allows it — after run=2, ksmd stopped — while a child KSM does not
+        // scan may still map KSM pages (EBUSY), chains included; use_zero_pages changed with
+        // zero-filled pages merged.
+        if (procs.length >= MAX_LIVE_PROCS) return;
+        if (cc % 2 === 0) steps.push({ op: 'knob', name: 'max_page_sharing', value: 2 + (cc % 3) });
+        steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 1) % 2 });
+        const r = regionFor(p, b, { shared: false, thp: false });
+        if (r === undefined) return;
+        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 2) });
+        if ((cc >> 5) % 2 === 0) fork(p);
+        steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        scan(1 + ((cc >> 6) % 3));
+        steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 8) % 2 });
+        steps.push({ op: 'ksm_unmerge_all' });
+        if ((cc >> 9) % 2 === 0)
+          steps.push({ op: 'knob', name: 'merge_across_nodes', value: (cc >> 10) % 2 });
+        else steps.push({ op: 'knob', name: 'max_page_sharing', value: [2, 3, 256][(cc >> 10) % 3]! });
+        if ((cc >> 12) % 2 === 0) steps.push({ op: 'report', label: `r${reports++}` });
+        scan(1 + ((cc >> 13) % 2));
         return;
       }
     }
