@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { type FileCoverage, markUnreachable, unionCoverage } from '../src/coverage.ts';
 import { REPO_ROOT } from '../src/inputs.ts';
 import { buildKernelScenario, kernelCaseArbitrary } from '../src/kernel.ts';
-import { REASONS, UNREACHABLE } from '../src/unreachable.ts';
+import { MISSED_REASONS, REASONS, UNREACHABLE } from '../src/unreachable.ts';
 
 const SEEDS = 400;
 const PMD_PAGES = 512;
@@ -75,6 +75,23 @@ const FEATURES: Record<string, Pred> = {
       st.slice(0, i).some((x) => x.op === 'madvise' && x.proc === s.proc && x.advice === 'MADV_MERGEABLE')
     );
   },
+  'the advisor switched on, then off before any scan': (st, i) => {
+    const s = st[i]!;
+    if (!at(s, 'knob') || s.name !== 'advisor_mode' || s.value !== 'scan-time') return false;
+    const off = st.findIndex(
+      (x, j) => j > i && at(x, 'knob') && x.name === 'advisor_mode' && x.value === 'none',
+    );
+    return off > i && !st.slice(i, off).some((x) => x.op === 'ksm_scan' || x.op === 'ksm_converge');
+  },
+  'merged pages made PROT_NONE': (st, i) => {
+    const s = st[i]!;
+    return at(s, 'mprotect') && s.prot === 'none' && st.slice(0, i).some((x) => x.op === 'ksm_scan');
+  },
+  'merge_across_nodes written after run=2': (st, i) =>
+    at(st[i]!, 'knob') &&
+    (st[i] as { name: string }).name === 'merge_across_nodes' &&
+    st[i - 1]?.op === 'ksm_unmerge_all',
+  MADV_DONTDUMP: (st, i) => at(st[i]!, 'madvise') && (st[i] as { advice: string }).advice === 'MADV_DONTDUMP',
   'MADV_FREE then MADV_PAGEOUT of a THP': (st, i, thp) => {
     const s = st[i]!;
     const p = st[i - 1];
@@ -131,7 +148,7 @@ describe('src/unreachable.ts', () => {
         .map((l) => l.trim())
         .join('\n');
       expect(joined.includes(e.text), `${e.file} ${e.fn}: ${e.text}`).toBe(true);
-      expect(REASONS[e.reason]).toBeDefined();
+      expect({ ...REASONS, ...MISSED_REASONS }[e.reason]).toBeDefined();
     }
   });
 
@@ -157,6 +174,26 @@ describe('src/unreachable.ts', () => {
     const n = markUnreachable(files, () => source);
     expect(n.get('packages/ksm/src/ksm.ts')).toBe(2);
     expect(files[0]!.uncovered.map((u) => u.unreachable)).toEqual(['harness', 'alloc', undefined]);
+  });
+
+  it('names the reason of a reachable branch no scenario reaches, and counts it as missed', () => {
+    const files: FileCoverage[] = [
+      {
+        file: 'packages/ksm/src/ksm.ts',
+        branches: 2,
+        covered: 0,
+        uncovered: [
+          { line: 1, kind: 'if', fn: 'advisor_stop_scan' },
+          { line: 2, kind: 'if', fn: 'alloc_rmap_item' },
+        ],
+      },
+    ];
+    const source = [
+      "if (this.advisor_mode !== 'scan-time') return;",
+      'if (this.failAlloc?.(1)) return 0;',
+    ].join('\n');
+    expect(markUnreachable(files, () => source).get('packages/ksm/src/ksm.ts')).toBe(1);
+    expect(files[0]!.uncovered.map((u) => u.unreachable)).toEqual(['advisor', 'alloc']);
   });
 
   it('unions campaigns: a branch stays uncovered only when every campaign missed it', () => {
