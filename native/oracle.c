@@ -76,6 +76,10 @@
  * no KSM knob has a '/', so one name space holds both. */
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
 #define KHUGEPAGED_PREFIX "khugepaged/"
+/* DAMON's kdamonds (/sys/kernel/mm/damon/admin/kdamonds/<n>/state) are named "damon/<n>/state":
+ * see hold_damon(). */
+#define DAMON_DIR "/sys/kernel/mm/damon/admin/kdamonds/"
+#define DAMON_PREFIX "damon/"
 /* khugepaged held off: scan_sleep_millisecs as long as it can be (mm/khugepaged.c 6.18 stores an
  * unsigned int; msecs_to_jiffies() caps it at MAX_JIFFY_OFFSET, about 12 days at HZ=1000), and
  * pages_to_scan so large that one khugepaged_do_scan() from the list head is exactly one full
@@ -314,7 +318,9 @@ static int selftest(void) {
 
 static int ksm_path(char *buf, size_t n, const char *name) {
   int thp = strncmp(name, KHUGEPAGED_PREFIX, sizeof KHUGEPAGED_PREFIX - 1) == 0;
-  int r = snprintf(buf, n, "%s%s", thp ? THP_DIR : KSM_DIR, name);
+  int damon = strncmp(name, DAMON_PREFIX, sizeof DAMON_PREFIX - 1) == 0;
+  int r = damon ? snprintf(buf, n, "%s%s", DAMON_DIR, name + sizeof DAMON_PREFIX - 1)
+                : snprintf(buf, n, "%s%s", thp ? THP_DIR : KSM_DIR, name);
   return r > 0 && (size_t)r < n ? 0 : -1;
 }
 
@@ -394,7 +400,7 @@ static void read_counters(long long *out) {
 /* Knobs the oracle may change, in restore order: advisor parameters before advisor_mode, which
  * resets pages_to_scan; run last of KSM's. advisor_mode and pages_to_scan are handled specially.
  * Then khugepaged's, scan_sleep_millisecs last: writing it wakes khugepaged, which should then
- * scan with the restored pages_to_scan. */
+ * scan with the restored pages_to_scan. Then the first kdamond's state (hold_damon()). */
 static const char *const KNOBS[] = {
     "advisor_max_cpu",     "advisor_min_pages_to_scan",          "advisor_max_pages_to_scan",
     "advisor_target_scan_time", "max_page_sharing",               "merge_across_nodes",
@@ -403,6 +409,7 @@ static const char *const KNOBS[] = {
     "run",
     "khugepaged/max_ptes_none", "khugepaged/max_ptes_swap", "khugepaged/max_ptes_shared",
     "khugepaged/pages_to_scan", "khugepaged/scan_sleep_millisecs",
+    "damon/0/state",
 };
 #define NKNOBS (sizeof KNOBS / sizeof KNOBS[0])
 #define K_ADVISOR_MODE 10
@@ -410,6 +417,7 @@ static const char *const KNOBS[] = {
 #define K_RUN 12
 #define K_KHUGEPAGED_PAGES_TO_SCAN 16
 #define K_KHUGEPAGED_SCAN_SLEEP 17
+#define K_DAMON_STATE 18
 
 static char saved_knob[NKNOBS][64];
 static int have_knob[NKNOBS];
@@ -1785,6 +1793,25 @@ static void hold_khugepaged(void) {
   khugepaged_base = ksm_counter(KHUGEPAGED_PREFIX "full_scans");
 }
 
+/*
+ * Holds DAMON's access sampling off for the run. A kdamond (this machine runs one from boot:
+ * physical-address monitoring for a page-cache pageout scheme) samples random pages every sample
+ * interval on its own clock, and each sample changes what the scenario's steps see:
+ * damon_ptep_mkold() (mm/damon/ops-common.c 6.18) clears a young PTE and sets the folio's
+ * PG_young instead, which khugepaged's young check counts (folio_test_young() in
+ * hpage_collapse_scan_pmd()) even after the young PTEs are gone — seed 200169: a PTE-mapped THP
+ * whose young mapping was zapped, left mapped by a forked child's old PTEs, was collapsed when a
+ * sample had hit it (more often on a loaded machine, where the steps take longer) and refused
+ * otherwise — and the folio reference a sample holds makes a concurrent split_huge_page() or
+ * write_protect_page() of ksmd fail. Turning the kdamond off stops it (kthread_stop()); the
+ * journal turns it on again after the run, which restarts its monitoring.
+ */
+static void hold_damon(void) {
+  if (!have_knob[K_DAMON_STATE] || strcmp(saved_knob[K_DAMON_STATE], "on") != 0) return;
+  int e = ksm_write(KNOBS[K_DAMON_STATE], "off");
+  if (e) refuse("cannot turn DAMON's kdamond 0 off: %s", strerror(e));
+}
+
 /* kB of PMD-mapped THPs (AnonHugePages) in the scenario's regions of its live processes. */
 static long long scenario_thp_kb(void) {
   long long kb = 0;
@@ -2561,6 +2588,7 @@ int main(int argc, char **argv) {
 
   uint64_t t_hold = now_ms();
   hold_khugepaged();
+  hold_damon();
   if (trace) fprintf(stderr, "mmsim-oracle: khugepaged held off in %" PRIu64 " ms\n", now_ms() - t_hold);
   probe_zero_pages();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
