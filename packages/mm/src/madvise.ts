@@ -66,9 +66,11 @@ import {
   make_pte_marker,
   PG_dirty,
   PG_lazyfree,
+  PG_referenced,
   PG_swapcache,
   type PhysMem,
   PTE_MARKER_GUARD,
+  pmd_index,
   pmd_leaf,
   pmd_trans_huge,
   pte_index,
@@ -193,8 +195,27 @@ function faultin_page_range(mm: MmStruct, start: number, end: number, write: boo
       return -EINVAL;
     const r = do_user_addr_fault(v, a, write);
     if (r !== 0) return r;
+    foll_touch_pte(mm, a);
   }
   return 0;
+}
+
+/**
+ * follow_page_pte()'s FOLL_TOUCH (mm/gup.c, 6.18), which GUP does for every page it populates:
+ * folio_mark_accessed() of a PTE-mapped page (set PG_referenced, as the gup package models it); a
+ * huge PMD is only made young (follow_huge_pmd()). khugepaged's young check counts the page
+ * afterwards, also for a child that maps it with old PTEs (seed 311214).
+ */
+function foll_touch_pte(mm: MmStruct, addr: number): void {
+  const pm = mm.machine.phys;
+  const pmdT = mm.find_pmd_table(addr);
+  if (pmdT === 0) return;
+  readEntry(pm, pmdT, pmd_index(addr));
+  if (pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) return;
+  readEntry(pm, entryTable(E.lo, E.hi), pte_index(addr));
+  if (!pte_present(E.lo)) return;
+  const page = vm_normal_page(pm, E.lo, E.hi);
+  if (page !== 0) pm.flags[pm.folio(page)] |= PG_referenced;
 }
 
 /** madvise_behavior_valid(): an advice this kernel knows (guard regions from 6.13). */
