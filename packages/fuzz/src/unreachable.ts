@@ -146,6 +146,8 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('ksm.ts', '__ksm_enter', 'failAlloc', 'alloc'),
   u('ksm.ts', 'ksm_exit', 'slot === null', 'defensive'),
   u('ksm.ts', 'ksm_exit', 'this.ksm_scan.mm_slot !== slot', 'race'),
+  // 6.1's chain collapse (only while pruning, and only a dup that can take another sharer)
+  u('ksm.ts', 'stable_node_dup', ': prune && hlist_is_singular_node(found, dups)', 'profile'),
   u('ksm.ts', 'ksm_fork', 'forkResetsCounters', 'profile'),
   u('ksm.ts', 'ksm_fork', 'if ((parent.flags & MMF_VM_MERGEABLE) !== 0) this.__ksm_enter(child);', 'profile'),
   u('ksm.ts', 'ksm_madvise', 'if (err !== 0) return err', 'alloc'),
