@@ -192,6 +192,8 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('memory.ts', 'handle_pte_fault', 'E.lo !== lo || E.hi !== hi', 'race'),
   u('memory.ts', 'do_anonymous_page', 'VM_FAULT_OOM', 'alloc'),
   u('memory.ts', 'do_shared_fault', 'VM_FAULT_OOM', 'alloc'),
+  // before ~6.15 a large folio is never reused
+  u('memory.ts', 'wp_can_reuse_anon_folio', 'reuseLargeAnonFolio', 'profile'),
   u('memory.ts', 'wp_can_reuse_anon_folio', 'PG_swapcache', 'swap'),
   u('memory.ts', 'wp_can_reuse_anon_folio', 'if (swapcache === 1)', 'swap'),
   u('memory.ts', 'wp_can_reuse_anon_folio', 'PG_locked', 'race'),
@@ -243,6 +245,12 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('madvise.ts', 'madvise_vma_behavior', 'VM_PFNMAP | VM_HUGETLB', 'model'),
   u('madvise.ts', 'madvise_vma_behavior', 'VM_LOCKED', 'model'),
   u('madvise.ts', 'madvise_vma_behavior', 'default:', 'defensive'),
+  // before 6.10 MADV_POPULATE_* went VMA by VMA; 6.18 populates the whole range from do_madvise()
+  u('madvise.ts', 'madvise_vma_behavior', 'case MADV_POPULATE_READ', 'profile'),
+  u('madvise.ts', 'madvise_vma_behavior', 'case MADV_POPULATE_WRITE', 'profile'),
+  // the fault just made the page present (a PMD table, a present PTE or a huge PMD)
+  u('madvise.ts', 'foll_touch_pte', 'if (pmdT === 0) return', 'defensive'),
+  u('madvise.ts', 'foll_touch_pte', 'if (!pte_present(E.lo)) return', 'defensive'),
   u('madvise.ts', 'folio_mark_lazyfree', 'PG_swapcache', 'swap'),
   u('madvise.ts', 'madvise_remove', 'VM_LOCKED', 'model'),
   u('madvise.ts', 'madvise_guard_install', '!is_valid_guard_vma', 'model'),
