@@ -15,12 +15,13 @@
 export const REASONS = {
   harness:
     'simulator driver API, not kernel code: the scenario runner drives ksmd with its own loop (Ksm.runBatch(), Ksm.converge(), runFullScans() with pages_to_scan 0 are for tests and the in-process fuzzer)',
-  hooks: 'tracing and scripted-race hooks: not kernel behaviour (the campaign runs untraced, no race point armed)',
+  hooks:
+    'tracing and scripted-race hooks: not kernel behaviour (the campaign runs untraced, no race point armed)',
   alloc:
-    'an allocation failure (frames, tables, rmap_items, stable nodes): the kernel side never runs out (the oracle refuses a scenario that would not fit in MemAvailable); fault injection is the in-process fuzzer\'s',
+    "an allocation failure (frames, tables, rmap_items, stable nodes): the kernel side never runs out (the oracle refuses a scenario that would not fit in MemAvailable); fault injection is the in-process fuzzer's",
   race: 'a change between two steps of one kernel operation: the model runs each step to completion on one thread, ksmd only inside ksm_scan/ksm_converge steps, whose full scans end with the scan cursor back at the list head',
   numa: 'another NUMA node: this machine has one (get_kpfn_nid() is always 0, so no stable node moves to migrate_nodes), and no step migrates a page (the kernel migrates on its own only through compaction, which a step cannot aim at a page)',
-  swap: 'swap: this machine has none (SwapTotal 0) and the kernel side always has the host\'s swap, so nothing is ever swapped out or in the swap cache',
+  swap: "swap: this machine has none (SwapTotal 0) and the kernel side always has the host's swap, so nothing is ever swapped out or in the swap cache",
   model:
     'a mapping or API the model does not have: mlock() (VM_LOCKED), hugetlbfs, PFN/IO maps (VM_PFNMAP, VM_IO, VM_SPECIAL), userfaultfd write protection',
   profile: 'another kernel profile (6.1, 6.12): a switch 6.18 does not set',
@@ -30,10 +31,10 @@ export const REASONS = {
 /** Why a reachable branch is not reached by a scenario: counted as missed, named in the report. */
 export const MISSED_REASONS = {
   advisor:
-    'the scan-time advisor\'s full scans: the oracle refuses ksm_scan while advisor_mode is scan-time (its exact scans write pages_to_scan, EINVAL then; the batch size would follow wall-clock time), and the simulator refuses it alike',
+    "the scan-time advisor's full scans: the oracle refuses ksm_scan while advisor_mode is scan-time (its exact scans write pages_to_scan, EINVAL then; the batch size would follow wall-clock time), and the simulator refuses it alike",
   format:
     'arguments the scenario format cannot express: prctl options other than PR_SET_MEMORY_MERGE or nonzero arg3-5, invalid advice values, unaligned, negative or empty ranges',
-  gup: 'GUP: a pin or extra reference (O_DIRECT, vmsplice, io_uring), an unshare fault, or a FOLL_FORCE write to a read-only mapping (ptrace, /proc/pid/mem): the model\'s GUP can, no scenario step does',
+  gup: "GUP: a pin or extra reference (O_DIRECT, vmsplice, io_uring), an unshare fault, or a FOLL_FORCE write to a read-only mapping (ptrace, /proc/pid/mem): the model's GUP can, no scenario step does",
 } as const;
 export type Reason = keyof typeof REASONS | keyof typeof MISSED_REASONS;
 
