@@ -131,6 +131,18 @@ export interface MmProfile {
    * Before (6.1, 6.12), wp_can_reuse_anon_folio() never reuses a large folio: every write copies.
    */
   readonly reuseLargeAnonFolio: boolean;
+  /**
+   * Reclaim discards a clean lazyfree (MADV_FREE) PMD-mapped THP at PMD level: try_to_unmap_one()
+   * calls unmap_huge_pmd_locked() (mm/huge_memory.c __discard_anon_folio_pmd_locked()), which
+   * clears the PMD and frees its deposited page table, leaving the range pmd_none (a read maps the
+   * huge zero page, a write faults in a new THP). From 6.11 ("mm/vmscan: avoid split lazyfree THP
+   * during shrink_folio_list()"): Debian's 6.12.43 and 6.12.95 (mm/rmap.c) do it, and mainline
+   * still did in mid-2026. "mm/rmap: don't discard lazyfree THPs at PMD level" removed it (stable
+   * 6.12.117 per Debian's changelog; 6.12.118's try_to_unmap_one() has no such call; the live
+   * 6.18.44 behaves so). Without (6.1, 6.18.44): TTU_SPLIT_HUGE_PMD splits the PMD and the PTEs
+   * are discarded one by one, leaving an empty PTE table.
+   */
+  readonly lazyfreePmdDiscard: boolean;
 }
 
 /** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
@@ -238,6 +250,8 @@ function profile(name: KernelVersion): KernelProfile {
     validArgs: v >= 603,
     followHugePmd: v >= 612,
   };
+  /** 6.18: the live kernel, 6.18.44, with the 2026 stable backports. */
+  const live618 = name === '6.18';
   const mm: MmProfile = {
     guardRegions: v >= 613,
     populateWholeRange: v >= 610,
@@ -245,6 +259,7 @@ function profile(name: KernelVersion): KernelProfile {
     splitMapsZeroPage: v >= 612,
     hugeZeroWpThp: v >= 613,
     reuseLargeAnonFolio: v >= 615,
+    lazyfreePmdDiscard: v >= 611 && !live618,
   };
   /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
   const late612 = name === '6.12.95';
