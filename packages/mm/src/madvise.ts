@@ -364,6 +364,7 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
   if (pmd_leaf(E.lo)) {
     const folio = entry_pfn(E.lo, E.hi);
     if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(m, folio)) {
+      pm.flags[folio] &= ~PG_dirty; // madvise_free_huge_pmd(): folio_clear_dirty()
       setEntry(pm, walk.table, walk.index, (E.lo & clean) >>> 0, E.hi);
       folio_mark_lazyfree(pm, folio);
     }

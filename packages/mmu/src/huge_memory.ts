@@ -246,7 +246,7 @@ export function zap_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, pi:
  * or the PMD was dirtied since MADV_FREE or someone besides the isolating caller and the mappings
  * holds a reference. The PMD is left none and its deposited table freed. Returns whether it was.
  */
-export function unmap_huge_pmd_locked(
+function unmap_huge_pmd_locked(
   vma: VmAreaStruct,
   addr: number,
   pmdT: number,
