@@ -41,8 +41,8 @@ export interface WalkProfile {
    */
   readonly walkPageVmaTest: boolean;
   /**
-   * mm_walk_ops.walk_lock is honoured (6.5+, also backported to 6.1.y stable; 6.1 here is
-   * v6.1.0): PGWALK_RDLOCK asserts the mmap lock, other modes assert it for write and write-lock
+   * mm_walk_ops.walk_lock is honoured (6.5+; not in 6.1.y: Debian's 6.1.192 has no walk_lock in
+   * include/linux/pagewalk.h): PGWALK_RDLOCK asserts the mmap lock, other modes assert it for write and write-lock
    * (PGWALK_WRLOCK) or check (PGWALK_WRLOCK_VERIFY) each VMA. Before: mmap_assert_locked() only.
    */
   readonly walkLock: boolean;
