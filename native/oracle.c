@@ -1807,7 +1807,11 @@ static void hold_khugepaged(void) {
  * journal turns it on again after the run, which restarts its monitoring.
  */
 static void hold_damon(void) {
+  char cur[16];
   if (!have_knob[K_DAMON_STATE] || strcmp(saved_knob[K_DAMON_STATE], "on") != 0) return;
+  /* already off: a killed run's hold, which the journal turns on again at the end (writing "off"
+   * to a stopped kdamond is EPERM) */
+  if (ksm_read(KNOBS[K_DAMON_STATE], cur, sizeof cur) == 0 && strcmp(cur, "off") == 0) return;
   int e = ksm_write(KNOBS[K_DAMON_STATE], "off");
   if (e) refuse("cannot turn DAMON's kdamond 0 off: %s", strerror(e));
 }
