@@ -76,11 +76,10 @@ export async function verifyAgainstLive(
       if (!String((e as Error).message).includes('No such file')) throw e;
     }
   }
-  const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
   const out: VerifyStep[] = [];
   let done = 0;
   for (const n of fullScans) {
-    const predicted = predictFullScans(ctx, n - done, start, `after ${n} full scans`);
+    const predicted = predictFullScans(ctx, n - done, ctx.start, `after ${n} full scans`);
     const live = await session.scan(n - done);
     done = n;
     out.push({ fullScans: n, predicted, live, diffs: compareLive(predicted, live) });

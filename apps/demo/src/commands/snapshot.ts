@@ -118,7 +118,6 @@ function predictCommand(io: Io, file: string, o: PredictOptions & { fullScans: s
   const scans = parseFullScans(o.fullScans);
   const snap = readSnapshot(file);
   const ctx = restoreSnapshot(snap, file, { knobs: o.knob ?? {} });
-  const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
   const report: Report = {
     scenario: basename(file),
     engine: 'simulator',
@@ -128,7 +127,7 @@ function predictCommand(io: Io, file: string, o: PredictOptions & { fullScans: s
   };
   let done = 0;
   for (const n of scans) {
-    report.reports.push(predictFullScans(ctx, n - done, start, `after ${n} full scans`));
+    report.reports.push(predictFullScans(ctx, n - done, ctx.start, `after ${n} full scans`));
     done = n;
   }
   if (o.json === true) printJson(io, report);
