@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import {
   captureSnapshot,
   KsmSession,
+  PAGE,
   readSnapshot,
   restoreSnapshot,
   SnapshotError,
@@ -71,7 +72,9 @@ export async function verifySnapshotCommand(
         );
     }
     const ctx = restoreSnapshot(snap, file);
-    const session = await KsmSession.open(pids);
+    // processes with merged pages: ksmd's state is kept (restore rebuilt it as ksmd left it)
+    const merged = snap.pageFlags.some((f) => (f & PAGE.KSM) !== 0);
+    const session = await KsmSession.open(pids, undefined, merged);
     try {
       steps = await verifyAgainstLive(ctx, session, scans);
     } finally {
