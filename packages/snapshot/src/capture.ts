@@ -48,6 +48,8 @@ const PF_KTHREAD = 0x00200000;
 const HPAGE_PMD_NR = 512;
 const PMD_BYTES = HPAGE_PMD_NR * PAGE_SIZE;
 const KB = 1024;
+/** Frame ids PageReader has room for at first (it grows by doubling). */
+const INITIAL_FRAMES = 1 << 16;
 /** Pages looked at (pagemap, kpageflags) and read from /proc/<pid>/mem at once; also the size
  * of each of the digester's two buffers. */
 const READ_PAGES = 512;
@@ -436,16 +438,15 @@ class PageReader {
   /** the buffer being filled, its pages so far */
   private cur = 0;
   private fill = 0;
-  /** per buffer slot: page index, process index, address, PFN of the page read there */
+  /** per buffer slot: page index, process index, address of the page read there */
   private readonly slotPage: Int32Array;
   private readonly slotProc: Int32Array;
   private readonly slotAddr: Float64Array;
-  private readonly slotPfn: Float64Array;
   /** pages submitted per buffer */
   private readonly submitted = [0, 0];
-  /** frame -> content index + 1 of the frames interned so far; frames in flight -> page index */
-  readonly frameContent = new Map<number, number>();
-  private readonly inFlight = new Map<number, number>();
+  /** per frame id (PAGE_FRAME): its content index + 1 once interned, -1 - the page index while in
+   * flight, 0 when not read */
+  private frameState = new Int32Array(INITIAL_FRAMES);
   /** pages whose frame was in flight: page index, and the page that was read */
   private deferred: number[] = [];
   bytesRead = 0;
@@ -458,16 +459,17 @@ class PageReader {
     this.slotPage = new Int32Array(slots);
     this.slotProc = new Int32Array(slots);
     this.slotAddr = new Float64Array(slots);
-    this.slotPfn = new Float64Array(slots);
   }
 
-  /** The content (index + 1) a frame has or will have: 0 when not read yet; -1 - page index when
-   * it is in flight. */
-  known(pfn: number): number {
-    const c = this.frameContent.get(pfn);
-    if (c !== undefined) return c;
-    const i = this.inFlight.get(pfn);
-    return i === undefined ? 0 : -1 - i;
+  /** The content (index + 1) frame `id` has: 0 when not read yet; -1 - page index when it is in
+   * flight. */
+  known(id: number): number {
+    if (id >= this.frameState.length) {
+      const grown = new Int32Array(Math.max(id + 1, 2 * this.frameState.length));
+      grown.set(this.frameState);
+      this.frameState = grown;
+    }
+    return this.frameState[id];
   }
 
   /** A page takes the content of a page in flight (known() < 0) once that one is interned. */
@@ -475,16 +477,8 @@ class PageReader {
     this.deferred.push(idx, -1 - known);
   }
 
-  /** Reads pages idx[0..n) (consecutive addresses from `addr`, frames `pfns`) of process `proc`. */
-  read(
-    fd: number,
-    proc: number,
-    addr: number,
-    first: number,
-    pfns: Float64Array,
-    from: number,
-    n: number,
-  ): void {
+  /** Reads pages first..first+n (consecutive addresses from `addr`) of process `proc`. */
+  read(fd: number, proc: number, addr: number, first: number, n: number): void {
     if (this.fill + n > this.d.bufferPages) this.rotate();
     const b = this.cur * this.d.bufferPages + this.fill;
     const got = preadFull(fd, this.d.bytes, b * PAGE_SIZE, n * PAGE_SIZE, addr);
@@ -499,8 +493,7 @@ class PageReader {
       this.slotPage[s] = idx;
       this.slotProc[s] = proc;
       this.slotAddr[s] = addr + k * PAGE_SIZE;
-      this.slotPfn[s] = pfns[from + k];
-      this.inFlight.set(pfns[from + k], idx);
+      this.frameState[this.pages.frame[idx]] = -1 - idx;
     }
   }
 
@@ -519,8 +512,7 @@ class PageReader {
     for (let s = base; s < base + this.submitted[b]; s++) {
       const c = this.contents.intern(this.d, s, this.mem, this.slotProc[s], this.slotAddr[s]) + 1;
       this.pages.content[this.slotPage[s]] = c;
-      this.frameContent.set(this.slotPfn[s], c);
-      this.inFlight.delete(this.slotPfn[s]);
+      this.frameState[this.pages.frame[this.slotPage[s]]] = c;
     }
     this.submitted[b] = 0;
   }
@@ -633,7 +625,7 @@ function capture(
               )
                 thpHeads++;
               if ((f & PAGE.ANON) !== 0 && (f & PAGE.ZERO) === 0) {
-                const known = reader.known(pfn);
+                const known = reader.known(id);
                 if (known > 0) pages.content[idx] = known;
                 else if (known < 0) reader.defer(idx, known);
                 else wanted = true;
@@ -641,15 +633,7 @@ function capture(
             }
             if (wanted && runStart < 0) runStart = k;
             if (!wanted && runStart >= 0) {
-              reader.read(
-                memFd,
-                pi,
-                base + runStart * PAGE_SIZE,
-                first + done + runStart,
-                pfns,
-                runStart,
-                k - runStart,
-              );
+              reader.read(memFd, pi, base + runStart * PAGE_SIZE, first + done + runStart, k - runStart);
               runStart = -1;
             }
           }
