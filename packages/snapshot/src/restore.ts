@@ -173,24 +173,23 @@ interface RestorePlan {
   ksmPages: number;
 }
 
-/** A private anonymous page in a frame of its own (not the zero page, not KSM): what fork shares. */
-function forkShareable(f: number): boolean {
-  const m = PAGE.PRESENT | PAGE.ANON | PAGE.ZERO | PAGE.KSM | PAGE.UNREAD;
+/** A private anonymous page in a frame of its own or a KSM page (not the zero page): what fork
+ * shares. */
+function anonFrame(f: number): boolean {
+  const m = PAGE.PRESENT | PAGE.ANON | PAGE.ZERO | PAGE.UNREAD;
   return (f & m) === (PAGE.PRESENT | PAGE.ANON);
-}
-
-function isKsmMapping(f: number): boolean {
-  const m = PAGE.PRESENT | PAGE.ANON | PAGE.ZERO | PAGE.KSM;
-  return (f & m) === (PAGE.PRESENT | PAGE.ANON | PAGE.KSM);
 }
 
 /**
  * The sharing the snapshot shows, as restore rebuilds it: a process that maps, at the same address,
- * an anonymous frame an earlier process maps is forked from the earliest such process (fork()
- * leaves one frame mapped by both, with the child's anon_vma chained to the parent's, COW on both
- * sides); the frames it shares with that parent are written there before the fork. Sharing fork
- * cannot express (another address, a frame first mapped by a process other than the parent) is
- * restored as copies.
+ * an anonymous non-KSM frame an earlier process maps is forked from the earliest such process
+ * (fork() leaves one frame mapped by both, with the child's anon_vma chained to the parent's, COW
+ * on both sides); the frames it shares with that parent at the same addresses, KSM pages included,
+ * are written there before the fork. A KSM page shared that way is merged in the parent and
+ * found by the child's scan, as ksmd does after a fork: its stable node may then hold more than
+ * max_page_sharing rmap_items, as the kernel's do. Sharing fork cannot express (another address,
+ * a frame first mapped by a process other than the parent, KSM pages between processes that
+ * share no other frame) is restored as copies, KSM pages merged again by content.
  */
 function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
   const flags = snap.pageFlags;
@@ -199,9 +198,8 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
   const parent = new Int32Array(live.length).fill(-1);
   let maxFrame = 0;
   for (let i = 0; i < frames.length; i++) if (frames[i] > maxFrame) maxFrame = frames[i];
-  // each frame's first mapping (page index, process, address)
-  const first = new Int32Array(maxFrame + 1).fill(-1);
-  const firstProc = new Int32Array(maxFrame + 1);
+  // each frame's first mapping: process (-1: none yet), address
+  const firstProc = new Int32Array(maxFrame + 1).fill(-1);
   const firstAddr = new Float64Array(maxFrame + 1);
   let ksmPages = 0;
   for (let k = 0; k < live.length; k++) {
@@ -209,19 +207,21 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
       const n = (v.end - v.start) / PAGE_SIZE;
       for (let o = 0; o < n; o++) {
         const i = v.firstPage + o;
-        if (isKsmMapping(flags[i])) {
+        const f = flags[i];
+        if (!anonFrame(f)) continue;
+        const ksm = (f & PAGE.KSM) !== 0;
+        if (ksm) {
           step[i] = STEP_KSM;
           ksmPages++;
-          continue;
         }
-        if (!forkShareable(flags[i])) continue;
         const fr = frames[i];
         const addr = v.start + o * PAGE_SIZE;
-        if (first[fr] < 0) {
-          first[fr] = i;
+        if (firstProc[fr] < 0) {
           firstProc[fr] = k;
           firstAddr[fr] = addr;
         } else if (
+          // only a shared anonymous page is evidence of a fork: KSM pages are shared by merging
+          !ksm &&
           firstProc[fr] !== k &&
           firstAddr[fr] === addr &&
           (parent[k] < 0 || firstProc[fr] < parent[k])
@@ -230,18 +230,22 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
       }
     }
   }
+  // the frames a child maps where its parent maps them, in VMAs both have: fork gives them
   for (let k = 0; k < live.length; k++) {
-    if (parent[k] < 0) continue;
+    const pk = parent[k];
+    if (pk < 0) continue;
+    const parentVmas = new Map(live[pk].map((v) => [v.start, v]));
     for (const v of live[k]) {
+      const pv = parentVmas.get(v.start);
+      if (pv === undefined || pv.end !== v.end || pv.shared !== v.shared) continue;
       const n = (v.end - v.start) / PAGE_SIZE;
       for (let o = 0; o < n; o++) {
         const i = v.firstPage + o;
-        if (!forkShareable(flags[i])) continue;
-        const fr = frames[i];
-        if (first[fr] === i || firstProc[fr] !== parent[k] || firstAddr[fr] !== v.start + o * PAGE_SIZE)
-          continue;
+        const j = pv.firstPage + o;
+        if (!anonFrame(flags[i]) || frames[i] !== frames[j]) continue;
         step[i] = STEP_INHERITED;
-        step[first[fr]] = STEP_PRE_FORK;
+        // present in the parent at the fork: written there, or inherited itself
+        if (step[j] !== STEP_INHERITED) step[j] = STEP_PRE_FORK;
       }
     }
   }
@@ -298,7 +302,7 @@ function forkChild(
       const j = pv.firstPage + o;
       const drop =
         o < n &&
-        plan.step[j] === STEP_PRE_FORK &&
+        (plan.step[j] === STEP_PRE_FORK || plan.step[j] === STEP_INHERITED) &&
         (plan.step[cv.firstPage + o] !== STEP_INHERITED ||
           snap.pageFrame[cv.firstPage + o] !== snap.pageFrame[j]);
       if (drop && run < 0) run = o;
