@@ -249,6 +249,14 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
       }
     }
   }
+  // A KSM page ksmd builds again from at least two pages: one frame only its parent and children
+  // map (fork-shared, no other copy) is no merge candidate of itself; its mappings become copies.
+  const written = new Int32Array(maxFrame + 1);
+  for (let i = 0; i < step.length; i++)
+    if ((flags[i] & PAGE.KSM) !== 0 && (step[i] === STEP_KSM || step[i] === STEP_PRE_FORK))
+      written[frames[i]]++;
+  for (let i = 0; i < step.length; i++)
+    if ((flags[i] & PAGE.KSM) !== 0 && anonFrame(flags[i]) && written[frames[i]] < 2) step[i] = STEP_KSM;
   return { parent, step, ksmPages };
 }
 
