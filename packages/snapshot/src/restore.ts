@@ -169,6 +169,10 @@ interface RestorePlan {
   parent: Int32Array;
   /** per page: STEP_* */
   step: Uint8Array;
+  /** per page of a parent: the page whose frame its address holds when children are forked (the
+   * page itself for STEP_PRE_FORK and STEP_INHERITED; a child's page where the parent wrote its
+   * own page after the forks: the children share the parent's old frame), -1 for none */
+  forkPage: Int32Array;
   /** mappings of KSM pages */
   ksmPages: number;
 }
@@ -198,9 +202,11 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
   const parent = new Int32Array(live.length).fill(-1);
   let maxFrame = 0;
   for (let i = 0; i < frames.length; i++) if (frames[i] > maxFrame) maxFrame = frames[i];
-  // each frame's first mapping: process (-1: none yet), address
+  // each frame's first mapping: process (-1: none yet), address, page
   const firstProc = new Int32Array(maxFrame + 1).fill(-1);
   const firstAddr = new Float64Array(maxFrame + 1);
+  const firstPage = new Int32Array(maxFrame + 1);
+  const forkPage = new Int32Array(snap.meta.pages).fill(-1);
   let ksmPages = 0;
   for (let k = 0; k < live.length; k++) {
     for (const v of live[k]) {
@@ -219,6 +225,7 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
         if (firstProc[fr] < 0) {
           firstProc[fr] = k;
           firstAddr[fr] = addr;
+          firstPage[fr] = i;
         } else if (
           // only a shared anonymous page is evidence of a fork: KSM pages are shared by merging
           !ksm &&
@@ -235,6 +242,9 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
     const pk = parent[k];
     if (pk < 0) continue;
     const parentVmas = new Map(live[pk].map((v) => [v.start, v]));
+    const siblings: Map<number, SnapshotVma>[] = [];
+    for (let e = 0; e < k; e++)
+      if (parent[e] === pk) siblings.push(new Map(live[e].map((v) => [v.start, v])));
     for (const v of live[k]) {
       const pv = parentVmas.get(v.start);
       if (pv === undefined || pv.end !== v.end || pv.shared !== v.shared) continue;
@@ -242,22 +252,58 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
       for (let o = 0; o < n; o++) {
         const i = v.firstPage + o;
         const j = pv.firstPage + o;
-        if (!anonFrame(flags[i]) || frames[i] !== frames[j]) continue;
-        step[i] = STEP_INHERITED;
-        // present in the parent at the fork: written there, or inherited itself
-        if (step[j] !== STEP_INHERITED) step[j] = STEP_PRE_FORK;
+        if (!anonFrame(flags[i])) continue;
+        const fr = frames[i];
+        if (fr === frames[j] && (forkPage[j] < 0 || forkPage[j] === j) && anonFrame(flags[j])) {
+          step[i] = STEP_INHERITED;
+          forkPage[i] = i;
+          // present in the parent at the fork: written there, or inherited itself
+          if (step[j] !== STEP_INHERITED) step[j] = STEP_PRE_FORK;
+          forkPage[j] = j;
+          continue;
+        }
+        // A frame an earlier child of the same parent maps at this address, where the parent maps
+        // another one (or none): both children got it by fork, and the parent wrote its page after.
+        if (forkPage[j] >= 0 && forkPage[j] !== j && frames[forkPage[j]] === fr) {
+          step[i] = STEP_INHERITED;
+          forkPage[i] = i;
+          continue;
+        }
+        if (forkPage[j] >= 0) continue;
+        for (const sv of siblings) {
+          const w = sv.get(v.start);
+          if (w === undefined || w.end !== v.end || w.shared !== v.shared) continue;
+          const t = w.firstPage + o;
+          if (frames[t] !== fr || (step[t] !== STEP_REST && step[t] !== STEP_KSM)) continue;
+          forkPage[j] = t;
+          step[t] = STEP_INHERITED;
+          forkPage[t] = t;
+          step[i] = STEP_INHERITED;
+          forkPage[i] = i;
+          break;
+        }
       }
     }
   }
   // A KSM page ksmd builds again from at least two pages: one frame only its parent and children
   // map (fork-shared, no other copy) is no merge candidate of itself; its mappings become copies.
   const written = new Int32Array(maxFrame + 1);
-  for (let i = 0; i < step.length; i++)
+  for (let i = 0; i < step.length; i++) {
     if ((flags[i] & PAGE.KSM) !== 0 && (step[i] === STEP_KSM || step[i] === STEP_PRE_FORK))
       written[frames[i]]++;
-  for (let i = 0; i < step.length; i++)
-    if ((flags[i] & PAGE.KSM) !== 0 && anonFrame(flags[i]) && written[frames[i]] < 2) step[i] = STEP_KSM;
-  return { parent, step, ksmPages };
+    const s = forkPage[i];
+    if (s >= 0 && s !== i && (flags[s] & PAGE.KSM) !== 0) written[frames[s]]++;
+  }
+  for (let i = 0; i < step.length; i++) {
+    const s = forkPage[i];
+    if (s >= 0 && s !== i && (flags[s] & PAGE.KSM) !== 0 && written[frames[s]] < 2) forkPage[i] = -1;
+  }
+  for (let i = 0; i < step.length; i++) {
+    if ((flags[i] & PAGE.KSM) === 0 || !anonFrame(flags[i]) || written[frames[i]] >= 2) continue;
+    if (forkPage[i] === i) forkPage[i] = -1;
+    step[i] = STEP_KSM;
+  }
+  return { parent, step, forkPage, ksmPages };
 }
 
 /** mmap() of a VMA of the snapshot (anonymous, read-write until the end of restore). */
@@ -308,11 +354,11 @@ function forkChild(
     let run = -1;
     for (let o = 0; o <= n; o++) {
       const j = pv.firstPage + o;
+      const s = o < n ? plan.forkPage[j] : -1;
       const drop =
-        o < n &&
-        (plan.step[j] === STEP_PRE_FORK || plan.step[j] === STEP_INHERITED) &&
+        s >= 0 &&
         (plan.step[cv.firstPage + o] !== STEP_INHERITED ||
-          snap.pageFrame[cv.firstPage + o] !== snap.pageFrame[j]);
+          snap.pageFrame[cv.firstPage + o] !== snap.pageFrame[s]);
       if (drop && run < 0) run = o;
       if (!drop && run >= 0) {
         c.madvise(pv.start + run * PAGE_SIZE, (o - run) * PAGE_SIZE, MADV_DONTNEED);
@@ -322,6 +368,22 @@ function forkChild(
   }
   for (const v of vmas) if (!kept.has(v)) mmapVma(c, v);
   return c;
+}
+
+/**
+ * After the forks: a parent's pages that held its children's frames only for the fork
+ * (planRestore()'s forkPage) go where the parent has no page of its own to write over them.
+ */
+function dropForkOnly(snap: Snapshot, plan: RestorePlan, p: Process, vmas: SnapshotVma[]): void {
+  for (const v of vmas) {
+    const n = (v.end - v.start) / PAGE_SIZE;
+    for (let o = 0; o < n; o++) {
+      const j = v.firstPage + o;
+      const fp = plan.forkPage[j];
+      if (fp < 0 || fp === j || (anonFrame(snap.pageFlags[j]) && snap.pageContent[j] !== 0)) continue;
+      p.madvise(v.start + o * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+    }
+  }
 }
 
 /** Full scans of the simulated ksmd with smart scan off (no page skipped while priming). */
@@ -398,6 +460,7 @@ export function restoreInto(
       }
       restoreStep(snap, plan, skipped, p, live[k], src, STEP_PRE_FORK);
     }
+    for (const [k, p] of built.entries()) dropForkOnly(snap, plan, p, live[k]);
     for (const [k, p] of built.entries()) restoreStep(snap, plan, skipped, p, live[k], src, STEP_KSM);
     if (plan.ksmPages > 0) {
       primeKsm(ctx.ksm, PRIME_MERGE_SCANS);
@@ -497,9 +560,15 @@ function restorePages(
 ): void {
   const n = (v.end - v.start) / PAGE_SIZE;
   for (let k = 0; k < n; k++) {
-    const i = v.firstPage + k;
+    // the page whose contents go here: before the forks, what the address holds then
+    let i = v.firstPage + k;
+    if (step === STEP_PRE_FORK) {
+      const fp = plan.forkPage[i];
+      if (fp < 0 || (fp === i && plan.step[i] !== STEP_PRE_FORK)) continue;
+      i = fp;
+    } else if (plan.step[i] !== step) continue;
     const f = snap.pageFlags[i];
-    if (plan.step[i] !== step || ((f & PAGE.IN_PMD) !== 0) !== thp) continue;
+    if (((f & PAGE.IN_PMD) !== 0) !== thp) continue;
     const addr = v.start + k * PAGE_SIZE;
     if ((f & PAGE.PRESENT) === 0) {
       if (!thp && (f & PAGE.SWAPPED) !== 0) skipped.swapped++;
