@@ -3,7 +3,7 @@
 
 import { PAGE_SIZE } from '@mmsim/core';
 import { checkKsmInvariants } from '@mmsim/ksm';
-import { checkMmInvariants } from '@mmsim/mmu';
+import { checkMmInvariants, MM_ANONPAGES } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { readSnapshot } from '../src/format.ts';
 import { predictFullScans } from '../src/predict.ts';
@@ -88,6 +88,44 @@ describe('fork-shared anonymous pages', () => {
     expect(shared.procs['300'].smaps.Rss).toBe(3 * 4);
     expect(copies.ksm.pages_shared).toBe(2);
     expect(copies.ksm.pages_sharing).toBe(2);
+  });
+});
+
+describe('frames only the children share', () => {
+  it('restore through the fork, the parent writing its own page after it', () => {
+    const file = writeTestSnapshot(
+      [
+        { pid: 600, vmas: [{ start: BASE, pages: [bytePage(1), { bytes: bytePage(2), frame: 'f' }, null] }] },
+        ...[601, 602].map((pid) => ({
+          pid,
+          vmas: [
+            {
+              start: BASE,
+              pages: [
+                { bytes: bytePage(3), frame: 's' },
+                { bytes: bytePage(2), frame: 'f' },
+                { bytes: bytePage(4), frame: 't' },
+              ] as TestPage[],
+            },
+          ],
+        })),
+      ],
+      true,
+    );
+    const ctx = restore(file);
+    const pm = ctx.machine.phys;
+    for (const i of [0, 2]) {
+      const s = pfn(ctx, 601, BASE + i * PAGE_SIZE);
+      expect(pfn(ctx, 602, BASE + i * PAGE_SIZE)).toBe(s);
+      expect(pm.folio_mapcount(s)).toBe(2);
+    }
+    expect(pfn(ctx, 600, BASE)).not.toBe(pfn(ctx, 601, BASE));
+    expect(ctx.procs.get('600')!.readByte(BASE)).toBe(1);
+    expect(ctx.procs.get('602')!.readByte(BASE)).toBe(3);
+    expect(pm.folio_mapcount(pfn(ctx, 600, BASE + PAGE_SIZE))).toBe(3);
+    // the parent has no page at the third address
+    expect(ctx.procs.get('600')!.mm.get_mm_counter(MM_ANONPAGES)).toBe(2);
+    checkMmInvariants(ctx.machine);
   });
 });
 
