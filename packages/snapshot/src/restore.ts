@@ -409,7 +409,8 @@ function primeKsm(ksm: Ksm, scans: number): void {
  * simulated ksmd merges them (full scans with smart scan off, before the other pages exist), and
  * a last full scan gives every other page of a mergeable VMA its rmap_item and checksum — the
  * state ksmd leaves after scanning memory that did not change since. Those priming scans count in
- * the KSM counters (full_scans, pages_scanned): `restoreSnapshot()` reports them as its start.
+ * the KSM counters (full_scans, pages_scanned): `restoreSnapshot()` reports them as its start; in
+ * a scenario's machine they also scan the processes registered with KSM before.
  * Without KSM pages no scan runs (a never-scanned state, as after run=2).
  *
  * Not restored (counted in the result): page-cache pages (the simulator has no page cache; KSM
