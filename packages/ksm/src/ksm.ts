@@ -66,6 +66,8 @@ import {
 } from '@mmsim/mmu';
 import {
   FolioWalk,
+  FW_LEVEL_PTE,
+  folio_walk_count_pte,
   folio_walk_end,
   folio_walk_start,
   type MmWalk,
@@ -318,6 +320,16 @@ export class Ksm {
   private readonly orig_pte = new OrigPte();
   private readonly chain_refs = new StableNodeRefs();
   private readonly mergeable_fw = new FolioWalk();
+  /**
+   * Simulator only: get_mergeable_page()'s walk of an unstable node is remembered with this epoch
+   * (KsmUnstableNode.walkEpoch) and is found again while it is unchanged. It advances at each
+   * ksm_do_scan() (anything may have run between batches) and wherever a batch can change a page
+   * table entry other than those of the rmap_items it merges, which leave the unstable tree first:
+   * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
+   */
+  private mergeable_epoch = 0;
+  /** get_mergeable_page() found its page from the node's memo (see there). */
+  private mergeable_remembered = false;
 
   constructor(m: Machine) {
     this.m = m;
@@ -432,6 +444,7 @@ export class Ksm {
   /** ksm_do_scan(). */
   ksm_do_scan(scan_npages: number): void {
     const pm = this.m.phys;
+    this.mergeable_epoch++;
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
       if (item === 0) return;
@@ -712,7 +725,10 @@ export class Ksm {
     } else {
       this.remove_rmap_item_from_tree(item);
       const checksum = pm.calc_checksum(page);
-      if (m.armed('ksm:after-checksum')) m.reach('ksm:after-checksum', { mm: ri.mm.get(item), page });
+      if (m.armed('ksm:after-checksum')) {
+        this.mergeable_epoch++;
+        m.reach('ksm:after-checksum', { mm: ri.mm.get(item), page });
+      }
       if (ri.oldchecksum[item] !== checksum) {
         ri.oldchecksum[item] = checksum;
         return;
@@ -752,6 +768,7 @@ export class Ksm {
       const split = pm.folio_test_large(folio) && folio === pm.folio(treePage);
       pm.put_page(treePage);
       if (kpage === 0 && split && pm.trylock_page(page)) {
+        this.mergeable_epoch++;
         split_folio(m, folio, page);
         pm.unlock_page(page); // split_huge_page() leaves the lock on the folio of `page`
       }
@@ -796,11 +813,15 @@ export class Ksm {
     const pm = m.phys;
     if (page === kpage) return 0;
     if (!pm.PageAnon(page)) return -EFAULT;
-    if (m.armed('ksm:before-merge')) m.reach('ksm:before-merge', { vma, page, kpage });
+    if (m.armed('ksm:before-merge')) {
+      this.mergeable_epoch++;
+      m.reach('ksm:before-merge', { vma, page, kpage });
+    }
     if (!pm.trylock_page(page)) return -EFAULT;
     const folio = pm.folio(page);
     if (pm.folio_test_large(folio)) {
       pm.unlock_page(page);
+      this.mergeable_epoch++;
       if (split_folio(m, folio, page) !== 0) return -EFAULT;
       pm.trylock_page(page);
     }
@@ -1365,9 +1386,21 @@ export class Ksm {
   // ==== the unstable tree ===================================================================
 
   /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
-   * (referenced), else 0. */
+   * (referenced), else 0. A page found again from the node's memo sets this.mergeable_remembered
+   * (its reference is counted, not taken: see put_mergeable_page()). */
   private get_mergeable_page(tree_rmap_item: KsmUnstableNode): number {
     const pm = this.m.phys;
+    if (tree_rmap_item.walkEpoch === this.mergeable_epoch) {
+      // Simulator only: nothing this function reads (the mm's users and VMAs, the page tables
+      // at the address, the page's struct page) has changed since it found this page in this
+      // batch (see mergeable_epoch), so it would find it again: the walker counts the same walk,
+      // and get_page() is counted (nothing reads the refcount before the caller's put_page()).
+      folio_walk_count_pte(this.m.counters);
+      this.m.counters.pageGet++;
+      this.mergeable_remembered = true;
+      return tree_rmap_item.walkPage;
+    }
+    this.mergeable_remembered = false;
     const mm = tree_rmap_item.mm;
     const address = tree_rmap_item.address;
     mm.mmap_read_lock();
@@ -1381,17 +1414,32 @@ export class Ksm {
         else pm.put_page(p);
       }
     } else if (vma !== null) {
-      const folio = folio_walk_start(this.mergeable_fw, vma, address, 0);
+      const fw = this.mergeable_fw;
+      const folio = folio_walk_start(fw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
           pm.get_page(folio);
-          page = this.mergeable_fw.page;
+          page = fw.page;
+          if (fw.level === FW_LEVEL_PTE) {
+            // Remember what was found (the content for memcmp_pages_remembered()).
+            const content = pm.content[page];
+            tree_rmap_item.walkEpoch = this.mergeable_epoch;
+            tree_rmap_item.walkPage = page;
+            tree_rmap_item.walkContent = content;
+            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(content);
+          }
         }
-        folio_walk_end(this.mergeable_fw, vma);
+        folio_walk_end(fw, vma);
       }
     }
     mm.mmap_read_unlock();
     return page;
+  }
+
+  /** put_page() of get_mergeable_page()'s page (a remembered one's reference was only counted). */
+  private put_mergeable_page(page: number): void {
+    if (this.mergeable_remembered) this.m.counters.pagePut++;
+    else this.m.phys.put_page(page);
   }
 
   /** unstable_tree_search_insert(): a matching tree item (this.treePage referenced), or 0 after
@@ -1408,24 +1456,28 @@ export class Ksm {
       const treePage = this.get_mergeable_page(node);
       if (treePage === 0) return 0;
       if (treePage === page) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         return 0;
       }
-      const ret = pm.memcmp_pages(page, treePage);
+      const ret = this.mergeable_remembered
+        ? pm.memcmp_pages_remembered(page, node.walkContent, node.walkFirstWord)
+        : pm.memcmp_pages(page, treePage);
       parent = node;
       if (ret < 0) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         isLeft = true;
         node = node.rb_left;
       } else if (ret > 0) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         isLeft = false;
         node = node.rb_right;
       } else {
         if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
-          pm.put_page(treePage);
+          this.put_mergeable_page(treePage);
           return 0;
         }
+        // The page leaves with its reference: take the one only counted for real.
+        if (this.mergeable_remembered) pm.folio_ref_add(pm.folio(treePage), 1);
         this.treePage = treePage;
         return node.item;
       }
@@ -1473,6 +1525,7 @@ export class Ksm {
   /** break_cow(): undo a half-done merge for one item. */
   private break_cow(item: number): void {
     const ri = this.rmap_item_cache;
+    this.mergeable_epoch++;
     ri.anon_vma.set(item, null);
     const mm = ri.mm.get(item)!;
     const address = ri.address[item];

@@ -583,6 +583,16 @@ export class PhysMem {
     return this.contents.compare(this.content[a], this.content[b]);
   }
 
+  /**
+   * memcmp_pages(a, b) for a caller that remembers b's content reference and its first word
+   * (content[b], contents.firstWordOf()) and knows b's content has not changed since it read
+   * them: the same result and count, without loading b's struct page and content.
+   */
+  memcmp_pages_remembered(a: number, bContent: number, bFirstWord: number): number {
+    this.counters.bytesCompared += PAGE_SIZE;
+    return this.contents.compareFirstWord(this.content[a], bContent, bFirstWord);
+  }
+
   /** pages_identical(). */
   pages_identical(a: number, b: number): boolean {
     return this.memcmp_pages(a, b) === 0;

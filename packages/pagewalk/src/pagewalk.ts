@@ -1193,6 +1193,24 @@ function found(
   return pm.folio(page);
 }
 
+/**
+ * Simulator only: count a folio_walk_start() + folio_walk_end() pair that finds its page through
+ * a PTE table again, without walking, for a caller that knows (by its own bookkeeping) that
+ * nothing the walk reads has changed since it last walked the same address and found that page
+ * there: the same entries are counted as read and the PTE lock as taken and dropped, as the walk
+ * above would count them.
+ */
+export function folio_walk_count_pte(c: Counters): void {
+  c.walks++;
+  c.pgdRead++;
+  c.p4dRead++;
+  c.pudRead++;
+  c.pmdRead++;
+  c.pteRead++;
+  c.ptlLock++;
+  c.ptlUnlock++;
+}
+
 /** folio_walk_end(): drop the lock folio_walk_start() returned with. */
 export function folio_walk_end(fw: FolioWalk, vma: VmAreaStruct): void {
   const mm = vma.vm_mm;
