@@ -1421,12 +1421,10 @@ export class Ksm {
           pm.get_page(folio);
           page = fw.page;
           if (fw.level === FW_LEVEL_PTE) {
-            // Remember what was found (the content for memcmp_pages_remembered()).
-            const content = pm.content[page];
+            // Remember what was found (its first word for memcmp_pages_remembered()).
             tree_rmap_item.walkEpoch = this.mergeable_epoch;
             tree_rmap_item.walkPage = page;
-            tree_rmap_item.walkContent = content;
-            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(content);
+            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(pm.content[page]);
           }
         }
         folio_walk_end(fw, vma);
@@ -1460,7 +1458,7 @@ export class Ksm {
         return 0;
       }
       const ret = this.mergeable_remembered
-        ? pm.memcmp_pages_remembered(page, node.walkContent, node.walkFirstWord)
+        ? pm.memcmp_pages_remembered(page, treePage, node.walkFirstWord)
         : pm.memcmp_pages(page, treePage);
       parent = node;
       if (ret < 0) {

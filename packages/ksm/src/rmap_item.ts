@@ -21,8 +21,7 @@ export class KsmUnstableNode extends RbNodeBase<KsmUnstableNode> {
    * while Ksm's mergeable epoch still equals walkEpoch (NO_WALK_EPOCH: none). */
   walkEpoch = NO_WALK_EPOCH;
   walkPage = 0;
-  /** That page's content reference (PhysMem.content) and first word, for memcmp_pages(). */
-  walkContent = 0;
+  /** That page's first word (Contents.firstWordOf()), for memcmp_pages_remembered(). */
   walkFirstWord = 0;
   readonly item: number;
   readonly mm: MmStruct;
@@ -53,10 +52,10 @@ const INITIAL_CAPACITY = 1024;
  * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, and the mm, anon_vma
  * and node handles 4 each (the kernel's ksm_rmap_item is 64 bytes). */
 export const RMAP_ITEM_HOST_BYTES = 45;
-/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (128 bytes on Node 20,
- * x86-64, measured: eleven fields, get_mergeable_page()'s memo among them, and the boxed address)
+/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (120 bytes on Node 20,
+ * x86-64, measured: ten fields, get_mergeable_page()'s memo among them, and the boxed address)
  * and its slot in KsmItemNodes (8). */
-export const UNSTABLE_NODE_HOST_BYTES = 136;
+export const UNSTABLE_NODE_HOST_BYTES = 128;
 /** The handle of no object: item fields that hold a handle read 0 for NULL. */
 const NO_HANDLE = 0;
 

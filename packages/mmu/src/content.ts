@@ -601,16 +601,14 @@ export class Contents {
   }
 
   /**
-   * compare(x, y) for a caller that holds y's first word (firstWordOf(y), read while y was not
-   * written since): the same sign, without loading y's cached values when the first words decide.
+   * memcmp()'s sign as far as the first words tell it: that of compare(x, y) for a page y whose
+   * first word is fy (firstWordOf()) when they differ, 0 when they cannot tell (equal first words,
+   * or digests, which compare by rank): then compare() decides.
    */
-  compareFirstWord(x: number, y: number, fy: number): number {
-    if (x === y) return 0;
-    if (this.nrDigests === 0) {
-      const fx = this.firstWordOf(x);
-      if (fx !== fy) return byte_diff(fx, fy);
-    }
-    return this.compare(x, y);
+  compareFirstWord(x: number, fy: number): number {
+    if (this.nrDigests !== 0) return 0;
+    const fx = this.firstWordOf(x);
+    return fx !== fy ? byte_diff(fx, fy) : 0;
   }
 
   /**

@@ -584,13 +584,14 @@ export class PhysMem {
   }
 
   /**
-   * memcmp_pages(a, b) for a caller that remembers b's content reference and its first word
-   * (content[b], contents.firstWordOf()) and knows b's content has not changed since it read
-   * them: the same result and count, without loading b's struct page and content.
+   * memcmp_pages(a, b) for a caller that remembers b's first word (contents.firstWordOf() of
+   * content[b], read while b's bytes were what they are now): the same result and count, without
+   * loading b's content when the first words decide.
    */
-  memcmp_pages_remembered(a: number, bContent: number, bFirstWord: number): number {
+  memcmp_pages_remembered(a: number, b: number, bFirstWord: number): number {
     this.counters.bytesCompared += PAGE_SIZE;
-    return this.contents.compareFirstWord(this.content[a], bContent, bFirstWord);
+    const c = this.contents.compareFirstWord(this.content[a], bFirstWord);
+    return c !== 0 ? c : this.contents.compare(this.content[a], this.content[b]);
   }
 
   /** pages_identical(). */
