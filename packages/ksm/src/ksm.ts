@@ -1193,7 +1193,7 @@ export class Ksm {
         if (tree_folio === 0) continue again;
         const stable_node = refs.stable_node!;
         const stable_node_dup = refs.stable_node_dup!;
-        const ret = pm.memcmp_pages(page, tree_folio);
+        const ret = pm.memcmp_pages_remembered(page, tree_folio, stable_node_dup.kfirstword);
         pm.put_page(tree_folio);
         parent = stable_node;
         if (ret < 0) {
@@ -1327,7 +1327,7 @@ export class Ksm {
         const tree_folio = this.chain(refs, root);
         if (tree_folio === 0) continue again; // a stale node was erased: restart from the root
         stable_node = refs.stable_node!;
-        const ret = pm.memcmp_pages(kpage, tree_folio);
+        const ret = pm.memcmp_pages_remembered(kpage, tree_folio, refs.stable_node_dup!.kfirstword);
         pm.put_page(tree_folio);
         parent = stable_node;
         if (ret < 0) {
@@ -1346,6 +1346,7 @@ export class Ksm {
     const stable_node_dup = this.allocNode();
     if (stable_node_dup === null) return null;
     stable_node_dup.kpfn = kpage;
+    stable_node_dup.kfirstword = pm.contents.firstWordOf(pm.content[kpage]);
     stable_node_dup.rmap_hlist_len = 0;
     stable_node_dup.nid = nid;
     if (!need_chain) {
