@@ -11,6 +11,7 @@ import {
   type KsmdCostModel,
   KsmdThread,
   type KsmdWork,
+  ksmSysfsRead,
   ksmSysfsWrite,
 } from '@mmsim/ksm';
 import type { Process } from '@mmsim/mm';
@@ -103,6 +104,24 @@ export function applyKnobs(ksm: Ksm, knobs: Record<string, string>): void {
     if (err !== 0)
       throw new KnobError(`${name}=${knobs[name]}: the kernel refuses this value (${errnoName(-err)})`);
   }
+}
+
+/**
+ * Every knob of PREDICT_KNOBS the machine has, as sysfs text (a choice knob as its chosen value),
+ * in an order a live kernel accepts them in whatever it had before: advisor_mode none first (no
+ * pages_to_scan is accepted while the advisor runs), then the rest, advisor_mode last (writing it
+ * resets pages_to_scan). The live side of `mmsim verify --for` sets these.
+ */
+export function ksmdStartKnobs(ksm: Ksm): [string, string][] {
+  const out: [string, string][] = [['advisor_mode', 'none']];
+  const names = PREDICT_KNOBS.filter((n) => ksmSysfsRead(ksm, n) !== undefined).sort(
+    (a, b) => knobOrder(a) - knobOrder(b),
+  );
+  for (const name of names) {
+    const text = ksmSysfsRead(ksm, name)!;
+    out.push([name, /\[(\S+)\]/.exec(text)?.[1] ?? text]);
+  }
+  return out;
 }
 
 function sample(ksm: Ksm, ms: number, cpuNs: number): PredictSample {

@@ -2,13 +2,22 @@
 // the same processes (the oracle builds them as the simulator does), with the same knobs, for the
 // same time: pages_sharing each second and ksmd's CPU time.
 
-import type { KsmdCostFile, Prediction } from '@mmsim/scenario';
+import { type KsmdCostFile, ksmdStartKnobs, type Prediction } from '@mmsim/scenario';
 import { type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
+import { KsmSession } from '@mmsim/snapshot/node';
 import { table } from '../format.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
-import { loadOrFail } from '../simulate.ts';
 import { requireKernel, WORTH_SHOWING } from './kernel.ts';
-import { durationOption, fmtTime, knobOptions, loadCost, runPrediction, withKnobs } from './predict.ts';
+import {
+  durationOption,
+  fmtTime,
+  knobOptions,
+  loadCost,
+  type PredictMachine,
+  predictMachine,
+  runPrediction,
+} from './predict.ts';
+import { stoppedPids } from './verify-snapshot.ts';
 
 const MS_PER_SEC = 1000;
 const PERCENT = 100;
@@ -84,13 +93,9 @@ function pct(x: number | null): string {
   return x === null ? '-' : `${(x * PERCENT).toFixed(1)}%`;
 }
 
-export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Promise<number> {
-  const forMs = durationOption('--for', o.for, MAX_LIVE_MS);
-  const knobs = knobOptions(o.knob, o.advisor);
-  const cost: KsmdCostFile = loadCost(o.model);
-  const loaded = withKnobs(loadOrFail(file, io), knobs);
-  requireKernel();
-  const p = runPrediction(io, loaded, forMs, MS_PER_SEC, cost, o.progress !== false);
+/** The live ksmd over a scenario's processes (the oracle builds them), sampled each second. */
+async function liveOfScenario(io: Io, machine: PredictMachine, forMs: number): Promise<KsmdSample[]> {
+  const loaded = machine.loaded!;
   const live: KsmdSample[] = [];
   const report = await runOnKernel(loaded.scenario, {
     ksmdFor: { ms: forMs, sampleMs: MS_PER_SEC, onSample: (s) => live.push(s) },
@@ -102,17 +107,57 @@ export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Prom
     throw new UsageError(
       `the live kernel could not run ${loaded.file}: ${report.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`).join('; ')}`,
     );
+  return live;
+}
+
+/** The live ksmd over a snapshot's very processes (kept stopped), at the knobs the simulated ksmd
+ * started with, sampled each second. */
+async function liveOfSnapshot(
+  pids: number[],
+  knobs: [string, string][],
+  forMs: number,
+): Promise<KsmdSample[]> {
+  const live: KsmdSample[] = [];
+  const session = await KsmSession.open(pids);
+  try {
+    for (const [k, v] of knobs) await session.knob(k, v);
+    await session.timed(forMs, MS_PER_SEC, (s) => live.push(s));
+  } finally {
+    await session.close();
+  }
+  return live;
+}
+
+/** `mmsim verify FILE --for D` (a scenario) and `mmsim verify --snapshot FILE --for D`. */
+export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Promise<number> {
+  const forMs = durationOption('--for', o.for, MAX_LIVE_MS);
+  const knobs = knobOptions(o.knob, o.advisor);
+  const cost: KsmdCostFile = loadCost(o.model);
+  const machine = predictMachine(io, file, knobs);
+  requireKernel();
+  const pids = machine.snapshot === null ? [] : stoppedPids(machine.snapshot, file);
+  // read before ksmd runs: the advisor changes pages_to_scan
+  const start = ksmdStartKnobs(machine.ctx.ksm);
+  const p = runPrediction(io, machine, forMs, MS_PER_SEC, cost, o.progress !== false);
+  const live =
+    machine.snapshot === null
+      ? await liveOfScenario(io, machine, forMs)
+      : await liveOfSnapshot(pids, start, forMs);
   if (live.length < 2) throw new UsageError('the live kernel gave no ksmd samples');
   const cmp = compareFor(p, live);
-  if (o.json === true) printJson(io, { scenario: loaded.scenario.name, ...cmp, live, predicted: p.samples });
+  if (o.json === true)
+    printJson(io, {
+      ...(machine.snapshot === null ? { scenario: machine.name } : { snapshot: machine.name }),
+      ...cmp,
+      live,
+      predicted: p.samples,
+    });
   else {
     const c = io.colors;
     const rows: string[][] = [['time', 'predicted', 'live', 'deviation'].map((h) => c.bold(h))];
     for (const s of cmp.samples)
       rows.push([fmtTime(s.ms), String(s.predicted), String(s.live), pct(s.deviation)]);
-    io.out(
-      `${c.bold(`ksmd for ${fmtTime(forMs)} on ${loaded.scenario.name}`)}: pages_sharing, predicted and live\n`,
-    );
+    io.out(`${c.bold(`ksmd for ${fmtTime(forMs)} on ${machine.name}`)}: pages_sharing, predicted and live\n`);
     io.out(`${table(rows, [false, true, true, true])}\n\n`);
     const mark = (ok: boolean): string => (ok ? c.green('ok') : c.red('OUTSIDE'));
     io.out(

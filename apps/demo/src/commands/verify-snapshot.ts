@@ -8,6 +8,7 @@ import {
   KsmSession,
   readSnapshot,
   restoreSnapshot,
+  type Snapshot,
   SnapshotError,
   type VerifyStep,
   verifyAgainstLive,
@@ -36,6 +37,19 @@ function stateOf(pid: number): string {
   }
 }
 
+/** The snapshot's pids, each still there and stopped (the live ksmd must see the very pages the
+ * snapshot holds), or a SnapshotError naming the first that is not. */
+export function stoppedPids(snap: Snapshot, file: string): number[] {
+  const pids = snap.meta.processes.map((p) => p.pid);
+  for (const pid of pids) {
+    const st = stateOf(pid);
+    if (st === '') throw new SnapshotError(`pid ${pid} of ${file} no longer exists`);
+    if (st !== 'T' && st !== 't')
+      throw new SnapshotError(`pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`);
+  }
+  return pids;
+}
+
 export async function verifySnapshotCommand(
   io: Io,
   file: string,
@@ -61,15 +75,7 @@ export async function verifySnapshotCommand(
     if (o.copies !== undefined || o.settle !== undefined)
       throw new UsageError('--copies and --settle need a command after --');
     const snap = readSnapshot(file);
-    const pids = snap.meta.processes.map((p) => p.pid);
-    for (const pid of pids) {
-      const st = stateOf(pid);
-      if (st === '') throw new SnapshotError(`pid ${pid} of ${file} no longer exists`);
-      if (st !== 'T' && st !== 't')
-        throw new SnapshotError(
-          `pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`,
-        );
-    }
+    const pids = stoppedPids(snap, file);
     const ctx = restoreSnapshot(snap, file);
     const session = await KsmSession.open(pids);
     try {
