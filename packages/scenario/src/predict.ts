@@ -43,6 +43,9 @@ export interface PredictOptions {
   /** Knob values to write before ksmd starts (sysfs text), in any order. */
   knobs: Record<string, string>;
   model: KsmdCostModel;
+  /** Replay proven steady periods of full scans instead of simulating them (default true; the
+   * result is the same either way: KsmdThread.fastForwardUntilNs). */
+  fastForward?: boolean;
 }
 
 /** The counters at one instant. */
@@ -164,6 +167,8 @@ export function predictKsmd(
   };
   ksm.run = KSM_RUN_MERGE;
   const ksmd = new KsmdThread(ksm, opts.model);
+  // steady periods of full scans are replayed, exactly, up to the end of the prediction
+  if (opts.fastForward !== false) ksmd.fastForwardUntilNs = opts.forMs * NS_PER_MS;
   const samples: PredictSample[] = [];
   for (let ms = 0; ; ms = Math.min(ms + opts.sampleMs, opts.forMs)) {
     ksmd.runUntil(ms * NS_PER_MS);
@@ -224,6 +229,7 @@ export const ksmdCostFileSchema = z.strictObject({
       batches: nonNegative,
       scans: nonNegative,
       pages: nonNegative,
+      skipped: nonNegative,
       hashed: nonNegative,
       compared: nonNegative,
       flushes: nonNegative,

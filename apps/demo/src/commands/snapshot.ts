@@ -17,8 +17,8 @@ import { type Io, printJson, UsageError } from '../io.ts';
 import { predictCommand as predictForCommand } from './predict.ts';
 
 /** Largest --copies, --settle and --full-scans. */
-const MAX_COPIES = 64;
-const MAX_SETTLE_SECONDS = 600;
+export const MAX_COPIES = 64;
+export const MAX_SETTLE_SECONDS = 600;
 const MAX_FULL_SCANS = 1000;
 const MS = 1000;
 

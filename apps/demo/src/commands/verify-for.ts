@@ -4,7 +4,8 @@
 
 import { type KsmdCostFile, ksmdStartKnobs, type Prediction } from '@mmsim/scenario';
 import { type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
-import { KsmSession } from '@mmsim/snapshot/node';
+import { captureSnapshot, KsmSession } from '@mmsim/snapshot/node';
+import { intOption } from '../command.ts';
 import { table } from '../format.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
 import { requireKernel, WORTH_SHOWING } from './kernel.ts';
@@ -17,6 +18,7 @@ import {
   predictMachine,
   runPrediction,
 } from './predict.ts';
+import { launchCopies, MAX_COPIES, MAX_SETTLE_SECONDS } from './snapshot.ts';
 import { stoppedPids } from './verify-snapshot.ts';
 
 const MS_PER_SEC = 1000;
@@ -33,6 +35,9 @@ const MAX_LIVE_MS = 10 * 60 * MS_PER_SEC;
 
 export interface VerifyForOptions {
   for?: string;
+  copies?: string;
+  settle?: string;
+  withContents?: boolean;
   knob?: string[];
   advisor?: string;
   model?: string;
@@ -110,39 +115,95 @@ async function liveOfScenario(io: Io, machine: PredictMachine, forMs: number): P
   return live;
 }
 
-/** The live ksmd over a snapshot's very processes (kept stopped), at the knobs the simulated ksmd
- * started with, sampled each second. */
-async function liveOfSnapshot(
-  pids: number[],
+/** The live ksmd in `session` at the knobs the simulated ksmd started with, sampled each second. */
+async function liveOfSession(
+  session: KsmSession,
   knobs: [string, string][],
   forMs: number,
 ): Promise<KsmdSample[]> {
   const live: KsmdSample[] = [];
-  const session = await KsmSession.open(pids);
-  try {
-    for (const [k, v] of knobs) await session.knob(k, v);
-    await session.timed(forMs, MS_PER_SEC, (s) => live.push(s));
-  } finally {
-    await session.close();
-  }
+  for (const [k, v] of knobs) await session.knob(k, v);
+  await session.timed(forMs, MS_PER_SEC, (s) => live.push(s));
   return live;
 }
 
-/** `mmsim verify FILE --for D` (a scenario) and `mmsim verify --snapshot FILE --for D`. */
-export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Promise<number> {
-  const forMs = durationOption('--for', o.for, MAX_LIVE_MS);
+interface Compared {
+  machine: PredictMachine;
+  p: Prediction;
+  live: KsmdSample[];
+}
+
+/** The prediction and the live ksmd over a snapshot's very processes: FILE's stopped processes,
+ * or (with a command) `--copies` merge-enabled copies started, snapshotted into FILE and kept
+ * stopped, all in one session (one hold of the KSM lock). */
+async function snapshotFor(
+  io: Io,
+  file: string,
+  command: string[],
+  o: VerifyForOptions,
+  knobs: Record<string, string>,
+  run: (machine: PredictMachine) => Prediction,
+): Promise<Compared> {
+  const forMs = forMsOf(o);
+  let session: KsmSession;
+  let machine: PredictMachine;
+  if (command.length === 0) {
+    machine = predictMachine(io, file, knobs);
+    session = await KsmSession.open(stoppedPids(machine.snapshot!, file));
+  } else {
+    const copies = intOption('--copies', o.copies ?? '1', 1, MAX_COPIES);
+    const settle = intOption('--settle', o.settle ?? '2', 0, MAX_SETTLE_SECONDS);
+    session = await KsmSession.open();
+    try {
+      const pids = await launchCopies(session, command, copies, settle);
+      captureSnapshot(pids, file, { withContents: o.withContents === true, keepStopped: true });
+      machine = predictMachine(io, file, knobs);
+    } catch (e) {
+      await session.close();
+      throw e;
+    }
+  }
+  try {
+    // read before ksmd runs: the advisor changes pages_to_scan
+    const start = ksmdStartKnobs(machine.ctx.ksm);
+    const p = run(machine);
+    return { machine, p, live: await liveOfSession(session, start, forMs) };
+  } finally {
+    await session.close();
+  }
+}
+
+function forMsOf(o: VerifyForOptions): number {
+  return durationOption('--for', o.for, MAX_LIVE_MS);
+}
+
+/** `mmsim verify FILE --for D` (a scenario) and `mmsim verify --snapshot FILE --for D [-- CMD]`. */
+export async function verifyFor(
+  io: Io,
+  file: string,
+  o: VerifyForOptions,
+  snapshot: { command: string[] } | null = null,
+): Promise<number> {
+  const forMs = forMsOf(o);
   const knobs = knobOptions(o.knob, o.advisor);
   const cost: KsmdCostFile = loadCost(o.model);
-  const machine = predictMachine(io, file, knobs);
-  requireKernel();
-  const pids = machine.snapshot === null ? [] : stoppedPids(machine.snapshot, file);
-  // read before ksmd runs: the advisor changes pages_to_scan
-  const start = ksmdStartKnobs(machine.ctx.ksm);
-  const p = runPrediction(io, machine, forMs, MS_PER_SEC, cost, o.progress !== false);
-  const live =
-    machine.snapshot === null
-      ? await liveOfScenario(io, machine, forMs)
-      : await liveOfSnapshot(pids, start, forMs);
+  const run = (m: PredictMachine): Prediction =>
+    runPrediction(io, m, forMs, MS_PER_SEC, cost, o.progress !== false);
+  let got: Compared;
+  if (snapshot === null) {
+    const machine = predictMachine(io, file, knobs);
+    if (machine.snapshot !== null)
+      throw new UsageError(
+        `${file} is a snapshot: give it as --snapshot ${file} (its processes kept stopped)`,
+      );
+    requireKernel();
+    const p = run(machine);
+    got = { machine, p, live: await liveOfScenario(io, machine, forMs) };
+  } else {
+    requireKernel();
+    got = await snapshotFor(io, file, snapshot.command, o, knobs, run);
+  }
+  const { machine, p, live } = got;
   if (live.length < 2) throw new UsageError('the live kernel gave no ksmd samples');
   const cmp = compareFor(p, live);
   if (o.json === true)

@@ -15,10 +15,7 @@ import {
 } from '@mmsim/snapshot/node';
 import { intOption } from '../command.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
-import { launchCopies, parseFullScans } from './snapshot.ts';
-
-const MAX_COPIES = 64;
-const MAX_SETTLE_SECONDS = 600;
+import { launchCopies, MAX_COPIES, MAX_SETTLE_SECONDS, parseFullScans } from './snapshot.ts';
 
 export interface VerifySnapshotOptions {
   fullScans?: string;

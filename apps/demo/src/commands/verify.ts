@@ -174,16 +174,10 @@ export function defineVerify(program: Command, r: Runner): void {
         if (o.for !== undefined || o.knob !== undefined || o.advisor !== undefined || o.model !== undefined) {
           if (o.for === undefined) throw new UsageError('--knob, --advisor and --model go with --for');
           if (o.snapshot !== undefined) {
-            if (
-              files.length > 0 ||
-              o.fullScans !== undefined ||
-              o.copies !== undefined ||
-              o.settle !== undefined
-            )
-              throw new UsageError(
-                '--snapshot FILE --for compares the stopped processes of FILE (no command, --full-scans, --copies, --settle)',
-              );
-            r.code = await verifyFor(r.io, o.snapshot, o);
+            if (o.fullScans !== undefined) throw new UsageError('--for and --full-scans: one or the other');
+            if (files.length === 0 && (o.copies !== undefined || o.settle !== undefined))
+              throw new UsageError('--copies and --settle need a command after --');
+            r.code = await verifyFor(r.io, o.snapshot, o, { command: files });
             return;
           }
           if (files.length !== 1 || o.kernel !== undefined || o.recorded === true || o.strategy !== undefined)
