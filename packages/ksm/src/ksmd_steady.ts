@@ -248,11 +248,17 @@ export class KsmdSteady {
     for (const g of globals) w[n++] = g;
     let j = 0;
     for (let slot = head.next; slot !== head; slot = slot.next) {
-      if (n + 2 > w.length) return this.grow(need);
+      if (n + 2 > w.length) {
+        this.grow(need);
+        return;
+      }
       w[n++] = slot.mm!.id;
       w[n++] = 0xffffffff;
       for (let it = slot.rmap_list; it !== 0; it = ri.rmap_list[it]) {
-        if (n + PER_ITEM > w.length || j >= ages.length) return this.grow(need);
+        if (n + PER_ITEM > w.length || j >= ages.length) {
+          this.grow(need);
+          return;
+        }
         const addr = ri.address[it];
         const f = ri.aflags[it];
         const age = ri.age[it];
