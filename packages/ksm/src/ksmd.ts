@@ -212,26 +212,38 @@ export class KsmdThread {
     if (p !== null && this.periodEndsBy(p.batches, this.fastForwardUntilNs)) this.replayAt = 0;
   }
 
-  /** Whether replaying `batches` from now would start the last of them by `t`: the same time
-   * arithmetic as the replay, on copies. */
+  /** Whether replaying `batches` from now would start the last of them by `t` and, with the
+   * advisor on, give each batch the pages_to_scan it was recorded with: the same arithmetic as
+   * the replay, on copies (the advisor's state is put back). */
   private periodEndsBy(batches: SteadyBatch[], t: number): boolean {
+    const ksm = this.ksm;
     const work = { ...this.work };
     const wakeups = this.wakeups;
+    const ctx = { ...ksm.advisorCtx };
+    const pages_to_scan = ksm.pages_to_scan;
+    const advisor = ksm.advisor_mode === 'scan-time';
     let next = this.nextBatchNs;
+    let fits = true;
     for (let i = 0; i < batches.length; i++) {
-      if (next > t - FIT_MARGIN_NS) {
-        this.wakeups = wakeups;
-        return false;
-      }
       const b = batches[i]!;
+      if (next > t - FIT_MARGIN_NS || b.pages_to_scan !== ksm.pages_to_scan) {
+        fits = false;
+        break;
+      }
       const before = ksmdWorkNs(this.model, work);
       work.batches++;
+      if (advisor && b.startsScan === 1)
+        ksm.advisorCtx.start_scan = next + (ksmdWorkNs(this.model, work) - before);
       addBatch(work, b);
-      if (i === batches.length - 1) break;
-      next = this.wakeAfterSleep(next + (ksmdWorkNs(this.model, work) - before), this.ksm.sleep_millisecs);
+      const cpu = ksmdWorkNs(this.model, work);
+      const end = next + (cpu - before);
+      if (advisor && b.scans === 1) ksm.scan_time_advisor(end, cpu);
+      if (i < batches.length - 1) next = this.wakeAfterSleep(end, ksm.sleep_millisecs);
     }
     this.wakeups = wakeups;
-    return true;
+    ksm.advisorCtx = ctx;
+    ksm.pages_to_scan = pages_to_scan;
+    return fits;
   }
 
   /** One batch of the steady period, from its record: the counters it moves, its CPU time. */
@@ -240,11 +252,17 @@ export class KsmdThread {
     const steady = this.steady!;
     const p = steady.period!;
     const b = p.batches[this.replayAt]!;
+    if (b.pages_to_scan !== ksm.pages_to_scan)
+      throw new Error(`ksmd replay: pages_to_scan ${ksm.pages_to_scan}, recorded ${b.pages_to_scan}`);
+    const advisor = ksm.advisor_mode === 'scan-time';
     const start = this.nextBatchNs;
     this.batchStartNs = start;
     this.batchStartCpu = this.cpuNs();
     this.work.batches++;
     ksm.m.clock.jiffies = this.baseJiffies + Math.floor(start / NS_PER_MS);
+    // advisor_start_scan() and scan_time_advisor() read ksmd_clock where the scan would
+    if (advisor && b.startsScan === 1)
+      ksm.advisorCtx.start_scan = start + (this.cpuNs() - this.batchStartCpu);
     ksm.pages_scanned += b.pages;
     ksm.pages_skipped += b.skipped;
     ksm.m.counters.bytesHashed += b.bytesHashed;
@@ -253,6 +271,7 @@ export class KsmdThread {
     ksm.pages_unshared = b.pages_unshared;
     this.replayedBatches++;
     const end = start + (this.cpuNs() - this.batchStartCpu);
+    if (advisor && b.scans === 1) ksm.scan_time_advisor(end, this.cpuNs());
     this.nextBatchNs = this.wakeAfterSleep(end, ksm.sleep_millisecs);
     if (++this.replayAt < p.batches.length) return;
     this.replayAt = -1;

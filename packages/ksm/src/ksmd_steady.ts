@@ -1,6 +1,7 @@
 // Simulator only: fast-forward of ksmd through steady full scans. A full scan is a deterministic
 // function of the KSM state at its start (no clock is read by a scan while no stable node chain
-// exists and the advisor is off; batches end at full-scan ends, so a scan always starts a batch).
+// exists, but for the advisor's at the scan's start and end, which the replay recomputes on its
+// own timeline; batches end at full-scan ends, so a scan always starts a batch).
 // When the state at the start of scan k + P equals the state at the start of scan k, exactly,
 // field by field, and nothing was merged in between, scans k + P, k + 2P, ... repeat scans k ..
 // k + P - 1 batch by batch: the same pages, checksums, compares, skips and counters, and so the
@@ -33,6 +34,10 @@ export interface SteadyBatch {
   scans: number;
   /** pages_unshared after the batch (the unstable tree grows during a scan). */
   pages_unshared: number;
+  /** The pages_to_scan the batch ran with (the advisor changes it at each full-scan end). */
+  pages_to_scan: number;
+  /** 1 when the batch starts a full scan (the advisor notes the time). */
+  startsScan: number;
 }
 
 /** The cumulative counters a batch moves, read before and after it. */
@@ -88,6 +93,8 @@ export class KsmdSteady {
     seqnr: 0,
   };
   private merged = false;
+  private beforeStarts = 0;
+  private beforePagesToScan = 0;
   /** The proven period: its batches in order, and each item's age increase over one period (scan
    * order). Null until proven; dropped when the state leaves it (a knob was written). */
   period: { scans: number; batches: SteadyBatch[]; ageStep: Uint8Array; state: Uint32Array } | null = null;
@@ -99,7 +106,7 @@ export class KsmdSteady {
   /** Whether the scan can be a function of its start state alone (see the file comment). */
   eligible(): boolean {
     const k = this.ksm;
-    return k.advisor_mode === 'none' && k.stable_node_chains === 0 && k.migrate_nodes.size === 0;
+    return k.stable_node_chains === 0 && k.migrate_nodes.size === 0;
   }
 
   private cumulative(): Cumulative {
@@ -116,7 +123,11 @@ export class KsmdSteady {
   }
 
   beforeBatch(): void {
-    if (this.cand !== null) this.before = this.cumulative();
+    if (this.cand === null) return;
+    const k = this.ksm;
+    this.before = this.cumulative();
+    this.beforeStarts = k.ksm_scan.mm_slot === k.ksm_mm_head ? 1 : 0;
+    this.beforePagesToScan = k.pages_to_scan;
   }
 
   afterBatch(): void {
@@ -131,6 +142,8 @@ export class KsmdSteady {
       bytesCompared: a.bytesCompared - b.bytesCompared,
       scans: a.seqnr - b.seqnr,
       pages_unshared: this.ksm.pages_unshared,
+      pages_to_scan: this.beforePagesToScan,
+      startsScan: this.beforeStarts,
     });
   }
 
@@ -244,6 +257,13 @@ export class KsmdSteady {
       k.pages_unshared,
       k.zero_pages,
       k.stable_node_dups,
+      k.advisor_mode === 'none' ? 0 : 1,
+      k.advisor_max_cpu,
+      k.advisor_min_pages_to_scan,
+      k.advisor_max_pages_to_scan,
+      k.advisor_target_scan_time,
+      k.advisorCtx.change,
+      k.advisorCtx.scan_time,
     ];
     for (const g of globals) w[n++] = g;
     let j = 0;

@@ -131,59 +131,66 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
     expect(Math.abs(cycle - expected)).toBeLessThan(0.05);
   });
 
-  it('fast-forward replays proven steady periods: samples, CPU time and the machine as page by page', () => {
-    const run = (fastForward: boolean) => {
-      const { m, ksm } = world(64);
-      const procs = [0, 1, 2].map((k) => {
-        const p = new Process(m, `p${k}`);
-        const a = p.mmap(null, 400 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-        const buf = new Uint8Array(PAGE_SIZE);
-        for (let i = 0; i < 400; i++) {
-          // 200 pages over 20 contents every process has, 200 of its own
-          buf.fill(i < 200 ? 1 + (i % 20) : 0);
-          buf[1] = k;
-          buf[2] = i < 200 ? 0 : i;
-          p.writePage(a + i * PAGE_SIZE, buf);
+  it.each([
+    ['pages_to_scan=100', { pages_to_scan: 100 }, 120],
+    ['the scan-time advisor', { advisor_mode: 'scan-time', advisor_target_scan_time: 1 }, 20],
+  ] as const)(
+    'fast-forward replays proven steady periods (%s): samples, CPU time and the machine as page by page',
+    (_, knobs, seconds) => {
+      const run = (fastForward: boolean) => {
+        const { m, ksm } = world(64);
+        const procs = [0, 1, 2].map((k) => {
+          const p = new Process(m, `p${k}`);
+          const a = p.mmap(null, 400 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+          const buf = new Uint8Array(PAGE_SIZE);
+          for (let i = 0; i < 400; i++) {
+            // 200 pages over 20 contents every process has, 200 of its own
+            buf.fill(i < 200 ? 1 + (i % 20) : 0);
+            buf[1] = k;
+            buf[2] = i < 200 ? 0 : i;
+            p.writePage(a + i * PAGE_SIZE, buf);
+          }
+          p.madvise(a, 400 * PAGE_SIZE, MADV_MERGEABLE);
+          return p;
+        });
+        for (const [k, v] of Object.entries(knobs)) knob(ksm, k, v);
+        ksm.run = 1;
+        const t = new KsmdThread(
+          ksm,
+          model({ batches: 0.1 * MS, pages: 0.002 * MS, hashed: 0.001 * MS, compared: 0.0003 * MS }, 2 * MS),
+        );
+        if (fastForward) t.fastForwardUntilNs = seconds * 1000 * MS;
+        const samples: string[] = [];
+        for (let s = 0; s <= seconds; s++) {
+          t.runUntil(s * 1000 * MS);
+          samples.push(JSON.stringify([ksm.counters(), ksm.pages_to_scan, t.cpuNs(), t.work]));
         }
-        p.madvise(a, 400 * PAGE_SIZE, MADV_MERGEABLE);
-        return p;
-      });
-      knob(ksm, 'pages_to_scan', 100);
-      ksm.run = 1;
-      const t = new KsmdThread(
-        ksm,
-        model({ batches: 0.1 * MS, pages: 0.002 * MS, hashed: 0.001 * MS, compared: 0.0003 * MS }, 2 * MS),
-      );
-      if (fastForward) t.fastForwardUntilNs = 120_000 * MS;
-      const samples: string[] = [];
-      for (let s = 0; s <= 120; s++) {
-        t.runUntil(s * 1000 * MS);
-        samples.push(JSON.stringify([ksm.counters(), t.cpuNs(), t.work]));
-      }
-      const ri = ksm.rmap_item_cache;
-      const items = [...Array(ksm.rmap_items + 1).keys()].slice(1);
-      const state = JSON.stringify([
-        items.map((i) => [ri.age[i], ri.aflags[i], ri.remaining_skips[i], ri.oldchecksum[i]]),
-        procs.map((p) => ksm.ksm_stat(p.mm)),
-        t.nextBatchNs,
-      ]);
-      return {
-        samples,
-        state,
-        replayed: t.replayedBatches,
-        batches: t.work.batches,
-        scans: ksm.ksm_scan.seqnr,
+        const ri = ksm.rmap_item_cache;
+        const items = [...Array(ksm.rmap_items + 1).keys()].slice(1);
+        const state = JSON.stringify([
+          items.map((i) => [ri.age[i], ri.aflags[i], ri.remaining_skips[i], ri.oldchecksum[i]]),
+          procs.map((p) => ksm.ksm_stat(p.mm)),
+          ksm.advisorCtx,
+          t.nextBatchNs,
+        ]);
+        return {
+          samples,
+          state,
+          replayed: t.replayedBatches,
+          batches: t.work.batches,
+          scans: ksm.ksm_scan.seqnr,
+        };
       };
-    };
-    const slow = run(false);
-    const fast = run(true);
-    expect(fast.samples).toEqual(slow.samples);
-    expect(fast.state).toBe(slow.state);
-    expect(slow.replayed).toBe(0);
-    // most of two minutes (hundreds of full scans) replayed, not simulated
-    expect(slow.scans).toBeGreaterThan(300);
-    expect(fast.replayed).toBeGreaterThan(slow.batches * 0.8);
-  });
+      const slow = run(false);
+      const fast = run(true);
+      expect(fast.samples).toEqual(slow.samples);
+      expect(fast.state).toBe(slow.state);
+      expect(slow.replayed).toBe(0);
+      // most of two minutes (hundreds of full scans) replayed, not simulated
+      expect(slow.scans).toBeGreaterThan(300);
+      expect(fast.replayed).toBeGreaterThan(slow.batches * 0.8);
+    },
+  );
 
   it('a model that gives a batch no time with sleep_millisecs=0 is refused, not an endless loop', () => {
     const { ksm } = setup({ sleep_millisecs: 0 });
