@@ -75,6 +75,19 @@ describe('mmsim predict', () => {
     );
   });
 
+  it("--ksmd-cpu: the advisor's first decision divides ksmd's runtime since boot by the first scan's time", async () => {
+    /** pages_to_scan after the first full scan (sampled every 4 ms). */
+    const first = async (extra: string[]) => {
+      const argv = ['predict', smallSnap, '--for', '200ms', '--every', '4ms', '--advisor', 'scan-time'];
+      const j = await mmsim([...argv, '--json', '--no-progress', ...extra]);
+      return JSON.parse(j.out).samples.find((x: { full_scans: number }) => x.full_scans === 1).pages_to_scan;
+    };
+    // a fresh ksmd: the first scan's own CPU time, a few percent: pages_to_scan stays above the minimum
+    expect(await first([])).toBeGreaterThan(10);
+    // a ksmd with 100 s behind it: cpu_percent is huge, per_page_cost 1, pages_to_scan 1 * 10
+    expect(await first(['--ksmd-cpu', '100s'])).toBe(10);
+  });
+
   it('bad inputs are one line and exit 2', async () => {
     const bad = [
       ['predict', small],
@@ -91,7 +104,8 @@ describe('mmsim predict', () => {
       ['verify', small, '--knob', 'pages_to_scan=5'],
       ['verify', small, small, '--for', '1m'],
       ['verify', '--snapshot', smallSnap, '--for', '1m', '--full-scans', '1'],
-      ['verify', '--snapshot', smallSnap, '--for', '1m', '--', 'true'],
+      ['verify', '--snapshot', smallSnap, '--for', '1m', '--copies', '2'],
+      ['predict', smallSnap, '--for', '1m', '--ksmd-cpu', 'lots'],
     ];
     for (const argv of bad) {
       const line = usageError(await mmsim(argv));

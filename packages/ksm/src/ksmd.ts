@@ -115,7 +115,13 @@ export class KsmdThread {
   /** The batch of the period being replayed, or -1. */
   private replayAt = -1;
 
-  constructor(ksm: Ksm, model: KsmdCostModel) {
+  /**
+   * `runtimeBeforeNs`: ksmd's CPU time before time 0 (its sched_runtime since boot), which
+   * task_sched_runtime() includes: the scan-time advisor's first decision after it is switched on
+   * divides all of it by the first scan's time (advisor_ctx.cpu_time starts at 0), so on a
+   * machine whose ksmd has run a while that first decision is pages_to_scan = 10.
+   */
+  constructor(ksm: Ksm, model: KsmdCostModel, runtimeBeforeNs = 0) {
     this.ksm = ksm;
     this.model = model;
     this.tickNs = NS_PER_SEC / model.hz;
@@ -123,7 +129,7 @@ export class KsmdThread {
     this.baseJiffies = ksm.m.clock.jiffies;
     ksm.ksmd_clock = {
       ktime_ns: () => this.batchStartNs + (this.cpuNs() - this.batchStartCpu),
-      sched_runtime_ns: () => this.cpuNs(),
+      sched_runtime_ns: () => runtimeBeforeNs + this.cpuNs(),
     };
   }
 

@@ -43,6 +43,9 @@ export interface PredictOptions {
   /** Knob values to write before ksmd starts (sysfs text), in any order. */
   knobs: Record<string, string>;
   model: KsmdCostModel;
+  /** ksmd's CPU time before run=1, in ns (its runtime since boot; default 0). The scan-time
+   * advisor's first decision reads it. */
+  ksmdRuntimeBeforeNs?: number;
   /** Replay proven steady periods of full scans instead of simulating them (default true; the
    * result is the same either way: KsmdThread.fastForwardUntilNs). */
   fastForward?: boolean;
@@ -166,7 +169,7 @@ export function predictKsmd(
     max_page_sharing: ksm.max_page_sharing,
   };
   ksm.run = KSM_RUN_MERGE;
-  const ksmd = new KsmdThread(ksm, opts.model);
+  const ksmd = new KsmdThread(ksm, opts.model, opts.ksmdRuntimeBeforeNs ?? 0);
   // steady periods of full scans are replayed, exactly, up to the end of the prediction
   if (opts.fastForward !== false) ksmd.fastForwardUntilNs = opts.forMs * NS_PER_MS;
   const samples: PredictSample[] = [];

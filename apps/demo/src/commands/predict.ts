@@ -30,9 +30,13 @@ const TABLE_ROWS = 12;
 /** The longest prediction a command accepts (one day). */
 const MAX_FOR_MS = 24 * 3600 * MS_PER_SEC;
 const DEFAULT_EVERY_MS = MS_PER_SEC;
+const NS_PER_MS = 1e6;
+/** The most CPU time --ksmd-cpu accepts (a year). */
+const MAX_KSMD_CPU_MS = 365 * 24 * 3600 * MS_PER_SEC;
 
 export interface PredictCliOptions {
   for?: string;
+  ksmdCpu?: string;
   knob?: string[];
   advisor?: string;
   every?: string;
@@ -234,12 +238,16 @@ export function runPrediction(
   everyMs: number,
   cost: KsmdCostFile,
   progress: boolean,
+  ksmdRuntimeBeforeNs = 0,
 ): Prediction {
   const { ctx } = machine;
   const bar = startProgress(io, 'mmsim predict', Math.ceil(forMs / everyMs), progress);
   try {
-    return predictKsmd(ctx.ksm, ctx.procs, { forMs, sampleMs: everyMs, knobs: {}, model: cost.model }, (s) =>
-      bar.update(Math.round(s.ms / everyMs), `simulated ${fmtTime(s.ms)}`),
+    return predictKsmd(
+      ctx.ksm,
+      ctx.procs,
+      { forMs, sampleMs: everyMs, knobs: {}, model: cost.model, ksmdRuntimeBeforeNs },
+      (s) => bar.update(Math.round(s.ms / everyMs), `simulated ${fmtTime(s.ms)}`),
     );
   } finally {
     bar.stop();
@@ -251,8 +259,9 @@ export async function predictCommand(io: Io, file: string, o: PredictCliOptions)
   const everyMs = o.every === undefined ? DEFAULT_EVERY_MS : durationOption('--every', o.every, forMs);
   const knobs = knobOptions(o.knob, o.advisor);
   const cost = loadCost(o.model);
+  const before = o.ksmdCpu === undefined ? 0 : durationOption('--ksmd-cpu', o.ksmdCpu, MAX_KSMD_CPU_MS);
   const machine = predictMachine(io, file, knobs);
-  const p = runPrediction(io, machine, forMs, everyMs, cost, o.progress !== false);
+  const p = runPrediction(io, machine, forMs, everyMs, cost, o.progress !== false, before * NS_PER_MS);
   if (o.svg !== undefined) {
     const { predictionSvg } = await import('../predict-chart.ts');
     writeFileSync(o.svg, await predictionSvg(machine.name, p));

@@ -104,6 +104,7 @@ async function snapshotCommand(io: Io, args: string[], o: SnapshotOptions): Prom
 
 interface PredictOptions {
   fullScans?: string;
+  ksmdCpu?: string;
   json?: boolean;
   knob?: Record<string, string>;
   for?: string;
@@ -177,6 +178,10 @@ export function defineSnapshot(program: Command, r: Runner): void {
     .option('--advisor <mode>', 'with --for: scan-time lets the scan-time advisor set pages_to_scan')
     .option('--every <duration>', 'with --for: sampling interval of the timeline (default 1s)')
     .option('--model <file>', 'with --for: the ksmd cost model (default the calibrated one)')
+    .option(
+      '--ksmd-cpu <duration>',
+      "with --for: ksmd's CPU time before it starts (its runtime since boot, /proc/<ksmd>/schedstat; default 0): the scan-time advisor's first decision divides it by the first scan's time",
+    )
     .option('--svg <file>', 'with --for: write a chart of the timeline (SVG)')
     .option('--no-progress', 'with --for: no progress bar (it is drawn on a terminal only)')
     .option(

@@ -2,6 +2,7 @@
 // the same processes (the oracle builds them as the simulator does), with the same knobs, for the
 // same time: pages_sharing each second and ksmd's CPU time.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { type KsmdCostFile, ksmdStartKnobs, type Prediction } from '@mmsim/scenario';
 import { type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
 import { captureSnapshot, KsmSession } from '@mmsim/snapshot/node';
@@ -173,6 +174,18 @@ async function snapshotFor(
   }
 }
 
+/** The live ksmd's sum_exec_runtime (ns, /proc/<ksmd>/schedstat), 0 where it cannot be read. */
+export function ksmdRuntimeNs(): number {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() !== 'ksmd') continue;
+      return Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[0]) || 0;
+    } catch {}
+  }
+  return 0;
+}
+
 function forMsOf(o: VerifyForOptions): number {
   return durationOption('--for', o.for, MAX_LIVE_MS);
 }
@@ -187,8 +200,10 @@ export async function verifyFor(
   const forMs = forMsOf(o);
   const knobs = knobOptions(o.knob, o.advisor);
   const cost: KsmdCostFile = loadCost(o.model);
+  // the live ksmd's runtime so far, which its advisor's first decision reads
+  const before = ksmdRuntimeNs();
   const run = (m: PredictMachine): Prediction =>
-    runPrediction(io, m, forMs, MS_PER_SEC, cost, o.progress !== false);
+    runPrediction(io, m, forMs, MS_PER_SEC, cost, o.progress !== false, before);
   let got: Compared;
   if (snapshot === null) {
     const machine = predictMachine(io, file, knobs);

@@ -1,0 +1,11 @@
+import { predictKsmd, runOnSimulator } from '@mmsim/scenario';
+import { hostMemory, loadKsmdCost, loadScenario } from '@mmsim/scenario/node';
+const [file, ms, ff, knobs] = process.argv.slice(2);
+const loaded = loadScenario(file!);
+let ctx: any;
+runOnSimulator(loaded, { host: hostMemory(), contentEstimate: 'simulator', afterStep: (c: any) => { ctx = c; } });
+const t0 = process.cpuUsage();
+const p = predictKsmd(ctx.ksm, ctx.procs, { forMs: Number(ms), sampleMs: 1000, knobs: JSON.parse(knobs ?? '{}'), model: loadKsmdCost().model, fastForward: ff === '1' });
+const u = process.cpuUsage(t0);
+const l = p.samples.at(-1)!;
+console.log(JSON.stringify({ ff, cpuS: (u.user + u.system) / 1e6, full_scans: l.full_scans, sharing: l.pages_sharing, cpuMs: p.cpuMs, work: p.work, rss: process.memoryUsage().rss >> 20 }));
