@@ -10,7 +10,7 @@
 // sequence), so that the share of sleeps whose batch ends past the next tick -- one jiffy more
 // per cycle -- is the distribution's, not all or nothing as with one fixed latency.
 
-import { PAGE_SIZE } from '@mmsim/core';
+import { PAGE_SIZE, VM_BUG_ON } from '@mmsim/core';
 import type { Ksm } from './ksm.ts';
 import { KsmdSteady, type SteadyBatch } from './ksmd_steady.ts';
 
@@ -258,8 +258,12 @@ export class KsmdThread {
     const steady = this.steady!;
     const p = steady.period!;
     const b = p.batches[this.replayAt]!;
-    if (b.pages_to_scan !== ksm.pages_to_scan)
-      throw new Error(`ksmd replay: pages_to_scan ${ksm.pages_to_scan}, recorded ${b.pages_to_scan}`);
+    // the look-ahead checked every batch's pages_to_scan before the replay began
+    VM_BUG_ON(
+      b.pages_to_scan !== ksm.pages_to_scan,
+      'ksmd replay: pages_to_scan differs from the record',
+      () => `pages_to_scan ${ksm.pages_to_scan}, recorded ${b.pages_to_scan}`,
+    );
     const advisor = ksm.advisor_mode === 'scan-time';
     const start = this.nextBatchNs;
     this.batchStartNs = start;
