@@ -1040,8 +1040,8 @@ function pud_unlock(mm: MmStruct, c: Counters): void {
 
 /**
  * folio_walk_start()'s descent through the upper levels when the mm's lookup cache has no PMD
- * table for addr: the PMD table's PFN, 0 when nothing is mapped, or -folio for a PUD leaf (found,
- * with mm->page_table_lock held).
+ * table for addr: the PMD table's PFN, 0 when nothing is mapped, or -pfn for a PUD leaf (fw is
+ * then set up, with mm->page_table_lock held, for found()).
  */
 function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
   const pm = mm.machine.phys;
@@ -1081,7 +1081,7 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
     }
     if (pud_leaf(lo)) {
       fw.ptl = FW_PTL_MM;
-      return -found(fw, pm, entry_pfn(lo, hi), true, PUD_SIZE, addr);
+      return -entry_pfn(lo, hi);
     }
     pud_unlock(mm, c);
   }
@@ -1092,11 +1092,6 @@ function folio_walk_upper(fw: FolioWalk, mm: MmStruct, addr: number): number {
  * folio_walk_start(): the folio mapped at `addr` in `vma`, with the page-table lock of its entry
  * held until folio_walk_end(); 0 (NULL) when nothing suitable is mapped (no lock held then). Only
  * vm_normal_page() pages unless FW_ZEROPAGE / FW_MIGRATION ask for more. mmap lock held (read).
- *
- * The common case, a PTE table under a cached PMD table, is kept in this function and in
- * folio_walk_pte(), small enough for V8 to inline into a per-address caller such as
- * break_ksm() (no call, no boxed address per page); the upper levels past the mm's lookup cache
- * and the huge-PMD branch are folio_walk_upper() and folio_walk_pmd_leaf().
  */
 export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number, flags: number): number {
   const mm = vma.vm_mm;
@@ -1105,7 +1100,12 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
   const c = m.counters;
   mm.mmap_assert_locked();
   c.walks++;
-  if (addr < vma.vm_start || addr >= vma.vm_end) return folio_walk_outside();
+  if (WARN_ON_ONCE(addr < vma.vm_start || addr >= vma.vm_end, 'folio_walk_start: addr outside vma')) return 0;
+  let page = 0;
+  let expose = true;
+  let size = PAGE_SIZE;
+  let lo = 0;
+  let hi = 0;
   // The upper levels lead to a PMD table: take it from the mm's lookup cache (the same entries
   // are read and counted; only the simulator's work is saved).
   let pmdT = mm.find_pmd_table(addr);
@@ -1115,93 +1115,59 @@ export function folio_walk_start(fw: FolioWalk, vma: VmAreaStruct, addr: number,
     c.pudRead++;
   } else {
     pmdT = folio_walk_upper(fw, mm, addr);
-    if (pmdT <= 0) return pmdT === 0 ? 0 : -pmdT;
+    if (pmdT <= 0) return pmdT < 0 ? found(fw, pm, -pmdT, true, PUD_SIZE, addr) : 0;
   }
   // pmd_table:
-  const o = pm.tableBase(pmdT) + pmd_index(addr) * 2;
-  const w = pm.tableWords(pmdT);
+  let w = pm.tableWords(pmdT);
+  let o = pm.tableBase(pmdT) + pmd_index(addr) * 2;
   c.pmdRead++;
-  const lo = w[o];
-  const hi = w[o + 1];
+  lo = w[o];
+  hi = w[o + 1];
   if (lo === 0 && hi === 0) return 0;
-  if (!pmd_present(lo) || pmd_leaf(lo)) return folio_walk_pmd_leaf(fw, pm, c, pmdT, addr, flags);
-  return folio_walk_pte(fw, pm, c, entry_pfn(lo, hi), pte_index(addr), flags);
-}
-
-/** The WARN_ON_ONCE() of an address outside the VMA (kept out of folio_walk_start()'s body). */
-function folio_walk_outside(): number {
-  WARN_ON_ONCE(true, 'folio_walk_start: addr outside vma');
-  return 0;
-}
-
-/**
- * folio_walk_start()'s pmd_table: branch for a PMD that is not a table pointer (a THP, the huge
- * zero folio, a migration entry): re-read under pmd_lock(). Returns the folio (lock held) or 0
- * (nothing, unlocked); an entry that turned out to point to a PTE table goes on to pte_table.
- */
-function folio_walk_pmd_leaf(
-  fw: FolioWalk,
-  pm: PhysMem,
-  c: Counters,
-  pmdT: number,
-  addr: number,
-  flags: number,
-): number {
-  ptlLock(pm, c, pmdT); // pmd_lock()
-  const w = pm.tableWords(pmdT);
-  const idx = pmd_index(addr);
-  const o = pm.tableBase(pmdT) + idx * 2;
-  const lo = w[o];
-  const hi = w[o + 1];
-  fw.level = FW_LEVEL_PMD;
-  fw.table = pmdT;
-  fw.index = idx;
-  fw.lo = lo;
-  fw.hi = hi;
-  fw.ptl = pmdT;
-  if (lo === 0 && hi === 0) {
-    ptlUnlock(pm, c, pmdT);
-    return 0;
-  }
-  if (pmd_present(lo) && !pmd_leaf(lo)) {
-    ptlUnlock(pm, c, pmdT);
-    return folio_walk_pte(fw, pm, c, entry_pfn(lo, hi), pte_index(addr), flags);
-  }
-  let page = 0;
-  let expose = true;
-  if (pmd_present(lo)) {
-    const pfn = entry_pfn(lo, hi);
-    // vm_normal_page_pmd(): the huge zero folio is not a normal page.
-    if (!pm.is_huge_zero_pfn(pfn)) page = pfn;
-    else if ((flags & FW_ZEROPAGE) !== 0) {
-      page = pfn;
-      expose = false;
+  if (!pmd_present(lo) || pmd_leaf(lo)) {
+    ptlLock(pm, c, pmdT); // pmd_lock()
+    lo = w[o];
+    hi = w[o + 1];
+    fw.level = FW_LEVEL_PMD;
+    fw.table = pmdT;
+    fw.index = pmd_index(addr);
+    fw.lo = lo;
+    fw.hi = hi;
+    fw.ptl = pmdT;
+    size = PMD_SIZE;
+    if (lo === 0 && hi === 0) {
+      ptlUnlock(pm, c, pmdT);
+      return 0;
     }
-  } else if ((flags & FW_MIGRATION) !== 0 && is_migration_entry(lo, hi)) {
-    page = swp_offset(lo, hi);
-    expose = false;
+    if (pmd_present(lo) && !pmd_leaf(lo)) {
+      ptlUnlock(pm, c, pmdT);
+    } else {
+      if (pmd_present(lo)) {
+        const pfn = entry_pfn(lo, hi);
+        // vm_normal_page_pmd(): the huge zero folio is not a normal page.
+        if (!pm.is_huge_zero_pfn(pfn)) page = pfn;
+        else if ((flags & FW_ZEROPAGE) !== 0) {
+          page = pfn;
+          expose = false;
+        }
+      } else if ((flags & FW_MIGRATION) !== 0 && is_migration_entry(lo, hi)) {
+        page = swp_offset(lo, hi);
+        expose = false;
+      }
+      if (page !== 0) return found(fw, pm, page, expose, size, addr);
+      ptlUnlock(pm, c, pmdT);
+      return 0;
+    }
   }
-  if (page !== 0) return found(fw, pm, page, expose, PMD_SIZE, addr);
-  ptlUnlock(pm, c, pmdT);
-  return 0;
-}
-
-/** folio_walk_start()'s pte_table: (pte_offset_map_lock()) entry `idx` of PTE table pteT; the
- * common case, a normal page, stays here; the rest is folio_walk_pte_special(). */
-function folio_walk_pte(
-  fw: FolioWalk,
-  pm: PhysMem,
-  c: Counters,
-  pteT: number,
-  idx: number,
-  flags: number,
-): number {
+  // pte_table: pte_offset_map_lock()
+  const pteT = entry_pfn(lo, hi);
   ptlLock(pm, c, pteT);
-  const o = pm.tableBase(pteT) + idx * 2;
-  const w = pm.tableWords(pteT);
+  w = pm.tableWords(pteT);
+  const idx = pte_index(addr);
+  o = pm.tableBase(pteT) + idx * 2;
   c.pteRead++;
-  const lo = w[o];
-  const hi = w[o + 1];
+  lo = w[o];
+  hi = w[o + 1];
   fw.level = FW_LEVEL_PTE;
   fw.table = pteT;
   fw.index = idx;
@@ -1209,36 +1175,16 @@ function folio_walk_pte(
   fw.hi = hi;
   fw.ptl = pteT;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-    const page = vm_normal_page(pm, lo, hi);
-    if (page !== 0) {
-      // found: at the PTE level fw->page is the page itself.
-      fw.page = page;
-      return pm.folio(page);
-    }
-  }
-  return folio_walk_pte_special(fw, pm, c, pteT, lo, hi, flags);
-}
-
-/** folio_walk_pte()'s entries other than a normal page: the zero page (FW_ZEROPAGE), a migration
- * entry (FW_MIGRATION), or not_found (the PTL dropped). */
-function folio_walk_pte_special(
-  fw: FolioWalk,
-  pm: PhysMem,
-  c: Counters,
-  pteT: number,
-  lo: number,
-  hi: number,
-  flags: number,
-): number {
-  if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-    if ((flags & FW_ZEROPAGE) !== 0 && pm.is_zero_pfn(entry_pfn(lo, hi))) {
-      fw.page = 0;
-      return pm.folio(pm.zeroPfn);
+    page = vm_normal_page(pm, lo, hi);
+    if (page === 0 && (flags & FW_ZEROPAGE) !== 0 && pm.is_zero_pfn(entry_pfn(lo, hi))) {
+      page = pm.zeroPfn;
+      expose = false;
     }
   } else if ((lo !== 0 || hi !== 0) && (flags & FW_MIGRATION) !== 0 && is_migration_entry(lo, hi)) {
-    fw.page = 0;
-    return pm.folio(swp_offset(lo, hi));
+    page = swp_offset(lo, hi);
+    expose = false;
   }
+  if (page !== 0) return found(fw, pm, page, expose, PAGE_SIZE, addr);
   ptlUnlock(pm, c, pteT);
   return 0;
 }
