@@ -60,9 +60,10 @@ export function offsetInPage(addr: number): number {
 }
 
 /** The index of addr's page inside the naturally aligned `size` block holding it, e.g. the
- * subpage of a PMD-mapped THP: (addr & (size - 1)) >> PAGE_SHIFT. */
+ * subpage of a PMD-mapped THP: (addr & (size - 1)) >> PAGE_SHIFT. `size` is a power of two from
+ * PAGE_SIZE to 2^43 (the page index then fits the 32 bits ToUint32 keeps; see tableIndex()). */
 export function subpageIndex(addr: number, size: number): number {
-  return Math.floor((addr - Math.floor(addr / size) * size) / PAGE_SIZE);
+  return ((addr / PAGE_SIZE) >>> 0) & (size / PAGE_SIZE - 1);
 }
 
 /** Virtual page number: addr >> PAGE_SHIFT. */
