@@ -56,11 +56,13 @@ interface World {
   addr: number;
 }
 
-/** Host memory the tour takes per page of `--size`, measured (peak RSS of `mmsim demo --json` at
- * --size 8192 and 32768 on Node 20: 351 and 991 MiB, 26.7 KiB more per page) and rounded up: two
- * worlds are alive at once (the tour's and one strategy's), each 2 processes x 4 KiB of content
- * per page plus struct pages, page tables, KSM rmap items and garbage not yet collected. */
-export const TOUR_HOST_BYTES_PER_PAGE = 28 * 1024;
+/** Host memory the tour takes per page of `--size`, measured with fill-pattern contents (the
+ * pages hold no bytes): peak RSS of `/usr/bin/time -v mmsim demo --size N --json` on Node 20 at
+ * N = 16384, 65536 and 262144: 157, 228 and 434 MiB, i.e. 1.1 to 1.5 KiB more per page (two
+ * worlds alive at once, each 2 processes with their struct pages, page tables and KSM rmap
+ * items, and garbage not yet collected), rounded up. Measure again when the tour or the
+ * per-frame metadata changes. */
+export const TOUR_HOST_BYTES_PER_PAGE = 2 * 1024;
 /** Host memory the tour takes at any size (Node, the modules, the first world). */
 export const TOUR_HOST_BASE_BYTES = 256 * 2 ** 20;
 
