@@ -243,6 +243,30 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
   return 0;
 }
 
+/**
+ * The per-address lookup of scan_get_next_rmap_item() (mm/ksm.c until 6.11, and 6.1.y until
+ * 6.1.160; KsmProfile.scanWalk 'follow_page'): follow_page(vma, addr, FOLL_GET) at every address
+ * from `addr` to the VMA's end. The first anonymous page found is left referenced in `arg`, as
+ * ksm_next_page_pmd_entry() leaves it; 1 when found, 0 at the end or when the mm exits. Pages
+ * follow_page() refuses (PROT_NONE on 6.1-6.4) are never found.
+ */
+function ksm_follow_page_scan(vma: VmAreaStruct, addr: number, arg: KsmNextPageArg): number {
+  const mm = vma.vm_mm;
+  const pm = mm.machine.phys;
+  for (; addr < vma.vm_end; addr += PAGE_SIZE) {
+    if (mm.mm_users === 0) return 0; // ksm_test_exit()
+    const page = follow_page(vma, addr, FOLL_GET, mm.machine.kernel);
+    if (page <= 0) continue;
+    if (pm.PageAnon(page)) {
+      arg.page = page;
+      arg.addr = addr;
+      return 1;
+    }
+    pm.put_page(page);
+  }
+  return 0;
+}
+
 /** ksm_next_page_ops: created once (monomorphic calls from the walker). */
 const ksm_next_page_ops: MmWalkOps = mmWalkOps({
   pmd_entry: ksm_next_page_pmd_entry,
@@ -484,7 +508,11 @@ export class Ksm {
           if (vma.anon_vma === null) scan.address = vma.vm_end;
           while (scan.address < vma.vm_end) {
             if (mm.mm_users === 0) break;
-            if (walk_page_range_vma(vma, scan.address, vma.vm_end, ksm_next_page_ops, arg) <= 0) {
+            const found =
+              m.kernel.ksm.scanWalk === 'follow_page'
+                ? ksm_follow_page_scan(vma, scan.address, arg)
+                : walk_page_range_vma(vma, scan.address, vma.vm_end, ksm_next_page_ops, arg);
+            if (found <= 0) {
               scan.address = vma.vm_end;
               break;
             }
