@@ -58,9 +58,9 @@ interface World {
 
 /** Host memory the tour takes per page of `--size`, measured with fill-pattern contents (the
  * pages hold no bytes): peak RSS of `/usr/bin/time -v mmsim demo --size N --json` on Node 20 at
- * N = 16384, 65536 and 262144: 157, 228 and 434 MiB, i.e. 1.1 to 1.5 KiB more per page (two
- * worlds alive at once, each 2 processes with their struct pages, page tables and KSM rmap
- * items, and garbage not yet collected), rounded up. Measure again when the tour or the
+ * N = 16384, 65536, 262144 and 1048576: 157, 228, 434 and 1,314 MiB, i.e. 1.1 to 1.5 KiB more
+ * per page (two worlds alive at once, each 2 processes with their struct pages, page tables and
+ * KSM rmap items, and garbage not yet collected), rounded up. Measure again when the tour or the
  * per-frame metadata changes. */
 export const TOUR_HOST_BYTES_PER_PAGE = 2 * 1024;
 /** Host memory the tour takes at any size (Node, the modules, the first world). */
