@@ -328,8 +328,9 @@ export class Ksm {
   failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
   /** What the advisor reads as the time and ksmd's CPU time. */
   ksmd_clock: KsmdClock;
-  /** Advisor state (struct advisor_ctx). */
-  private advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
+  /** Advisor state (struct advisor_ctx); KsmdThread's fast-forward reads it and replays
+   * scan_time_advisor() on it. */
+  advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
 
   // Per-call state of functions that are never re-entered, kept per Machine so that nothing is
   // allocated per page: the page scan_get_next_rmap_item() returns (its `struct page **`), the tree
@@ -681,10 +682,14 @@ export class Ksm {
   /** scan_time_advisor() on ksmd_clock. */
   private advisor_stop_scan(): void {
     if (this.advisor_mode !== 'scan-time') return;
+    this.scan_time_advisor(this.ksmd_clock.ktime_ns(), this.ksmd_clock.sched_runtime_ns());
+  }
+
+  /** scan_time_advisor() at time `now` with ksmd's CPU time `cpu_time` (ns, ksmd_clock's):
+   * advisor_ctx and pages_to_scan updated. */
+  scan_time_advisor(now: number, cpu_time: number): void {
     const ctx = this.advisorCtx;
-    const now = this.ksmd_clock.ktime_ns();
     const scan_time = Math.max(1, Math.floor((now - ctx.start_scan) / 1e6 / 1000));
-    const cpu_time = this.ksmd_clock.sched_runtime_ns();
     const cpu_ms = Math.floor((cpu_time - ctx.cpu_time) / 1e6);
     const cpu_percent = Math.max(1, Math.floor((cpu_ms * 100) / (scan_time * 1000)));
     const last = ctx.scan_time !== 0 ? ctx.scan_time : scan_time;
