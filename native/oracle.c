@@ -1654,9 +1654,10 @@ static const char *const TIMED_COUNTERS[] = {"pages_shared",  "pages_sharing",  
  * Starts ksmd (run=1) with the knobs the scenario set and lets it run for `ms` milliseconds,
  * printing on stderr, just before run=1 is written (t 0) and every `sample` ms after, one line
  * "mmsim-oracle: sample <t_ms> <counters of TIMED_COUNTERS> <ksmd ticks> <ticks per second>
- * <ksmd runtime ns>"; then run=0. The kernel's counters are printed as read (not relative).
+ * <ksmd runtime ns>" through `emit` (stderr in a scenario run, stdout in a session); then run=0.
+ * The kernel's counters are printed as read (not relative).
  */
-static int ksm_timed(long long ms, long long sample, char *err, size_t errlen) {
+static int ksm_timed(long long ms, long long sample, void (*emit)(const char *), char *err, size_t errlen) {
   if (ms < 0 || sample <= 0) die("stream: ksm_timed: bad duration or sample interval");
   pid_t ksmd = find_kthread("ksmd");
   if (!ksmd) {
@@ -1682,7 +1683,7 @@ static int ksm_timed(long long ms, long long sample, char *err, size_t errlen) {
       sb_printf(&line, " %lld", ksm_read(TIMED_COUNTERS[i], buf, sizeof buf) == 0 ? strtoll(buf, NULL, 10) : -1);
     }
     sb_printf(&line, " %lld %ld %lld\n", ticks, hz, runtime);
-    say(line.p);
+    emit(line.p);
     free(line.p);
     if (k * sample >= ms) break;
     if (k == 0) {
@@ -2064,7 +2065,7 @@ static int run_step(struct step *s) {
   }
   if (!strcmp(op, "ksm_timed")) {
     char err[256];
-    if (ksm_timed(num(arg(s, 1), "duration ms"), num(arg(s, 2), "sample ms"), err, sizeof err)) {
+    if (ksm_timed(num(arg(s, 1), "duration ms"), num(arg(s, 2), "sample ms"), say, err, sizeof err)) {
       add_failure(s, "%s", err);
       return 0;
     }
@@ -2223,6 +2224,8 @@ static int read_ksm_locked(const char *lock_path, int timeout_s) {
  *   read                       the same JSON object without scanning
  *   adopt <pid>                a descendant of a launched process (a child it forked, KSM
  *                              inherited) is reported and killed as the launched ones; reply "ok"
+ *   timed <ms> <sample>        ksmd (run=1) for ms milliseconds at the knobs set: a line
+ *                              "mmsim-oracle: sample ..." every sample ms (ksm_timed()), then "ok"
  *   quit (or EOF)              kill the launched processes, restore the knobs, release the lock
  * Allowed pids are someone else's processes (stopped, KSM enabled): they are neither refused as
  * other KSM users nor killed. Without --keep they must have no merged pages yet (the clean slate's
@@ -2469,6 +2472,31 @@ static void session_report(void) {
   free(b.p);
 }
 
+/* timed <ms> <sample>: ksmd over wall time on the session's processes (mmsim verify --snapshot
+ * --for), with the knobs as the session set them: ksm_timed()'s sample lines on stdout, then "ok". */
+static void session_timed(int argc, char **argv) {
+  long long ms = argc > 1 ? strtoll(argv[1], NULL, 10) : -1, sample = argc > 2 ? strtoll(argv[2], NULL, 10) : 0;
+  if (argc != 3 || ms < 0 || sample <= 0) {
+    session_reply("error timed: need <ms> <sample ms>\n");
+    return;
+  }
+  char comm[64] = "", err[256] = "";
+  pid_t other = find_foreign_user(comm);
+  if (other) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "error pid %d (%s) uses KSM too; its pages would be counted\n", (int)other, comm);
+    session_reply(msg);
+    return;
+  }
+  if (ksm_timed(ms, sample, session_reply, err, sizeof err)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "error %s\n", err);
+    session_reply(msg);
+    return;
+  }
+  session_reply("ok\n");
+}
+
 static int session(const char *lock_path, int timeout_s, int keep) {
   install_signals();
   atexit(cleanup_atexit);
@@ -2505,6 +2533,7 @@ static int session(const char *lock_path, int timeout_s, int keep) {
     else if (!strcmp(argv[0], "scan")) session_scan(argc, argv);
     else if (!strcmp(argv[0], "read") && argc == 1) session_report();
     else if (!strcmp(argv[0], "adopt")) session_adopt(argc, argv);
+    else if (!strcmp(argv[0], "timed")) session_timed(argc, argv);
     else if (!strcmp(argv[0], "knob") && argc == 3) {
       char *v = decode_token(argv[2]);
       int e = ksm_write(argv[1], v);

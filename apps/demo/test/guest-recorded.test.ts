@@ -14,14 +14,7 @@ import { GUEST_KERNELS } from '../src/guest/kernels.ts';
 import { root } from './helpers.ts';
 
 /** What each kernel does that the simulator's profile of it does not model yet. */
-const NOT_MODELLED: Record<string, Record<string, string>> = {
-  '6.12.95': {
-    'madv-free-pageout':
-      'after MADV_FREE and MADV_PAGEOUT of a whole THP, 6.12 leaves the PMD none (a read maps the huge zero page); 6.1 and 6.18 leave an empty PTE table (mm, cause not found)',
-  },
-};
-// 6.12.43 (profile 6.12) differs from 6.12.95 in KSM (fork counters), not in what is not modelled
-NOT_MODELLED['6.12'] = NOT_MODELLED['6.12.95']!;
+const NOT_MODELLED: Record<string, Record<string, string>> = {};
 
 function recordedReport(path: string): Report {
   const rec = JSON.parse(readFileSync(path, 'utf8')) as { report: unknown };

@@ -7,12 +7,15 @@
 // 6.2, folio_walk before 6.12, follow_page() after 6.11) stay callable under every profile: a
 // profile changes how code behaves, not which functions exist.
 
-/** The kernel versions mmsim can imitate. */
-export type KernelVersion = '6.0' | '6.1' | '6.2' | '6.5' | '6.12' | '6.12.95' | '6.18' | '6.19';
+/** The kernel versions mmsim can imitate. Where a line's point releases differ, the bare name is
+ * the one checked under QEMU: '6.1' is Debian's 6.1.192 ('6.1.0': v6.1 to 6.1.160, from source
+ * only), '6.12' is 6.12.43 ('6.12.95' the later one), '6.18' the live 6.18.44. */
+export type KernelVersion = '6.0' | '6.1.0' | '6.1' | '6.2' | '6.5' | '6.12' | '6.12.95' | '6.18' | '6.19';
 
 /** Every name of KernelVersion, oldest first (for CLI help and validation). */
 export const KERNEL_VERSIONS: readonly KernelVersion[] = [
   '6.0',
+  '6.1.0',
   '6.1',
   '6.2',
   '6.5',
@@ -38,8 +41,8 @@ export interface WalkProfile {
    */
   readonly walkPageVmaTest: boolean;
   /**
-   * mm_walk_ops.walk_lock is honoured (6.5+, also backported to 6.1.y stable; 6.1 here is
-   * v6.1.0): PGWALK_RDLOCK asserts the mmap lock, other modes assert it for write and write-lock
+   * mm_walk_ops.walk_lock is honoured (6.5+; not in 6.1.y: Debian's 6.1.192 has no walk_lock in
+   * include/linux/pagewalk.h): PGWALK_RDLOCK asserts the mmap lock, other modes assert it for write and write-lock
    * (PGWALK_WRLOCK) or check (PGWALK_WRLOCK_VERIFY) each VMA. Before: mmap_assert_locked() only.
    */
   readonly walkLock: boolean;
@@ -131,6 +134,18 @@ export interface MmProfile {
    * Before (6.1, 6.12), wp_can_reuse_anon_folio() never reuses a large folio: every write copies.
    */
   readonly reuseLargeAnonFolio: boolean;
+  /**
+   * Reclaim discards a clean lazyfree (MADV_FREE) PMD-mapped THP at PMD level: try_to_unmap_one()
+   * calls unmap_huge_pmd_locked() (mm/huge_memory.c __discard_anon_folio_pmd_locked()), which
+   * clears the PMD and frees its deposited page table, leaving the range pmd_none (a read maps the
+   * huge zero page, a write faults in a new THP). From 6.11 ("mm/vmscan: avoid split lazyfree THP
+   * during shrink_folio_list()"): Debian's 6.12.43 and 6.12.95 (mm/rmap.c) do it, and mainline
+   * still did in mid-2026. "mm/rmap: don't discard lazyfree THPs at PMD level" removed it (stable
+   * 6.12.117 per Debian's changelog; 6.12.118's try_to_unmap_one() has no such call; the live
+   * 6.18.44 behaves so). Without (6.1, 6.18.44): TTU_SPLIT_HUGE_PMD splits the PMD and the PTEs
+   * are discarded one by one, leaving an empty PTE table.
+   */
+  readonly lazyfreePmdDiscard: boolean;
 }
 
 /** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
@@ -138,7 +153,7 @@ export type BreakKsmKind = 'follow_page' | 'walk_pmd' | 'folio_walk' | 'range_wa
 
 /** How scan_get_next_rmap_item() finds the next anonymous page of a VMA. */
 export type KsmScanWalkKind =
-  /** follow_page() address by address (until 6.11). */
+  /** follow_page(FOLL_GET) address by address (until 6.11; 6.1.y until 6.1.160). */
   | 'follow_page'
   /** folio_walk_start() address by address (6.12). */
   | 'folio_walk'
@@ -150,8 +165,13 @@ export type KsmScanWalkKind =
 export interface KsmProfile {
   /** Which break_ksm() the version ships (a strategy of @mmsim/ksm, chosen once per Ksm). */
   readonly breakKsm: BreakKsmKind;
-  /** Which lookup scan_get_next_rmap_item() uses. mmsim implements 'range_walk' only so far;
-   * every kind finds the same pages, only the cost differs. */
+  /**
+   * Which lookup scan_get_next_rmap_item() uses. 'follow_page' is mmsim's own per-address loop:
+   * where follow_page() refuses PROT_NONE entries (6.1-6.4, gup_can_follow_protnone() without
+   * FOLL_FORCE) the scan never finds those pages, so they get no rmap_item (early 6.1 against
+   * Debian's 6.1.192: ksm-tests-prot-none). 'folio_walk' finds what the range walk finds and
+   * runs as it (only the cost differs, versions-sparse-scan).
+   */
   readonly scanWalk: KsmScanWalkKind;
   /**
    * prctl(PR_SET_MEMORY_MERGE/PR_GET_MEMORY_MERGE), the sysfs counter general_profit and the
@@ -212,7 +232,7 @@ export interface KernelProfile {
 }
 
 /** The version number as a comparable integer: '6.12' -> 612 (a point release counts as its
- * line: '6.12.95' -> 612). Used only to build the table. */
+ * line: '6.12.95' -> 612, '6.1.0' -> 601). Used only to build the table. */
 function num(v: KernelVersion): number {
   const [major, minor] = v.split('.');
   return Number(major) * 100 + Number(minor);
@@ -238,6 +258,8 @@ function profile(name: KernelVersion): KernelProfile {
     validArgs: v >= 603,
     followHugePmd: v >= 612,
   };
+  /** 6.18: the live kernel, 6.18.44, with the 2026 stable backports. */
+  const live618 = name === '6.18';
   const mm: MmProfile = {
     guardRegions: v >= 613,
     populateWholeRange: v >= 610,
@@ -245,12 +267,19 @@ function profile(name: KernelVersion): KernelProfile {
     splitMapsZeroPage: v >= 612,
     hugeZeroWpThp: v >= 613,
     reuseLargeAnonFolio: v >= 615,
+    lazyfreePmdDiscard: v >= 611 && !live618,
   };
   /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
   const late612 = name === '6.12.95';
+  /** 6.1 (Debian's 6.1.192) has the scan's range walk from 6.1.161 ("mm/pagewalk: add
+   * walk_page_range_vma()", "ksm: use range-walk function to jump over holes in
+   * scan_get_next_rmap_item", Debian's changelog of 6.1.162-1); 6.1.0 stands for v6.1 to 6.1.160,
+   * which looked every address up with follow_page(). */
+  const late61 = name === '6.1';
   const ksm: KsmProfile = {
     breakKsm: v < 602 ? 'follow_page' : v < 612 ? 'walk_pmd' : v < 619 ? 'folio_walk' : 'range_walk',
-    scanWalk: v < 612 ? 'follow_page' : v < 618 && !late612 ? 'folio_walk' : 'range_walk',
+    scanWalk:
+      v < 612 && !late61 ? 'follow_page' : v < 618 && !late612 && !late61 ? 'folio_walk' : 'range_walk',
     mergeAny: v >= 604,
     zeroPages: v >= 606,
     smartScan: v >= 607,
@@ -273,6 +302,7 @@ function profile(name: KernelVersion): KernelProfile {
 /** The profiles by version, built once. */
 export const KERNEL_PROFILES: Readonly<Record<KernelVersion, KernelProfile>> = Object.freeze({
   '6.0': profile('6.0'),
+  '6.1.0': profile('6.1.0'),
   '6.1': profile('6.1'),
   '6.2': profile('6.2'),
   '6.5': profile('6.5'),

@@ -319,6 +319,7 @@ describe('ksm_functional_tests.c', () => {
     expect(names).toEqual([
       STRATEGIES.follow_page,
       STRATEGIES.follow_page,
+      STRATEGIES.follow_page,
       STRATEGIES.walk_pmd,
       STRATEGIES.walk_pmd,
       STRATEGIES.folio_walk,

@@ -3,7 +3,7 @@
 
 import { ENOENT, KERNEL_PROFILES, PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import { MADV_UNMERGEABLE, Machine, MM_ANONPAGES } from '@mmsim/mmu';
+import { MADV_UNMERGEABLE, Machine, MM_ANONPAGES, PROT_NONE } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { Ksm, ksmSysfsHas, ksmSysfsRead, ksmSysfsWrite, PR_SET_MEMORY_MERGE } from '../src/index.ts';
 import { checkAll, knob, mergeableRegion } from './helpers.ts';
@@ -49,6 +49,36 @@ describe('KSM per kernel version', () => {
       p.madvise(a, 8 * PAGE_SIZE, MADV_UNMERGEABLE);
       // 6.12 unshares KSM zero pages into fresh anonymous pages; 6.1 keeps the zero page mapped
       expect(p.mm.get_mm_counter(MM_ANONPAGES)).toBe(counted);
+      checkAll(m, ksm);
+    }
+  });
+
+  it('PROT_NONE pages: found by the scan from 6.1.161 on, merged from 6.5 on (and on 6.0)', () => {
+    // scan_get_next_rmap_item()'s follow_page() (until 6.11, 6.1.y until 6.1.160) and
+    // get_mergeable_page()'s (until 6.11) refuse PROT_NONE PTEs on 6.1-6.4; Debian's 6.1.192 finds
+    // them with the backported range walk but cannot merge them (scenarios/expected/6.1/
+    // ksm-tests-prot-none.json: 1 unshared, 9 volatile).
+    for (const [version, items, counters] of [
+      ['6.0', 10, [1, 9, 0, 0]],
+      ['6.1.0', 0, [0, 0, 0, 0]],
+      ['6.1', 10, [0, 0, 1, 9]],
+      ['6.2', 0, [0, 0, 0, 0]],
+      ['6.5', 10, [1, 9, 0, 0]],
+      ['6.18', 10, [1, 9, 0, 0]],
+    ] as const) {
+      const { m, ksm } = world(version);
+      knob(ksm, 'pages_to_scan', 10);
+      const p = new Process(m, 'p');
+      const a = mergeableRegion(p, 10, () => 42);
+      p.mprotect(a, 10 * PAGE_SIZE, PROT_NONE);
+      ksm.runFullScans(2);
+      expect(p.mm.ksm_rmap_items, version).toBe(items);
+      expect(
+        ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile'].map((f) =>
+          Number(ksmSysfsRead(ksm, f)),
+        ),
+        version,
+      ).toEqual(counters);
       checkAll(m, ksm);
     }
   });

@@ -364,6 +364,7 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
   if (pmd_leaf(E.lo)) {
     const folio = entry_pfn(E.lo, E.hi);
     if (!pm.is_huge_zero_pfn(folio) && !folio_maybe_mapped_shared(m, folio)) {
+      pm.flags[folio] &= ~PG_dirty; // madvise_free_huge_pmd(): folio_clear_dirty()
       setEntry(pm, walk.table, walk.index, (E.lo & clean) >>> 0, E.hi);
       folio_mark_lazyfree(pm, folio);
     }
@@ -414,10 +415,13 @@ const cold_walk_ops: MmWalkOps = mmWalkOps({
   walk_lock: PGWALK_RDLOCK,
 });
 
-/** MADV_PAGEOUT of private memory: reclaim_pages() of the anon folios mapped only by this mm. */
+/** MADV_PAGEOUT of private memory: reclaim_pages() of the anon folios mapped only by this mm.
+ * A large folio is isolated once (the kernel's huge-PMD path, or its PTE batch): one that reclaim
+ * kept whole (a lazyfree THP written again) is not tried again at its next address. */
 function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
   const m = walk.mm.machine;
   const pm = m.phys;
+  let large = 0;
   for (let a = addr; a < next; a += PAGE_SIZE) {
     // Reclaim splits a THP: the PMD entry is read again at every address.
     readEntry(pm, walk.table, walk.index);
@@ -435,6 +439,8 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
     const folio = pm.folio(pfn);
     // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
     if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
+    if (folio === large && pm.folio_test_large(folio)) continue;
+    if (pm.folio_test_large(folio)) large = folio;
     reclaim_folio(m, folio);
   }
 }

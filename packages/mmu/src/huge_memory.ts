@@ -39,7 +39,7 @@ import {
   readEntry,
   setEntry,
 } from './pgtable.ts';
-import { PG_anon_exclusive, PG_swapcache } from './physmem.ts';
+import { PG_anon_exclusive, PG_dirty, PG_lazyfree, PG_swapcache } from './physmem.ts';
 import {
   anon_vma_prepare,
   folio_add_new_anon_rmap,
@@ -240,6 +240,30 @@ export function zap_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, pi:
 }
 
 /**
+ * unmap_huge_pmd_locked() with __discard_anon_folio_pmd_locked() (mm/huge_memory.c, 6.11 until
+ * "mm/rmap: don't discard lazyfree THPs at PMD level"; KernelProfile.mm.lazyfreePmdDiscard):
+ * reclaim drops a lazyfree anon THP mapped by the huge PMD at (pmdT, pi) whole, unless the folio
+ * or the PMD was dirtied since MADV_FREE or someone besides the isolating caller and the mappings
+ * holds a reference. The PMD is left none and its deposited table freed. Returns whether it was.
+ */
+function unmap_huge_pmd_locked(
+  vma: VmAreaStruct,
+  addr: number,
+  pmdT: number,
+  pi: number,
+  folio: number,
+): boolean {
+  const pm = vma.vm_mm.machine.phys;
+  if ((pm.flags[folio] & PG_lazyfree) === 0) return false;
+  readEntry(pm, pmdT, pi);
+  if ((pm.flags[folio] & PG_dirty) !== 0 || (E.lo & _PAGE_DIRTY) !== 0) return false;
+  // The kernel's folio_mapcount() of a large folio counts a PMD mapping once.
+  if (pm.refcount[folio] !== pm.folio_large_mapcount(folio) + 1) return false;
+  zap_huge_pmd(vma, addr, pmdT, pi);
+  return true;
+}
+
+/**
  * copy_huge_pmd(): share a huge PMD with the child. Returns 0 when copied, 1 when the source
  * PMD was split instead (pinned folio: the caller copies the PTEs), or -ENOMEM.
  */
@@ -277,8 +301,10 @@ export function copy_huge_pmd(
 }
 
 /** Split every PMD mapping of a folio (the first half of split_huge_page()'s unmap, and
- * try_to_unmap()'s TTU_SPLIT_HUGE_PMD). */
-export function split_folio_pmds(m: Machine, folio: number): void {
+ * try_to_unmap()'s TTU_SPLIT_HUGE_PMD); with `discardLazyfree`, try_to_unmap_one() of a
+ * kernel with KernelProfile.mm.lazyfreePmdDiscard: a mapping unmap_huge_pmd_locked() drops
+ * is not split. */
+export function split_folio_pmds(m: Machine, folio: number, discardLazyfree = false): void {
   const pm = m.phys;
   rmap_walk(m, folio, (vma, addr) => {
     const haddr = alignDown(addr, PMD_SIZE);
@@ -287,7 +313,9 @@ export function split_folio_pmds(m: Machine, folio: number): void {
     if (pmdT === 0) return true;
     const pi = pmd_index(haddr);
     readEntry(pm, pmdT, pi);
-    if (pmd_leaf(E.lo) && entry_pfn(E.lo, E.hi) === folio) split_huge_pmd(vma, haddr, pmdT, pi);
+    if (!pmd_leaf(E.lo) || entry_pfn(E.lo, E.hi) !== folio) return true;
+    if (!discardLazyfree || !unmap_huge_pmd_locked(vma, haddr, pmdT, pi, folio))
+      split_huge_pmd(vma, haddr, pmdT, pi);
     return true;
   });
 }

@@ -112,13 +112,15 @@ export function reclaim_folio(m: Machine, folio: number): number {
  * Reclaim of a lazyfree (MADV_FREE) folio, which needs no swap: try_to_unmap_one() (mm/rmap.c,
  * 6.18) with TTU_SPLIT_HUGE_PMD clears each PTE and drops the mapping while the folio is clean
  * and nobody else holds it (refcount = isolation + mappings); a PTE written since (dirty) puts
- * the folio back to swap-backed, keeps its mapping and ends the walk. The caller's isolation
+ * the folio back to swap-backed, keeps its mapping and ends the walk. Where the kernel has
+ * KernelProfile.mm.lazyfreePmdDiscard (6.11-6.12.116), a clean PMD mapping is dropped whole
+ * first (unmap_huge_pmd_locked()) and only the others are split. The caller's isolation
  * reference is dropped here. Returns the pages freed.
  */
 function discard_lazyfree(m: Machine, folio: number): number {
   const pm = m.phys;
   const nr = pm.folio_nr_pages(folio);
-  split_folio_pmds(m, folio);
+  split_folio_pmds(m, folio, m.kernel.mm.lazyfreePmdDiscard);
   let redirtied = false;
   rmap_walk(m, folio, (vma) => {
     const mm = vma.vm_mm;

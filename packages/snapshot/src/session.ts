@@ -9,9 +9,11 @@ import {
   buildOracle,
   DEFAULT_LOCK_PATH,
   encodeToken,
+  type KsmdSample,
   OracleRefusedError,
   OracleUnavailableError,
   oracleAvailability,
+  parseKsmdSample,
 } from '@mmsim/scenario/node';
 import { SnapshotError } from './capture.ts';
 
@@ -111,6 +113,19 @@ export class KsmSession {
   /** What the kernel reports now, without scanning (the reply of `scan`). */
   async read(): Promise<LiveScan> {
     return JSON.parse(await this.call('read')) as LiveScan;
+  }
+
+  /** ksmd (run=1) over wall time for `ms` at the knobs set, sampled every `sampleMs` from the
+   * instant run=1 is written (native/oracle.c ksm_timed()); run=0 after. */
+  async timed(ms: number, sampleMs: number, onSample: (s: KsmdSample) => void): Promise<void> {
+    this.child.stdin.write(`timed ${ms} ${sampleMs}\n`);
+    for (;;) {
+      const line = await this.next();
+      if (line === 'ok') return;
+      const s = line === null ? null : parseKsmdSample(line);
+      if (s === null) throw this.failure(line);
+      onSample(s);
+    }
   }
 
   /** Kills the launched processes, restores the knobs, releases the lock. */
