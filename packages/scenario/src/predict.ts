@@ -49,6 +49,9 @@ export interface PredictOptions {
   /** Replay proven steady periods of full scans instead of simulating them (default true; the
    * result is the same either way: KsmdThread.fastForwardUntilNs). */
   fastForward?: boolean;
+  /** Full scans the machine counts that are not the prediction's: a restored snapshot's priming
+   * scans (@mmsim/snapshot Restored.start); samples count full_scans from here (default 0). */
+  fullScansBefore?: number;
 }
 
 /** The counters at one instant. */
@@ -130,7 +133,7 @@ export function ksmdStartKnobs(ksm: Ksm): [string, string][] {
   return out;
 }
 
-function sample(ksm: Ksm, ms: number, cpuNs: number): PredictSample {
+function sample(ksm: Ksm, ms: number, cpuNs: number, fullScansBefore: number): PredictSample {
   const c: KsmCounters = ksm.counters();
   return {
     ms,
@@ -140,7 +143,7 @@ function sample(ksm: Ksm, ms: number, cpuNs: number): PredictSample {
     pages_volatile: c.pages_volatile,
     ksm_zero_pages: c.ksm_zero_pages,
     general_profit: c.general_profit,
-    full_scans: c.full_scans,
+    full_scans: c.full_scans - fullScansBefore,
     pages_to_scan: ksm.pages_to_scan,
     cpuMs: cpuNs / NS_PER_MS,
   };
@@ -175,7 +178,7 @@ export function predictKsmd(
   const samples: PredictSample[] = [];
   for (let ms = 0; ; ms = Math.min(ms + opts.sampleMs, opts.forMs)) {
     ksmd.runUntil(ms * NS_PER_MS);
-    const s = sample(ksm, ms, ksmd.cpuNs());
+    const s = sample(ksm, ms, ksmd.cpuNs(), opts.fullScansBefore ?? 0);
     samples.push(s);
     onSample?.(s);
     if (ms >= opts.forMs) break;

@@ -4,6 +4,8 @@
 import { PAGE_SIZE } from '@mmsim/core';
 import { checkKsmInvariants } from '@mmsim/ksm';
 import { checkMmInvariants, MM_ANONPAGES } from '@mmsim/mmu';
+import { predictKsmd } from '@mmsim/scenario';
+import { KSMD_COST_FILE, loadKsmdCost } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
 import { readSnapshot } from '../src/format.ts';
 import { predictFullScans } from '../src/predict.ts';
@@ -179,6 +181,33 @@ describe('KSM pages', () => {
     const again = predictFullScans(ctx, 2, ctx.start);
     expect(again.ksm.pages_sharing).toBe(4);
     checkKsmInvariants(ctx.ksm);
+  });
+
+  it("a prediction over wall time counts full_scans from the restore's start", () => {
+    const { model } = loadKsmdCost(KSMD_COST_FILE);
+    const predict = (fromStart: boolean) => {
+      const ctx = restore(withKsm(false));
+      const fullScansBefore = fromStart ? ctx.start.full_scans : 0;
+      return {
+        ctx,
+        p: predictKsmd(ctx.ksm, ctx.procs, {
+          forMs: 2000,
+          sampleMs: 1000,
+          knobs: {},
+          model,
+          fullScansBefore,
+        }),
+      };
+    };
+    const from = predict(true);
+    const raw = predict(false);
+    expect(from.ctx.start.full_scans).toBeGreaterThan(0);
+    expect(from.p.samples.map((s) => s.full_scans + from.ctx.start.full_scans)).toEqual(
+      raw.p.samples.map((s) => s.full_scans),
+    );
+    expect(from.p.samples.at(-1)!.full_scans).toBe(
+      from.ctx.ksm.counters().full_scans - from.ctx.start.full_scans,
+    );
   });
 
   it('a KSM page mapped once cannot be rebuilt by merging: counted as unmerged', () => {

@@ -205,6 +205,8 @@ export interface PredictMachine {
   loaded: LoadedScenario | null;
   /** The snapshot it came from (its processes by pid), or null. */
   snapshot: Snapshot | null;
+  /** Full scans restore ran to rebuild the snapshot's KSM pages (not the prediction's). */
+  fullScansBefore: number;
 }
 
 /**
@@ -223,11 +225,11 @@ export function predictMachine(io: Io, file: string, knobs: Record<string, strin
       if (e instanceof KnobError) throw new UsageError(`--knob ${e.message}`);
       throw e;
     }
-    return { name: basename(file), ctx, loaded: null, snapshot };
+    return { name: basename(file), ctx, loaded: null, snapshot, fullScansBefore: ctx.start.full_scans };
   }
   const loaded = withKnobs(loadOrFail(file, io), knobs);
   const { ctx } = simulateTo(loaded, undefined, { contentEstimate: 'simulator' });
-  return { name: loaded.scenario.name, ctx, loaded, snapshot: null };
+  return { name: loaded.scenario.name, ctx, loaded, snapshot: null, fullScansBefore: 0 };
 }
 
 /** Runs the prediction for the command's options (shared with verify --for). */
@@ -246,7 +248,14 @@ export function runPrediction(
     return predictKsmd(
       ctx.ksm,
       ctx.procs,
-      { forMs, sampleMs: everyMs, knobs: {}, model: cost.model, ksmdRuntimeBeforeNs },
+      {
+        forMs,
+        sampleMs: everyMs,
+        knobs: {},
+        model: cost.model,
+        ksmdRuntimeBeforeNs,
+        fullScansBefore: machine.fullScansBefore,
+      },
       (s) => bar.update(Math.round(s.ms / everyMs), `simulated ${fmtTime(s.ms)}`),
     );
   } finally {
