@@ -1662,9 +1662,10 @@ static const char *const TIMED_COUNTERS[] = {"pages_shared",  "pages_sharing",  
  * Starts ksmd (run=1) with the knobs the scenario set and lets it run for `ms` milliseconds,
  * printing on stderr, just before run=1 is written (t 0) and every `sample` ms after, one line
  * "mmsim-oracle: sample <t_ms> <counters of TIMED_COUNTERS> <ksmd ticks> <ticks per second>
- * <ksmd runtime ns>"; then run=0. The kernel's counters are printed as read (not relative).
+ * <ksmd runtime ns>" through `emit` (stderr in a scenario run, stdout in a session); then run=0.
+ * The kernel's counters are printed as read (not relative).
  */
-static int ksm_timed(long long ms, long long sample, char *err, size_t errlen) {
+static int ksm_timed(long long ms, long long sample, void (*emit)(const char *), char *err, size_t errlen) {
   if (ms < 0 || sample <= 0) die("stream: ksm_timed: bad duration or sample interval");
   pid_t ksmd = find_kthread("ksmd");
   if (!ksmd) {
@@ -1690,7 +1691,7 @@ static int ksm_timed(long long ms, long long sample, char *err, size_t errlen) {
       sb_printf(&line, " %lld", ksm_read(TIMED_COUNTERS[i], buf, sizeof buf) == 0 ? strtoll(buf, NULL, 10) : -1);
     }
     sb_printf(&line, " %lld %ld %lld\n", ticks, hz, runtime);
-    say(line.p);
+    emit(line.p);
     free(line.p);
     if (k * sample >= ms) break;
     if (k == 0) {
@@ -2095,7 +2096,7 @@ static int run_step(struct step *s) {
   }
   if (!strcmp(op, "ksm_timed")) {
     char err[256];
-    if (ksm_timed(num(arg(s, 1), "duration ms"), num(arg(s, 2), "sample ms"), err, sizeof err)) {
+    if (ksm_timed(num(arg(s, 1), "duration ms"), num(arg(s, 2), "sample ms"), say, err, sizeof err)) {
       add_failure(s, "%s", err);
       return 0;
     }
@@ -2240,7 +2241,7 @@ static int read_ksm_locked(const char *lock_path, int timeout_s) {
 /* session: live ksmd over processes that are not a scenario's (mmsim snapshot/verify)          */
 
 /*
- * `--session [--allow PID,...]`: holds the lock, saves and journals the knobs and cleans KSM's
+ * `--session [--allow PID,...] [--keep]`: holds the lock, saves and journals the knobs and cleans KSM's
  * state (run=2, run=0, zero counters) as a scenario run does, holds khugepaged off, then serves
  * one command per stdin line, one reply line each on stdout ("error <reason>" on failure):
  *   launch <copies> <arg>...   start copies of a command (tokens %XX-encoded) with
@@ -2251,9 +2252,17 @@ static int read_ksm_locked(const char *lock_path, int timeout_s) {
  *   scan <n>                   n exact full scans (ksm_scans()); reply one JSON object: the
  *                              counters and, per launched or allowed pid, ksm_stat and
  *                              smaps_rollup's Rss/Anonymous/KSM/AnonHugePages in kB
+ *   read                       the same JSON object without scanning
+ *   adopt <pid>                a descendant of a launched process (a child it forked, KSM
+ *                              inherited) is reported and killed as the launched ones; reply "ok"
+ *   timed <ms> <sample>        ksmd (run=1) for ms milliseconds at the knobs set: a line
+ *                              "mmsim-oracle: sample ..." every sample ms (ksm_timed()), then "ok"
  *   quit (or EOF)              kill the launched processes, restore the knobs, release the lock
- * Allowed pids are someone else's processes (stopped, KSM enabled, no merged pages yet): they
- * are neither refused as other KSM users nor killed.
+ * Allowed pids are someone else's processes (stopped, KSM enabled): they are neither refused as
+ * other KSM users nor killed. Without --keep they must have no merged pages yet (the clean slate's
+ * run=2 would unmerge them); with --keep the clean slate is left out: ksmd's state (stable tree,
+ * rmap_items, the merged pages of the allowed processes) is kept, the cumulative counters are
+ * counted from the session's start. The session's end (run=2) unmerges them either way.
  */
 
 /* The clean slate of a run: run=2, run=0, and every must-be-zero counter at zero (a count of KSM
@@ -2283,6 +2292,13 @@ static void clean_slate(void) {
     if (counter_must_be_zero(i) && v != counter_base[i])
       refuse("KSM counter %s is %lld after run=2 (another KSM user?)", COUNTERS[i], v);
   }
+}
+
+/* --keep: ksmd's state as it is (no run=2); the cumulative counters count from here. */
+static void keep_slate(void) {
+  ksm_write("run", "0");
+  for (size_t i = 0; i < NCOUNTERS; i++)
+    if (have_counter[i] && counter_is_delta(i)) counter_base[i] = ksm_counter(COUNTERS[i]);
 }
 
 static void session_reply(const char *s) {
@@ -2387,6 +2403,8 @@ static void session_proc_json(struct sb *b, pid_t pid) {
   sb_puts(b, "}}");
 }
 
+static void session_report(void);
+
 static void session_scan(int argc, char **argv) {
   long n = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
   if (n < 1 || n > 1000) {
@@ -2411,6 +2429,52 @@ static void session_scan(int argc, char **argv) {
     session_reply(msg);
     return;
   }
+  session_report();
+}
+
+/* pid's parent from /proc/<pid>/stat, 0 when it cannot be read. */
+static pid_t ppid_of(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char state;
+  int ppid;
+  const char *end = strrchr(buf, ')');
+  if (!end || sscanf(end + 2, "%c %d", &state, &ppid) != 2) return 0;
+  return (pid_t)ppid;
+}
+
+/* Process-tree depth searched for a launched ancestor of an adopted pid. */
+#define ADOPT_MAX_DEPTH 64
+
+static void session_adopt(int argc, char **argv) {
+  pid_t pid = argc == 2 ? (pid_t)atoi(argv[1]) : 0;
+  int launched = 0;
+  for (pid_t p = pid, depth = 0; p > 1 && depth < ADOPT_MAX_DEPTH && !launched; depth++) {
+    p = ppid_of(p);
+    for (int i = 0; i < nprocs; i++)
+      if (procs[i].created && procs[i].alive && procs[i].pid == p) launched = 1;
+  }
+  if (pid <= 0 || !launched) {
+    session_reply("error adopt: not a descendant of a launched process\n");
+    return;
+  }
+  procs = xrealloc(procs, sizeof *procs * (size_t)(nprocs + 1));
+  memset(&procs[nprocs], 0, sizeof procs[nprocs]);
+  procs[nprocs].name = "(forked)";
+  procs[nprocs].pid = pid;
+  procs[nprocs].created = procs[nprocs].alive = procs[nprocs].registered = 1;
+  nprocs++;
+  session_reply("ok\n");
+}
+
+/* The reply of `scan` and `read`: the counters and each launched or allowed pid's ksm_stat/smaps. */
+static void session_report(void) {
   struct sb b = {0};
   long long c[NCOUNTERS];
   read_counters(c);
@@ -2439,11 +2503,36 @@ static void session_scan(int argc, char **argv) {
   free(b.p);
 }
 
-static int session(const char *lock_path, int timeout_s) {
+/* timed <ms> <sample>: ksmd over wall time on the session's processes (mmsim verify --snapshot
+ * --for), with the knobs as the session set them: ksm_timed()'s sample lines on stdout, then "ok". */
+static void session_timed(int argc, char **argv) {
+  long long ms = argc > 1 ? strtoll(argv[1], NULL, 10) : -1, sample = argc > 2 ? strtoll(argv[2], NULL, 10) : 0;
+  if (argc != 3 || ms < 0 || sample <= 0) {
+    session_reply("error timed: need <ms> <sample ms>\n");
+    return;
+  }
+  char comm[64] = "", err[256] = "";
+  pid_t other = find_foreign_user(comm);
+  if (other) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "error pid %d (%s) uses KSM too; its pages would be counted\n", (int)other, comm);
+    session_reply(msg);
+    return;
+  }
+  if (ksm_timed(ms, sample, session_reply, err, sizeof err)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "error %s\n", err);
+    session_reply(msg);
+    return;
+  }
+  session_reply("ok\n");
+}
+
+static int session(const char *lock_path, int timeout_s, int keep) {
   install_signals();
   atexit(cleanup_atexit);
   take_lock(lock_path, timeout_s);
-  for (int i = 0; i < nallowed; i++) {
+  for (int i = 0; i < nallowed && !keep; i++) {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)allowed[i]);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -2453,13 +2542,14 @@ static int session(const char *lock_path, int timeout_s) {
     buf[n > 0 ? n : 0] = 0;
     char *m = strstr(buf, "ksm_merging_pages ");
     if (m && atoll(m + 18) > 0)
-      refuse("pid %d already has merged KSM pages; run=2 would unmerge them", (int)allowed[i]);
+      refuse("pid %d already has merged KSM pages; run=2 would unmerge them (--keep keeps them)", (int)allowed[i]);
   }
   check_other_users();
   save_knobs();
   knobs_modified = 1;
   find_counters();
-  clean_slate();
+  if (keep) keep_slate();
+  else clean_slate();
   hold_khugepaged();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   session_reply("ready\n");
@@ -2472,6 +2562,9 @@ static int session(const char *lock_path, int timeout_s) {
     if (!strcmp(argv[0], "quit")) break;
     if (!strcmp(argv[0], "launch")) session_launch(argc, argv);
     else if (!strcmp(argv[0], "scan")) session_scan(argc, argv);
+    else if (!strcmp(argv[0], "read") && argc == 1) session_report();
+    else if (!strcmp(argv[0], "adopt")) session_adopt(argc, argv);
+    else if (!strcmp(argv[0], "timed")) session_timed(argc, argv);
     else if (!strcmp(argv[0], "knob") && argc == 3) {
       char *v = decode_token(argv[2]);
       int e = ksm_write(argv[1], v);
@@ -2498,7 +2591,7 @@ static void usage(void) {
           "       mmsim-oracle --restore       restore knobs journaled by a run that was killed\n"
           "       mmsim-oracle --read-ksm      print /sys/kernel/mm/ksm, read under the lock\n"
           "       mmsim-oracle --hold-ksm-user (tests) hold the lock and 16 mergeable pages until stdin closes\n"
-          "       mmsim-oracle --session [--allow PID,...]  live ksmd over launched or given processes\n"
+          "       mmsim-oracle --session [--allow PID,...] [--keep]  live ksmd over launched or given processes\n"
           "       --pause-at STEP              (tests) stop before that step until a signal\n");
 }
 
@@ -2520,7 +2613,7 @@ static void pin_to_one_cpu(void) {
 
 int main(int argc, char **argv) {
   const char *lock_path = DEFAULT_LOCK;
-  int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0, session_mode = 0;
+  int lock_timeout = 600, restore_only = 0, hold = 0, read_ksm = 0, session_mode = 0, keep = 0;
   orchestrator_pid = getpid();
   trace = getenv("MMSIM_ORACLE_TRACE") != NULL;
   for (int i = 1; i < argc; i++) {
@@ -2530,6 +2623,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--read-ksm")) read_ksm = 1;
     else if (!strcmp(argv[i], "--restore")) restore_only = 1;
     else if (!strcmp(argv[i], "--session")) session_mode = 1;
+    else if (!strcmp(argv[i], "--keep")) keep = 1;
     else if (!strcmp(argv[i], "--allow") && i + 1 < argc) {
       for (char *t = strtok(argv[++i], ","); t; t = strtok(NULL, ",")) {
         allowed = xrealloc(allowed, sizeof *allowed * (size_t)(nallowed + 1));
@@ -2548,7 +2642,7 @@ int main(int argc, char **argv) {
   check_environment();
   if (hold) return hold_ksm_user(lock_path, lock_timeout);
   if (read_ksm) return read_ksm_locked(lock_path, lock_timeout);
-  if (session_mode) return session(lock_path, lock_timeout);
+  if (session_mode) return session(lock_path, lock_timeout, keep);
   if (restore_only) {
     take_lock(lock_path, lock_timeout);
     if (read_journal()) {

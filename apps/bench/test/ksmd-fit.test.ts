@@ -6,6 +6,7 @@ const truth: KsmdWork = {
   batches: 3000,
   scans: 50_000,
   pages: 300,
+  skipped: 200,
   hashed: 700,
   compared: 250,
   flushes: 450,
@@ -19,15 +20,16 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
   for (const pages of [16_384, 65_536])
     for (const hashed of [0, pages])
       for (const compared of [0, pages / 2, pages * 5])
-        for (const flushes of [0, pages / 3]) {
-          for (const [batches, scans] of [
-            [1, 1],
-            [pages / 100, 1],
-          ] as const) {
-            const work = { ...emptyKsmdWork(), batches, scans, pages, hashed, compared, flushes };
-            out.push({ what: `row ${i}`, work, kernelNs: ksmdWorkNs(model, work) * noise(i++) });
+        for (const flushes of [0, pages / 3])
+          for (const skipped of [0, pages * 2]) {
+            for (const [batches, scans] of [
+              [1, 1],
+              [pages / 100, 1],
+            ] as const) {
+              const work = { ...emptyKsmdWork(), batches, scans, pages, skipped, hashed, compared, flushes };
+              out.push({ what: `row ${i}`, work, kernelNs: ksmdWorkNs(model, work) * noise(i++) });
+            }
           }
-        }
   return out;
 }
 

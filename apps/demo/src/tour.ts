@@ -34,6 +34,7 @@ import {
   PM_PRESENT,
   pagemap_read,
 } from '@mmsim/proc';
+import { type FillPattern, fillContent } from '@mmsim/scenario';
 import { SingleBar } from 'cli-progress';
 import { table } from './format.ts';
 import type { Colors } from './io.ts';
@@ -55,16 +56,26 @@ interface World {
   addr: number;
 }
 
-/** Host memory the tour takes per page of `--size`, measured (peak RSS of `mmsim demo --json` at
- * --size 8192 and 32768 on Node 20: 351 and 991 MiB, 26.7 KiB more per page) and rounded up: two
- * worlds are alive at once (the tour's and one strategy's), each 2 processes x 4 KiB of content
- * per page plus struct pages, page tables, KSM rmap items and garbage not yet collected. */
-export const TOUR_HOST_BYTES_PER_PAGE = 28 * 1024;
+/** Host memory the tour takes per page of `--size`, measured with fill-pattern contents (the
+ * pages hold no bytes): peak RSS of `/usr/bin/time -v mmsim demo --size N --json` on Node 20 at
+ * N = 16384, 65536, 262144 and 1048576: 157, 228, 434 and 1,314 MiB, i.e. 1.1 to 1.5 KiB more
+ * per page (two worlds alive at once, each 2 processes with their struct pages, page tables and
+ * KSM rmap items, and garbage not yet collected), rounded up. Measure again when the tour or the
+ * per-frame metadata changes. */
+export const TOUR_HOST_BYTES_PER_PAGE = 2 * 1024;
 /** Host memory the tour takes at any size (Node, the modules, the first world). */
 export const TOUR_HOST_BASE_BYTES = 256 * 2 ** 20;
 
+/** Contents of the shared half: 16 `byte` patterns cycling (the first is the zero page). */
+const SHARED: readonly FillPattern[] = Array.from({ length: 16 }, (_, v) => ({ kind: 'byte', value: v }));
+/** Seed of process k's unique half (`unique` pattern, seed UNIQUE_SEED + k). */
+const UNIQUE_SEED = 1000;
+
 /** Two processes; the first half of each holds 16 contents cycling, identical in both; the
- * second half is unique per process and page. */
+ * second half is unique per process and page. The pages refer to fill-pattern contents
+ * (@mmsim/scenario's fill patterns, as a scenario's `fill` writes them): the simulator holds no
+ * bytes for them, so a large --size costs struct pages, page tables and KSM's items, not 4 KiB
+ * per page. */
 function build(pages: number): World {
   const m = new Machine({ memoryMiB: Math.max(256, Math.ceil((pages * 2 * PAGE_SIZE) / 2 ** 20) * 2) });
   const ksm = new Ksm(m);
@@ -74,15 +85,12 @@ function build(pages: number): World {
   const len = pages * PAGE_SIZE;
   const addr = a.mmap(null, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
   b.mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-  const buf = new Uint8Array(PAGE_SIZE);
+  const contents = m.phys.contents;
   for (const [pi, p] of [a, b].entries()) {
+    const unique: FillPattern = { kind: 'unique', seed: UNIQUE_SEED + pi };
     for (let i = 0; i < pages; i++) {
-      const shared = i < pages / 2;
-      buf.fill(shared ? i % 16 : 0x80 + ((i * 7 + pi * 131) % 127));
-      buf[0] = shared ? 0 : pi;
-      buf[1] = shared ? 0 : i & 0xff;
-      buf[2] = shared ? 0 : (i >> 8) & 0xff;
-      p.writePage(addr + i * PAGE_SIZE, buf);
+      const pattern = i < pages / 2 ? SHARED[i % SHARED.length]! : unique;
+      p.writeContent(addr + i * PAGE_SIZE, fillContent(contents, pattern, i, pages));
     }
     p.madvise(addr, len, MADV_MERGEABLE);
   }

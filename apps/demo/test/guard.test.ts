@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { checkHostBudget, MAX_YAML_CHARS } from '@mmsim/scenario';
 import { hostMemory } from '@mmsim/scenario/node';
 import { describe, expect, it } from 'vitest';
+import { checkTourFits } from '../src/commands/demo.ts';
 import { TOUR_HOST_BASE_BYTES, TOUR_HOST_BYTES_PER_PAGE } from '../src/tour.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -80,7 +81,18 @@ describe('the host guard', () => {
     );
   });
 
-  it('demo --size 1048576 is refused where the host cannot hold it', (ctx) => {
+  it('the tour guard: demo --size 1048576 needs about 2.3 GiB; a host with less is refused with the numbers', () => {
+    const need = Math.ceil((TOUR_HOST_BASE_BYTES + 1048576 * TOUR_HOST_BYTES_PER_PAGE) / 2 ** 20);
+    expect(need).toBe(2304);
+    const host = (memoryMiB: number) => ({ memoryMiB, swapMiB: 0, heapMiB: 4096 });
+    // hostBudgetMiB(): 3/4 of what is available beyond a 512 MiB margin.
+    expect(() => checkTourFits(1048576, host(3584))).not.toThrow();
+    expect(() => checkTourFits(1048576, host(3583))).toThrow(
+      'refusing to run: demo --size 1048576 needs up to 2304 MiB of host memory (2 KiB per page of --size, measured); the limit is 2303 MiB (3/4 of 3583 MiB available minus a 512 MiB margin)',
+    );
+  });
+
+  it('demo --size 1048576 is refused in one line, exit 2, where the host cannot hold it', (ctx) => {
     const need = TOUR_HOST_BASE_BYTES + 1048576 * TOUR_HOST_BYTES_PER_PAGE;
     let fits = true;
     try {
@@ -91,7 +103,7 @@ describe('the host guard', () => {
     if (fits)
       ctx.skip(`this host holds ${Math.ceil(need / 2 ** 20)} MiB: the demo would run, not be refused`);
     expect(refused(mmsim('demo', '--size', '1048576'))).toMatch(
-      /^mmsim: refusing to run: demo --size 1048576 needs up to 28928 MiB of host memory \(28 KiB per page of --size, measured\); the limit is \d+ MiB/,
+      /^mmsim: refusing to run: demo --size 1048576 needs up to 2304 MiB of host memory \(2 KiB per page of --size, measured\); the limit is \d+ MiB/,
     );
   });
 });

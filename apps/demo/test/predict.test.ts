@@ -6,6 +6,9 @@ import { compareFor } from '../src/commands/verify-for.ts';
 import { fixture, mmsim, usageError } from './helpers.ts';
 
 const small = fixture('predict-small.yaml');
+/** Three processes of 300 pages (mmsim snapshot's format, digests only): 240 pages cycling over
+ * 50 contents every process has, 60 of each process's own. */
+const smallSnap = fixture('predict-small.snap');
 
 describe('mmsim predict', () => {
   it('prints the timeline, the milestones and the processes; --json has every sample', async () => {
@@ -45,6 +48,46 @@ describe('mmsim predict', () => {
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg /);
   });
 
+  it('takes a snapshot: its processes by pid, its knobs, then --knob', async () => {
+    const j = await mmsim(['predict', smallSnap, '--for', '10s', '--json', '--no-progress']);
+    expect(j.code).toBe(0);
+    const p = JSON.parse(j.out);
+    expect(p.snapshot).toBe('predict-small.snap');
+    expect(p.samples).toHaveLength(11);
+    expect(p.samples[10]).toMatchObject({ pages_shared: 50, pages_sharing: 670, pages_to_scan: 100 });
+    expect(p.procs.map((x: { name: string }) => x.name).sort()).toEqual(['4000', '4001', '4002']);
+    expect(p.procs[0]).toMatchObject({ ksm_rmap_items: 300, ksm_merging_pages: 240 });
+    const k = await mmsim([
+      'predict',
+      smallSnap,
+      '--for',
+      '2s',
+      '--knob',
+      'pages_to_scan=1000',
+      '--knob',
+      'smart_scan=0',
+      '--json',
+      '--no-progress',
+    ]);
+    expect(JSON.parse(k.out).knobs).toMatchObject({ pages_to_scan: 1000, smart_scan: 0 });
+    expect(usageError(await mmsim(['predict', smallSnap, '--for', '1m', '--knob', 'smart_scan=7']))).toMatch(
+      /^mmsim: --knob smart_scan=7: the kernel refuses this value \(EINVAL\)/,
+    );
+  });
+
+  it("--ksmd-cpu: the advisor's first decision divides ksmd's runtime since boot by the first scan's time", async () => {
+    /** pages_to_scan after the first full scan (sampled every 4 ms). */
+    const first = async (extra: string[]) => {
+      const argv = ['predict', smallSnap, '--for', '200ms', '--every', '4ms', '--advisor', 'scan-time'];
+      const j = await mmsim([...argv, '--json', '--no-progress', ...extra]);
+      return JSON.parse(j.out).samples.find((x: { full_scans: number }) => x.full_scans === 1).pages_to_scan;
+    };
+    // a fresh ksmd: the first scan's own CPU time, a few percent: pages_to_scan stays above the minimum
+    expect(await first([])).toBeGreaterThan(10);
+    // a ksmd with 100 s behind it: cpu_percent is huge, per_page_cost 1, pages_to_scan 1 * 10
+    expect(await first(['--ksmd-cpu', '100s'])).toBe(10);
+  });
+
   it('bad inputs are one line and exit 2', async () => {
     const bad = [
       ['predict', small],
@@ -60,6 +103,9 @@ describe('mmsim predict', () => {
       ['predict', '/nonexistent.yaml', '--for', '1m'],
       ['verify', small, '--knob', 'pages_to_scan=5'],
       ['verify', small, small, '--for', '1m'],
+      ['verify', '--snapshot', smallSnap, '--for', '1m', '--full-scans', '1'],
+      ['verify', '--snapshot', smallSnap, '--for', '1m', '--copies', '2'],
+      ['predict', smallSnap, '--for', '1m', '--ksmd-cpu', 'lots'],
     ];
     for (const argv of bad) {
       const line = usageError(await mmsim(argv));
@@ -97,7 +143,7 @@ describe('verify --for comparison', () => {
     milestones: [],
     savingBytes: 0,
     procs: [],
-    work: { batches: 0, scans: 0, pages: 0, hashed: 0, compared: 0, flushes: 0 },
+    work: { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0 },
     cpuMs,
   });
 

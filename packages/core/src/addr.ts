@@ -60,9 +60,10 @@ export function offsetInPage(addr: number): number {
 }
 
 /** The index of addr's page inside the naturally aligned `size` block holding it, e.g. the
- * subpage of a PMD-mapped THP: (addr & (size - 1)) >> PAGE_SHIFT. */
+ * subpage of a PMD-mapped THP: (addr & (size - 1)) >> PAGE_SHIFT. `size` is a power of two from
+ * PAGE_SIZE to 2^43 (the page index then fits the 32 bits ToUint32 keeps; see tableIndex()). */
 export function subpageIndex(addr: number, size: number): number {
-  return Math.floor((addr - Math.floor(addr / size) * size) / PAGE_SIZE);
+  return ((addr / PAGE_SIZE) >>> 0) & (size / PAGE_SIZE - 1);
 }
 
 /** Virtual page number: addr >> PAGE_SHIFT. */
@@ -70,16 +71,20 @@ export function addrToPfn(addr: number): number {
   return Math.floor(addr / PAGE_SIZE);
 }
 
+/** 2^-shift for every shift tableIndex() is given: multiplying by it is exact. */
+const INV_POW2 = Float64Array.from({ length: 64 }, (_, shift) => 2 ** -shift);
+/** The index bits of an entry's position in its table. */
+const TABLE_INDEX_MASK = PTRS_PER_TABLE - 1;
+
 /**
  * The index of addr in a table whose entries each map 2^shift bytes: (addr >> shift) & 511, the
- * kernel's pte_index()/pmd_index()/... One division splits the address at bit 30 (PUD_SHIFT);
- * the rest is integer arithmetic on values that fit in 32 bits (addr < 2^53, so addr / 2^30 <
- * 2^23). With a constant shift, as every caller passes, the branch folds away when inlined.
+ * kernel's pte_index()/pmd_index()/... addr * 2^-shift is exact (addr < 2^53), and `>>> 0`
+ * (ToUint32) takes its integer part modulo 2^32, whose low 9 bits are the index. Kept this small
+ * (in bytecode) so that V8 inlines it at every call site, whatever is left of the caller's
+ * inlining budget: the walkers and the fault path call it per entry.
  */
 export function tableIndex(addr: number, shift: number): number {
-  const hi = Math.floor(addr / PUD_SIZE);
-  if (shift >= PUD_SHIFT) return (hi >>> (shift - PUD_SHIFT)) & (PTRS_PER_TABLE - 1);
-  return ((addr - hi * PUD_SIZE) >>> shift) & (PTRS_PER_TABLE - 1);
+  return ((addr * INV_POW2[shift]!) >>> 0) & TABLE_INDEX_MASK;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   KernelBug,
   mulberry32,
   offsetInPage,
+  PAGE_SIZE,
   PMD_SIZE,
   PUD_SIZE,
   pageAlignDown,
@@ -46,7 +47,7 @@ describe('address math above 2^32', () => {
         expect(isAligned(x, PMD_SIZE)).toBe((a & (BigInt(PMD_SIZE) - 1n)) === 0n);
         expect(pageAlignDown(x)).toBe(Number(a & ~4095n));
         expect(offsetInPage(x)).toBe(Number(a & 4095n));
-        for (const size of [PMD_SIZE, PUD_SIZE]) {
+        for (const size of [PAGE_SIZE, PMD_SIZE, PUD_SIZE]) {
           expect(subpageIndex(x, size)).toBe(Number((a & (BigInt(size) - 1n)) >> 12n));
         }
       }),

@@ -110,6 +110,33 @@ function unshare(vma: VmAreaStruct, addr: number): number {
   return handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE);
 }
 
+/**
+ * The per-call state of the strategies (the kernel's on-stack locals: struct folio_walk, the
+ * walk's private argument), reused from call to call as the walker reuses its MmWalk objects: a
+ * stack, since a fault hook may start another unmerge while one runs. It carries nothing from
+ * one call to the next (each user sets what it reads). A fresh object per call would be embedded
+ * in V8's optimized code of the per-page loop and, once garbage, deoptimize it: measured as
+ * every walk-only unmerge after the first re-optimizing mid-loop.
+ */
+class CallState<T> {
+  private readonly stack: T[] = [];
+  private depth = 0;
+  private readonly create: () => T;
+
+  constructor(create: () => T) {
+    this.create = create;
+  }
+
+  get(): T {
+    if (this.depth === this.stack.length) this.stack.push(this.create());
+    return this.stack[this.depth++]!;
+  }
+
+  put(): void {
+    this.depth--;
+  }
+}
+
 /** One break_ksm() at one address, with the per-call state of its unmerge (the kernel's locals). */
 type BreakKsmFn<P> = (vma: VmAreaStruct, addr: number, lock_vma: boolean, priv: P) => number;
 
@@ -173,6 +200,7 @@ function isKsmZeroAt(vma: VmAreaStruct, addr: number): boolean {
 class KsmPageFlag {
   ksm_page = false;
 }
+const ksmPageFlags = new CallState(() => new KsmPageFlag());
 
 const pudPmdOps = mmWalkOps({
   pud_entry: (walk) => (pmdNoTable(walk.lo) ? 1 : 0),
@@ -199,8 +227,14 @@ export const walkPudPmdStrategy: BreakKsmStrategy = {
   name: 'walk_pud_pmd',
   kernel: 'v1 6/7 (2022, never merged)',
   description: 'walk_page_range_vma(addr, addr+PAGE_SIZE) with pud_entry + pmd_entry, FAULT_FLAG_UNSHARE',
-  unmerge: (vma, start, end, lock_vma) =>
-    unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_pud_pmd, new KsmPageFlag()),
+  unmerge: (vma, start, end, lock_vma) => {
+    const flag = ksmPageFlags.get();
+    try {
+      return unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_pud_pmd, flag);
+    } finally {
+      ksmPageFlags.put();
+    }
+  },
 };
 
 /** (E) Linux 6.2 (v2 8/9): walk_page_range_vma(addr, addr + 1) with only a pmd_entry whose return
@@ -235,7 +269,9 @@ export const walkPmdStrategy: BreakKsmStrategy = {
 
 /** (H) Linux 6.12 .. 6.18 — the live kernel's: folio_walk_start(FW_MIGRATION | FW_ZEROPAGE) per
  * address; two lookups + one fault per merged page. The folio_walk is the kernel's on-stack
- * `struct folio_walk`, one per unmerge call here. */
+ * `struct folio_walk`, one per unmerge call here (from a CallState). */
+const folioWalks = new CallState(() => new FolioWalk());
+
 function break_ksm_folio_walk(vma: VmAreaStruct, addr: number, lock_vma: boolean, fw: FolioWalk): number {
   const pm = vma.vm_mm.machine.phys;
   if (lock_vma) vma.vmaWriteLocked = true; // vma_start_write()
@@ -258,8 +294,14 @@ export const folioWalkStrategy: BreakKsmStrategy = {
   name: 'folio_walk',
   kernel: '6.12-6.18',
   description: 'folio_walk_start(FW_MIGRATION|FW_ZEROPAGE) per address, FAULT_FLAG_UNSHARE',
-  unmerge: (vma, start, end, lock_vma) =>
-    unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_folio_walk, new FolioWalk()),
+  unmerge: (vma, start, end, lock_vma) => {
+    const fw = folioWalks.get();
+    try {
+      return unmerge_ksm_pages(vma, start, end, lock_vma, break_ksm_folio_walk, fw);
+    } finally {
+      folioWalks.put();
+    }
+  },
 };
 
 /** (I) Linux 6.19 (Pedro Demarchi Gomes, 2025): one walk_page_range_vma() over the whole range,
@@ -268,6 +310,7 @@ export const folioWalkStrategy: BreakKsmStrategy = {
 class BreakKsmRangeArg {
   addr = 0;
 }
+const rangeArgs = new CallState(() => new BreakKsmRangeArg());
 
 function break_ksm_pmd_entry(walk: MmWalk, addr: number, next: number): number {
   const priv = walk.private as BreakKsmRangeArg;
@@ -299,20 +342,35 @@ function break_ksm_pmd_entry(walk: MmWalk, addr: number, next: number): number {
 const rangeOps = mmWalkOps({ pmd_entry: break_ksm_pmd_entry, walk_lock: PGWALK_RDLOCK });
 const rangeOpsLockVma = mmWalkOps({ pmd_entry: break_ksm_pmd_entry, walk_lock: PGWALK_WRLOCK });
 
+/** break_ksm() of 6.19 over [start, end): walk to the next KSM page, unshare it, walk on. */
+function break_ksm_range(
+  vma: VmAreaStruct,
+  start: number,
+  end: number,
+  lock_vma: boolean,
+  arg: BreakKsmRangeArg,
+): number {
+  let addr = start;
+  for (;;) {
+    const r = walk_page_range_vma(vma, addr, end, lock_vma ? rangeOpsLockVma : rangeOps, arg);
+    if (r <= 0) return r;
+    addr = arg.addr;
+    const ret = unshare(vma, addr);
+    if ((ret & VM_FAULT_OOM) !== 0) return -ENOMEM;
+    if ((ret & STOP) !== 0) return 0;
+  }
+}
+
 export const rangeWalkStrategy: BreakKsmStrategy = {
   name: 'range_walk',
   kernel: '6.19',
   description: 'one walk_page_range_vma(start, end) per KSM page found, FAULT_FLAG_UNSHARE',
   unmerge: (vma, start, end, lock_vma) => {
-    const arg = new BreakKsmRangeArg();
-    let addr = start;
-    for (;;) {
-      const r = walk_page_range_vma(vma, addr, end, lock_vma ? rangeOpsLockVma : rangeOps, arg);
-      if (r <= 0) return r;
-      addr = arg.addr;
-      const ret = unshare(vma, addr);
-      if ((ret & VM_FAULT_OOM) !== 0) return -ENOMEM;
-      if ((ret & STOP) !== 0) return 0;
+    const arg = rangeArgs.get();
+    try {
+      return break_ksm_range(vma, start, end, lock_vma, arg);
+    } finally {
+      rangeArgs.put();
     }
   },
 };
@@ -332,6 +390,7 @@ export const rangeWalkStrategy: BreakKsmStrategy = {
 class WalkFaultArg {
   err = 0;
 }
+const walkFaultArgs = new CallState(() => new WalkFaultArg());
 
 function faultingPmdEntry(walk: MmWalk, addr: number, next: number): number {
   const priv = walk.private as WalkFaultArg;
@@ -381,10 +440,14 @@ export const walkFaultStrategy: BreakKsmStrategy = {
   kernel: 'mmsim',
   description: 'one walk_page_range_vma(start, end); pmd_entry unshares KSM pages in place and continues',
   unmerge: (vma, start, end, lock_vma) => {
-    const arg = new WalkFaultArg();
-    const r = walk_page_range_vma(vma, start, end, lock_vma ? faultingOpsLockVma : faultingOps, arg);
-    if (r < 0) return r;
-    return arg.err;
+    const arg = walkFaultArgs.get();
+    arg.err = 0;
+    try {
+      const r = walk_page_range_vma(vma, start, end, lock_vma ? faultingOpsLockVma : faultingOps, arg);
+      return r < 0 ? r : arg.err;
+    } finally {
+      walkFaultArgs.put();
+    }
   },
 };
 

@@ -78,6 +78,12 @@ export function checkKsmInvariants(ksm: Ksm): void {
     }
     if (len !== n.rmap_hlist_len)
       errors.push(`node ${n.id}: rmap_hlist_len ${n.rmap_hlist_len} but ${len} items`);
+    // A live node's page keeps the first word its node remembers (its bytes never change).
+    if (
+      pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM &&
+      n.kfirstword !== pm.contents.firstWordOf(pm.content[n.kpfn])
+    )
+      errors.push(`node ${n.id}: kfirstword differs from its page's first word`);
     // A node whose page was freed is stale (its items stay until ksm_get_folio() prunes it);
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {

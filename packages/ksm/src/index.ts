@@ -34,6 +34,7 @@ export {
   KsmdThread,
   type KsmdWork,
   ksmdWorkNs,
+  wakeupLatencyNs,
 } from './ksmd.ts';
 export {
   type KsmItemHandles,

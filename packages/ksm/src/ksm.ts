@@ -66,6 +66,8 @@ import {
 } from '@mmsim/mmu';
 import {
   FolioWalk,
+  FW_LEVEL_PTE,
+  folio_walk_count_pte,
   folio_walk_end,
   folio_walk_start,
   type MmWalk,
@@ -328,8 +330,9 @@ export class Ksm {
   failAlloc: ((what: 'rmap_item' | 'stable_node') => boolean) | null = null;
   /** What the advisor reads as the time and ksmd's CPU time. */
   ksmd_clock: KsmdClock;
-  /** Advisor state (struct advisor_ctx). */
-  private advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
+  /** Advisor state (struct advisor_ctx); KsmdThread's fast-forward reads it and replays
+   * scan_time_advisor() on it. */
+  advisorCtx = { start_scan: 0, scan_time: 0, change: 0, cpu_time: 0 };
 
   // Per-call state of functions that are never re-entered, kept per Machine so that nothing is
   // allocated per page: the page scan_get_next_rmap_item() returns (its `struct page **`), the tree
@@ -342,6 +345,16 @@ export class Ksm {
   private readonly orig_pte = new OrigPte();
   private readonly chain_refs = new StableNodeRefs();
   private readonly mergeable_fw = new FolioWalk();
+  /**
+   * Simulator only: get_mergeable_page()'s walk of an unstable node is remembered with this epoch
+   * (KsmUnstableNode.walkEpoch) and is found again while it is unchanged. It advances at each
+   * ksm_do_scan() (anything may have run between batches) and wherever a batch can change a page
+   * table entry other than those of the rmap_items it merges, which leave the unstable tree first:
+   * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
+   */
+  private mergeable_epoch = 0;
+  /** get_mergeable_page() found its page from the node's memo (see there). */
+  private mergeable_remembered = false;
 
   constructor(m: Machine) {
     this.m = m;
@@ -456,6 +469,7 @@ export class Ksm {
   /** ksm_do_scan(). */
   ksm_do_scan(scan_npages: number): void {
     const pm = this.m.phys;
+    this.mergeable_epoch++;
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
       if (item === 0) return;
@@ -681,10 +695,14 @@ export class Ksm {
   /** scan_time_advisor() on ksmd_clock. */
   private advisor_stop_scan(): void {
     if (this.advisor_mode !== 'scan-time') return;
+    this.scan_time_advisor(this.ksmd_clock.ktime_ns(), this.ksmd_clock.sched_runtime_ns());
+  }
+
+  /** scan_time_advisor() at time `now` with ksmd's CPU time `cpu_time` (ns, ksmd_clock's):
+   * advisor_ctx and pages_to_scan updated. */
+  scan_time_advisor(now: number, cpu_time: number): void {
     const ctx = this.advisorCtx;
-    const now = this.ksmd_clock.ktime_ns();
     const scan_time = Math.max(1, Math.floor((now - ctx.start_scan) / 1e6 / 1000));
-    const cpu_time = this.ksmd_clock.sched_runtime_ns();
     const cpu_ms = Math.floor((cpu_time - ctx.cpu_time) / 1e6);
     const cpu_percent = Math.max(1, Math.floor((cpu_ms * 100) / (scan_time * 1000)));
     const last = ctx.scan_time !== 0 ? ctx.scan_time : scan_time;
@@ -740,7 +758,10 @@ export class Ksm {
     } else {
       this.remove_rmap_item_from_tree(item);
       const checksum = pm.calc_checksum(page);
-      if (m.armed('ksm:after-checksum')) m.reach('ksm:after-checksum', { mm: ri.mm.get(item), page });
+      if (m.armed('ksm:after-checksum')) {
+        this.mergeable_epoch++;
+        m.reach('ksm:after-checksum', { mm: ri.mm.get(item), page });
+      }
       if (ri.oldchecksum[item] !== checksum) {
         ri.oldchecksum[item] = checksum;
         return;
@@ -780,6 +801,7 @@ export class Ksm {
       const split = pm.folio_test_large(folio) && folio === pm.folio(treePage);
       pm.put_page(treePage);
       if (kpage === 0 && split && pm.trylock_page(page)) {
+        this.mergeable_epoch++;
         split_folio(m, folio, page);
         pm.unlock_page(page); // split_huge_page() leaves the lock on the folio of `page`
       }
@@ -824,11 +846,15 @@ export class Ksm {
     const pm = m.phys;
     if (page === kpage) return 0;
     if (!pm.PageAnon(page)) return -EFAULT;
-    if (m.armed('ksm:before-merge')) m.reach('ksm:before-merge', { vma, page, kpage });
+    if (m.armed('ksm:before-merge')) {
+      this.mergeable_epoch++;
+      m.reach('ksm:before-merge', { vma, page, kpage });
+    }
     if (!pm.trylock_page(page)) return -EFAULT;
     const folio = pm.folio(page);
     if (pm.folio_test_large(folio)) {
       pm.unlock_page(page);
+      this.mergeable_epoch++;
       if (split_folio(m, folio, page) !== 0) return -EFAULT;
       pm.trylock_page(page);
     }
@@ -1200,7 +1226,7 @@ export class Ksm {
         if (tree_folio === 0) continue again;
         const stable_node = refs.stable_node!;
         const stable_node_dup = refs.stable_node_dup!;
-        const ret = pm.memcmp_pages(page, tree_folio);
+        const ret = pm.memcmp_pages_remembered(page, tree_folio, stable_node_dup.kfirstword);
         pm.put_page(tree_folio);
         parent = stable_node;
         if (ret < 0) {
@@ -1334,7 +1360,7 @@ export class Ksm {
         const tree_folio = this.chain(refs, root);
         if (tree_folio === 0) continue again; // a stale node was erased: restart from the root
         stable_node = refs.stable_node!;
-        const ret = pm.memcmp_pages(kpage, tree_folio);
+        const ret = pm.memcmp_pages_remembered(kpage, tree_folio, refs.stable_node_dup!.kfirstword);
         pm.put_page(tree_folio);
         parent = stable_node;
         if (ret < 0) {
@@ -1353,6 +1379,7 @@ export class Ksm {
     const stable_node_dup = this.allocNode();
     if (stable_node_dup === null) return null;
     stable_node_dup.kpfn = kpage;
+    stable_node_dup.kfirstword = pm.contents.firstWordOf(pm.content[kpage]);
     stable_node_dup.rmap_hlist_len = 0;
     stable_node_dup.nid = nid;
     if (!need_chain) {
@@ -1393,9 +1420,21 @@ export class Ksm {
   // ==== the unstable tree ===================================================================
 
   /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
-   * (referenced), else 0. */
+   * (referenced), else 0. A page found again from the node's memo sets this.mergeable_remembered
+   * (its reference is counted, not taken: see put_mergeable_page()). */
   private get_mergeable_page(tree_rmap_item: KsmUnstableNode): number {
     const pm = this.m.phys;
+    if (tree_rmap_item.walkEpoch === this.mergeable_epoch) {
+      // Simulator only: nothing this function reads (the mm's users and VMAs, the page tables
+      // at the address, the page's struct page) has changed since it found this page in this
+      // batch (see mergeable_epoch), so it would find it again: the walker counts the same walk,
+      // and get_page() is counted (nothing reads the refcount before the caller's put_page()).
+      folio_walk_count_pte(this.m.counters);
+      this.m.counters.pageGet++;
+      this.mergeable_remembered = true;
+      return tree_rmap_item.walkPage;
+    }
+    this.mergeable_remembered = false;
     const mm = tree_rmap_item.mm;
     const address = tree_rmap_item.address;
     mm.mmap_read_lock();
@@ -1409,17 +1448,30 @@ export class Ksm {
         else pm.put_page(p);
       }
     } else if (vma !== null) {
-      const folio = folio_walk_start(this.mergeable_fw, vma, address, 0);
+      const fw = this.mergeable_fw;
+      const folio = folio_walk_start(fw, vma, address, 0);
       if (folio !== 0) {
         if (pm.PageAnon(folio)) {
           pm.get_page(folio);
-          page = this.mergeable_fw.page;
+          page = fw.page;
+          if (fw.level === FW_LEVEL_PTE) {
+            // Remember what was found (its first word for memcmp_pages_remembered()).
+            tree_rmap_item.walkEpoch = this.mergeable_epoch;
+            tree_rmap_item.walkPage = page;
+            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(pm.content[page]);
+          }
         }
-        folio_walk_end(this.mergeable_fw, vma);
+        folio_walk_end(fw, vma);
       }
     }
     mm.mmap_read_unlock();
     return page;
+  }
+
+  /** put_page() of get_mergeable_page()'s page (a remembered one's reference was only counted). */
+  private put_mergeable_page(page: number): void {
+    if (this.mergeable_remembered) this.m.counters.pagePut++;
+    else this.m.phys.put_page(page);
   }
 
   /** unstable_tree_search_insert(): a matching tree item (this.treePage referenced), or 0 after
@@ -1436,24 +1488,28 @@ export class Ksm {
       const treePage = this.get_mergeable_page(node);
       if (treePage === 0) return 0;
       if (treePage === page) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         return 0;
       }
-      const ret = pm.memcmp_pages(page, treePage);
+      const ret = this.mergeable_remembered
+        ? pm.memcmp_pages_remembered(page, treePage, node.walkFirstWord)
+        : pm.memcmp_pages(page, treePage);
       parent = node;
       if (ret < 0) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         isLeft = true;
         node = node.rb_left;
       } else if (ret > 0) {
-        pm.put_page(treePage);
+        this.put_mergeable_page(treePage);
         isLeft = false;
         node = node.rb_right;
       } else {
         if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
-          pm.put_page(treePage);
+          this.put_mergeable_page(treePage);
           return 0;
         }
+        // The page leaves with its reference: take the one only counted for real.
+        if (this.mergeable_remembered) pm.folio_ref_add(pm.folio(treePage), 1);
         this.treePage = treePage;
         return node.item;
       }
@@ -1501,6 +1557,7 @@ export class Ksm {
   /** break_cow(): undo a half-done merge for one item. */
   private break_cow(item: number): void {
     const ri = this.rmap_item_cache;
+    this.mergeable_epoch++;
     ri.anon_vma.set(item, null);
     const mm = ri.mm.get(item)!;
     const address = ri.address[item];

@@ -5,6 +5,9 @@
 import type { AnonVma, MmStruct } from '@mmsim/mmu';
 import { RbNodeBase, rbNodeInit } from '@mmsim/rbtree';
 
+/** KsmUnstableNode.walkEpoch of a node with no remembered walk. */
+export const NO_WALK_EPOCH = -1;
+
 /**
  * The rb_node of an rmap_item in an unstable tree (the kernel's rmap_item holds it in a union with
  * {head, hlist}). An item gets one at its first unstable_tree_search_insert() and keeps it until it
@@ -13,6 +16,13 @@ import { RbNodeBase, rbNodeInit } from '@mmsim/rbtree';
  * one rmap_item.
  */
 export class KsmUnstableNode extends RbNodeBase<KsmUnstableNode> {
+  // The fields a tree descent reads come first, next to the rb fields (one cache line or two).
+  /** Simulator only: the page get_mergeable_page() last found for this node through a PTE, valid
+   * while Ksm's mergeable epoch still equals walkEpoch (NO_WALK_EPOCH: none). */
+  walkEpoch = NO_WALK_EPOCH;
+  walkPage = 0;
+  /** That page's first word (Contents.firstWordOf()), for memcmp_pages_remembered(). */
+  walkFirstWord = 0;
   readonly item: number;
   readonly mm: MmStruct;
   readonly address: number;
@@ -42,9 +52,10 @@ const INITIAL_CAPACITY = 1024;
  * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, and the mm, anon_vma
  * and node handles 4 each (the kernel's ksm_rmap_item is 64 bytes). */
 export const RMAP_ITEM_HOST_BYTES = 45;
-/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (96 bytes on Node 20,
- * x86-64, measured: seven fields and the boxed address) and its slot in KsmItemNodes (8). */
-export const UNSTABLE_NODE_HOST_BYTES = 104;
+/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (120 bytes on Node 20,
+ * x86-64, measured: ten fields, get_mergeable_page()'s memo among them, and the boxed address)
+ * and its slot in KsmItemNodes (8). */
+export const UNSTABLE_NODE_HOST_BYTES = 128;
 /** The handle of no object: item fields that hold a handle read 0 for NULL. */
 const NO_HANDLE = 0;
 
@@ -221,7 +232,10 @@ export class KsmRmapItems {
     if (rb === null) {
       rb = new KsmUnstableNode(id, this.mm.get(id)!, this.address[id]);
       this.node.set(id, rb);
-    } else rbNodeInit(rb);
+    } else {
+      rbNodeInit(rb);
+      rb.walkEpoch = NO_WALK_EPOCH;
+    }
     return rb;
   }
 

@@ -33,6 +33,10 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNod
   pprev: HlistLink<KsmStableNode> | null = null;
   /** PFN of the KSM page (regular node or dup). */
   kpfn = 0;
+  /** Simulator only: the first word of the KSM page's bytes (Contents.firstWordOf()), for
+   * memcmp_pages_remembered(). The node's for its life: a KSM page is never written (a write
+   * copies it first) and a migration copies it. */
+  kfirstword = 0;
   /** A chain's last prune time (jiffies). */
   chain_prune_time = 0;
   /** Items on hlist, or STABLE_NODE_CHAIN. */

@@ -2,7 +2,7 @@ import { PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { emptyKsmdWork, type KsmdCostModel, KsmdThread, ksmdWorkNs } from '../src/index.ts';
+import { emptyKsmdWork, type KsmdCostModel, KsmdThread, ksmdWorkNs, wakeupLatencyNs } from '../src/index.ts';
 import { knob, world } from './helpers.ts';
 
 const MS = 1e6;
@@ -65,9 +65,10 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
     // 0.3 ms per page: a 100-page batch takes 30 ms, ends at 30 ms (jiffy 7): wake at jiffy 13
     const t = new KsmdThread(ksm, model({ pages: 0.3 * MS }, 0.5 * MS));
     t.runUntil(0);
-    expect(t.nextBatchNs).toBe(52 * MS + 0.5 * MS);
-    t.runUntil(52.5 * MS); // the second batch: ends at 82.5 ms, jiffy 20 -> wakes at jiffy 26
-    expect(t.nextBatchNs).toBe(104 * MS + 0.5 * MS);
+    const l0 = wakeupLatencyNs(0.5 * MS, 0);
+    expect(t.nextBatchNs).toBe(52 * MS + l0);
+    t.runUntil(52 * MS + l0); // the second batch: ends 30 ms later, in jiffy 20 -> wakes at jiffy 26
+    expect(t.nextBatchNs).toBe(104 * MS + wakeupLatencyNs(0.5 * MS, 1));
   });
 
   it('smart_scan: from the fifth scan the unmergeable pages are skipped, and a scan of only skips is one batch', () => {
@@ -103,6 +104,93 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
     expect(t.work.pages).toBe(2000);
     expect(ksm.ksm_scan.seqnr).toBe(2);
   });
+
+  it('the wake-up latency varies as an exponential distribution of the model mean: a share of cycles gets a jiffy more', () => {
+    // the sequence's mean and its tail are the distribution's
+    const n = 10_000;
+    let sum = 0;
+    let tail = 0;
+    for (let k = 0; k < n; k++) {
+      const l = wakeupLatencyNs(2 * MS, k);
+      expect(l).toBeGreaterThanOrEqual(0);
+      sum += l;
+      if (l > 4 * MS) tail++;
+    }
+    expect(sum / n / MS).toBeCloseTo(2, 1);
+    expect(tail / n).toBeCloseTo(Math.exp(-2), 2);
+    expect(wakeupLatencyNs(0, 5)).toBe(0);
+    // 0.1 ms batches, 20 ms sleeps: a cycle is 6 jiffies, 7 where the latency (plus the batch)
+    // passes the next tick, 8 past two: over 1000 cycles about 24 + 4 * (e^-(3.9/2) + e^-(7.9/2)) ms
+    const { ksm } = setup({ pages_to_scan: 100, sleep_millisecs: 20, smart_scan: 0 });
+    const t = new KsmdThread(ksm, model({ batches: 0.1 * MS }, 2 * MS));
+    t.runUntil(0);
+    const first = t.nextBatchNs;
+    while (t.work.batches < 1001) t.runUntil(t.nextBatchNs);
+    const cycle = (t.nextBatchNs - first) / 1000 / MS;
+    const expected = 24 + 4 * (Math.exp(-3.9 / 2) + Math.exp(-7.9 / 2) + Math.exp(-11.9 / 2));
+    expect(Math.abs(cycle - expected)).toBeLessThan(0.05);
+  });
+
+  it.each([
+    ['pages_to_scan=100', { pages_to_scan: 100 }, 120],
+    ['the scan-time advisor', { advisor_mode: 'scan-time', advisor_target_scan_time: 1 }, 20],
+  ] as const)(
+    'fast-forward replays proven steady periods (%s): samples, CPU time and the machine as page by page',
+    (_, knobs, seconds) => {
+      const run = (fastForward: boolean) => {
+        const { m, ksm } = world(64);
+        const procs = [0, 1, 2].map((k) => {
+          const p = new Process(m, `p${k}`);
+          const a = p.mmap(null, 400 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+          const buf = new Uint8Array(PAGE_SIZE);
+          for (let i = 0; i < 400; i++) {
+            // 200 pages over 20 contents every process has, 200 of its own
+            buf.fill(i < 200 ? 1 + (i % 20) : 0);
+            buf[1] = k;
+            buf[2] = i < 200 ? 0 : i;
+            p.writePage(a + i * PAGE_SIZE, buf);
+          }
+          p.madvise(a, 400 * PAGE_SIZE, MADV_MERGEABLE);
+          return p;
+        });
+        for (const [k, v] of Object.entries(knobs)) knob(ksm, k, v);
+        ksm.run = 1;
+        const t = new KsmdThread(
+          ksm,
+          model({ batches: 0.1 * MS, pages: 0.002 * MS, hashed: 0.001 * MS, compared: 0.0003 * MS }, 2 * MS),
+        );
+        if (fastForward) t.fastForwardUntilNs = seconds * 1000 * MS;
+        const samples: string[] = [];
+        for (let s = 0; s <= seconds; s++) {
+          t.runUntil(s * 1000 * MS);
+          samples.push(JSON.stringify([ksm.counters(), ksm.pages_to_scan, t.cpuNs(), t.work]));
+        }
+        const ri = ksm.rmap_item_cache;
+        const items = [...Array(ksm.rmap_items + 1).keys()].slice(1);
+        const state = JSON.stringify([
+          items.map((i) => [ri.age[i], ri.aflags[i], ri.remaining_skips[i], ri.oldchecksum[i]]),
+          procs.map((p) => ksm.ksm_stat(p.mm)),
+          ksm.advisorCtx,
+          t.nextBatchNs,
+        ]);
+        return {
+          samples,
+          state,
+          replayed: t.replayedBatches,
+          batches: t.work.batches,
+          scans: ksm.ksm_scan.seqnr,
+        };
+      };
+      const slow = run(false);
+      const fast = run(true);
+      expect(fast.samples).toEqual(slow.samples);
+      expect(fast.state).toBe(slow.state);
+      expect(slow.replayed).toBe(0);
+      // most of two minutes (hundreds of full scans) replayed, not simulated
+      expect(slow.scans).toBeGreaterThan(300);
+      expect(fast.replayed).toBeGreaterThan(slow.batches * 0.8);
+    },
+  );
 
   it('a model that gives a batch no time with sleep_millisecs=0 is refused, not an endless loop', () => {
     const { ksm } = setup({ sleep_millisecs: 0 });

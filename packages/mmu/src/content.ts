@@ -594,6 +594,23 @@ export class Contents {
     return w;
   }
 
+  /** The first 32-bit word (little-endian) of a frame's content reference (as compare() takes),
+   * as a signed 32-bit integer (a small integer to V8, never boxed). */
+  firstWordOf(x: number): number {
+    return (x > 0 ? this.firstWord[x] : x === ZERO_CONTENT ? 0 : this.slotFirstWordOf(~x)) | 0;
+  }
+
+  /**
+   * memcmp()'s sign as far as the first words tell it: that of compare(x, y) for a page y whose
+   * first word is fy (firstWordOf()) when they differ, 0 when they cannot tell (equal first words,
+   * or digests, which compare by rank): then compare() decides.
+   */
+  compareFirstWord(x: number, fy: number): number {
+    if (this.nrDigests !== 0) return 0;
+    const fx = this.firstWordOf(x);
+    return fx !== fy ? byte_diff(fx, fy) : 0;
+  }
+
   /**
    * memcmp() of two frames' contents, each given as a frame's content reference (see
    * PhysMem.content: ZERO_CONTENT, a content id > 0, or ~slot for a private slot): < 0, 0, > 0.
@@ -605,8 +622,8 @@ export class Contents {
       const dy = y > 0 && this.kind[y] === K_DIGEST;
       if (dx || dy) return this.compareDigests(x, y, dx, dy);
     }
-    const fx = x > 0 ? this.firstWord[x] : x === ZERO_CONTENT ? 0 : this.slotFirstWordOf(~x);
-    const fy = y > 0 ? this.firstWord[y] : y === ZERO_CONTENT ? 0 : this.slotFirstWordOf(~y);
+    const fx = this.firstWordOf(x);
+    const fy = this.firstWordOf(y);
     if (fx !== fy) return byte_diff(fx, fy);
     if (x === ZERO_CONTENT && y > 0 && this.isZero(y)) return 0;
     if (y === ZERO_CONTENT && x > 0 && this.isZero(x)) return 0;

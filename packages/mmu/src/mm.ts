@@ -333,6 +333,8 @@ export class MmStruct {
    * __pmd_alloc); 0 when a page-table allocation fails.
    */
   pmd_alloc(addr: number): number {
+    // Every level down to the PMD table is there when find_pmd_table()'s cache has it.
+    if (Math.floor(addr / PUD_SIZE) === this.pmdCacheRegion) return this.pmdCachePmd;
     let t = this.pgd;
     if (this.levels === 5) {
       t = this.table_alloc(t, pgd_index(5, addr)); // p4d_alloc()

@@ -583,6 +583,17 @@ export class PhysMem {
     return this.contents.compare(this.content[a], this.content[b]);
   }
 
+  /**
+   * memcmp_pages(a, b) for a caller that remembers b's first word (contents.firstWordOf() of
+   * content[b], read while b's bytes were what they are now): the same result and count, without
+   * loading b's content when the first words decide.
+   */
+  memcmp_pages_remembered(a: number, b: number, bFirstWord: number): number {
+    this.counters.bytesCompared += PAGE_SIZE;
+    const c = this.contents.compareFirstWord(this.content[a], bFirstWord);
+    return c !== 0 ? c : this.contents.compare(this.content[a], this.content[b]);
+  }
+
   /** pages_identical(). */
   pages_identical(a: number, b: number): boolean {
     return this.memcmp_pages(a, b) === 0;

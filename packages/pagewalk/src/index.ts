@@ -9,6 +9,7 @@ export {
   FW_MIGRATION,
   FW_PTL_MM,
   FW_ZEROPAGE,
+  folio_walk_count_pte,
   folio_walk_end,
   folio_walk_start,
   type HugetlbEntryFn,

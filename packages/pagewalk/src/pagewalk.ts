@@ -129,6 +129,15 @@ export function mmWalkOps(partial: Partial<MmWalkOps>): MmWalkOps {
 const NO_OPS: MmWalkOps = mmWalkOps({});
 
 /**
+ * The initial value of a field that holds an entry word: 0, but as a heap number (-0) rather than
+ * a small integer, so that V8 gives the field a double representation from the start. Entry words
+ * reach 2^31 once PFNs do (2^19, 2 GiB of frames); a field that had only held small integers
+ * would then change its object's hidden class and deoptimize every walker compiled for it, in
+ * the middle of the first large walk.
+ */
+const ENTRY_WORD_INIT = -0;
+
+/**
  * struct mm_walk. Lives for one entry-point call, like the kernel's on-stack walk: callbacks must
  * not keep it. `table`/`index`/`lo`/`hi` describe the entry the current callback is about (the
  * kernel's pmd_t * / pte_t * argument); write it back with setEntry(pm, walk.table, walk.index, ...).
@@ -146,8 +155,8 @@ export class MmWalk {
   /** The current entry: page-table PFN, index in it, and its low and high words. */
   table = 0;
   index = 0;
-  lo = 0;
-  hi = 0;
+  lo = ENTRY_WORD_INIT;
+  hi = ENTRY_WORD_INIT;
   /** The kernel version this walk imitates (mmsim-only): the walk switches of the caller's
    * profile, or of the Machine's. */
   profile: WalkProfile = DEFAULT_KERNEL_PROFILE.walk;
@@ -1009,8 +1018,8 @@ export class FolioWalk {
   /** The page mapped at the address (0 for the zero pages and migration entries). */
   page = 0;
   /** The entry found (fw->pte / fw->pmd / fw->pud) and where it lives. */
-  lo = 0;
-  hi = 0;
+  lo = ENTRY_WORD_INIT;
+  hi = ENTRY_WORD_INIT;
   table = 0;
   index = 0;
   /** The lock held until folio_walk_end(): a page-table PFN (split PTL) or FW_PTL_MM. */
@@ -1191,6 +1200,24 @@ function found(
   // fw->page is the page at addr, not the folio's first page.
   fw.page = expose ? page + subpageIndex(addr, size) : 0;
   return pm.folio(page);
+}
+
+/**
+ * Simulator only: count a folio_walk_start() + folio_walk_end() pair that finds its page through
+ * a PTE table again, without walking, for a caller that knows (by its own bookkeeping) that
+ * nothing the walk reads has changed since it last walked the same address and found that page
+ * there: the same entries are counted as read and the PTE lock as taken and dropped, as the walk
+ * above would count them.
+ */
+export function folio_walk_count_pte(c: Counters): void {
+  c.walks++;
+  c.pgdRead++;
+  c.p4dRead++;
+  c.pudRead++;
+  c.pmdRead++;
+  c.pteRead++;
+  c.ptlLock++;
+  c.ptlUnlock++;
 }
 
 /** folio_walk_end(): drop the lock folio_walk_start() returned with. */

@@ -33,6 +33,7 @@ export {
   KnobError,
   type KsmdCostFile,
   ksmdCostFileSchema,
+  ksmdStartKnobs,
   PREDICT_KNOBS,
   PREDICT_MILESTONES,
   type Prediction,

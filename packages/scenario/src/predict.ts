@@ -11,6 +11,7 @@ import {
   type KsmdCostModel,
   KsmdThread,
   type KsmdWork,
+  ksmSysfsRead,
   ksmSysfsWrite,
 } from '@mmsim/ksm';
 import type { Process } from '@mmsim/mm';
@@ -42,6 +43,15 @@ export interface PredictOptions {
   /** Knob values to write before ksmd starts (sysfs text), in any order. */
   knobs: Record<string, string>;
   model: KsmdCostModel;
+  /** ksmd's CPU time before run=1, in ns (its runtime since boot; default 0). The scan-time
+   * advisor's first decision reads it. */
+  ksmdRuntimeBeforeNs?: number;
+  /** Replay proven steady periods of full scans instead of simulating them (default true; the
+   * result is the same either way: KsmdThread.fastForwardUntilNs). */
+  fastForward?: boolean;
+  /** Full scans the machine counts that are not the prediction's: a restored snapshot's priming
+   * scans (@mmsim/snapshot Restored.start); samples count full_scans from here (default 0). */
+  fullScansBefore?: number;
 }
 
 /** The counters at one instant. */
@@ -105,7 +115,25 @@ export function applyKnobs(ksm: Ksm, knobs: Record<string, string>): void {
   }
 }
 
-function sample(ksm: Ksm, ms: number, cpuNs: number): PredictSample {
+/**
+ * Every knob of PREDICT_KNOBS the machine has, as sysfs text (a choice knob as its chosen value),
+ * in an order a live kernel accepts them in whatever it had before: advisor_mode none first (no
+ * pages_to_scan is accepted while the advisor runs), then the rest, advisor_mode last (writing it
+ * resets pages_to_scan). The live side of `mmsim verify --for` sets these.
+ */
+export function ksmdStartKnobs(ksm: Ksm): [string, string][] {
+  const out: [string, string][] = [['advisor_mode', 'none']];
+  const names = PREDICT_KNOBS.filter((n) => ksmSysfsRead(ksm, n) !== undefined).sort(
+    (a, b) => knobOrder(a) - knobOrder(b),
+  );
+  for (const name of names) {
+    const text = ksmSysfsRead(ksm, name)!;
+    out.push([name, /\[(\S+)\]/.exec(text)?.[1] ?? text]);
+  }
+  return out;
+}
+
+function sample(ksm: Ksm, ms: number, cpuNs: number, fullScansBefore: number): PredictSample {
   const c: KsmCounters = ksm.counters();
   return {
     ms,
@@ -115,7 +143,7 @@ function sample(ksm: Ksm, ms: number, cpuNs: number): PredictSample {
     pages_volatile: c.pages_volatile,
     ksm_zero_pages: c.ksm_zero_pages,
     general_profit: c.general_profit,
-    full_scans: c.full_scans,
+    full_scans: c.full_scans - fullScansBefore,
     pages_to_scan: ksm.pages_to_scan,
     cpuMs: cpuNs / NS_PER_MS,
   };
@@ -144,11 +172,13 @@ export function predictKsmd(
     max_page_sharing: ksm.max_page_sharing,
   };
   ksm.run = KSM_RUN_MERGE;
-  const ksmd = new KsmdThread(ksm, opts.model);
+  const ksmd = new KsmdThread(ksm, opts.model, opts.ksmdRuntimeBeforeNs ?? 0);
+  // steady periods of full scans are replayed, exactly, up to the end of the prediction
+  if (opts.fastForward !== false) ksmd.fastForwardUntilNs = opts.forMs * NS_PER_MS;
   const samples: PredictSample[] = [];
   for (let ms = 0; ; ms = Math.min(ms + opts.sampleMs, opts.forMs)) {
     ksmd.runUntil(ms * NS_PER_MS);
-    const s = sample(ksm, ms, ksmd.cpuNs());
+    const s = sample(ksm, ms, ksmd.cpuNs(), opts.fullScansBefore ?? 0);
     samples.push(s);
     onSample?.(s);
     if (ms >= opts.forMs) break;
@@ -205,6 +235,7 @@ export const ksmdCostFileSchema = z.strictObject({
       batches: nonNegative,
       scans: nonNegative,
       pages: nonNegative,
+      skipped: nonNegative,
       hashed: nonNegative,
       compared: nonNegative,
       flushes: nonNegative,

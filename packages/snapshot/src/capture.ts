@@ -3,12 +3,12 @@
 // each frame read once), then SIGCONT — always, also on errors and signals, unless the caller
 // keeps them stopped. fs/proc/task_mmu.c and fs/proc/page.c (6.18) define what is read.
 
-import { hash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { deflateRawSync } from 'node:zlib';
 import { PAGE_SIZE } from '@mmsim/core';
 import { HashedMemory } from '@mmsim/mmu';
+import { PageDigester } from './digest.ts';
 import {
   CHUNK_PAGES,
   DIGEST_BYTES,
@@ -48,8 +48,11 @@ const PF_KTHREAD = 0x00200000;
 const HPAGE_PMD_NR = 512;
 const PMD_BYTES = HPAGE_PMD_NR * PAGE_SIZE;
 const KB = 1024;
-/** Pages read from /proc/<pid>/mem at once. */
-const READ_PAGES = 256;
+/** Frame ids PageReader has room for at first (it grows by doubling). */
+const INITIAL_FRAMES = 1 << 16;
+/** Pages looked at (pagemap, kpageflags) and read from /proc/<pid>/mem at once; also the size
+ * of each of the digester's two buffers. */
+const READ_PAGES = 512;
 /** Bytes of each content kept for ordering; equal prefixes are compared on the full pages. */
 const PREFIX_BYTES = 64;
 /** How long a SIGSTOP may take to show as state T. */
@@ -58,8 +61,6 @@ const STOP_TIMEOUT_MS = 5000;
 const SPECIAL_VMFLAGS = ['pf', 'io', 'mm'];
 /** User addresses end below this (x86-64, 5-level paging included); [vsyscall] lies above. */
 const USER_ADDR_LIMIT = 2 ** 56;
-/** The digest: the first DIGEST_BYTES of this hash of the page (docs/snapshot-format.md). */
-const DIGEST_HASH = 'sha256';
 /** Deflate effort for --with-contents: fast, since 4 GiB must stay practical. */
 const DEFLATE_LEVEL = 1;
 
@@ -156,8 +157,12 @@ class ContentTable {
   chunkPages = 0;
   readonly chunks: Uint8Array[] = [];
 
-  constructor(withContents: boolean) {
+  /** the digester's digests as a Buffer: their map keys without a copy */
+  private readonly keys: Buffer;
+
+  constructor(withContents: boolean, d: PageDigester) {
     this.chunk = withContents ? new Uint8Array(CHUNK_PAGES * PAGE_SIZE) : null;
+    this.keys = Buffer.from(d.digests.buffer, d.digests.byteOffset, d.digests.byteLength);
   }
 
   private grow(): void {
@@ -177,18 +182,19 @@ class ContentTable {
     this.where = g(this.where, (k) => new Float64Array(k), 2);
   }
 
-  /** The content index of page bytes mem[off, off + PAGE_SIZE), added if new. */
-  intern(mem: HashedMemory, off: number, proc: number, addr: number): number {
-    const page = mem.bytes.subarray(off, off + PAGE_SIZE);
-    const digest = hash(DIGEST_HASH, page, 'buffer');
-    const key = digest.toString('latin1', 0, DIGEST_BYTES);
+  /** The content index of page `k` of the digester (its bytes and digest), added if new;
+   * `mem`: where its checksum is computed. */
+  intern(d: PageDigester, k: number, mem: HashedMemory, proc: number, addr: number): number {
+    const key = this.keys.toString('latin1', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES);
     const found = this.byDigest.get(key);
     if (found !== undefined) return found;
     if (this.n === this.checksums.length) this.grow();
     const i = this.n++;
     this.byDigest.set(key, i);
-    digest.copy(this.digests, i * DIGEST_BYTES, 0, DIGEST_BYTES);
-    this.checksums[i] = mem.xxh64Low32(off, PAGE_SIZE);
+    const page = d.bytes.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE);
+    this.digests.set(d.digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), i * DIGEST_BYTES);
+    mem.bytes.set(page, 0);
+    this.checksums[i] = mem.xxh64Low32(0, PAGE_SIZE);
     this.prefixes.set(page.subarray(0, PREFIX_BYTES), i * PREFIX_BYTES);
     this.where[2 * i] = proc;
     this.where[2 * i + 1] = addr;
@@ -418,24 +424,130 @@ export function captureSnapshot(pids: number[], file: string, opts: CaptureOptio
   }
 }
 
+/**
+ * Pages read from /proc/<pid>/mem, digested by the worker while the next ones are read, then
+ * interned in read order. A frame is read once: a page whose frame is waiting for its digest
+ * takes that page's content when it is interned.
+ */
+class PageReader {
+  private readonly d: PageDigester;
+  private readonly contents: ContentTable;
+  private readonly pages: PageArrays;
+  /** checksums are computed here */
+  private readonly mem = new HashedMemory(PAGE_SIZE * 16);
+  /** the buffer being filled, its pages so far */
+  private cur = 0;
+  private fill = 0;
+  /** per buffer slot: page index, process index, address of the page read there */
+  private readonly slotPage: Int32Array;
+  private readonly slotProc: Int32Array;
+  private readonly slotAddr: Float64Array;
+  /** pages submitted per buffer */
+  private readonly submitted = [0, 0];
+  /** per frame id (PAGE_FRAME): its content index + 1 once interned, -1 - the page index while in
+   * flight, 0 when not read */
+  private frameState = new Int32Array(INITIAL_FRAMES);
+  /** pages whose frame was in flight: page index, and the page that was read */
+  private deferred: number[] = [];
+  bytesRead = 0;
+
+  constructor(contents: ContentTable, pages: PageArrays, d: PageDigester) {
+    this.d = d;
+    this.contents = contents;
+    this.pages = pages;
+    const slots = 2 * d.bufferPages;
+    this.slotPage = new Int32Array(slots);
+    this.slotProc = new Int32Array(slots);
+    this.slotAddr = new Float64Array(slots);
+  }
+
+  /** The content (index + 1) frame `id` has: 0 when not read yet; -1 - page index when it is in
+   * flight. */
+  known(id: number): number {
+    if (id >= this.frameState.length) {
+      const grown = new Int32Array(Math.max(id + 1, 2 * this.frameState.length));
+      grown.set(this.frameState);
+      this.frameState = grown;
+    }
+    return this.frameState[id];
+  }
+
+  /** A page takes the content of a page in flight (known() < 0) once that one is interned. */
+  defer(idx: number, known: number): void {
+    this.deferred.push(idx, -1 - known);
+  }
+
+  /** Reads pages first..first+n (consecutive addresses from `addr`) of process `proc`. */
+  read(fd: number, proc: number, addr: number, first: number, n: number): void {
+    if (this.fill + n > this.d.bufferPages) this.rotate();
+    const b = this.cur * this.d.bufferPages + this.fill;
+    const got = preadFull(fd, this.d.bytes, b * PAGE_SIZE, n * PAGE_SIZE, addr);
+    this.bytesRead += got;
+    for (let k = 0; k < n; k++) {
+      const idx = first + k;
+      if ((k + 1) * PAGE_SIZE > got) {
+        this.pages.flags[idx] |= PAGE.UNREAD;
+        continue;
+      }
+      const s = this.cur * this.d.bufferPages + this.fill++;
+      this.slotPage[s] = idx;
+      this.slotProc[s] = proc;
+      this.slotAddr[s] = addr + k * PAGE_SIZE;
+      this.frameState[this.pages.frame[idx]] = -1 - idx;
+    }
+  }
+
+  /** Submits the buffer being filled; interns the other one once digested and fills it next. */
+  private rotate(): void {
+    this.d.submit(this.cur, this.fill);
+    this.submitted[this.cur] = this.fill;
+    this.cur = (this.cur + 1) % 2;
+    this.fill = 0;
+    this.internBuffer(this.cur);
+  }
+
+  private internBuffer(b: number): void {
+    this.d.wait(b);
+    const base = b * this.d.bufferPages;
+    for (let s = base; s < base + this.submitted[b]; s++) {
+      const c = this.contents.intern(this.d, s, this.mem, this.slotProc[s], this.slotAddr[s]) + 1;
+      this.pages.content[this.slotPage[s]] = c;
+      this.frameState[this.pages.frame[this.slotPage[s]]] = c;
+    }
+    this.submitted[b] = 0;
+  }
+
+  /** Digests and interns everything read, then the deferred pages. */
+  finish(): void {
+    this.rotate();
+    this.rotate();
+    const p = this.pages;
+    for (let k = 0; k < this.deferred.length; k += 2) {
+      const [idx, src] = [this.deferred[k], this.deferred[k + 1]];
+      p.content[idx] = p.content[src];
+      if (p.content[src] === 0) p.flags[idx] |= PAGE.UNREAD;
+    }
+    this.deferred = [];
+  }
+}
+
 function capture(
   pids: number[],
   withContents: boolean,
 ): { snapshot: Omit<Snapshot, 'bytes'>; chunks: Uint8Array[] | null; stats: Omit<CaptureStats, 'ms'> } {
-  const mem = new HashedMemory(READ_PAGES * PAGE_SIZE);
   const pm = new Uint8Array(READ_PAGES * 8);
   const pmView = new DataView(pm.buffer);
   const pfns = new Float64Array(READ_PAGES);
   const kflags = new Uint32Array(READ_PAGES);
   const kcount = new Uint32Array(READ_PAGES);
-  const contents = new ContentTable(withContents);
+  const digester = new PageDigester(READ_PAGES);
+  const contents = new ContentTable(withContents, digester);
   const pages = new PageArrays();
+  const reader = new PageReader(contents, pages, digester);
   const frameIds = new Map<number, number>();
-  const frameContent = new Map<number, number>();
   const frames = new FrameInfo();
   const processes: SnapshotProcess[] = [];
   const memFds: number[] = [];
-  let bytesRead = 0;
   try {
     for (let pi = 0; pi < pids.length; pi++) {
       const pid = pids[pi];
@@ -461,6 +573,7 @@ function capture(
           const base = vma.start + done * PAGE_SIZE;
           if (preadFull(pmFd, pm, 0, n * 8, (base / PAGE_SIZE) * 8) !== n * 8)
             throw new SnapshotError(`pid ${pid} exited during the snapshot (pagemap unreadable)`);
+          let present = false;
           for (let k = 0; k < n; k++) {
             const lo = pmView.getUint32(k * 8, true);
             const hi = pmView.getUint32(k * 8 + 4, true);
@@ -472,79 +585,65 @@ function capture(
             if ((hi & PM_HI_SOFT_DIRTY) !== 0) f |= PAGE.SOFT_DIRTY;
             if ((hi & PM_HI_UFFD_WP) !== 0) f |= PAGE.UFFD_WP;
             pfns[k] = (f & PAGE.PRESENT) !== 0 ? (hi & PM_HI_PFN_MASK) * 2 ** 32 + lo : 0;
+            if (pfns[k] !== 0) present = true;
             pages.flags[first + done + k] = f;
             kflags[k] = 0;
             kcount[k] = 0;
           }
-          if (pfns.subarray(0, n).some((p) => p !== 0) === false) continue;
+          if (!present) continue;
           frames.read(pfns, n, kflags, kcount);
-          // contents: runs of present anonymous non-zero pages not read before (by frame)
+          // contents: runs of present anonymous non-zero pages whose frame was not read before
           let runStart = -1;
-          const flushRun = (end: number): void => {
-            if (runStart < 0) return;
-            const len = (end - runStart) * PAGE_SIZE;
-            const got = preadFull(memFd, mem.bytes, 0, len, base + runStart * PAGE_SIZE);
-            bytesRead += got;
-            for (let k = runStart; k < end; k++) {
+          for (let k = 0; k <= n; k++) {
+            let wanted = false;
+            if (k < n && pfns[k] !== 0) {
               const idx = first + done + k;
-              if ((k - runStart + 1) * PAGE_SIZE > got) {
-                pages.flags[idx] |= PAGE.UNREAD;
-                continue;
+              const pfn = pfns[k];
+              const kf = kflags[k];
+              let f = pages.flags[idx];
+              if ((kf & (1 << KPF_ANON)) !== 0) f |= PAGE.ANON;
+              if ((kf & (1 << KPF_ZERO_PAGE)) !== 0) f |= PAGE.ZERO;
+              if ((kf & (1 << KPF_THP)) !== 0) f |= PAGE.THP;
+              if ((kf & (1 << KPF_KSM)) !== 0) f |= PAGE.KSM;
+              if (kcount[k] > 1) f |= PAGE.SHARED;
+              pages.flags[idx] = f;
+              let id = frameIds.get(pfn);
+              if (id === undefined) {
+                id = frameIds.size + 1;
+                frameIds.set(pfn, id);
               }
-              const c = contents.intern(mem, (k - runStart) * PAGE_SIZE, pi, base + k * PAGE_SIZE);
-              pages.content[idx] = c + 1;
-              frameContent.set(pfns[k], c + 1);
+              pages.frame[idx] = id;
+              // a PMD-mapped THP: a head at a 2 MiB boundary followed by its 511 tails
+              const addr = base + k * PAGE_SIZE;
+              if (
+                (kf & (1 << KPF_THP)) !== 0 &&
+                (kf & (1 << KPF_COMPOUND_HEAD)) !== 0 &&
+                (kf & (1 << KPF_COMPOUND_TAIL)) === 0 &&
+                addr % PMD_BYTES === 0 &&
+                pfn % HPAGE_PMD_NR === 0 &&
+                addr + PMD_BYTES <= vma.end
+              )
+                thpHeads++;
+              if ((f & PAGE.ANON) !== 0 && (f & PAGE.ZERO) === 0) {
+                const known = reader.known(id);
+                if (known > 0) pages.content[idx] = known;
+                else if (known < 0) reader.defer(idx, known);
+                else wanted = true;
+              }
             }
-            runStart = -1;
-          };
-          for (let k = 0; k < n; k++) {
-            const idx = first + done + k;
-            const pfn = pfns[k];
-            if (pfn === 0) {
-              flushRun(k);
-              continue;
+            if (wanted && runStart < 0) runStart = k;
+            if (!wanted && runStart >= 0) {
+              reader.read(memFd, pi, base + runStart * PAGE_SIZE, first + done + runStart, k - runStart);
+              runStart = -1;
             }
-            const kf = kflags[k];
-            let f = pages.flags[idx];
-            if ((kf & (1 << KPF_ANON)) !== 0) f |= PAGE.ANON;
-            if ((kf & (1 << KPF_ZERO_PAGE)) !== 0) f |= PAGE.ZERO;
-            if ((kf & (1 << KPF_THP)) !== 0) f |= PAGE.THP;
-            if ((kf & (1 << KPF_KSM)) !== 0) f |= PAGE.KSM;
-            if (kcount[k] > 1) f |= PAGE.SHARED;
-            pages.flags[idx] = f;
-            let id = frameIds.get(pfn);
-            if (id === undefined) {
-              id = frameIds.size + 1;
-              frameIds.set(pfn, id);
-            }
-            pages.frame[idx] = id;
-            // a PMD-mapped THP: a head at a 2 MiB boundary followed by its 511 tails
-            const addr = base + k * PAGE_SIZE;
-            if (
-              (kf & (1 << KPF_THP)) !== 0 &&
-              (kf & (1 << KPF_COMPOUND_HEAD)) !== 0 &&
-              (kf & (1 << KPF_COMPOUND_TAIL)) === 0 &&
-              addr % PMD_BYTES === 0 &&
-              pfn % HPAGE_PMD_NR === 0 &&
-              addr + PMD_BYTES <= vma.end
-            )
-              thpHeads++;
-            const known = frameContent.get(pfn);
-            const wanted = (f & PAGE.ANON) !== 0 && (f & PAGE.ZERO) === 0;
-            if (!wanted || known !== undefined) {
-              flushRun(k);
-              if (wanted && known !== undefined) pages.content[idx] = known;
-              continue;
-            }
-            if (runStart < 0) runStart = k;
           }
-          flushRun(n);
         }
         markPmdMapped(pages, vma, first, nPages, thpHeads, anonHugeKb);
       }
       closeSync(pmFd);
       processes.push(proc);
     }
+    reader.finish();
     const rank = rankContents(contents, pids, memFds);
     contents.flush();
     const meta: SnapshotMeta = {
@@ -569,9 +668,10 @@ function capture(
         rank,
       },
       chunks: withContents ? contents.chunks : null,
-      stats: { pages: pages.n, contents: contents.n, bytesRead },
+      stats: { pages: pages.n, contents: contents.n, bytesRead: reader.bytesRead },
     };
   } finally {
+    digester.close();
     frames.close();
     for (const fd of memFds) closeSync(fd);
   }

@@ -1,6 +1,7 @@
 // The live side: a `mmsim-oracle --session` (native/oracle.c) holds the KSM lock, journals and
-// restores the knobs, starts merge-enabled copies of a command (they die with it) and runs exact
-// full scans of the live ksmd over them or over given processes.
+// restores the knobs, starts merge-enabled copies of a command (they and the children they fork,
+// once adopted, die with it) and runs exact full scans of the live ksmd over them or over given
+// processes.
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
@@ -8,9 +9,11 @@ import {
   buildOracle,
   DEFAULT_LOCK_PATH,
   encodeToken,
+  type KsmdSample,
   OracleRefusedError,
   OracleUnavailableError,
   oracleAvailability,
+  parseKsmdSample,
 } from '@mmsim/scenario/node';
 import { SnapshotError } from './capture.ts';
 
@@ -45,13 +48,18 @@ export class KsmSession {
     });
   }
 
-  /** Starts a session (waits for the lock). `allow`: someone else's stopped processes to scan. */
-  static async open(allow: number[] = [], lockPath = DEFAULT_LOCK_PATH): Promise<KsmSession> {
+  /**
+   * Starts a session (waits for the lock). `allow`: someone else's stopped processes to scan.
+   * `keep`: ksmd's state is kept as it is (their merged pages, stable tree and rmap_items: no
+   * run=2 at the start), for processes that already have merged pages.
+   */
+  static async open(allow: number[] = [], lockPath = DEFAULT_LOCK_PATH, keep = false): Promise<KsmSession> {
     const avail = oracleAvailability();
     if (!avail.available)
       throw new OracleUnavailableError(`the live ksmd cannot be driven here: ${avail.reason}`);
     const args = ['--session', '--lock', lockPath];
     if (allow.length > 0) args.push('--allow', allow.join(','));
+    if (keep) args.push('--keep');
     const s = new KsmSession(spawn(buildOracle(), args, { stdio: ['pipe', 'pipe', 'pipe'] }));
     const ready = await s.next();
     if (ready !== 'ready') throw s.failure(ready);
@@ -88,6 +96,11 @@ export class KsmSession {
     return line.split(' ').slice(1).map(Number);
   }
 
+  /** A process a launched one forked (merge-any inherited): reported and killed as theirs. */
+  async adopt(pid: number): Promise<void> {
+    await this.call(`adopt ${pid}`);
+  }
+
   async knob(name: string, value: string): Promise<void> {
     await this.call(`knob ${name} ${encodeToken(value)}`);
   }
@@ -95,6 +108,24 @@ export class KsmSession {
   /** `n` more exact full scans of the live ksmd; what it reports after them. */
   async scan(n: number): Promise<LiveScan> {
     return JSON.parse(await this.call(`scan ${n}`)) as LiveScan;
+  }
+
+  /** What the kernel reports now, without scanning (the reply of `scan`). */
+  async read(): Promise<LiveScan> {
+    return JSON.parse(await this.call('read')) as LiveScan;
+  }
+
+  /** ksmd (run=1) over wall time for `ms` at the knobs set, sampled every `sampleMs` from the
+   * instant run=1 is written (native/oracle.c ksm_timed()); run=0 after. */
+  async timed(ms: number, sampleMs: number, onSample: (s: KsmdSample) => void): Promise<void> {
+    this.child.stdin.write(`timed ${ms} ${sampleMs}\n`);
+    for (;;) {
+      const line = await this.next();
+      if (line === 'ok') return;
+      const s = line === null ? null : parseKsmdSample(line);
+      if (s === null) throw this.failure(line);
+      onSample(s);
+    }
   }
 
   /** Kills the launched processes, restores the knobs, releases the lock. */

@@ -17,6 +17,8 @@ const SCAN_KNOBS = [
   'smart_scan',
   'stable_node_chains_prune_millisecs',
 ];
+/** Cumulative counters: the live ones count from the start of the verification. */
+const CUMULATIVE = ['full_scans', 'pages_scanned', 'pages_skipped'];
 /** smaps fields compared. */
 const SMAPS_COMPARED = ['KSM', 'Anonymous'];
 
@@ -59,7 +61,8 @@ export function compareLive(predicted: ReportEntry, live: LiveScan): string[] {
 
 /**
  * Sets the live ksmd's scan knobs to the prediction's, then for each count in `fullScans`
- * (increasing) runs the live ksmd and the simulated one to that many full scans and compares.
+ * (increasing) runs the live ksmd and the simulated one to that many full scans and compares
+ * (the cumulative counters from where each side was: the session's now, the restore's start).
  */
 export async function verifyAgainstLive(
   ctx: Restored,
@@ -76,12 +79,15 @@ export async function verifyAgainstLive(
       if (!String((e as Error).message).includes('No such file')) throw e;
     }
   }
-  const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
+  // the session may have scanned before (the processes merged pages, then were snapshotted)
+  const base = (await session.read()).ksm;
   const out: VerifyStep[] = [];
   let done = 0;
   for (const n of fullScans) {
-    const predicted = predictFullScans(ctx, n - done, start, `after ${n} full scans`);
+    const predicted = predictFullScans(ctx, n - done, ctx.start, `after ${n} full scans`);
     const live = await session.scan(n - done);
+    for (const k of CUMULATIVE)
+      if (live.ksm[k] !== undefined && base[k] !== undefined) live.ksm[k] -= base[k];
     done = n;
     out.push({ fullScans: n, predicted, live, diffs: compareLive(predicted, live) });
   }

@@ -10,8 +10,16 @@ import { PAGE_SIZE } from '@mmsim/core';
 import { HashedMemory } from '@mmsim/mmu';
 import { CHUNK_PAGES, PAGE, type Snapshot, type SnapshotMeta, writeSnapshot } from '../src/format.ts';
 
-/** A page: its bytes (anonymous), 'zero' (the zero page), or null (not present). */
-export type TestPage = Uint8Array | 'zero' | null;
+/** A page mapped by several pages of the snapshot: the same `frame` key is the same physical
+ * frame (kpagecount > 1); `ksm`: a KSM page. */
+export interface SharedTestPage {
+  bytes: Uint8Array;
+  frame: string;
+  ksm?: boolean;
+}
+
+/** A page: its bytes (anonymous), 'zero' (the zero page), a shared frame, or null (not present). */
+export type TestPage = Uint8Array | 'zero' | SharedTestPage | null;
 
 export interface TestVma {
   start: number;
@@ -32,6 +40,7 @@ export function bytePage(v: number): Uint8Array {
 export function writeTestSnapshot(
   procs: { pid: number; mergeAny?: boolean; vmas: TestVma[] }[],
   withContents: boolean,
+  ksm: Record<string, string> = {},
 ): string {
   const mem = new HashedMemory(PAGE_SIZE * 16);
   const flags: number[] = [];
@@ -41,11 +50,12 @@ export function writeTestSnapshot(
   const pages: Uint8Array[] = [];
   const digests: Buffer[] = [];
   const checksums: number[] = [];
+  const sharedFrames = new Map<string, number>();
   const meta: SnapshotMeta = {
     created: '2026-01-01T00:00:00.000Z',
     kernel: '6.18.0-test',
     pageSize: PAGE_SIZE,
-    ksm: { max_page_sharing: '256', use_zero_pages: '0', smart_scan: '1' },
+    ksm: { max_page_sharing: '256', use_zero_pages: '0', smart_scan: '1', ...ksm },
     thp: { enabled: 'madvise', use_zero_page: '1' },
     processes: [],
     pages: 0,
@@ -83,16 +93,26 @@ export function writeTestSnapshot(
           content.push(0);
           continue;
         }
-        flags.push(PAGE.PRESENT | PAGE.ANON | PAGE.EXCLUSIVE);
-        const d = createHash('sha256').update(pg).digest().subarray(0, 16);
+        let bytes: Uint8Array;
+        if (pg instanceof Uint8Array) {
+          bytes = pg;
+          flags.push(PAGE.PRESENT | PAGE.ANON | PAGE.EXCLUSIVE);
+        } else {
+          bytes = pg.bytes;
+          const id = sharedFrames.get(pg.frame) ?? frame[frame.length - 1];
+          sharedFrames.set(pg.frame, id);
+          frame[frame.length - 1] = id;
+          flags.push(PAGE.PRESENT | PAGE.ANON | PAGE.SHARED | (pg.ksm === true ? PAGE.KSM : 0));
+        }
+        const d = createHash('sha256').update(bytes).digest().subarray(0, 16);
         const key = d.toString('hex');
         let c = byDigest.get(key);
         if (c === undefined) {
           c = pages.length;
           byDigest.set(key, c);
-          pages.push(pg);
+          pages.push(bytes);
           digests.push(d);
-          mem.bytes.set(pg, 0);
+          mem.bytes.set(bytes, 0);
           checksums.push(mem.xxh64Low32(0, PAGE_SIZE));
         }
         content.push(c + 1);

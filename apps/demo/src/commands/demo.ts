@@ -1,10 +1,21 @@
 // mmsim demo (the default command, `pnpm start`): the tour of src/tour.ts.
 
-import { checkHostBudget } from '@mmsim/scenario';
+import { checkHostBudget, type HostMemory } from '@mmsim/scenario';
 import { hostMemory } from '@mmsim/scenario/node';
 import type { Command } from 'commander';
 import { examples, intOption, type Runner } from '../command.ts';
 import { runTour, TOUR_HOST_BASE_BYTES, TOUR_HOST_BYTES_PER_PAGE } from '../tour.ts';
+
+/** The host guard of the tour: throws HostMemoryError (one line with the numbers) when `pages`
+ * per process need more host memory than `host` can give. */
+export function checkTourFits(pages: number, host: HostMemory): void {
+  checkHostBudget(
+    `demo --size ${pages}`,
+    TOUR_HOST_BASE_BYTES + pages * TOUR_HOST_BYTES_PER_PAGE,
+    host,
+    `${TOUR_HOST_BYTES_PER_PAGE / 1024} KiB per page of --size, measured`,
+  );
+}
 
 export function defineDemo(program: Command, r: Runner): void {
   program
@@ -25,12 +36,7 @@ export function defineDemo(program: Command, r: Runner): void {
     )
     .action(async (o: { size: string; json?: boolean; step?: boolean; wide?: boolean }) => {
       const pages = intOption('--size', o.size, 16, 1 << 20);
-      checkHostBudget(
-        `demo --size ${pages}`,
-        TOUR_HOST_BASE_BYTES + pages * TOUR_HOST_BYTES_PER_PAGE,
-        hostMemory(),
-        `${TOUR_HOST_BYTES_PER_PAGE / 1024} KiB per page of --size, measured`,
-      );
+      checkTourFits(pages, hostMemory());
       await runTour(
         {
           pages,

@@ -1,8 +1,11 @@
 // mmsim predict <file> --for DURATION: what ksmd will do to the file's processes over wall time,
 // with a cost model calibrated on a real kernel (packages/scenario/calibration/ksmd-cost.json).
 
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import {
+  applyKnobs,
+  KnobError,
   type KsmdCostFile,
   type LoadedScenario,
   PREDICT_KNOBS,
@@ -14,6 +17,7 @@ import {
   validateScenario,
 } from '@mmsim/scenario';
 import { KSMD_COST_FILE, loadKsmdCost } from '@mmsim/scenario/node';
+import { readSnapshot, restoreSnapshot, SNAPSHOT_MAGIC, type Snapshot } from '@mmsim/snapshot/node';
 import { table } from '../format.ts';
 import { type Colors, type Io, printJson, UsageError } from '../io.ts';
 import { startProgress } from '../progress.ts';
@@ -26,9 +30,13 @@ const TABLE_ROWS = 12;
 /** The longest prediction a command accepts (one day). */
 const MAX_FOR_MS = 24 * 3600 * MS_PER_SEC;
 const DEFAULT_EVERY_MS = MS_PER_SEC;
+const NS_PER_MS = 1e6;
+/** The most CPU time --ksmd-cpu accepts (a year). */
+const MAX_KSMD_CPU_MS = 365 * 24 * 3600 * MS_PER_SEC;
 
 export interface PredictCliOptions {
   for?: string;
+  ksmdCpu?: string;
   knob?: string[];
   advisor?: string;
   every?: string;
@@ -171,25 +179,84 @@ export function formatPrediction(name: string, p: Prediction, cost: KsmdCostFile
   return s;
 }
 
-/** The machine a prediction starts from: a scenario run to its end. */
-function machineOf(loaded: LoadedScenario): SimulatorContext {
-  return simulateTo(loaded).ctx;
+/** Whether `file` is a snapshot (it starts with the snapshot magic) rather than a scenario. */
+export function isSnapshotFile(file: string): boolean {
+  const magic = Buffer.alloc(SNAPSHOT_MAGIC.length);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    return (
+      readSync(fd, magic, 0, magic.length, 0) === magic.length && magic.toString('latin1') === SNAPSHOT_MAGIC
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The machine a prediction starts from, and what it is called. */
+export interface PredictMachine {
+  name: string;
+  ctx: SimulatorContext;
+  /** The scenario it came from (its processes as they are at its end), or null. */
+  loaded: LoadedScenario | null;
+  /** The snapshot it came from (its processes by pid), or null. */
+  snapshot: Snapshot | null;
+  /** Full scans restore ran to rebuild the snapshot's KSM pages (not the prediction's). */
+  fullScansBefore: number;
+}
+
+/**
+ * A scenario run to its end with the knobs as its initial knobs (so the live side starts from
+ * them too), or a snapshot restored with the snapshot machine's knobs and then the knobs written
+ * as ksmd's sysfs files take them. The host guard counts contents as the simulator holds them
+ * (a fill pattern's page is a shared content, not 4 KiB): prediction never runs the kernel side.
+ */
+export function predictMachine(io: Io, file: string, knobs: Record<string, string>): PredictMachine {
+  if (isSnapshotFile(file)) {
+    const snapshot = readSnapshot(file);
+    const ctx = restoreSnapshot(snapshot, file);
+    try {
+      applyKnobs(ctx.ksm, knobs);
+    } catch (e) {
+      if (e instanceof KnobError) throw new UsageError(`--knob ${e.message}`);
+      throw e;
+    }
+    return { name: basename(file), ctx, loaded: null, snapshot, fullScansBefore: ctx.start.full_scans };
+  }
+  const loaded = withKnobs(loadOrFail(file, io), knobs);
+  const { ctx } = simulateTo(loaded, undefined, { contentEstimate: 'simulator' });
+  return { name: loaded.scenario.name, ctx, loaded, snapshot: null, fullScansBefore: 0 };
 }
 
 /** Runs the prediction for the command's options (shared with verify --for). */
 export function runPrediction(
   io: Io,
-  loaded: LoadedScenario,
+  machine: PredictMachine,
   forMs: number,
   everyMs: number,
   cost: KsmdCostFile,
   progress: boolean,
+  ksmdRuntimeBeforeNs = 0,
 ): Prediction {
-  const ctx = machineOf(loaded);
+  const { ctx } = machine;
   const bar = startProgress(io, 'mmsim predict', Math.ceil(forMs / everyMs), progress);
   try {
-    return predictKsmd(ctx.ksm, ctx.procs, { forMs, sampleMs: everyMs, knobs: {}, model: cost.model }, (s) =>
-      bar.update(Math.round(s.ms / everyMs), `simulated ${fmtTime(s.ms)}`),
+    return predictKsmd(
+      ctx.ksm,
+      ctx.procs,
+      {
+        forMs,
+        sampleMs: everyMs,
+        knobs: {},
+        model: cost.model,
+        ksmdRuntimeBeforeNs,
+        fullScansBefore: machine.fullScansBefore,
+      },
+      (s) => bar.update(Math.round(s.ms / everyMs), `simulated ${fmtTime(s.ms)}`),
     );
   } finally {
     bar.stop();
@@ -201,14 +268,16 @@ export async function predictCommand(io: Io, file: string, o: PredictCliOptions)
   const everyMs = o.every === undefined ? DEFAULT_EVERY_MS : durationOption('--every', o.every, forMs);
   const knobs = knobOptions(o.knob, o.advisor);
   const cost = loadCost(o.model);
-  const loaded = withKnobs(loadOrFail(file, io), knobs);
-  const p = runPrediction(io, loaded, forMs, everyMs, cost, o.progress !== false);
+  const before = o.ksmdCpu === undefined ? 0 : durationOption('--ksmd-cpu', o.ksmdCpu, MAX_KSMD_CPU_MS);
+  const machine = predictMachine(io, file, knobs);
+  const p = runPrediction(io, machine, forMs, everyMs, cost, o.progress !== false, before * NS_PER_MS);
   if (o.svg !== undefined) {
     const { predictionSvg } = await import('../predict-chart.ts');
-    writeFileSync(o.svg, await predictionSvg(loaded.scenario.name, p));
+    writeFileSync(o.svg, await predictionSvg(machine.name, p));
   }
-  if (o.json === true) printJson(io, { scenario: loaded.scenario.name, model: cost, ...p });
-  else io.out(formatPrediction(loaded.scenario.name, p, cost, io.colors));
+  const what = machine.snapshot === null ? { scenario: machine.name } : { snapshot: machine.name };
+  if (o.json === true) printJson(io, { ...what, model: cost, ...p });
+  else io.out(formatPrediction(machine.name, p, cost, io.colors));
   return 0;
 }
 

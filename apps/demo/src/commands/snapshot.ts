@@ -17,8 +17,8 @@ import { type Io, printJson, UsageError } from '../io.ts';
 import { predictCommand as predictForCommand } from './predict.ts';
 
 /** Largest --copies, --settle and --full-scans. */
-const MAX_COPIES = 64;
-const MAX_SETTLE_SECONDS = 600;
+export const MAX_COPIES = 64;
+export const MAX_SETTLE_SECONDS = 600;
 const MAX_FULL_SCANS = 1000;
 const MS = 1000;
 
@@ -104,6 +104,7 @@ async function snapshotCommand(io: Io, args: string[], o: SnapshotOptions): Prom
 
 interface PredictOptions {
   fullScans?: string;
+  ksmdCpu?: string;
   json?: boolean;
   knob?: Record<string, string>;
   for?: string;
@@ -118,7 +119,6 @@ function predictCommand(io: Io, file: string, o: PredictOptions & { fullScans: s
   const scans = parseFullScans(o.fullScans);
   const snap = readSnapshot(file);
   const ctx = restoreSnapshot(snap, file, { knobs: o.knob ?? {} });
-  const start = { full_scans: 0, pages_scanned: 0, pages_skipped: 0 };
   const report: Report = {
     scenario: basename(file),
     engine: 'simulator',
@@ -128,7 +128,7 @@ function predictCommand(io: Io, file: string, o: PredictOptions & { fullScans: s
   };
   let done = 0;
   for (const n of scans) {
-    report.reports.push(predictFullScans(ctx, n - done, start, `after ${n} full scans`));
+    report.reports.push(predictFullScans(ctx, n - done, ctx.start, `after ${n} full scans`));
     done = n;
   }
   if (o.json === true) printJson(io, report);
@@ -168,15 +168,19 @@ export function defineSnapshot(program: Command, r: Runner): void {
     });
   program
     .command('predict')
-    .argument('<file>', 'a snapshot file (mmsim snapshot); with --for, a scenario file')
+    .argument('<file>', 'a snapshot file (mmsim snapshot), or with --for also a scenario file')
     .description(
       "what ksmd will do to a snapshot's processes: the report after exactly N full scans (--full-scans), or over wall time (--for: a timeline of the KSM counters and ksmd's CPU time from a cost model calibrated on a real kernel, the time to 50/90/99% of the final saving, the profit per process)",
     )
     .option('--full-scans <n>', 'full scans: N, or increasing counts N1,N2,... (a report after each)')
-    .option('--for <duration>', 'ksmd over wall time for that long: 90s, 30m, 1h (a scenario file)')
+    .option('--for <duration>', 'ksmd over wall time for that long: 90s, 30m, 1h')
     .option('--advisor <mode>', 'with --for: scan-time lets the scan-time advisor set pages_to_scan')
     .option('--every <duration>', 'with --for: sampling interval of the timeline (default 1s)')
     .option('--model <file>', 'with --for: the ksmd cost model (default the calibrated one)')
+    .option(
+      '--ksmd-cpu <duration>',
+      "with --for: ksmd's CPU time before it starts (its runtime since boot, /proc/<ksmd>/schedstat; default 0): the scan-time advisor's first decision divides it by the first scan's time",
+    )
     .option('--svg <file>', 'with --for: write a chart of the timeline (SVG)')
     .option('--no-progress', 'with --for: no progress bar (it is drawn on a terminal only)')
     .option(
@@ -193,6 +197,10 @@ export function defineSnapshot(program: Command, r: Runner): void {
         [
           'mmsim predict app.snap --full-scans 1,2,3 --knob use_zero_pages=1',
           'three reports, zero pages merged',
+        ],
+        [
+          'mmsim predict app.snap --for 30m --svg app.svg',
+          "ksmd over half an hour at the snapshot machine's knobs",
         ],
       ]),
     )

@@ -2,13 +2,25 @@
 // the same processes (the oracle builds them as the simulator does), with the same knobs, for the
 // same time: pages_sharing each second and ksmd's CPU time.
 
-import type { KsmdCostFile, Prediction } from '@mmsim/scenario';
+import { readdirSync, readFileSync } from 'node:fs';
+import { type KsmdCostFile, ksmdStartKnobs, type Prediction } from '@mmsim/scenario';
 import { type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
+import { captureSnapshot, KsmSession } from '@mmsim/snapshot/node';
+import { intOption } from '../command.ts';
 import { table } from '../format.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
-import { loadOrFail } from '../simulate.ts';
 import { requireKernel, WORTH_SHOWING } from './kernel.ts';
-import { durationOption, fmtTime, knobOptions, loadCost, runPrediction, withKnobs } from './predict.ts';
+import {
+  durationOption,
+  fmtTime,
+  knobOptions,
+  loadCost,
+  type PredictMachine,
+  predictMachine,
+  runPrediction,
+} from './predict.ts';
+import { launchCopies, MAX_COPIES, MAX_SETTLE_SECONDS } from './snapshot.ts';
+import { stoppedPids } from './verify-snapshot.ts';
 
 const MS_PER_SEC = 1000;
 const PERCENT = 100;
@@ -24,6 +36,9 @@ const MAX_LIVE_MS = 10 * 60 * MS_PER_SEC;
 
 export interface VerifyForOptions {
   for?: string;
+  copies?: string;
+  settle?: string;
+  withContents?: boolean;
   knob?: string[];
   advisor?: string;
   model?: string;
@@ -84,13 +99,9 @@ function pct(x: number | null): string {
   return x === null ? '-' : `${(x * PERCENT).toFixed(1)}%`;
 }
 
-export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Promise<number> {
-  const forMs = durationOption('--for', o.for, MAX_LIVE_MS);
-  const knobs = knobOptions(o.knob, o.advisor);
-  const cost: KsmdCostFile = loadCost(o.model);
-  const loaded = withKnobs(loadOrFail(file, io), knobs);
-  requireKernel();
-  const p = runPrediction(io, loaded, forMs, MS_PER_SEC, cost, o.progress !== false);
+/** The live ksmd over a scenario's processes (the oracle builds them), sampled each second. */
+async function liveOfScenario(io: Io, machine: PredictMachine, forMs: number): Promise<KsmdSample[]> {
+  const loaded = machine.loaded!;
   const live: KsmdSample[] = [];
   const report = await runOnKernel(loaded.scenario, {
     ksmdFor: { ms: forMs, sampleMs: MS_PER_SEC, onSample: (s) => live.push(s) },
@@ -102,17 +113,127 @@ export async function verifyFor(io: Io, file: string, o: VerifyForOptions): Prom
     throw new UsageError(
       `the live kernel could not run ${loaded.file}: ${report.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`).join('; ')}`,
     );
+  return live;
+}
+
+/** The live ksmd in `session` at the knobs the simulated ksmd started with, sampled each second. */
+async function liveOfSession(
+  session: KsmSession,
+  knobs: [string, string][],
+  forMs: number,
+): Promise<KsmdSample[]> {
+  const live: KsmdSample[] = [];
+  for (const [k, v] of knobs) await session.knob(k, v);
+  await session.timed(forMs, MS_PER_SEC, (s) => live.push(s));
+  return live;
+}
+
+interface Compared {
+  machine: PredictMachine;
+  p: Prediction;
+  live: KsmdSample[];
+}
+
+/** The prediction and the live ksmd over a snapshot's very processes: FILE's stopped processes,
+ * or (with a command) `--copies` merge-enabled copies started, snapshotted into FILE and kept
+ * stopped, all in one session (one hold of the KSM lock). */
+async function snapshotFor(
+  io: Io,
+  file: string,
+  command: string[],
+  o: VerifyForOptions,
+  knobs: Record<string, string>,
+  run: (machine: PredictMachine) => Prediction,
+): Promise<Compared> {
+  const forMs = forMsOf(o);
+  let session: KsmSession;
+  let machine: PredictMachine;
+  if (command.length === 0) {
+    machine = predictMachine(io, file, knobs);
+    session = await KsmSession.open(stoppedPids(machine.snapshot!, file));
+  } else {
+    const copies = intOption('--copies', o.copies ?? '1', 1, MAX_COPIES);
+    const settle = intOption('--settle', o.settle ?? '2', 0, MAX_SETTLE_SECONDS);
+    session = await KsmSession.open();
+    try {
+      const pids = await launchCopies(session, command, copies, settle);
+      captureSnapshot(pids, file, { withContents: o.withContents === true, keepStopped: true });
+      machine = predictMachine(io, file, knobs);
+    } catch (e) {
+      await session.close();
+      throw e;
+    }
+  }
+  try {
+    // read before ksmd runs: the advisor changes pages_to_scan
+    const start = ksmdStartKnobs(machine.ctx.ksm);
+    const p = run(machine);
+    return { machine, p, live: await liveOfSession(session, start, forMs) };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The live ksmd's sum_exec_runtime (ns, /proc/<ksmd>/schedstat), 0 where it cannot be read. */
+export function ksmdRuntimeNs(): number {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() !== 'ksmd') continue;
+      return Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[0]) || 0;
+    } catch {}
+  }
+  return 0;
+}
+
+function forMsOf(o: VerifyForOptions): number {
+  return durationOption('--for', o.for, MAX_LIVE_MS);
+}
+
+/** `mmsim verify FILE --for D` (a scenario) and `mmsim verify --snapshot FILE --for D [-- CMD]`. */
+export async function verifyFor(
+  io: Io,
+  file: string,
+  o: VerifyForOptions,
+  snapshot: { command: string[] } | null = null,
+): Promise<number> {
+  const forMs = forMsOf(o);
+  const knobs = knobOptions(o.knob, o.advisor);
+  const cost: KsmdCostFile = loadCost(o.model);
+  // the live ksmd's runtime so far, which its advisor's first decision reads
+  const before = ksmdRuntimeNs();
+  const run = (m: PredictMachine): Prediction =>
+    runPrediction(io, m, forMs, MS_PER_SEC, cost, o.progress !== false, before);
+  let got: Compared;
+  if (snapshot === null) {
+    const machine = predictMachine(io, file, knobs);
+    if (machine.snapshot !== null)
+      throw new UsageError(
+        `${file} is a snapshot: give it as --snapshot ${file} (its processes kept stopped)`,
+      );
+    requireKernel();
+    const p = run(machine);
+    got = { machine, p, live: await liveOfScenario(io, machine, forMs) };
+  } else {
+    requireKernel();
+    got = await snapshotFor(io, file, snapshot.command, o, knobs, run);
+  }
+  const { machine, p, live } = got;
   if (live.length < 2) throw new UsageError('the live kernel gave no ksmd samples');
   const cmp = compareFor(p, live);
-  if (o.json === true) printJson(io, { scenario: loaded.scenario.name, ...cmp, live, predicted: p.samples });
+  if (o.json === true)
+    printJson(io, {
+      ...(machine.snapshot === null ? { scenario: machine.name } : { snapshot: machine.name }),
+      ...cmp,
+      live,
+      predicted: p.samples,
+    });
   else {
     const c = io.colors;
     const rows: string[][] = [['time', 'predicted', 'live', 'deviation'].map((h) => c.bold(h))];
     for (const s of cmp.samples)
       rows.push([fmtTime(s.ms), String(s.predicted), String(s.live), pct(s.deviation)]);
-    io.out(
-      `${c.bold(`ksmd for ${fmtTime(forMs)} on ${loaded.scenario.name}`)}: pages_sharing, predicted and live\n`,
-    );
+    io.out(`${c.bold(`ksmd for ${fmtTime(forMs)} on ${machine.name}`)}: pages_sharing, predicted and live\n`);
     io.out(`${table(rows, [false, true, true, true])}\n\n`);
     const mark = (ok: boolean): string => (ok ? c.green('ok') : c.red('OUTSIDE'));
     io.out(

@@ -6,18 +6,17 @@ import { readFileSync } from 'node:fs';
 import {
   captureSnapshot,
   KsmSession,
+  PAGE,
   readSnapshot,
   restoreSnapshot,
+  type Snapshot,
   SnapshotError,
   type VerifyStep,
   verifyAgainstLive,
 } from '@mmsim/snapshot/node';
 import { intOption } from '../command.ts';
 import { type Io, printJson, UsageError } from '../io.ts';
-import { launchCopies, parseFullScans } from './snapshot.ts';
-
-const MAX_COPIES = 64;
-const MAX_SETTLE_SECONDS = 600;
+import { launchCopies, MAX_COPIES, MAX_SETTLE_SECONDS, parseFullScans } from './snapshot.ts';
 
 export interface VerifySnapshotOptions {
   fullScans?: string;
@@ -34,6 +33,19 @@ function stateOf(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** The snapshot's pids, each still there and stopped (the live ksmd must see the very pages the
+ * snapshot holds), or a SnapshotError naming the first that is not. */
+export function stoppedPids(snap: Snapshot, file: string): number[] {
+  const pids = snap.meta.processes.map((p) => p.pid);
+  for (const pid of pids) {
+    const st = stateOf(pid);
+    if (st === '') throw new SnapshotError(`pid ${pid} of ${file} no longer exists`);
+    if (st !== 'T' && st !== 't')
+      throw new SnapshotError(`pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`);
+  }
+  return pids;
 }
 
 export async function verifySnapshotCommand(
@@ -61,17 +73,11 @@ export async function verifySnapshotCommand(
     if (o.copies !== undefined || o.settle !== undefined)
       throw new UsageError('--copies and --settle need a command after --');
     const snap = readSnapshot(file);
-    const pids = snap.meta.processes.map((p) => p.pid);
-    for (const pid of pids) {
-      const st = stateOf(pid);
-      if (st === '') throw new SnapshotError(`pid ${pid} of ${file} no longer exists`);
-      if (st !== 'T' && st !== 't')
-        throw new SnapshotError(
-          `pid ${pid} of ${file} is not stopped (take the snapshot with --keep-stopped)`,
-        );
-    }
+    const pids = stoppedPids(snap, file);
     const ctx = restoreSnapshot(snap, file);
-    const session = await KsmSession.open(pids);
+    // processes with merged pages: ksmd's state is kept (restore rebuilt it as ksmd left it)
+    const merged = snap.pageFlags.some((f) => (f & PAGE.KSM) !== 0);
+    const session = await KsmSession.open(pids, undefined, merged);
     try {
       steps = await verifyAgainstLive(ctx, session, scans);
     } finally {

@@ -103,7 +103,7 @@ export function defineVerify(program: Command, r: Runner): void {
     )
     .option(
       '--for <duration>',
-      "compare `mmsim predict --for` with the live ksmd on the same processes and knobs for that long (60-120s is plenty): pages_sharing each second within 5%, ksmd's CPU time within 20%",
+      "compare `mmsim predict --for` with the live ksmd on the same processes and knobs for that long (60-120s is plenty; a scenario file, or --snapshot FILE of stopped processes): pages_sharing each second within 5%, ksmd's CPU time within 20%",
     )
     .option(
       '--knob <name=value>',
@@ -149,6 +149,10 @@ export function defineVerify(program: Command, r: Runner): void {
           'live ksmd over stopped processes vs predict',
         ],
         [
+          'sudo mmsim verify --snapshot a.snap --for 90s',
+          "the predicted timeline against the live ksmd over the snapshot's processes",
+        ],
+        [
           'sudo mmsim verify --snapshot c.snap --full-scans 1,2,3 --copies 3 -- ./pages 8',
           'start 3 copies, snapshot, compare',
         ],
@@ -169,6 +173,13 @@ export function defineVerify(program: Command, r: Runner): void {
       ) => {
         if (o.for !== undefined || o.knob !== undefined || o.advisor !== undefined || o.model !== undefined) {
           if (o.for === undefined) throw new UsageError('--knob, --advisor and --model go with --for');
+          if (o.snapshot !== undefined) {
+            if (o.fullScans !== undefined) throw new UsageError('--for and --full-scans: one or the other');
+            if (files.length === 0 && (o.copies !== undefined || o.settle !== undefined))
+              throw new UsageError('--copies and --settle need a command after --');
+            r.code = await verifyFor(r.io, o.snapshot, o, { command: files });
+            return;
+          }
           if (files.length !== 1 || o.kernel !== undefined || o.recorded === true || o.strategy !== undefined)
             throw new UsageError(
               '--for compares one file with the live host kernel (no --kernel, --recorded, --strategy)',
