@@ -224,6 +224,21 @@ static int write_full(int fd, const void *buf, size_t n) {
   return 0;
 }
 
+/* /proc/<pid>/<file> read into buf (NUL-terminated): its length, or -1 with errno set
+ * (an empty file reads as 0). */
+static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t n) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t r = read(fd, buf, n - 1);
+  int e = errno;
+  close(fd);
+  buf[r > 0 ? r : 0] = 0;
+  errno = e;
+  return r;
+}
+
 /* 1 on a full read, 0 on EOF, -1 on error */
 static int read_full(int fd, void *buf, size_t n) {
   char *p = buf;
@@ -1432,14 +1447,8 @@ static pid_t find_kthread(const char *comm) {
  * after a failed THP allocation); a batch runs as 'R' and blocks as 'D' (mmap lock, page lock,
  * reclaim, lru drain). */
 static char thread_state(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return '?';
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return '?';
-  buf[n] = 0;
+  char buf[256];
+  if (read_proc(pid, "stat", buf, sizeof buf) <= 0) return '?';
   char *p = strrchr(buf, ')');
   return p && p[1] == ' ' ? p[2] : '?';
 }
@@ -1447,14 +1456,8 @@ static char thread_state(pid_t pid) {
 /* How many times a thread went to sleep (voluntary_ctxt_switches in /proc/<pid>/status), -1 when
  * unreadable. */
 static long long thread_sleeps(pid_t pid) {
-  char path[64], buf[2048];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  char buf[2048];
+  if (read_proc(pid, "status", buf, sizeof buf) <= 0) return -1;
   char *p = strstr(buf, "\nvoluntary_ctxt_switches:");
   return p ? strtoll(p + 26, NULL, 10) : -1;
 }
@@ -1471,14 +1474,8 @@ static void next_scan_sleep(char *out, size_t n) {
 
 /* 1 when pid has a VM_MERGEABLE VMA (ksm_stat "ksm_mergeable: yes"). */
 static int has_mergeable_vma(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  char buf[512];
+  if (read_proc(pid, "ksm_stat", buf, sizeof buf) <= 0) return 0;
   if (!strstr(buf, "ksm_mergeable")) return smaps_has_mergeable(pid);
   return strstr(buf, "ksm_mergeable: yes") != NULL;
 }
@@ -2434,14 +2431,8 @@ static void session_scan(int argc, char **argv) {
 
 /* pid's parent from /proc/<pid>/stat, 0 when it cannot be read. */
 static pid_t ppid_of(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  char buf[512];
+  if (read_proc(pid, "stat", buf, sizeof buf) <= 0) return 0;
   char state;
   int ppid;
   const char *end = strrchr(buf, ')');
@@ -2533,13 +2524,9 @@ static int session(const char *lock_path, int timeout_s, int keep) {
   atexit(cleanup_atexit);
   take_lock(lock_path, timeout_s);
   for (int i = 0; i < nallowed && !keep; i++) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)allowed[i]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) refuse("pid %d: %s", (int)allowed[i], strerror(errno));
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
+    char buf[512];
+    if (read_proc(allowed[i], "ksm_stat", buf, sizeof buf) < 0)
+      refuse("pid %d: %s", (int)allowed[i], strerror(errno));
     char *m = strstr(buf, "ksm_merging_pages ");
     if (m && atoll(m + 18) > 0)
       refuse("pid %d already has merged KSM pages; run=2 would unmerge them (--keep keeps them)", (int)allowed[i]);
