@@ -7,7 +7,6 @@ import {
   DIGEST_BYTES,
   E,
   entry_pfn,
-  HashedMemory,
   MADV_MERGEABLE,
   MADV_PAGEOUT,
   MADV_UNMERGEABLE,
@@ -19,16 +18,13 @@ import {
   PROT_WRITE,
   pte_index,
   readEntry,
+  xxh64Low32,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { checkAll, world } from './helpers.ts';
 
 /** calc_checksum() over real bytes (the hash itself is checked against xxhash-wasm in @mmsim/mmu). */
-const hashed = new HashedMemory(65536);
-function kernelChecksum(b: Uint8Array): number {
-  hashed.bytes.set(b);
-  return hashed.xxh64Low32(0, PAGE_SIZE);
-}
+const kernelChecksum = xxh64Low32;
 
 const PAGES = 48;
 

@@ -4,22 +4,19 @@ import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import {
   E,
   entry_pfn,
-  HashedMemory,
   MADV_COLLAPSE,
   MADV_DONTNEED,
   pmd_index,
   pmd_leaf,
   readEntry,
+  xxh64Low32,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import type { Process } from '../src/index.ts';
 import { anon, check, setup } from './helpers.ts';
 
-const hashed = new HashedMemory(65536);
-function kernelChecksum(b: Uint8Array): number {
-  hashed.bytes.set(b);
-  return hashed.xxh64Low32(0, PAGE_SIZE);
-}
+/** calc_checksum() over real bytes (the hash itself is checked against xxhash-wasm in @mmsim/mmu). */
+const kernelChecksum = xxh64Low32;
 
 function pmdMapped(p: Process, addr: number): boolean {
   const t = p.mm.find_pmd_table(addr);

@@ -90,4 +90,4 @@ export {
   vma_split_range,
 } from './vma.ts';
 export { reclaim_folio, swapcache_delete } from './vmscan.ts';
-export { HashedMemory } from './xxh64.ts';
+export { HashedMemory, xxh64Low32 } from './xxh64.ts';
