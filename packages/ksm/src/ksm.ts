@@ -234,7 +234,11 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
     // and is returned like any other (ksm_tests -a '' merges).
     if (!pte_present(plo)) continue;
     const page = vm_normal_page(pm, plo, w[o + 1]);
-    if (page === 0 || !pm.PageAnon(page)) continue;
+    if (page === 0) continue;
+    if (!pm.PageAnon(page)) {
+      c.ksmScanNonAnon++; // a page-cache page of a private file mapping: looked at, passed over
+      continue;
+    }
     pm.get_page(page);
     ptlUnlock(pm, c, pteT);
     priv.page = page;
@@ -264,6 +268,7 @@ function ksm_follow_page_scan(vma: VmAreaStruct, addr: number, arg: KsmNextPageA
       arg.addr = addr;
       return 1;
     }
+    mm.machine.counters.ksmScanNonAnon++;
     pm.put_page(page);
   }
   return 0;

@@ -81,7 +81,8 @@ function withdraw(mm: MmStruct, pmdT: number, pi: number): number {
 export function thp_vma_allowable(vma: VmAreaStruct, addr: number): boolean {
   const thp = vma.vm_mm.machine.thp;
   if (thp.enabled === 'never' || (vma.vm_flags & VM_NOHUGEPAGE) !== 0) return false;
-  if ((vma.vm_flags & VM_SHARED) !== 0) return false;
+  // create_huge_pmd(): a file without ->huge_fault (a regular file here) falls back to PTEs.
+  if ((vma.vm_flags & VM_SHARED) !== 0 || vma.vm_file !== null) return false;
   if (thp.enabled === 'madvise' && (vma.vm_flags & VM_HUGEPAGE) === 0) return false;
   const haddr = alignDown(addr, PMD_SIZE);
   return haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end;

@@ -10,6 +10,7 @@ export {
   ZERO_CONTENT,
 } from './content.ts';
 export * from './fault.ts';
+export { filemap_get_folio, filemap_open, MappedFile, mm_counter_file } from './filemap.ts';
 export {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
@@ -29,6 +30,7 @@ export {
   madvise_collapse_errno,
 } from './khugepaged.ts';
 export {
+  DEFAULT_FAULT_AROUND_BYTES,
   type InterleavePoint,
   Machine,
   type MachineOptions,

@@ -4,6 +4,7 @@
 
 import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
 import { p4d_bad, pud_leaf } from './arch.ts';
+import type { MappedFile } from './filemap.ts';
 import type { Machine } from './machine.ts';
 import {
   E,
@@ -96,6 +97,8 @@ export class VmAreaStruct {
   anon_vma_chain: AnonVma[] = [];
   /** The shmem object behind a shared anonymous mapping. */
   shmem: ShmemObject | null = null;
+  /** vm_file: the regular file a private file mapping maps (its page cache); null otherwise. */
+  vm_file: MappedFile | null = null;
   /** Per-VMA lock state (CONFIG_PER_VMA_LOCK): write-locked during the current mmap_lock hold. */
   vmaWriteLocked = false;
   /** Simulator-side label (the scenario's region name), carried over by splits. */
@@ -112,7 +115,7 @@ export class VmAreaStruct {
 
   /** vma_is_anonymous(): private anonymous (shared anonymous memory is shmem-backed). */
   vma_is_anonymous(): boolean {
-    return this.shmem === null;
+    return this.shmem === null && this.vm_file === null;
   }
 
   /** vma_pages(). */

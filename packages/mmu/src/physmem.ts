@@ -31,6 +31,10 @@ export const PG_ptl = 1 << 14;
  * clears PG_swapbacked instead; mmu does not maintain that bit for mapped folios, so it keeps
  * its inverse. */
 export const PG_lazyfree = 1 << 19;
+/** A page-cache folio of a regular file (filemap.ts). The kernel tells these from shmem folios by
+ * the absence of PG_swapbacked; mmu does not maintain that bit (see PG_lazyfree), so it marks
+ * them instead. */
+export const PG_filecache = 1 << 20;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
