@@ -3,6 +3,7 @@
 
 import {
   DEFAULT_KERNEL_PROFILE,
+  ENOMEM,
   ErrnoError,
   errnoName,
   KernelBug,
@@ -22,6 +23,8 @@ import {
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  filemap_get_folio,
+  filemap_open,
   khugepaged_do_scan,
   khugepaged_sysfs_write,
   MADV_HUGEPAGE,
@@ -30,6 +33,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
+  type MappedFile,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -59,6 +63,7 @@ import {
   type Step,
   usesKhugepaged,
 } from './schema.ts';
+import type { FilePlan, ScenarioPlan } from './validate.ts';
 
 export interface SimulatorOptions {
   /** break_ksm() strategy: a built-in one's name or a strategy (default: the live kernel's). */
@@ -184,7 +189,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       if (step.op === 'restore') restoreStep(ctx, loaded, i, step.snapshot, step.procs, opts);
       else if ((step.op === 'write' || step.op === 'fill') && ctx.noWrites !== undefined)
         throw new ScenarioError(loaded.file, `steps[${i}]`, 'no byte writes', `${step.op}: ${ctx.noWrites}`);
-      stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start) === STOP;
+      stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan, reports, failures, start) === STOP;
     } catch (e) {
       if (e instanceof ErrnoError) errno = e.code;
       else throw e;
@@ -242,6 +247,21 @@ function region(ctx: SimulatorContext, p: string, r: string): { addr: number; pa
   return reg;
 }
 
+/**
+ * The scenario's file, created on its first mmap as the oracle writes it before the steps: every
+ * page written, so in the page cache (page i of its pages holds the fill's page i).
+ */
+function openFile(ctx: SimulatorContext, f: FilePlan): MappedFile {
+  const m = ctx.machine;
+  const known = m.files.get(f.name);
+  if (known !== undefined) return known;
+  const contents = m.phys.contents;
+  const file = filemap_open(m, f.name, f.pages, (i) => fillContent(contents, f.pattern, i, f.pages));
+  for (let i = 0; i < f.pages; i++)
+    if (filemap_get_folio(m.phys, file, i) === 0) throw new ErrnoError(ENOMEM, 'write', f.name);
+  return file;
+}
+
 /** runStep()'s answer when the run must end after a failure recorded in `failures`. */
 const STOP = 'stop';
 
@@ -250,7 +270,7 @@ function runStep(
   step: Step,
   index: number,
   regionIndex: number,
-  planRegions: { addr: number; pages: number; thp: boolean; shared: boolean }[],
+  scenarioPlan: ScenarioPlan,
   reports: ReportEntry[],
   failures: Failure[],
   start: { full_scans: number; pages_scanned: number; pages_skipped: number },
@@ -264,9 +284,19 @@ function runStep(
     }
     case 'mmap': {
       const p = proc(ctx, step.proc);
-      const plan = planRegions[regionIndex];
+      const plan = scenarioPlan.regions[regionIndex]!;
       const len = step.pages * PAGE_SIZE;
       ctx.regions.get(step.proc)!.set(step.region, { addr: plan.addr, pages: step.pages });
+      if (plan.file >= 0) {
+        p.mmap(
+          plan.addr,
+          len,
+          protBits(step.prot),
+          MAP_PRIVATE | MAP_FIXED,
+          openFile(ctx, scenarioPlan.files[plan.file]!),
+        );
+        return;
+      }
       const flags = (step.shared === true ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
       p.mmap(plan.addr, len, protBits(step.prot), flags);
       if (step.thp === true) p.madvise(plan.addr, len, MADV_HUGEPAGE);
