@@ -112,7 +112,7 @@ function parseSmaps(pid: number, text: string): SmapsVma[] {
   const out: SmapsVma[] = [];
   let cur: SmapsVma | null = null;
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][sp]) [0-9a-f]+ [0-9a-f:]+ (\d+)\s*(.*)$/.exec(line);
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][sp]) ([0-9a-f]+) [0-9a-f:]+ (\d+)\s*(.*)$/.exec(line);
     if (m !== null) {
       const perms = m[3];
       cur = {
@@ -121,8 +121,9 @@ function parseSmaps(pid: number, text: string): SmapsVma[] {
           end: Number.parseInt(m[2], 16),
           prot: (perms[0] === 'r' ? 1 : 0) | (perms[1] === 'w' ? 2 : 0) | (perms[2] === 'x' ? 4 : 0),
           shared: perms[3] === 's',
-          name: m[5],
-          file: m[4] !== '0',
+          name: m[6],
+          file: m[5] !== '0',
+          offset: Number.parseInt(m[4], 16),
           vmFlags: [],
           firstPage: 0,
         },

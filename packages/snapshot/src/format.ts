@@ -74,6 +74,9 @@ export interface SnapshotVma {
   name: string;
   /** backed by a file (inode != 0) */
   file: boolean;
+  /** the maps offset field: where in the file the VMA starts, in bytes (absent in files written
+   * before mmsim restored page-cache pages) */
+  offset?: number;
   /** smaps VmFlags, as the kernel printed them */
   vmFlags: string[];
   /** index of the VMA's first page in the per-page sections */
