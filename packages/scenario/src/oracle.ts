@@ -25,10 +25,10 @@ import { errnoFromName } from '@mmsim/core';
 import { MAX_REPORT_LABELS } from './guard.ts';
 import { type Report, reportSchema } from './report.ts';
 import {
+  type FillPattern,
   KHUGEPAGED_KNOB_DEFAULTS,
   KHUGEPAGED_KNOBS,
   KSM_KNOB_DEFAULTS,
-  type FillPattern,
   type KsmInitialKnob,
   knobString,
   MADVISE_ADVICE,
@@ -217,7 +217,6 @@ function usesThp(scenario: Scenario): boolean {
     )
   );
 }
-
 
 /** A fill pattern of `pages` pages as the oracle's stream writes it (`unique` is `ids` with one id
  * per page). */
