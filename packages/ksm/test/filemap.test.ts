@@ -11,7 +11,7 @@ import {
   PROT_WRITE,
 } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
-import { Ksm, PR_SET_MEMORY_MERGE } from '../src/index.ts';
+import { emptyKsmdWork, Ksm, KsmdThread, PR_SET_MEMORY_MERGE } from '../src/index.ts';
 import { checkAll, world } from './helpers.ts';
 
 const PAGES = 32;
@@ -67,6 +67,17 @@ describe('KSM on private file mappings', () => {
     filePair(m);
     ksm.runFullScans(1);
     expect(m.counters.ksmScanNonAnon).toBe(2 * (PAGES - COPIED));
+    checkAll(m, ksm);
+  });
+
+  it("charges ksmd's cost model for the page-cache pages its walk passes over (nonanon)", () => {
+    const { m, ksm } = world();
+    filePair(m);
+    const t = new KsmdThread(ksm, { ns: { ...emptyKsmdWork(), nonanon: 100 }, hz: 250, wakeupLatencyNs: 0 });
+    ksm.run = 1;
+    t.runUntil(0);
+    expect(t.work.nonanon).toBe(2 * (PAGES - COPIED));
+    expect(t.cpuNs()).toBe(100 * 2 * (PAGES - COPIED));
     checkAll(m, ksm);
   });
 });
