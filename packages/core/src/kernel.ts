@@ -153,6 +153,12 @@ export interface MmProfile {
    * unmapped meanwhile is not yet stale to ksm_get_folio() (run=2 leaves its node).
    */
   readonly folioBatchSize: number;
+  /**
+   * The multi-gen LRU is on (CONFIG_LRU_GEN_ENABLED, a build choice): folio_mark_accessed() only
+   * counts the reference (lru_gen_inc_refs()) and never activates through a batch. Debian's 6.12
+   * images enable it; its 6.1 image builds it off, and the live 6.18 has no CONFIG_LRU_GEN.
+   */
+  readonly lruGenEnabled: boolean;
 }
 
 /** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
@@ -281,6 +287,7 @@ function profile(name: KernelVersion): KernelProfile {
     reuseLargeAnonFolio: v >= 615,
     lazyfreePmdDiscard: v >= 611 && !live618,
     folioBatchSize: v >= 610 ? FOLIO_BATCH_SIZE : PAGEVEC_SIZE_OLD,
+    lruGenEnabled: v === 612,
   };
   /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
   const late612 = name === '6.12.95';

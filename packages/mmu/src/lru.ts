@@ -28,9 +28,12 @@ class FolioBatch {
 /** struct cpu_fbatches of ksmd's CPU: the batches the model has. */
 export class CpuFbatches {
   readonly lru_activate: FolioBatch;
+  /** lru_gen_enabled(): the multi-gen LRU takes accesses without batches. */
+  readonly lru_gen_enabled: boolean;
 
-  constructor(size: number) {
+  constructor(size: number, lruGenEnabled: boolean) {
     this.lru_activate = new FolioBatch(size);
+    this.lru_gen_enabled = lruGenEnabled;
   }
 }
 
@@ -62,6 +65,11 @@ function folio_activate(pm: PhysMem, fbatches: CpuFbatches, folio: number): void
  * lru_activate batch), clearing PG_referenced again. */
 export function folio_mark_accessed(pm: PhysMem, fbatches: CpuFbatches, folio: number): void {
   const flags = pm.flags[folio];
+  // lru_gen_inc_refs(): the first access sets PG_referenced; later ones count in bits not modelled.
+  if (fbatches.lru_gen_enabled) {
+    pm.flags[folio] = flags | PG_referenced;
+    return;
+  }
   if ((flags & PG_referenced) === 0) {
     pm.flags[folio] = flags | PG_referenced;
   } else if ((flags & (PG_active | PG_unevictable)) === 0) {

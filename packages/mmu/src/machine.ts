@@ -184,7 +184,7 @@ export class Machine {
     this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096), this.phys.contents);
     this.levels = opts.levels ?? 4;
     this.kernel = opts.kernel ?? DEFAULT_KERNEL_PROFILE;
-    this.cpu_fbatches = new CpuFbatches(this.kernel.mm.folioBatchSize);
+    this.cpu_fbatches = new CpuFbatches(this.kernel.mm.folioBatchSize, this.kernel.mm.lruGenEnabled);
     this.phys.nrNodes = Math.max(1, Math.min(64, Math.floor(opts.nodes ?? 1)));
     this.thp = { enabled: 'madvise', use_zero_page: true, ...opts.thp };
     this.trace = new TraceBus(() => this.clock.jiffies);
