@@ -29,6 +29,7 @@ export {
   madvise_collapse,
   madvise_collapse_errno,
 } from './khugepaged.ts';
+export { CpuFbatches, folio_mark_accessed, lru_add_drain_all } from './lru.ts';
 export {
   DEFAULT_FAULT_AROUND_BYTES,
   type InterleavePoint,
