@@ -244,8 +244,8 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
       zap_page_range(v, s, e, 0, true);
       return 0;
     case MADV_FREE:
-      if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
-      // madvise_free_single_vma()
+      // madvise_free_single_vma(): anonymous memory only (not shmem, not a file)
+      if (!v.vma_is_anonymous()) return -EINVAL;
       return walk_page_range_vma(v, s, e, madvise_free_walk_ops);
     case MADV_PAGEOUT:
     case MADV_COLD:
@@ -468,6 +468,9 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
       if (pfn === 0) continue;
     }
     const folio = pm.folio(pfn);
+    // The page cache of a private file mapping: its reclaim (a clean page dropped from the file)
+    // is not simulated; it stays.
+    if (!pm.PageAnon(folio)) continue;
     // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
     if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
     if (folio === large && pm.folio_test_large(folio)) continue;

@@ -5,6 +5,8 @@ import {
   filemap_get_folio,
   filemap_open,
   MADV_DONTNEED,
+  MADV_FREE,
+  MADV_PAGEOUT,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -184,6 +186,21 @@ describe('private file mappings (page cache)', () => {
     const f = testFile(m);
     expect(() => p.mmap(null, PAGE_SIZE, PROT_READ, MAP_SHARED, f)).toThrow(ErrnoError);
     expect(() => p.mmap(null, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, f)).toThrow(ErrnoError);
+    check(m);
+  });
+
+  it('MADV_FREE is EINVAL; MADV_PAGEOUT leaves the page cache mapped (its reclaim is not simulated)', () => {
+    const { m, p } = setup();
+    const f = testFile(m);
+    const a = mapFile(p, f, 16);
+    p.readByte(a);
+    p.writeByte(a + 4 * PAGE_SIZE, 1); // an anonymous copy
+    expect(() => p.madvise(a, 16 * PAGE_SIZE, MADV_FREE)).toThrow(ErrnoError);
+    const fileRss = p.mm.rss[MM_FILEPAGES];
+    p.madvise(a, 16 * PAGE_SIZE, MADV_PAGEOUT);
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(fileRss);
+    expect(p.mm.rss[MM_ANONPAGES]).toBe(0); // the copy went to swap
+    expect(p.readByte(a + 4 * PAGE_SIZE)).toBe(1);
     check(m);
   });
 });
