@@ -170,6 +170,8 @@ export class Machine {
   nextAnonVmaId = 1;
   /** Every live address space (for the invariant checker and /proc views). */
   readonly mms: Set<MmStruct> = new Set();
+  /** mm_id_ida: the CONFIG_MM_ID ids in use (mm.ts mm_id_alloc()). */
+  readonly mmIdsInUse: Set<number> = new Set();
   nextPid = 1;
   /** Migrations between try_to_migrate() and remove_migration_ptes(), by source PFN. */
   readonly migrations: Map<number, Migration> = new Map();
