@@ -371,7 +371,13 @@ function madvise_folio_pte_batch(pm: PhysMem, pteT: number, a: number, next: num
 /** The PTE loops after the large-folio rule: the PTEs from `a` map part of a large folio that
  * was not split (another mm may map it, or the split failed), which the kernel skips
  * (`continue` past the batch). 0, or the batch's length in pages. */
-function unsplit_partial_folio_batch(pm: PhysMem, pteT: number, a: number, next: number, page: number): number {
+function unsplit_partial_folio_batch(
+  pm: PhysMem,
+  pteT: number,
+  a: number,
+  next: number,
+  page: number,
+): number {
   if (!pm.folio_test_large(pm.folio(page))) return 0;
   const nr = madvise_folio_pte_batch(pm, pteT, a, next, page);
   return nr < HPAGE_PMD_NR ? nr : 0;

@@ -321,7 +321,9 @@ export class PhysMem {
     // free_tail_page_prepare() (CONFIG_MM_ID): no mapping may be left accounted to a slot.
     if (
       (this.flags[f] & PG_head) !== 0 &&
-      (this.folio_large_mapcount(f) !== 0 || this.mm_id_mapcount(f, 0) !== 0 || this.mm_id_mapcount(f, 1) !== 0)
+      (this.folio_large_mapcount(f) !== 0 ||
+        this.mm_id_mapcount(f, 0) !== 0 ||
+        this.mm_id_mapcount(f, 1) !== 0)
     )
       BUG(`freeing folio ${f} with a large mapcount or an mm-id slot in use`, () => this.dumpPage(f));
     if ((this.flags[f] & PG_swapcache) !== 0) BUG(`freeing swap-cache folio ${f}`);

@@ -71,7 +71,12 @@ function folio_set_large_mapcount(pm: PhysMem, folio: number, mapcount: number, 
 
 /** folio_add_return_large_mapcount(): `diff` more mappings of the large folio by `mm_id`;
  * returns the new folio_large_mapcount(). */
-export function folio_add_return_large_mapcount(pm: PhysMem, folio: number, diff: number, mm_id: number): number {
+export function folio_add_return_large_mapcount(
+  pm: PhysMem,
+  folio: number,
+  diff: number,
+  mm_id: number,
+): number {
   const mapcount = pm.folio_large_mapcount(folio) + diff;
   pm.set_large_mapcount(folio, mapcount);
   if (pm.folio_mm_id(folio, 0) === mm_id) {
@@ -94,7 +99,12 @@ export function folio_add_return_large_mapcount(pm: PhysMem, folio: number, diff
 
 /** folio_sub_return_large_mapcount(): `diff` fewer mappings of the large folio by `mm_id`;
  * returns the new folio_large_mapcount(). */
-export function folio_sub_return_large_mapcount(pm: PhysMem, folio: number, diff: number, mm_id: number): number {
+export function folio_sub_return_large_mapcount(
+  pm: PhysMem,
+  folio: number,
+  diff: number,
+  mm_id: number,
+): number {
   const mapcount = pm.folio_large_mapcount(folio) - diff;
   if (mapcount < 0) BUG(`folio_sub_return_large_mapcount: ${folio} underflows`, () => pm.dumpPage(folio));
   pm.set_large_mapcount(folio, mapcount);

@@ -55,7 +55,12 @@ describe('CONFIG_MM_ID slots of a large folio', () => {
     for (let i = 0; i < HPAGE_PMD_NR; i++) folio_sub_return_large_mapcount(pm, f, 1, B);
     expect(slots(pm, f)).toEqual({ ids: [A, MM_ID_DUMMY], counts: [512, 0], total: 1024, shared: true });
     for (let i = 0; i < HPAGE_PMD_NR; i++) folio_sub_return_large_mapcount(pm, f, 1, A);
-    expect(slots(pm, f)).toEqual({ ids: [MM_ID_DUMMY, MM_ID_DUMMY], counts: [0, 0], total: 512, shared: true });
+    expect(slots(pm, f)).toEqual({
+      ids: [MM_ID_DUMMY, MM_ID_DUMMY],
+      counts: [0, 0],
+      total: 512,
+      shared: true,
+    });
     // C alone maps it, but folio_maybe_mapped_shared() answers with the bit (6.18).
     expect(folio_maybe_mapped_shared(m, f)).toBe(true);
   });
@@ -77,7 +82,12 @@ describe('CONFIG_MM_ID slots of a large folio', () => {
     // B's slot now holds every mapping: exclusive again.
     expect(slots(pm, f)).toEqual({ ids: [MM_ID_DUMMY, B], counts: [0, 10], total: 10, shared: false });
     for (let i = 0; i < 10; i++) folio_sub_return_large_mapcount(pm, f, 1, B);
-    expect(slots(pm, f)).toEqual({ ids: [MM_ID_DUMMY, MM_ID_DUMMY], counts: [0, 0], total: 0, shared: false });
+    expect(slots(pm, f)).toEqual({
+      ids: [MM_ID_DUMMY, MM_ID_DUMMY],
+      counts: [0, 0],
+      total: 0,
+      shared: false,
+    });
   });
 
   it('a mapping arriving while others exist sets the bit even into slot 0', () => {
