@@ -955,7 +955,7 @@ export class Ksm {
     }
     if (!pm.is_zero_pfn(kpage)) {
       pm.get_page(kpage);
-      folio_add_anon_rmap_pte(pm, kpage, false);
+      folio_add_anon_rmap_pte(pm, kpage, false, mm);
       mk_pte(kpage, vma.protLo & ~_PAGE_RW, vma.protHi);
     } else if (!m.kernel.ksm.zeroPages) {
       // before ~6.6 a plain special zero PTE: not is_ksm_zero_pte(), counted nowhere
@@ -969,7 +969,7 @@ export class Ksm {
     }
     m.counters.tlbFlushes++;
     setEntry(pm, table, idx, (entryOut.lo | _PAGE_ACCESSED) >>> 0, entryOut.hi);
-    folio_remove_rmap_pte(pm, page);
+    folio_remove_rmap_pte(pm, page, mm);
     if (!pm.folio_mapped(page) && (pm.flags[page] & PG_swapcache) !== 0) swapcache_delete(m, page);
     ptlUnlock(pm, m.counters, table);
     pm.put_page(page);

@@ -358,17 +358,39 @@ function madvise_split_partial_folios(walk: MmWalk, addr: number, next: number):
       a += PAGE_SIZE;
       continue;
     }
-    // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
     const folio = pm.folio(page);
-    let nr = 1;
-    while (a + nr * PAGE_SIZE < next && page + nr < folio + HPAGE_PMD_NR) {
-      readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
-      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
-      nr++;
-    }
+    const nr = madvise_folio_pte_batch(pm, pteT, a, next, page);
     if (nr < HPAGE_PMD_NR) split_unshared_folio(m, folio);
     a += nr * PAGE_SIZE;
   }
+}
+
+/** madvise_folio_pte_batch(): how many PTEs from `a` (before `next`) map consecutive pages of
+ * the large folio from `page` on. */
+function madvise_folio_pte_batch(pm: PhysMem, pteT: number, a: number, next: number, page: number): number {
+  const folio = pm.folio(page);
+  let nr = 1;
+  while (a + nr * PAGE_SIZE < next && page + nr < folio + HPAGE_PMD_NR) {
+    readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
+    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
+    nr++;
+  }
+  return nr;
+}
+
+/** The PTE loops after the large-folio rule: the PTEs from `a` map part of a large folio that
+ * was not split (another mm may map it, or the split failed), which the kernel skips
+ * (`continue` past the batch). 0, or the batch's length in pages. */
+function unsplit_partial_folio_batch(
+  pm: PhysMem,
+  pteT: number,
+  a: number,
+  next: number,
+  page: number,
+): number {
+  if (!pm.folio_test_large(pm.folio(page))) return 0;
+  const nr = madvise_folio_pte_batch(pm, pteT, a, next, page);
+  return nr < HPAGE_PMD_NR ? nr : 0;
 }
 
 /** split_folio() of a large folio this mm alone maps, holding a reference across it. */
@@ -408,6 +430,12 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
     if (!pte_present(E.lo)) continue;
     const page = vm_normal_page(pm, E.lo, E.hi);
     if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
+    const skip = unsplit_partial_folio_batch(pm, pteT, a, next, page);
+    if (skip !== 0) {
+      a += (skip - 1) * PAGE_SIZE;
+      continue;
+    }
+    readEntry(pm, pteT, idx);
     setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
     folio_mark_lazyfree(pm, pm.folio(page));
   }
@@ -462,10 +490,16 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
       if (pm.is_huge_zero_pfn(pfn)) continue;
     } else {
       if ((E.lo === 0 && E.hi === 0) || (E.lo & _PAGE_PRESENT) === 0) continue;
-      readEntry(pm, entryTable(E.lo, E.hi), pte_index(a));
+      const pteT = entryTable(E.lo, E.hi);
+      readEntry(pm, pteT, pte_index(a));
       if (!pte_present(E.lo)) continue;
       pfn = vm_normal_page(pm, E.lo, E.hi);
       if (pfn === 0) continue;
+      const skip = unsplit_partial_folio_batch(pm, pteT, a, next, pfn);
+      if (skip !== 0) {
+        a += (skip - 1) * PAGE_SIZE;
+        continue;
+      }
     }
     const folio = pm.folio(pfn);
     // The page cache of a private file mapping: its reclaim (a clean page dropped from the file)

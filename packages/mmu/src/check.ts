@@ -100,6 +100,16 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
     if (pm.entireMapcount[pfn] !== pmdMaps[pfn])
       errors.push(`folio ${pfn}: entire_mapcount ${pm.entireMapcount[pfn]} but ${pmdMaps[pfn]} PMD mappings`);
     maps += pmdMaps[pfn];
+    // _large_mapcount: every PTE mapping and every PMD mapping once; the mm-id slots account for
+    // no more than that.
+    if (nr > 1) {
+      if (pm.folio_large_mapcount(pfn) !== maps)
+        errors.push(`folio ${pfn}: large_mapcount ${pm.folio_large_mapcount(pfn)} but ${maps} mappings`);
+      if (pm.mm_id_mapcount(pfn, 0) + pm.mm_id_mapcount(pfn, 1) > maps)
+        errors.push(
+          `folio ${pfn}: mm-id slots account for more than its ${maps} mappings: ${pm.dumpPage(pfn)}`,
+        );
+    }
     const pins = pm.pincount[pfn] * (nr > 1 ? 1 : GUP_PIN_COUNTING_BIAS);
     const expected =
       maps +

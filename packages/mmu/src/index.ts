@@ -73,8 +73,10 @@ export * from './physmem.ts';
 export {
   anon_vma_prepare,
   folio_add_anon_rmap_pte,
+  folio_add_return_large_mapcount,
   folio_maybe_dma_pinned,
   folio_remove_rmap_pte,
+  folio_sub_return_large_mapcount,
   folio_try_share_anon_rmap_pte,
   GUP_PIN_COUNTING_BIAS,
   linear_page_index,

@@ -479,7 +479,7 @@ function __collapse_huge_page_copy(mm: MmStruct, pteT: number, folio: number): v
     }
     const src = pm.folio(pfn);
     if (!pm.folio_test_large(src)) release_pte_folio(m, src);
-    folio_remove_rmap_pte(pm, pfn);
+    folio_remove_rmap_pte(pm, pfn, mm);
     // free_page_and_swap_cache()
     free_swap_cache(m, src);
     pm.put_page(pfn);

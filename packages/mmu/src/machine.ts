@@ -181,6 +181,8 @@ export class Machine {
   readonly files: Map<string, MappedFile> = new Map();
   /** /sys/kernel/debug/fault_around_bytes: the window do_fault_around() maps (PAGE_SIZE: off). */
   fault_around_bytes = DEFAULT_FAULT_AROUND_BYTES;
+  /** mm_id_ida: the CONFIG_MM_ID ids in use (mm.ts mm_id_alloc()). */
+  readonly mmIdsInUse: Set<number> = new Set();
   nextPid = 1;
   /** Migrations between try_to_migrate() and remove_migration_ptes(), by source PFN. */
   readonly migrations: Map<number, Migration> = new Map();

@@ -7,6 +7,7 @@
 import {
   addrEnd,
   alignDown,
+  BUG,
   P4D_SHIFT,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -59,7 +60,6 @@ import {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
   do_huge_pmd_wp_page,
-  folio_maybe_mapped_shared,
   split_huge_pmd,
   thp_vma_allowable,
   zap_huge_pmd,
@@ -102,6 +102,7 @@ import {
   anon_vma_prepare,
   folio_add_anon_rmap_pte,
   folio_add_new_anon_rmap,
+  folio_dup_rmap_pte,
   folio_maybe_dma_pinned,
   folio_remove_rmap_pte,
   linear_page_index,
@@ -383,16 +384,20 @@ function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct):
 
 /**
  * __wp_can_reuse_large_anon_folio() (mm/memory.c, 6.18): a PTE-mapped large folio is reused when
- * this mm alone maps it (CONFIG_MM_ID) and every reference is a mapping, unless only one page of
- * it is still mapped (then the copy lets the rest of it go). The swap cache never holds a large
- * folio here (reclaim splits them first).
+ * its CONFIG_MM_ID "maybe mapped shared" bit is clear (one mm-id slot, this mm's, holds every
+ * mapping) and every reference is a mapping, unless only one page of it is still mapped (then the
+ * copy lets the rest of it go). The swap cache never holds a large folio here (reclaim splits
+ * them first).
  */
 function wp_can_reuse_large_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
   const mapcount = pm.folio_large_mapcount(folio);
   if (mapcount <= 1) return false;
-  if (folio_maybe_mapped_shared(vma.vm_mm.machine, folio)) return false;
+  if (pm.folio_mm_ids_shared(folio)) return false;
   if ((pm.flags[folio] & PG_swapcache) !== 0) return false;
-  return mapcount === pm.refcount[folio];
+  if (mapcount !== pm.refcount[folio]) return false;
+  if (pm.folio_mm_id(folio, 0) !== vma.vm_mm.mm_id && pm.folio_mm_id(folio, 1) !== vma.vm_mm.mm_id)
+    BUG(`wp reuse: folio ${folio} is not mapped by this mm`, () => pm.dumpPage(folio));
+  return true;
 }
 
 /**
@@ -504,7 +509,7 @@ function wp_page_copy(
   m.counters.tlbFlushes++; // ptep_clear_flush()
   folio_add_new_anon_rmap(pm, nf, vma, addr, false);
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
-  if (old !== 0) folio_remove_rmap_pte(pm, old);
+  if (old !== 0) folio_remove_rmap_pte(pm, old, vma.vm_mm);
   ptlUnlock(pm, m.counters, pteT);
   if (old !== 0) {
     free_swap_cache(m, pm.folio(old));
@@ -591,7 +596,7 @@ export function do_swap_page(
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   if (exclusive && write && (vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
   mk_pte(folio, nlo, vma.protHi);
-  folio_add_anon_rmap_pte(pm, folio, exclusive);
+  folio_add_anon_rmap_pte(pm, folio, exclusive, mm);
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
   mm.add_mm_counter(MM_ANONPAGES, 1);
   mm.add_mm_counter(MM_SWAPENTS, -1);
@@ -629,7 +634,7 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
       return false;
     }
     m.counters.tlbFlushes++;
-    folio_remove_rmap_pte(pm, page);
+    folio_remove_rmap_pte(pm, page, mm);
     if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
     else {
       // zap_present_folio_ptes(): a file folio keeps the dirty bit of the PTE (folio_mark_dirty()).
@@ -859,7 +864,7 @@ export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
           continue;
         }
         pm.get_page(page);
-        pm.mapcount[page]++;
+        folio_dup_rmap_pte(pm, page, dmm);
         if (pm.PageAnon(page)) {
           pm.flags[page] &= ~PG_anon_exclusive; // folio_try_dup_anon_rmap_pte()
           dmm.add_mm_counter(MM_ANONPAGES, 1);

@@ -91,7 +91,7 @@ export function migrate_folio_start(
     mk_swp_pte(type, folio, flags);
     setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
     m.counters.tlbFlushes++;
-    folio_remove_rmap_pte(pm, folio);
+    folio_remove_rmap_pte(pm, folio, mm);
     ptlUnlock(pm, m.counters, pteT);
     pm.put_page(folio);
     return true;

@@ -17,6 +17,7 @@ import {
   pud_index,
   readEntry,
 } from './pgtable.ts';
+import { MM_ID_MIN } from './physmem.ts';
 import type { ShmemObject } from './shmem.ts';
 
 // ---- vm_flags (include/linux/mm.h) ----------------------------------------------------------
@@ -131,11 +132,27 @@ export type LockMode = 'read' | 'write';
 
 let nextMmId = 1;
 
+/** mm_id_alloc() (kernel/fork.c, 6.15+): the lowest id from MM_ID_MIN that no live mm has
+ * (ida_alloc_range()); large folios record which mms map them by it (rmap.ts). */
+export function mm_id_alloc(m: Machine): number {
+  let id = MM_ID_MIN;
+  while (m.mmIdsInUse.has(id)) id++;
+  m.mmIdsInUse.add(id);
+  return id;
+}
+
+/** mm_id_free() (__mmdrop()). */
+export function mm_id_free(m: Machine, id: number): void {
+  m.mmIdsInUse.delete(id);
+}
+
 /** struct mm_struct. */
 export class MmStruct {
   readonly id: number = nextMmId++;
   readonly machine: Machine;
   readonly levels: PagingLevels;
+  /** mm->mm_id (CONFIG_MM_ID): this mm's id in large folios' mm-id slots. */
+  readonly mm_id: number;
   /** The PGD page (mm->pgd). */
   pgd: number;
   /** VMAs sorted by vm_start (the maple tree's order). */
@@ -179,6 +196,7 @@ export class MmStruct {
     if (pgd === 0) BUG('mm_alloc_pgd: out of memory');
     this.pgd = pgd;
     this.nrPtes = 1;
+    this.mm_id = mm_id_alloc(machine);
     // A fixed mmap_base (no ASLR): just below the 47-bit limit minus a stack gap, as
     // mm/util.c's mmap_base() computes for the default 8 MiB stack rlimit.
     this.mmap_base = 2 ** 47 - 128 * 2 ** 20 - 4096 * 2 ** 10;

@@ -15,6 +15,7 @@ import {
 import {
   MMF_VM_MERGE_ANY,
   type MmStruct,
+  mm_id_free,
   VM_ACCOUNT,
   VM_DONTCOPY,
   VM_EXEC,
@@ -180,6 +181,7 @@ export function mmput(mm: MmStruct): void {
   khugepaged_exit(mm);
   exit_mmap(mm);
   m.mms.delete(mm);
+  mm_id_free(m, mm.mm_id);
 }
 
 /** exit_mmap(): unmap every VMA and free every page table. */

@@ -84,7 +84,7 @@ export function reclaim_folio(m: Machine, folio: number): number {
     setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
     m.counters.tlbFlushes++;
     m.swap.duplicate(off);
-    folio_remove_rmap_pte(pm, folio);
+    folio_remove_rmap_pte(pm, folio, mm);
     mm.add_mm_counter(MM_ANONPAGES, -1);
     mm.add_mm_counter(MM_SWAPENTS, 1);
     ptlUnlock(pm, m.counters, pteT);
@@ -138,7 +138,7 @@ function discard_lazyfree(m: Machine, folio: number): number {
       ptlLock(pm, m.counters, pteT);
       setEntry(pm, pteT, idx, 0, 0);
       m.counters.tlbFlushes++;
-      folio_remove_rmap_pte(pm, folio + i);
+      folio_remove_rmap_pte(pm, folio + i, mm);
       mm.add_mm_counter(MM_ANONPAGES, -1);
       ptlUnlock(pm, m.counters, pteT);
       pm.put_page(folio + i);
