@@ -435,9 +435,15 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
       a += (skip - 1) * PAGE_SIZE;
       continue;
     }
-    readEntry(pm, pteT, idx);
-    setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
+    // A large folio here is mapped whole by the batch: clear_young_dirty_ptes() over all of its
+    // PTEs, then the loop moves past them (seed 500078: a PTE-mapped THP freed whole).
+    const nr = pm.folio_test_large(pm.folio(page)) ? madvise_folio_pte_batch(pm, pteT, a, next, page) : 1;
+    for (let i = 0; i < nr; i++) {
+      readEntry(pm, pteT, idx + i);
+      setEntry(pm, pteT, idx + i, (E.lo & clean) >>> 0, E.hi);
+    }
     folio_mark_lazyfree(pm, pm.folio(page));
+    a += (nr - 1) * PAGE_SIZE;
   }
   return 0;
 }
