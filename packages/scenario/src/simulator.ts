@@ -347,19 +347,9 @@ function runStep(
       if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
       return;
     }
-    case 'khugepaged_scan': {
-      // As the oracle drives it (native/oracle.c khugepaged_scans()): pages_to_scan above any
-      // scenario, so each wake-up (khugepaged_do_scan()) from the list head is one full scan.
-      const kh = ctx.machine.khugepaged;
-      const saved = kh.pages_to_scan;
-      kh.pages_to_scan = SCAN_BATCH;
-      try {
-        for (let i = 0; i < step.full_scans; i++) khugepaged_do_scan(ctx.machine);
-      } finally {
-        kh.pages_to_scan = saved;
-      }
+    case 'khugepaged_scan':
+      khugepagedFullScans(ctx.machine, step.full_scans);
       return;
-    }
     case 'ksm_scan':
       if (advisorBlocksScans(ksm, index, step.op, failures)) return STOP;
       exactScans(ksm, () => ksm.runFullScans(step.full_scans));
@@ -450,6 +440,21 @@ function exactScans(ksm: Ksm, scans: () => void): void {
   } finally {
     ksm.pages_to_scan = saved;
     ksmSysfsWrite(ksm, 'run', '0');
+  }
+}
+
+/** `khugepaged_scan`: exactly `scans` full scans of khugepaged's mm list, as the oracle drives
+ * them (native/oracle.c khugepaged_scans()): pages_to_scan is raised above any scenario for the
+ * duration, so each wake-up (khugepaged_do_scan()) from the list head is one full scan, then
+ * restored. */
+export function khugepagedFullScans(m: Machine, scans: number): void {
+  const kh = m.khugepaged;
+  const saved = kh.pages_to_scan;
+  kh.pages_to_scan = SCAN_BATCH;
+  try {
+    for (let i = 0; i < scans; i++) khugepaged_do_scan(m);
+  } finally {
+    kh.pages_to_scan = saved;
   }
 }
 
