@@ -139,13 +139,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
   for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
     if (v === undefined) continue;
     const err = khugepaged_sysfs_write(m, k, String(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `khugepaged.${k}`,
-        'a value the knob accepts',
-        `${v} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `khugepaged.${k}`, String(v), err);
   }
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
@@ -155,13 +149,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       throw new ScenarioError(loaded.file, `ksm.${k}`, `a knob Linux ${kernel.name} has`, `${k} (ENOENT)`);
     }
     const err = ksmSysfsWrite(ksm, k, knobString(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `ksm.${k}`,
-        'a value the knob accepts',
-        `${knobString(v)} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `ksm.${k}`, knobString(v), err);
   }
   const ctx: SimulatorContext = {
     machine: m,
@@ -425,6 +413,11 @@ function runStep(
 /** Larger than any scenario's page count: one ksmd batch (one khugepaged_do_scan()) is then
  * exactly one full scan. */
 const SCAN_BATCH = 1_000_000_000;
+
+/** A scenario's initial knob value that the knob's store function refused with `err`. */
+function knobRefused(file: string, field: string, value: string, err: number): ScenarioError {
+  return new ScenarioError(file, field, 'a value the knob accepts', `${value} (${errnoName(err)})`);
+}
 
 /**
  * Exact full scans as the kernel oracle runs them (native/oracle.c ksm_scans()): pages_to_scan is
