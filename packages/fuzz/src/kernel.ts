@@ -287,6 +287,9 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
   const scan = (n: number): void => {
     steps.push({ op: 'ksm_scan', full_scans: n });
   };
+  const write = (p: Proc, r: Region, page: number, offset: number, value: number): void => {
+    steps.push({ op: 'write', proc: p.name, region: r.name, page, offset, value });
+  };
   /** A page range of r: the whole region one time in four, one whole PMD's worth (a page table,
    * or a THP) of a large region one time in four, else [from, from+count). */
   const range = (r: Region, x: number, y: number): { from?: number; count?: number } => {
@@ -320,15 +323,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           ...(cc % 3 === 0 ? rg : {}),
         });
         scan(1 + (cc % 3));
-        if (cc % 4 === 1)
-          steps.push({
-            op: 'write',
-            proc: p.name,
-            region: r.name,
-            page: (cc >> 2) % r.pages,
-            offset: 0,
-            value: 1,
-          });
+        if (cc % 4 === 1) write(p, r, (cc >> 2) % r.pages, 0, 1);
         return;
       }
       case 'chain-fork': {
@@ -348,15 +343,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         scan(2);
         let child = p;
         for (let i = 0; i < 1 + (cc % 3) && procs.length < MAX_LIVE_PROCS; i++) child = fork(child);
-        if (child !== p && cc % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: child.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 8,
-            value: 2,
-          });
+        if (child !== p && cc % 2 === 0) write(child, r, (cc >> 3) % r.pages, 8, 2);
         scan(1 + ((cc >> 2) % 3));
         if (cc % 3 === 1)
           steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, cc >> 5, cc >> 9) });
@@ -441,7 +428,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
             from: 1,
             count: PMD_PAGES - 1,
           });
-          steps.push({ op: 'write', proc: p.name, region: r.name, page: 0, offset: 0, value: 1 });
+          write(p, r, 0, 0, 1);
           return;
         }
         let who = p;
@@ -467,15 +454,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: true });
         if (r === undefined) return;
         steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, cc, cc >> 4) });
-        if (cc % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: p.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 0,
-            value: 1,
-          });
+        if (cc % 2 === 0) write(p, r, (cc >> 3) % r.pages, 0, 1);
         let who = p;
         if ((cc >> 1) % 3 === 0 && procs.length < MAX_LIVE_PROCS) {
           who = fork(p);
@@ -531,15 +510,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const child = fork(p);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(1 + (cc % 3));
-        if ((cc >> 2) % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: child.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 0,
-            value: 2,
-          });
+        if ((cc >> 2) % 2 === 0) write(child, r, (cc >> 3) % r.pages, 0, 2);
         if ((cc >> 3) % 2 === 0) steps.push({ op: 'report', label: `r${reports++}` });
         steps.push({ op: 'ksm_unmerge_all' });
         return;
@@ -598,7 +569,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_UNMERGEABLE', ...rg });
         else if ((cc >> 9) % 3 === 1) steps.push({ op: 'ksm_unmerge_all' });
         steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw', ...rg });
-        steps.push({ op: 'write', proc: p.name, region: r.name, page: rg.from ?? 0, offset: 0, value: 3 });
+        write(p, r, rg.from ?? 0, 0, 3);
         scan(1);
         return;
       }
@@ -658,14 +629,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
               : { kind: 'unique' as const, seed };
       steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...range(r, b >> 4, cc >> 8) });
     } else if (kind < 37) {
-      steps.push({
-        op: 'write',
-        proc: p.name,
-        region: r.name,
-        page: (b >> 4) % r.pages,
-        offset: cc % 4096,
-        value: (cc >> 12) % 3,
-      });
+      write(p, r, (b >> 4) % r.pages, cc % 4096, (cc >> 12) % 3);
     } else if (kind < 41) {
       steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
     } else if (kind < 58) {
