@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import {
   compareReports,
+  type FillPattern,
   formatReportDiff,
   type MadviseAdvice,
   type Report,
@@ -275,7 +276,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     return newRegion(p, pages, thp, want.shared);
   };
   /** Contents that merge: every page one of 1-3 contents (or zero-filled). */
-  const dupPattern = (x: number): Extract<Step, { op: 'fill' }>['pattern'] =>
+  const dupPattern = (x: number): FillPattern =>
     x % 5 === 0
       ? { kind: 'zero' }
       : {
@@ -286,6 +287,14 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         };
   const scan = (n: number): void => {
     steps.push({ op: 'ksm_scan', full_scans: n });
+  };
+  const fill = (
+    p: Proc,
+    r: Region,
+    pattern: FillPattern,
+    rg: { from?: number; count?: number } = {},
+  ): void => {
+    steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...rg });
   };
   const write = (p: Proc, r: Region, page: number, offset: number, value: number): void => {
     steps.push({ op: 'write', proc: p.name, region: r.name, page, offset, value });
@@ -314,7 +323,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
         const rg = range(r, b >> 4, cc);
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 3), ...rg });
+        fill(p, r, dupPattern(cc >> 3), rg);
         steps.push({
           op: 'madvise',
           proc: p.name,
@@ -333,12 +342,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (cc % 4 === 0) steps.push({ op: 'knob', name: 'stable_node_chains_prune_millisecs', value: 0 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({
-          op: 'fill',
-          proc: p.name,
-          region: r.name,
-          pattern: { kind: 'ids', count: 1 + (cc % 2), seed: 1 },
-        });
+        fill(p, r, { kind: 'ids', count: 1 + (cc % 2), seed: 1 });
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         let child = p;
@@ -360,7 +364,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
         const pattern = dupPattern(1 + 5 * (cc % 7));
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern });
+        fill(p, r, pattern);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         steps.push({
@@ -373,7 +377,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const q = procs[(a >> 3) % procs.length]!;
         const r2 = regionFor(q, cc >> 1, { shared: false, thp: false });
         if (r2 === undefined) return;
-        steps.push({ op: 'fill', proc: q.name, region: r2.name, pattern });
+        fill(q, r2, pattern);
         steps.push({ op: 'madvise', proc: q.name, region: r2.name, advice: 'MADV_MERGEABLE' });
         scan(1 + (cc % 3));
         return;
@@ -385,13 +389,12 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (r === undefined) return;
         if (cc % 4 === 0) steps.push({ op: 'touch', proc: p.name, region: r.name });
         else
-          steps.push({
-            op: 'fill',
-            proc: p.name,
-            region: r.name,
-            pattern: cc % 4 === 1 ? { kind: 'zero' } : dupPattern(cc >> 2),
-            ...(cc % 3 === 0 ? range(r, 1, 0) : {}),
-          });
+          fill(
+            p,
+            r,
+            cc % 4 === 1 ? { kind: 'zero' } : dupPattern(cc >> 2),
+            cc % 3 === 0 ? range(r, 1, 0) : {},
+          );
         const variant = (cc >> 12) % 4;
         if (variant === 1) {
           // PTE-map the THP (mprotect of part of it splits the PMD; the folio stays large).
@@ -478,17 +481,12 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'knob', name: 'smart_scan', value: 1 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({
-          op: 'fill',
-          proc: p.name,
-          region: r.name,
-          pattern: { kind: 'unique', seed: 1 + (cc % 3) },
-        });
+        fill(p, r, { kind: 'unique', seed: 1 + (cc % 3) });
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         // One time in 16 past the age where the skip age saturates (255 full scans).
         scan(cc % 16 === 7 ? SMART_SCAN_AGE_MAX + 5 : 10 + (cc % 20));
         if (cc % 2 === 0) {
-          steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+          fill(p, r, dupPattern(cc >> 1));
           scan(4 + (cc % 6));
         }
         return;
@@ -506,7 +504,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (cc % 2 === 0) steps.push({ op: 'knob', name: 'max_page_sharing', value: 2 + (cc % 3) });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+        fill(p, r, dupPattern(cc >> 1));
         const child = fork(p);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(1 + (cc % 3));
@@ -520,13 +518,13 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         // merge-any process, and turning it off with merged pages.
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        fill(p, r, dupPattern(cc));
         if (cc % 2 === 0)
           steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: 1 });
         if (p.regions.length < MAX_PROC_REGIONS) {
           const r2 = newRegion(p, REGION_PAGES[(cc >> 2) % REGION_PAGES.length]!, false, false);
-          steps.push({ op: 'fill', proc: p.name, region: r2.name, pattern: dupPattern(cc >> 1) });
+          fill(p, r2, dupPattern(cc >> 1));
         }
         scan(1 + (cc % 3));
         if ((cc >> 3) % 2 === 0 && procs.length < MAX_LIVE_PROCS) fork(p);
@@ -558,7 +556,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         // unmerged, made accessible again, written or forked.
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        fill(p, r, dupPattern(cc));
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         const rg = range(r, cc >> 2, cc >> 5);
@@ -583,7 +581,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 1) % 2 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 2) });
+        fill(p, r, dupPattern(cc >> 2));
         if ((cc >> 5) % 2 === 0) fork(p);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(1 + ((cc >> 6) % 3));
@@ -627,7 +625,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
                   ...((v >> 8) % 2 === 1 ? { layout: 'blocked' as const } : {}),
                 }
               : { kind: 'unique' as const, seed };
-      steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...range(r, b >> 4, cc >> 8) });
+      fill(p, r, pattern, range(r, b >> 4, cc >> 8));
     } else if (kind < 37) {
       write(p, r, (b >> 4) % r.pages, cc % 4096, (cc >> 12) % 3);
     } else if (kind < 41) {
