@@ -172,7 +172,6 @@ export function resetGupFault(): void {
  * kernel would spin forever; the simulator reports the livelock instead. */
 const MAX_FAULT_RETRIES = 64;
 
-
 // ---- small predicates ----------------------------------------------------------------------
 
 /** vma_is_accessible(): any of read, write, exec. */
