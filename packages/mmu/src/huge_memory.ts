@@ -28,7 +28,7 @@ import {
   VM_WRITE,
   type VmAreaStruct,
 } from './mm.ts';
-import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 import {
   E,
   pmd_index,
@@ -400,10 +400,9 @@ function map_unused_to_zeropage(m: Machine, page: number): void {
   });
   for (const { vma, addr } of maps) {
     if ((vma.vm_flags & VM_LOCKED) !== 0) continue;
-    const pteT = page_vma_mapped_pte(vma.vm_mm, addr, page);
+    const pteT = page_vma_mapped_walk(vma.vm_mm, addr, page);
     if (pteT === 0) continue;
     const idx = pte_index(addr);
-    ptlLock(pm, m.counters, pteT);
     mk_pte(pm.zeroPfn, vma.protLo & ~_PAGE_RW, vma.protHi);
     setEntry(pm, pteT, idx, (entryOut.lo | _PAGE_SPECIAL) >>> 0, entryOut.hi);
     folio_remove_rmap_pte(pm, page, vma.vm_mm);

@@ -286,18 +286,14 @@ export class MmStruct {
   // ---- page-table tree ---------------------------------------------------------------------
 
   /**
-   * The PMD table covering addr and the PUD table above it, or 0 where a level is missing.
-   * Sets lookup.pud / lookup.pmd (table PFNs) for the caller.
+   * The PMD table covering addr, or 0 where a level is missing; found_pud_table() is then the
+   * PUD table above a non-zero one.
    */
   find_pmd_table(addr: number): number {
     // A one-entry cache of the last PMD table found, keyed by the 1 GiB region: upper-level
     // tables only go away in free_pgtables() and at exit, which drop it (pmdCacheDrop()).
     const region = Math.floor(addr / PUD_SIZE);
-    if (region === this.pmdCacheRegion) {
-      lookup.pud = this.pmdCachePud;
-      lookup.pmd = this.pmdCachePmd;
-      return this.pmdCachePmd;
-    }
+    if (region === this.pmdCacheRegion) return this.pmdCachePmd;
     return this.find_pmd_table_slow(addr, region);
   }
 
@@ -314,15 +310,14 @@ export class MmStruct {
     readEntry(pm, t, p4d_index(addr));
     // A bad P4D is no table: the caller's own walk finds it (and clears it, as the walker does).
     if ((E.lo === 0 && E.hi === 0) || p4d_bad(E.lo)) return 0;
-    t = entryTable(E.lo, E.hi);
-    lookup.pud = t;
-    readEntry(pm, t, pud_index(addr));
+    const pudT = entryTable(E.lo, E.hi);
+    readEntry(pm, pudT, pud_index(addr));
     if ((E.lo === 0 && E.hi === 0) || pud_leaf(E.lo)) return 0;
-    lookup.pmd = entryTable(E.lo, E.hi);
+    const pmdT = entryTable(E.lo, E.hi);
     this.pmdCacheRegion = region;
-    this.pmdCachePud = lookup.pud;
-    this.pmdCachePmd = lookup.pmd;
-    return lookup.pmd;
+    this.pmdCachePud = pudT;
+    this.pmdCachePmd = pmdT;
+    return pmdT;
   }
 
   /** The PUD table above the PMD table find_pmd_table() last returned (non-zero). */
@@ -401,9 +396,6 @@ export class MmStruct {
     this.rss[member] += value;
   }
 }
-
-/** Results of MmStruct.find_pmd_table(): the PUD and PMD tables last found. */
-export const lookup = { pud: 0, pmd: 0 };
 
 /** is_cow_mapping(): private and may become writable. */
 export function is_cow_mapping(flags: number): boolean {

@@ -14,7 +14,7 @@ import { ZERO_CONTENT } from './content.ts';
 import { split_folio, split_folio_pmds } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
-import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, setEntry } from './pgtable.ts';
 import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
@@ -73,10 +73,9 @@ export function reclaim_folio(m: Machine, folio: number): number {
   // try_to_unmap(): every PTE mapping becomes a swap entry.
   rmap_walk(m, folio, (vma, addr) => {
     const mm = vma.vm_mm;
-    const pteT = page_vma_mapped_pte(mm, addr, folio);
+    const pteT = page_vma_mapped_walk(mm, addr, folio);
     if (pteT === 0) return true;
     const idx = pte_index(addr);
-    ptlLock(pm, m.counters, pteT);
     let flags = 0;
     if (pm.PageAnonExclusive(folio)) flags |= _PAGE_SWP_EXCLUSIVE;
     if (pte_soft_dirty(E.lo)) flags |= _PAGE_SWP_SOFT_DIRTY;

@@ -145,13 +145,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
   for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
     if (v === undefined) continue;
     const err = khugepaged_sysfs_write(m, k, String(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `khugepaged.${k}`,
-        'a value the knob accepts',
-        `${v} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `khugepaged.${k}`, String(v), err);
   }
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
@@ -161,13 +155,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       throw new ScenarioError(loaded.file, `ksm.${k}`, `a knob Linux ${kernel.name} has`, `${k} (ENOENT)`);
     }
     const err = ksmSysfsWrite(ksm, k, knobString(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `ksm.${k}`,
-        'a value the knob accepts',
-        `${knobString(v)} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `ksm.${k}`, knobString(v), err);
   }
   const ctx: SimulatorContext = {
     machine: m,
@@ -392,19 +380,9 @@ function runStep(
       if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
       return;
     }
-    case 'khugepaged_scan': {
-      // As the oracle drives it (native/oracle.c khugepaged_scans()): pages_to_scan above any
-      // scenario, so each wake-up (khugepaged_do_scan()) from the list head is one full scan.
-      const kh = ctx.machine.khugepaged;
-      const saved = kh.pages_to_scan;
-      kh.pages_to_scan = SCAN_BATCH;
-      try {
-        for (let i = 0; i < step.full_scans; i++) khugepaged_do_scan(ctx.machine);
-      } finally {
-        kh.pages_to_scan = saved;
-      }
+    case 'khugepaged_scan':
+      khugepagedFullScans(ctx.machine, step.full_scans);
       return;
-    }
     case 'ksm_scan':
       if (advisorBlocksScans(ksm, index, step.op, failures)) return STOP;
       exactScans(ksm, () => ksm.runFullScans(step.full_scans));
@@ -481,6 +459,11 @@ function runStep(
  * exactly one full scan. */
 const SCAN_BATCH = 1_000_000_000;
 
+/** A scenario's initial knob value that the knob's store function refused with `err`. */
+function knobRefused(file: string, field: string, value: string, err: number): ScenarioError {
+  return new ScenarioError(file, field, 'a value the knob accepts', `${value} (${errnoName(err)})`);
+}
+
 /**
  * Exact full scans as the kernel oracle runs them (native/oracle.c ksm_scans()): pages_to_scan is
  * raised for the duration so that each batch is one whole full scan, whatever the scenario set
@@ -495,6 +478,21 @@ function exactScans(ksm: Ksm, scans: () => void): void {
   } finally {
     ksm.pages_to_scan = saved;
     ksmSysfsWrite(ksm, 'run', '0');
+  }
+}
+
+/** `khugepaged_scan`: exactly `scans` full scans of khugepaged's mm list, as the oracle drives
+ * them (native/oracle.c khugepaged_scans()): pages_to_scan is raised above any scenario for the
+ * duration, so each wake-up (khugepaged_do_scan()) from the list head is one full scan, then
+ * restored. */
+export function khugepagedFullScans(m: Machine, scans: number): void {
+  const kh = m.khugepaged;
+  const saved = kh.pages_to_scan;
+  kh.pages_to_scan = SCAN_BATCH;
+  try {
+    for (let i = 0; i < scans; i++) khugepaged_do_scan(m);
+  } finally {
+    kh.pages_to_scan = saved;
   }
 }
 

@@ -248,15 +248,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         break;
       }
       case 'fill':
-      case 'touch': {
-        const p = liveProc(i, 'proc', step.proc);
-        const r = regionOf(i, p, step.region);
-        stepRegion[i] = r.index;
-        const iv = checkRange(i, step, r);
-        populate(p, r, iv);
-        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
-        break;
-      }
+      case 'touch':
       case 'madvise':
       case 'mprotect':
       case 'munmap': {
@@ -264,8 +256,10 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         const r = regionOf(i, p, step.region);
         stepRegion[i] = r.index;
         const iv = checkRange(i, step, r);
-        if (step.op === 'madvise' && step.advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
-        if (step.op === 'madvise' && step.advice === 'MADV_MERGEABLE') mergeable = true;
+        const advice = step.op === 'madvise' ? step.advice : '';
+        if (step.op === 'fill' || step.op === 'touch' || advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
+        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
+        if (advice === 'MADV_MERGEABLE') mergeable = true;
         break;
       }
       case 'write': {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { ENOENT, errnoName, PAGE_SIZE } from '@mmsim/core';
+import { ENOENT, errnoName, MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, ksmSysfsHas, ksmSysfsWrite, PR_GET_MEMORY_MERGE, PR_SET_MEMORY_MERGE } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
@@ -37,7 +37,6 @@ import {
   type SnapshotVma,
 } from './format.ts';
 
-const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
 const MEMORY_SLACK = 1.25;
 const MEMORY_BASE_MIB = 64;
@@ -135,7 +134,7 @@ function special(v: SnapshotVma): boolean {
 export function restoreMemoryMiB(snap: Snapshot): number {
   let pages = 0;
   for (let i = 0; i < snap.meta.pages; i++) if ((snap.pageFlags[i] & PAGE.PRESENT) !== 0) pages++;
-  return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MIB) + MEMORY_BASE_MIB;
+  return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MiB) + MEMORY_BASE_MIB;
 }
 
 /** What restoreInto() left out of the simulated machine (pages of the snapshot, by reason). */
