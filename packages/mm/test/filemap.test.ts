@@ -34,7 +34,7 @@ function testFile(m: Machine, name = 'lib.so', pages = FILE_PAGES): MappedFile {
 }
 
 function mapFile(p: Process, file: MappedFile, pages = file.nrPages, pgoff = 0): number {
-  return p.mmap(null, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, file, pgoff);
+  return p.mmap(null, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, { file, pgoff });
 }
 
 /** The PFN mapped at addr (0: none) and whether its PTE is writable. */
@@ -166,7 +166,7 @@ describe('private file mappings (page cache)', () => {
   it('munmap leaves the page cache; a fault past the end of the file is SIGBUS (EFAULT here)', () => {
     const { m, p } = setup();
     const f = testFile(m, 'small', 2);
-    const a = p.mmap(null, 4 * PAGE_SIZE, PROT_READ, MAP_PRIVATE, f);
+    const a = p.mmap(null, 4 * PAGE_SIZE, PROT_READ, MAP_PRIVATE, { file: f, pgoff: 0 });
     p.readByte(a + PAGE_SIZE);
     let err = 0;
     try {
@@ -184,8 +184,10 @@ describe('private file mappings (page cache)', () => {
   it('refuses a shared file mapping and a file with MAP_ANONYMOUS', () => {
     const { m, p } = setup();
     const f = testFile(m);
-    expect(() => p.mmap(null, PAGE_SIZE, PROT_READ, MAP_SHARED, f)).toThrow(ErrnoError);
-    expect(() => p.mmap(null, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, f)).toThrow(ErrnoError);
+    expect(() => p.mmap(null, PAGE_SIZE, PROT_READ, MAP_SHARED, { file: f, pgoff: 0 })).toThrow(ErrnoError);
+    expect(() =>
+      p.mmap(null, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, { file: f, pgoff: 0 }),
+    ).toThrow(ErrnoError);
     check(m);
   });
 

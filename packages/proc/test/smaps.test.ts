@@ -163,7 +163,7 @@ describe('smaps', () => {
   it('counts the page cache of a private file mapping in Rss, not in Anonymous', () => {
     const { m, p } = setup();
     const f = filemap_open(m, '/usr/lib/libx.so', 16, () => m.phys.contents.patternByte(9));
-    p.mmap(A, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, f, 2);
+    p.mmap(A, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, { file: f, pgoff: 2 });
     for (let i = 0; i < 8; i++) p.readByte(A + i * PAGE_SIZE);
     p.writeByte(A, 1); // an anonymous copy in place of the first page
     const [e] = smaps(p.mm);

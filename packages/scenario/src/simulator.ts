@@ -277,13 +277,10 @@ function runStep(
       const len = step.pages * PAGE_SIZE;
       ctx.regions.get(step.proc)!.set(step.region, { addr: plan.addr, pages: step.pages });
       if (plan.file >= 0) {
-        p.mmap(
-          plan.addr,
-          len,
-          protBits(step.prot),
-          MAP_PRIVATE | MAP_FIXED,
-          openFile(ctx, scenarioPlan.files[plan.file]!),
-        );
+        p.mmap(plan.addr, len, protBits(step.prot), MAP_PRIVATE | MAP_FIXED, {
+          file: openFile(ctx, scenarioPlan.files[plan.file]!),
+          pgoff: 0,
+        });
         return;
       }
       const flags = (step.shared === true ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;

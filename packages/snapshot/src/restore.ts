@@ -343,7 +343,7 @@ class RestoreFiles {
     // the contents of page-cache pages are not in the snapshot: a restored one holds zeroes
     const file = filemap_open(this.m, v.name, this.size.get(v.name)!, () => ZERO_CONTENT);
     const prot = written ? PROT_READ | PROT_WRITE : v.prot;
-    p.mmap(v.start, v.end - v.start, prot, MAP_FIXED | MAP_PRIVATE, file, this.pgoff.get(v)!);
+    p.mmap(v.start, v.end - v.start, prot, MAP_FIXED | MAP_PRIVATE, { file, pgoff: this.pgoff.get(v)! });
   }
 }
 
