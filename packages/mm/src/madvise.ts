@@ -437,12 +437,21 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
     }
     // A large folio here is mapped whole by the batch: clear_young_dirty_ptes() over all of its
     // PTEs, then the loop moves past them (seed 500078: a PTE-mapped THP freed whole).
-    const nr = pm.folio_test_large(pm.folio(page)) ? madvise_folio_pte_batch(pm, pteT, a, next, page) : 1;
+    const folio = pm.folio(page);
+    const nr = pm.folio_test_large(folio) ? madvise_folio_pte_batch(pm, pteT, a, next, page) : 1;
+    if ((pm.flags[folio] & PG_dirty) !== 0) {
+      // Only a folio this mm maps alone can be cleaned; a dirty shared one is left as it is.
+      if (pm.folio_mapcount(folio) !== pm.folio_nr_pages(folio)) {
+        a += (nr - 1) * PAGE_SIZE;
+        continue;
+      }
+      pm.flags[folio] &= ~PG_dirty; // folio_clear_dirty()
+    }
     for (let i = 0; i < nr; i++) {
       readEntry(pm, pteT, idx + i);
       setEntry(pm, pteT, idx + i, (E.lo & clean) >>> 0, E.hi);
     }
-    folio_mark_lazyfree(pm, pm.folio(page));
+    folio_mark_lazyfree(pm, folio);
     a += (nr - 1) * PAGE_SIZE;
   }
   return 0;

@@ -16,7 +16,7 @@ import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
 import { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, setEntry } from './pgtable.ts';
-import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
+import { PG_dirty, PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
 
 /** delete_from_swap_cache()/folio_free_swap(): the cache's reference goes with it. */
@@ -129,7 +129,10 @@ function discard_lazyfree(m: Machine, folio: number): number {
       const pteT = page_vma_mapped_pte(mm, addr, folio + i);
       if (pteT === 0) continue;
       const idx = pte_index(addr);
-      if ((E.lo & _PAGE_DIRTY) !== 0 || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
+      // A dirty PTE makes the folio dirty (folio_mark_dirty()); a dirty folio is not discarded, also
+      // when another mapping dirtied it (seed 501253: ksmd's write_protect_page() in the parent).
+      const dirty = (E.lo & _PAGE_DIRTY) !== 0 || (pm.flags[folio] & PG_dirty) !== 0;
+      if (dirty || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
         pm.flags[folio] &= ~PG_lazyfree; // folio_set_swapbacked()
         redirtied = true;
         break;
