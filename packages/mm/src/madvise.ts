@@ -298,7 +298,8 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
       madvise_update_vma(v, s, e, v.vm_flags & ~VM_DONTCOPY);
       return 0;
     case MADV_WIPEONFORK:
-      if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
+      // only anonymous memory: not shared, not a file mapping
+      if (v.vm_file !== null || (v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
       madvise_update_vma(v, s, e, v.vm_flags | VM_WIPEONFORK);
       return 0;
     case MADV_KEEPONFORK:

@@ -7,6 +7,7 @@ import {
   MADV_DONTNEED,
   MADV_FREE,
   MADV_PAGEOUT,
+  MADV_WIPEONFORK,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -191,13 +192,15 @@ describe('private file mappings (page cache)', () => {
     check(m);
   });
 
-  it('MADV_FREE is EINVAL; MADV_PAGEOUT leaves the page cache mapped (its reclaim is not simulated)', () => {
+  it('MADV_FREE and MADV_WIPEONFORK are EINVAL; MADV_PAGEOUT leaves the page cache mapped (its reclaim is not simulated)', () => {
     const { m, p } = setup();
     const f = testFile(m);
     const a = mapFile(p, f, 16);
     p.readByte(a);
     p.writeByte(a + 4 * PAGE_SIZE, 1); // an anonymous copy
     expect(() => p.madvise(a, 16 * PAGE_SIZE, MADV_FREE)).toThrow(ErrnoError);
+    // MADV_WIPEONFORK is for anonymous memory only (madvise_vma_behavior(): vma->vm_file)
+    expect(() => p.madvise(a, 16 * PAGE_SIZE, MADV_WIPEONFORK)).toThrow(ErrnoError);
     const fileRss = p.mm.rss[MM_FILEPAGES];
     p.madvise(a, 16 * PAGE_SIZE, MADV_PAGEOUT);
     expect(p.mm.rss[MM_FILEPAGES]).toBe(fileRss);
