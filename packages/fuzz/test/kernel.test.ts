@@ -54,7 +54,8 @@ describe('kernel scenario generator', () => {
     );
     expect(advice.size).toBeGreaterThan(15);
     expect(withErrno).toBeGreaterThan(0);
-  });
+    // 60 whole scenarios on the simulator: about 20 s alone, several times that beside the suite
+  }, 240_000);
 
   it('shrinks to valid scenarios: any prefix of the choices is a case too', () => {
     const [c] = fc.sample(kernelCaseArbitrary(), { seed: 3, numRuns: 1 });
