@@ -77,8 +77,13 @@ import {
   walk_page_range_vma,
 } from '@mmsim/pagewalk';
 import {
+  RB_ARENA_ROOT,
   RB_CLEAR_NODE,
+  RB_LEFT,
+  RB_NULL,
+  RB_RIGHT,
   RB_ROOT,
+  type RbArenaRoot,
   type RbRoot,
   rb_erase,
   rb_insert_color,
@@ -99,7 +104,14 @@ import {
   list_empty,
   list_move,
 } from './list.ts';
-import { KsmRmapItems, type KsmUnstableNode } from './rmap_item.ts';
+import {
+  KsmRmapItems,
+  UNODE_ITEM,
+  UNODE_WALK_EPOCH,
+  UNODE_WALK_FIRST_WORD,
+  UNODE_WALK_PAGE,
+  UNODE_WORDS,
+} from './rmap_item.ts';
 import {
   KsmMmSlot,
   KsmScan,
@@ -309,7 +321,7 @@ export class Ksm {
   /** root_stable_tree[nid] / root_unstable_tree[nid]: one tree per NUMA node, only [0] used while
    * merge_across_nodes = 1. */
   readonly root_stable_tree: RbRoot<KsmStableNode>[];
-  readonly root_unstable_tree: RbRoot<KsmUnstableNode>[];
+  readonly root_unstable_tree: RbArenaRoot[];
   /** rmap_item_cache: every rmap_item, by id. */
   readonly rmap_item_cache = new KsmRmapItems();
   /** ksm_mm_head: the scan list sentinel. */
@@ -347,7 +359,7 @@ export class Ksm {
   private readonly mergeable_fw = new FolioWalk();
   /**
    * Simulator only: get_mergeable_page()'s walk of an unstable node is remembered with this epoch
-   * (KsmUnstableNode.walkEpoch) and is found again while it is unchanged. It advances at each
+   * (the node's UNODE_WALK_EPOCH) and is found again while it is unchanged. It advances at each
    * ksm_do_scan() (anything may have run between batches) and wherever a batch can change a page
    * table entry other than those of the rmap_items it merges, which leave the unstable tree first:
    * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
@@ -366,7 +378,7 @@ export class Ksm {
       sched_runtime_ns: () => this.pages_scanned * KSMD_CPU_NS_PER_PAGE,
     };
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
-    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
+    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ARENA_ROOT());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
     m.counters.bytesHashed -= PAGE_SIZE; // computed at boot, not by a scan
     const hooks = m.hooks;
@@ -500,7 +512,8 @@ export class Ksm {
       }
       // Empty the unstable tree at the start of each full scan (counters untouched; the items keep
       // their stale rb nodes until remove_rmap_item_from_tree() sees an older seqnr).
-      for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
+      for (let nid = 0; nid < this.root_unstable_tree.length; nid++)
+        this.root_unstable_tree[nid] = RB_ARENA_ROOT();
       slot = head.next;
       scan.mm_slot = slot;
       if (slot === head) return 0;
@@ -1419,12 +1432,16 @@ export class Ksm {
 
   // ==== the unstable tree ===================================================================
 
-  /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
-   * (referenced), else 0. A page found again from the node's memo sets this.mergeable_remembered
-   * (its reference is counted, not taken: see put_mergeable_page()). */
-  private get_mergeable_page(tree_rmap_item: KsmUnstableNode): number {
+  /** get_mergeable_page(): the page of the item of unstable node `node` (a record of
+   * rmap_item_cache.node.arena) if it is still an anon page in a mergeable VMA (referenced), else
+   * 0. A page found again from the node's memo sets this.mergeable_remembered (its reference is
+   * counted, not taken: see put_mergeable_page()). */
+  private get_mergeable_page(node: number): number {
     const pm = this.m.phys;
-    if (tree_rmap_item.walkEpoch === this.mergeable_epoch) {
+    const ri = this.rmap_item_cache;
+    const w = ri.node.arena.w;
+    const o = node * UNODE_WORDS;
+    if (w[o + UNODE_WALK_EPOCH] === this.mergeable_epoch) {
       // Simulator only: nothing this function reads (the mm's users and VMAs, the page tables
       // at the address, the page's struct page) has changed since it found this page in this
       // batch (see mergeable_epoch), so it would find it again: the walker counts the same walk,
@@ -1432,11 +1449,12 @@ export class Ksm {
       folio_walk_count_pte(this.m.counters);
       this.m.counters.pageGet++;
       this.mergeable_remembered = true;
-      return tree_rmap_item.walkPage;
+      return w[o + UNODE_WALK_PAGE];
     }
     this.mergeable_remembered = false;
-    const mm = tree_rmap_item.mm;
-    const address = tree_rmap_item.address;
+    const item = w[o + UNODE_ITEM];
+    const mm = ri.mm.get(item)!;
+    const address = ri.address[item];
     mm.mmap_read_lock();
     let page = 0;
     const vma = this.find_mergeable_vma(mm, address);
@@ -1456,9 +1474,9 @@ export class Ksm {
           page = fw.page;
           if (fw.level === FW_LEVEL_PTE) {
             // Remember what was found (its first word for memcmp_pages_remembered()).
-            tree_rmap_item.walkEpoch = this.mergeable_epoch;
-            tree_rmap_item.walkPage = page;
-            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(pm.content[page]);
+            w[o + UNODE_WALK_EPOCH] = this.mergeable_epoch;
+            w[o + UNODE_WALK_PAGE] = page;
+            w[o + UNODE_WALK_FIRST_WORD] = pm.contents.firstWordOf(pm.content[page]);
           }
         }
         folio_walk_end(fw, vma);
@@ -1479,30 +1497,34 @@ export class Ksm {
   private unstable_tree_search_insert(item: number, page: number): number {
     const pm = this.m.phys;
     const ri = this.rmap_item_cache;
+    const arena = ri.node.arena;
     const nid = this.get_kpfn_nid(page);
     const root = this.root_unstable_tree[nid];
     let node = root.rb_node;
-    let parent: KsmUnstableNode | null = null;
+    let parent = RB_NULL;
     let isLeft = false;
-    while (node !== null) {
+    while (node !== RB_NULL) {
       const treePage = this.get_mergeable_page(node);
       if (treePage === 0) return 0;
       if (treePage === page) {
         this.put_mergeable_page(treePage);
         return 0;
       }
+      // get_mergeable_page() does not grow the arena: its words stay where they are.
+      const w = arena.w;
+      const o = node * UNODE_WORDS;
       const ret = this.mergeable_remembered
-        ? pm.memcmp_pages_remembered(page, treePage, node.walkFirstWord)
+        ? pm.memcmp_pages_remembered(page, treePage, w[o + UNODE_WALK_FIRST_WORD])
         : pm.memcmp_pages(page, treePage);
       parent = node;
       if (ret < 0) {
         this.put_mergeable_page(treePage);
         isLeft = true;
-        node = node.rb_left;
+        node = w[o + RB_LEFT];
       } else if (ret > 0) {
         this.put_mergeable_page(treePage);
         isLeft = false;
-        node = node.rb_right;
+        node = w[o + RB_RIGHT];
       } else {
         if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
           this.put_mergeable_page(treePage);
@@ -1511,14 +1533,14 @@ export class Ksm {
         // The page leaves with its reference: take the one only counted for real.
         if (this.mergeable_remembered) pm.folio_ref_add(pm.folio(treePage), 1);
         this.treePage = treePage;
-        return node.item;
+        return w[o + UNODE_ITEM];
       }
     }
     ri.aflags[item] = UNSTABLE_FLAG | (this.ksm_scan.seqnr & SEQNR_MASK);
     ri.nid[item] = nid;
-    const rb = ri.unstableNode(item);
-    rb_link_node(rb, parent, isLeft, root);
-    rb_insert_color(rb, root);
+    const rb = ri.node.forInsert(item);
+    arena.rb_link_node(rb, parent, isLeft, root);
+    arena.rb_insert_color(rb, root);
     this.pages_unshared++;
     return 0;
   }
@@ -1546,7 +1568,7 @@ export class Ksm {
       const age = (this.ksm_scan.seqnr - (aflags & SEQNR_MASK)) & 0xff;
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
       // Still in this scan's tree: erase it; an older tree was emptied wholesale.
-      if (age === 0) rb_erase(ri.node.get(item)!, this.root_unstable_tree[ri.nid[item]]);
+      if (age === 0) ri.node.arena.rb_erase(ri.node.get(item), this.root_unstable_tree[ri.nid[item]]);
       this.pages_unshared--;
       ri.aflags[item] = 0;
     }
