@@ -331,8 +331,9 @@ export class Ksm {
   /** migrate_nodes: stable nodes whose KSM page moved to another NUMA node, waiting to be
    * re-linked into their new node's tree by stable_tree_search(). */
   readonly migrate_nodes: Set<KsmStableNode> = new Set();
-  /** Stable nodes by handle (what page->mapping refers to). */
-  private readonly nodes: Map<number, KsmStableNode> = new Map();
+  /** Stable nodes by handle (what page->mapping refers to; ids are never reused), null once
+   * freed: an array indexed by id, for folio_stable_node() on every scanned page. */
+  private readonly nodes: (KsmStableNode | null)[] = [null];
   private nextNodeId = 1;
   readonly zero_checksum: number;
   /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl: the machine's
@@ -745,7 +746,7 @@ export class Ksm {
   folio_stable_node(folio: number): KsmStableNode | null {
     const pm = this.m.phys;
     if (!pm.PageKsm(folio)) return null;
-    return this.nodes.get(pm.mappingHandle(folio)) ?? null;
+    return this.nodes[pm.mappingHandle(folio)] ?? null;
   }
 
   private set_page_stable_node(folio: number, node: KsmStableNode | null): void {
@@ -1025,7 +1026,7 @@ export class Ksm {
   private allocNode(): KsmStableNode | null {
     if (this.failAlloc?.('stable_node')) return null;
     const n = new KsmStableNode(this.nextNodeId++);
-    this.nodes.set(n.id, n);
+    this.nodes[n.id] = n;
     return n;
   }
 
@@ -1072,7 +1073,7 @@ export class Ksm {
   }
 
   private free_stable_node(node: KsmStableNode): void {
-    this.nodes.delete(node.id);
+    this.nodes[node.id] = null;
   }
 
   /** stable_node_dup_del(): unlink a dup from its chain (__stable_node_dup_del()), or a regular
@@ -1550,7 +1551,7 @@ export class Ksm {
     const ri = this.rmap_item_cache;
     const aflags = ri.aflags[item];
     if ((aflags & STABLE_FLAG) !== 0) {
-      const node = this.nodes.get(ri.head[item])!;
+      const node = this.nodes[ri.head[item]]!;
       const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
       if (f === 0) return;
       id_hlist_del(ri, item, node);
@@ -1901,7 +1902,7 @@ export class Ksm {
 
   /** Node registry lookup by handle. */
   nodeById(id: number): KsmStableNode | undefined {
-    return this.nodes.get(id);
+    return this.nodes[id] ?? undefined;
   }
 }
 

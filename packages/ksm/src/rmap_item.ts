@@ -61,6 +61,10 @@ export class KsmItemHandles<T extends object> {
   private readonly holders: number[] = [0];
   private readonly handles = new Map<T, number>();
   private readonly freeHandles: number[] = [];
+  /** The last object acquired and its handle (a scan allocates its items mm by mm): acquire()
+   * skips the Map for it. NO_HANDLE once that handle is released. */
+  private lastHandle = NO_HANDLE;
+  private lastValue: T | null = null;
 
   get(id: number): T | null {
     return this.objects[this.handle[id]];
@@ -83,6 +87,10 @@ export class KsmItemHandles<T extends object> {
   }
 
   private acquire(value: T): number {
+    if (value === this.lastValue && this.lastHandle !== NO_HANDLE) {
+      this.holders[this.lastHandle]++;
+      return this.lastHandle;
+    }
     let h = this.handles.get(value);
     if (h === undefined) {
       h = this.freeHandles.pop() ?? this.objects.length;
@@ -91,11 +99,17 @@ export class KsmItemHandles<T extends object> {
       this.handles.set(value, h);
     }
     this.holders[h]++;
+    this.lastValue = value;
+    this.lastHandle = h;
     return h;
   }
 
   private release(h: number): void {
     if (--this.holders[h] !== 0) return;
+    if (h === this.lastHandle) {
+      this.lastHandle = NO_HANDLE;
+      this.lastValue = null;
+    }
     this.handles.delete(this.objects[h]!);
     this.objects[h] = null;
     this.freeHandles.push(h);
