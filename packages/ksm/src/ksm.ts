@@ -368,6 +368,10 @@ export class Ksm {
   private mergeable_epoch = 0;
   /** get_mergeable_page() found its page from the node's memo (see there). */
   private mergeable_remembered = false;
+  /** The mergeable epoch when scan_get_next_rmap_item() found this.scanPage: while it is still
+   * the epoch, get_mergeable_page() would find that page for its item (see
+   * unstable_tree_search_insert()). */
+  private scanPageEpoch = -1;
 
   constructor(m: Machine) {
     this.m = m;
@@ -487,6 +491,7 @@ export class Ksm {
       const item = this.scan_get_next_rmap_item();
       if (item === 0) return;
       const page = this.scanPage;
+      this.scanPageEpoch = this.mergeable_epoch;
       this.cmp_and_merge_page(page, item);
       pm.put_page(page);
       this.pages_scanned++;
@@ -1146,11 +1151,18 @@ export class Ksm {
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
     let found_rmap_hlist_len = 0;
+    const mapping = pm.mapping;
+    const refcount = pm.refcount;
+    const counters = this.m.counters;
     // hlist_for_each_entry_safe(): ksm_get_folio() may free the dup it is given.
     for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
       next = dup.next;
-      const folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
-      if (folio === 0) continue;
+      const kpfn = dup.kpfn;
+      // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
+      if (kpfn === 0 || mapping[kpfn] !== dup.id * 4 + PAGE_MAPPING_KSM || refcount[pm.folio(kpfn)] <= 0) {
+        this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+        continue;
+      }
       // Pick the best candidate if possible.
       if (
         found === null ||
@@ -1158,13 +1170,16 @@ export class Ksm {
           (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > found_rmap_hlist_len))
       ) {
         if (found !== null) pm.put_page(tree_folio);
+        tree_folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
         found = dup;
         found_rmap_hlist_len = found.rmap_hlist_len;
-        tree_folio = folio;
         if (!prune && this.is_page_sharing_candidate(found)) break;
         continue;
       }
-      pm.put_page(folio);
+      // Simulator only: the reference ksm_get_folio() would take and folio_put() drop again
+      // (never the last: it was taken here) is counted, not taken.
+      counters.pageGet++;
+      counters.pagePut++;
     }
     if (found !== null) {
       // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
@@ -1540,6 +1555,21 @@ export class Ksm {
     ri.aflags[item] = UNSTABLE_FLAG | (this.ksm_scan.seqnr & SEQNR_MASK);
     ri.nid[item] = nid;
     const rb = ri.node.forInsert(item);
+    if (
+      this.scanPageEpoch === this.mergeable_epoch &&
+      !this.m.kernel.ksm.mergeableFollowPage &&
+      pm.PageAnon(page) &&
+      !pm.folio_test_large(pm.folio(page))
+    ) {
+      // Simulator only: the scan's walk found this order-0 anon page through the item's PTE in
+      // a VM_MERGEABLE VMA with an anon_vma, and nothing that advances the epoch ran since, so a
+      // get_mergeable_page() of this node in this batch would find it there: remember it now.
+      const w = arena.w;
+      const o = rb * UNODE_WORDS;
+      w[o + UNODE_WALK_EPOCH] = this.mergeable_epoch;
+      w[o + UNODE_WALK_PAGE] = page;
+      w[o + UNODE_WALK_FIRST_WORD] = pm.contents.firstWordOf(pm.content[page]);
+    }
     arena.rb_link_node(rb, parent, isLeft, root);
     arena.rb_insert_color(rb, root);
     this.pages_unshared++;
