@@ -2,7 +2,7 @@
 // source through the "@mmsim/source" export condition, and each run leaves a JSON report that
 // scripts/test-summary.mjs adds up into the "N passed, N failed" line CI reads.
 import type { SerializedError } from 'vitest';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import type { TestModule, TestRunEndReason } from 'vitest/node';
 import { JsonReporter } from 'vitest/reporters';
 
@@ -10,6 +10,9 @@ const conditions = ['@mmsim/source', 'node', 'import', 'module', 'default'];
 
 /** Where each package's run writes its report (scripts/test-summary.mjs reads it). */
 export const REPORT_FILE = '.vitest-report.json';
+/** The report of a package's quiet run (`test:quiet`): tests that time the live kernel against a
+ * model and need the machine to themselves; CI runs them alone after the suite. */
+export const QUIET_REPORT_FILE = '.vitest-report.quiet.json';
 
 /**
  * vitest's JSON report plus what it leaves out: the errors thrown outside any test (an unhandled
@@ -39,15 +42,21 @@ class ReportWithUnhandledErrors extends JsonReporter {
   }
 }
 
-export function mmsimVitestConfig(overrides: { testTimeout?: number; include?: string[] } = {}) {
+export function mmsimVitestConfig(
+  overrides: { testTimeout?: number; include?: string[]; exclude?: string[]; reportFile?: string } = {},
+) {
   return defineConfig({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ['@mmsim/source'] } },
     test: {
       include: overrides.include ?? ['test/**/*.test.ts'],
+      exclude: [...configDefaults.exclude, ...(overrides.exclude ?? [])],
       testTimeout: overrides.testTimeout ?? 60_000,
       hookTimeout: 120_000,
-      reporters: ['default', new ReportWithUnhandledErrors({ outputFile: REPORT_FILE })],
+      reporters: [
+        'default',
+        new ReportWithUnhandledErrors({ outputFile: overrides.reportFile ?? REPORT_FILE }),
+      ],
       pool: 'forks',
     },
   });

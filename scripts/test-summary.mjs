@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The report each package's vitest run writes (vitest.shared.ts). */
 export const REPORT_FILE = '.vitest-report.json';
+/** The report of a package's quiet run (`pnpm test:quiet`; vitest.shared.ts). */
+export const QUIET_REPORT_FILE = '.vitest-report.quiet.json';
 const VITEST_CONFIGS = ['vitest.config.ts', 'vitest.config.mts', 'vitest.config.js', 'vitest.config.mjs'];
 
 /**
@@ -71,43 +73,55 @@ export function summarize(root) {
       fail(dir, `no test report (${REPORT_FILE}): its tests did not run, or vitest died before reporting`);
       continue;
     }
-    let r;
-    try {
-      r = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      fail(dir, `unreadable test report: ${/** @type {Error} */ (e).message}`);
-      continue;
-    }
-    if (r.numTotalTestSuites === 0) {
-      fail(dir, 'no test files');
-      continue;
-    }
-    s.passed += r.numPassedTests;
-    s.skipped += r.numPendingTests + (r.numTodoTests ?? 0);
-    s.failed += r.numFailedTests;
-    /** @type {{ name: string, status: string, message?: string, assertionResults: { status: string, fullName: string }[] }[]} */
-    const files = r.testResults ?? [];
-    for (const t of files) {
-      for (const a of t.assertionResults) {
-        if (a.status === 'failed') s.problems.push(`${dir}: failed: ${a.fullName}`);
-      }
-      // A file that failed with no failed test in it: it did not load, or held no tests.
-      if (t.status === 'failed' && !t.assertionResults.some((a) => a.status === 'failed')) {
-        fail(
-          dir,
-          `${relative(resolve(root, dir), t.name)} failed outside its tests: ${firstLine(t.message)}`,
-        );
-      }
-    }
-    /** @type {{ message: string }[]} */
-    const unhandled = r.unhandledErrors ?? [];
-    for (const e of unhandled) fail(dir, `error outside any test: ${firstLine(e.message)}`);
-    if (r.success === false && r.numFailedTests === 0 && !s.problems.some((p) => p.startsWith(`${dir}: `))) {
-      fail(dir, 'vitest reported the run as failed without a failing test');
-    }
-    if (r.reason === 'interrupted') fail(dir, 'the run was interrupted');
+    addReport(s, root, dir, file, fail);
+    // The quiet run's tests (`pnpm test:quiet`, run alone after the suite) count where they ran.
+    const quiet = join(root, dir, QUIET_REPORT_FILE);
+    if (existsSync(quiet)) addReport(s, root, dir, quiet, fail);
   }
   return s;
+}
+
+/**
+ * Adds one vitest report of the package `dir` to the summary.
+ * @param {Summary} s
+ * @param {string} root
+ * @param {string} dir
+ * @param {string} file
+ * @param {(dir: string, why: string) => void} fail
+ */
+function addReport(s, root, dir, file, fail) {
+  let r;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(dir, `unreadable test report: ${/** @type {Error} */ (e).message}`);
+    return;
+  }
+  if (r.numTotalTestSuites === 0) {
+    fail(dir, 'no test files');
+    return;
+  }
+  s.passed += r.numPassedTests;
+  s.skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+  s.failed += r.numFailedTests;
+  /** @type {{ name: string, status: string, message?: string, assertionResults: { status: string, fullName: string }[] }[]} */
+  const files = r.testResults ?? [];
+  for (const t of files) {
+    for (const a of t.assertionResults) {
+      if (a.status === 'failed') s.problems.push(`${dir}: failed: ${a.fullName}`);
+    }
+    // A file that failed with no failed test in it: it did not load, or held no tests.
+    if (t.status === 'failed' && !t.assertionResults.some((a) => a.status === 'failed')) {
+      fail(dir, `${relative(resolve(root, dir), t.name)} failed outside its tests: ${firstLine(t.message)}`);
+    }
+  }
+  /** @type {{ message: string }[]} */
+  const unhandled = r.unhandledErrors ?? [];
+  for (const e of unhandled) fail(dir, `error outside any test: ${firstLine(e.message)}`);
+  if (r.success === false && r.numFailedTests === 0 && !s.problems.some((p) => p.startsWith(`${dir}: `))) {
+    fail(dir, 'vitest reported the run as failed without a failing test');
+  }
+  if (r.reason === 'interrupted') fail(dir, 'the run was interrupted');
 }
 
 /**

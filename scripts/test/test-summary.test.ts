@@ -7,7 +7,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSummary, REPORT_FILE, summarize, workspacePackages } from '../test-summary.mjs';
+import {
+  formatSummary,
+  QUIET_REPORT_FILE,
+  REPORT_FILE,
+  summarize,
+  workspacePackages,
+} from '../test-summary.mjs';
 
 const script = join(import.meta.dirname, '..', 'test-summary.mjs');
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', `${name}.json`);
@@ -15,6 +21,8 @@ const fixture = (name: string) => join(import.meta.dirname, 'fixtures', `${name}
 interface Pkg {
   /** A fixture report to install, or none (the report is missing). */
   report?: string;
+  /** A fixture report of the quiet run (`pnpm test:quiet`), or none. */
+  quiet?: string;
   /** Without a vitest config. */
   noConfig?: boolean;
   /** No test script (and no test/ directory). */
@@ -38,6 +46,10 @@ function workspace(pkgs: Record<string, Pkg>): string {
       const text = readFileSync(fixture(p.report), 'utf8').replaceAll('<pkg>', dir);
       writeFileSync(join(dir, REPORT_FILE), text);
     }
+    if (p.quiet !== undefined) {
+      const text = readFileSync(fixture(p.quiet), 'utf8').replaceAll('<pkg>', dir);
+      writeFileSync(join(dir, QUIET_REPORT_FILE), text);
+    }
   }
   return root;
 }
@@ -51,6 +63,18 @@ describe('test-summary', () => {
     const r = cli(root);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('2 passed, 0 failed, 1 skipped\n');
+  });
+
+  it("adds the quiet run's report where there is one, with its failures named", () => {
+    expect(summarize(workspace({ a: { report: 'pass', quiet: 'pass' } }))).toEqual({
+      passed: 4,
+      failed: 0,
+      skipped: 2,
+      problems: [],
+    });
+    const r = cli(workspace({ a: { report: 'pass', quiet: 'one-failing-test' } }));
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('packages/a: failed: b\n3 passed, 1 failed, 1 skipped\n');
   });
 
   it('one failing test is "1 failed", not 2 (its file is not counted again), and is named', () => {

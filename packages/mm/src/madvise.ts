@@ -88,7 +88,9 @@ import {
   VM_MAYWRITE,
   VM_NOHUGEPAGE,
   VM_PFNMAP,
+  VM_RAND_READ,
   VM_READ,
+  VM_SEQ_READ,
   VM_SHARED,
   VM_SPECIAL,
   VM_WIPEONFORK,
@@ -257,9 +259,17 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
         advice === MADV_PAGEOUT ? PAGEOUT_PRIVATE : COLD_PRIVATE,
       );
     case MADV_WILLNEED:
+      return 0;
+    // The read-ahead hints are VMA flags (mm/madvise.c 6.18): the VMA splits at the range, so a
+    // part too small for a PMD no longer gets a THP on a fault (seed 999004).
     case MADV_NORMAL:
-    case MADV_RANDOM:
+      madvise_update_vma(v, s, e, v.vm_flags & ~(VM_RAND_READ | VM_SEQ_READ));
+      return 0;
     case MADV_SEQUENTIAL:
+      madvise_update_vma(v, s, e, (v.vm_flags & ~VM_RAND_READ) | VM_SEQ_READ);
+      return 0;
+    case MADV_RANDOM:
+      madvise_update_vma(v, s, e, (v.vm_flags & ~VM_SEQ_READ) | VM_RAND_READ);
       return 0;
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE: {
