@@ -54,6 +54,9 @@
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE 67
 #endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -1114,13 +1117,17 @@ static void helper_loop(int self) {
       case H_MUNMAP:
         if (munmap((void *)(uintptr_t)c.addr, c.len) < 0) r.err = errno;
         break;
-      case H_PRCTL:
-        if (prctl((int)c.a, (unsigned long)c.b, 0UL, 0UL, 0UL) < 0) {
+      case H_PRCTL: {
+        /* a = option, b..d = arg2..arg4, len = arg5 */
+        int ret = prctl((int)c.a, (unsigned long)c.b, (unsigned long)c.c, (unsigned long)c.d, (unsigned long)c.len);
+        if (ret < 0) {
           r.err = errno;
-        } else if (c.a == PR_SET_MEMORY_MERGE && c.b) {
-          unmerge_own_memory();
+        } else {
+          r.value = ret;
+          if (c.a == PR_SET_MEMORY_MERGE && c.b) unmerge_own_memory();
         }
         break;
+      }
       case H_FORK: {
         int child = c.child;
         pid_t pid = fork();
@@ -2018,11 +2025,22 @@ static int run_step(struct step *s) {
     need_live(s, p);
     c.op = H_PRCTL;
     c.a = unum(arg(s, 2), "option");
-    c.b = unum(arg(s, 3), "value");
-    if (c.a != PR_SET_MEMORY_MERGE) die("stream: step %d: unsupported prctl %" PRIu64, s->index, c.a);
+    c.b = unum(arg(s, 3), "arg2");
+    c.c = unum(arg(s, 4), "arg3");
+    c.d = unum(arg(s, 5), "arg4");
+    c.len = unum(arg(s, 6), "arg5");
+    long long expect_value = num(arg(s, 7), "expect_value"); /* -1: none */
+    if (c.a != PR_SET_MEMORY_MERGE && c.a != PR_GET_MEMORY_MERGE)
+      die("stream: step %d: unsupported prctl %" PRIu64, s->index, c.a);
     if (helper_call(p, &c, &r)) lost_helper(s, p);
-    if (!r.err && c.b) procs[p].registered = 1;
-    return outcome(s, r.err);
+    if (!r.err && c.a == PR_SET_MEMORY_MERGE && c.b) procs[p].registered = 1;
+    if (!outcome(s, r.err)) return 0;
+    /* As an errno other than the expected one, a wrong return value ends the run. */
+    if (!r.err && expect_value >= 0 && r.value != expect_value) {
+      add_failure(s, "returned %lld, expected %lld", (long long)r.value, expect_value);
+      return 0;
+    }
+    return 1;
   }
   if (!strcmp(op, "fork")) {
     int p = proc_arg(s, 1), ch = proc_arg(s, 2);

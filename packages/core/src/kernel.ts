@@ -146,6 +146,19 @@ export interface MmProfile {
    * are discarded one by one, leaving an empty PTE table.
    */
   readonly lazyfreePmdDiscard: boolean;
+  /**
+   * Folios per per-CPU folio batch (PAGEVEC_SIZE, include/linux/pagevec.h; FOLIO_BATCH_SIZE
+   * later): 15 until "mm: increase folio batch size" (6.10), 31 since. The lru_activate batch
+   * holds a reference on each folio KSM activates until it fills or is drained, so a KSM page
+   * unmapped meanwhile is not yet stale to ksm_get_folio() (run=2 leaves its node).
+   */
+  readonly folioBatchSize: number;
+  /**
+   * The multi-gen LRU is on (CONFIG_LRU_GEN_ENABLED, a build choice): folio_mark_accessed() only
+   * counts the reference (lru_gen_inc_refs()) and never activates through a batch. Debian's 6.12
+   * images enable it; its 6.1 image builds it off, and the live 6.18 has no CONFIG_LRU_GEN.
+   */
+  readonly lruGenEnabled: boolean;
 }
 
 /** A break_ksm() implementation some kernel shipped (@mmsim/ksm's STRATEGIES names). */
@@ -222,6 +235,11 @@ export interface KsmProfile {
   readonly chainCollapseFull: boolean;
 }
 
+/** FOLIO_BATCH_SIZE (6.10 on). */
+const FOLIO_BATCH_SIZE = 31;
+/** PAGEVEC_SIZE before 6.10. */
+const PAGEVEC_SIZE_OLD = 15;
+
 /** One kernel version: every switch of every modelled subsystem, every field present. */
 export interface KernelProfile {
   readonly name: KernelVersion;
@@ -268,6 +286,8 @@ function profile(name: KernelVersion): KernelProfile {
     hugeZeroWpThp: v >= 613,
     reuseLargeAnonFolio: v >= 615,
     lazyfreePmdDiscard: v >= 611 && !live618,
+    folioBatchSize: v >= 610 ? FOLIO_BATCH_SIZE : PAGEVEC_SIZE_OLD,
+    lruGenEnabled: v === 612,
   };
   /** 6.12.95: 6.12 with the 2025 stable backports (scan range walk, fork counters). */
   const late612 = name === '6.12.95';

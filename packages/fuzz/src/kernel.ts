@@ -63,6 +63,10 @@ export interface KernelCase {
 /** At most this many live processes and regions per process. */
 const MAX_LIVE_PROCS = 4;
 const MAX_PROC_REGIONS = 4;
+/** prctl steps by kind: PRCTL_CHOICES in all, the first PRCTL_GET_CHOICES PR_GET_MEMORY_MERGE;
+ * the first of each kind has a nonzero argument the option wants zero. */
+const PRCTL_CHOICES = 16;
+const PRCTL_GET_CHOICES = 3;
 /** Small regions (pages), one whole page table's worth, and the THP region sizes (whole PMDs). */
 const REGION_PAGES = [1, 2, 3, 5, 8, 16, 33, 64, 100, 257, 512] as const;
 const THP_REGION_PAGES = [512, 1024] as const;
@@ -677,7 +681,23 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     } else if (kind < 65) {
       steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
     } else if (kind < 69) {
-      steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: cc % 2 });
+      // Mostly PR_SET_MEMORY_MERGE; now and then PR_GET_MEMORY_MERGE (its value compared: the
+      // simulator's answer becomes expect_value, see withSimulatorErrnos) or a nonzero arg2-arg5
+      // where the option wants zero (EINVAL).
+      const sub = (cc >> 1) % PRCTL_CHOICES;
+      const set = sub >= PRCTL_GET_CHOICES;
+      const bad = sub === 0 || sub === PRCTL_GET_CHOICES;
+      const badArg = (['value', 'arg3', 'arg4', 'arg5'] as const)[
+        (set ? 1 : 0) + ((cc >> 6) % (set ? 3 : 4))
+      ]!;
+      steps.push({
+        op: 'prctl',
+        proc: p.name,
+        ...(set
+          ? { option: 'PR_SET_MEMORY_MERGE' as const, value: cc % 2 }
+          : { option: 'PR_GET_MEMORY_MERGE' as const, expect_value: 0 }),
+        ...(bad ? { [badArg]: 1 } : {}),
+      });
     } else if (kind < 73) {
       if (procs.length >= MAX_LIVE_PROCS) continue;
       fork(p);
@@ -731,9 +751,11 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
 }
 
 const FAILED_WITH = /^failed with (E[A-Z0-9]+)$/;
+const RETURNED = /^returned (-?\d+), expected -?\d+$/;
 
 /**
- * The scenario with each step's `expect_errno` set to the simulator's outcome (steps whose other
+ * The scenario with each step's `expect_errno` (and a prctl's `expect_value`) set to the
+ * simulator's outcome (steps whose other
  * failures end a simulator run — a `ksm_converge` that does not converge — are dropped), and the
  * simulator's report of it.
  */
@@ -745,7 +767,10 @@ export function withSimulatorErrnos(s: Scenario): { scenario: Scenario; simulato
     const f = simulator.failures[0];
     if (f === undefined) return { scenario, simulator };
     const m = FAILED_WITH.exec(f.message);
-    if (m !== null && steps[f.step]!.expect_errno === undefined) steps[f.step]!.expect_errno = m[1]!;
+    const v = RETURNED.exec(f.message);
+    const step = steps[f.step]!;
+    if (m !== null && step.expect_errno === undefined) step.expect_errno = m[1]!;
+    else if (v !== null && step.op === 'prctl') step.expect_value = Number(v[1]);
     else steps.splice(f.step, 1);
   }
 }

@@ -7,6 +7,7 @@ import {
   type LoadedScenario,
   type MADVISE_ADVICE,
   type MadviseAdvice,
+  prctlArg2,
   resolveRange,
   type Step,
 } from '@mmsim/scenario';
@@ -153,7 +154,9 @@ export function scenarioToActions(loaded: LoadedScenario): { options: WorldOptio
         actions.push({ op: 'mprotect', proc: s.proc, region: s.region, ...span(s), prot: s.prot });
         break;
       case 'prctl':
-        actions.push({ op: 'prctl', proc: s.proc, value: boolToNumber(s.value) });
+        // PR_GET_MEMORY_MERGE, and a nonzero arg3-arg5 (EINVAL), change nothing.
+        if (s.option === 'PR_SET_MEMORY_MERGE' && !s.arg3 && !s.arg4 && !s.arg5)
+          actions.push({ op: 'prctl', proc: s.proc, value: prctlArg2(s) });
         break;
       case 'fork':
         for (const [k, v] of [...pages]) {

@@ -33,7 +33,7 @@ export const MISSED_REASONS = {
   advisor:
     "the scan-time advisor's full scans: the oracle refuses ksm_scan while advisor_mode is scan-time (its exact scans write pages_to_scan, EINVAL then; the batch size would follow wall-clock time), and the simulator refuses it alike",
   format:
-    'arguments the scenario format cannot express: prctl options other than PR_SET_MEMORY_MERGE or nonzero arg3-5, invalid advice values, unaligned, negative or empty ranges',
+    'arguments the scenario format cannot express: prctl options other than PR_SET_MEMORY_MERGE and PR_GET_MEMORY_MERGE, invalid advice values, unaligned, negative or empty ranges',
   gup: "GUP: a pin or extra reference (O_DIRECT, vmsplice, io_uring), an unshare fault, or a FOLL_FORCE write to a read-only mapping (ptrace, /proc/pid/mem): the model's GUP can, no scenario step does",
 } as const;
 export type Reason = keyof typeof REASONS | keyof typeof MISSED_REASONS;
@@ -158,10 +158,8 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('ksm.ts', 'ksm_enable_merge_any', 'if (err !== 0) return err', 'alloc'),
   u('ksm.ts', 'ksm_disable_merge_any', 'if (err !== 0)', 'alloc'),
   u('ksm.ts', 'prctl', '!this.m.kernel.ksm.mergeAny', 'profile'),
-  u('ksm.ts', 'prctl', 'option === PR_SET_MEMORY_MERGE', 'format'),
-  u('ksm.ts', 'prctl', 'arg3 !== 0', 'format'),
+  // a prctl option other than the two KSM ones (the scenario format names only those)
   u('ksm.ts', 'prctl', 'option === PR_GET_MEMORY_MERGE', 'format'),
-  u('ksm.ts', 'prctl', 'MMF_VM_MERGE_ANY) !== 0 ? 1 : 0', 'format'),
   u('ksm.ts', 'rmap_walk_ksm', '', 'numa'),
   u('ksm.ts', 'folio_migrate_ksm', '', 'numa'),
   u('ksm.ts', 'remove_stable_node', '!pm.folio_mapped(folio)', 'swap'),

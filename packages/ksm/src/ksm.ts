@@ -26,8 +26,10 @@ import {
   entry_pfn,
   entryOut,
   folio_add_anon_rmap_pte,
+  folio_mark_accessed,
   folio_remove_rmap_pte,
   folio_try_share_anon_rmap_pte,
+  lru_add_drain_all,
   MADV_MERGEABLE,
   MADV_UNMERGEABLE,
   type Machine,
@@ -40,7 +42,6 @@ import {
   mk_pte,
   PAGE_MAPPING_KSM,
   PG_dirty,
-  PG_referenced,
   PG_swapcache,
   pmd_index,
   pmd_leaf,
@@ -509,6 +510,8 @@ export class Ksm {
     let slot = scan.mm_slot;
     if (slot === head) {
       this.advisor_start_scan();
+      // Per-CPU LRU batches hold folio references that would make write_protect_page() fail.
+      lru_add_drain_all(pm, m.cpu_fbatches);
       // Prune stale nodes parked on migrate_nodes (their pages may have been freed).
       if (this.merge_across_nodes === 0) {
         for (const n of [...this.migrate_nodes]) {
@@ -881,8 +884,10 @@ export class Ksm {
     if (this.write_protect_page(vma, page) === 0) {
       if (kpage === 0) {
         this.set_page_stable_node(page, null);
-        // folio_mark_accessed() (khugepaged's young check sees it), then folio_mark_dirty().
-        pm.flags[page] |= PG_referenced | PG_dirty;
+        // A folio already referenced (MADV_POPULATE_*'s FOLL_TOUCH) goes to ksmd's CPU's
+        // lru_activate batch, which holds a reference until it is drained.
+        folio_mark_accessed(pm, m.cpu_fbatches, page);
+        pm.flags[page] |= PG_dirty;
         err = 0;
       } else if (pm.pages_identical(page, kpage)) {
         err = this.replace_page(vma, page, kpage);

@@ -66,6 +66,10 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
     migrating[mig.src]++;
     migrating[mig.dst]++;
   }
+  // The lru_activate batch holds a reference on each folio in it (lru.ts).
+  const batched = new Int32Array(n);
+  const fbatch = m.cpu_fbatches.lru_activate;
+  for (let i = 0; i < fbatch.nr; i++) batched[fbatch.folios[i]]++;
   let tables = 0;
   let used = 0;
   for (let pfn = 1; pfn < n; pfn++) {
@@ -98,7 +102,8 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
       shmemRefs[pfn] +
       pins +
       (opts.extraRefs?.get(pfn) ?? 0) +
-      migrating[pfn];
+      migrating[pfn] +
+      batched[pfn];
     if (pm.refcount[pfn] !== expected)
       errors.push(`folio ${pfn}: refcount ${pm.refcount[pfn]}, expected ${expected} (${maps} mappings)`);
     if (expected === 0) errors.push(`folio ${pfn}: allocated but unused (leaked)`);

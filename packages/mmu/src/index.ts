@@ -28,6 +28,7 @@ export {
   madvise_collapse,
   madvise_collapse_errno,
 } from './khugepaged.ts';
+export { CpuFbatches, folio_mark_accessed, lru_add_drain_all } from './lru.ts';
 export {
   type InterleavePoint,
   Machine,

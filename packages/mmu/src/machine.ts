@@ -10,6 +10,7 @@ import {
   TraceBus,
   VirtualClock,
 } from '@mmsim/core';
+import { CpuFbatches } from './lru.ts';
 import type { Migration } from './migrate.ts';
 import type { AnonVma, MmStruct, VmAreaStruct } from './mm.ts';
 import type { PagingLevels } from './pgtable.ts';
@@ -153,6 +154,8 @@ export class Machine {
    * behaves as this profile's switches say unless a call site passes its own profile. */
   readonly kernel: KernelProfile;
   hooks: MmHooks = { ...noHooks };
+  /** The per-CPU folio batches of the CPU ksmd runs on (lru.ts). */
+  readonly cpu_fbatches: CpuFbatches;
   readonly vmstat: VmEvents = {
     pgfault: 0,
     cow_ksm: 0,
@@ -181,6 +184,7 @@ export class Machine {
     this.swap = new SwapDevice(Math.floor(((opts.swapMiB ?? mib) * 2 ** 20) / 4096), this.phys.contents);
     this.levels = opts.levels ?? 4;
     this.kernel = opts.kernel ?? DEFAULT_KERNEL_PROFILE;
+    this.cpu_fbatches = new CpuFbatches(this.kernel.mm.folioBatchSize, this.kernel.mm.lruGenEnabled);
     this.phys.nrNodes = Math.max(1, Math.min(64, Math.floor(opts.nodes ?? 1)));
     this.thp = { enabled: 'madvise', use_zero_page: true, ...opts.thp };
     this.trace = new TraceBus(() => this.clock.jiffies);

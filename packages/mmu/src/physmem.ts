@@ -27,6 +27,8 @@ export const PG_tail = 1 << 12;
 export const PG_buddy = 1 << 13;
 /** The page-table lock of this page-table page is held (split PTL, include/linux/mm.h). */
 export const PG_ptl = 1 << 14;
+/** On the active LRU list (folio_activate() once its batch is drained). */
+export const PG_active = 1 << 15;
 /** folio_mark_lazyfree(): an anon folio MADV_FREE cleaned, which reclaim may discard. The kernel
  * clears PG_swapbacked instead; mmu does not maintain that bit for mapped folios, so it keeps
  * its inverse. */
@@ -403,7 +405,8 @@ export class PhysMem {
     const mapping = this.mapping[f];
     const index = this.index[f];
     const inherit =
-      this.flags[f] & (PG_dirty | PG_swapbacked | PG_lazyfree | PG_uptodate | PG_lru | PG_referenced);
+      this.flags[f] &
+      (PG_dirty | PG_swapbacked | PG_lazyfree | PG_uptodate | PG_lru | PG_referenced | PG_active);
     this.flags[f] &= ~PG_head;
     this.order[f] = 0;
     const extra = this.refcount[f] - tailMaps - this.mapcount[f];

@@ -108,6 +108,7 @@ export {
   type PrctlStep,
   type ProcExpect,
   type Prot,
+  prctlArg2,
   type ReportStep,
   type RestoreStep,
   resolveRange,

@@ -33,6 +33,7 @@ import {
   MADVISE_ADVICE,
   PRCTL_OPTIONS,
   type Prot,
+  prctlArg2,
   resolveRange,
   type Scenario,
   usesKhugepaged,
@@ -301,7 +302,8 @@ export function encodeInstructions(
         args = `${pi(step.proc)} ${ri} ${range(step)} ${PROT_CODE[step.prot]}`;
         break;
       case 'prctl':
-        args = `${pi(step.proc)} ${PRCTL_OPTIONS[step.option]} ${typeof step.value === 'boolean' ? (step.value ? 1 : 0) : step.value}`;
+        // The last argument: the expected return value, or -1 (prctl returns no negative value).
+        args = `${pi(step.proc)} ${PRCTL_OPTIONS[step.option]} ${prctlArg2(step)} ${step.arg3 ?? 0} ${step.arg4 ?? 0} ${step.arg5 ?? 0} ${step.expect_value ?? -1}`;
         break;
       case 'fork':
         args = `${pi(step.proc)} ${pi(step.child)}`;

@@ -40,7 +40,7 @@ export const MADVISE_ADVICE = {
 export type MadviseAdvice = keyof typeof MADVISE_ADVICE;
 
 /** prctl(2) options a scenario may use, by kernel name (include/uapi/linux/prctl.h). */
-export const PRCTL_OPTIONS = { PR_SET_MEMORY_MERGE: 67 } as const;
+export const PRCTL_OPTIONS = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 } as const;
 export type PrctlOption = keyof typeof PRCTL_OPTIONS;
 
 /** Writable files of /sys/kernel/mm/ksm and their kernel defaults (mm/ksm.c, 6.18). `run` has no
@@ -292,10 +292,23 @@ const prctlStep = z
     op: z.literal('prctl'),
     proc: name,
     option: z.enum(Object.keys(PRCTL_OPTIONS) as [PrctlOption, ...PrctlOption[]]),
-    value: z.union([u32, z.boolean()]),
+    value: z
+      .union([u32, z.boolean()])
+      .optional()
+      .describe(
+        'arg2 (required for PR_SET_MEMORY_MERGE: 1 on, 0 off; PR_GET_MEMORY_MERGE wants 0, the default).',
+      ),
+    arg3: u32.optional().describe('arg3 (default 0; nonzero: EINVAL).'),
+    arg4: u32.optional().describe('arg4 (default 0; nonzero: EINVAL).'),
+    arg5: u32.optional().describe('arg5 (default 0; nonzero: EINVAL).'),
+    expect_value: z
+      .number()
+      .int()
+      .optional()
+      .describe('The value prctl(2) must return (PR_GET_MEMORY_MERGE: 1 when merge-any is on, else 0).'),
     ...common,
   })
-  .describe('prctl(2) on the process: PR_SET_MEMORY_MERGE.');
+  .describe('prctl(2) on the process: PR_SET_MEMORY_MERGE or PR_GET_MEMORY_MERGE.');
 const forkStep = z
   .strictObject({ op: z.literal('fork'), proc: name, child: name, ...common })
   .describe('fork(2): the child inherits every region under the same names.');
@@ -513,4 +526,10 @@ export function scenarioJsonSchema(): Record<string, unknown> {
     description:
       'One workload that runs unchanged on the simulator and on the live kernel (docs/scenario-format.md).',
   };
+}
+
+/** A prctl step's arg2: its `value` as a number (a boolean as 1 or 0), 0 when it has none. */
+export function prctlArg2(step: PrctlStep): number {
+  const v = step.value;
+  return v === undefined ? 0 : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }

@@ -55,6 +55,7 @@ import {
   MADVISE_ADVICE,
   PRCTL_OPTIONS,
   type Prot,
+  prctlArg2,
   resolveRange,
   type Step,
   usesKhugepaged,
@@ -316,8 +317,22 @@ function runStep(
       return;
     }
     case 'prctl': {
-      const v = typeof step.value === 'boolean' ? (step.value ? 1 : 0) : step.value;
-      proc(ctx, step.proc).prctl(PRCTL_OPTIONS[step.option], v);
+      const got = proc(ctx, step.proc).prctl(
+        PRCTL_OPTIONS[step.option],
+        prctlArg2(step),
+        step.arg3 ?? 0,
+        step.arg4 ?? 0,
+        step.arg5 ?? 0,
+      );
+      // As an errno other than the expected one, a wrong return value ends the run.
+      if (step.expect_value !== undefined && got !== step.expect_value) {
+        failures.push({
+          step: index,
+          op: 'prctl',
+          message: `returned ${got}, expected ${step.expect_value}`,
+        });
+        return STOP;
+      }
       return;
     }
     case 'fork': {

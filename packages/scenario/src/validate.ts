@@ -228,7 +228,11 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
       }
       case 'prctl':
         liveProc(i, 'proc', step.proc);
-        mergeable = true;
+        if (step.option === 'PR_SET_MEMORY_MERGE') {
+          if (step.value === undefined)
+            fail(i, 'value', 'a value for PR_SET_MEMORY_MERGE (0/1 or boolean)', 'none');
+          mergeable = true;
+        }
         break;
       case 'fork': {
         const parent = liveProc(i, 'proc', step.proc);

@@ -26,6 +26,46 @@ describe('runOnSimulator, as the oracle', () => {
     expect(r.reports[0].ksm).toMatchObject({ full_scans: 2, pages_shared: 1, pages_sharing: 15 });
   });
 
+  it('prctl: PR_GET_MEMORY_MERGE returns merge-any; a wrong expect_value ends the run, as an errno', () => {
+    const get = (expect_value: number, more = {}) => ({
+      op: 'prctl',
+      proc: 'a',
+      option: 'PR_GET_MEMORY_MERGE',
+      expect_value,
+      ...more,
+    });
+    const r = run({
+      name: 't',
+      steps: [
+        ...merge,
+        get(0),
+        {
+          op: 'prctl',
+          proc: 'a',
+          option: 'PR_SET_MEMORY_MERGE',
+          value: true,
+          arg4: 1,
+          expect_errno: 'EINVAL',
+        },
+        get(0, { arg5: 2, expect_errno: 'EINVAL' }),
+        { op: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', value: 1, expect_value: 0 },
+        get(0),
+        { op: 'report', label: 'never' },
+      ],
+    });
+    expect(r.reports).toEqual([]);
+    expect(r.failures).toEqual([{ step: 8, op: 'prctl', message: 'returned 1, expected 0' }]);
+    expect(() =>
+      parseScenario(
+        JSON.stringify({
+          name: 't',
+          steps: [merge[0], { op: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE' }],
+        }),
+        't.json',
+      ),
+    ).toThrow(/steps\[1\]\.value: expected a value for PR_SET_MEMORY_MERGE/);
+  });
+
   it('a step with the wrong outcome ends the run', () => {
     const r = run({
       name: 't',
