@@ -7,6 +7,7 @@ import {
   RB_ARENA_FIELDS,
   RB_ARENA_ROOT,
   RB_NULL,
+  RB_PARENT,
   RB_ROOT,
   RbArena,
   type RbArenaRoot,
@@ -126,7 +127,7 @@ describe('RbArena', () => {
       /sorts before its in-order predecessor/,
     );
     a.w[n[0]! * STRIDE + KEY] = 0;
-    a.w[n[2]! * STRIDE + 0] = n[0]!; // RB_PARENT of the right child names the left one
+    a.w[n[2]! * STRIDE + RB_PARENT] = n[0]!; // the right child's parent word names the left one
     expect(rbArenaCheck(a, root)).toMatch(/rb_parent does not point/);
   });
 });
