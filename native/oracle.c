@@ -447,6 +447,17 @@ struct region {
   char *name;
   uint64_t addr, pages;
   int owner, thp, shared;
+  int file; /* index into files[] of the file it maps MAP_PRIVATE, or -1 (anonymous) */
+};
+
+/* A regular file regions map: written (so in the page cache) into a private directory before the
+ * first step, removed by cleanup(). */
+struct file {
+  char *name;
+  uint64_t pages;
+  int kind, blocked;
+  uint32_t value_or_k, seed;
+  char path[96]; /* fixed: cleanup() unlinks it from a signal handler */
 };
 
 struct proc {
@@ -471,6 +482,9 @@ static struct proc *procs;
 static int nprocs;
 static struct region *regions;
 static int nregions;
+static struct file *files;
+static int nfiles;
+static char files_dir[64]; /* "" until created */
 static struct step *steps;
 static int nsteps;
 static char **init_names, **init_values;
@@ -562,6 +576,12 @@ static int cleanup(void) {
   if (getpid() != orchestrator_pid || cleanup_done) return 0;
   cleanup_done = 1;
   kill_helpers();
+  if (files_dir[0]) {
+    for (int i = 0; i < nfiles; i++)
+      if (files[i].path[0]) unlink(files[i].path);
+    rmdir(files_dir);
+    files_dir[0] = 0;
+  }
   int bad = 0;
   if (knobs_modified) {
     bad = restore_knobs();
@@ -909,7 +929,24 @@ static void read_stream(FILE *in) {
       p->parent = (int)num(v[3], "proc parent");
       if (p->parent < -1 || p->parent >= nprocs) die("stream: line %d: bad parent", lineno);
       nprocs++;
-    } else if (!strcmp(k, "region") && argc == 8) {
+    } else if (!strcmp(k, "file") && (argc == 5 || argc == 6 || argc == 8)) {
+      if (num(v[1], "file index") != nfiles) die("stream: line %d: files out of order", lineno);
+      files = xrealloc(files, sizeof *files * (size_t)(nfiles + 1));
+      struct file *f = &files[nfiles++];
+      memset(f, 0, sizeof *f);
+      f->name = decode_token(v[2]);
+      f->pages = unum(v[3], "file pages");
+      if (!strcmp(v[4], "zero") && argc == 5) f->kind = FILL_ZERO;
+      else if (!strcmp(v[4], "byte") && argc == 6) f->kind = FILL_BYTE, f->value_or_k = (uint32_t)unum(v[5], "byte");
+      else if (!strcmp(v[4], "ids") && argc == 8) {
+        f->kind = FILL_IDS;
+        uint64_t k = unum(v[5], "count"), seed = unum(v[6], "seed");
+        if (k == 0 || k > 0xffffffffULL || seed > 0xffffffffULL) die("stream: line %d: bad ids", lineno);
+        f->value_or_k = (uint32_t)k;
+        f->seed = (uint32_t)seed;
+        f->blocked = (int)num(v[7], "blocked");
+      } else die("stream: line %d: bad file pattern", lineno);
+    } else if (!strcmp(k, "region") && (argc == 8 || argc == 9)) {
       if (num(v[1], "region index") != nregions) die("stream: line %d: regions out of order", lineno);
       if (nregions == region_cap) regions = xrealloc(regions, sizeof *regions * (size_t)(region_cap = region_cap * 2 + 8));
       struct region *r = &regions[nregions++];
@@ -920,6 +957,9 @@ static void read_stream(FILE *in) {
       r->pages = unum(v[5], "region pages");
       r->thp = (int)num(v[6], "thp");
       r->shared = (int)num(v[7], "shared");
+      r->file = argc == 9 ? (int)num(v[8], "region file") : -1;
+      if (r->file >= nfiles || (r->file >= 0 && (r->shared || r->thp)))
+        die("stream: line %d: bad region file", lineno);
       if (r->addr % (2 << 20) || r->addr < window_base || r->addr + r->pages * PAGE > window_limit) {
         die("stream: line %d: region outside the window", lineno);
       }
@@ -1067,8 +1107,20 @@ static void helper_loop(int self) {
     struct rep r = {0, 0, 0};
     switch (c.op) {
       case H_MMAP: {
-        int flags = MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | (c.b ? MAP_SHARED : MAP_PRIVATE);
-        void *p = mmap((void *)(uintptr_t)c.addr, c.len, prot_bits(c.a), flags, -1, 0);
+        /* d = 1 + the file's index for a private file mapping, 0 for anonymous memory */
+        int fd = -1, flags = MAP_FIXED_NOREPLACE;
+        if (c.d) {
+          fd = open(files[c.d - 1].path, O_RDONLY | O_CLOEXEC);
+          if (fd < 0) {
+            r.err = errno;
+            break;
+          }
+          flags |= MAP_PRIVATE;
+        } else {
+          flags |= MAP_ANONYMOUS | (c.b ? MAP_SHARED : MAP_PRIVATE);
+        }
+        void *p = mmap((void *)(uintptr_t)c.addr, c.len, prot_bits(c.a), flags, fd, 0);
+        if (fd >= 0) close(fd);
         if (p == MAP_FAILED) {
           r.err = errno;
         } else if ((uint64_t)(uintptr_t)p != c.addr) {
@@ -1904,6 +1956,31 @@ static int outcome(const struct step *s, int err) {
   return 0;
 }
 
+/* Writes the scenario's files into a new private directory (under $TMPDIR or /tmp): every page
+ * written, so every page is in the page cache when a region maps the file. */
+static void create_files(void) {
+  static uint8_t page[PAGE];
+  if (nfiles == 0) return;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(files_dir, sizeof files_dir, "%s/mmsim-oracle-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+  if (!mkdtemp(files_dir)) {
+    int e = errno;
+    files_dir[0] = 0;
+    die("mkdtemp: %s", strerror(e));
+  }
+  for (int i = 0; i < nfiles; i++) {
+    struct file *f = &files[i];
+    snprintf(f->path, sizeof f->path, "%s/f%d", files_dir, i);
+    int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) die("cannot create %s: %s", f->path, strerror(errno));
+    for (uint64_t k = 0; k < f->pages; k++) {
+      fill_page(f->kind, f->value_or_k, f->seed, f->blocked, k, f->pages, page);
+      if (write_full(fd, page, PAGE) < 0) die("cannot write %s: %s", f->path, strerror(errno));
+    }
+    close(fd);
+  }
+}
+
 static void spawn_proc(int p, struct rep *r) {
   pid_t pid = fork();
   if (pid < 0) {
@@ -1955,6 +2032,7 @@ static int run_step(struct step *s) {
     c.a = unum(arg(s, 3), "prot");
     c.b = (uint64_t)reg->shared;
     c.c = (uint64_t)reg->thp;
+    c.d = (uint64_t)(reg->file + 1);
     if (helper_call(p, &c, &r)) lost_helper(s, p);
     if (!r.err) {
       procs[p].mapped[ri] = xmalloc(sizeof(uint64_t) * (reg->pages / 64 + 1));
@@ -2696,6 +2774,7 @@ int main(int argc, char **argv) {
   probe_zero_pages();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   create_channels();
+  create_files();
   fflush(stdout);
   fflush(stderr);
 

@@ -52,8 +52,11 @@ const MAX_LATENCY_NS = 20 * NS_PER_MS;
 
 /** The one-batch workloads: a content mix, its size (two sizes tell per-page from per-scan
  * costs), and the longest one of its full scans may take in wall time here (ksmd runs at nice 5:
- * on a loaded machine a 0.4 s scan of unique pages took 2.4 s). */
-const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number }[] = [
+ * on a loaded machine a 0.4 s scan of unique pages took 2.4 s). `file`: the region maps a file
+ * of the pattern privately instead, read whole, with FILE_COW_PAGES of it written (an anon_vma,
+ * so ksmd walks it): the walk over page-cache pages, as in every binary and library a real
+ * process maps (`nonanon`). */
+const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number; file?: boolean }[] = [
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 65_536, scanMs: 1000 },
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 16_384, scanMs: 500 },
   { mix: 'zero', pattern: { kind: 'zero' }, pages: 32_768, scanMs: 800 },
@@ -61,7 +64,11 @@ const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number 
   { mix: 'ids4096', pattern: { kind: 'ids', count: 4096, seed: 7 }, pages: 32_768, scanMs: 1200 },
   { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 16_384, scanMs: 1500 },
   { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 65_536, scanMs: 3000 },
+  { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 65_536, scanMs: 800, file: true },
+  { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 16_384, scanMs: 400, file: true },
 ];
+/** Pages of a `file` mix written (anonymous COW copies, identical: they merge). */
+const FILE_COW_PAGES = 16;
 
 /** Small-batch runs over wall time: knobs, and the workload (pages per process, processes). */
 const TIMED = [
@@ -77,15 +84,25 @@ function mixScenario(
   pattern: FillPattern,
   pages: number,
   knobs: Record<string, number>,
+  file = false,
 ): Scenario {
+  const populate = file
+    ? [
+        { op: 'mmap', proc: 'a', region: 'r', pages, file: mix, file_fill: pattern },
+        { op: 'touch', proc: 'a', region: 'r' },
+        { op: 'fill', proc: 'a', region: 'r', count: FILE_COW_PAGES, pattern: { kind: 'byte', value: 1 } },
+      ]
+    : [
+        { op: 'mmap', proc: 'a', region: 'r', pages },
+        { op: 'fill', proc: 'a', region: 'r', pattern },
+      ];
   return validateScenario(
     {
       name: `calibrate-${mix}`,
       ksm: knobs,
       steps: [
         { op: 'spawn', proc: 'a' },
-        { op: 'mmap', proc: 'a', region: 'r', pages },
-        { op: 'fill', proc: 'a', region: 'r', pattern },
+        ...populate,
         { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE' },
       ],
     },
@@ -206,10 +223,10 @@ async function main(): Promise<void> {
   const o = program.opts<{ out: string; quick: boolean }>();
   const hz = configHz();
   const rows: KsmdFitRow[] = [];
-  for (const { mix, pattern, pages: size, scanMs } of MIXES) {
+  for (const { mix, pattern, pages: size, scanMs, file } of MIXES) {
     const n = o.quick ? size / 4 : size;
     const knobs = { pages_to_scan: ONE_BATCH, sleep_millisecs: SCAN_SLEEP_MS };
-    const sc = mixScenario(mix, pattern, n, knobs);
+    const sc = mixScenario(mix, pattern, n, knobs, file);
     const kernel = perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS));
     const sim = simulatedScans(sc, Math.min(SCANS, kernel.length));
     sim.forEach((work, k) => {

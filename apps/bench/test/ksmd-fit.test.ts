@@ -10,6 +10,7 @@ const truth: KsmdWork = {
   hashed: 700,
   compared: 250,
   flushes: 450,
+  nonanon: 120,
 };
 const model = { ns: truth, hz: 250, wakeupLatencyNs: 0 };
 
@@ -21,12 +22,26 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
     for (const hashed of [0, pages])
       for (const compared of [0, pages / 2, pages * 5])
         for (const flushes of [0, pages / 3])
-          for (const skipped of [0, pages * 2]) {
+          for (const [skipped, nonanon] of [
+            [0, 0],
+            [pages * 2, 0],
+            [0, pages * 3],
+          ] as const) {
             for (const [batches, scans] of [
               [1, 1],
               [pages / 100, 1],
             ] as const) {
-              const work = { ...emptyKsmdWork(), batches, scans, pages, skipped, hashed, compared, flushes };
+              const work = {
+                ...emptyKsmdWork(),
+                batches,
+                scans,
+                pages,
+                skipped,
+                hashed,
+                compared,
+                flushes,
+                nonanon,
+              };
               out.push({ what: `row ${i}`, work, kernelNs: ksmdWorkNs(model, work) * noise(i++) });
             }
           }

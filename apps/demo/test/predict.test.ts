@@ -143,7 +143,7 @@ describe('verify --for comparison', () => {
     milestones: [],
     savingBytes: 0,
     procs: [],
-    work: { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0 },
+    work: { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0, nonanon: 0 },
     cpuMs,
   });
 

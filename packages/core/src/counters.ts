@@ -37,6 +37,9 @@ export class Counters {
   pagesCopied = 0;
   bytesCompared = 0;
   bytesHashed = 0;
+  /** Present pages that are not anonymous (page cache of private file mappings) which KSM's scan
+   * walk looked at and passed over (scan_get_next_rmap_item(): !folio_test_anon()). */
+  ksmScanNonAnon = 0;
   /** TLB flushes (flush_tlb_page/range, ptep_clear_flush). */
   tlbFlushes = 0;
   /** Huge PMDs split into PTE tables. */

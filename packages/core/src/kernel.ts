@@ -135,6 +135,15 @@ export interface MmProfile {
    */
   readonly reuseLargeAnonFolio: boolean;
   /**
+   * CONFIG_MM_ID (6.15, with the large-folio reuse above): a large folio records the mms mapping
+   * it in two slots and a "maybe mapped shared" bit, and folio_maybe_mapped_shared() (khugepaged's
+   * max_ptes_shared, MADV_COLD/PAGEOUT/FREE) reads the bit, which a third mm mapping the folio
+   * keeps set after the two slot holders are gone. Without (6.1, 6.12): mmsim answers exactly
+   * whether PTEs of two mms map the folio (its rmap walk; 6.12's folio_likely_mapped_shared()
+   * guesses from the first page, 6.1 asks page_mapcount(): not modelled).
+   */
+  readonly mmId: boolean;
+  /**
    * Reclaim discards a clean lazyfree (MADV_FREE) PMD-mapped THP at PMD level: try_to_unmap_one()
    * calls unmap_huge_pmd_locked() (mm/huge_memory.c __discard_anon_folio_pmd_locked()), which
    * clears the PMD and frees its deposited page table, leaving the range pmd_none (a read maps the
@@ -285,6 +294,7 @@ function profile(name: KernelVersion): KernelProfile {
     splitMapsZeroPage: v >= 612,
     hugeZeroWpThp: v >= 613,
     reuseLargeAnonFolio: v >= 615,
+    mmId: v >= 615,
     lazyfreePmdDiscard: v >= 611 && !live618,
     folioBatchSize: v >= 610 ? FOLIO_BATCH_SIZE : PAGEVEC_SIZE_OLD,
     lruGenEnabled: v === 612,

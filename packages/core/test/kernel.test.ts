@@ -74,6 +74,7 @@ describe('kernel profiles', () => {
     expect(on((p) => p.mm.splitMapsZeroPage)).toEqual(['6.12', '6.12.95', '6.18', '6.19']);
     expect(on((p) => p.mm.hugeZeroWpThp)).toEqual(['6.18', '6.19']);
     expect(on((p) => p.mm.reuseLargeAnonFolio)).toEqual(['6.18', '6.19']);
+    expect(on((p) => p.mm.mmId)).toEqual(['6.18', '6.19']);
     // 6.11 to 6.12.116 and mainline until 2026; the live 6.18.44 has the stable removal
     expect(on((p) => p.mm.lazyfreePmdDiscard)).toEqual(['6.12', '6.12.95', '6.19']);
     // "mm: increase folio batch size" (6.10); Debian's 6.12 builds enable the multi-gen LRU

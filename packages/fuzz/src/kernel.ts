@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import {
   compareReports,
+  type FillPattern,
   formatReportDiff,
   type MadviseAdvice,
   type Report,
@@ -279,7 +280,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     return newRegion(p, pages, thp, want.shared);
   };
   /** Contents that merge: every page one of 1-3 contents (or zero-filled). */
-  const dupPattern = (x: number): Extract<Step, { op: 'fill' }>['pattern'] =>
+  const dupPattern = (x: number): FillPattern =>
     x % 5 === 0
       ? { kind: 'zero' }
       : {
@@ -290,6 +291,17 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         };
   const scan = (n: number): void => {
     steps.push({ op: 'ksm_scan', full_scans: n });
+  };
+  const fill = (
+    p: Proc,
+    r: Region,
+    pattern: FillPattern,
+    rg: { from?: number; count?: number } = {},
+  ): void => {
+    steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...rg });
+  };
+  const write = (p: Proc, r: Region, page: number, offset: number, value: number): void => {
+    steps.push({ op: 'write', proc: p.name, region: r.name, page, offset, value });
   };
   /** A page range of r: the whole region one time in four, one whole PMD's worth (a page table,
    * or a THP) of a large region one time in four, else [from, from+count). */
@@ -315,7 +327,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
         const rg = range(r, b >> 4, cc);
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 3), ...rg });
+        fill(p, r, dupPattern(cc >> 3), rg);
         steps.push({
           op: 'madvise',
           proc: p.name,
@@ -324,15 +336,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           ...(cc % 3 === 0 ? rg : {}),
         });
         scan(1 + (cc % 3));
-        if (cc % 4 === 1)
-          steps.push({
-            op: 'write',
-            proc: p.name,
-            region: r.name,
-            page: (cc >> 2) % r.pages,
-            offset: 0,
-            value: 1,
-          });
+        if (cc % 4 === 1) write(p, r, (cc >> 2) % r.pages, 0, 1);
         return;
       }
       case 'chain-fork': {
@@ -342,25 +346,12 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (cc % 4 === 0) steps.push({ op: 'knob', name: 'stable_node_chains_prune_millisecs', value: 0 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({
-          op: 'fill',
-          proc: p.name,
-          region: r.name,
-          pattern: { kind: 'ids', count: 1 + (cc % 2), seed: 1 },
-        });
+        fill(p, r, { kind: 'ids', count: 1 + (cc % 2), seed: 1 });
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         let child = p;
         for (let i = 0; i < 1 + (cc % 3) && procs.length < MAX_LIVE_PROCS; i++) child = fork(child);
-        if (child !== p && cc % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: child.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 8,
-            value: 2,
-          });
+        if (child !== p && cc % 2 === 0) write(child, r, (cc >> 3) % r.pages, 8, 2);
         scan(1 + ((cc >> 2) % 3));
         if (cc % 3 === 1)
           steps.push({ op: 'munmap', proc: p.name, region: r.name, ...range(r, cc >> 5, cc >> 9) });
@@ -377,7 +368,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
         const pattern = dupPattern(1 + 5 * (cc % 7));
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern });
+        fill(p, r, pattern);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         steps.push({
@@ -390,7 +381,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const q = procs[(a >> 3) % procs.length]!;
         const r2 = regionFor(q, cc >> 1, { shared: false, thp: false });
         if (r2 === undefined) return;
-        steps.push({ op: 'fill', proc: q.name, region: r2.name, pattern });
+        fill(q, r2, pattern);
         steps.push({ op: 'madvise', proc: q.name, region: r2.name, advice: 'MADV_MERGEABLE' });
         scan(1 + (cc % 3));
         return;
@@ -402,13 +393,12 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (r === undefined) return;
         if (cc % 4 === 0) steps.push({ op: 'touch', proc: p.name, region: r.name });
         else
-          steps.push({
-            op: 'fill',
-            proc: p.name,
-            region: r.name,
-            pattern: cc % 4 === 1 ? { kind: 'zero' } : dupPattern(cc >> 2),
-            ...(cc % 3 === 0 ? range(r, 1, 0) : {}),
-          });
+          fill(
+            p,
+            r,
+            cc % 4 === 1 ? { kind: 'zero' } : dupPattern(cc >> 2),
+            cc % 3 === 0 ? range(r, 1, 0) : {},
+          );
         const variant = (cc >> 12) % 4;
         if (variant === 1) {
           // PTE-map the THP (mprotect of part of it splits the PMD; the folio stays large).
@@ -445,7 +435,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
             from: 1,
             count: PMD_PAGES - 1,
           });
-          steps.push({ op: 'write', proc: p.name, region: r.name, page: 0, offset: 0, value: 1 });
+          write(p, r, 0, 0, 1);
           return;
         }
         let who = p;
@@ -471,15 +461,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         const r = regionFor(p, b, { shared: true });
         if (r === undefined) return;
         steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, cc, cc >> 4) });
-        if (cc % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: p.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 0,
-            value: 1,
-          });
+        if (cc % 2 === 0) write(p, r, (cc >> 3) % r.pages, 0, 1);
         let who = p;
         if ((cc >> 1) % 3 === 0 && procs.length < MAX_LIVE_PROCS) {
           who = fork(p);
@@ -503,17 +485,12 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'knob', name: 'smart_scan', value: 1 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({
-          op: 'fill',
-          proc: p.name,
-          region: r.name,
-          pattern: { kind: 'unique', seed: 1 + (cc % 3) },
-        });
+        fill(p, r, { kind: 'unique', seed: 1 + (cc % 3) });
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         // One time in 16 past the age where the skip age saturates (255 full scans).
         scan(cc % 16 === 7 ? SMART_SCAN_AGE_MAX + 5 : 10 + (cc % 20));
         if (cc % 2 === 0) {
-          steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+          fill(p, r, dupPattern(cc >> 1));
           scan(4 + (cc % 6));
         }
         return;
@@ -531,19 +508,11 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         if (cc % 2 === 0) steps.push({ op: 'knob', name: 'max_page_sharing', value: 2 + (cc % 3) });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 1) });
+        fill(p, r, dupPattern(cc >> 1));
         const child = fork(p);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(1 + (cc % 3));
-        if ((cc >> 2) % 2 === 0)
-          steps.push({
-            op: 'write',
-            proc: child.name,
-            region: r.name,
-            page: (cc >> 3) % r.pages,
-            offset: 0,
-            value: 2,
-          });
+        if ((cc >> 2) % 2 === 0) write(child, r, (cc >> 3) % r.pages, 0, 2);
         if ((cc >> 3) % 2 === 0) steps.push({ op: 'report', label: `r${reports++}` });
         steps.push({ op: 'ksm_unmerge_all' });
         return;
@@ -553,13 +522,13 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         // merge-any process, and turning it off with merged pages.
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        fill(p, r, dupPattern(cc));
         if (cc % 2 === 0)
           steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         steps.push({ op: 'prctl', proc: p.name, option: 'PR_SET_MEMORY_MERGE', value: 1 });
         if (p.regions.length < MAX_PROC_REGIONS) {
           const r2 = newRegion(p, REGION_PAGES[(cc >> 2) % REGION_PAGES.length]!, false, false);
-          steps.push({ op: 'fill', proc: p.name, region: r2.name, pattern: dupPattern(cc >> 1) });
+          fill(p, r2, dupPattern(cc >> 1));
         }
         scan(1 + (cc % 3));
         if ((cc >> 3) % 2 === 0 && procs.length < MAX_LIVE_PROCS) fork(p);
@@ -591,7 +560,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         // unmerged, made accessible again, written or forked.
         const r = regionFor(p, b, { shared: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc) });
+        fill(p, r, dupPattern(cc));
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(2);
         const rg = range(r, cc >> 2, cc >> 5);
@@ -602,7 +571,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
           steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_UNMERGEABLE', ...rg });
         else if ((cc >> 9) % 3 === 1) steps.push({ op: 'ksm_unmerge_all' });
         steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw', ...rg });
-        steps.push({ op: 'write', proc: p.name, region: r.name, page: rg.from ?? 0, offset: 0, value: 3 });
+        write(p, r, rg.from ?? 0, 0, 3);
         scan(1);
         return;
       }
@@ -616,7 +585,7 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'knob', name: 'use_zero_pages', value: (cc >> 1) % 2 });
         const r = regionFor(p, b, { shared: false, thp: false });
         if (r === undefined) return;
-        steps.push({ op: 'fill', proc: p.name, region: r.name, pattern: dupPattern(cc >> 2) });
+        fill(p, r, dupPattern(cc >> 2));
         if ((cc >> 5) % 2 === 0) fork(p);
         steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
         scan(1 + ((cc >> 6) % 3));
@@ -660,16 +629,9 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
                   ...((v >> 8) % 2 === 1 ? { layout: 'blocked' as const } : {}),
                 }
               : { kind: 'unique' as const, seed };
-      steps.push({ op: 'fill', proc: p.name, region: r.name, pattern, ...range(r, b >> 4, cc >> 8) });
+      fill(p, r, pattern, range(r, b >> 4, cc >> 8));
     } else if (kind < 37) {
-      steps.push({
-        op: 'write',
-        proc: p.name,
-        region: r.name,
-        page: (b >> 4) % r.pages,
-        offset: cc % 4096,
-        value: (cc >> 12) % 3,
-      });
+      write(p, r, (b >> 4) % r.pages, cc % 4096, (cc >> 12) % 3);
     } else if (kind < 41) {
       steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, b >> 4, cc) });
     } else if (kind < 58) {

@@ -33,7 +33,6 @@ import {
   entry_pfn,
   entryTable,
   is_migration_type,
-  khugepaged_do_scan,
   linear_page_index,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
@@ -59,15 +58,11 @@ import {
   VM_WRITE,
   type VmAreaStruct,
 } from '@mmsim/mmu';
-import { fillPage, MADVISE_ADVICE } from '@mmsim/scenario';
+import { fillPage, khugepagedFullScans, MADVISE_ADVICE } from '@mmsim/scenario';
 import { type Action, describeAction, type Prot } from './actions.ts';
 import { Injector } from './inject.ts';
 import { canonical, Model, ModelProc, ModelRegion, P_NONE, P_R, protFromName, withByte } from './model.ts';
 import { stats } from './stats.ts';
-
-/** khugepaged's pages_to_scan during a `khugepaged_scan` action: one khugepaged_do_scan() from
- * the list head is then exactly one full scan. */
-const KHUGEPAGED_FULL_SCAN = 2 ** 32 - 1;
 
 /** A disagreement between the simulator and the model, or a broken invariant. */
 export class Violation extends Error {
@@ -362,17 +357,9 @@ export class FuzzWorld {
       case 'ksm_batch':
         for (let i = 0; i < a.batches; i++) this.ksm.runBatch();
         return;
-      case 'khugepaged_scan': {
-        const kh = this.m.khugepaged;
-        const saved = kh.pages_to_scan;
-        kh.pages_to_scan = KHUGEPAGED_FULL_SCAN;
-        try {
-          for (let i = 0; i < a.full_scans; i++) khugepaged_do_scan(this.m);
-        } finally {
-          kh.pages_to_scan = saved;
-        }
+      case 'khugepaged_scan':
+        khugepagedFullScans(this.m, a.full_scans);
         return;
-      }
       case 'migrate': {
         const { p, mp } = this.proc(a.proc);
         const r = this.region(mp, a.region);

@@ -172,9 +172,6 @@ export function resetGupFault(): void {
  * kernel would spin forever; the simulator reports the livelock instead. */
 const MAX_FAULT_RETRIES = 64;
 
-const followCtx: FollowPageContext = { page_mask: 0 };
-const gupCtx: FollowPageContext = { page_mask: 0 };
-
 // ---- small predicates ----------------------------------------------------------------------
 
 /** vma_is_accessible(): any of read, write, exec. */
@@ -415,7 +412,8 @@ export function follow_page(
   if ((foll_flags & FOLL_PIN) !== 0) return 0;
   // 6.5+: "We never set FOLL_HONOR_NUMA_FAULT because callers don't expect to fail on
   // PROT_NONE-mapped pages."
-  return follow_page_mask(vma, address, foll_flags, followCtx, kernel);
+  const ctx: FollowPageContext = { page_mask: 0 };
+  return follow_page_mask(vma, address, foll_flags, ctx, kernel);
 }
 
 /**
@@ -841,7 +839,7 @@ export function __get_user_pages(
   // 6.0: FOLL_FORCE accesses do not take NUMA hinting faults.
   if (kernel.gup.numa && (gup_flags & FOLL_FORCE) === 0) gup_flags |= FOLL_NUMA;
   const pm = mm.machine.phys;
-  const ctx = gupCtx;
+  const ctx: FollowPageContext = { page_mask: 0 };
   let ret = 0;
   let i = 0;
   let vma: VmAreaStruct | null = null;

@@ -247,7 +247,11 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
     // and is returned like any other (ksm_tests -a '' merges).
     if (!pte_present(plo)) continue;
     const page = vm_normal_page(pm, plo, w[o + 1]);
-    if (page === 0 || !pm.PageAnon(page)) continue;
+    if (page === 0) continue;
+    if (!pm.PageAnon(page)) {
+      c.ksmScanNonAnon++; // a page-cache page of a private file mapping: looked at, passed over
+      continue;
+    }
     pm.get_page(page);
     ptlUnlock(pm, c, pteT);
     priv.page = page;
@@ -277,6 +281,7 @@ function ksm_follow_page_scan(vma: VmAreaStruct, addr: number, arg: KsmNextPageA
       arg.addr = addr;
       return 1;
     }
+    mm.machine.counters.ksmScanNonAnon++;
     pm.put_page(page);
   }
   return 0;
@@ -969,7 +974,7 @@ export class Ksm {
     }
     if (!pm.is_zero_pfn(kpage)) {
       pm.get_page(kpage);
-      folio_add_anon_rmap_pte(pm, kpage, false);
+      folio_add_anon_rmap_pte(pm, kpage, false, mm);
       mk_pte(kpage, vma.protLo & ~_PAGE_RW, vma.protHi);
     } else if (!m.kernel.ksm.zeroPages) {
       // before ~6.6 a plain special zero PTE: not is_ksm_zero_pte(), counted nowhere
@@ -983,7 +988,7 @@ export class Ksm {
     }
     m.counters.tlbFlushes++;
     setEntry(pm, table, idx, (entryOut.lo | _PAGE_ACCESSED) >>> 0, entryOut.hi);
-    folio_remove_rmap_pte(pm, page);
+    folio_remove_rmap_pte(pm, page, mm);
     if (!pm.folio_mapped(page) && (pm.flags[page] & PG_swapcache) !== 0) swapcache_delete(m, page);
     ptlUnlock(pm, m.counters, table);
     pm.put_page(page);

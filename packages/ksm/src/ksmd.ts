@@ -37,6 +37,10 @@ export const KSMD_COST_FEATURES = [
   'compared',
   /** TLB flushes: write_protect_page() and replace_page() of merges. */
   'flushes',
+  /** present pages that are not anonymous (the page cache of private file mappings: binaries,
+   * libraries) the scan's walk looked at and passed over (ksmScanNonAnon): no rmap_item, not in
+   * pages_scanned, but the walk's CPU. */
+  'nonanon',
 ] as const;
 export type KsmdCostFeature = (typeof KSMD_COST_FEATURES)[number];
 export type KsmdWork = Record<KsmdCostFeature, number>;
@@ -54,7 +58,7 @@ export interface KsmdCostModel {
 
 /** The zero work record (a fresh object). */
 export function emptyKsmdWork(): KsmdWork {
-  return { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0 };
+  return { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0, nonanon: 0 };
 }
 
 /** The CPU time (ns) the model gives to `work`. */
@@ -144,6 +148,7 @@ export class KsmdThread {
       hashed: c.bytesHashed / PAGE_SIZE,
       compared: c.bytesCompared / PAGE_SIZE,
       flushes: c.tlbFlushes,
+      nonanon: c.ksmScanNonAnon,
     };
   }
 
@@ -157,6 +162,7 @@ export class KsmdThread {
     w.hashed = now.hashed - this.base.hashed;
     w.compared = now.compared - this.base.compared;
     w.flushes = now.flushes - this.base.flushes;
+    w.nonanon = now.nonanon - this.base.nonanon;
   }
 
   /** ksmd's CPU time since time 0 (ns), including the batch in progress. */
@@ -277,6 +283,7 @@ export class KsmdThread {
     ksm.pages_skipped += b.skipped;
     ksm.m.counters.bytesHashed += b.bytesHashed;
     ksm.m.counters.bytesCompared += b.bytesCompared;
+    ksm.m.counters.ksmScanNonAnon += b.nonAnon;
     ksm.ksm_scan.seqnr += b.scans;
     ksm.pages_unshared = b.pages_unshared;
     this.replayedBatches++;
@@ -296,5 +303,6 @@ function addBatch(w: KsmdWork, b: SteadyBatch): void {
   w.skipped += b.skipped;
   w.hashed += b.bytesHashed / PAGE_SIZE;
   w.compared += b.bytesCompared / PAGE_SIZE;
+  w.nonanon += b.nonAnon;
   w.scans += b.scans;
 }

@@ -30,6 +30,8 @@ export interface SteadyBatch {
   skipped: number;
   bytesHashed: number;
   bytesCompared: number;
+  /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
+  nonAnon: number;
   /** 1 when the batch ends a full scan. */
   scans: number;
   /** pages_unshared after the batch (the unstable tree grows during a scan). */
@@ -46,6 +48,7 @@ interface Cumulative {
   skipped: number;
   bytesHashed: number;
   bytesCompared: number;
+  nonAnon: number;
   tlbFlushes: number;
   seqnr: number;
 }
@@ -89,6 +92,7 @@ export class KsmdSteady {
     skipped: 0,
     bytesHashed: 0,
     bytesCompared: 0,
+    nonAnon: 0,
     tlbFlushes: 0,
     seqnr: 0,
   };
@@ -117,6 +121,7 @@ export class KsmdSteady {
       skipped: k.pages_skipped,
       bytesHashed: c.bytesHashed,
       bytesCompared: c.bytesCompared,
+      nonAnon: c.ksmScanNonAnon,
       tlbFlushes: c.tlbFlushes,
       seqnr: k.ksm_scan.seqnr,
     };
@@ -140,6 +145,7 @@ export class KsmdSteady {
       skipped: a.skipped - b.skipped,
       bytesHashed: a.bytesHashed - b.bytesHashed,
       bytesCompared: a.bytesCompared - b.bytesCompared,
+      nonAnon: a.nonAnon - b.nonAnon,
       scans: a.seqnr - b.seqnr,
       pages_unshared: this.ksm.pages_unshared,
       pages_to_scan: this.beforePagesToScan,

@@ -1,2 +1,2 @@
 export { do_madvise } from './madvise.ts';
-export { Process } from './process.ts';
+export { type FileOffset, Process } from './process.ts';

@@ -244,8 +244,8 @@ function madvise_vma_behavior(v: VmAreaStruct, s: number, e: number, advice: num
       zap_page_range(v, s, e, 0, true);
       return 0;
     case MADV_FREE:
-      if ((v.vm_flags & VM_SHARED) !== 0) return -EINVAL;
-      // madvise_free_single_vma()
+      // madvise_free_single_vma(): anonymous memory only (not shmem, not a file)
+      if (!v.vma_is_anonymous()) return -EINVAL;
       return walk_page_range_vma(v, s, e, madvise_free_walk_ops);
     case MADV_PAGEOUT:
     case MADV_COLD:
@@ -358,17 +358,39 @@ function madvise_split_partial_folios(walk: MmWalk, addr: number, next: number):
       a += PAGE_SIZE;
       continue;
     }
-    // madvise_folio_pte_batch(): the PTEs from here mapping consecutive pages of the folio.
     const folio = pm.folio(page);
-    let nr = 1;
-    while (a + nr * PAGE_SIZE < next && page + nr < folio + HPAGE_PMD_NR) {
-      readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
-      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
-      nr++;
-    }
+    const nr = madvise_folio_pte_batch(pm, pteT, a, next, page);
     if (nr < HPAGE_PMD_NR) split_unshared_folio(m, folio);
     a += nr * PAGE_SIZE;
   }
+}
+
+/** madvise_folio_pte_batch(): how many PTEs from `a` (before `next`) map consecutive pages of
+ * the large folio from `page` on. */
+function madvise_folio_pte_batch(pm: PhysMem, pteT: number, a: number, next: number, page: number): number {
+  const folio = pm.folio(page);
+  let nr = 1;
+  while (a + nr * PAGE_SIZE < next && page + nr < folio + HPAGE_PMD_NR) {
+    readEntry(pm, pteT, pte_index(a + nr * PAGE_SIZE));
+    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page + nr) break;
+    nr++;
+  }
+  return nr;
+}
+
+/** The PTE loops after the large-folio rule: the PTEs from `a` map part of a large folio that
+ * was not split (another mm may map it, or the split failed), which the kernel skips
+ * (`continue` past the batch). 0, or the batch's length in pages. */
+function unsplit_partial_folio_batch(
+  pm: PhysMem,
+  pteT: number,
+  a: number,
+  next: number,
+  page: number,
+): number {
+  if (!pm.folio_test_large(pm.folio(page))) return 0;
+  const nr = madvise_folio_pte_batch(pm, pteT, a, next, page);
+  return nr < HPAGE_PMD_NR ? nr : 0;
 }
 
 /** split_folio() of a large folio this mm alone maps, holding a reference across it. */
@@ -408,8 +430,29 @@ function madvise_free_pte_range(walk: MmWalk, addr: number, next: number): numbe
     if (!pte_present(E.lo)) continue;
     const page = vm_normal_page(pm, E.lo, E.hi);
     if (page === 0 || (pm.flags[pm.folio(page)] & PG_swapcache) !== 0) continue;
-    setEntry(pm, pteT, idx, (E.lo & clean) >>> 0, E.hi);
-    folio_mark_lazyfree(pm, pm.folio(page));
+    const skip = unsplit_partial_folio_batch(pm, pteT, a, next, page);
+    if (skip !== 0) {
+      a += (skip - 1) * PAGE_SIZE;
+      continue;
+    }
+    // A large folio here is mapped whole by the batch: clear_young_dirty_ptes() over all of its
+    // PTEs, then the loop moves past them (seed 500078: a PTE-mapped THP freed whole).
+    const folio = pm.folio(page);
+    const nr = pm.folio_test_large(folio) ? madvise_folio_pte_batch(pm, pteT, a, next, page) : 1;
+    if ((pm.flags[folio] & PG_dirty) !== 0) {
+      // Only a folio this mm maps alone can be cleaned; a dirty shared one is left as it is.
+      if (pm.folio_mapcount(folio) !== pm.folio_nr_pages(folio)) {
+        a += (nr - 1) * PAGE_SIZE;
+        continue;
+      }
+      pm.flags[folio] &= ~PG_dirty; // folio_clear_dirty()
+    }
+    for (let i = 0; i < nr; i++) {
+      readEntry(pm, pteT, idx + i);
+      setEntry(pm, pteT, idx + i, (E.lo & clean) >>> 0, E.hi);
+    }
+    folio_mark_lazyfree(pm, folio);
+    a += (nr - 1) * PAGE_SIZE;
   }
   return 0;
 }
@@ -462,12 +505,21 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
       if (pm.is_huge_zero_pfn(pfn)) continue;
     } else {
       if ((E.lo === 0 && E.hi === 0) || (E.lo & _PAGE_PRESENT) === 0) continue;
-      readEntry(pm, entryTable(E.lo, E.hi), pte_index(a));
+      const pteT = entryTable(E.lo, E.hi);
+      readEntry(pm, pteT, pte_index(a));
       if (!pte_present(E.lo)) continue;
       pfn = vm_normal_page(pm, E.lo, E.hi);
       if (pfn === 0) continue;
+      const skip = unsplit_partial_folio_batch(pm, pteT, a, next, pfn);
+      if (skip !== 0) {
+        a += (skip - 1) * PAGE_SIZE;
+        continue;
+      }
     }
     const folio = pm.folio(pfn);
+    // The page cache of a private file mapping: its reclaim (a clean page dropped from the file)
+    // is not simulated; it stays.
+    if (!pm.PageAnon(folio)) continue;
     // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
     if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
     if (folio === large && pm.folio_test_large(folio)) continue;

@@ -8,6 +8,7 @@ import {
   dup_mmap,
   MAP_POPULATE,
   type Machine,
+  type MappedFile,
   MmStruct,
   mmput,
   type PagingLevels,
@@ -17,6 +18,12 @@ import {
   vm_munmap,
 } from '@mmsim/mmu';
 import { do_madvise } from './madvise.ts';
+
+/** mmap(2)'s file descriptor and offset: a file of the machine and the first page it maps. */
+export interface FileOffset {
+  file: MappedFile;
+  pgoff: number;
+}
 
 /** A simulated user process: its address space and the system calls that act on it. */
 export class Process {
@@ -43,11 +50,16 @@ export class Process {
     if (this.exited) this.fail(EINVAL, call, 'process has exited');
   }
 
-  /** mmap(addr, len, prot, flags, -1, 0) for anonymous memory. Returns the address. */
-  mmap(addr: number | null, len: number, prot: number, flags: number): number {
-    const args = `${addr === null ? 'NULL' : `0x${hex(addr)}`}, ${len}, ${prot}, 0x${hex(flags)}, -1, 0`;
+  /** mmap(addr, len, prot, flags, -1, 0) for anonymous memory, or with `fd` (a regular file of
+   * the machine, filemap_open(), and the page offset into it) mmap(addr, len, prot, flags, fd,
+   * pgoff * PAGE_SIZE), MAP_PRIVATE. Returns the address. */
+  mmap(addr: number | null, len: number, prot: number, flags: number, fd: FileOffset | null = null): number {
+    const file = fd?.file ?? null;
+    const pgoff = fd?.pgoff ?? 0;
+    const fdArgs = file === null ? '-1, 0' : `${file.name}, ${pgoff * PAGE_SIZE}`;
+    const args = `${addr === null ? 'NULL' : `0x${hex(addr)}`}, ${len}, ${prot}, 0x${hex(flags)}, ${fdArgs}`;
     this.alive('mmap');
-    const start = vm_mmap_pgoff(this.mm, addr, len, prot, flags);
+    const start = vm_mmap_pgoff(this.mm, addr, len, prot, flags, file, pgoff);
     if (start < 0) this.fail(-start, 'mmap', args);
     // mm_populate(): MAP_POPULATE faults the new range in after the mmap lock is dropped.
     if ((flags & MAP_POPULATE) !== 0) {

@@ -12,9 +12,10 @@ import {
   swp_offset,
   swp_type,
 } from './arch.ts';
+import { mm_counter_file } from './filemap.ts';
 import type { Machine } from './machine.ts';
 import { vm_normal_page } from './memory.ts';
-import { MM_ANONPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm.ts';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm.ts';
 import { E, entryTable, readEntry } from './pgtable.ts';
 import { PG_buddy, PG_ptl, PG_reserved, PG_swapcache, PG_table, PG_tail } from './physmem.ts';
 import { GUP_PIN_COUNTING_BIAS } from './rmap.ts';
@@ -35,7 +36,7 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
   const swapRefs = new Map<number, number>();
   for (const mm of m.mms) {
     if (mm.pgd === 0) continue;
-    const counts = { anon: 0, shmem: 0, swap: 0, tables: 1 };
+    const counts = { anon: 0, file: 0, shmem: 0, swap: 0, tables: 1 };
     reachedTables[mm.pgd] = 1;
     walkTables(m, mm, mm.pgd, mm.levels === 5 ? 4 : 3, 0, counts, {
       pteMaps,
@@ -51,6 +52,8 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
       errors.push(`${mm.owner}: MM_ANONPAGES ${mm.rss[MM_ANONPAGES]} but ${counts.anon} anon pages mapped`);
     if (counts.swap !== mm.rss[MM_SWAPENTS])
       errors.push(`${mm.owner}: MM_SWAPENTS ${mm.rss[MM_SWAPENTS]} but ${counts.swap} swap entries`);
+    if (counts.file !== mm.rss[MM_FILEPAGES])
+      errors.push(`${mm.owner}: MM_FILEPAGES ${mm.rss[MM_FILEPAGES]} but ${counts.file} file pages`);
     if (counts.shmem !== mm.rss[MM_SHMEMPAGES])
       errors.push(`${mm.owner}: MM_SHMEMPAGES ${mm.rss[MM_SHMEMPAGES]} but ${counts.shmem} shmem pages`);
     if (counts.tables !== mm.nrPtes)
@@ -60,6 +63,8 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
   const shmemRefs = new Int32Array(n);
   for (const mm of m.mms)
     for (const v of mm.vmas) if (v.shmem !== null) for (const p of v.shmem.pages.values()) shmemRefs[p] = 1;
+  // a file's page cache holds one reference on each of its pages, mapped or not
+  for (const f of m.files.values()) for (const p of f.pages.values()) shmemRefs[p] = 1;
   // A migration holds the source's isolation reference and the destination's allocation one.
   const migrating = new Int32Array(n);
   for (const mig of m.migrations.values()) {
@@ -95,6 +100,16 @@ export function checkMmInvariants(m: Machine, opts: CheckOptions = {}): void {
     if (pm.entireMapcount[pfn] !== pmdMaps[pfn])
       errors.push(`folio ${pfn}: entire_mapcount ${pm.entireMapcount[pfn]} but ${pmdMaps[pfn]} PMD mappings`);
     maps += pmdMaps[pfn];
+    // _large_mapcount: every PTE mapping and every PMD mapping once; the mm-id slots account for
+    // no more than that.
+    if (nr > 1) {
+      if (pm.folio_large_mapcount(pfn) !== maps)
+        errors.push(`folio ${pfn}: large_mapcount ${pm.folio_large_mapcount(pfn)} but ${maps} mappings`);
+      if (pm.mm_id_mapcount(pfn, 0) + pm.mm_id_mapcount(pfn, 1) > maps)
+        errors.push(
+          `folio ${pfn}: mm-id slots account for more than its ${maps} mappings: ${pm.dumpPage(pfn)}`,
+        );
+    }
     const pins = pm.pincount[pfn] * (nr > 1 ? 1 : GUP_PIN_COUNTING_BIAS);
     const expected =
       maps +
@@ -135,7 +150,7 @@ function walkTables(
   table: number,
   lvl: number,
   base: number,
-  c: { anon: number; shmem: number; swap: number; tables: number },
+  c: { anon: number; file: number; shmem: number; swap: number; tables: number },
   t: Tally,
 ): void {
   const pm = m.phys;
@@ -152,6 +167,7 @@ function walkTables(
         if (page === 0) continue;
         t.pteMaps[page]++;
         if (pm.PageAnon(page)) c.anon++;
+        else if (mm_counter_file(pm, page) === MM_FILEPAGES) c.file++;
         else c.shmem++;
       } else {
         const type = swp_type(lo, hi);

@@ -28,7 +28,7 @@ import {
   VM_WRITE,
   type VmAreaStruct,
 } from './mm.ts';
-import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 import {
   E,
   pmd_index,
@@ -42,8 +42,11 @@ import {
 import { PG_anon_exclusive, PG_dirty, PG_lazyfree, PG_swapcache } from './physmem.ts';
 import {
   anon_vma_prepare,
+  folio_add_anon_rmap_ptes,
   folio_add_new_anon_rmap,
+  folio_dup_rmap_pmd,
   folio_maybe_dma_pinned,
+  folio_remove_rmap_pmd,
   folio_remove_rmap_pte,
   rmap_walk,
   vma_address,
@@ -81,7 +84,8 @@ function withdraw(mm: MmStruct, pmdT: number, pi: number): number {
 export function thp_vma_allowable(vma: VmAreaStruct, addr: number): boolean {
   const thp = vma.vm_mm.machine.thp;
   if (thp.enabled === 'never' || (vma.vm_flags & VM_NOHUGEPAGE) !== 0) return false;
-  if ((vma.vm_flags & VM_SHARED) !== 0) return false;
+  // create_huge_pmd(): a file without ->huge_fault (a regular file here) falls back to PTEs.
+  if ((vma.vm_flags & VM_SHARED) !== 0 || vma.vm_file !== null) return false;
   if (thp.enabled === 'madvise' && (vma.vm_flags & VM_HUGEPAGE) === 0) return false;
   const haddr = alignDown(addr, PMD_SIZE);
   return haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end;
@@ -207,9 +211,9 @@ export function split_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, p
     for (let i = 0; i < 512; i++) {
       mk_pte(folio + i, flagsLo, hi & 0x80000000);
       setEntry(pm, pteT, i, entryOut.lo, entryOut.hi);
-      pm.mapcount[folio + i]++;
     }
-    pm.entireMapcount[folio]--;
+    folio_add_anon_rmap_ptes(pm, folio, HPAGE_PMD_NR, mm);
+    folio_remove_rmap_pmd(pm, folio, mm);
     pm.folio_ref_add(folio, HPAGE_PMD_NR - 1);
   }
   ptlUnlock(pm, m.counters, pteT);
@@ -234,7 +238,7 @@ export function zap_huge_pmd(vma: VmAreaStruct, _addr: number, pmdT: number, pi:
   mm.machine.counters.tlbFlushes++;
   if (pm.is_huge_zero_pfn(pfn)) return;
   const folio = pm.folio(pfn);
-  pm.entireMapcount[folio]--;
+  folio_remove_rmap_pmd(pm, folio, mm);
   mm.add_mm_counter(MM_ANONPAGES, -HPAGE_PMD_NR);
   pm.put_page(folio);
 }
@@ -290,8 +294,8 @@ export function copy_huge_pmd(
     }
     if (!deposit(dmm, dpmdT, pi)) return -12;
     for (let p = folio; p < folio + HPAGE_PMD_NR; p++) pm.flags[p] &= ~PG_anon_exclusive;
-    pm.entireMapcount[folio]++;
     pm.get_page(folio);
+    folio_dup_rmap_pmd(pm, folio, dmm);
     dmm.add_mm_counter(MM_ANONPAGES, HPAGE_PMD_NR);
     lo = (lo & ~_PAGE_RW) >>> 0;
     setEntry(pm, spmdT, pi, lo, hi);
@@ -344,14 +348,17 @@ export function split_folio(m: Machine, folio: number, page: number = folio): nu
 
 /**
  * folio_maybe_mapped_shared() (include/linux/mm.h, 6.18): whether the folio may be mapped by more
- * than one mm. The kernel's large mapcount counts a PMD mapping once; with CONFIG_MM_ID a folio
- * mapped only by PTEs is shared when PTEs of two mms map it.
+ * than one mm. The kernel's large mapcount counts a PMD mapping once; with CONFIG_MM_ID
+ * (KernelProfile.mm.mmId) a large folio answers with its "maybe mapped shared" bit (rmap.ts).
+ * Without, mmsim answers exactly: shared when PTEs of two mms map it.
  */
 export function folio_maybe_mapped_shared(m: Machine, folio: number): boolean {
   const pm = m.phys;
   if (!pm.folio_test_large(folio)) return pm.mapcount[folio] > 1;
   const mapcount = pm.folio_large_mapcount(folio);
+  // A single mapping implies "mapped exclusively", whatever the bit says.
   if (mapcount <= 1) return false;
+  if (m.kernel.mm.mmId) return pm.folio_mm_ids_shared(folio);
   if (pm.entireMapcount[folio] > 0 || mapcount > HPAGE_PMD_NR) return true;
   let owner: MmStruct | null = null;
   let shared = false;
@@ -393,13 +400,12 @@ function map_unused_to_zeropage(m: Machine, page: number): void {
   });
   for (const { vma, addr } of maps) {
     if ((vma.vm_flags & VM_LOCKED) !== 0) continue;
-    const pteT = page_vma_mapped_pte(vma.vm_mm, addr, page);
+    const pteT = page_vma_mapped_walk(vma.vm_mm, addr, page);
     if (pteT === 0) continue;
     const idx = pte_index(addr);
-    ptlLock(pm, m.counters, pteT);
     mk_pte(pm.zeroPfn, vma.protLo & ~_PAGE_RW, vma.protHi);
     setEntry(pm, pteT, idx, (entryOut.lo | _PAGE_SPECIAL) >>> 0, entryOut.hi);
-    folio_remove_rmap_pte(pm, page);
+    folio_remove_rmap_pte(pm, page, vma.vm_mm);
     vma.vm_mm.add_mm_counter(MM_ANONPAGES, -1);
     ptlUnlock(pm, m.counters, pteT);
     m.counters.tlbFlushes++;

@@ -10,6 +10,7 @@ export {
   ZERO_CONTENT,
 } from './content.ts';
 export * from './fault.ts';
+export { filemap_get_folio, filemap_open, MappedFile, mm_counter_file } from './filemap.ts';
 export {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
@@ -30,6 +31,7 @@ export {
 } from './khugepaged.ts';
 export { CpuFbatches, folio_mark_accessed, lru_add_drain_all } from './lru.ts';
 export {
+  DEFAULT_FAULT_AROUND_BYTES,
   type InterleavePoint,
   Machine,
   type MachineOptions,
@@ -71,8 +73,10 @@ export * from './physmem.ts';
 export {
   anon_vma_prepare,
   folio_add_anon_rmap_pte,
+  folio_add_return_large_mapcount,
   folio_maybe_dma_pinned,
   folio_remove_rmap_pte,
+  folio_sub_return_large_mapcount,
   folio_try_share_anon_rmap_pte,
   GUP_PIN_COUNTING_BIAS,
   linear_page_index,

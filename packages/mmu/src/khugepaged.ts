@@ -147,6 +147,8 @@ const madvise_collapse_control: CollapseControl = { is_khugepaged: false, mmap_l
 function thp_vma_allowable_order(vma: VmAreaStruct, vm_flags: number, khugepaged: boolean): boolean {
   if ((vm_flags & VM_NOHUGEPAGE) !== 0) return false;
   if ((vm_flags & (VM_SPECIAL | VM_HUGETLB)) !== 0) return false;
+  // Page-cache THPs of regular files (CONFIG_READ_ONLY_THP_FOR_FS) are not simulated.
+  if (vma.vm_file !== null) return false;
   if (khugepaged) {
     const enabled = vma.vm_mm.machine.thp.enabled;
     if (enabled === 'never' || !vma.vma_is_anonymous()) return false;
@@ -477,7 +479,7 @@ function __collapse_huge_page_copy(mm: MmStruct, pteT: number, folio: number): v
     }
     const src = pm.folio(pfn);
     if (!pm.folio_test_large(src)) release_pte_folio(m, src);
-    folio_remove_rmap_pte(pm, pfn);
+    folio_remove_rmap_pte(pm, pfn, mm);
     // free_page_and_swap_cache()
     free_swap_cache(m, src);
     pm.put_page(pfn);

@@ -10,6 +10,7 @@ import {
   TraceBus,
   VirtualClock,
 } from '@mmsim/core';
+import type { MappedFile } from './filemap.ts';
 import { CpuFbatches } from './lru.ts';
 import type { Migration } from './migrate.ts';
 import type { AnonVma, MmStruct, VmAreaStruct } from './mm.ts';
@@ -130,6 +131,9 @@ export interface VmEvents {
   pgmigrate_success: number;
 }
 
+/** fault_around_bytes' default (mm/memory.c): 64 KiB. */
+export const DEFAULT_FAULT_AROUND_BYTES = 65536;
+
 export class Machine {
   readonly counters: Counters = new Counters();
   readonly clock: VirtualClock = new VirtualClock();
@@ -173,6 +177,12 @@ export class Machine {
   nextAnonVmaId = 1;
   /** Every live address space (for the invariant checker and /proc views). */
   readonly mms: Set<MmStruct> = new Set();
+  /** The regular files processes map (filemap.ts), by name: their page caches. */
+  readonly files: Map<string, MappedFile> = new Map();
+  /** /sys/kernel/debug/fault_around_bytes: the window do_fault_around() maps (PAGE_SIZE: off). */
+  fault_around_bytes = DEFAULT_FAULT_AROUND_BYTES;
+  /** mm_id_ida: the CONFIG_MM_ID ids in use (mm.ts mm_id_alloc()). */
+  readonly mmIdsInUse: Set<number> = new Set();
   nextPid = 1;
   /** Migrations between try_to_migrate() and remove_migration_ptes(), by source PFN. */
   readonly migrations: Map<number, Migration> = new Map();

@@ -1,11 +1,13 @@
 // The fault path and page-table teardown/copy of mm/memory.c (Linux 6.18): handle_mm_fault()
-// with sanitize_fault_flags(), do_anonymous_page(), do_wp_page()/wp_page_copy()/
+// with sanitize_fault_flags(), do_anonymous_page(), do_fault() (do_read_fault() with
+// do_fault_around(), do_cow_fault(), do_shared_fault()), do_wp_page()/wp_page_copy()/
 // wp_page_reuse(), do_swap_page(), zap_page_range_single(), free_pgtables() and
 // copy_page_range() for fork. THP entry points live in huge_memory.ts.
 
 import {
   addrEnd,
   alignDown,
+  BUG,
   P4D_SHIFT,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -53,11 +55,11 @@ import {
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
 } from './fault.ts';
+import { filemap_get_folio, mm_counter_file } from './filemap.ts';
 import {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
   do_huge_pmd_wp_page,
-  folio_maybe_mapped_shared,
   split_huge_pmd,
   thp_vma_allowable,
   zap_huge_pmd,
@@ -66,7 +68,6 @@ import { migration_entry_wait } from './migrate.ts';
 import {
   is_cow_mapping,
   MM_ANONPAGES,
-  MM_SHMEMPAGES,
   MM_SWAPENTS,
   type MmStruct,
   VM_MAYWRITE,
@@ -101,6 +102,7 @@ import {
   anon_vma_prepare,
   folio_add_anon_rmap_pte,
   folio_add_new_anon_rmap,
+  folio_dup_rmap_pte,
   folio_maybe_dma_pinned,
   folio_remove_rmap_pte,
   linear_page_index,
@@ -179,12 +181,8 @@ function handle_pte_fault(vma: VmAreaStruct, addr: number, flags: number, pmdT: 
   const lo = E.lo;
   const hi = E.hi;
   if (lo === 0 && hi === 0) {
-    if ((vma.vm_flags & VM_SHARED) !== 0) {
-      // do_read_fault(): map what the object already has around the address first.
-      if ((flags & FAULT_FLAG_WRITE) === 0 && do_fault_around(vma, addr, pteT)) return 0;
-      return do_shared_fault(vma, addr, pteT, idx, (flags & FAULT_FLAG_WRITE) !== 0);
-    }
-    return do_anonymous_page(vma, addr, flags, pteT, idx);
+    if (vma.vma_is_anonymous()) return do_anonymous_page(vma, addr, flags, pteT, idx);
+    return do_fault(vma, addr, flags, pteT, idx);
   }
   if (!pte_present(lo)) return do_swap_page(vma, addr, flags, pteT, idx, lo, hi);
   if (m.armed('fault:before-pte-lock')) m.reach('fault:before-pte-lock', { vma, addr });
@@ -242,24 +240,55 @@ function do_anonymous_page(
   return 0;
 }
 
-/** fault_around_bytes (64 KiB, the default): the window do_fault_around() maps, in pages. */
-const FAULT_AROUND_PAGES = 16;
+/**
+ * do_fault() (mm/memory.c, 6.18): a fault on an empty PTE of a VMA backed by an object (shmem or
+ * a regular file). A read maps the object's page (do_read_fault(), after do_fault_around()); a
+ * write to a private mapping maps an anonymous copy of it (do_cow_fault()), to a shared one the
+ * page itself, writable (do_shared_fault()).
+ */
+function do_fault(vma: VmAreaStruct, addr: number, flags: number, pteT: number, idx: number): number {
+  if ((flags & FAULT_FLAG_WRITE) === 0) {
+    // do_read_fault(): map what the object already has around the address first.
+    if (vma.vm_mm.machine.fault_around_bytes > PAGE_SIZE && do_fault_around(vma, addr, pteT)) return 0;
+    return finish_fault(vma, __do_fault(vma, addr), pteT, idx, false);
+  }
+  if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(vma, addr, pteT, idx);
+  return finish_fault(vma, __do_fault(vma, addr), pteT, idx, true);
+}
+
+/** A page __do_fault() could not give: past the end of the file (SIGBUS). */
+const FAULT_PAST_EOF = -1;
+
+/**
+ * __do_fault(): vma->vm_ops->fault, the object's page at `addr` (shmem_fault(): allocated on first
+ * use; filemap_fault(): read into the page cache on a miss). The PFN, 0 when no memory is left, or
+ * FAULT_PAST_EOF.
+ */
+function __do_fault(vma: VmAreaStruct, addr: number): number {
+  const index = linear_page_index(vma, addr);
+  if (vma.shmem !== null) return shmem_get_folio(vma, index);
+  const file = vma.vm_file!;
+  if (index >= file.nrPages) return FAULT_PAST_EOF;
+  return filemap_get_folio(vma.vm_mm.machine.phys, file, index);
+}
 
 /**
  * do_fault_around() with filemap_map_pages() (mm/memory.c, mm/filemap.c, 6.18): map every page
- * the shmem object already holds in the aligned 16-page window around `addr` (clamped to the VMA
- * and the PTE table) whose PTE is none. True when that mapped `addr` itself (VM_FAULT_NOPAGE).
+ * the object already holds in the aligned window of fault_around_bytes around `addr` (clamped to
+ * the VMA and the PTE table) whose PTE is none, read-only in a private mapping (vm_page_prot).
+ * True when that mapped `addr` itself (VM_FAULT_NOPAGE).
  */
 function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean {
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
-  const obj = vma.shmem!;
+  const cache = vma.shmem !== null ? vma.shmem.pages : vma.vm_file!.pages;
+  const window = m.fault_around_bytes / PAGE_SIZE;
   const pteOff = pte_index(addr);
   const vmaOff = (addr - vma.vm_start) / PAGE_SIZE;
-  const from = Math.max(alignDown(pteOff, FAULT_AROUND_PAGES), pteOff - Math.min(pteOff, vmaOff));
+  const from = Math.max(alignDown(pteOff, window), pteOff - Math.min(pteOff, vmaOff));
   const to = Math.min(
-    from + FAULT_AROUND_PAGES,
+    from + window,
     PTRS_PER_TABLE,
     pteOff + (vma.vm_end - vma.vm_start) / PAGE_SIZE - vmaOff,
   );
@@ -267,14 +296,14 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
   ptlLock(pm, m.counters, pteT);
   for (let i = from; i < to; i++) {
     const a = addr + (i - pteOff) * PAGE_SIZE;
-    const pfn = obj.pages.get(linear_page_index(vma, a));
+    const pfn = cache.get(linear_page_index(vma, a));
     if (pfn === undefined) continue;
     readEntry(pm, pteT, i);
     if (E.lo !== 0 || E.hi !== 0) continue;
     mk_pte(pfn, vma.protLo, vma.protHi);
     pm.get_page(pfn);
     pm.mapcount[pfn]++;
-    mm.add_mm_counter(MM_SHMEMPAGES, 1);
+    mm.add_mm_counter(mm_counter_file(pm, pfn), 1);
     setEntry(pm, pteT, i, entryOut.lo, entryOut.hi);
     if (i === pteOff) mapped = true;
   }
@@ -283,23 +312,52 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
 }
 
 /**
- * A fault in a shared anonymous (shmem) mapping: map the object's page, allocating it. As
- * set_pte_range() (mm/memory.c, 6.18) only a write fault maps it dirty (pte_mkdirty()); a page
- * only read stays clean, and reclaim drops it from the object (madvise_pageout_shmem()).
+ * finish_fault() of an object's page (`pfn` from __do_fault()): map it. As set_pte_range()
+ * (mm/memory.c, 6.18) only a write fault maps it dirty (pte_mkdirty()) and writable; a page only
+ * read stays clean, and reclaim drops a clean shmem page from its object
+ * (madvise_pageout_shmem()).
  */
-function do_shared_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number, write: boolean): number {
+function finish_fault(vma: VmAreaStruct, pfn: number, pteT: number, idx: number, write: boolean): number {
+  if (pfn === 0) return VM_FAULT_OOM;
+  if (pfn === FAULT_PAST_EOF) return VM_FAULT_SIGBUS;
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
-  const pfn = shmem_get_folio(vma, linear_page_index(vma, addr));
-  if (pfn === 0) return VM_FAULT_OOM;
   let lo = vma.protLo;
   if (write) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
   mk_pte(pfn, lo, vma.protHi);
   ptlLock(pm, m.counters, pteT);
   pm.get_page(pfn);
   pm.mapcount[pfn]++;
-  mm.add_mm_counter(MM_SHMEMPAGES, 1);
+  mm.add_mm_counter(mm_counter_file(pm, pfn), 1);
+  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
+  ptlUnlock(pm, m.counters, pteT);
+  return 0;
+}
+
+/**
+ * do_cow_fault() (mm/memory.c, 6.18): a write to an empty PTE of a private file mapping maps an
+ * anonymous copy of the file's page (read into the page cache first, which keeps it unmapped).
+ */
+function do_cow_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  const pm = m.phys;
+  if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
+  const cow = pm.alloc_pages(0);
+  if (cow === 0) return VM_FAULT_OOM;
+  const page = __do_fault(vma, addr);
+  if (page === 0 || page === FAULT_PAST_EOF) {
+    pm.put_page(cow);
+    return page === 0 ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+  }
+  pm.copy_page(cow, page); // copy_mc_user_highpage()
+  let lo = vma.protLo;
+  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+  mk_pte(cow, lo, vma.protHi);
+  ptlLock(pm, m.counters, pteT);
+  folio_add_new_anon_rmap(pm, cow, vma, addr, false);
+  mm.add_mm_counter(MM_ANONPAGES, 1);
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
   ptlUnlock(pm, m.counters, pteT);
   return 0;
@@ -326,16 +384,20 @@ function wp_can_reuse_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct):
 
 /**
  * __wp_can_reuse_large_anon_folio() (mm/memory.c, 6.18): a PTE-mapped large folio is reused when
- * this mm alone maps it (CONFIG_MM_ID) and every reference is a mapping, unless only one page of
- * it is still mapped (then the copy lets the rest of it go). The swap cache never holds a large
- * folio here (reclaim splits them first).
+ * its CONFIG_MM_ID "maybe mapped shared" bit is clear (one mm-id slot, this mm's, holds every
+ * mapping) and every reference is a mapping, unless only one page of it is still mapped (then the
+ * copy lets the rest of it go). The swap cache never holds a large folio here (reclaim splits
+ * them first).
  */
 function wp_can_reuse_large_anon_folio(pm: PhysMem, folio: number, vma: VmAreaStruct): boolean {
   const mapcount = pm.folio_large_mapcount(folio);
   if (mapcount <= 1) return false;
-  if (folio_maybe_mapped_shared(vma.vm_mm.machine, folio)) return false;
+  if (pm.folio_mm_ids_shared(folio)) return false;
   if ((pm.flags[folio] & PG_swapcache) !== 0) return false;
-  return mapcount === pm.refcount[folio];
+  if (mapcount !== pm.refcount[folio]) return false;
+  if (pm.folio_mm_id(folio, 0) !== vma.vm_mm.mm_id && pm.folio_mm_id(folio, 1) !== vma.vm_mm.mm_id)
+    BUG(`wp reuse: folio ${folio} is not mapped by this mm`, () => pm.dumpPage(folio));
+  return true;
 }
 
 /**
@@ -429,6 +491,10 @@ function wp_page_copy(
   if (old === 0) {
     mm.add_mm_counter(MM_ANONPAGES, 1);
     if (pte_dirty(lo) && pm.is_zero_pfn(entry_pfn(lo, hi))) m.hooks.ksm_might_unmap_zero_page(mm, lo);
+  } else if (!pm.PageAnon(old)) {
+    // A page-cache page of a private file mapping gives way to its anonymous copy.
+    mm.add_mm_counter(mm_counter_file(pm, old), -1);
+    mm.add_mm_counter(MM_ANONPAGES, 1);
   }
   let nlo = vma.protLo | _PAGE_ACCESSED;
   if (unshare) {
@@ -443,7 +509,7 @@ function wp_page_copy(
   m.counters.tlbFlushes++; // ptep_clear_flush()
   folio_add_new_anon_rmap(pm, nf, vma, addr, false);
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
-  if (old !== 0) folio_remove_rmap_pte(pm, old);
+  if (old !== 0) folio_remove_rmap_pte(pm, old, vma.vm_mm);
   ptlUnlock(pm, m.counters, pteT);
   if (old !== 0) {
     free_swap_cache(m, pm.folio(old));
@@ -530,7 +596,7 @@ export function do_swap_page(
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   if (exclusive && write && (vma.vm_flags & VM_WRITE) !== 0) nlo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
   mk_pte(folio, nlo, vma.protHi);
-  folio_add_anon_rmap_pte(pm, folio, exclusive);
+  folio_add_anon_rmap_pte(pm, folio, exclusive, mm);
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
   mm.add_mm_counter(MM_ANONPAGES, 1);
   mm.add_mm_counter(MM_SWAPENTS, -1);
@@ -568,12 +634,12 @@ function zap_pte(mm: MmStruct, pteT: number, idx: number, lo: number, hi: number
       return false;
     }
     m.counters.tlbFlushes++;
-    folio_remove_rmap_pte(pm, page);
+    folio_remove_rmap_pte(pm, page, mm);
     if (pm.PageAnon(page)) mm.add_mm_counter(MM_ANONPAGES, -1);
     else {
       // zap_present_folio_ptes(): a file folio keeps the dirty bit of the PTE (folio_mark_dirty()).
       if (pte_dirty(lo)) pm.flags[pm.folio(page)] |= PG_dirty;
-      mm.add_mm_counter(MM_SHMEMPAGES, -1);
+      mm.add_mm_counter(mm_counter_file(pm, page), -1);
     }
     free_swap_cache(m, pm.folio(page)); // free_pages_and_swap_cache() of the TLB batch
     pm.put_page(page);
@@ -708,8 +774,9 @@ export function free_all_pgtables(mm: MmStruct): void {
  * 0 or -ENOMEM. Pinned exclusive pages are copied at once (copy_present_page()).
  */
 export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
-  // vma_needs_copy(): without an anon_vma the child's faults fill the PTEs in (shared mappings
-  // from their object); a shared mapping has one only where guard markers were installed.
+  // vma_needs_copy(): without an anon_vma the child's faults fill the PTEs in (shared and private
+  // file mappings from their object); a shared mapping has one only where guard markers were
+  // installed, a private file mapping once a write put an anonymous copy in it.
   if (src.anon_vma === null) return 0;
   anon_vma_fork(dst, src);
   const smm = src.vm_mm;
@@ -797,11 +864,11 @@ export function copy_page_range(dst: VmAreaStruct, src: VmAreaStruct): number {
           continue;
         }
         pm.get_page(page);
-        pm.mapcount[page]++;
+        folio_dup_rmap_pte(pm, page, dmm);
         if (pm.PageAnon(page)) {
           pm.flags[page] &= ~PG_anon_exclusive; // folio_try_dup_anon_rmap_pte()
           dmm.add_mm_counter(MM_ANONPAGES, 1);
-        } else dmm.add_mm_counter(MM_SHMEMPAGES, 1); // folio_dup_file_rmap_pte()
+        } else dmm.add_mm_counter(mm_counter_file(pm, page), 1); // folio_dup_file_rmap_pte()
       }
       if (cow && pte_write(lo)) {
         lo = (lo & ~_PAGE_RW) >>> 0; // ptep_set_wrprotect() in the parent, too

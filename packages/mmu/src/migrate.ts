@@ -24,7 +24,7 @@ import {
 } from './arch.ts';
 import { split_folio } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
-import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { page_vma_mapped_walk } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, readEntry, setEntry } from './pgtable.ts';
 import {
   PG_anon_exclusive,
@@ -76,10 +76,9 @@ export function migrate_folio_start(
   pm.flags[folio] |= PG_locked;
   rmap_walk(m, folio, (vma, addr) => {
     const mm = vma.vm_mm;
-    const pteT = page_vma_mapped_pte(mm, addr, folio);
+    const pteT = page_vma_mapped_walk(mm, addr, folio);
     if (pteT === 0) return true;
     const idx = pte_index(addr);
-    ptlLock(pm, m.counters, pteT);
     const type = pte_write(E.lo)
       ? SWP_MIGRATION_WRITE
       : pm.PageAnonExclusive(folio)
@@ -91,7 +90,7 @@ export function migrate_folio_start(
     mk_swp_pte(type, folio, flags);
     setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
     m.counters.tlbFlushes++;
-    folio_remove_rmap_pte(pm, folio);
+    folio_remove_rmap_pte(pm, folio, mm);
     ptlUnlock(pm, m.counters, pteT);
     pm.put_page(folio);
     return true;

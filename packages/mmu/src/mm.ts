@@ -4,6 +4,7 @@
 
 import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
 import { p4d_bad, pud_leaf } from './arch.ts';
+import type { MappedFile } from './filemap.ts';
 import type { Machine } from './machine.ts';
 import {
   E,
@@ -16,6 +17,7 @@ import {
   pud_index,
   readEntry,
 } from './pgtable.ts';
+import { MM_ID_MIN } from './physmem.ts';
 import type { ShmemObject } from './shmem.ts';
 
 // ---- vm_flags (include/linux/mm.h) ----------------------------------------------------------
@@ -98,6 +100,8 @@ export class VmAreaStruct {
   anon_vma_chain: AnonVma[] = [];
   /** The shmem object behind a shared anonymous mapping. */
   shmem: ShmemObject | null = null;
+  /** vm_file: the regular file a private file mapping maps (its page cache); null otherwise. */
+  vm_file: MappedFile | null = null;
   /** Per-VMA lock state (CONFIG_PER_VMA_LOCK): write-locked during the current mmap_lock hold. */
   vmaWriteLocked = false;
   /** Simulator-side label (the scenario's region name), carried over by splits. */
@@ -114,7 +118,7 @@ export class VmAreaStruct {
 
   /** vma_is_anonymous(): private anonymous (shared anonymous memory is shmem-backed). */
   vma_is_anonymous(): boolean {
-    return this.shmem === null;
+    return this.shmem === null && this.vm_file === null;
   }
 
   /** vma_pages(). */
@@ -128,11 +132,27 @@ export type LockMode = 'read' | 'write';
 
 let nextMmId = 1;
 
+/** mm_id_alloc() (kernel/fork.c, 6.15+): the lowest id from MM_ID_MIN that no live mm has
+ * (ida_alloc_range()); large folios record which mms map them by it (rmap.ts). */
+export function mm_id_alloc(m: Machine): number {
+  let id = MM_ID_MIN;
+  while (m.mmIdsInUse.has(id)) id++;
+  m.mmIdsInUse.add(id);
+  return id;
+}
+
+/** mm_id_free() (__mmdrop()). */
+export function mm_id_free(m: Machine, id: number): void {
+  m.mmIdsInUse.delete(id);
+}
+
 /** struct mm_struct. */
 export class MmStruct {
   readonly id: number = nextMmId++;
   readonly machine: Machine;
   readonly levels: PagingLevels;
+  /** mm->mm_id (CONFIG_MM_ID): this mm's id in large folios' mm-id slots. */
+  readonly mm_id: number;
   /** The PGD page (mm->pgd). */
   pgd: number;
   /** VMAs sorted by vm_start (the maple tree's order). */
@@ -176,6 +196,7 @@ export class MmStruct {
     if (pgd === 0) BUG('mm_alloc_pgd: out of memory');
     this.pgd = pgd;
     this.nrPtes = 1;
+    this.mm_id = mm_id_alloc(machine);
     // A fixed mmap_base (no ASLR): just below the 47-bit limit minus a stack gap, as
     // mm/util.c's mmap_base() computes for the default 8 MiB stack rlimit.
     this.mmap_base = 2 ** 47 - 128 * 2 ** 20 - 4096 * 2 ** 10;
@@ -265,18 +286,14 @@ export class MmStruct {
   // ---- page-table tree ---------------------------------------------------------------------
 
   /**
-   * The PMD table covering addr and the PUD table above it, or 0 where a level is missing.
-   * Sets lookup.pud / lookup.pmd (table PFNs) for the caller.
+   * The PMD table covering addr, or 0 where a level is missing; found_pud_table() is then the
+   * PUD table above a non-zero one.
    */
   find_pmd_table(addr: number): number {
     // A one-entry cache of the last PMD table found, keyed by the 1 GiB region: upper-level
     // tables only go away in free_pgtables() and at exit, which drop it (pmdCacheDrop()).
     const region = Math.floor(addr / PUD_SIZE);
-    if (region === this.pmdCacheRegion) {
-      lookup.pud = this.pmdCachePud;
-      lookup.pmd = this.pmdCachePmd;
-      return this.pmdCachePmd;
-    }
+    if (region === this.pmdCacheRegion) return this.pmdCachePmd;
     return this.find_pmd_table_slow(addr, region);
   }
 
@@ -293,15 +310,14 @@ export class MmStruct {
     readEntry(pm, t, p4d_index(addr));
     // A bad P4D is no table: the caller's own walk finds it (and clears it, as the walker does).
     if ((E.lo === 0 && E.hi === 0) || p4d_bad(E.lo)) return 0;
-    t = entryTable(E.lo, E.hi);
-    lookup.pud = t;
-    readEntry(pm, t, pud_index(addr));
+    const pudT = entryTable(E.lo, E.hi);
+    readEntry(pm, pudT, pud_index(addr));
     if ((E.lo === 0 && E.hi === 0) || pud_leaf(E.lo)) return 0;
-    lookup.pmd = entryTable(E.lo, E.hi);
+    const pmdT = entryTable(E.lo, E.hi);
     this.pmdCacheRegion = region;
-    this.pmdCachePud = lookup.pud;
-    this.pmdCachePmd = lookup.pmd;
-    return lookup.pmd;
+    this.pmdCachePud = pudT;
+    this.pmdCachePmd = pmdT;
+    return pmdT;
   }
 
   /** The PUD table above the PMD table find_pmd_table() last returned (non-zero). */
@@ -380,9 +396,6 @@ export class MmStruct {
     this.rss[member] += value;
   }
 }
-
-/** Results of MmStruct.find_pmd_table(): the PUD and PMD tables last found. */
-export const lookup = { pud: 0, pmd: 0 };
 
 /** is_cow_mapping(): private and may become writable. */
 export function is_cow_mapping(flags: number): boolean {

@@ -3,6 +3,7 @@
 // do_vmi_munmap() with free_pgtables(), dup_mmap() for fork (in mm/mmap.c since 6.16), exit_mmap(). Kernel-style: 0/an address or a negative errno.
 
 import { alignDown, alignUp, EBADF, EEXIST, EINVAL, ENOMEM, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
+import type { MappedFile } from './filemap.ts';
 import { khugepaged_exit, khugepaged_fork } from './khugepaged.ts';
 import {
   copy_page_range,
@@ -14,6 +15,7 @@ import {
 import {
   MMF_VM_MERGE_ANY,
   type MmStruct,
+  mm_id_free,
   VM_ACCOUNT,
   VM_DONTCOPY,
   VM_EXEC,
@@ -64,10 +66,12 @@ function get_unmapped_area(mm: MmStruct, len: number, align: number): number {
 }
 
 /**
- * vm_mmap_pgoff() of anonymous memory (fd -1, offset 0): checks the arguments, takes the mmap
- * lock for write and maps the range (do_mmap()); the start address or a negative errno. PMD-
- * multiple private lengths without a hint are PMD-aligned (thp_get_unmapped_area()). The
- * MAP_POPULATE faults are the caller's (mm_populate() runs after the lock is dropped).
+ * vm_mmap_pgoff() of anonymous memory (fd -1, offset 0), or MAP_PRIVATE of a regular file
+ * (`file`, at page offset `pgoff`; shared file mappings are not simulated: -EINVAL): checks the
+ * arguments, takes the mmap lock for write and maps the range (do_mmap()); the start address or
+ * a negative errno. PMD-multiple private anonymous lengths without a hint are PMD-aligned
+ * (thp_get_unmapped_area()). The MAP_POPULATE faults are the caller's (mm_populate() runs after
+ * the lock is dropped).
  */
 export function vm_mmap_pgoff(
   mm: MmStruct,
@@ -75,10 +79,13 @@ export function vm_mmap_pgoff(
   len: number,
   prot: number,
   flags: number,
+  file: MappedFile | null = null,
+  pgoff = 0,
 ): number {
-  if ((flags & MAP_ANONYMOUS) === 0) return -EBADF;
+  if (((flags & MAP_ANONYMOUS) === 0) === (file === null)) return -EBADF;
   const type = flags & (MAP_SHARED | MAP_PRIVATE);
   if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+  if (file !== null && (type !== MAP_PRIVATE || !Number.isSafeInteger(pgoff) || pgoff < 0)) return -EINVAL;
   if (len <= 0 || !Number.isSafeInteger(len)) return -EINVAL;
   if ((prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) return -EINVAL;
   len = alignUp(len, PAGE_SIZE);
@@ -102,7 +109,8 @@ export function vm_mmap_pgoff(
     ) {
       start = hint;
     } else {
-      const align = type === MAP_PRIVATE && len % PMD_SIZE === 0 && hint === 0 ? PMD_SIZE : PAGE_SIZE;
+      const align =
+        type === MAP_PRIVATE && file === null && len % PMD_SIZE === 0 && hint === 0 ? PMD_SIZE : PAGE_SIZE;
       start = get_unmapped_area(mm, len, align);
       if (start < 0) return start;
     }
@@ -125,6 +133,10 @@ export function vm_mmap_pgoff(
       vma.shmem = new ShmemObject();
       vma.shmem.users = 1;
       vma.vm_pgoff = 0;
+    }
+    if (file !== null) {
+      vma.vm_file = file;
+      vma.vm_pgoff = pgoff;
     }
     mm.insertVma(vma);
     mm.machine.hooks.ksm_add_vma(vma);
@@ -169,6 +181,7 @@ export function mmput(mm: MmStruct): void {
   khugepaged_exit(mm);
   exit_mmap(mm);
   m.mms.delete(mm);
+  mm_id_free(m, mm.mm_id);
 }
 
 /** exit_mmap(): unmap every VMA and free every page table. */
@@ -203,6 +216,7 @@ export function dup_mmap(mm: MmStruct, oldmm: MmStruct): number {
       const nv = new VmAreaStruct(mm, v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.name);
       nv.protLo = v.protLo;
       nv.protHi = v.protHi;
+      nv.vm_file = v.vm_file;
       if (v.shmem !== null) {
         nv.shmem = v.shmem;
         v.shmem.users++;

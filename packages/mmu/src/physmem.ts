@@ -33,6 +33,10 @@ export const PG_active = 1 << 15;
  * clears PG_swapbacked instead; mmu does not maintain that bit for mapped folios, so it keeps
  * its inverse. */
 export const PG_lazyfree = 1 << 19;
+/** A page-cache folio of a regular file (filemap.ts). The kernel tells these from shmem folios by
+ * the absence of PG_swapbacked; mmu does not maintain that bit (see PG_lazyfree), so it marks
+ * them instead. */
+export const PG_filecache = 1 << 20;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
@@ -41,6 +45,29 @@ export const PAGE_MAPPING_KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 export const PAGE_MAPPING_FLAGS = PAGE_MAPPING_ANON | PAGE_MAPPING_MOVABLE;
 
 const NONE = 0;
+
+// CONFIG_MM_ID (include/linux/mm_types.h, 6.18): a large folio tracks the mms that map it in two
+// slots. mm_id_t is 31 bits; the top bit of the second slot's id word is FOLIO_MM_IDS_SHARED_BIT
+// (bit 63 of the kernel's unsigned long _mm_ids, which overlays _mm_id[2]).
+/** MM_ID_DUMMY: a free slot. */
+export const MM_ID_DUMMY = 0;
+/** MM_ID_MIN: the first id mm_id_alloc() hands out. */
+export const MM_ID_MIN = 1;
+/** MM_ID_MASK: the id bits of a slot's word. */
+export const MM_ID_MASK = 0x7fffffff;
+/** FOLIO_MM_IDS_SHARED_BIT, as it sits in the second slot's id word. */
+export const FOLIO_MM_IDS_SHARED_BIT = 0x80000000 | 0;
+
+// Where a large folio's folio-level mapcount fields live: like the kernel, which keeps them in
+// the first tail page's struct page, in fields a tail page does not use (entireMapcount and
+// pincount are head-only), so struct page does not grow. Values are biased by +1 as `mapcount`
+// is (0 = the kernel's -1: no mappings, a free slot).
+/** folio + LARGE_MAPCOUNT_PAGE's entireMapcount: _large_mapcount + 1. */
+const LARGE_MAPCOUNT_PAGE = 1;
+/** folio + i's pincount: _mm_id[i] (slot 1's word also holds FOLIO_MM_IDS_SHARED_BIT). */
+const MM_ID_PAGE = 1;
+/** folio + MM_ID_MAPCOUNT_PAGE + i's entireMapcount: _mm_id_mapcount[i] + 1. */
+const MM_ID_MAPCOUNT_PAGE = 2;
 
 /** Bytes of metadata per frame in the arrays below, the content reference included
  * (docs/design.md §3: at most 48). */
@@ -297,6 +324,14 @@ export class PhysMem {
 
   private free_folio(f: number): void {
     if (this.folio_mapcount(f) !== 0) BUG(`freeing mapped folio ${f}`, () => this.dumpPage(f));
+    // free_tail_page_prepare() (CONFIG_MM_ID): no mapping may be left accounted to a slot.
+    if (
+      (this.flags[f] & PG_head) !== 0 &&
+      (this.folio_large_mapcount(f) !== 0 ||
+        this.mm_id_mapcount(f, 0) !== 0 ||
+        this.mm_id_mapcount(f, 1) !== 0)
+    )
+      BUG(`freeing folio ${f} with a large mapcount or an mm-id slot in use`, () => this.dumpPage(f));
     if ((this.flags[f] & PG_swapcache) !== 0) BUG(`freeing swap-cache folio ${f}`);
     if ((this.flags[f] & PG_table) !== 0) this.nrPageTables--;
     this.freeFolioFrames(f);
@@ -322,11 +357,54 @@ export class PhysMem {
   }
 
   /** folio_large_mapcount(), the kernel's folio_mapcount() of a large folio (6.18): every PTE
-   * mapping of a page and every PMD mapping of the folio once. */
+   * mapping of a page and every PMD mapping of the folio once (_large_mapcount + 1). */
   folio_large_mapcount(f: number): number {
-    let n = this.entireMapcount[f];
-    for (let p = f; p < f + HPAGE_PMD_NR; p++) n += this.mapcount[p];
-    return n;
+    return this.entireMapcount[f + LARGE_MAPCOUNT_PAGE];
+  }
+
+  /** Set the large folio's _large_mapcount + 1 (rmap.ts keeps it, with the mm-id slots). */
+  set_large_mapcount(f: number, n: number): void {
+    this.entireMapcount[f + LARGE_MAPCOUNT_PAGE] = n;
+  }
+
+  /** folio_mm_id(folio, idx) (include/linux/rmap.h, 6.18). */
+  folio_mm_id(f: number, idx: number): number {
+    return this.pincount[f + MM_ID_PAGE + idx] & MM_ID_MASK;
+  }
+
+  /** folio_set_mm_id(folio, idx, id): the slot's id, the shared bit kept. */
+  folio_set_mm_id(f: number, idx: number, id: number): void {
+    const p = f + MM_ID_PAGE + idx;
+    this.pincount[p] = (this.pincount[p] & ~MM_ID_MASK) | id;
+  }
+
+  /** _mm_id_mapcount[idx] + 1: the mappings slot idx accounts (0 when free). */
+  mm_id_mapcount(f: number, idx: number): number {
+    return this.entireMapcount[f + MM_ID_MAPCOUNT_PAGE + idx];
+  }
+
+  set_mm_id_mapcount(f: number, idx: number, n: number): void {
+    this.entireMapcount[f + MM_ID_MAPCOUNT_PAGE + idx] = n;
+  }
+
+  /** test_bit(FOLIO_MM_IDS_SHARED_BITNUM, &folio->_mm_ids). */
+  folio_mm_ids_shared(f: number): boolean {
+    return (this.pincount[f + MM_ID_PAGE + 1] & FOLIO_MM_IDS_SHARED_BIT) !== 0;
+  }
+
+  /** Set or clear FOLIO_MM_IDS_SHARED_BIT. */
+  set_folio_mm_ids_shared(f: number, shared: boolean): void {
+    const p = f + MM_ID_PAGE + 1;
+    this.pincount[p] = shared ? this.pincount[p] | FOLIO_MM_IDS_SHARED_BIT : this.pincount[p] & MM_ID_MASK;
+  }
+
+  /** The large-folio fields kept in tail pages go back to what an order-0 page has (split). */
+  private clear_large_mapcount_fields(f: number): void {
+    this.entireMapcount[f + LARGE_MAPCOUNT_PAGE] = 0;
+    this.pincount[f + MM_ID_PAGE] = 0;
+    this.pincount[f + MM_ID_PAGE + 1] = 0;
+    this.entireMapcount[f + MM_ID_MAPCOUNT_PAGE] = 0;
+    this.entireMapcount[f + MM_ID_MAPCOUNT_PAGE + 1] = 0;
   }
 
   /** folio_mapped(). */
@@ -411,6 +489,7 @@ export class PhysMem {
     this.order[f] = 0;
     const extra = this.refcount[f] - tailMaps - this.mapcount[f];
     if (extra < 0) BUG(`splitFolio: refcount below mapcount`, () => this.dumpPage(f));
+    this.clear_large_mapcount_fields(f);
     this.refcount[f] = this.mapcount[f] + (keep === f ? extra : 0);
     const headFree = this.refcount[f] === 0;
     for (let p = f + 1; p < f + HPAGE_PMD_NR; p++) {
@@ -622,7 +701,11 @@ export class PhysMem {
     return (
       `page:${pfn} folio:${f} refcount:${this.refcount[f]} mapcount:${this.mapcount[pfn]} ` +
       `entire_mapcount:${this.entireMapcount[f]} mapping:${this.mapping[f].toString(16)} ` +
-      `index:${this.index[pfn]} flags:${this.flags[pfn].toString(16)} order:${this.folio_order(f)}`
+      `index:${this.index[pfn]} flags:${this.flags[pfn].toString(16)} order:${this.folio_order(f)}` +
+      ((this.flags[f] & PG_head) !== 0
+        ? ` large_mapcount:${this.folio_large_mapcount(f)} mm_ids:${this.folio_mm_id(f, 0)}/${this.folio_mm_id(f, 1)}` +
+          ` mm_id_mapcounts:${this.mm_id_mapcount(f, 0)}/${this.mm_id_mapcount(f, 1)} shared:${this.folio_mm_ids_shared(f)}`
+        : '')
     );
   }
 }

@@ -1,11 +1,18 @@
 // Reverse mapping for anonymous memory (mm/rmap.c, Linux 6.18): anon_vma setup and fork,
-// adding and removing folio mappings, AnonExclusive sharing, and rmap_walk() to every (vma,
+// adding and removing folio mappings (with CONFIG_MM_ID's per-mm tracking of large folios), AnonExclusive sharing, and rmap_walk() to every (vma,
 // address) that maps a folio. KSM folios are walked through the KSM hook (rmap_walk_ksm).
 
 import { BUG, PAGE_SIZE } from '@mmsim/core';
 import type { Machine } from './machine.ts';
-import { AnonVma, type VmAreaStruct } from './mm.ts';
-import { PAGE_MAPPING_ANON, PG_anon_exclusive, type PhysMem } from './physmem.ts';
+import { AnonVma, type MmStruct, type VmAreaStruct } from './mm.ts';
+import {
+  MM_ID_DUMMY,
+  PAGE_MAPPING_ANON,
+  PG_anon_exclusive,
+  PG_head,
+  PG_tail,
+  type PhysMem,
+} from './physmem.ts';
 
 /** anon_vma_prepare(): make sure the VMA has an anon_vma; false on allocation failure. */
 export function anon_vma_prepare(vma: VmAreaStruct): boolean {
@@ -45,7 +52,87 @@ export function vma_address(vma: VmAreaStruct, index: number): number {
   return addr >= vma.vm_start && addr < vma.vm_end ? addr : -1;
 }
 
-/** folio_add_new_anon_rmap() for a freshly allocated folio mapped by PTE (`nr` pages) or PMD. */
+// ---- CONFIG_MM_ID: which mms map a large folio (include/linux/rmap.h, 6.18) --------------------
+// Every mapping of a large folio is also counted in _large_mapcount and, when the mapping mm holds
+// one of the folio's two slots (or gets a free one), in that slot's _mm_id_mapcount.
+// FOLIO_MM_IDS_SHARED_BIT ("maybe mapped shared") is set when a second mm gets a slot or an mm
+// maps the folio while others already do, and cleared only when one slot accounts for every
+// mapping: a third mm (no slot) keeps it set even after the slot holders are gone. Counts here
+// are biased by +1 (0 = the kernel's -1), as PhysMem keeps them.
+
+/** folio_set_large_mapcount() for a new large folio: `mapcount` mappings, all by `mm_id`. */
+function folio_set_large_mapcount(pm: PhysMem, folio: number, mapcount: number, mm_id: number): void {
+  if (pm.folio_mm_id(folio, 0) !== MM_ID_DUMMY || pm.folio_mm_id(folio, 1) !== MM_ID_DUMMY)
+    BUG(`folio_set_large_mapcount: ${folio} has mm-id slots in use`, () => pm.dumpPage(folio));
+  pm.set_large_mapcount(folio, mapcount);
+  pm.set_mm_id_mapcount(folio, 0, mapcount);
+  pm.folio_set_mm_id(folio, 0, mm_id);
+}
+
+/** folio_add_return_large_mapcount(): `diff` more mappings of the large folio by `mm_id`;
+ * returns the new folio_large_mapcount(). */
+export function folio_add_return_large_mapcount(
+  pm: PhysMem,
+  folio: number,
+  diff: number,
+  mm_id: number,
+): number {
+  const mapcount = pm.folio_large_mapcount(folio) + diff;
+  pm.set_large_mapcount(folio, mapcount);
+  if (pm.folio_mm_id(folio, 0) === mm_id) {
+    pm.set_mm_id_mapcount(folio, 0, pm.mm_id_mapcount(folio, 0) + diff);
+  } else if (pm.folio_mm_id(folio, 1) === mm_id) {
+    pm.set_mm_id_mapcount(folio, 1, pm.mm_id_mapcount(folio, 1) + diff);
+  } else if (pm.folio_mm_id(folio, 0) === MM_ID_DUMMY) {
+    pm.folio_set_mm_id(folio, 0, mm_id);
+    pm.set_mm_id_mapcount(folio, 0, diff);
+    // We might have other mappings already.
+    if (mapcount !== diff) pm.set_folio_mm_ids_shared(folio, true);
+  } else if (pm.folio_mm_id(folio, 1) === MM_ID_DUMMY) {
+    pm.folio_set_mm_id(folio, 1, mm_id);
+    pm.set_mm_id_mapcount(folio, 1, diff);
+    // Slot 0 certainly has mappings as well.
+    pm.set_folio_mm_ids_shared(folio, true);
+  }
+  return mapcount;
+}
+
+/** folio_sub_return_large_mapcount(): `diff` fewer mappings of the large folio by `mm_id`;
+ * returns the new folio_large_mapcount(). */
+export function folio_sub_return_large_mapcount(
+  pm: PhysMem,
+  folio: number,
+  diff: number,
+  mm_id: number,
+): number {
+  const mapcount = pm.folio_large_mapcount(folio) - diff;
+  if (mapcount < 0) BUG(`folio_sub_return_large_mapcount: ${folio} underflows`, () => pm.dumpPage(folio));
+  pm.set_large_mapcount(folio, mapcount);
+  // A slot may underflow (some mappings were added while no slot was free): it is freed then.
+  for (let idx = 0; idx < 2; idx++) {
+    if (pm.folio_mm_id(folio, idx) !== mm_id) continue;
+    const slot = pm.mm_id_mapcount(folio, idx) - diff;
+    if (slot > 0) {
+      pm.set_mm_id_mapcount(folio, idx, slot);
+      return mapcount;
+    }
+    pm.set_mm_id_mapcount(folio, idx, 0);
+    pm.folio_set_mm_id(folio, idx, MM_ID_DUMMY);
+    break;
+  }
+  // If one slot owns every mapping (or none is left), the folio is mapped exclusively.
+  if (pm.mm_id_mapcount(folio, 0) === mapcount || pm.mm_id_mapcount(folio, 1) === mapcount)
+    pm.set_folio_mm_ids_shared(folio, false);
+  return mapcount;
+}
+
+/** Whether the page belongs to a large folio (its head or a tail). */
+function page_in_large_folio(pm: PhysMem, pfn: number): boolean {
+  return (pm.flags[pfn] & (PG_head | PG_tail)) !== 0;
+}
+
+/** folio_add_new_anon_rmap() for a freshly allocated folio: an order-0 one mapped by one PTE, or
+ * a large one mapped by a PMD. */
 export function folio_add_new_anon_rmap(
   pm: PhysMem,
   folio: number,
@@ -61,26 +148,55 @@ export function folio_add_new_anon_rmap(
     pm.index[folio + i] = index + i;
     pm.flags[folio + i] |= PG_anon_exclusive;
   }
-  if (pmdMapped) pm.entireMapcount[folio]++;
-  else pm.mapcount[folio]++;
+  if (pm.folio_test_large(folio) !== pmdMapped)
+    BUG(`folio_add_new_anon_rmap: only order-0 PTE and PMD mappings are simulated`, () => pm.dumpPage(folio));
+  if (pmdMapped) {
+    pm.entireMapcount[folio]++;
+    folio_set_large_mapcount(pm, folio, 1, vma.vm_mm.mm_id);
+  } else pm.mapcount[folio]++;
 }
 
-/** folio_add_anon_rmap_pte(): one more PTE mapping of an existing anon page. */
-export function folio_add_anon_rmap_pte(pm: PhysMem, pfn: number, exclusive: boolean): void {
+/** folio_add_anon_rmap_pte(): one more PTE mapping of an existing anon page, by `mm` (the kernel
+ * passes the VMA; its vm_mm is what counts). */
+export function folio_add_anon_rmap_pte(pm: PhysMem, pfn: number, exclusive: boolean, mm: MmStruct): void {
   pm.mapcount[pfn]++;
+  if (page_in_large_folio(pm, pfn)) folio_add_return_large_mapcount(pm, pm.folio(pfn), 1, mm.mm_id);
   if (exclusive) pm.flags[pfn] |= PG_anon_exclusive;
 }
 
-/** folio_remove_rmap_pte(). */
-export function folio_remove_rmap_pte(pm: PhysMem, pfn: number): void {
-  if (pm.mapcount[pfn] <= 0) BUG(`folio_remove_rmap_pte: page ${pfn} not mapped`, () => pm.dumpPage(pfn));
-  pm.mapcount[pfn]--;
+/** folio_add_anon_rmap_ptes() without rmap flags: PTEs of `vma` now map the `nr` pages of the
+ * large folio from `page` on (__split_huge_pmd_locked()). */
+export function folio_add_anon_rmap_ptes(pm: PhysMem, page: number, nr: number, mm: MmStruct): void {
+  for (let p = page; p < page + nr; p++) pm.mapcount[p]++;
+  folio_add_return_large_mapcount(pm, pm.folio(page), nr, mm.mm_id);
 }
 
-/** folio_remove_rmap_pmd(). */
-export function folio_remove_rmap_pmd(pm: PhysMem, folio: number): void {
+/** __folio_dup_rmap() for one PTE (fork: folio_try_dup_anon_rmap_pte() once it may share the
+ * page, folio_dup_file_rmap_pte()): the child's mm `dst` maps the page too. */
+export function folio_dup_rmap_pte(pm: PhysMem, pfn: number, dst: MmStruct): void {
+  pm.mapcount[pfn]++;
+  if (page_in_large_folio(pm, pfn)) folio_add_return_large_mapcount(pm, pm.folio(pfn), 1, dst.mm_id);
+}
+
+/** __folio_dup_rmap() for a PMD (folio_try_dup_anon_rmap_pmd()): the child's mm `dst` maps the
+ * large folio by a PMD too. */
+export function folio_dup_rmap_pmd(pm: PhysMem, folio: number, dst: MmStruct): void {
+  pm.entireMapcount[folio]++;
+  folio_add_return_large_mapcount(pm, folio, 1, dst.mm_id);
+}
+
+/** folio_remove_rmap_pte(): a PTE of `mm` no longer maps the page. */
+export function folio_remove_rmap_pte(pm: PhysMem, pfn: number, mm: MmStruct): void {
+  if (pm.mapcount[pfn] <= 0) BUG(`folio_remove_rmap_pte: page ${pfn} not mapped`, () => pm.dumpPage(pfn));
+  pm.mapcount[pfn]--;
+  if (page_in_large_folio(pm, pfn)) folio_sub_return_large_mapcount(pm, pm.folio(pfn), 1, mm.mm_id);
+}
+
+/** folio_remove_rmap_pmd(): a PMD of `mm` no longer maps the large folio. */
+export function folio_remove_rmap_pmd(pm: PhysMem, folio: number, mm: MmStruct): void {
   if (pm.entireMapcount[folio] <= 0) BUG(`folio_remove_rmap_pmd: ${folio} not PMD-mapped`);
   pm.entireMapcount[folio]--;
+  folio_sub_return_large_mapcount(pm, folio, 1, mm.mm_id);
 }
 
 /** GUP_PIN_COUNTING_BIAS (include/linux/mm.h). */

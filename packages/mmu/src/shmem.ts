@@ -2,13 +2,12 @@
 // object holding one page per offset, shared by every VMA (and forked child) that maps it.
 // KSM never merges these pages (VM_SHARED is refused by ksm_compatible()).
 
+import { newMappingId } from './filemap.ts';
 import type { VmAreaStruct } from './mm.ts';
 import type { PhysMem } from './physmem.ts';
 
-let nextShmemId = 1;
-
 export class ShmemObject {
-  readonly id: number = nextShmemId++;
+  readonly id: number = newMappingId();
   /** page index -> PFN; the object holds one reference on each page. */
   readonly pages: Map<number, number> = new Map();
   /** VMAs mapping this object. */
@@ -33,7 +32,11 @@ export function shmem_get_folio(vma: VmAreaStruct, index: number): number {
  * filemap_remove_folio() (mm/filemap.c): the object no longer holds its page at `index`, and
  * drops its reference (a hole punch, or reclaim of a clean page).
  */
-export function filemap_remove_folio(obj: ShmemObject, pm: PhysMem, index: number): void {
+export function filemap_remove_folio(
+  obj: { readonly pages: Map<number, number> },
+  pm: PhysMem,
+  index: number,
+): void {
   const pfn = obj.pages.get(index);
   if (pfn === undefined) return;
   obj.pages.delete(index);

@@ -35,6 +35,7 @@ function can_vma_merge(a: VmAreaStruct, b: VmAreaStruct): boolean {
     a.vm_flags === b.vm_flags &&
     a.shmem === null &&
     b.shmem === null &&
+    a.vm_file === b.vm_file &&
     a.vm_pgoff + a.pages === b.vm_pgoff &&
     (a.anon_vma === null || b.anon_vma === null || a.anon_vma === b.anon_vma) &&
     (a.anon_vma === null || b.anon_vma === null
@@ -97,6 +98,7 @@ export function split_vma(mm: MmStruct, addr: number): void {
     tail.anon_vma_chain.push(av);
     av.vmas.push(tail);
   }
+  tail.vm_file = vma.vm_file;
   if (vma.shmem !== null) {
     tail.shmem = vma.shmem;
     vma.shmem.users++;

@@ -14,9 +14,9 @@ import { ZERO_CONTENT } from './content.ts';
 import { split_folio, split_folio_pmds } from './huge_memory.ts';
 import type { Machine } from './machine.ts';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.ts';
-import { page_vma_mapped_pte } from './page_vma_mapped.ts';
+import { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 import { E, pte_index, ptlLock, ptlUnlock, setEntry } from './pgtable.ts';
-import { PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
+import { PG_dirty, PG_lazyfree, PG_locked, PG_swapcache } from './physmem.ts';
 import { folio_maybe_dma_pinned, folio_remove_rmap_pte, rmap_walk, vma_address } from './rmap.ts';
 
 /** delete_from_swap_cache()/folio_free_swap(): the cache's reference goes with it. */
@@ -73,10 +73,9 @@ export function reclaim_folio(m: Machine, folio: number): number {
   // try_to_unmap(): every PTE mapping becomes a swap entry.
   rmap_walk(m, folio, (vma, addr) => {
     const mm = vma.vm_mm;
-    const pteT = page_vma_mapped_pte(mm, addr, folio);
+    const pteT = page_vma_mapped_walk(mm, addr, folio);
     if (pteT === 0) return true;
     const idx = pte_index(addr);
-    ptlLock(pm, m.counters, pteT);
     let flags = 0;
     if (pm.PageAnonExclusive(folio)) flags |= _PAGE_SWP_EXCLUSIVE;
     if (pte_soft_dirty(E.lo)) flags |= _PAGE_SWP_SOFT_DIRTY;
@@ -84,7 +83,7 @@ export function reclaim_folio(m: Machine, folio: number): number {
     setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
     m.counters.tlbFlushes++;
     m.swap.duplicate(off);
-    folio_remove_rmap_pte(pm, folio);
+    folio_remove_rmap_pte(pm, folio, mm);
     mm.add_mm_counter(MM_ANONPAGES, -1);
     mm.add_mm_counter(MM_SWAPENTS, 1);
     ptlUnlock(pm, m.counters, pteT);
@@ -130,7 +129,10 @@ function discard_lazyfree(m: Machine, folio: number): number {
       const pteT = page_vma_mapped_pte(mm, addr, folio + i);
       if (pteT === 0) continue;
       const idx = pte_index(addr);
-      if ((E.lo & _PAGE_DIRTY) !== 0 || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
+      // A dirty PTE makes the folio dirty (folio_mark_dirty()); a dirty folio is not discarded, also
+      // when another mapping dirtied it (seed 501253: ksmd's write_protect_page() in the parent).
+      const dirty = (E.lo & _PAGE_DIRTY) !== 0 || (pm.flags[folio] & PG_dirty) !== 0;
+      if (dirty || pm.refcount[folio] !== 1 + pm.folio_mapcount(folio)) {
         pm.flags[folio] &= ~PG_lazyfree; // folio_set_swapbacked()
         redirtied = true;
         break;
@@ -138,7 +140,7 @@ function discard_lazyfree(m: Machine, folio: number): number {
       ptlLock(pm, m.counters, pteT);
       setEntry(pm, pteT, idx, 0, 0);
       m.counters.tlbFlushes++;
-      folio_remove_rmap_pte(pm, folio + i);
+      folio_remove_rmap_pte(pm, folio + i, mm);
       mm.add_mm_counter(MM_ANONPAGES, -1);
       ptlUnlock(pm, m.counters, pteT);
       pm.put_page(folio + i);

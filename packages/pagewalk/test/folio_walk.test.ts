@@ -11,7 +11,6 @@ import {
   entry_pfn,
   entryOut,
   is_migration_entry,
-  lookup,
   MADV_HUGEPAGE,
   MADV_PAGEOUT,
   type Machine,
@@ -149,7 +148,7 @@ describe('folio_walk_start', () => {
     p.mm.find_pmd_table(a + PUD_SIZE);
     const leafPfn = 0x40000;
     mk_entry(leafPfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE, 0);
-    setEntry(m.phys, lookup.pud, pud_index(a), entryOut.lo, entryOut.hi);
+    setEntry(m.phys, p.mm.found_pud_table(), pud_index(a), entryOut.lo, entryOut.hi);
     const fw = new FolioWalk();
     withRead(p.mm, () => {
       const folio = folio_walk_start(fw, p.mm.vmas[0], a + 3 * PAGE_SIZE, 0);

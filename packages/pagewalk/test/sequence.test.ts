@@ -23,7 +23,6 @@ import {
   E,
   entryOut,
   entryTable,
-  lookup,
   MADV_HUGEPAGE,
   mk_entry,
   pmd_index,
@@ -442,7 +441,7 @@ describe('huge leaves', () => {
     p.mm.find_pmd_table(a + GiB);
     // A 1 GiB leaf (a DAX/PFN-map style mapping; mmsim's anonymous memory never has them).
     mk_entry(0x40000, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE, 0);
-    setEntry(m.phys, lookup.pud, pud_index(a), entryOut.lo, entryOut.hi);
+    setEntry(m.phys, p.mm.found_pud_table(), pud_index(a), entryOut.lo, entryOut.hi);
     return { m, p, a };
   }
 

@@ -32,14 +32,15 @@ interface MincoreVec {
   pos: number;
 }
 
-/** __mincore_unmapped_range(): anonymous memory is not resident; shmem pages may be cached. */
+/** __mincore_unmapped_range(): anonymous memory is not resident; shmem and file pages may be
+ * cached. */
 function mincore_unmapped(vma: VmAreaStruct, addr: number, end: number, v: MincoreVec): void {
   const nr = (end - addr) / PAGE_SIZE;
-  const obj = vma.shmem;
+  const obj = vma.shmem ?? vma.vm_file;
   for (let i = 0; i < nr; i++) {
     let present = 0;
     if (obj !== null) {
-      // mincore_page(): is the page in the shmem object's page cache?
+      // mincore_page(): is the page in the object's page cache?
       const index = (addr - vma.vm_start) / PAGE_SIZE + vma.vm_pgoff + i;
       present = obj.pages.has(index) ? 1 : 0;
     }

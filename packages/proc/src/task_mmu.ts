@@ -633,6 +633,18 @@ export function show_map_vma(vma: VmAreaStruct): string {
     );
     return `${pad(head)} /dev/zero (deleted)\n`;
   }
+  if (vma.vm_file !== null) {
+    // a regular file: mmsim has no devices; the file's page-cache id stands for its inode number
+    const head = header_prefix(
+      vma.vm_start,
+      vma.vm_end,
+      vma.vm_flags,
+      vma.vm_pgoff * PAGE_SIZE,
+      '00:00',
+      vma.vm_file.id,
+    );
+    return `${pad(head)} ${vma.vm_file.name}\n`;
+  }
   return `${header_prefix(vma.vm_start, vma.vm_end, vma.vm_flags, 0, '00:00', 0)}\n`;
 }
 
@@ -644,7 +656,7 @@ export function show_map_vma(vma: VmAreaStruct): string {
  */
 export function thpEligible(vma: VmAreaStruct): number {
   const thp = vma.vm_mm.machine.thp;
-  if ((vma.vm_flags & (VM_SHARED | VM_HUGETLB)) !== 0 || vma.shmem !== null) return 0;
+  if ((vma.vm_flags & (VM_SHARED | VM_HUGETLB)) !== 0 || !vma.vma_is_anonymous()) return 0;
   if (thp.enabled === 'never' || (vma.vm_flags & VM_NOHUGEPAGE) !== 0) return 0;
   if (thp.enabled === 'madvise' && (vma.vm_flags & VM_HUGEPAGE) === 0) return 0;
   const haddr = Math.floor((vma.vm_end - PMD_SIZE) / PMD_SIZE) * PMD_SIZE;

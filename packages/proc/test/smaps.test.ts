@@ -2,11 +2,13 @@
 
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import {
+  filemap_open,
   MADV_DONTDUMP,
   MADV_HUGEPAGE,
   MADV_PAGEOUT,
   MAP_ANONYMOUS,
   MAP_FIXED,
+  MAP_PRIVATE,
   MAP_SHARED,
   PAGE_MAPPING_KSM,
   PROT_NONE,
@@ -156,5 +158,24 @@ describe('smaps', () => {
     ]);
     expect(r.text.endsWith('Locked:                0 kB\n')).toBe(true);
     expect(r.text).not.toContain('THPeligible');
+  });
+
+  it('counts the page cache of a private file mapping in Rss, not in Anonymous', () => {
+    const { m, p } = setup();
+    const f = filemap_open(m, '/usr/lib/libx.so', 16, () => m.phys.contents.patternByte(9));
+    p.mmap(A, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, { file: f, pgoff: 2 });
+    for (let i = 0; i < 8; i++) p.readByte(A + i * PAGE_SIZE);
+    p.writeByte(A, 1); // an anonymous copy in place of the first page
+    const [e] = smaps(p.mm);
+    expect(e.text.split('\n')[0]).toMatch(
+      new RegExp(`^7f0000000000-7f0000010000 rw-p 00002000 00:00 ${f.id} +/usr/lib/libx.so$`),
+    );
+    expect(e.fields).toMatchObject({
+      Rss: 32,
+      Anonymous: 4,
+      Private_Clean: 28,
+      Private_Dirty: 4,
+      THPeligible: 0,
+    });
   });
 });

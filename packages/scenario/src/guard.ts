@@ -3,7 +3,7 @@
 // would not fit is refused in one line (apps exit 2) instead of being killed by the OOM killer or
 // crashing V8. Browser-safe: the host's numbers come from the caller (`hostMemory()` on Node).
 
-import { PAGE_SIZE } from '@mmsim/core';
+import { MiB, PAGE_SIZE, PTRS_PER_TABLE } from '@mmsim/core';
 import { RMAP_ITEM_HOST_BYTES, UNSTABLE_NODE_HOST_BYTES } from '@mmsim/ksm';
 import { STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import type { ScenarioPlan } from './validate.ts';
@@ -21,9 +21,6 @@ export const MAX_REPORT_LABELS = 32 * 1024 * 1024;
  * 512 MiB margin. */
 export const HOST_MARGIN_MIB = 512;
 const HOST_SHARE = 3 / 4;
-/** Entries per page-table page: every 512 populated pages need a PTE table (and a PMD table per
- * 512 of those, which the estimate rounds into the same term). */
-const PTRS_PER_TABLE = 512;
 /** PhysMem grows its struct-page arrays by doubling; while one grows, the old and the new arrays
  * are both alive: 1.5 times the new capacity. */
 const GROW_PEAK = 1.5;
@@ -45,7 +42,6 @@ export type ContentEstimate = 'kernel' | 'simulator';
 export const KSM_HOST_BYTES_PER_PAGE = RMAP_ITEM_HOST_BYTES + UNSTABLE_NODE_HOST_BYTES;
 /** Bytes of JS heap per sharing label (a number in a JS array). */
 const LABEL_HEAP_BYTES = 8;
-const MIB = 2 ** 20;
 
 /**
  * The host a run happens on: the simulator's swap default and the memory the guard may use. On
@@ -108,7 +104,9 @@ export function estimateHostMemory(
   memoryMiB: number,
   contents: ContentEstimate = 'kernel',
 ): HostEstimate {
-  const machineFrames = Math.floor((memoryMiB * MIB) / PAGE_SIZE);
+  const machineFrames = Math.floor((memoryMiB * MiB) / PAGE_SIZE);
+  // Every PTRS_PER_TABLE populated pages need a PTE table (and a PMD table per PTRS_PER_TABLE of
+  // those, which the estimate rounds into the same term).
   const tables = Math.ceil(plan.populatedPages / PTRS_PER_TABLE) * 2;
   const wanted = plan.populatedPages + tables;
   const frames = Math.min(machineFrames, wanted);
@@ -133,7 +131,7 @@ export function hostBudgetMiB(availableMiB: number): number {
 /** Refuses `what` when `needBytes` exceed the host's budget; `detail` says what was counted. */
 export function checkHostBudget(what: string, needBytes: number, host: HostMemory, detail: string): void {
   const limit = hostBudgetMiB(host.memoryMiB);
-  const need = Math.ceil(needBytes / MIB);
+  const need = Math.ceil(needBytes / MiB);
   if (need > limit)
     throw new HostMemoryError(
       `refusing to run: ${what} needs up to ${need} MiB of host memory (${detail}); the limit is ` +
@@ -164,20 +162,20 @@ export function checkHostFits(
       : `(${plan.writtenPages} pages written and page tables of ${PAGE_SIZE} B, ${plan.fillContents} contents of ${CONTENT_HOST_BYTES} B)`;
   const ksm =
     e.ksmBytes > 0
-      ? ` + ${Math.ceil(e.ksmBytes / MIB)} MiB of KSM metadata (${KSM_HOST_BYTES_PER_PAGE} B/page)`
+      ? ` + ${Math.ceil(e.ksmBytes / MiB)} MiB of KSM metadata (${KSM_HOST_BYTES_PER_PAGE} B/page)`
       : '';
   checkHostBudget(
     'the scenario',
     e.metadataBytes + e.contentBytes + e.ksmBytes,
     host,
     `${plan.populatedPages} pages populated, ${e.frames} frames on a ${memoryMiB} MiB machine: ` +
-      `${Math.ceil(e.metadataBytes / MIB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
-      `${Math.ceil(e.contentBytes / MIB)} MiB of contents ${contentsDetail}${ksm}`,
+      `${Math.ceil(e.metadataBytes / MiB)} MiB of struct pages (${STRUCT_PAGE_BYTES} B/frame) + ` +
+      `${Math.ceil(e.contentBytes / MiB)} MiB of contents ${contentsDetail}${ksm}`,
   );
-  if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MIB * HOST_SHARE)
+  if (host.heapMiB !== undefined && e.heapBytes > host.heapMiB * MiB * HOST_SHARE)
     throw new HostMemoryError(
       `refusing to run: ${reports} reports of ${plan.mappedPages} mapped pages need ` +
-        `${Math.ceil(e.heapBytes / MIB)} MiB of JS heap for their sharing labels; the limit is ` +
+        `${Math.ceil(e.heapBytes / MiB)} MiB of JS heap for their sharing labels; the limit is ` +
         `${Math.floor(host.heapMiB * HOST_SHARE)} MiB (3/4 of the ${host.heapMiB} MiB heap left)`,
     );
   return e;

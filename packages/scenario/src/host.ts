@@ -4,10 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
+import { KiB, MiB } from '@mmsim/core';
 import type { HostMemory } from './guard.ts';
-
-const MIB = 2 ** 20;
-const KIB = 1024;
 
 function readText(path: string): string | undefined {
   try {
@@ -36,13 +34,13 @@ export function hostMemory(): HostMemory {
   const meminfo = readText('/proc/meminfo') ?? '';
   const kb = (field: string): number | undefined => {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(meminfo);
-    return m === null ? undefined : Number(m[1]) * KIB;
+    return m === null ? undefined : Number(m[1]) * KiB;
   };
   const available = Math.min(kb('MemAvailable') ?? freemem(), cgroupAvailable());
   const heap = getHeapStatistics();
   return {
-    memoryMiB: Math.floor(available / MIB),
-    swapMiB: Math.floor((kb('SwapTotal') ?? 0) / MIB),
-    heapMiB: Math.floor((heap.heap_size_limit - heap.used_heap_size) / MIB),
+    memoryMiB: Math.floor(available / MiB),
+    swapMiB: Math.floor((kb('SwapTotal') ?? 0) / MiB),
+    heapMiB: Math.floor((heap.heap_size_limit - heap.used_heap_size) / MiB),
   };
 }

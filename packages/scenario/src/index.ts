@@ -129,6 +129,7 @@ export {
 export {
   type CollectOptions,
   collectReport,
+  khugepagedFullScans,
   MIN_MEMORY_MIB,
   runOnSimulator,
   type SimulatorContext,

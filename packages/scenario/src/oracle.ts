@@ -25,6 +25,7 @@ import { errnoFromName } from '@mmsim/core';
 import { MAX_REPORT_LABELS } from './guard.ts';
 import { type Report, reportSchema } from './report.ts';
 import {
+  type FillPattern,
   KHUGEPAGED_KNOB_DEFAULTS,
   KHUGEPAGED_KNOBS,
   KSM_KNOB_DEFAULTS,
@@ -218,6 +219,20 @@ function usesThp(scenario: Scenario): boolean {
   );
 }
 
+/** A fill pattern of `pages` pages as the oracle's stream writes it (`unique` is `ids` with one id
+ * per page). */
+function oraclePattern(p: FillPattern, pages: number): string {
+  switch (p.kind) {
+    case 'zero':
+      return 'zero';
+    case 'byte':
+      return `byte ${p.value}`;
+    case 'ids':
+      return `ids ${p.count} ${p.seed} ${p.layout === 'blocked' ? 1 : 0}`;
+    case 'unique':
+      return `ids ${pages} ${p.seed} 0`;
+  }
+}
 /**
  * The instruction stream for native/oracle.c (format in native/README.md): a header, the
  * processes and regions of the plan, the initial knobs, one `step` line per step, and `end`.
@@ -241,9 +256,12 @@ export function encodeInstructions(
     `window ${REGION_BASE} ${REGION_LIMIT}`,
   ];
   for (const p of plan.procs) lines.push(`proc ${p.index} ${encodeToken(p.name)} ${p.parent}`);
+  for (const f of plan.files)
+    lines.push(`file ${f.index} ${encodeToken(f.name)} ${f.pages} ${oraclePattern(f.pattern, f.pages)}`);
   for (const r of plan.regions) {
+    // a region mapping a file names it last (older oracles read regions without one)
     lines.push(
-      `region ${r.index} ${pi(r.proc)} ${encodeToken(r.name)} ${r.addr} ${r.pages} ${r.thp ? 1 : 0} ${r.shared ? 1 : 0}`,
+      `region ${r.index} ${pi(r.proc)} ${encodeToken(r.name)} ${r.addr} ${r.pages} ${r.thp ? 1 : 0} ${r.shared ? 1 : 0}${r.file >= 0 ? ` ${r.file}` : ''}`,
     );
   }
   lines.push(...initialKnobs(scenario));
@@ -276,16 +294,7 @@ export function encodeInstructions(
         break;
       case 'fill': {
         const { count } = resolveRange(step, region!.pages);
-        const p = step.pattern;
-        const pat =
-          p.kind === 'zero'
-            ? 'zero'
-            : p.kind === 'byte'
-              ? `byte ${p.value}`
-              : p.kind === 'ids'
-                ? `ids ${p.count} ${p.seed} ${p.layout === 'blocked' ? 1 : 0}`
-                : `ids ${count} ${p.seed} 0`;
-        args = `${pi(step.proc)} ${ri} ${range(step)} ${pat}`;
+        args = `${pi(step.proc)} ${ri} ${range(step)} ${oraclePattern(step.pattern, count)}`;
         break;
       }
       case 'write':

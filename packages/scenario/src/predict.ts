@@ -239,6 +239,8 @@ export const ksmdCostFileSchema = z.strictObject({
       hashed: nonNegative,
       compared: nonNegative,
       flushes: nonNegative,
+      // models calibrated before page-cache pages were simulated charge nothing for them
+      nonanon: nonNegative.default(0),
     }),
     hz: z.number().int().positive(),
     wakeupLatencyNs: nonNegative,

@@ -241,9 +241,21 @@ const mmapStep = z
     thp: z.boolean().optional(),
     shared: z.boolean().optional(),
     prot: prot.optional(),
+    file: name
+      .optional()
+      .describe(
+        'Map this regular file MAP_PRIVATE from its start instead of anonymous memory: the same name is the same file (one page cache) in every process. The first mmap of a name creates it with `pages` pages of `file_fill`.',
+      ),
+    file_fill: fillPatternSchema
+      .optional()
+      .describe(
+        "The file's contents, page i of `pages` as a fill step writes them (with `file`; default zero).",
+      ),
     ...common,
   })
-  .describe('An anonymous mapping of `pages` 4 KiB pages (2 MiB aligned and MADV_HUGEPAGE when `thp`).');
+  .describe(
+    'An anonymous mapping of `pages` 4 KiB pages (2 MiB aligned and MADV_HUGEPAGE when `thp`), or a private mapping of a file (`file`).',
+  );
 const fillStep = z
   .strictObject({
     op: z.literal('fill'),

@@ -3,6 +3,7 @@
 
 import {
   DEFAULT_KERNEL_PROFILE,
+  ENOMEM,
   ErrnoError,
   errnoName,
   KernelBug,
@@ -22,6 +23,8 @@ import {
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  filemap_get_folio,
+  filemap_open,
   khugepaged_do_scan,
   khugepaged_sysfs_write,
   MADV_HUGEPAGE,
@@ -30,6 +33,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
+  type MappedFile,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -60,6 +64,7 @@ import {
   type Step,
   usesKhugepaged,
 } from './schema.ts';
+import type { FilePlan, ScenarioPlan } from './validate.ts';
 
 export interface SimulatorOptions {
   /** break_ksm() strategy: a built-in one's name or a strategy (default: the live kernel's). */
@@ -140,13 +145,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
   for (const [k, v] of Object.entries(scenario.khugepaged ?? {})) {
     if (v === undefined) continue;
     const err = khugepaged_sysfs_write(m, k, String(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `khugepaged.${k}`,
-        'a value the knob accepts',
-        `${v} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `khugepaged.${k}`, String(v), err);
   }
   for (const [k, v] of Object.entries(scenario.ksm ?? {})) {
     if (v === undefined) continue;
@@ -156,13 +155,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       throw new ScenarioError(loaded.file, `ksm.${k}`, `a knob Linux ${kernel.name} has`, `${k} (ENOENT)`);
     }
     const err = ksmSysfsWrite(ksm, k, knobString(v));
-    if (err !== 0)
-      throw new ScenarioError(
-        loaded.file,
-        `ksm.${k}`,
-        'a value the knob accepts',
-        `${knobString(v)} (${errnoName(err)})`,
-      );
+    if (err !== 0) throw knobRefused(loaded.file, `ksm.${k}`, knobString(v), err);
   }
   const ctx: SimulatorContext = {
     machine: m,
@@ -185,7 +178,7 @@ export function runOnSimulator(loaded: LoadedScenario, opts: SimulatorOptions): 
       if (step.op === 'restore') restoreStep(ctx, loaded, i, step.snapshot, step.procs, opts);
       else if ((step.op === 'write' || step.op === 'fill') && ctx.noWrites !== undefined)
         throw new ScenarioError(loaded.file, `steps[${i}]`, 'no byte writes', `${step.op}: ${ctx.noWrites}`);
-      stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan.regions, reports, failures, start) === STOP;
+      stop = runStep(ctx, step, i, plan.stepRegion[i] ?? -1, plan, reports, failures, start) === STOP;
     } catch (e) {
       if (e instanceof ErrnoError) errno = e.code;
       else throw e;
@@ -243,6 +236,21 @@ function region(ctx: SimulatorContext, p: string, r: string): { addr: number; pa
   return reg;
 }
 
+/**
+ * The scenario's file, created on its first mmap as the oracle writes it before the steps: every
+ * page written, so in the page cache (page i of its pages holds the fill's page i).
+ */
+function openFile(ctx: SimulatorContext, f: FilePlan): MappedFile {
+  const m = ctx.machine;
+  const known = m.files.get(f.name);
+  if (known !== undefined) return known;
+  const contents = m.phys.contents;
+  const file = filemap_open(m, f.name, f.pages, (i) => fillContent(contents, f.pattern, i, f.pages));
+  for (let i = 0; i < f.pages; i++)
+    if (filemap_get_folio(m.phys, file, i) === 0) throw new ErrnoError(ENOMEM, 'write', f.name);
+  return file;
+}
+
 /** runStep()'s answer when the run must end after a failure recorded in `failures`. */
 const STOP = 'stop';
 
@@ -251,7 +259,7 @@ function runStep(
   step: Step,
   index: number,
   regionIndex: number,
-  planRegions: { addr: number; pages: number; thp: boolean; shared: boolean }[],
+  scenarioPlan: ScenarioPlan,
   reports: ReportEntry[],
   failures: Failure[],
   start: { full_scans: number; pages_scanned: number; pages_skipped: number },
@@ -265,9 +273,16 @@ function runStep(
     }
     case 'mmap': {
       const p = proc(ctx, step.proc);
-      const plan = planRegions[regionIndex];
+      const plan = scenarioPlan.regions[regionIndex]!;
       const len = step.pages * PAGE_SIZE;
       ctx.regions.get(step.proc)!.set(step.region, { addr: plan.addr, pages: step.pages });
+      if (plan.file >= 0) {
+        p.mmap(plan.addr, len, protBits(step.prot), MAP_PRIVATE | MAP_FIXED, {
+          file: openFile(ctx, scenarioPlan.files[plan.file]!),
+          pgoff: 0,
+        });
+        return;
+      }
       const flags = (step.shared === true ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
       p.mmap(plan.addr, len, protBits(step.prot), flags);
       if (step.thp === true) p.madvise(plan.addr, len, MADV_HUGEPAGE);
@@ -362,19 +377,9 @@ function runStep(
       if (err !== 0) throw new ErrnoError(-err, 'write', `/sys/kernel/mm/ksm/${step.name}`);
       return;
     }
-    case 'khugepaged_scan': {
-      // As the oracle drives it (native/oracle.c khugepaged_scans()): pages_to_scan above any
-      // scenario, so each wake-up (khugepaged_do_scan()) from the list head is one full scan.
-      const kh = ctx.machine.khugepaged;
-      const saved = kh.pages_to_scan;
-      kh.pages_to_scan = SCAN_BATCH;
-      try {
-        for (let i = 0; i < step.full_scans; i++) khugepaged_do_scan(ctx.machine);
-      } finally {
-        kh.pages_to_scan = saved;
-      }
+    case 'khugepaged_scan':
+      khugepagedFullScans(ctx.machine, step.full_scans);
       return;
-    }
     case 'ksm_scan':
       if (advisorBlocksScans(ksm, index, step.op, failures)) return STOP;
       exactScans(ksm, () => ksm.runFullScans(step.full_scans));
@@ -451,6 +456,11 @@ function runStep(
  * exactly one full scan. */
 const SCAN_BATCH = 1_000_000_000;
 
+/** A scenario's initial knob value that the knob's store function refused with `err`. */
+function knobRefused(file: string, field: string, value: string, err: number): ScenarioError {
+  return new ScenarioError(file, field, 'a value the knob accepts', `${value} (${errnoName(err)})`);
+}
+
 /**
  * Exact full scans as the kernel oracle runs them (native/oracle.c ksm_scans()): pages_to_scan is
  * raised for the duration so that each batch is one whole full scan, whatever the scenario set
@@ -465,6 +475,21 @@ function exactScans(ksm: Ksm, scans: () => void): void {
   } finally {
     ksm.pages_to_scan = saved;
     ksmSysfsWrite(ksm, 'run', '0');
+  }
+}
+
+/** `khugepaged_scan`: exactly `scans` full scans of khugepaged's mm list, as the oracle drives
+ * them (native/oracle.c khugepaged_scans()): pages_to_scan is raised above any scenario for the
+ * duration, so each wake-up (khugepaged_do_scan()) from the list head is one full scan, then
+ * restored. */
+export function khugepagedFullScans(m: Machine, scans: number): void {
+  const kh = m.khugepaged;
+  const saved = kh.pages_to_scan;
+  kh.pages_to_scan = SCAN_BATCH;
+  try {
+    for (let i = 0; i < scans; i++) khugepaged_do_scan(m);
+  } finally {
+    kh.pages_to_scan = saved;
   }
 }
 

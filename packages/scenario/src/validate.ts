@@ -38,12 +38,23 @@ export interface RegionPlan {
   addr: number;
   thp: boolean;
   shared: boolean;
+  /** The FilePlan index it maps (MAP_PRIVATE), or -1 for anonymous memory. */
+  file: number;
   step: number;
+}
+
+/** A regular file regions map: created by the first mmap naming it. */
+export interface FilePlan {
+  index: number;
+  name: string;
+  pages: number;
+  pattern: FillPattern;
 }
 
 export interface ScenarioPlan {
   procs: ProcPlan[];
   regions: RegionPlan[];
+  files: FilePlan[];
   /** For each step naming a region, the RegionPlan index it means (-1 for other steps). */
   stepRegion: number[];
   /** Upper bound of the pages the scenario populates: every filled, written or touched page, per
@@ -86,6 +97,8 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   const stepRegion: number[] = [];
   let cursor = REGION_BASE;
   let mappedPages = 0;
+  const files: FilePlan[] = [];
+  let filePages = 0;
   let mergeable = false;
   let fillContents = 0;
   const steps = scenario.steps;
@@ -178,6 +191,45 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
           );
         }
         cursor = end + REGION_GAP;
+        let file = -1;
+        if (step.file !== undefined) {
+          if (step.shared === true || step.thp === true)
+            fail(
+              i,
+              'file',
+              'a file mapped without `shared` and `thp` (MAP_PRIVATE, no THP)',
+              `"${step.file}"`,
+            );
+          const known = files.find((f) => f.name === step.file);
+          if (known === undefined) {
+            file = files.length;
+            const pattern = step.file_fill ?? { kind: 'zero' };
+            files.push({ index: file, name: step.file, pages: step.pages, pattern });
+            fillContents += patternContents(pattern, step.pages);
+            filePages += step.pages;
+          } else {
+            file = known.index;
+            if (step.pages > known.pages)
+              fail(
+                i,
+                'pages',
+                `at most ${known.pages} (the pages of file "${known.name}")`,
+                String(step.pages),
+              );
+            if (
+              step.file_fill !== undefined &&
+              JSON.stringify(step.file_fill) !== JSON.stringify(known.pattern)
+            )
+              fail(
+                i,
+                'file_fill',
+                `the fill file "${known.name}" was created with, or none`,
+                JSON.stringify(step.file_fill),
+              );
+          }
+        } else if (step.file_fill !== undefined) {
+          fail(i, 'file_fill', 'a `file` to fill', 'file_fill without file');
+        }
         const r: RegionPlan = {
           index: regions.length,
           proc: step.proc,
@@ -186,6 +238,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
           addr,
           thp: step.thp === true,
           shared: step.shared === true,
+          file,
           step: i,
         };
         regions.push(r);
@@ -195,15 +248,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         break;
       }
       case 'fill':
-      case 'touch': {
-        const p = liveProc(i, 'proc', step.proc);
-        const r = regionOf(i, p, step.region);
-        stepRegion[i] = r.index;
-        const iv = checkRange(i, step, r);
-        populate(p, r, iv);
-        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
-        break;
-      }
+      case 'touch':
       case 'madvise':
       case 'mprotect':
       case 'munmap': {
@@ -211,8 +256,10 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
         const r = regionOf(i, p, step.region);
         stepRegion[i] = r.index;
         const iv = checkRange(i, step, r);
-        if (step.op === 'madvise' && step.advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
-        if (step.op === 'madvise' && step.advice === 'MADV_MERGEABLE') mergeable = true;
+        const advice = step.op === 'madvise' ? step.advice : '';
+        if (step.op === 'fill' || step.op === 'touch' || advice === 'MADV_POPULATE_WRITE') populate(p, r, iv);
+        if (step.op === 'fill') fillContents += patternContents(step.pattern, iv.end - iv.from);
+        if (advice === 'MADV_MERGEABLE') mergeable = true;
         break;
       }
       case 'write': {
@@ -273,7 +320,8 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
     }
   }
 
-  let populatedPages = 0;
+  // a file's pages are all in its page cache (written when it was created)
+  let populatedPages = filePages;
   let writtenPages = 0;
   for (const p of procs.values()) {
     for (const list of p.populated.values()) for (const iv of list) populatedPages += iv.end - iv.from;
@@ -282,6 +330,7 @@ export function planScenario(scenario: Scenario, file = '<scenario>'): ScenarioP
   return {
     procs: planProcs,
     regions,
+    files,
     stepRegion,
     populatedPages,
     writtenPages,

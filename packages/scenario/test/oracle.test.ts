@@ -400,3 +400,59 @@ describe.skipIf(!avail.available)(
     });
   },
 );
+
+describe('file regions in the instruction stream', () => {
+  it('writes a file once, before the regions, and names it in each region mapping it', () => {
+    const s = scenario({
+      name: 'files',
+      steps: [
+        { op: 'spawn', proc: 'a' },
+        { op: 'spawn', proc: 'b' },
+        {
+          op: 'mmap',
+          proc: 'a',
+          region: 'lib',
+          pages: 8,
+          file: 'libx',
+          file_fill: { kind: 'unique', seed: 3 },
+        },
+        { op: 'mmap', proc: 'b', region: 'lib', pages: 4, file: 'libx' },
+        { op: 'mmap', proc: 'b', region: 'anon', pages: 2 },
+      ],
+    });
+    const lines = encodeInstructions(s).trim().split('\n');
+    const layout = lines.filter((l) => l.startsWith('file ') || l.startsWith('region '));
+    expect(layout[0]).toBe('file 0 libx 8 ids 8 3 0');
+    expect(layout.slice(1).map((l) => l.split(' ').slice(5).join(' '))).toEqual([
+      '8 0 0 0',
+      '4 0 0 0',
+      '2 0 0',
+    ]);
+    // the file's pages are all in the page cache from the start
+    expect(lines).toContain('populate 8');
+  });
+
+  it('refuses a file region that is shared, larger than its file, or refills it', () => {
+    const bad = (steps: unknown[], path: string): void =>
+      expect(() => scenario({ name: 'bad', steps: [{ op: 'spawn', proc: 'a' }, ...steps] })).toThrow(path);
+    bad([{ op: 'mmap', proc: 'a', region: 'r', pages: 2, file: 'f', shared: true }], 'steps[1].file');
+    bad(
+      [
+        { op: 'mmap', proc: 'a', region: 'r', pages: 2, file: 'f' },
+        { op: 'mmap', proc: 'a', region: 's', pages: 3, file: 'f' },
+      ],
+      'steps[2].pages',
+    );
+    bad(
+      [
+        { op: 'mmap', proc: 'a', region: 'r', pages: 2, file: 'f' },
+        { op: 'mmap', proc: 'a', region: 's', pages: 2, file: 'f', file_fill: { kind: 'byte', value: 1 } },
+      ],
+      'steps[2].file_fill',
+    );
+    bad(
+      [{ op: 'mmap', proc: 'a', region: 'r', pages: 2, file_fill: { kind: 'zero' } }],
+      'steps[1].file_fill',
+    );
+  });
+});

@@ -6,8 +6,9 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { deflateRawSync } from 'node:zlib';
-import { PAGE_SIZE } from '@mmsim/core';
+import { HPAGE_PMD_NR, PAGE_SIZE, PMD_SIZE } from '@mmsim/core';
 import { HashedMemory } from '@mmsim/mmu';
+import { KPF_ANON, KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_KSM, KPF_THP, KPF_ZERO_PAGE } from '@mmsim/proc';
 import { PageDigester } from './digest.ts';
 import {
   CHUNK_PAGES,
@@ -28,13 +29,6 @@ export class SnapshotError extends Error {
   }
 }
 
-// include/uapi/linux/kernel-page-flags.h
-const KPF_ANON = 12;
-const KPF_COMPOUND_HEAD = 15;
-const KPF_COMPOUND_TAIL = 16;
-const KPF_KSM = 21;
-const KPF_THP = 22;
-const KPF_ZERO_PAGE = 24;
 // pagemap entry bits 32..63, as bits of the entry's high word (Documentation/admin-guide/mm/pagemap.rst)
 const PM_HI_SOFT_DIRTY = 1 << (55 - 32);
 const PM_HI_EXCLUSIVE = 1 << (56 - 32);
@@ -45,8 +39,6 @@ const PM_HI_PRESENT = 2 ** (63 - 32);
 /** PFN bits 0..54: the high word's low 23 bits */
 const PM_HI_PFN_MASK = (1 << (55 - 32)) - 1;
 const PF_KTHREAD = 0x00200000;
-const HPAGE_PMD_NR = 512;
-const PMD_BYTES = HPAGE_PMD_NR * PAGE_SIZE;
 const KB = 1024;
 /** Frame ids PageReader has room for at first (it grows by doubling). */
 const INITIAL_FRAMES = 1 << 16;
@@ -112,7 +104,7 @@ function parseSmaps(pid: number, text: string): SmapsVma[] {
   const out: SmapsVma[] = [];
   let cur: SmapsVma | null = null;
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][sp]) [0-9a-f]+ [0-9a-f:]+ (\d+)\s*(.*)$/.exec(line);
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][sp]) ([0-9a-f]+) [0-9a-f:]+ (\d+)\s*(.*)$/.exec(line);
     if (m !== null) {
       const perms = m[3];
       cur = {
@@ -121,8 +113,9 @@ function parseSmaps(pid: number, text: string): SmapsVma[] {
           end: Number.parseInt(m[2], 16),
           prot: (perms[0] === 'r' ? 1 : 0) | (perms[1] === 'w' ? 2 : 0) | (perms[2] === 'x' ? 4 : 0),
           shared: perms[3] === 's',
-          name: m[5],
-          file: m[4] !== '0',
+          name: m[6],
+          file: m[5] !== '0',
+          offset: Number.parseInt(m[4], 16),
           vmFlags: [],
           firstPage: 0,
         },
@@ -619,9 +612,9 @@ function capture(
                 (kf & (1 << KPF_THP)) !== 0 &&
                 (kf & (1 << KPF_COMPOUND_HEAD)) !== 0 &&
                 (kf & (1 << KPF_COMPOUND_TAIL)) === 0 &&
-                addr % PMD_BYTES === 0 &&
+                addr % PMD_SIZE === 0 &&
                 pfn % HPAGE_PMD_NR === 0 &&
-                addr + PMD_BYTES <= vma.end
+                addr + PMD_SIZE <= vma.end
               )
                 thpHeads++;
               if ((f & PAGE.ANON) !== 0 && (f & PAGE.ZERO) === 0) {
@@ -690,10 +683,10 @@ function markPmdMapped(
   heads: number,
   anonHugeKb: number,
 ): void {
-  if (heads === 0 || anonHugeKb !== (heads * PMD_BYTES) / KB) return;
+  if (heads === 0 || anonHugeKb !== (heads * PMD_SIZE) / KB) return;
   for (let k = 0; k + HPAGE_PMD_NR <= nPages; k++) {
     const addr = vma.start + k * PAGE_SIZE;
-    if (addr % PMD_BYTES !== 0 || (pages.flags[first + k] & PAGE.THP) === 0) continue;
+    if (addr % PMD_SIZE !== 0 || (pages.flags[first + k] & PAGE.THP) === 0) continue;
     if (pages.frame[first + k] === 0) continue;
     pages.flags[first + k] |= PAGE.PMD_MAPPED;
     for (let j = 0; j < HPAGE_PMD_NR; j++) pages.flags[first + k + j] |= PAGE.IN_PMD;

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { PAGE_SIZE } from '@mmsim/core';
+import { DIGEST_BYTES } from '@mmsim/mmu';
 
 export const SNAPSHOT_MAGIC = 'MMSIMSNP';
 export const SNAPSHOT_VERSION = 1;
 const HEADER_BYTES = 32;
 const TABLE_ENTRY_BYTES = 32;
 const CHECKSUM_BYTES = 8;
-const DIGEST_BYTES = 16;
 /** Sections a reader must understand (a newer writer's optional ones are skipped). */
 const SECTION_REQUIRED = 1;
 const MAX_SECTIONS = 64;
@@ -74,6 +74,9 @@ export interface SnapshotVma {
   name: string;
   /** backed by a file (inode != 0) */
   file: boolean;
+  /** the maps offset field: where in the file the VMA starts, in bytes (absent in files written
+   * before mmsim restored page-cache pages) */
+  offset?: number;
   /** smaps VmFlags, as the kernel printed them */
   vmFlags: string[];
   /** index of the VMA's first page in the per-page sections */

@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { ENOENT, errnoName, PAGE_SIZE } from '@mmsim/core';
+import { ENOENT, errnoName, MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, ksmSysfsHas, ksmSysfsWrite, PR_GET_MEMORY_MERGE, PR_SET_MEMORY_MERGE } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  filemap_open,
   MADV_DONTNEED,
   MADV_HUGEPAGE,
   MADV_MERGEABLE,
@@ -36,7 +37,6 @@ import {
   type SnapshotVma,
 } from './format.ts';
 
-const MIB = 1 << 20;
 /** Simulated RAM beyond the restored pages: page tables, KSM's copies, later operations. */
 const MEMORY_SLACK = 1.25;
 const MEMORY_BASE_MIB = 64;
@@ -130,15 +130,16 @@ function special(v: SnapshotVma): boolean {
   return v.end > 2 ** 56 || has(v, 'pf') || has(v, 'io') || has(v, 'mm');
 }
 
-/** Simulated RAM for a snapshot: its anonymous pages, with room to spare. */
+/** Simulated RAM for a snapshot: its anonymous and page-cache pages, with room to spare. */
 export function restoreMemoryMiB(snap: Snapshot): number {
   let pages = 0;
-  for (let i = 0; i < snap.meta.pages; i++) if ((snap.pageFlags[i] & PAGE.ANON) !== 0) pages++;
-  return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MIB) + MEMORY_BASE_MIB;
+  for (let i = 0; i < snap.meta.pages; i++) if ((snap.pageFlags[i] & PAGE.PRESENT) !== 0) pages++;
+  return Math.ceil((pages * PAGE_SIZE * MEMORY_SLACK) / MiB) + MEMORY_BASE_MIB;
 }
 
 /** What restoreInto() left out of the simulated machine (pages of the snapshot, by reason). */
 export interface RestoreSkipped {
+  /** page-cache pages of shared file mappings (those of private ones are restored) */
   pageCache: number;
   swapped: number;
   unread: number;
@@ -306,8 +307,60 @@ function planRestore(snap: Snapshot, live: SnapshotVma[][]): RestorePlan {
   return { parent, step, forkPage, ksmPages };
 }
 
-/** mmap() of a VMA of the snapshot (anonymous, read-write until the end of restore). */
-function mmapVma(p: Process, v: SnapshotVma): void {
+/** A private file mapping: its page-cache pages are restored (into its file's page cache). */
+function privateFile(v: SnapshotVma): boolean {
+  return v.file && !v.shared;
+}
+
+/**
+ * The files private file VMAs map, by maps path, and where each VMA maps its file. A VMA's page
+ * index is its maps offset (so that the page-cache frames processes share stay shared); a
+ * snapshot written before offsets were recorded gives each VMA a range of its own instead.
+ */
+class RestoreFiles {
+  private readonly m: Machine;
+  private readonly pgoff = new Map<SnapshotVma, number>();
+  private readonly size = new Map<string, number>();
+
+  constructor(m: Machine, procs: SnapshotVma[][]) {
+    this.m = m;
+    const next = new Map<string, number>();
+    for (const vmas of procs)
+      for (const v of vmas) {
+        if (!privateFile(v)) continue;
+        const pages = (v.end - v.start) / PAGE_SIZE;
+        const pgoff = v.offset !== undefined ? v.offset / PAGE_SIZE : (next.get(v.name) ?? 0);
+        next.set(v.name, Math.max(next.get(v.name) ?? 0, pgoff + pages));
+        this.pgoff.set(v, pgoff);
+      }
+    for (const [name, end] of next) this.size.set(name, end);
+  }
+
+  /** mmap() of a private file VMA: read-write while restore writes its anonymous pages, else with
+   * its own protection, so that VMAs restore wrote into are never merged with those it did not
+   * (a merged VMA's anon_vma would outlive the split, and KSM walks only VMAs with one). */
+  mmap(p: Process, v: SnapshotVma, written: boolean): void {
+    // the contents of page-cache pages are not in the snapshot: a restored one holds zeroes
+    const file = filemap_open(this.m, v.name, this.size.get(v.name)!, () => ZERO_CONTENT);
+    const prot = written ? PROT_READ | PROT_WRITE : v.prot;
+    p.mmap(v.start, v.end - v.start, prot, MAP_FIXED | MAP_PRIVATE, { file, pgoff: this.pgoff.get(v)! });
+  }
+}
+
+/** Whether restore writes anonymous pages into this VMA of the snapshot. */
+function hasAnonPages(snap: Snapshot, v: SnapshotVma): boolean {
+  const end = v.firstPage + (v.end - v.start) / PAGE_SIZE;
+  for (let i = v.firstPage; i < end; i++) if (anonFrame(snap.pageFlags[i])) return true;
+  return false;
+}
+
+/** mmap() of a VMA of the snapshot (anonymous or a private file mapping, read-write until the end
+ * of restore). */
+function mmapVma(snap: Snapshot, files: RestoreFiles, p: Process, v: SnapshotVma): void {
+  if (privateFile(v)) {
+    files.mmap(p, v, hasAnonPages(snap, v));
+    return;
+  }
   p.mmap(
     v.start,
     v.end - v.start,
@@ -334,6 +387,7 @@ function adviseVma(p: Process, v: SnapshotVma, mergeAny: boolean): void {
  */
 function forkChild(
   snap: Snapshot,
+  files: RestoreFiles,
   plan: RestorePlan,
   parent: Process,
   parentVmas: SnapshotVma[],
@@ -366,7 +420,7 @@ function forkChild(
       }
     }
   }
-  for (const v of vmas) if (!kept.has(v)) mmapVma(c, v);
+  for (const v of vmas) if (!kept.has(v)) mmapVma(snap, files, c, v);
   return c;
 }
 
@@ -413,8 +467,12 @@ function primeKsm(ksm: Ksm, scans: number): void {
  * a scenario's machine they also scan the processes registered with KSM before.
  * Without KSM pages no scan runs (a never-scanned state, as after run=2).
  *
- * Not restored (counted in the result): page-cache pages (the simulator has no page cache; KSM
- * never merges them), swapped-out pages, pages whose contents were unreadable, special mappings.
+ * Page-cache pages of private file mappings come back as page-cache pages of one file per maps
+ * path (a page per file offset, so frames processes share stay shared), mapped read-only, never
+ * merged, counted in smaps Rss and walked by ksmd's scan as the kernel's are; their contents are
+ * not in the snapshot (a restored one holds zeroes).
+ * Not restored (counted in the result): page-cache pages of shared file mappings, swapped-out
+ * pages, pages whose contents were unreadable, special mappings.
  */
 export function restoreInto(
   ctx: SimulatorContext,
@@ -433,8 +491,12 @@ export function restoreInto(
   };
   const live = procs.map((sp) => sp.vmas.filter((v) => !special(v)));
   const plan = planRestore(snap, live);
+  const files = new RestoreFiles(m, live);
   const built: Process[] = [];
   const thpWas = m.thp.enabled;
+  // each page-cache page is mapped by a read fault of its own (no fault-around neighbours)
+  const faultAroundWas = m.fault_around_bytes;
+  m.fault_around_bytes = PAGE_SIZE;
   try {
     for (const [k, sp] of procs.entries()) {
       const name = names?.[k] ?? String(sp.pid);
@@ -443,13 +505,13 @@ export function restoreInto(
       const pk = plan.parent[k];
       let p: Process;
       if (pk >= 0) {
-        p = forkChild(snap, plan, built[pk], live[pk], live[k], name);
+        p = forkChild(snap, files, plan, built[pk], live[pk], live[k], name);
         if ((p.prctl(PR_GET_MEMORY_MERGE) === 1) !== sp.mergeAny)
           p.prctl(PR_SET_MEMORY_MERGE, sp.mergeAny ? 1 : 0);
       } else {
         p = new Process(m, name);
         if (sp.mergeAny) p.prctl(PR_SET_MEMORY_MERGE, 1);
-        for (const v of live[k]) mmapVma(p, v);
+        for (const v of live[k]) mmapVma(snap, files, p, v);
       }
       built.push(p);
       ctx.procs.set(name, p);
@@ -476,6 +538,7 @@ export function restoreInto(
         if (v.prot !== (PROT_READ | PROT_WRITE)) p.mprotect(v.start, v.end - v.start, v.prot);
   } finally {
     m.thp.enabled = thpWas;
+    m.fault_around_bytes = faultAroundWas;
     src.reader?.close();
   }
   if (snap.bytes === null)
@@ -581,7 +644,9 @@ function restorePages(
       continue;
     }
     if ((f & PAGE.ANON) === 0) {
-      skipped.pageCache++;
+      // a page-cache page: a read fault maps it (read-only) from its file's page cache
+      if (privateFile(v)) p.touch(addr);
+      else skipped.pageCache++;
       continue;
     }
     if ((f & PAGE.UNREAD) !== 0 || snap.pageContent[i] === 0) {

@@ -1,7 +1,8 @@
 // `mmsim verify --snapshot`: the prediction against the live ksmd over the very processes of the
 // snapshot, full scan count by full scan count. Everything the kernel reports is compared: each KSM
-// counter, and each process's ksm_stat and smaps KSM/Anonymous (Rss is not: page-cache pages are
-// not simulated).
+// counter, and each process's ksm_stat and smaps KSM/Anonymous (Rss is not: it includes pages
+// restore leaves out, the special mappings' ([vdso]) and shared file mappings' pages; with the
+// page cache of private file mappings restored it is within a few pages of the kernel's).
 
 import { ksmSysfsRead } from '@mmsim/ksm';
 import type { ReportEntry } from '@mmsim/scenario';

@@ -18,14 +18,18 @@ export interface SharedTestPage {
   ksm?: boolean;
 }
 
-/** A page: its bytes (anonymous), 'zero' (the zero page), a shared frame, or null (not present). */
-export type TestPage = Uint8Array | 'zero' | SharedTestPage | null;
+/** A page: its bytes (anonymous), 'zero' (the zero page), a shared frame, 'cache' (a page-cache
+ * page of the VMA's file: one frame per file offset), or null (not present). */
+export type TestPage = Uint8Array | 'zero' | 'cache' | SharedTestPage | null;
 
 export interface TestVma {
   start: number;
   pages: TestPage[];
   vmFlags?: string[];
   prot?: number;
+  /** a private mapping of this file, from this byte offset (`offset` absent: as written before
+   * snapshots recorded it) */
+  file?: { name: string; offset?: number };
 }
 
 export function tmpFile(name: string): string {
@@ -75,12 +79,13 @@ export function writeTestSnapshot(
         end: v.start + v.pages.length * PAGE_SIZE,
         prot: v.prot ?? 3,
         shared: false,
-        name: '',
-        file: false,
+        name: v.file?.name ?? '',
+        file: v.file !== undefined,
+        ...(v.file?.offset !== undefined ? { offset: v.file.offset } : {}),
         vmFlags: v.vmFlags ?? ['rd', 'wr', 'mr', 'mw', 'me', 'ac', 'mg'],
         firstPage: flags.length,
       });
-      for (const pg of v.pages) {
+      for (const [k, pg] of v.pages.entries()) {
         if (pg === null) {
           flags.push(0);
           content.push(0);
@@ -90,6 +95,15 @@ export function writeTestSnapshot(
         frame.push(frame.length + 1);
         if (pg === 'zero') {
           flags.push(PAGE.PRESENT | PAGE.ZERO | PAGE.SHARED);
+          content.push(0);
+          continue;
+        }
+        if (pg === 'cache') {
+          const key = `file ${v.file!.name} ${(v.file!.offset ?? 0) / PAGE_SIZE + k}`;
+          const id = sharedFrames.get(key) ?? frame[frame.length - 1];
+          sharedFrames.set(key, id);
+          frame[frame.length - 1] = id;
+          flags.push(PAGE.PRESENT | PAGE.FILE);
           content.push(0);
           continue;
         }

@@ -72,4 +72,61 @@ describe('restore and predict', () => {
       /no such KSM knob/,
     );
   });
+
+  it('restores the page cache of private file mappings: shared between processes, walked, never merged', () => {
+    const lib = { name: '/usr/lib/libtest.so', offset: 2 * PAGE_SIZE };
+    const procs = [300, 301].map((pid) => ({
+      pid,
+      mergeAny: true,
+      vmas: [
+        // text: page cache only (no anon_vma: ksmd skips the VMA)
+        {
+          start: BASE,
+          prot: 5,
+          file: { name: lib.name, offset: 0 },
+          pages: ['cache', 'cache'] as TestPage[],
+        },
+        // data: page cache and two identical COW copies
+        {
+          start: BASE + 4 * PAGE_SIZE,
+          prot: 3,
+          file: lib,
+          pages: ['cache', bytePage(0x33), 'cache', bytePage(0x33), null] as TestPage[],
+        },
+      ],
+    }));
+    const file = writeTestSnapshot(procs, false);
+    const ctx = restoreSnapshot(readSnapshot(file), file);
+    checkMmInvariants(ctx.machine);
+    expect(ctx.skipped.pageCache).toBe(0);
+    const f = ctx.machine.files.get(lib.name)!;
+    // offsets 0, 1 (text) and 2, 4 (data) are mapped by both processes; 3 and 5 were read by the
+    // writes of the copies (do_cow_fault()) and are mapped by none
+    expect([...f.pages.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const mapcounts = [0, 1, 2, 3, 4, 5].map((i) => ctx.machine.phys.mapcount[f.pages.get(i)!]);
+    expect(mapcounts).toEqual([2, 2, 2, 0, 2, 0]);
+    const a = ctx.procs.get('300')!;
+    expect(a.mm.vmas.map((v) => v.anon_vma !== null)).toEqual([false, true]);
+    const before = ctx.machine.counters.ksmScanNonAnon;
+    const r = predictFullScans(ctx, 2, START);
+    // the data VMA's page-cache pages are walked (2 per process per scan), the text's are not
+    expect(ctx.machine.counters.ksmScanNonAnon - before).toBe(2 * 2 * 2);
+    expect(r.ksm.pages_shared).toBe(1);
+    expect(r.ksm.pages_sharing).toBe(3);
+    expect(r.procs['300'].smaps.Rss).toBe(6 * 4);
+    expect(r.procs['300'].smaps.Anonymous).toBe(2 * 4);
+    checkMmInvariants(ctx.machine);
+  });
+
+  it('without recorded offsets each VMA gets a range of its file of its own', () => {
+    const procs = [310, 311].map((pid) => ({
+      pid,
+      vmas: [{ start: BASE, prot: 1, file: { name: '/bin/old' }, pages: ['cache', null] as TestPage[] }],
+    }));
+    const file = writeTestSnapshot(procs, false);
+    const ctx = restoreSnapshot(readSnapshot(file), file);
+    expect(ctx.machine.files.get('/bin/old')!.pages.size).toBe(2);
+    expect(ctx.procs.get('310')!.mm.rss[0]).toBe(1);
+    checkMmInvariants(ctx.machine);
+  });
 });

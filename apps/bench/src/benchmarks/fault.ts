@@ -11,6 +11,7 @@ import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import { HashedMemory, Machine, STRUCT_PAGE_BYTES } from '@mmsim/mmu';
 import { fmtMiB } from '../format.ts';
+import { measure } from '../measure.ts';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
 import { mapAnon } from './anon.ts';
 import { measuredStructPageBytes } from './memory.ts';
@@ -94,10 +95,7 @@ function run(ctx: BenchContext): RunResult {
   }
   const p = new Process(m, 'fault');
   const addr = mapAnon(p, bytes);
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => touch(p, addr, pages));
-  const counters = m.counters.since(before);
+  const { seconds, counters } = measure(ctx, m.counters, () => touch(p, addr, pages));
   const rssEnd = ctx.rss();
   if (m.phys.nrUsed < pages)
     throw new Error(`fault: only ${m.phys.nrUsed} frames in use after faulting ${pages} pages`);

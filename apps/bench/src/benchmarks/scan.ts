@@ -15,8 +15,9 @@ import { KSM_RUN_MERGE, Ksm, type KsmCounters } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import { MADV_MERGEABLE, Machine } from '@mmsim/mmu';
 import { type FillPattern, fillPage, type Scenario, validateScenario } from '@mmsim/scenario';
-import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
+import { oracleAvailability } from '@mmsim/scenario/node';
 import { fmtMiB } from '../format.ts';
+import { runOnKernelTraced } from '../oracle-trace.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
 import { mapAnon } from './anon.ts';
 
@@ -115,21 +116,12 @@ const SCAN_LINE = /^mmsim-oracle: full scan (\d+) after (\d+) ms$/;
 /** The kernel side: one oracle run with MMSIM_ORACLE_TRACE=1; each scan's time from its trace. */
 async function onKernel(scenario: Scenario): Promise<{ seconds: number[]; failures: string[] }> {
   const seconds: number[] = [];
-  const prev = process.env.MMSIM_ORACLE_TRACE;
-  process.env.MMSIM_ORACLE_TRACE = '1';
-  try {
-    const report = await runOnKernel(scenario, {
-      onStderr: (line) => {
-        const m = SCAN_LINE.exec(line.trim());
-        // Each ksm_scan step runs exactly one full scan, reported as "full scan 1".
-        if (m !== null && m[1] === '1') seconds.push(Number(m[2]) / 1000);
-      },
-    });
-    return { seconds, failures: report.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`) };
-  } finally {
-    if (prev === undefined) delete process.env.MMSIM_ORACLE_TRACE;
-    else process.env.MMSIM_ORACLE_TRACE = prev;
-  }
+  const report = await runOnKernelTraced(scenario, (line) => {
+    const m = SCAN_LINE.exec(line.trim());
+    // Each ksm_scan step runs exactly one full scan, reported as "full scan 1".
+    if (m !== null && m[1] === '1') seconds.push(Number(m[2]) / 1000);
+  });
+  return { seconds, failures: report.failures.map((f) => `step ${f.step} ${f.op}: ${f.message}`) };
 }
 
 const availability = oracleAvailability();

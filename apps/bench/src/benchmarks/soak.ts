@@ -114,12 +114,22 @@ async function run(ctx: BenchContext): Promise<RunResult> {
   };
   rssRatio('after populating', 'populated');
 
+  /** Times one phase of a cycle over every page: a throughput sample each cycle, its counters in
+   * the first and the last cycle. */
+  const timePhase = (label: string, what: string, cycle: number, fn: () => void): void => {
+    const before = m.counters.snapshot();
+    const seconds = ctx.time(fn);
+    samples.push({ label, unit: 'page', ops: totalPages, seconds });
+    if (cycle === 1 || cycle === CYCLES) {
+      const c = m.counters.since(before);
+      counters.push({ label: `${what}, cycle ${cycle}`, unit: 'page', units: totalPages, counters: c });
+    }
+  };
+
   let merged = -1;
   let worstRatio = 0;
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
-    const keepCounters = cycle === 1 || cycle === CYCLES;
-    let before = m.counters.snapshot();
-    const mergeSeconds = ctx.time(() => {
+    timePhase('merge (MADV_MERGEABLE ×64 + 2 full scans)', 'merge', cycle, () => {
       for (const p of procs) p.madvise(addr, bytes, MADV_MERGEABLE);
       ksm.runFullScans(2);
     });
@@ -128,37 +138,10 @@ async function run(ctx: BenchContext): Promise<RunResult> {
     if (merged >= 0 && nowMerged !== merged)
       fail(`cycle ${cycle} merged ${nowMerged} pages, cycle 1 ${merged}`);
     merged = nowMerged;
-    samples.push({
-      label: 'merge (MADV_MERGEABLE ×64 + 2 full scans)',
-      unit: 'page',
-      ops: totalPages,
-      seconds: mergeSeconds,
-    });
-    if (keepCounters)
-      counters.push({
-        label: `merge, cycle ${cycle}`,
-        unit: 'page',
-        units: totalPages,
-        counters: m.counters.since(before),
-      });
     const mergedFree = m.phys.nrFree;
-    before = m.counters.snapshot();
-    const unmergeSeconds = ctx.time(() => {
+    timePhase('unmerge (MADV_UNMERGEABLE ×64)', 'unmerge', cycle, () => {
       for (const p of procs) p.madvise(addr, bytes, MADV_UNMERGEABLE);
     });
-    samples.push({
-      label: 'unmerge (MADV_UNMERGEABLE ×64)',
-      unit: 'page',
-      ops: totalPages,
-      seconds: unmergeSeconds,
-    });
-    if (keepCounters)
-      counters.push({
-        label: `unmerge, cycle ${cycle}`,
-        unit: 'page',
-        units: totalPages,
-        counters: m.counters.since(before),
-      });
     if (m.phys.nrFree !== startFree)
       fail(`cycle ${cycle}: ${m.phys.nrFree} free frames after unmerge, ${startFree} before the first merge`);
     if (cycle === 1) {

@@ -22,7 +22,8 @@ import {
   PROT_WRITE,
 } from '@mmsim/mmu';
 import { validateScenario } from '@mmsim/scenario';
-import { oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
+import { measure } from '../measure.ts';
+import { kernelMadviseSeconds, kernelUnavailable } from '../oracle-trace.ts';
 import type { BenchContext, Benchmark, Metric, RunResult, Variant } from '../types.ts';
 
 const FULL = 32 * TiB;
@@ -76,10 +77,7 @@ function unmergeRun(ctx: BenchContext, strategy: string, levels: 4 | 5): RunResu
   warmUp(levels, strategy);
   const { m, ksm, p, addr } = sparseSpace(levels, len);
   ksm.strategy = STRATEGIES[strategy]!;
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => p.madvise(addr, len, MADV_UNMERGEABLE));
-  const counters = m.counters.since(before);
+  const { seconds, counters } = measure(ctx, m.counters, () => p.madvise(addr, len, MADV_UNMERGEABLE));
   const label = labelOf(`MADV_UNMERGEABLE ${strategy}`, levels);
   const addresses = len / PAGE_SIZE;
   const scaled = seconds * (FULL / len);
@@ -97,10 +95,7 @@ function unmergeRun(ctx: BenchContext, strategy: string, levels: 4 | 5): RunResu
 function scanRun(ctx: BenchContext, levels: 4 | 5): RunResult {
   warmUp(levels, null);
   const { m, ksm } = sparseSpace(levels, FULL);
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => ksm.runFullScans(1));
-  const counters = m.counters.since(before);
+  const { seconds, counters } = measure(ctx, m.counters, () => ksm.runFullScans(1));
   if (ksm.counters().pages_scanned !== 1) throw new Error('sparse: the full scan did not find the one page');
   const label = labelOf('ksmd full scan', levels);
   return {
@@ -112,14 +107,8 @@ function scanRun(ctx: BenchContext, levels: 4 | 5): RunResult {
 
 /** The live kernel on the 16 GiB layout: MADV_UNMERGEABLE timed from the oracle's step trace. */
 async function kernelRun(): Promise<RunResult> {
-  const av = oracleAvailability();
-  if (!av.available) {
-    return {
-      samples: [],
-      counters: [],
-      metrics: [{ name: `live kernel skipped: ${av.reason}`, unit: '', value: 0 }],
-    };
-  }
+  const skipped = kernelUnavailable();
+  if (skipped !== null) return skipped;
   const steps = [
     { op: 'spawn', proc: 'a' },
     { op: 'mmap', proc: 'a', region: 'r', pages: SMALL / PAGE_SIZE },
@@ -128,23 +117,7 @@ async function kernelRun(): Promise<RunResult> {
     { op: 'madvise', proc: 'a', region: 'r', advice: 'MADV_UNMERGEABLE' },
   ];
   const { scenario } = validateScenario({ name: 'bench-sparse', steps }, 'sparse');
-  const prev = process.env.MMSIM_ORACLE_TRACE;
-  process.env.MMSIM_ORACLE_TRACE = '1';
-  let ms = Number.NaN;
-  try {
-    const report = await runOnKernel(scenario, {
-      onStderr: (line) => {
-        const mt = /step 4 madvise: (\d+) ms/.exec(line);
-        if (mt !== null) ms = Number(mt[1]);
-      },
-    });
-    if (!report.ok || Number.isNaN(ms))
-      throw new Error(`sparse: the kernel run failed: ${JSON.stringify(report.failures)}`);
-  } finally {
-    if (prev === undefined) delete process.env.MMSIM_ORACLE_TRACE;
-    else process.env.MMSIM_ORACLE_TRACE = prev;
-  }
-  const seconds = Math.max(ms, 1) / 1000;
+  const seconds = await kernelMadviseSeconds(scenario, scenario.steps.length - 1, 'sparse');
   const addresses = SMALL / PAGE_SIZE;
   const metrics: Metric[] = [
     { name: 'size run', unit: 'GiB', value: SMALL / GiB, label: KERNEL_LABEL },

@@ -8,7 +8,9 @@ import { type BreakKsmStrategy, Ksm, STRATEGIES } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import { MADV_MERGEABLE, MADV_UNMERGEABLE, Machine } from '@mmsim/mmu';
 import { parseScenario } from '@mmsim/scenario';
-import { loadBreakKsmStrategy, oracleAvailability, runOnKernel } from '@mmsim/scenario/node';
+import { loadBreakKsmStrategy } from '@mmsim/scenario/node';
+import { measure } from '../measure.ts';
+import { kernelMadviseSeconds, kernelUnavailable } from '../oracle-trace.ts';
 import {
   BENCH_STRATEGY_ENV,
   type BenchContext,
@@ -72,10 +74,9 @@ function simulate(ctx: BenchContext, strategy: string, mix: Mix, mib: number): R
   const c = ksm.counters();
   const merged = c.pages_shared + c.pages_sharing;
   if (mix !== 'none' && merged !== pages) throw new Error(`unmerge: only ${merged} of ${pages} pages merged`);
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => p.madvise(addr, pages * PAGE_SIZE, MADV_UNMERGEABLE));
-  const counters = m.counters.since(before);
+  const { seconds, counters } = measure(ctx, m.counters, () =>
+    p.madvise(addr, pages * PAGE_SIZE, MADV_UNMERGEABLE),
+  );
   const label = `${TIMED[strategy]!.name} (${mix})`;
   return {
     samples: [{ label, unit: 'MiB', ops: mib, seconds }],
@@ -90,13 +91,8 @@ function kernelLabel(mix: Mix): string {
 }
 
 async function kernel(mix: Mix, mib: number): Promise<RunResult> {
-  const av = oracleAvailability();
-  if (!av.available)
-    return {
-      samples: [],
-      counters: [],
-      metrics: [{ name: `live kernel skipped: ${av.reason}`, unit: '', value: 0 }],
-    };
+  const skipped = kernelUnavailable();
+  if (skipped !== null) return skipped;
   const pages = (mib * MiB) / PAGE_SIZE;
   const { scenario } = parseScenario(
     JSON.stringify({
@@ -115,18 +111,9 @@ async function kernel(mix: Mix, mib: number): Promise<RunResult> {
     }),
     'ksm-tests-D.json',
   );
-  process.env.MMSIM_ORACLE_TRACE = '1';
-  let ms = Number.NaN;
-  const report = await runOnKernel(scenario, {
-    onStderr: (line) => {
-      const mt = /step 5 madvise: (\d+) ms/.exec(line);
-      if (mt !== null) ms = Number(mt[1]);
-    },
-  });
-  if (!report.ok || Number.isNaN(ms))
-    throw new Error(`unmerge: the kernel run failed: ${JSON.stringify(report.failures)}`);
+  const seconds = await kernelMadviseSeconds(scenario, scenario.steps.length - 1, 'unmerge');
   return {
-    samples: [{ label: kernelLabel(mix), unit: 'MiB', ops: mib, seconds: Math.max(ms, 1) / 1000 }],
+    samples: [{ label: kernelLabel(mix), unit: 'MiB', ops: mib, seconds }],
     counters: [],
     metrics: [],
   };

@@ -31,6 +31,7 @@ import {
 } from '@mmsim/mmu';
 import { type MmWalk, mmWalkOps, walk_page_range, walk_page_range_vma } from '@mmsim/pagewalk';
 import { benchFollowPage, benchGup, type GupBenchKind } from '../gup-loops.ts';
+import { measure } from '../measure.ts';
 import type { BenchContext, Benchmark, CounterSample, Metric, RunResult, Sample, Variant } from '../types.ts';
 
 const NR_1G = GiB / PAGE_SIZE;
@@ -78,12 +79,9 @@ function pteWalk(ctx: BenchContext): RunResult {
   p.mm.mmap_read_lock();
   walk_page_range(p.mm, addr, addr + GiB, PTE_OPS); // warm-up
   present = 0;
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => {
+  const { seconds, counters } = measure(ctx, m.counters, () => {
     for (let i = 0; i < passes; i++) walk_page_range(p.mm, addr, addr + GiB, PTE_OPS);
   });
-  const counters = m.counters.since(before);
   p.mm.mmap_read_unlock();
   check('present PTEs visited', present, passes * NR_1G);
   const label = 'pte_entry range walk, 1 GiB';
@@ -111,12 +109,9 @@ function singleWalk(ctx: BenchContext): RunResult {
     };
     walkAll(); // warm-up
     present = 0;
-    ctx.gc();
-    const before = m.counters.snapshot();
-    const seconds = ctx.time(() => {
+    const { seconds, counters: c } = measure(ctx, m.counters, () => {
       for (let i = 0; i < passes; i++) walkAll();
     });
-    const c = m.counters.since(before);
     check(`single-page walks (${name}) finding a present entry`, present, passes * NR_1G);
     const label = `single-page walk_page_range_vma (${name})`;
     samples.push({ label, unit: 'walk', ops: passes * NR_1G, seconds });
@@ -147,12 +142,9 @@ function sparseWalk(ctx: BenchContext, levels: 4 | 5): RunResult {
   check('present PTEs in the first walk', present, 1);
   const holesPerWalk = holes;
   present = 0;
-  ctx.gc();
-  const before = m.counters.snapshot();
-  const seconds = ctx.time(() => {
+  const { seconds, counters } = measure(ctx, m.counters, () => {
     for (let i = 0; i < walks; i++) walk_page_range(p.mm, addr, addr + SPARSE_LEN, PTE_HOLE_OPS);
   });
-  const counters = m.counters.since(before);
   p.mm.mmap_read_unlock();
   check('present PTEs', present, walks);
   const label = `walk_page_range, 32 TiB VMA with one page, ${levels}-level`;

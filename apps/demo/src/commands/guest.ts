@@ -27,6 +27,7 @@ import {
 import { type Accel, GuestError, kvmUsable } from '../guest/qemu.ts';
 import {
   type GuestBatch,
+  type GuestScenarioResult,
   guestUnavailable,
   runProgramsInGuest,
   runScenariosInGuest,
@@ -95,8 +96,22 @@ export function writeGuestRecording(
   return path;
 }
 
-/** Boots `kernel` once for every file, with a progress bar following /init's jobs. */
+/** Loads every file, boots `kernel` once for them all (bootBatch()) and prints the batch's header
+ * line. */
 async function runBatch(
+  io: Io,
+  kernel: string,
+  files: string[],
+  o: { accel?: string; progress?: boolean },
+): Promise<{ loaded: LoadedScenario[]; b: GuestBatch }> {
+  const loaded = files.map((f) => loadOrFail(f, io));
+  const b = await bootBatch(io, kernel, loaded, o);
+  batchHeader(io, b);
+  return { loaded, b };
+}
+
+/** Boots `kernel` once for every scenario, with a progress bar following /init's jobs. */
+async function bootBatch(
   io: Io,
   kernel: string,
   loaded: LoadedScenario[],
@@ -133,6 +148,12 @@ function batchHeader(io: Io, b: GuestBatch): void {
   );
 }
 
+/** The line of a scenario the guest refused or failed to run; its exit code (2 refused, 1 failed). */
+function guestFailure(io: Io, b: GuestBatch, r: GuestScenarioResult): number {
+  io.err(`mmsim: ${r.file}: ${r.refused ? 'refused' : 'failed'} on Linux ${b.guest.release}: ${r.error}\n`);
+  return r.refused ? 2 : 1;
+}
+
 /** `mmsim kernel --kernel <guest> FILES...`: exit 0 when every report is ok, 1 otherwise, 2 when
  * the oracle refused a scenario. */
 export async function guestKernelCommand(
@@ -141,17 +162,12 @@ export async function guestKernelCommand(
   files: string[],
   o: { json?: boolean; progress?: boolean; accel?: string; record?: boolean },
 ): Promise<number> {
-  const loaded = files.map((f) => loadOrFail(f, io));
-  const b = await runBatch(io, kernel, loaded, o);
-  batchHeader(io, b);
+  const { b } = await runBatch(io, kernel, files, o);
   let code = 0;
   const json: unknown[] = [];
   for (const r of b.results) {
     if (r.report === undefined) {
-      io.err(
-        `mmsim: ${r.file}: ${r.refused ? 'refused' : 'failed'} on Linux ${b.guest.release}: ${r.error}\n`,
-      );
-      code = Math.max(code, r.refused ? 2 : 1);
+      code = Math.max(code, guestFailure(io, b, r));
       json.push({ file: r.file, error: r.error, refused: r.refused });
       continue;
     }
@@ -172,20 +188,15 @@ export async function guestVerifyCommand(
   files: string[],
   o: { json?: boolean; progress?: boolean; accel?: string; strategy?: string },
 ): Promise<number> {
-  const loaded = files.map((f) => loadOrFail(f, io));
   const strategy = await strategyOption(o.strategy);
-  const b = await runBatch(io, kernel, loaded, o);
-  batchHeader(io, b);
+  const { loaded, b } = await runBatch(io, kernel, files, o);
   let code = 0;
   const json: unknown[] = [];
   const c = io.colors;
   loaded.forEach((l, i) => {
     const r = b.results[i]!;
     if (r.report === undefined) {
-      io.err(
-        `mmsim: ${r.file}: ${r.refused ? 'refused' : 'failed'} on Linux ${b.guest.release}: ${r.error}\n`,
-      );
-      code = Math.max(code, r.refused ? 2 : 1);
+      code = Math.max(code, guestFailure(io, b, r));
       json.push({ file: r.file, error: r.error });
       return;
     }

@@ -3,6 +3,7 @@
 // Node-only.
 
 import { readFileSync } from 'node:fs';
+import { MiB, PAGE_SIZE } from '@mmsim/core';
 import { type LoadedScenario, planScenario, type Report, reportSchema } from '@mmsim/scenario';
 import { encodeInstructions } from '@mmsim/scenario/node';
 import { buildGuestInit, buildStatic, buildStaticOracle, staticBuildUnavailable } from './build.ts';
@@ -16,8 +17,6 @@ import {
   qemuUnavailable,
 } from './qemu.ts';
 
-const MIB = 1024 * 1024;
-const PAGE_SIZE = 4096;
 /** Guest memory besides the scenarios': the kernel, the initramfs, and the 512 MiB the oracle keeps
  * free (it refuses a scenario above 3/4 of MemAvailable - 512 MiB). */
 export const GUEST_BASE_MIB = 1024;
@@ -101,7 +100,7 @@ function jobSeconds(l: LoadedScenario): number {
 export function guestMemoryMiB(loaded: readonly LoadedScenario[]): number {
   let most = 0;
   for (const l of loaded) most = Math.max(most, planScenario(l.scenario, l.file).populatedPages);
-  const need = GUEST_BASE_MIB + Math.ceil((2 * most * PAGE_SIZE) / MIB);
+  const need = GUEST_BASE_MIB + Math.ceil((2 * most * PAGE_SIZE) / MiB);
   return Math.ceil(need / MEMORY_GRANULE_MIB) * MEMORY_GRANULE_MIB;
 }
 
