@@ -3,9 +3,9 @@
 
 import { KernelBug } from '@mmsim/core';
 import { E, entry_pfn, PAGE_MAPPING_KSM, pte_index, pte_present, pte_write, readEntry } from '@mmsim/mmu';
-import { rbtreeCheck } from '@mmsim/rbtree';
+import { RB_NULL, rbArenaCheck, rbtreeCheck } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
-import type { KsmUnstableNode } from './rmap_item.ts';
+import { UNODE_ITEM, UNODE_WORDS } from './rmap_item.ts';
 import { type KsmStableNode, SEQNR_MASK, STABLE_FLAG, STABLE_NODE_CHAIN, UNSTABLE_FLAG } from './types.ts';
 import { chainDups, ksmSlots, stableNodes } from './views.ts';
 
@@ -21,19 +21,20 @@ export function checkKsmInvariants(ksm: Ksm): void {
   // scan's seqnr. Between two full scans the last scan's tree may still hold items that left it
   // (rb_erase() is for this scan's tree only; ksmd empties the old one when the next scan starts).
   const midScan = ksm.ksm_scan.mm_slot !== ksm.ksm_mm_head;
-  const unstable = (n: KsmUnstableNode | null, nid: number): void => {
-    if (n === null) return;
-    const it = n.item;
+  const arena = ri.node.arena;
+  const unstable = (n: number, nid: number): void => {
+    if (n === RB_NULL) return;
+    const it = arena.w[n * UNODE_WORDS + UNODE_ITEM];
     const aflags = ri.aflags[it];
-    const inTree = ri.node.get(it) === n && (aflags & UNSTABLE_FLAG) !== 0;
+    const inTree = it !== 0 && ri.node.get(it) === n && (aflags & UNSTABLE_FLAG) !== 0;
     const seqnrOk = !midScan || (aflags & SEQNR_MASK) === (ksm.ksm_scan.seqnr & SEQNR_MASK);
     if (inTree ? ri.nid[it] !== nid || !seqnrOk : midScan)
       errors.push(`unstable tree ${nid}: item 0x${ri.address[it].toString(16)} not marked in this tree`);
-    unstable(n.rb_left, nid);
-    unstable(n.rb_right, nid);
+    unstable(arena.rb_left(n), nid);
+    unstable(arena.rb_right(n), nid);
   };
   for (const [nid, root] of ksm.root_unstable_tree.entries()) {
-    const bad = rbtreeCheck(root);
+    const bad = rbArenaCheck(arena, root);
     if (bad !== null) errors.push(`unstable tree ${nid}: ${bad}`);
     unstable(root.rb_node, nid);
   }
@@ -58,7 +59,7 @@ export function checkKsmInvariants(ksm: Ksm): void {
       prev = address;
       const aflags = ri.aflags[it];
       if ((aflags & UNSTABLE_FLAG) !== 0) unshared++;
-      if ((aflags & UNSTABLE_FLAG) !== 0 && ri.node.get(it) === null)
+      if ((aflags & UNSTABLE_FLAG) !== 0 && ri.node.get(it) === RB_NULL)
         errors.push(`${mm.owner}: item 0x${address.toString(16)} UNSTABLE_FLAG without an rb node`);
       if ((aflags & STABLE_FLAG) !== 0) {
         rec.merging++;

@@ -41,7 +41,6 @@ export {
   type KsmItemNodes,
   KsmRmapItems,
   type KsmRmapItemView,
-  KsmUnstableNode,
   RMAP_ITEM_HOST_BYTES,
   UNSTABLE_NODE_HOST_BYTES,
 } from './rmap_item.ts';

@@ -78,8 +78,13 @@ import {
   walk_page_range_vma,
 } from '@mmsim/pagewalk';
 import {
+  RB_ARENA_ROOT,
   RB_CLEAR_NODE,
+  RB_LEFT,
+  RB_NULL,
+  RB_RIGHT,
   RB_ROOT,
+  type RbArenaRoot,
   type RbRoot,
   rb_erase,
   rb_insert_color,
@@ -100,7 +105,14 @@ import {
   list_empty,
   list_move,
 } from './list.ts';
-import { KsmRmapItems, type KsmUnstableNode } from './rmap_item.ts';
+import {
+  KsmRmapItems,
+  UNODE_ITEM,
+  UNODE_WALK_EPOCH,
+  UNODE_WALK_FIRST_WORD,
+  UNODE_WALK_PAGE,
+  UNODE_WORDS,
+} from './rmap_item.ts';
 import {
   KsmMmSlot,
   KsmScan,
@@ -315,7 +327,7 @@ export class Ksm {
   /** root_stable_tree[nid] / root_unstable_tree[nid]: one tree per NUMA node, only [0] used while
    * merge_across_nodes = 1. */
   readonly root_stable_tree: RbRoot<KsmStableNode>[];
-  readonly root_unstable_tree: RbRoot<KsmUnstableNode>[];
+  readonly root_unstable_tree: RbArenaRoot[];
   /** rmap_item_cache: every rmap_item, by id. */
   readonly rmap_item_cache = new KsmRmapItems();
   /** ksm_mm_head: the scan list sentinel. */
@@ -325,8 +337,9 @@ export class Ksm {
   /** migrate_nodes: stable nodes whose KSM page moved to another NUMA node, waiting to be
    * re-linked into their new node's tree by stable_tree_search(). */
   readonly migrate_nodes: Set<KsmStableNode> = new Set();
-  /** Stable nodes by handle (what page->mapping refers to). */
-  private readonly nodes: Map<number, KsmStableNode> = new Map();
+  /** Stable nodes by handle (what page->mapping refers to; ids are never reused), null once
+   * freed: an array indexed by id, for folio_stable_node() on every scanned page. */
+  private readonly nodes: (KsmStableNode | null)[] = [null];
   private nextNodeId = 1;
   readonly zero_checksum: number;
   /** The break_ksm() implementation used for MADV_UNMERGEABLE, run=2 and prctl: the machine's
@@ -353,7 +366,7 @@ export class Ksm {
   private readonly mergeable_fw = new FolioWalk();
   /**
    * Simulator only: get_mergeable_page()'s walk of an unstable node is remembered with this epoch
-   * (KsmUnstableNode.walkEpoch) and is found again while it is unchanged. It advances at each
+   * (the node's UNODE_WALK_EPOCH) and is found again while it is unchanged. It advances at each
    * ksm_do_scan() (anything may have run between batches) and wherever a batch can change a page
    * table entry other than those of the rmap_items it merges, which leave the unstable tree first:
    * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
@@ -361,6 +374,10 @@ export class Ksm {
   private mergeable_epoch = 0;
   /** get_mergeable_page() found its page from the node's memo (see there). */
   private mergeable_remembered = false;
+  /** The mergeable epoch when scan_get_next_rmap_item() found this.scanPage: while it is still
+   * the epoch, get_mergeable_page() would find that page for its item (see
+   * unstable_tree_search_insert()). */
+  private scanPageEpoch = -1;
 
   constructor(m: Machine) {
     this.m = m;
@@ -372,7 +389,7 @@ export class Ksm {
       sched_runtime_ns: () => this.pages_scanned * KSMD_CPU_NS_PER_PAGE,
     };
     this.root_stable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmStableNode>());
-    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ROOT<KsmUnstableNode>());
+    this.root_unstable_tree = Array.from({ length: m.phys.nrNodes }, () => RB_ARENA_ROOT());
     this.zero_checksum = m.phys.calc_checksum(m.phys.zeroPfn);
     m.counters.bytesHashed -= PAGE_SIZE; // computed at boot, not by a scan
     const hooks = m.hooks;
@@ -480,6 +497,7 @@ export class Ksm {
       const item = this.scan_get_next_rmap_item();
       if (item === 0) return;
       const page = this.scanPage;
+      this.scanPageEpoch = this.mergeable_epoch;
       this.cmp_and_merge_page(page, item);
       pm.put_page(page);
       this.pages_scanned++;
@@ -508,7 +526,8 @@ export class Ksm {
       }
       // Empty the unstable tree at the start of each full scan (counters untouched; the items keep
       // their stale rb nodes until remove_rmap_item_from_tree() sees an older seqnr).
-      for (let nid = 0; nid < this.root_unstable_tree.length; nid++) this.root_unstable_tree[nid] = RB_ROOT();
+      for (let nid = 0; nid < this.root_unstable_tree.length; nid++)
+        this.root_unstable_tree[nid] = RB_ARENA_ROOT();
       slot = head.next;
       scan.mm_slot = slot;
       if (slot === head) return 0;
@@ -740,7 +759,7 @@ export class Ksm {
   folio_stable_node(folio: number): KsmStableNode | null {
     const pm = this.m.phys;
     if (!pm.PageKsm(folio)) return null;
-    return this.nodes.get(pm.mappingHandle(folio)) ?? null;
+    return this.nodes[pm.mappingHandle(folio)] ?? null;
   }
 
   private set_page_stable_node(folio: number, node: KsmStableNode | null): void {
@@ -1022,7 +1041,7 @@ export class Ksm {
   private allocNode(): KsmStableNode | null {
     if (this.failAlloc?.('stable_node')) return null;
     const n = new KsmStableNode(this.nextNodeId++);
-    this.nodes.set(n.id, n);
+    this.nodes[n.id] = n;
     return n;
   }
 
@@ -1069,7 +1088,7 @@ export class Ksm {
   }
 
   private free_stable_node(node: KsmStableNode): void {
-    this.nodes.delete(node.id);
+    this.nodes[node.id] = null;
   }
 
   /** stable_node_dup_del(): unlink a dup from its chain (__stable_node_dup_del()), or a regular
@@ -1142,11 +1161,18 @@ export class Ksm {
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
     let found_rmap_hlist_len = 0;
+    const mapping = pm.mapping;
+    const refcount = pm.refcount;
+    const counters = this.m.counters;
     // hlist_for_each_entry_safe(): ksm_get_folio() may free the dup it is given.
     for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
       next = dup.next;
-      const folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
-      if (folio === 0) continue;
+      const kpfn = dup.kpfn;
+      // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
+      if (kpfn === 0 || mapping[kpfn] !== dup.id * 4 + PAGE_MAPPING_KSM || refcount[pm.folio(kpfn)] <= 0) {
+        this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+        continue;
+      }
       // Pick the best candidate if possible.
       if (
         found === null ||
@@ -1154,13 +1180,16 @@ export class Ksm {
           (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > found_rmap_hlist_len))
       ) {
         if (found !== null) pm.put_page(tree_folio);
+        tree_folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
         found = dup;
         found_rmap_hlist_len = found.rmap_hlist_len;
-        tree_folio = folio;
         if (!prune && this.is_page_sharing_candidate(found)) break;
         continue;
       }
-      pm.put_page(folio);
+      // Simulator only: the reference ksm_get_folio() would take and folio_put() drop again
+      // (never the last: it was taken here) is counted, not taken.
+      counters.pageGet++;
+      counters.pagePut++;
     }
     if (found !== null) {
       // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
@@ -1429,12 +1458,16 @@ export class Ksm {
 
   // ==== the unstable tree ===================================================================
 
-  /** get_mergeable_page(): the tree item's page if it is still an anon page in a mergeable VMA
-   * (referenced), else 0. A page found again from the node's memo sets this.mergeable_remembered
-   * (its reference is counted, not taken: see put_mergeable_page()). */
-  private get_mergeable_page(tree_rmap_item: KsmUnstableNode): number {
+  /** get_mergeable_page(): the page of the item of unstable node `node` (a record of
+   * rmap_item_cache.node.arena) if it is still an anon page in a mergeable VMA (referenced), else
+   * 0. A page found again from the node's memo sets this.mergeable_remembered (its reference is
+   * counted, not taken: see put_mergeable_page()). */
+  private get_mergeable_page(node: number): number {
     const pm = this.m.phys;
-    if (tree_rmap_item.walkEpoch === this.mergeable_epoch) {
+    const ri = this.rmap_item_cache;
+    const w = ri.node.arena.w;
+    const o = node * UNODE_WORDS;
+    if (w[o + UNODE_WALK_EPOCH] === this.mergeable_epoch) {
       // Simulator only: nothing this function reads (the mm's users and VMAs, the page tables
       // at the address, the page's struct page) has changed since it found this page in this
       // batch (see mergeable_epoch), so it would find it again: the walker counts the same walk,
@@ -1442,11 +1475,12 @@ export class Ksm {
       folio_walk_count_pte(this.m.counters);
       this.m.counters.pageGet++;
       this.mergeable_remembered = true;
-      return tree_rmap_item.walkPage;
+      return w[o + UNODE_WALK_PAGE];
     }
     this.mergeable_remembered = false;
-    const mm = tree_rmap_item.mm;
-    const address = tree_rmap_item.address;
+    const item = w[o + UNODE_ITEM];
+    const mm = ri.mm.get(item)!;
+    const address = ri.address[item];
     mm.mmap_read_lock();
     let page = 0;
     const vma = this.find_mergeable_vma(mm, address);
@@ -1466,9 +1500,9 @@ export class Ksm {
           page = fw.page;
           if (fw.level === FW_LEVEL_PTE) {
             // Remember what was found (its first word for memcmp_pages_remembered()).
-            tree_rmap_item.walkEpoch = this.mergeable_epoch;
-            tree_rmap_item.walkPage = page;
-            tree_rmap_item.walkFirstWord = pm.contents.firstWordOf(pm.content[page]);
+            w[o + UNODE_WALK_EPOCH] = this.mergeable_epoch;
+            w[o + UNODE_WALK_PAGE] = page;
+            w[o + UNODE_WALK_FIRST_WORD] = pm.contents.firstWordOf(pm.content[page]);
           }
         }
         folio_walk_end(fw, vma);
@@ -1489,30 +1523,34 @@ export class Ksm {
   private unstable_tree_search_insert(item: number, page: number): number {
     const pm = this.m.phys;
     const ri = this.rmap_item_cache;
+    const arena = ri.node.arena;
     const nid = this.get_kpfn_nid(page);
     const root = this.root_unstable_tree[nid];
     let node = root.rb_node;
-    let parent: KsmUnstableNode | null = null;
+    let parent = RB_NULL;
     let isLeft = false;
-    while (node !== null) {
+    while (node !== RB_NULL) {
       const treePage = this.get_mergeable_page(node);
       if (treePage === 0) return 0;
       if (treePage === page) {
         this.put_mergeable_page(treePage);
         return 0;
       }
+      // get_mergeable_page() does not grow the arena: its words stay where they are.
+      const w = arena.w;
+      const o = node * UNODE_WORDS;
       const ret = this.mergeable_remembered
-        ? pm.memcmp_pages_remembered(page, treePage, node.walkFirstWord)
+        ? pm.memcmp_pages_remembered(page, treePage, w[o + UNODE_WALK_FIRST_WORD])
         : pm.memcmp_pages(page, treePage);
       parent = node;
       if (ret < 0) {
         this.put_mergeable_page(treePage);
         isLeft = true;
-        node = node.rb_left;
+        node = w[o + RB_LEFT];
       } else if (ret > 0) {
         this.put_mergeable_page(treePage);
         isLeft = false;
-        node = node.rb_right;
+        node = w[o + RB_RIGHT];
       } else {
         if (this.merge_across_nodes === 0 && pm.nid[treePage] !== nid) {
           this.put_mergeable_page(treePage);
@@ -1521,14 +1559,29 @@ export class Ksm {
         // The page leaves with its reference: take the one only counted for real.
         if (this.mergeable_remembered) pm.folio_ref_add(pm.folio(treePage), 1);
         this.treePage = treePage;
-        return node.item;
+        return w[o + UNODE_ITEM];
       }
     }
     ri.aflags[item] = UNSTABLE_FLAG | (this.ksm_scan.seqnr & SEQNR_MASK);
     ri.nid[item] = nid;
-    const rb = ri.unstableNode(item);
-    rb_link_node(rb, parent, isLeft, root);
-    rb_insert_color(rb, root);
+    const rb = ri.node.forInsert(item);
+    if (
+      this.scanPageEpoch === this.mergeable_epoch &&
+      !this.m.kernel.ksm.mergeableFollowPage &&
+      pm.PageAnon(page) &&
+      !pm.folio_test_large(pm.folio(page))
+    ) {
+      // Simulator only: the scan's walk found this order-0 anon page through the item's PTE in
+      // a VM_MERGEABLE VMA with an anon_vma, and nothing that advances the epoch ran since, so a
+      // get_mergeable_page() of this node in this batch would find it there: remember it now.
+      const w = arena.w;
+      const o = rb * UNODE_WORDS;
+      w[o + UNODE_WALK_EPOCH] = this.mergeable_epoch;
+      w[o + UNODE_WALK_PAGE] = page;
+      w[o + UNODE_WALK_FIRST_WORD] = pm.contents.firstWordOf(pm.content[page]);
+    }
+    arena.rb_link_node(rb, parent, isLeft, root);
+    arena.rb_insert_color(rb, root);
     this.pages_unshared++;
     return 0;
   }
@@ -1538,7 +1591,7 @@ export class Ksm {
     const ri = this.rmap_item_cache;
     const aflags = ri.aflags[item];
     if ((aflags & STABLE_FLAG) !== 0) {
-      const node = this.nodes.get(ri.head[item])!;
+      const node = this.nodes[ri.head[item]]!;
       const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
       if (f === 0) return;
       id_hlist_del(ri, item, node);
@@ -1556,7 +1609,7 @@ export class Ksm {
       const age = (this.ksm_scan.seqnr - (aflags & SEQNR_MASK)) & 0xff;
       VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
       // Still in this scan's tree: erase it; an older tree was emptied wholesale.
-      if (age === 0) rb_erase(ri.node.get(item)!, this.root_unstable_tree[ri.nid[item]]);
+      if (age === 0) ri.node.arena.rb_erase(ri.node.get(item), this.root_unstable_tree[ri.nid[item]]);
       this.pages_unshared--;
       ri.aflags[item] = 0;
     }
@@ -1889,7 +1942,7 @@ export class Ksm {
 
   /** Node registry lookup by handle. */
   nodeById(id: number): KsmStableNode | undefined {
-    return this.nodes.get(id);
+    return this.nodes[id] ?? undefined;
   }
 }
 

@@ -3,37 +3,26 @@
 // free_rmap_item()). Id 0 is never handed out: 0 is NULL.
 
 import type { AnonVma, MmStruct } from '@mmsim/mmu';
-import { RbNodeBase, rbNodeInit } from '@mmsim/rbtree';
+import { RB_ARENA_FIELDS, RB_NULL, RbArena } from '@mmsim/rbtree';
 
-/** KsmUnstableNode.walkEpoch of a node with no remembered walk. */
+/** The walk epoch of an unstable node with no remembered walk. */
 export const NO_WALK_EPOCH = -1;
 
-/**
- * The rb_node of an rmap_item in an unstable tree (the kernel's rmap_item holds it in a union with
- * {head, hlist}). An item gets one at its first unstable_tree_search_insert() and keeps it until it
- * is freed, re-inserting the same node scan after scan. It carries the item's mm and address
- * (fixed for the item's life): a tree descent then reads one object per level, as the kernel reads
- * one rmap_item.
- */
-export class KsmUnstableNode extends RbNodeBase<KsmUnstableNode> {
-  // The fields a tree descent reads come first, next to the rb fields (one cache line or two).
-  /** Simulator only: the page get_mergeable_page() last found for this node through a PTE, valid
-   * while Ksm's mergeable epoch still equals walkEpoch (NO_WALK_EPOCH: none). */
-  walkEpoch = NO_WALK_EPOCH;
-  walkPage = 0;
-  /** That page's first word (Contents.firstWordOf()), for memcmp_pages_remembered(). */
-  walkFirstWord = 0;
-  readonly item: number;
-  readonly mm: MmStruct;
-  readonly address: number;
-
-  constructor(item: number, mm: MmStruct, address: number) {
-    super();
-    this.item = item;
-    this.mm = mm;
-    this.address = address;
-  }
-}
+// The rb_node of an rmap_item in an unstable tree (the kernel's rmap_item holds it in a union with
+// {head, hlist}) is a record of KsmItemNodes.arena: the four rb words, then these. An item gets one
+// at its first unstable_tree_search_insert() and keeps it until it is freed, re-inserting the same
+// record scan after scan. A tree descent reads one 32-byte record per level, as the kernel reads
+// one rmap_item.
+/** The record's rmap_item (0 once the item is freed). */
+export const UNODE_ITEM = RB_ARENA_FIELDS;
+/** Simulator only: get_mergeable_page()'s memo, the page it last found for this node through a
+ * PTE, valid while Ksm's mergeable epoch still equals UNODE_WALK_EPOCH (NO_WALK_EPOCH: none) ... */
+export const UNODE_WALK_EPOCH = RB_ARENA_FIELDS + 1;
+export const UNODE_WALK_PAGE = RB_ARENA_FIELDS + 2;
+/** ... and that page's first word (Contents.firstWordOf()), for memcmp_pages_remembered(). */
+export const UNODE_WALK_FIRST_WORD = RB_ARENA_FIELDS + 3;
+/** Int32 words per record. */
+export const UNODE_WORDS = 8;
 
 /** One rmap_item read out of the arrays, for views and tests (views.ts; never on the scan path). */
 export interface KsmRmapItemView {
@@ -52,10 +41,9 @@ const INITIAL_CAPACITY = 1024;
  * oldchecksum 4, age 1, remaining_skips 1, nid 1, head 4, hnext 4, hprev 4, and the mm, anon_vma
  * and node handles 4 each (the kernel's ksm_rmap_item is 64 bytes). */
 export const RMAP_ITEM_HOST_BYTES = 45;
-/** Host bytes of an item's unstable-tree rb node: a KsmUnstableNode object (120 bytes on Node 20,
- * x86-64, measured: ten fields, get_mergeable_page()'s memo among them, and the boxed address)
- * and its slot in KsmItemNodes (8). */
-export const UNSTABLE_NODE_HOST_BYTES = 128;
+/** Host bytes of an item's unstable-tree rb node: its record in KsmItemNodes' arena (UNODE_WORDS
+ * Int32 words), twice over for the room the arena's doubling leaves. */
+export const UNSTABLE_NODE_HOST_BYTES = 2 * UNODE_WORDS * Int32Array.BYTES_PER_ELEMENT;
 /** The handle of no object: item fields that hold a handle read 0 for NULL. */
 const NO_HANDLE = 0;
 
@@ -73,6 +61,10 @@ export class KsmItemHandles<T extends object> {
   private readonly holders: number[] = [0];
   private readonly handles = new Map<T, number>();
   private readonly freeHandles: number[] = [];
+  /** The last object acquired and its handle (a scan allocates its items mm by mm): acquire()
+   * skips the Map for it. NO_HANDLE once that handle is released. */
+  private lastHandle = NO_HANDLE;
+  private lastValue: T | null = null;
 
   get(id: number): T | null {
     return this.objects[this.handle[id]];
@@ -95,6 +87,10 @@ export class KsmItemHandles<T extends object> {
   }
 
   private acquire(value: T): number {
+    if (value === this.lastValue && this.lastHandle !== NO_HANDLE) {
+      this.holders[this.lastHandle]++;
+      return this.lastHandle;
+    }
     let h = this.handles.get(value);
     if (h === undefined) {
       h = this.freeHandles.pop() ?? this.objects.length;
@@ -103,11 +99,17 @@ export class KsmItemHandles<T extends object> {
       this.handles.set(value, h);
     }
     this.holders[h]++;
+    this.lastValue = value;
+    this.lastHandle = h;
     return h;
   }
 
   private release(h: number): void {
     if (--this.holders[h] !== 0) return;
+    if (h === this.lastHandle) {
+      this.lastHandle = NO_HANDLE;
+      this.lastValue = null;
+    }
     this.handles.delete(this.objects[h]!);
     this.objects[h] = null;
     this.freeHandles.push(h);
@@ -115,38 +117,46 @@ export class KsmItemHandles<T extends object> {
 }
 
 /**
- * The items' unstable-tree rb nodes: one per item that was ever inserted (most never are: a page
- * merged into a stable node, or checksummed once), held densely and found through a 32-bit handle
- * per item.
+ * The items' unstable-tree rb nodes: one record per item that was ever inserted (most never are: a
+ * page merged into a stable node, or checksummed once), held densely in an RbArena and found
+ * through a 32-bit id per item.
  */
 export class KsmItemNodes {
-  /** Per item: its node's handle (NO_HANDLE: none). */
+  /** Per item: its node (RB_NULL: none). */
   handle = new Int32Array(0);
-  private readonly nodes: (KsmUnstableNode | null)[] = [null];
-  private readonly freeHandles: number[] = [];
+  readonly arena = new RbArena(UNODE_WORDS);
 
-  get(id: number): KsmUnstableNode | null {
-    return this.nodes[this.handle[id]];
+  /** The item's node, or RB_NULL. */
+  get(id: number): number {
+    return this.handle[id];
   }
 
-  set(id: number, node: KsmUnstableNode | null): void {
-    const h = this.handle[id];
-    if (node === null) {
-      if (h === NO_HANDLE) return;
-      this.nodes[h] = null;
-      this.freeHandles.push(h);
-      this.handle[id] = NO_HANDLE;
-    } else if (h !== NO_HANDLE) this.nodes[h] = node;
-    else {
-      const n = this.freeHandles.pop() ?? this.nodes.length;
-      this.nodes[n] = node;
+  /** The item's node for an insertion into an unstable tree (made at the first one), with no
+   * remembered walk. Its rb words are as the last tree left them: rb_link_node() sets them. */
+  forInsert(id: number): number {
+    let n = this.handle[id];
+    if (n === RB_NULL) {
+      n = this.arena.alloc();
       this.handle[id] = n;
+      this.arena.w[n * UNODE_WORDS + UNODE_ITEM] = id;
     }
+    this.arena.w[n * UNODE_WORDS + UNODE_WALK_EPOCH] = NO_WALK_EPOCH;
+    return n;
+  }
+
+  /** The item is freed: its record goes back to the arena (a stale tree may still link it; its
+   * UNODE_ITEM no longer names an item). */
+  release(id: number): void {
+    const n = this.handle[id];
+    if (n === RB_NULL) return;
+    this.arena.w[n * UNODE_WORDS + UNODE_ITEM] = 0;
+    this.arena.free(n);
+    this.handle[id] = RB_NULL;
   }
 
   /** Nodes held now. */
   get size(): number {
-    return this.nodes.length - 1 - this.freeHandles.length;
+    return this.arena.size;
   }
 
   grow(capacity: number): void {
@@ -220,23 +230,9 @@ export class KsmRmapItems {
     this.hprev[id] = 0;
     this.mm.set(id, null);
     this.anon_vma.set(id, null);
-    this.node.set(id, null);
+    this.node.release(id);
     this.rmap_list[id] = this.freelist;
     this.freelist = id;
-  }
-
-  /** The item's rb node, for an insertion into an unstable tree (the item is in no tree now; its
-   * node may still hang in the previous scan's emptied tree). */
-  unstableNode(id: number): KsmUnstableNode {
-    let rb = this.node.get(id);
-    if (rb === null) {
-      rb = new KsmUnstableNode(id, this.mm.get(id)!, this.address[id]);
-      this.node.set(id, rb);
-    } else {
-      rbNodeInit(rb);
-      rb.walkEpoch = NO_WALK_EPOCH;
-    }
-    return rb;
   }
 
   /**

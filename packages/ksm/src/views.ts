@@ -2,8 +2,9 @@
 // invariant checker, the fuzzer and tests. Not kernel code: nothing here is on a scan or merge path,
 // and ksm.ts stays the kernel's file.
 
+import { RB_NULL } from '@mmsim/rbtree';
 import type { Ksm } from './ksm.ts';
-import type { KsmRmapItems, KsmRmapItemView, KsmUnstableNode } from './rmap_item.ts';
+import { type KsmRmapItems, type KsmRmapItemView, UNODE_ITEM, UNODE_WORDS } from './rmap_item.ts';
 import { type KsmMmSlot, type KsmStableNode, UNSTABLE_FLAG } from './types.ts';
 
 /** Every registered mm, in scan-list order. */
@@ -52,12 +53,14 @@ export function rmapItemView(ri: KsmRmapItems, id: number): KsmRmapItemView {
 export function unstableItems(ksm: Ksm): KsmRmapItemView[] {
   const ri = ksm.rmap_item_cache;
   const out: KsmRmapItemView[] = [];
-  const walk = (n: KsmUnstableNode | null): void => {
-    if (n === null) return;
-    walk(n.rb_left);
-    if (ri.node.get(n.item) === n && (ri.aflags[n.item] & UNSTABLE_FLAG) !== 0)
-      out.push(rmapItemView(ri, n.item));
-    walk(n.rb_right);
+  const arena = ri.node.arena;
+  const walk = (n: number): void => {
+    if (n === RB_NULL) return;
+    walk(arena.rb_left(n));
+    const it = arena.w[n * UNODE_WORDS + UNODE_ITEM];
+    if (it !== 0 && ri.node.get(it) === n && (ri.aflags[it] & UNSTABLE_FLAG) !== 0)
+      out.push(rmapItemView(ri, it));
+    walk(arena.rb_right(n));
   };
   for (const root of ksm.root_unstable_tree) walk(root.rb_node);
   return out;

@@ -23,7 +23,7 @@ function filePair(m: Machine): Process[] {
   const f = filemap_open(m, 'app', PAGES, () => m.phys.contents.patternByte(0x42));
   return ['a', 'b'].map((name) => {
     const p = new Process(m, name);
-    const a = p.mmap(null, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
+    const a = p.mmap(null, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, { file: f, pgoff: 0 });
     p.madvise(a, PAGES * PAGE_SIZE, MADV_MERGEABLE);
     for (let i = 0; i < PAGES; i++) p.readByte(a + i * PAGE_SIZE);
     for (let i = 0; i < COPIED; i++) p.writeByte(a + i * PAGE_SIZE + 1, 7);
@@ -53,7 +53,7 @@ describe('KSM on private file mappings', () => {
     const f = filemap_open(m, 'ro', PAGES, () => m.phys.contents.patternByte(1));
     const p = new Process(m, 'p');
     p.prctl(PR_SET_MEMORY_MERGE, 1);
-    const a = p.mmap(null, PAGES * PAGE_SIZE, PROT_READ, MAP_PRIVATE, f);
+    const a = p.mmap(null, PAGES * PAGE_SIZE, PROT_READ, MAP_PRIVATE, { file: f, pgoff: 0 });
     for (let i = 0; i < PAGES; i++) p.readByte(a + i * PAGE_SIZE);
     ksm.runFullScans(2);
     expect(m.counters.ksmScanNonAnon).toBe(0);

@@ -1,5 +1,6 @@
 import { KernelBug } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
+import { RB_NULL } from '@mmsim/rbtree';
 import { describe, expect, it } from 'vitest';
 import {
   checkKsmInvariants,
@@ -36,7 +37,7 @@ describe('rmap_item_cache (struct-of-arrays rmap_items)', () => {
     expect(id).toBe(7);
     expect([ri.oldchecksum[id], ri.hnext[id], ri.rmap_list[id], ri.address[id]]).toEqual([0, 0, 0, 8192]);
     expect(ri.anon_vma.get(id)).toBe(null);
-    expect(ri.node.get(id)).toBe(null);
+    expect(ri.node.get(id)).toBe(RB_NULL);
     expect(ri.alloc(mm, 0)).toBe(5001);
   });
 
@@ -83,18 +84,18 @@ describe('rmap_item object fields as handles', () => {
     const p = new Process(m, 'p');
     const ri = new KsmRmapItems();
     const ids = [1, 2, 3].map((i) => ri.alloc(p.mm, i * 4096));
-    const nodes = ids.map((id) => ri.unstableNode(id));
+    const nodes = ids.map((id) => ri.node.forInsert(id));
     expect(ri.node.size).toBe(3);
     expect(ids.map((id) => ri.node.get(id))).toEqual(nodes);
     // The node an item keeps is re-initialised, not replaced.
-    expect(ri.unstableNode(ids[1]!)).toBe(nodes[1]);
+    expect(ri.node.forInsert(ids[1]!)).toBe(nodes[1]);
     ri.free(ids[0]!);
     expect(ri.node.size).toBe(2);
     const again = ri.alloc(p.mm, 8 * 4096);
-    expect(ri.node.get(again)).toBe(null);
-    ri.unstableNode(again);
+    expect(ri.node.get(again)).toBe(RB_NULL);
+    ri.node.forInsert(again);
     expect(ri.node.size).toBe(3);
-    // The slot and the node handle the freed item had (both LIFO) come back.
+    // The slot and the node record the freed item had (both LIFO) come back.
     expect(again).toBe(ids[0]);
     expect(ri.node.handle[again]).toBe(1);
   });
@@ -150,9 +151,9 @@ describe('checkKsmInvariants() on the item arrays', () => {
     checkAll(m, ksm);
     const item = unstableItems(ksm)[0]!.id;
     const rb = ri.node.get(item);
-    ri.node.set(item, null);
+    ri.node.handle[item] = RB_NULL;
     expect(() => checkKsmInvariants(ksm)).toThrow(/UNSTABLE_FLAG without an rb node/);
-    ri.node.set(item, rb);
+    ri.node.handle[item] = rb;
     checkAll(m, ksm);
   });
 });

@@ -1,7 +1,8 @@
 // The red-black invariant checker used by tests and by the invariant checkers of trees built on
 // @mmsim/rbtree (KSM's stable and unstable trees). Simulator-only: it is not in lib/rbtree.c.
 
-import { RB_BLACK, RB_RED, type RbNode, type RbRoot } from './rbtree.ts';
+import { RB_BLACK, RB_RED, type RbColor, type RbNode, type RbRoot } from './rbtree.ts';
+import { RB_NULL, type RbArena, type RbArenaRoot } from './rbtree_arena.ts';
 
 export interface RbtreeCheckOptions<T extends RbNode> {
   /** With `cmp`: equal neighbours are a violation too (the in-order walk must strictly increase). */
@@ -94,4 +95,47 @@ export function rbtreeCheck<T extends RbNode>(
   };
 
   return visit(top, null, 0);
+}
+
+/**
+ * rbtreeCheck() for a tree of an RbArena: the nodes reachable from `root` (at most MAX_DEPTH
+ * levels, so a corrupted, cyclic tree ends) are read out as RbNode objects, with the parent each
+ * record names (another object when that is not the node linking to it), and checked as above.
+ * `cmp` and `describe` take node ids.
+ */
+export function rbArenaCheck(
+  arena: RbArena,
+  root: RbArenaRoot,
+  cmp?: (a: number, b: number) => number,
+  options?: { unique?: boolean; describe?: (node: number) => string },
+): string | null {
+  interface Copy extends RbNode {
+    id: number;
+  }
+  const copies = new Map<number, Copy>();
+  const copy = (id: number, depth: number): Copy | null => {
+    if (id === RB_NULL || depth > MAX_DEPTH) return null;
+    const c: Copy = {
+      id,
+      rb_parent: null,
+      rb_color: arena.rb_color(id) as RbColor,
+      rb_left: null,
+      rb_right: null,
+    };
+    copies.set(id, c);
+    c.rb_left = copy(arena.rb_left(id), depth + 1);
+    c.rb_right = copy(arena.rb_right(id), depth + 1);
+    return c;
+  };
+  const top = copy(root.rb_node, 0);
+  const elsewhere: Copy = { id: RB_NULL, rb_parent: null, rb_color: RB_BLACK, rb_left: null, rb_right: null };
+  for (const c of copies.values()) {
+    const p = arena.rb_parent(c.id);
+    c.rb_parent = p === RB_NULL ? null : p === c.id ? c : (copies.get(p) ?? elsewhere);
+  }
+  const describe = options?.describe;
+  return rbtreeCheck<Copy>({ rb_node: top }, cmp === undefined ? undefined : (a, b) => cmp(a.id, b.id), {
+    unique: options?.unique === true,
+    ...(describe === undefined ? {} : { describe: (n: Copy) => describe(n.id) }),
+  });
 }

@@ -1,4 +1,4 @@
-export { type RbtreeCheckOptions, rbtreeCheck } from './check.ts';
+export { type RbtreeCheckOptions, rbArenaCheck, rbtreeCheck } from './check.ts';
 export {
   RB_BLACK,
   RB_CLEAR_NODE,
@@ -28,3 +28,14 @@ export {
   rb_replace_node,
   rbNodeInit,
 } from './rbtree.ts';
+export {
+  RB_ARENA_FIELDS,
+  RB_ARENA_ROOT,
+  RB_COLOR,
+  RB_LEFT,
+  RB_NULL,
+  RB_PARENT,
+  RB_RIGHT,
+  RbArena,
+  type RbArenaRoot,
+} from './rbtree_arena.ts';

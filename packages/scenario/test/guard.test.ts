@@ -78,7 +78,7 @@ describe('estimateHostMemory', () => {
         { op: 'fill', proc: 'a', region: 'r', pattern: { kind: 'unique', seed: 1 } },
         { op: 'madvise', proc: 'a', region: 'r', advice },
       ]).plan;
-    expect(KSM_HOST_BYTES_PER_PAGE).toBe(45 + 128);
+    expect(KSM_HOST_BYTES_PER_PAGE).toBe(45 + 64);
     expect(estimateHostMemory(merged('MADV_MERGEABLE'), 0, 4096).ksmBytes).toBe(
       1000 * KSM_HOST_BYTES_PER_PAGE,
     );

@@ -162,8 +162,8 @@ function typedArrayBytes(obj: object, depth = 1): number {
 }
 
 /** Host memory by structure, in bytes (what the simulator's arrays hold, measured), and the
- * counts of what lives as JS objects in the heap (VMAs, mm_structs, stable nodes, unstable-tree
- * rb nodes, mm_slots). */
+ * counts of unstable-tree rb nodes and of what lives as JS objects in the heap (VMAs, mm_structs,
+ * stable nodes, mm_slots). */
 export function memoryBudget(m: Machine, ksm: Ksm): { name: string; unit: string; value: number }[] {
   const phys = m.phys;
   let tables = 0;
@@ -181,7 +181,8 @@ export function memoryBudget(m: Machine, ksm: Ksm): { name: string; unit: string
     },
     { name: 'rmap_items (typed arrays, capacity)', unit: 'bytes', value: typedArrayBytes(ri) },
     { name: 'JS heap used', unit: 'bytes', value: process.memoryUsage().heapUsed },
-    { name: 'unstable-tree rb nodes (JS objects)', unit: 'nodes', value: ri.node.size },
+    { name: 'unstable-tree rb nodes (RbArena records)', unit: 'nodes', value: ri.node.size },
+    { name: 'unstable-tree rb nodes (RbArena, capacity)', unit: 'bytes', value: ri.node.arena.w.byteLength },
     {
       name: 'stable nodes (JS objects: KSM pages, chain heads)',
       unit: 'nodes',
