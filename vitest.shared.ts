@@ -43,7 +43,13 @@ class ReportWithUnhandledErrors extends JsonReporter {
 }
 
 export function mmsimVitestConfig(
-  overrides: { testTimeout?: number; include?: string[]; exclude?: string[]; reportFile?: string } = {},
+  overrides: {
+    testTimeout?: number;
+    include?: string[];
+    exclude?: string[];
+    reportFile?: string;
+    env?: Record<string, string>;
+  } = {},
 ) {
   return defineConfig({
     resolve: { conditions },
@@ -51,6 +57,7 @@ export function mmsimVitestConfig(
     test: {
       include: overrides.include ?? ['test/**/*.test.ts'],
       exclude: [...configDefaults.exclude, ...(overrides.exclude ?? [])],
+      env: overrides.env ?? {},
       testTimeout: overrides.testTimeout ?? 60_000,
       hookTimeout: 120_000,
       reporters: [
