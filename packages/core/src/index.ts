@@ -41,6 +41,7 @@ export {
   WARN_ON_ONCE,
   warnCount,
 } from './bug.ts';
+export { CallState } from './call_state.ts';
 export { HZ, VirtualClock } from './clock.ts';
 export { Counters } from './counters.ts';
 export {

@@ -20,6 +20,7 @@
 import {
   addrEnd,
   BUG,
+  CallState,
   EAGAIN,
   EBUSY,
   EEXIST,
@@ -412,9 +413,17 @@ export function follow_page(
   if ((foll_flags & FOLL_PIN) !== 0) return 0;
   // 6.5+: "We never set FOLL_HONOR_NUMA_FAULT because callers don't expect to fail on
   // PROT_NONE-mapped pages."
-  const ctx: FollowPageContext = { page_mask: 0 };
-  return follow_page_mask(vma, address, foll_flags, ctx, kernel);
+  const ctx = followPageContexts.get();
+  ctx.page_mask = 0;
+  try {
+    return follow_page_mask(vma, address, foll_flags, ctx, kernel);
+  } finally {
+    followPageContexts.put();
+  }
 }
+
+/** follow_page()'s on-stack struct follow_page_context, one per call. */
+const followPageContexts = new CallState<FollowPageContext>(() => ({ page_mask: 0 }));
 
 /**
  * follow_page_mask(): the PGD level of the lookup. Counts one followPage per call and one

@@ -5,7 +5,14 @@
 // Every strategy also unshares KSM-placed zero pages (the ~6.6 rule), so that all of them act
 // identically on the same state and only their cost differs.
 
-import { type BreakKsmKind, ENOMEM, KERNEL_PROFILES, type KernelProfile, PAGE_SIZE } from '@mmsim/core';
+import {
+  type BreakKsmKind,
+  CallState,
+  ENOMEM,
+  KERNEL_PROFILES,
+  type KernelProfile,
+  PAGE_SIZE,
+} from '@mmsim/core';
 import { FOLL_GET, FOLL_MIGRATION, FOLL_REMOTE, follow_page } from '@mmsim/gup';
 import {
   _PAGE_PRESENT,
@@ -108,33 +115,6 @@ function pmdCallbackTest(walk: MmWalk, addr: number): number {
 /** The fault every post-6.1 variant uses. */
 function unshare(vma: VmAreaStruct, addr: number): number {
   return handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE);
-}
-
-/**
- * The per-call state of the strategies (the kernel's on-stack locals: struct folio_walk, the
- * walk's private argument), reused from call to call as the walker reuses its MmWalk objects: a
- * stack, since a fault hook may start another unmerge while one runs. It carries nothing from
- * one call to the next (each user sets what it reads). A fresh object per call would be embedded
- * in V8's optimized code of the per-page loop and, once garbage, deoptimize it: measured as
- * every walk-only unmerge after the first re-optimizing mid-loop.
- */
-class CallState<T> {
-  private readonly stack: T[] = [];
-  private depth = 0;
-  private readonly create: () => T;
-
-  constructor(create: () => T) {
-    this.create = create;
-  }
-
-  get(): T {
-    if (this.depth === this.stack.length) this.stack.push(this.create());
-    return this.stack[this.depth++]!;
-  }
-
-  put(): void {
-    this.depth--;
-  }
 }
 
 /** One break_ksm() at one address, with the per-call state of its unmerge (the kernel's locals). */
