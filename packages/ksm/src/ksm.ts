@@ -38,6 +38,7 @@ import {
   MM_SHMEMPAGES,
   MMF_VM_MERGE_ANY,
   MMF_VM_MERGEABLE,
+  type MmHooks,
   type MmStruct,
   mk_pte,
   PAGE_MAPPING_KSM,
@@ -397,7 +398,7 @@ export class Ksm {
     hooks.ksm_exit = (mm) => this.ksm_exit(mm);
     hooks.ksm_madvise = (vma, start, end, advice, flags) => this.ksm_madvise(vma, start, end, advice, flags);
     hooks.ksm_add_vma = (vma) => this.ksm_vma_flags(vma);
-    hooks.prctl = (mm, option, a2, a3, a4, a5) => this.prctl(mm, option, a2, a3, a4, a5);
+    hooks.prctl = this.prctl;
     hooks.rmap_walk_ksm = (folio, visit) => this.rmap_walk_ksm(folio, visit);
     hooks.folio_migrate_ksm = (n, o) => this.folio_migrate_ksm(n, o);
     hooks.ksm_might_unmap_zero_page = (mm, lo) => this.ksm_might_unmap_zero_page(mm, lo);
@@ -1773,15 +1774,8 @@ export class Ksm {
     return 0;
   }
 
-  /** prctl(PR_SET_MEMORY_MERGE / PR_GET_MEMORY_MERGE) (kernel/sys.c). */
-  private prctl(
-    mm: MmStruct,
-    option: number,
-    arg2: number,
-    arg3: number,
-    arg4: number,
-    arg5: number,
-  ): number | undefined {
+  /** prctl(PR_SET_MEMORY_MERGE / PR_GET_MEMORY_MERGE) (kernel/sys.c): the machine's hook. */
+  private readonly prctl: MmHooks['prctl'] = (mm, option, arg2, arg3, arg4, arg5) => {
     // before 6.4 kernel/sys.c has no such options: EINVAL
     if (!this.m.kernel.ksm.mergeAny) return undefined;
     if (option === PR_SET_MEMORY_MERGE) {
@@ -1798,7 +1792,7 @@ export class Ksm {
       return (mm.flags & MMF_VM_MERGE_ANY) !== 0 ? 1 : 0;
     }
     return undefined;
-  }
+  };
 
   // ==== rmap, migration, zero pages ===========================================================
 

@@ -109,6 +109,7 @@ export {
   type ProcExpect,
   type Prot,
   prctlArg2,
+  prctlArgs,
   type ReportStep,
   type RestoreStep,
   resolveRange,

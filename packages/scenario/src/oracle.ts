@@ -32,9 +32,8 @@ import {
   type KsmInitialKnob,
   knobString,
   MADVISE_ADVICE,
-  PRCTL_OPTIONS,
   type Prot,
-  prctlArg2,
+  prctlArgs,
   resolveRange,
   type Scenario,
   usesKhugepaged,
@@ -312,7 +311,7 @@ export function encodeInstructions(
         break;
       case 'prctl':
         // The last argument: the expected return value, or -1 (prctl returns no negative value).
-        args = `${pi(step.proc)} ${PRCTL_OPTIONS[step.option]} ${prctlArg2(step)} ${step.arg3 ?? 0} ${step.arg4 ?? 0} ${step.arg5 ?? 0} ${step.expect_value ?? -1}`;
+        args = `${pi(step.proc)} ${prctlArgs(step).join(' ')} ${step.expect_value ?? -1}`;
         break;
       case 'fork':
         args = `${pi(step.proc)} ${pi(step.child)}`;

@@ -545,3 +545,8 @@ export function prctlArg2(step: PrctlStep): number {
   const v = step.value;
   return v === undefined ? 0 : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }
+
+/** The five arguments of a prctl step's prctl(2) call: option, arg2 to arg5. */
+export function prctlArgs(step: PrctlStep): [number, number, number, number, number] {
+  return [PRCTL_OPTIONS[step.option], prctlArg2(step), step.arg3 ?? 0, step.arg4 ?? 0, step.arg5 ?? 0];
+}

@@ -57,9 +57,8 @@ import {
   KSM_COUNTERS,
   knobString,
   MADVISE_ADVICE,
-  PRCTL_OPTIONS,
   type Prot,
-  prctlArg2,
+  prctlArgs,
   resolveRange,
   type Step,
   usesKhugepaged,
@@ -332,13 +331,7 @@ function runStep(
       return;
     }
     case 'prctl': {
-      const got = proc(ctx, step.proc).prctl(
-        PRCTL_OPTIONS[step.option],
-        prctlArg2(step),
-        step.arg3 ?? 0,
-        step.arg4 ?? 0,
-        step.arg5 ?? 0,
-      );
+      const got = proc(ctx, step.proc).prctl(...prctlArgs(step));
       // As an errno other than the expected one, a wrong return value ends the run.
       if (step.expect_value !== undefined && got !== step.expect_value) {
         failures.push({
