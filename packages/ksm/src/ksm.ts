@@ -44,7 +44,7 @@ import {
   PAGE_MAPPING_KSM,
   PG_dirty,
   PG_swapcache,
-  pmd_index,
+  page_vma_mapped_pte,
   pmd_leaf,
   pmd_present,
   pte_dirty,
@@ -909,18 +909,12 @@ export class Ksm {
     const wp = this.orig_pte;
     const addr = vma_address(vma, pm.index[page]);
     if (addr < 0) return false;
-    const mm = vma.vm_mm;
-    const pmdT = mm.find_pmd_table(addr);
-    if (pmdT === 0) return false;
-    readEntry(pm, pmdT, pmd_index(addr));
-    if (pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) return false;
-    const pteT = entry_pfn(E.lo, E.hi);
-    const idx = pte_index(addr);
-    readEntry(pm, pteT, idx);
-    if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page) return false;
+    // page_vma_mapped_walk() (mm/page_vma_mapped.c) for the one PTE that may map the page
+    const pteT = page_vma_mapped_pte(vma.vm_mm, addr, page);
+    if (pteT === 0) return false;
     wp.addr = addr;
     wp.table = pteT;
-    wp.idx = idx;
+    wp.idx = pte_index(addr);
     wp.lo = E.lo;
     wp.hi = E.hi;
     return true;

@@ -58,6 +58,7 @@ export * from './mm.ts';
 export * from './mman.ts';
 export { do_vmi_munmap, dup_mmap, mmput, vm_mmap_pgoff, vm_munmap } from './mmap.ts';
 export { change_protection, do_mprotect_pkey } from './mprotect.ts';
+export { page_vma_mapped_pte, page_vma_mapped_walk } from './page_vma_mapped.ts';
 export * from './pgtable.ts';
 export {
   type DecodedEntry,

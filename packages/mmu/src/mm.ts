@@ -3,7 +3,7 @@
 // the mmap_lock as an asserted reader/writer lock, and the page-table tree root.
 
 import { BUG, PUD_SIZE, VM_BUG_ON } from '@mmsim/core';
-import { p4d_bad, pud_leaf } from './arch.ts';
+import { _PAGE_PRESENT, p4d_bad, pmd_leaf, pud_leaf } from './arch.ts';
 import type { MappedFile } from './filemap.ts';
 import type { Machine } from './machine.ts';
 import {
@@ -335,7 +335,7 @@ export class MmStruct {
     const pmdT = this.find_pmd_table(addr);
     if (pmdT === 0) return 0;
     readEntry(this.machine.phys, pmdT, pmd_index(addr));
-    if ((E.lo === 0 && E.hi === 0) || (E.lo & 0x80) !== 0 || (E.lo & 1) === 0) return 0;
+    if ((E.lo === 0 && E.hi === 0) || pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0) return 0;
     return entryTable(E.lo, E.hi);
   }
 
