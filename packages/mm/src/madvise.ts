@@ -563,9 +563,12 @@ function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, ne
  */
 function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
   if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
-  const obj = vma.shmem;
-  if (obj === null) return -EINVAL;
+  // mm/madvise.c 6.18: anonymous memory has no file to punch (EINVAL); a private mapping of a
+  // file (a regular one here) is not writable to it (!vma_is_shared_maywrite(): EACCES).
+  if (vma.shmem === null && vma.vm_file === null) return -EINVAL;
   if ((vma.vm_flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+  const obj = vma.shmem;
+  if (obj === null) BUG('MADV_REMOVE: a shared mapping of a regular file (not simulated)');
   const first = linear_page_index(vma, start);
   const last = linear_page_index(vma, end);
   const m = vma.vm_mm.machine;
