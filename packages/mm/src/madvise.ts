@@ -518,15 +518,30 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
       }
     }
     const folio = pm.folio(pfn);
-    // The page cache of a private file mapping: its reclaim (a clean page dropped from the file)
-    // is not simulated; it stays.
-    if (!pm.PageAnon(folio)) continue;
+    if (!pm.PageAnon(folio)) {
+      madvise_pageout_file(walk.vma!, a, folio);
+      continue;
+    }
     // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
     if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
     if (folio === large && pm.folio_test_large(folio)) continue;
     if (pm.folio_test_large(folio)) large = folio;
     reclaim_folio(m, folio);
   }
+}
+
+/**
+ * MADV_PAGEOUT of a page-cache page of a private file mapping (the caller may write the file, as
+ * root may: can_do_file_pageout(), mm/madvise.c 6.18): a folio only this PTE maps is unmapped
+ * (try_to_unmap()); shrink_folio_list() (mm/vmscan.c) then keeps a dirty one in the cache (only
+ * kswapd writes file pages back) and drops a clean one nothing else holds (__remove_mapping()).
+ */
+function madvise_pageout_file(vma: VmAreaStruct, addr: number, folio: number): void {
+  const pm = vma.vm_mm.machine.phys;
+  if (pm.folio_mapcount(folio) !== pm.folio_nr_pages(folio)) return;
+  zap_page_range(vma, addr, addr + PAGE_SIZE);
+  if ((pm.flags[folio] & PG_dirty) === 0 && pm.refcount[folio] === 1)
+    filemap_remove_folio(vma.vm_file!, pm, pm.index[folio]);
 }
 
 /**

@@ -4,11 +4,12 @@
 // merges them (scan_get_next_rmap_item() passes over !folio_test_anon() pages), and a write to a
 // private mapping of the file puts an anonymous copy in its place (do_cow_fault(),
 // wp_page_copy()). The cache outlives the mappings, as a file's does: its pages stay until the
-// machine goes away (no reclaim or truncation of regular files is simulated).
+// machine goes away unless reclaim drops a clean one (MADV_PAGEOUT); no writeback, readahead or
+// truncation of regular files is simulated.
 
 import type { Machine } from './machine.ts';
 import { MM_FILEPAGES, MM_SHMEMPAGES } from './mm.ts';
-import { PG_filecache, PG_uptodate, type PhysMem } from './physmem.ts';
+import { PG_dirty, PG_filecache, PG_uptodate, type PhysMem } from './physmem.ts';
 
 let nextMappingId = 1;
 
@@ -69,6 +70,18 @@ export function filemap_get_folio(pm: PhysMem, file: MappedFile, index: number):
   pm.flags[pfn] |= PG_filecache | PG_uptodate;
   pm.setFrameContent(pfn, file.read_folio(index));
   file.pages.set(index, pfn);
+  return pfn;
+}
+
+/**
+ * write(2) of page `index` of the file (generic_perform_write(), mm/filemap.c 6.18): its page in
+ * the cache (read first on a miss), then folio_mark_dirty(). A dirty page stays in the cache until
+ * written back, which the simulator never does: reclaim unmaps it and keeps it (shrink_folio_list()
+ * does not write file pages back outside kswapd). The PFN, 0 when no memory is left.
+ */
+export function filemap_write_folio(pm: PhysMem, file: MappedFile, index: number): number {
+  const pfn = filemap_get_folio(pm, file, index);
+  if (pfn !== 0) pm.flags[pfn] |= PG_dirty;
   return pfn;
 }
 
