@@ -66,6 +66,7 @@ import {
   make_pte_marker,
   PG_dirty,
   PG_lazyfree,
+  PG_reclaim,
   PG_referenced,
   PG_swapcache,
   type PhysMem,
@@ -533,15 +534,16 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
 /**
  * MADV_PAGEOUT of a page-cache page of a private file mapping (the caller may write the file, as
  * root may: can_do_file_pageout(), mm/madvise.c 6.18): a folio only this PTE maps is unmapped
- * (try_to_unmap()); shrink_folio_list() (mm/vmscan.c) then keeps a dirty one in the cache (only
- * kswapd writes file pages back) and drops a clean one nothing else holds (__remove_mapping()).
+ * (try_to_unmap()). shrink_folio_list() (mm/vmscan.c) then keeps a dirty one in the cache (only
+ * kswapd writes file pages back) marked PG_reclaim, which fault-around skips, and drops a clean
+ * one nothing else holds (__remove_mapping()).
  */
 function madvise_pageout_file(vma: VmAreaStruct, addr: number, folio: number): void {
   const pm = vma.vm_mm.machine.phys;
   if (pm.folio_mapcount(folio) !== pm.folio_nr_pages(folio)) return;
   zap_page_range(vma, addr, addr + PAGE_SIZE);
-  if ((pm.flags[folio] & PG_dirty) === 0 && pm.refcount[folio] === 1)
-    filemap_remove_folio(vma.vm_file!, pm, pm.index[folio]);
+  if ((pm.flags[folio] & PG_dirty) !== 0) pm.flags[folio] |= PG_reclaim;
+  else if (pm.refcount[folio] === 1) filemap_remove_folio(vma.vm_file!, pm, pm.index[folio]);
 }
 
 /**

@@ -55,7 +55,7 @@ import {
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
 } from './fault.ts';
-import { filemap_get_folio, mm_counter_file } from './filemap.ts';
+import { filemap_fault, mm_counter_file } from './filemap.ts';
 import {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
@@ -93,6 +93,7 @@ import {
   PG_anon_exclusive,
   PG_dirty,
   PG_locked,
+  PG_reclaim,
   PG_swapcache,
   type PhysMem,
 } from './physmem.ts';
@@ -269,7 +270,7 @@ function __do_fault(vma: VmAreaStruct, addr: number): number {
   if (vma.shmem !== null) return shmem_get_folio(vma, index);
   const file = vma.vm_file!;
   if (index >= file.nrPages) return FAULT_PAST_EOF;
-  return filemap_get_folio(vma.vm_mm.machine.phys, file, index);
+  return filemap_fault(vma.vm_mm.machine.phys, file, index, vma.vm_flags);
 }
 
 /**
@@ -297,7 +298,8 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
   for (let i = from; i < to; i++) {
     const a = addr + (i - pteOff) * PAGE_SIZE;
     const pfn = cache.get(linear_page_index(vma, a));
-    if (pfn === undefined) continue;
+    // next_uptodate_folio(): a folio marked PG_readahead (PG_reclaim) is left to the fault path
+    if (pfn === undefined || (pm.flags[pfn] & PG_reclaim) !== 0) continue;
     readEntry(pm, pteT, i);
     if (E.lo !== 0 || E.hi !== 0) continue;
     mk_pte(pfn, vma.protLo, vma.protHi);

@@ -37,6 +37,11 @@ export const PG_lazyfree = 1 << 19;
  * the absence of PG_swapbacked; mmu does not maintain that bit (see PG_lazyfree), so it marks
  * them instead. */
 export const PG_filecache = 1 << 20;
+/** PG_reclaim, which is PG_readahead too in the kernel (one bit, include/linux/page-flags.h):
+ * reclaim set it on a dirty page-cache folio it could not write back; fault-around then skips the
+ * folio (next_uptodate_folio()'s folio_test_readahead()) until a fault on it clears it
+ * (page_cache_async_ra()). */
+export const PG_reclaim = 1 << 21;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
