@@ -271,7 +271,7 @@ async function main(): Promise<void> {
   const model: KsmdCostModel = { ns, hz, wakeupLatencyNs: Math.round((lo + hi) / 2) };
   const c = cpus();
   const file: KsmdCostFile = {
-    format: 'mmsim-ksmd-cost-1',
+    format: 'mmsim-ksmd-cost-2',
     machine: {
       kernel: release(),
       cpu: c[0]?.model.trim() ?? 'unknown',

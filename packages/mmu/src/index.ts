@@ -4,8 +4,11 @@ export { type CheckOptions, checkMmInvariants } from './check.ts';
 export {
   Contents,
   DIGEST_BYTES,
+  DIGEST_PREFIX_UNKNOWN,
   fmix32,
   idsWord,
+  MEMCMP_WORD_BYTES,
+  memcmpBytesRead,
   ZERO_CHECKSUM,
   ZERO_CONTENT,
 } from './content.ts';
