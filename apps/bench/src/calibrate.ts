@@ -4,8 +4,10 @@
 //
 // - full scans in one batch each (pages_to_scan above the page count, sleep_millisecs long enough
 //   to see ksmd asleep between them), for content mixes that exercise the checksum, the tree
-//   searches and the merges differently: ksmd's CPU time per full scan (/proc/<ksmd>/schedstat)
-//   against the simulator's deterministic counters for the same scan;
+//   searches and the merges differently, and compares whose memcmp() stops early or late (pages
+//   that differ in their first word, and mostly-zero pages that differ only near their middle or
+//   end, as real heaps do): ksmd's CPU time per full scan (/proc/<ksmd>/schedstat) against the
+//   simulator's deterministic counters for the same scan;
 // - ksmd at small batches over wall time: its CPU time for the pages it scanned (the per-batch
 //   cost), and how many pages it got through (the wake-up latency after each sleep).
 //
@@ -14,6 +16,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, release } from 'node:os';
+import { PAGE_SIZE } from '@mmsim/core';
 import {
   emptyKsmdWork,
   KSMD_COST_FEATURES,
@@ -56,7 +59,14 @@ const MAX_LATENCY_NS = 20 * NS_PER_MS;
  * of the pattern privately instead, read whole, with FILE_COW_PAGES of it written (an anon_vma,
  * so ksmd walks it): the walk over page-cache pages, as in every binary and library a real
  * process maps (`nonanon`). */
-const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number; file?: boolean }[] = [
+const MIXES: {
+  mix: string;
+  pattern: FillPattern;
+  pages: number;
+  scanMs: number;
+  file?: boolean;
+  prefixAt?: number;
+}[] = [
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 65_536, scanMs: 1000 },
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 16_384, scanMs: 500 },
   { mix: 'zero', pattern: { kind: 'zero' }, pages: 32_768, scanMs: 800 },
@@ -66,7 +76,14 @@ const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number;
   { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 65_536, scanMs: 3000 },
   { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 65_536, scanMs: 800, file: true },
   { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 16_384, scanMs: 400, file: true },
+  { mix: 'tail', pattern: { kind: 'zero' }, pages: 16_384, scanMs: 2000, prefixAt: PAGE_SIZE - 1 },
+  { mix: 'middle', pattern: { kind: 'zero' }, pages: 16_384, scanMs: 1500, prefixAt: PAGE_SIZE / 2 },
+  { mix: 'tail', pattern: { kind: 'zero' }, pages: 4096, scanMs: 800, prefixAt: PAGE_SIZE - 1 },
 ];
+/** Distinct byte values a `prefixAt` mix writes at one offset (1..255) before moving one byte
+ * down: page i gets 1 + i % PREFIX_VALUES at prefixAt - floor(i / PREFIX_VALUES), so all its pages
+ * differ, and any two agree on (about) their first prefixAt bytes. */
+const PREFIX_VALUES = 255;
 /** Pages of a `file` mix written (anonymous COW copies, identical: they merge). */
 const FILE_COW_PAGES = 16;
 
@@ -85,8 +102,9 @@ function mixScenario(
   pages: number,
   knobs: Record<string, number>,
   file = false,
+  prefixAt?: number,
 ): Scenario {
-  const populate = file
+  const populate: unknown[] = file
     ? [
         { op: 'mmap', proc: 'a', region: 'r', pages, file: mix, file_fill: pattern },
         { op: 'touch', proc: 'a', region: 'r' },
@@ -96,6 +114,16 @@ function mixScenario(
         { op: 'mmap', proc: 'a', region: 'r', pages },
         { op: 'fill', proc: 'a', region: 'r', pattern },
       ];
+  if (prefixAt !== undefined)
+    for (let i = 0; i < pages; i++)
+      populate.push({
+        op: 'write',
+        proc: 'a',
+        region: 'r',
+        page: i,
+        offset: prefixAt - Math.floor(i / PREFIX_VALUES),
+        value: 1 + (i % PREFIX_VALUES),
+      });
   return validateScenario(
     {
       name: `calibrate-${mix}`,
@@ -223,10 +251,10 @@ async function main(): Promise<void> {
   const o = program.opts<{ out: string; quick: boolean }>();
   const hz = configHz();
   const rows: KsmdFitRow[] = [];
-  for (const { mix, pattern, pages: size, scanMs, file } of MIXES) {
+  for (const { mix, pattern, pages: size, scanMs, file, prefixAt } of MIXES) {
     const n = o.quick ? size / 4 : size;
     const knobs = { pages_to_scan: ONE_BATCH, sleep_millisecs: SCAN_SLEEP_MS };
-    const sc = mixScenario(mix, pattern, n, knobs, file);
+    const sc = mixScenario(mix, pattern, n, knobs, file, prefixAt);
     const kernel = perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS));
     const sim = simulatedScans(sc, Math.min(SCANS, kernel.length));
     sim.forEach((work, k) => {

@@ -5,8 +5,8 @@
 import { Counters, PAGE_SIZE } from '@mmsim/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RangeMin } from '../src/range_min.ts';
 import { DIGEST_BYTES, memcmpBytesRead, PhysMem } from '../src/index.ts';
+import { RangeMin } from '../src/range_min.ts';
 
 const WORD = 8;
 

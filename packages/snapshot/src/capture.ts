@@ -736,7 +736,8 @@ function rankContents(
       }
       const group = sorted.slice(i, j).sort((a, b) => Buffer.compare(full.get(a)!, full.get(b)!));
       for (let k = i; k < j; k++) sorted[k] = group[k - i];
-      for (let k = i; k + 1 < j; k++) rankPrefix[k] = commonPrefix(full.get(sorted[k])!, full.get(sorted[k + 1])!);
+      for (let k = i; k + 1 < j; k++)
+        rankPrefix[k] = commonPrefix(full.get(sorted[k])!, full.get(sorted[k + 1])!);
     }
     // the last of the run and the next content differ within PREFIX_BYTES
     if (j < n)

@@ -199,11 +199,7 @@ interface SectionOut {
 }
 
 /** Writes a snapshot; `chunks` are the compressed content chunks (with --with-contents). */
-export function writeSnapshot(
-  path: string,
-  snap: SnapshotToWrite,
-  chunks: Uint8Array[] | null,
-): void {
+export function writeSnapshot(path: string, snap: SnapshotToWrite, chunks: Uint8Array[] | null): void {
   const meta = Buffer.from(JSON.stringify(snap.meta));
   const sections: SectionOut[] = [
     { kind: SECTION.META, flags: SECTION_REQUIRED, parts: [meta] },

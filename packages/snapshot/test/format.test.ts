@@ -88,7 +88,10 @@ describe('snapshot file format', () => {
     late[4000] = 1;
     const later = late.slice();
     later[4001] = 1;
-    const f = writeTestSnapshot([{ pid: 1, vmas: [{ start: BASE, pages: [bytePage(2), later, late] }] }], false);
+    const f = writeTestSnapshot(
+      [{ pid: 1, vmas: [{ start: BASE, pages: [bytePage(2), later, late] }] }],
+      false,
+    );
     const s = readSnapshot(f);
     // ranks: late < later < bytePage(2); late and later agree on their first 4001 bytes
     expect(Array.from(s.rank)).toEqual([2, 1, 0]);
@@ -106,7 +109,8 @@ describe('snapshot file format', () => {
     const sections = b.subarray(32 + n * 32, end);
     const table = Buffer.from(b.subarray(32, 32 + keep * 32));
     const shift = (n - keep) * 32;
-    for (let i = 0; i < keep; i++) table.writeBigUInt64LE(table.readBigUInt64LE(i * 32 + 8) - BigInt(shift), i * 32 + 8);
+    for (let i = 0; i < keep; i++)
+      table.writeBigUInt64LE(table.readBigUInt64LE(i * 32 + 8) - BigInt(shift), i * 32 + 8);
     const header = Buffer.from(b.subarray(0, 32));
     header.writeUInt32LE(1, 8);
     header.writeUInt32LE(keep, 12);

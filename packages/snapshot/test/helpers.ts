@@ -154,7 +154,8 @@ export function writeTestSnapshot(
     digest.set(d, i * 16);
   });
   const rankPrefix = new Uint16Array(pages.length);
-  for (let r = 0; r + 1 < order.length; r++) rankPrefix[r] = commonPrefix(pages[order[r]], pages[order[r + 1]]);
+  for (let r = 0; r + 1 < order.length; r++)
+    rankPrefix[r] = commonPrefix(pages[order[r]], pages[order[r + 1]]);
   const snap: SnapshotToWrite = {
     meta,
     pageFlags: Uint16Array.from(flags),

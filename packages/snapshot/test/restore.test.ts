@@ -81,7 +81,11 @@ describe('restore and predict', () => {
       const c = ctx.machine.counters;
       const before = { calls: c.pagesCompared, bytes: c.bytesCompared };
       const r = predictFullScans(ctx, 3, START);
-      return { calls: c.pagesCompared - before.calls, bytes: c.bytesCompared - before.bytes, sharing: r.ksm.pages_sharing };
+      return {
+        calls: c.pagesCompared - before.calls,
+        bytes: c.bytesCompared - before.bytes,
+        sharing: r.ksm.pages_sharing,
+      };
     });
     expect(counts[1]).toEqual(counts[0]);
     expect(counts[0].sharing).toBeGreaterThan(0);
