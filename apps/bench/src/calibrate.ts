@@ -81,9 +81,15 @@ const MIXES: {
   { mix: 'tail', pattern: { kind: 'zero' }, pages: 4096, scanMs: 800, prefixAt: PAGE_SIZE - 1 },
 ];
 /** Distinct byte values a `prefixAt` mix writes at one offset (1..255) before moving one byte
- * down: page i gets 1 + i % PREFIX_VALUES at prefixAt - floor(i / PREFIX_VALUES), so all its pages
- * differ, and any two agree on (about) their first prefixAt bytes. */
+ * down: the k-th content gets 1 + k % PREFIX_VALUES at prefixAt - floor(k / PREFIX_VALUES), so all
+ * its pages differ, and any two agree on (about) their first prefixAt bytes. */
 const PREFIX_VALUES = 255;
+/** Page i holds the (i * PREFIX_STRIDE mod pages)-th content (odd: a permutation of the
+ * power-of-two page counts), so that the unstable tree is filled in scattered memcmp order, as
+ * the `unique` mix's is: the same tree shape and cache misses per compare, only the bytes
+ * memcmp() reads differ (in memcmp order the tree's right spine stays hot and compares cost
+ * less). */
+const PREFIX_STRIDE = 40_503;
 /** Pages of a `file` mix written (anonymous COW copies, identical: they merge). */
 const FILE_COW_PAGES = 16;
 
@@ -115,15 +121,17 @@ function mixScenario(
         { op: 'fill', proc: 'a', region: 'r', pattern },
       ];
   if (prefixAt !== undefined)
-    for (let i = 0; i < pages; i++)
+    for (let i = 0; i < pages; i++) {
+      const k = (i * PREFIX_STRIDE) % pages;
       populate.push({
         op: 'write',
         proc: 'a',
         region: 'r',
         page: i,
-        offset: prefixAt - Math.floor(i / PREFIX_VALUES),
-        value: 1 + (i % PREFIX_VALUES),
+        offset: prefixAt - Math.floor(k / PREFIX_VALUES),
+        value: 1 + (k % PREFIX_VALUES),
       });
+    }
   return validateScenario(
     {
       name: `calibrate-${mix}`,
