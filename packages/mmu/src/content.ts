@@ -50,6 +50,11 @@ export const ARENA_MASK = ARENA_MAX_PAGES - 1;
 const ARENA0_SHIFT = 12;
 const ARENA0_PAGES = 1 << ARENA0_SHIFT;
 export const WORDS_PER_PAGE = PAGE_SIZE / 4;
+/** Words memcmp compares itself before handing equal-so-far pages to a native compare (pages
+ * that differ mostly differ early, and the native call costs more than a few loads); also the
+ * most words it searches itself for the first that differs once native compares have narrowed
+ * it down. */
+const MEMCMP_PREFIX_WORDS = 16;
 /**
  * sizeof(unsigned long): lib/string.c memcmp() (6.18; x86-64 has no __HAVE_ARCH_MEMCMP and
  * selects CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) compares words of this size while they are
@@ -183,6 +188,7 @@ export class Contents {
   private readonly genA = new Uint32Array(WORDS_PER_PAGE);
   private readonly genB = new Uint32Array(WORDS_PER_PAGE);
   private readonly genABytes = new Uint8Array(this.genA.buffer);
+  private readonly genBBytes = new Uint8Array(this.genB.buffer);
   private readonly zeroWords = new Uint32Array(WORDS_PER_PAGE);
 
   // ---- slots -----------------------------------------------------------------------------------
@@ -687,27 +693,35 @@ export class Contents {
     if (y === ZERO_CONTENT && x > 0 && this.isZero(x)) return 0;
     // Both pages' words: in their slots, generated (patterns), or the zero page's.
     let wx: Uint32Array = this.zeroWords;
+    let bx: Uint8Array = ZERO_BUF;
     let ox = 0;
     let s = x < 0 ? ~x : x > 0 && this.kind[x] === K_BYTES ? this.a[x] : -1;
     if (s >= 0) {
       wx = this.arenaWords[s >>> ARENA_SHIFT];
+      bx = this.arenaBytes[s >>> ARENA_SHIFT];
       ox = (s & ARENA_MASK) * WORDS_PER_PAGE;
     } else if (x > 0) {
       this.generate(x, this.genA);
       wx = this.genA;
+      bx = this.genABytes;
     }
     let wy: Uint32Array = this.zeroWords;
+    let by: Uint8Array = ZERO_BUF;
     let oy = 0;
     s = y < 0 ? ~y : y > 0 && this.kind[y] === K_BYTES ? this.a[y] : -1;
     if (s >= 0) {
       wy = this.arenaWords[s >>> ARENA_SHIFT];
+      by = this.arenaBytes[s >>> ARENA_SHIFT];
       oy = (s & ARENA_MASK) * WORDS_PER_PAGE;
     } else if (y > 0) {
       this.generate(y, this.genB);
       wy = this.genB;
+      by = this.genBBytes;
     }
-    // one pass finds the sign and the first differing word; equal pages read to the end
-    for (let i = 1; i < WORDS_PER_PAGE; i++) {
+    // The first words here (pages mostly differ early); the rest by one native compare, and where
+    // it differs, halved by native compares down to the words searched here for the first that
+    // differs.
+    for (let i = 1; i < MEMCMP_PREFIX_WORDS; i++) {
       const a = wx[ox + i];
       const b = wy[oy + i];
       if (a !== b) {
@@ -715,7 +729,22 @@ export class Contents {
         return byte_diff(a, b);
       }
     }
-    return 0;
+    let from = MEMCMP_PREFIX_WORDS;
+    let to = WORDS_PER_PAGE;
+    if (compareBytes(bx, (ox + from) * 4, by, (oy + from) * 4, (to - from) * 4) === 0) return 0;
+    while (to - from > MEMCMP_PREFIX_WORDS) {
+      const mid = (from + to) >>> 1;
+      if (compareBytes(bx, (ox + from) * 4, by, (oy + from) * 4, (mid - from) * 4) !== 0) to = mid;
+      else from = mid;
+    }
+    for (let i = from; ; i++) {
+      const a = wx[ox + i];
+      const b = wy[oy + i];
+      if (a !== b) {
+        this.memcmpBytes = bytesReadToWord(i);
+        return byte_diff(a, b);
+      }
+    }
   }
 
   /** memcmp() where a digest takes part: by rank between digests; a digest page is above the

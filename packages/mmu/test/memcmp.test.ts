@@ -166,6 +166,25 @@ describe('memcmp_pages() counts what memcmp() reads', () => {
     );
   });
 
+  it('pages that differ in one byte anywhere: each offset, in the prefix and in every run narrowed to', () => {
+    const counters = new Counters();
+    const pm = new PhysMem(4096, counters);
+    const base = new Uint8Array(PAGE_SIZE);
+    for (let i = 0; i < PAGE_SIZE; i++) base[i] = (i * 13) & 0xff;
+    const a = pm.alloc_pages(0);
+    const b = pm.alloc_pages(0);
+    pm.writeBytes(a, 0, base, 0, PAGE_SIZE);
+    for (let off = 0; off < PAGE_SIZE; off += off < 80 || off > 4000 ? 1 : 29) {
+      const other = base.slice();
+      other[off] ^= 0x80;
+      pm.writeBytes(b, 0, other, 0, PAGE_SIZE);
+      const want = kernelMemcmp(base, other);
+      const before = counters.bytesCompared;
+      expect(Math.sign(pm.memcmp_pages(a, b)), `offset ${off}`).toBe(want.sign);
+      expect(counters.bytesCompared - before, `offset ${off}`).toBe(want.read);
+    }
+  });
+
   it('the same content compared with itself reads both pages whole', () => {
     const counters = new Counters();
     const pm = new PhysMem(4096, counters);
