@@ -61,7 +61,7 @@ const MEMCMP_PREFIX_WORDS = 16;
  * equal, then the bytes of the first word that differs: it reads each page up to and including
  * the word of the first differing byte, the whole page when the pages are equal.
  */
-export const MEMCMP_WORD_BYTES = 8;
+const MEMCMP_WORD_BYTES = 8;
 
 /** The bytes memcmp() reads of each of two pages whose first differing byte is at `prefix`
  * (PAGE_SIZE: equal pages). The bytes of the differing word it then compares one by one are not
@@ -75,6 +75,7 @@ export function memcmpBytesRead(prefix: number): number {
 function bytesReadToWord(i: number): number {
   return ((i >>> 1) + 1) * MEMCMP_WORD_BYTES;
 }
+
 /** A digest content's leading zero bytes when the snapshot did not say: memcmp() against the
  * zero page is counted as reading the whole page. */
 export const DIGEST_PREFIX_UNKNOWN = PAGE_SIZE;
@@ -693,8 +694,8 @@ export class Contents {
     if (y === ZERO_CONTENT && x > 0 && this.isZero(x)) return 0;
     // Both pages' words: in their slots, generated (patterns), or the zero page's.
     let wx: Uint32Array = this.zeroWords;
-    let bx: Uint8Array = ZERO_BUF;
     let ox = 0;
+    let bx: Uint8Array = ZERO_BUF;
     let s = x < 0 ? ~x : x > 0 && this.kind[x] === K_BYTES ? this.a[x] : -1;
     if (s >= 0) {
       wx = this.arenaWords[s >>> ARENA_SHIFT];
@@ -706,8 +707,8 @@ export class Contents {
       bx = this.genABytes;
     }
     let wy: Uint32Array = this.zeroWords;
-    let by: Uint8Array = ZERO_BUF;
     let oy = 0;
+    let by: Uint8Array = ZERO_BUF;
     s = y < 0 ? ~y : y > 0 && this.kind[y] === K_BYTES ? this.a[y] : -1;
     if (s >= 0) {
       wy = this.arenaWords[s >>> ARENA_SHIFT];

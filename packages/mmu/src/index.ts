@@ -7,7 +7,6 @@ export {
   DIGEST_PREFIX_UNKNOWN,
   fmix32,
   idsWord,
-  MEMCMP_WORD_BYTES,
   memcmpBytesRead,
   ZERO_CHECKSUM,
   ZERO_CONTENT,

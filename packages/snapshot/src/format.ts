@@ -209,11 +209,9 @@ export function writeSnapshot(path: string, snap: SnapshotToWrite, chunks: Uint8
     { kind: SECTION.CONTENT_DIGEST, flags: SECTION_REQUIRED, parts: [snap.digest] },
     { kind: SECTION.CONTENT_CHECKSUM, flags: SECTION_REQUIRED, parts: [bytesOf(snap.checksum)] },
     { kind: SECTION.CONTENT_RANK, flags: SECTION_REQUIRED, parts: [bytesOf(snap.rank)] },
-  ];
-  sections.push(
     { kind: SECTION.CONTENT_PREFIX, flags: SECTION_REQUIRED, parts: [bytesOf(snap.rankPrefix)] },
     { kind: SECTION.CONTENT_ZERO_PREFIX, flags: SECTION_REQUIRED, parts: [bytesOf(snap.zeroPrefix)] },
-  );
+  ];
   if (chunks !== null) {
     const index = new Uint32Array(1 + chunks.length);
     index[0] = chunks.length;
