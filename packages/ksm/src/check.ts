@@ -85,12 +85,6 @@ export function checkKsmInvariants(ksm: Ksm): void {
       n.kfirstword !== pm.contents.firstWordOf(pm.content[n.kpfn])
     )
       errors.push(`node ${n.id}: kfirstword differs from its page's first word`);
-    // The simulator's memo that the node's page is its own holds.
-    if (
-      n.kvalidEpoch === pm.ksmMappingEpoch &&
-      (pm.mapping[n.kpfn] !== n.id * 4 + PAGE_MAPPING_KSM || pm.refcount[n.kpfn] <= 0)
-    )
-      errors.push(`node ${n.id}: kvalidEpoch is current but pfn ${n.kpfn} is not its page`);
     // A node whose page was freed is stale (its items stay until ksm_get_folio() prunes it);
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {

@@ -1047,7 +1047,6 @@ export class Ksm {
     const kpfn = node.kpfn;
     const want = node.id * 4 + PAGE_MAPPING_KSM;
     if (kpfn !== 0 && pm.mapping[kpfn] === want && pm.get_page_unless_zero(kpfn)) {
-      node.kvalidEpoch = pm.ksmMappingEpoch;
       if (mode === KSM_GET_FOLIO_TRYLOCK) {
         if (!pm.trylock_page(kpfn)) {
           pm.put_page(kpfn);
@@ -1225,34 +1224,6 @@ export class Ksm {
     return this.stable_node_dup(refs, root, prune);
   }
 
-  /**
-   * Simulator only: the dup chain_prune() would return for `n` with no side effect but the
-   * reference it takes, when that is known without reading a struct page: `n` itself for a
-   * regular node; for a chain not due for pruning, its first dup when that can take another sharer
-   * (stable_node_dup() stops there and leaves the chain as it is; 6.12+ would collapse a chain of
-   * one dup). Only if that dup's page is known to be its own (kvalidEpoch); else null, and the
-   * real path runs.
-   */
-  private stable_node_quick_dup(n: KsmStableNode): KsmStableNode | null {
-    let dup: KsmStableNode | null = n;
-    if (n.dups !== null) {
-      const clock = this.m.clock;
-      const prune = !(
-        clock.jiffies <
-        n.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)
-      );
-      dup = n.dups.first;
-      if (
-        prune ||
-        dup === null ||
-        !this.is_page_sharing_candidate(dup) ||
-        (this.m.kernel.ksm.chainCollapseFull && dup.next === null)
-      )
-        return null;
-    }
-    return dup.kvalidEpoch === this.m.phys.ksmMappingEpoch ? dup : null;
-  }
-
   /** chain_prune(): __stable_node_chain() pruning stale dups (stable_tree_search()). */
   private chain_prune(refs: StableNodeRefs, root: RbRoot<KsmStableNode>): number {
     return this.__stable_node_chain(refs, root, true);
@@ -1276,7 +1247,6 @@ export class Ksm {
     const nid = this.get_kpfn_nid(page);
     const root = this.root_stable_tree[nid];
     const refs = this.chain_refs;
-    const counters = this.m.counters;
     let parent: KsmStableNode | null = null;
     let isLeft = false;
     again: for (;;) {
@@ -1284,20 +1254,6 @@ export class Ksm {
       isLeft = false;
       let n = root.rb_node;
       while (n !== null) {
-        // Simulator only: a node whose page is known to be its own and whose memcmp the first
-        // words decide is passed with the counts of ksm_get_folio()'s reference and its put.
-        const quick = this.stable_node_quick_dup(n);
-        if (quick !== null) {
-          const ret = pm.memcmp_pages_first_word(page, quick.kfirstword);
-          if (ret !== 0) {
-            counters.pageGet++;
-            counters.pagePut++;
-            parent = n;
-            isLeft = ret < 0;
-            n = isLeft ? n.rb_left : n.rb_right;
-            continue;
-          }
-        }
         refs.stable_node = n;
         let tree_folio = this.chain_prune(refs, root);
         // A stale node was erased and the tree may have been rebalanced: restart from the root.
@@ -1457,7 +1413,6 @@ export class Ksm {
     const stable_node_dup = this.allocNode();
     if (stable_node_dup === null) return null;
     stable_node_dup.kpfn = kpage;
-    stable_node_dup.kvalidEpoch = -1;
     stable_node_dup.kfirstword = pm.contents.firstWordOf(pm.content[kpage]);
     stable_node_dup.rmap_hlist_len = 0;
     stable_node_dup.nid = nid;
@@ -1863,10 +1818,7 @@ export class Ksm {
   /** folio_migrate_ksm(): the node follows its page to the new PFN. */
   private folio_migrate_ksm(newPfn: number, oldPfn: number): void {
     const node = this.folio_stable_node(oldPfn);
-    if (node !== null) {
-      node.kpfn = newPfn;
-      node.kvalidEpoch = -1;
-    }
+    if (node !== null) node.kpfn = newPfn;
   }
 
   /** ksm_might_unmap_zero_page(). */

@@ -15,25 +15,6 @@ export const STABLE_NODE_CHAIN = -1024;
 
 /** struct ksm_stable_node: a KSM page (regular node or dup), or a chain of dups. */
 export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNode<KsmStableNode> {
-  // The fields a stable-tree search reads at every level come first (after the rb links), so
-  // that they share the node's first cache lines.
-  /** Simulator only: the first word of the KSM page's bytes (Contents.firstWordOf()), for
-   * memcmp_pages_remembered(). The node's for its life: a KSM page is never written (a write
-   * copies it first) and a migration copies it. */
-  kfirstword = 0;
-  /** Simulator only: the PhysMem.ksmMappingEpoch at which ksm_get_folio() last found kpfn to be
-   * this node's page (-1: not since kpfn was set). While the epoch is the same, no KSM page lost
-   * its mapping, so the page is still this node's and still referenced: the stable-tree search
-   * descends past the node without reading the page's struct page (Ksm.stable_node_quick_dup()). */
-  kvalidEpoch = -1;
-  /** A chain's hlist of dups (the kernel's `hlist`, which a chain uses for its dups); null for a
-   * node that is not a chain. */
-  dups: HlistHead<KsmStableNode> | null = null;
-  /** A chain's last prune time (jiffies). */
-  chain_prune_time = 0;
-  /** Items on hlist, or STABLE_NODE_CHAIN. */
-  rmap_hlist_len = 0;
-
   /** The handle page->mapping stores (mapping = id << 2 | PAGE_MAPPING_KSM). */
   readonly id: number;
   /** This node is a dup on a chain (head == STABLE_NODE_DUP_HEAD). */
@@ -44,11 +25,22 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNod
   onMigrateList = false;
   /** hlist of rmap_items (regular node/dup): the first item's id, 0 for none. */
   hlist = 0;
+  /** A chain's hlist of dups (the kernel's `hlist`, which a chain uses for its dups); null for a
+   * node that is not a chain. */
+  dups: HlistHead<KsmStableNode> | null = null;
   /** hlist_dup (a dup on its chain's dups): the next dup, and the link pointing at this one. */
   next: KsmStableNode | null = null;
   pprev: HlistLink<KsmStableNode> | null = null;
   /** PFN of the KSM page (regular node or dup). */
   kpfn = 0;
+  /** Simulator only: the first word of the KSM page's bytes (Contents.firstWordOf()), for
+   * memcmp_pages_remembered(). The node's for its life: a KSM page is never written (a write
+   * copies it first) and a migration copies it. */
+  kfirstword = 0;
+  /** A chain's last prune time (jiffies). */
+  chain_prune_time = 0;
+  /** Items on hlist, or STABLE_NODE_CHAIN. */
+  rmap_hlist_len = 0;
   nid = 0;
 
   constructor(id: number) {

@@ -138,7 +138,7 @@ export function migrate_folio_finish(m: Machine, mig: Migration): void {
   // Drop the allocation reference of dst (its mappings hold their own) and the source's
   // isolation reference: the source is freed.
   pm.put_page(dst);
-  if (pm.PageKsm(src)) pm.clearMapping(src);
+  if (pm.PageKsm(src)) pm.mapping[src] = 0;
   pm.put_page(src);
   m.vmstat.pgmigrate_success++;
 }

@@ -90,13 +90,6 @@ export class PhysMem {
   mapcount: Int32Array;
   /** page->mapping: handle << 2 | PAGE_MAPPING_* bits (0 = NULL). */
   mapping: Int32Array;
-  /**
-   * Simulator only: bumped whenever a page loses a KSM mapping (freed, migrated away, or given
-   * another mapping). A holder of a KSM page's PFN that saw the page was its own at epoch E knows
-   * it still is while the epoch is E (a live KSM page always holds references), without reading
-   * page->mapping: see KsmStableNode.kvalidEpoch.
-   */
-  ksmMappingEpoch = 0;
   /** page->index (the linear page index of the mapping). */
   index: Float64Array;
   /** compound_head: the head PFN of a tail page; free-list link while on a free list. */
@@ -265,7 +258,7 @@ export class PhysMem {
       if (this.content[p] !== ZERO_CONTENT) this.dropContent(p);
       // free_pages_prepare(): page->mapping is cleared, so stale PFN holders (KSM's stable
       // nodes) see the page is no longer theirs.
-      this.clearMapping(p);
+      this.mapping[p] = 0;
     }
     this.nrUsed -= n;
     if (order === 0) {
@@ -437,14 +430,7 @@ export class PhysMem {
   }
 
   setMapping(folio: number, handle: number, bits: number): void {
-    this.clearMapping(folio);
     this.mapping[folio] = handle * 4 + bits;
-  }
-
-  /** page->mapping = NULL (and the KSM mapping epoch moves if it was a KSM page's). */
-  clearMapping(pfn: number): void {
-    if ((this.mapping[pfn] & PAGE_MAPPING_FLAGS) === PAGE_MAPPING_KSM) this.ksmMappingEpoch++;
-    this.mapping[pfn] = 0;
   }
 
   PageAnonExclusive(pfn: number): boolean {
@@ -685,16 +671,9 @@ export class PhysMem {
    * loading b's content when the first words decide.
    */
   memcmp_pages_remembered(a: number, b: number, bFirstWord: number): number {
-    const c = this.memcmp_pages_first_word(a, bFirstWord);
-    return c !== 0 ? c : this.memcmp_pages(a, b);
-  }
-
-  /** memcmp_pages(a, b)'s result and count when the first words decide it (b's first word
-   * remembered as for memcmp_pages_remembered()); 0, counting nothing, when they do not. */
-  memcmp_pages_first_word(a: number, bFirstWord: number): number {
+    this.counters.bytesCompared += PAGE_SIZE;
     const c = this.contents.compareFirstWord(this.content[a], bFirstWord);
-    if (c !== 0) this.counters.bytesCompared += PAGE_SIZE;
-    return c;
+    return c !== 0 ? c : this.contents.compare(this.content[a], this.content[b]);
   }
 
   /** pages_identical(). */
