@@ -4,8 +4,10 @@ export { type CheckOptions, checkMmInvariants } from './check.ts';
 export {
   Contents,
   DIGEST_BYTES,
+  DIGEST_PREFIX_UNKNOWN,
   fmix32,
   idsWord,
+  memcmpBytesRead,
   ZERO_CHECKSUM,
   ZERO_CONTENT,
 } from './content.ts';
