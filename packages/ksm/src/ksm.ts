@@ -1242,14 +1242,17 @@ export class Ksm {
     const max_page_sharing = this.max_page_sharing;
     // Simulator only: the chain's full dups at the end of the list (see dupsFull), and the run of
     // full dups this walk is in (the memo it leaves when it reaches the end).
-    const memo = chain.dupsFullEpoch === this.dups_epoch() && chain.dupsFullMax === max_page_sharing;
     let fullFrom: KsmStableNode | null = null;
     let fullCount = 0;
     let reachedEnd = true;
     // hlist_for_each_entry_safe(): ksm_get_folio() may free the dup it is given.
     for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
       next = dup.next;
-      if (memo && dup === chain.dupsFull) {
+      if (
+        dup === chain.dupsFull &&
+        chain.dupsFullEpoch === this.dups_epoch() &&
+        chain.dupsFullMax === max_page_sharing
+      ) {
         // Simulator only: every dup from here is full and not stale, so none is picked (unless
         // none was found yet: then the first is) and none is removed; the references
         // ksm_get_folio() would take and drop on the others are counted, as below.
@@ -1309,9 +1312,9 @@ export class Ksm {
     if (found !== null) {
       // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
       // stable_node_dup(): `prune_stale_stable_nodes && nr == 1` with found a candidate)
-      const collapse = this.m.kernel.ksm.chainCollapseFull
-        ? hlist_is_singular_node(found, dups)
-        : prune && hlist_is_singular_node(found, dups) && this.is_page_sharing_candidate(found);
+      const collapse =
+        hlist_is_singular_node(found, dups) &&
+        (this.m.kernel.ksm.chainCollapseFull || (prune && this.is_page_sharing_candidate(found)));
       if (collapse) {
         // The chain's only dup: drop the chain, the dup takes its place in the tree.
         this.stable_node_dup_del(found);
