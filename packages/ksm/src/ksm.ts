@@ -1118,6 +1118,39 @@ export class Ksm {
     return this.dups_changed + this.m.phys.nrKsmPagesFreed;
   }
 
+  /**
+   * Simulator only: ksm_get_folio(node, KSM_GET_FOLIO_NOLOCK) for __stable_node_chain(), whose
+   * callers only compare the page and drop it again (memcmp_pages(), folio_put()) with nothing
+   * run in between: the reference is counted (pageGet here, pagePut where they drop it), not
+   * taken; it is never the last. 0 when the node went stale (it is removed then).
+   */
+  private ksm_get_folio_compared(node: KsmStableNode): number {
+    if (!this.ksm_folio_valid(node)) {
+      this.remove_node_from_stable_tree(node);
+      return 0;
+    }
+    this.m.counters.pageGet++;
+    return node.kpfn;
+  }
+
+  /**
+   * ksm_get_folio()'s test of a node: its page is still its KSM page (page->mapping) and not
+   * freed. Simulator only: a node found valid remembers dups_epoch() (`pageEpoch`), which moves
+   * whenever a node's page can stop being its own (freed, migrated, given another node), and is
+   * not read again while the epoch holds: a stable-tree descent then reads no struct page field
+   * of the nodes it passes.
+   */
+  private ksm_folio_valid(node: KsmStableNode): boolean {
+    const epoch = this.dups_epoch();
+    if (node.pageEpoch === epoch) return true;
+    const pm = this.m.phys;
+    const kpfn = node.kpfn;
+    if (kpfn === 0 || pm.mapping[kpfn] !== node.id * 4 + PAGE_MAPPING_KSM || pm.refcount[pm.folio(kpfn)] <= 0)
+      return false;
+    node.pageEpoch = epoch;
+    return true;
+  }
+
   /** ksm_get_folio(): the node's page with a reference, or 0 if the node went stale (it is
    * removed then), or -EBUSY for a failed TRYLOCK. */
   private ksm_get_folio(node: KsmStableNode, mode: number): number {
@@ -1213,7 +1246,8 @@ export class Ksm {
 
   /**
    * stable_node_dup(): choose a dup of a chain for a new sharer (prune: visit all, the fullest
-   * candidate wins; otherwise the first candidate). Returns the dup's page (referenced) or 0;
+   * candidate wins; otherwise the first candidate). Returns the dup's page (its reference counted:
+   * ksm_get_folio_compared()) or 0;
    * refs.stable_node_dup receives the dup, refs.stable_node the chain, or the dup it collapsed
    * into, or null for a chain freed because no dup was left.
    */
@@ -1236,8 +1270,6 @@ export class Ksm {
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
     let found_rmap_hlist_len = 0;
-    const mapping = pm.mapping;
-    const refcount = pm.refcount;
     const counters = this.m.counters;
     const max_page_sharing = this.max_page_sharing;
     // Simulator only: the chain's full dups at the end of the list (see dupsFull), and the run of
@@ -1258,7 +1290,7 @@ export class Ksm {
         // ksm_get_folio() would take and drop on the others are counted, as below.
         let passed = chain.dupsFullCount;
         if (found === null) {
-          tree_folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+          tree_folio = this.ksm_get_folio_compared(dup);
           found = dup;
           found_rmap_hlist_len = found.rmap_hlist_len;
           passed--;
@@ -1269,10 +1301,9 @@ export class Ksm {
         fullCount += chain.dupsFullCount;
         break;
       }
-      const kpfn = dup.kpfn;
       // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
-      if (kpfn === 0 || mapping[kpfn] !== dup.id * 4 + PAGE_MAPPING_KSM || refcount[pm.folio(kpfn)] <= 0) {
-        this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+      if (!this.ksm_folio_valid(dup)) {
+        this.remove_node_from_stable_tree(dup);
         continue;
       }
       if (dup.rmap_hlist_len >= max_page_sharing) {
@@ -1288,8 +1319,8 @@ export class Ksm {
         (this.is_page_sharing_candidate(dup) &&
           (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > found_rmap_hlist_len))
       ) {
-        if (found !== null) pm.put_page(tree_folio);
-        tree_folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+        if (found !== null) counters.pagePut++; // folio_put(tree_folio), counted (see below)
+        tree_folio = this.ksm_get_folio_compared(dup);
         found = dup;
         found_rmap_hlist_len = found.rmap_hlist_len;
         if (!prune && this.is_page_sharing_candidate(found)) {
@@ -1342,7 +1373,7 @@ export class Ksm {
     const stable_node = refs.stable_node!;
     if (!this.is_stable_node_chain(stable_node)) {
       refs.stable_node_dup = stable_node;
-      return this.ksm_get_folio(stable_node, KSM_GET_FOLIO_NOLOCK);
+      return this.ksm_get_folio_compared(stable_node);
     }
     return this.stable_node_dup(refs, root, prune);
   }
@@ -1384,7 +1415,7 @@ export class Ksm {
         const stable_node = refs.stable_node!;
         const stable_node_dup = refs.stable_node_dup!;
         const ret = pm.memcmp_pages_remembered(page, tree_folio, stable_node_dup.kfirstword);
-        pm.put_page(tree_folio);
+        this.m.counters.pagePut++; // folio_put(tree_folio): see ksm_get_folio_compared()
         parent = stable_node;
         if (ret < 0) {
           isLeft = true;
@@ -1518,7 +1549,7 @@ export class Ksm {
         if (tree_folio === 0) continue again; // a stale node was erased: restart from the root
         stable_node = refs.stable_node!;
         const ret = pm.memcmp_pages_remembered(kpage, tree_folio, refs.stable_node_dup!.kfirstword);
-        pm.put_page(tree_folio);
+        this.m.counters.pagePut++; // folio_put(tree_folio): see ksm_get_folio_compared()
         parent = stable_node;
         if (ret < 0) {
           isLeft = true;

@@ -45,6 +45,9 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNod
   dupsFullCount = 0;
   dupsFullMax = 0;
   dupsFullEpoch = -1;
+  /** Simulator only: Ksm's dups_epoch() when this node's page was last found to be its KSM page
+   * (ksm_folio_valid()); -1 for never. */
+  pageEpoch = -1;
   /** A chain's last prune time (jiffies). */
   chain_prune_time = 0;
   /** Items on hlist, or STABLE_NODE_CHAIN. */
