@@ -1256,7 +1256,6 @@ export class Ksm {
     root: RbRoot<KsmStableNode>,
     prune_requested: boolean,
   ): number {
-    const pm = this.m.phys;
     const clock = this.m.clock;
     const chain = refs.stable_node!;
     const prune =
