@@ -436,11 +436,12 @@ export class Ksm {
    */
   private mergeable_epoch = 0;
   /**
-   * Simulator only: a chain's memo of its full dups (KsmStableNode.dupsFull) holds while
-   * dups_epoch() is unchanged. This part of it advances wherever a dup can leave the memo's
-   * state: a dup unlinked from its chain (stable_node_dup_del()), a dup losing a sharer (which
-   * may make it a candidate again), a KSM page migrated; a KSM page freed (stale) moves the
-   * physmem's nrKsmPagesFreed, the other part.
+   * Simulator only: a chain's memo of its full dups (KsmStableNode.dupsFull) and a node's memo
+   * that its page is still its own (KsmStableNode.pageEpoch) hold while dups_epoch() is
+   * unchanged. This part of it advances wherever a node can leave the memos' state: a dup
+   * unlinked from its chain (stable_node_dup_del()), a node losing a sharer (a full dup may take
+   * one again), a KSM page migrated or given another node; a KSM page freed (its node stale)
+   * moves the physmem's nrKsmPagesFreed, the other part.
    */
   private dups_changed = 0;
   /** get_mergeable_page() found its page from the node's memo (see there). */
