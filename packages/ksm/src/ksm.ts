@@ -1343,9 +1343,9 @@ export class Ksm {
     if (found !== null) {
       // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
       // stable_node_dup(): `prune_stale_stable_nodes && nr == 1` with found a candidate)
-      const collapse =
-        hlist_is_singular_node(found, dups) &&
-        (this.m.kernel.ksm.chainCollapseFull || (prune && this.is_page_sharing_candidate(found)));
+      const collapse = this.m.kernel.ksm.chainCollapseFull
+        ? hlist_is_singular_node(found, dups)
+        : prune && hlist_is_singular_node(found, dups) && this.is_page_sharing_candidate(found);
       if (collapse) {
         // The chain's only dup: drop the chain, the dup takes its place in the tree.
         this.stable_node_dup_del(found);
