@@ -2634,6 +2634,9 @@ static int session(const char *lock_path, int timeout_s, int keep) {
   if (keep) keep_slate();
   else clean_slate();
   hold_khugepaged();
+  /* a DAMON sample's folio reference makes ksmd's write_protect_page() fail at random, which left
+   * a KSM page mapped once where a merge's second half failed (snapshot's live test, under load) */
+  hold_damon();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   session_reply("ready\n");
   char *line = NULL;

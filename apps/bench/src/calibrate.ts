@@ -4,8 +4,10 @@
 //
 // - full scans in one batch each (pages_to_scan above the page count, sleep_millisecs long enough
 //   to see ksmd asleep between them), for content mixes that exercise the checksum, the tree
-//   searches and the merges differently: ksmd's CPU time per full scan (/proc/<ksmd>/schedstat)
-//   against the simulator's deterministic counters for the same scan;
+//   searches and the merges differently, and compares whose memcmp() stops early or late (pages
+//   that differ in their first word, and mostly-zero pages that differ only near their middle or
+//   end, as real heaps do): ksmd's CPU time per full scan (/proc/<ksmd>/schedstat) against the
+//   simulator's deterministic counters for the same scan;
 // - ksmd at small batches over wall time: its CPU time for the pages it scanned (the per-batch
 //   cost), and how many pages it got through (the wake-up latency after each sleep).
 //
@@ -14,6 +16,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, release } from 'node:os';
+import { PAGE_SIZE } from '@mmsim/core';
 import {
   emptyKsmdWork,
   KSMD_COST_FEATURES,
@@ -56,7 +59,14 @@ const MAX_LATENCY_NS = 20 * NS_PER_MS;
  * of the pattern privately instead, read whole, with FILE_COW_PAGES of it written (an anon_vma,
  * so ksmd walks it): the walk over page-cache pages, as in every binary and library a real
  * process maps (`nonanon`). */
-const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number; file?: boolean }[] = [
+const MIXES: {
+  mix: string;
+  pattern: FillPattern;
+  pages: number;
+  scanMs: number;
+  file?: boolean;
+  prefixAt?: number;
+}[] = [
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 65_536, scanMs: 1000 },
   { mix: 'same', pattern: { kind: 'byte', value: 0x5a }, pages: 16_384, scanMs: 500 },
   { mix: 'zero', pattern: { kind: 'zero' }, pages: 32_768, scanMs: 800 },
@@ -66,17 +76,47 @@ const MIXES: { mix: string; pattern: FillPattern; pages: number; scanMs: number;
   { mix: 'unique', pattern: { kind: 'unique', seed: 7 }, pages: 65_536, scanMs: 3000 },
   { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 65_536, scanMs: 800, file: true },
   { mix: 'pagecache', pattern: { kind: 'byte', value: 0x3c }, pages: 16_384, scanMs: 400, file: true },
+  { mix: 'tail', pattern: { kind: 'zero' }, pages: 16_384, scanMs: 2000, prefixAt: PAGE_SIZE - 1 },
+  { mix: 'middle', pattern: { kind: 'zero' }, pages: 16_384, scanMs: 1500, prefixAt: PAGE_SIZE / 2 },
+  { mix: 'tail', pattern: { kind: 'zero' }, pages: 4096, scanMs: 800, prefixAt: PAGE_SIZE - 1 },
 ];
+/** Distinct byte values a `prefixAt` mix writes at one offset (1..255) before moving one byte
+ * down: the k-th content gets 1 + k % PREFIX_VALUES at prefixAt - floor(k / PREFIX_VALUES), so all
+ * its pages differ, and any two agree on (about) their first prefixAt bytes. */
+const PREFIX_VALUES = 255;
+/** Page i holds the (i * PREFIX_STRIDE mod pages)-th content (odd: a permutation of the
+ * power-of-two page counts), so that the unstable tree is filled in scattered memcmp order, as
+ * the `unique` mix's is: the same tree shape and cache misses per compare, only the bytes
+ * memcmp() reads differ (in memcmp order the tree's right spine stays hot and compares cost
+ * less). */
+const PREFIX_STRIDE = 40_503;
 /** Pages of a `file` mix written (anonymous COW copies, identical: they merge). */
 const FILE_COW_PAGES = 16;
+/** Pages per process of the `a full scan every batch` run: four processes, 256 pages. */
+const SMALL_PAGES_PER_PROC = 64;
 
-/** Small-batch runs over wall time: knobs, and the workload (pages per process, processes). */
-const TIMED = [
+/** Small-batch runs over wall time: knobs, and the workload (pages per process, processes;
+ * `pagesPerProc` overrides the default size). */
+const TIMED: {
+  what: string;
+  knobs: Record<string, number>;
+  seconds: number;
+  pagesPerProc?: number;
+}[] = [
   { what: 'default knobs', knobs: { pages_to_scan: 100, sleep_millisecs: 20 }, seconds: 30 },
   { what: 'pages_to_scan 1000', knobs: { pages_to_scan: 1000, sleep_millisecs: 20 }, seconds: 20 },
   // what a batch costs beyond its pages (the wake-up, the mutex, the timer): the scan-time
   // advisor starts at 10 pages a batch on a machine whose ksmd has run before
   { what: 'pages_to_scan 10', knobs: { pages_to_scan: 10, sleep_millisecs: 20 }, seconds: 20 },
+  // what a full scan's start and end cost beyond its pages (lru_add_drain_all(), the unstable
+  // tree's reset): a workload smaller than a batch, so every batch is a full scan, as for small
+  // processes (a few Node.js or Python interpreters take a full scan every ten batches)
+  {
+    what: 'a full scan every batch',
+    knobs: { pages_to_scan: 300, sleep_millisecs: 20 },
+    seconds: 20,
+    pagesPerProc: SMALL_PAGES_PER_PROC,
+  },
 ];
 
 function mixScenario(
@@ -85,8 +125,9 @@ function mixScenario(
   pages: number,
   knobs: Record<string, number>,
   file = false,
+  prefixAt?: number,
 ): Scenario {
-  const populate = file
+  const populate: unknown[] = file
     ? [
         { op: 'mmap', proc: 'a', region: 'r', pages, file: mix, file_fill: pattern },
         { op: 'touch', proc: 'a', region: 'r' },
@@ -96,6 +137,18 @@ function mixScenario(
         { op: 'mmap', proc: 'a', region: 'r', pages },
         { op: 'fill', proc: 'a', region: 'r', pattern },
       ];
+  if (prefixAt !== undefined)
+    for (let i = 0; i < pages; i++) {
+      const k = (i * PREFIX_STRIDE) % pages;
+      populate.push({
+        op: 'write',
+        proc: 'a',
+        region: 'r',
+        page: i,
+        offset: prefixAt - Math.floor(k / PREFIX_VALUES),
+        value: 1 + (k % PREFIX_VALUES),
+      });
+    }
   return validateScenario(
     {
       name: `calibrate-${mix}`,
@@ -223,10 +276,10 @@ async function main(): Promise<void> {
   const o = program.opts<{ out: string; quick: boolean }>();
   const hz = configHz();
   const rows: KsmdFitRow[] = [];
-  for (const { mix, pattern, pages: size, scanMs, file } of MIXES) {
+  for (const { mix, pattern, pages: size, scanMs, file, prefixAt } of MIXES) {
     const n = o.quick ? size / 4 : size;
     const knobs = { pages_to_scan: ONE_BATCH, sleep_millisecs: SCAN_SLEEP_MS };
-    const sc = mixScenario(mix, pattern, n, knobs, file);
+    const sc = mixScenario(mix, pattern, n, knobs, file, prefixAt);
     const kernel = perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS));
     const sim = simulatedScans(sc, Math.min(SCANS, kernel.length));
     sim.forEach((work, k) => {
@@ -238,7 +291,7 @@ async function main(): Promise<void> {
   }
   const timed: { sc: Scenario; ms: number; pages: number; what: string }[] = [];
   for (const t of TIMED) {
-    const sc = mixedScenario(o.quick ? 4096 : 16_384, t.knobs);
+    const sc = mixedScenario(t.pagesPerProc ?? (o.quick ? 4096 : 16_384), t.knobs);
     const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
     const s = await kernelSamples(sc, ms, 1000);
     const first = s[0]!;
@@ -271,7 +324,7 @@ async function main(): Promise<void> {
   const model: KsmdCostModel = { ns, hz, wakeupLatencyNs: Math.round((lo + hi) / 2) };
   const c = cpus();
   const file: KsmdCostFile = {
-    format: 'mmsim-ksmd-cost-1',
+    format: 'mmsim-ksmd-cost-2',
     machine: {
       kernel: release(),
       cpu: c[0]?.model.trim() ?? 'unknown',

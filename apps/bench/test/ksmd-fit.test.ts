@@ -8,6 +8,7 @@ const truth: KsmdWork = {
   pages: 300,
   skipped: 200,
   hashed: 700,
+  compares: 90,
   compared: 250,
   flushes: 450,
   nonanon: 120,
@@ -20,7 +21,12 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
   let i = 0;
   for (const pages of [16_384, 65_536])
     for (const hashed of [0, pages])
-      for (const compared of [0, pages / 2, pages * 5])
+      for (const [compares, compared] of [
+        [0, 0],
+        [pages * 4, pages / 2],
+        [pages * 4, pages * 5],
+        [pages * 10, pages / 100],
+      ] as const)
         for (const flushes of [0, pages / 3])
           for (const [skipped, nonanon] of [
             [0, 0],
@@ -38,6 +44,7 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
                 pages,
                 skipped,
                 hashed,
+                compares,
                 compared,
                 flushes,
                 nonanon,

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { emptyKsmdWork } from '@mmsim/ksm';
 import { describe, expect, it } from 'vitest';
 import { compareFor } from '../src/commands/verify-for.ts';
 import { fixture, mmsim, usageError } from './helpers.ts';
@@ -22,7 +23,7 @@ describe('mmsim predict', () => {
     expect(p.samples).toHaveLength(31);
     expect(p.samples[30]).toMatchObject({ ms: 30_000, pages_shared: 4, pages_sharing: 396 });
     expect(p.savingBytes).toBe(396 * 4096);
-    expect(p.model.format).toBe('mmsim-ksmd-cost-1');
+    expect(p.model.format).toBe('mmsim-ksmd-cost-2');
   });
 
   it('--knob and --advisor change what ksmd starts with; --svg writes a chart', async () => {
@@ -113,7 +114,7 @@ describe('mmsim predict', () => {
     }
     const d = mkdtempSync(join(tmpdir(), 'mmsim-predict-'));
     const model = join(d, 'model.json');
-    writeFileSync(model, '{"format":"mmsim-ksmd-cost-1"}');
+    writeFileSync(model, '{"format":"mmsim-ksmd-cost-2"}');
     expect(usageError(await mmsim(['predict', small, '--for', '1m', '--model', model]))).toContain(
       'model.json',
     );
@@ -143,7 +144,7 @@ describe('verify --for comparison', () => {
     milestones: [],
     savingBytes: 0,
     procs: [],
-    work: { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0, nonanon: 0 },
+    work: emptyKsmdWork(),
     cpuMs,
   });
 

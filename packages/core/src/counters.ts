@@ -33,8 +33,11 @@ export class Counters {
   faultMigrationWait = 0;
   /** cow_ksm vmstat: a KSM page copied by do_wp_page(). */
   cowKsm = 0;
-  /** Pages copied (4 KiB each), bytes compared by memcmp_pages, bytes hashed by calc_checksum. */
+  /** Pages copied (4 KiB each); memcmp_pages() calls, and the bytes the kernel's memcmp() reads
+   * of each page in them (up to the first differing 8-byte word, 4 KiB for equal pages); bytes
+   * hashed by calc_checksum. */
   pagesCopied = 0;
+  pagesCompared = 0;
   bytesCompared = 0;
   bytesHashed = 0;
   /** Present pages that are not anonymous (page cache of private file mappings) which KSM's scan

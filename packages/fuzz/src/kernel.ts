@@ -124,6 +124,27 @@ const THP_ADVICE: readonly MadviseAdvice[] = [
   'MADV_POPULATE_WRITE',
   'MADV_WIPEONFORK',
 ];
+/** Advice a file recipe gives a private file mapping (page-cache pages and their anonymous
+ * copies; MADV_FREE/WIPEONFORK/REMOVE are EINVAL there, MADV_PAGEOUT reclaims page-cache pages
+ * too, as root may write the file: can_do_file_pageout()). */
+const FILE_ADVICE: readonly MadviseAdvice[] = [
+  'MADV_DONTNEED',
+  'MADV_DONTNEED',
+  'MADV_FREE',
+  'MADV_COLD',
+  'MADV_PAGEOUT',
+  'MADV_PAGEOUT',
+  'MADV_WIPEONFORK',
+  'MADV_DONTFORK',
+  'MADV_MERGEABLE',
+  'MADV_UNMERGEABLE',
+  'MADV_POPULATE_READ',
+  'MADV_POPULATE_WRITE',
+  'MADV_WILLNEED',
+  'MADV_REMOVE',
+  'MADV_COLLAPSE',
+  'MADV_GUARD_INSTALL',
+];
 /** Advice a shmem recipe gives shared anonymous memory. */
 const SHMEM_ADVICE: readonly MadviseAdvice[] = [
   'MADV_PAGEOUT',
@@ -182,6 +203,7 @@ export const RECIPES = [
   'advisor',
   'prot-none',
   'remove-nodes',
+  'file',
 ] as const;
 export type Recipe = (typeof RECIPES)[number];
 /** How many kinds each recipe takes (its share of the choices). */
@@ -198,6 +220,7 @@ const RECIPE_WEIGHT: Record<Recipe, number> = {
   advisor: 1,
   'prot-none': 2,
   'remove-nodes': 2,
+  file: 4,
 };
 const RECIPE_OF_KIND: Recipe[] = RECIPES.flatMap((r) => Array<Recipe>(RECIPE_WEIGHT[r]).fill(r));
 const choiceArbitrary: fc.Arbitrary<Choice> = fc.record({
@@ -234,7 +257,11 @@ interface Region {
   pages: number;
   shared: boolean;
   thp: boolean;
+  /** The file it maps MAP_PRIVATE, or undefined for anonymous memory. */
+  file?: string;
 }
+/** At most this many files per scenario. */
+const MAX_FILES = 3;
 interface Proc {
   name: string;
   regions: Region[];
@@ -247,6 +274,8 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
   let nextProc = 0;
   let nextRegion = 0;
   let reports = 0;
+  /** The scenario's files: name -> pages (fixed by the first mmap of the name). */
+  const files = new Map<string, number>();
   const spawn = (): void => {
     const p = { name: `p${nextProc++}`, regions: [] };
     procs.push(p);
@@ -263,6 +292,10 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
     return r;
   };
   const mmap = (p: Proc, a: number, b: number): void => {
+    if (a % 6 === 5) {
+      mmapFile(p, b, a >> 3, a % 17 === 2 ? 'r' : a % 17 === 3 ? 'none' : undefined);
+      return;
+    }
     const thp = a % 10 === 0;
     const pages = thp ? THP_REGION_PAGES[b % 2]! : REGION_PAGES[b % REGION_PAGES.length]!;
     newRegion(p, pages, thp, a % 13 === 1, a % 17 === 2 ? 'r' : a % 17 === 3 ? 'none' : undefined);
@@ -302,6 +335,33 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
   };
   const write = (p: Proc, r: Region, page: number, offset: number, value: number): void => {
     steps.push({ op: 'write', proc: p.name, region: r.name, page, offset, value });
+  };
+  /** A private mapping of a file: an existing one (at most its length) or a new one with a fill
+   * pattern (duplicate contents, so that KSM may merge the anonymous copies). */
+  const mmapFile = (p: Proc, x: number, y: number, prot?: 'r' | 'none'): Region => {
+    const known = [...files.keys()];
+    let file: string;
+    let pages: number;
+    const step: Step = { op: 'mmap', proc: p.name, region: `r${nextRegion}`, pages: 0 };
+    if (known.length > 0 && (known.length >= MAX_FILES || x % 3 !== 0)) {
+      file = known[(x >> 2) % known.length]!;
+      const size = files.get(file)!;
+      pages = y % 3 === 0 ? size : 1 + (y % size);
+    } else {
+      file = `f${files.size}`;
+      pages = REGION_PAGES[y % REGION_PAGES.length]!;
+      files.set(file, pages);
+      const fillChoice = (y >> 4) % 4;
+      if (fillChoice !== 0)
+        step.file_fill = fillChoice === 1 ? { kind: 'byte', value: 1 + ((y >> 6) % 2) } : dupPattern(y >> 6);
+    }
+    const r = { name: `r${nextRegion++}`, pages, shared: false, thp: false, file };
+    p.regions.push(r);
+    step.pages = pages;
+    step.file = file;
+    if (prot !== undefined) step.prot = prot;
+    steps.push(step);
+    return r;
   };
   /** A page range of r: the whole region one time in four, one whole PMD's worth (a page table,
    * or a THP) of a large region one time in four, else [from, from+count). */
@@ -573,6 +633,50 @@ export function buildKernelScenario(c: KernelCase, name = 'kernel-fuzz'): Scenar
         steps.push({ op: 'mprotect', proc: p.name, region: r.name, prot: 'rw', ...rg });
         write(p, r, rg.from ?? 0, 0, 3);
         scan(1);
+        return;
+      }
+      case 'file': {
+        // A private file mapping: read faults map page-cache pages (fault-around), writes map
+        // anonymous copies (do_cow_fault(), wp_page_copy()) that KSM may merge while ksmd passes
+        // over the page cache; a fork before any write (no anon_vma: the child faults its own
+        // pages in) or after (the page tables copied); then advice, mprotect or a partial munmap
+        // from either side, and faults again.
+        const own = p.regions.filter((x) => x.file !== undefined);
+        let r: Region;
+        if (own.length > 0 && cc % 3 !== 0) r = own[cc % own.length]!;
+        else if (p.regions.length < MAX_PROC_REGIONS) r = mmapFile(p, b, cc >> 2);
+        else return;
+        if (cc % 3 === 1 || (cc >> 2) % 4 === 0)
+          steps.push({ op: 'madvise', proc: p.name, region: r.name, advice: 'MADV_MERGEABLE' });
+        let who = p;
+        const forkFirst = (cc >> 4) % 4 === 0 && procs.length < MAX_LIVE_PROCS;
+        if (forkFirst) who = fork(p);
+        steps.push({ op: 'touch', proc: p.name, region: r.name, ...range(r, b >> 2, cc >> 3) });
+        if ((cc >> 6) % 2 === 0) fill(p, r, dupPattern(cc >> 7), range(r, b >> 5, cc >> 5));
+        else for (let i = 0; i < 1 + ((cc >> 7) % 3); i++) write(p, r, (b + 7 * i) % r.pages, i, 1);
+        if (!forkFirst && (cc >> 9) % 3 === 0 && procs.length < MAX_LIVE_PROCS) who = fork(p);
+        if (who !== p) {
+          if ((cc >> 11) % 2 === 0) steps.push({ op: 'touch', proc: who.name, region: r.name });
+          write(who, r, (b >> 3) % r.pages, 0, 2);
+        }
+        if ((cc >> 12) % 2 === 0) scan(1 + ((cc >> 13) % 2));
+        const actor = (cc >> 14) % 2 === 0 ? who : p;
+        const rg = range(r, a >> 2, a >> 6);
+        const act = (a >> 1) % 8;
+        if (act < 5) {
+          const advice = FILE_ADVICE[(a >> 4) % FILE_ADVICE.length]!;
+          steps.push({ op: 'madvise', proc: actor.name, region: r.name, advice, ...rg });
+          if (advice === 'MADV_MERGEABLE' || advice === 'MADV_UNMERGEABLE') scan(1 + ((a >> 8) % 2));
+          if (advice === 'MADV_WIPEONFORK' || advice === 'MADV_DONTFORK')
+            if (procs.length < MAX_LIVE_PROCS) fork(actor);
+        } else if (act < 7) {
+          const prot = (['r', 'none', 'rw'] as const)[(a >> 4) % 3]!;
+          steps.push({ op: 'mprotect', proc: actor.name, region: r.name, prot, ...rg });
+          if ((a >> 6) % 2 === 0)
+            steps.push({ op: 'mprotect', proc: actor.name, region: r.name, prot: 'rw' });
+        } else steps.push({ op: 'munmap', proc: actor.name, region: r.name, ...rg });
+        steps.push({ op: 'touch', proc: actor.name, region: r.name, ...range(r, a >> 3, b >> 1) });
+        if ((a >> 9) % 2 === 0) write(actor, r, (a >> 10) % r.pages, 3, 1);
         return;
       }
       case 'remove-nodes': {

@@ -25,6 +25,8 @@ export const REASONS = {
   model:
     'a mapping or API the model does not have: mlock() (VM_LOCKED), hugetlbfs, PFN/IO maps (VM_PFNMAP, VM_IO, VM_SPECIAL), userfaultfd write protection',
   profile: 'another kernel profile (6.1, 6.12): a switch 6.18 does not set',
+  writeback:
+    "a clean page-cache page: a scenario's files are written just before its steps and stay dirty for the run (the kernel writes them back after dirty_expire_centisecs, 30 s; the simulator never does); only a restored snapshot's files are clean",
   defensive:
     'a BUG/WARN guard, or a case the callers exclude (the same in the kernel: checked or returned earlier on the same path)',
 } as const;
@@ -33,7 +35,7 @@ export const MISSED_REASONS = {
   advisor:
     "the scan-time advisor's full scans: the oracle refuses ksm_scan while advisor_mode is scan-time (its exact scans write pages_to_scan, EINVAL then; the batch size would follow wall-clock time), and the simulator refuses it alike",
   format:
-    'arguments the scenario format cannot express: prctl options other than PR_SET_MEMORY_MERGE and PR_GET_MEMORY_MERGE, invalid advice values, unaligned, negative or empty ranges',
+    "arguments the scenario format cannot express: prctl options other than PR_SET_MEMORY_MERGE and PR_GET_MEMORY_MERGE, invalid advice values, unaligned, negative or empty ranges, a file region longer than its file, debugfs' fault_around_bytes",
   gup: "GUP: a pin or extra reference (O_DIRECT, vmsplice, io_uring), an unshare fault, or a FOLL_FORCE write to a read-only mapping (ptrace, /proc/pid/mem): the model's GUP can, no scenario step does",
 } as const;
 export type Reason = keyof typeof REASONS | keyof typeof MISSED_REASONS;
@@ -191,6 +193,16 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('memory.ts', 'handle_pte_fault', 'E.lo !== lo || E.hi !== hi', 'race'),
   u('memory.ts', 'do_anonymous_page', 'VM_FAULT_OOM', 'alloc'),
   u('memory.ts', 'do_shared_fault', 'VM_FAULT_OOM', 'alloc'),
+  // fault-around is off only when debugfs' fault_around_bytes is one page: no step writes it
+  u('memory.ts', 'do_fault', 'fault_around_bytes > PAGE_SIZE', 'format'),
+  // a region maps at most its file's length: no fault past the end (SIGBUS)
+  u('memory.ts', '__do_fault', 'index >= file.nrPages', 'format'),
+  u('memory.ts', 'finish_fault', 'page === FAULT_PAST_EOF', 'format'),
+  u('memory.ts', 'finish_fault', 'if (page === 0) return VM_FAULT_OOM', 'alloc'),
+  u('memory.ts', 'finish_fault', 'if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW', 'gup'),
+  u('memory.ts', 'do_cow_fault', '!anon_vma_prepare(vma)', 'alloc'),
+  u('memory.ts', 'do_cow_fault', 'cow === 0', 'alloc'),
+  u('memory.ts', 'do_cow_fault', 'page === 0', 'alloc'),
   // before ~6.15 a large folio is never reused
   u('memory.ts', 'wp_can_reuse_anon_folio', 'reuseLargeAnonFolio', 'profile'),
   u('memory.ts', 'wp_can_reuse_anon_folio', 'PG_swapcache', 'swap'),
@@ -234,9 +246,10 @@ export const UNREACHABLE: readonly Unreachable[] = [
   // shmem pages are normal pages, and shmem THPs are off (shmem_enabled=never)
   u('madvise.ts', 'madvise_pageout_shmem', 'pmd_leaf(E.lo) || (E.lo & _PAGE_PRESENT) === 0', 'defensive'),
   u('madvise.ts', 'madvise_pageout_shmem', 'page === 0 ||', 'defensive'),
-  // every shmem mapping has VM_MAYWRITE (the object is opened read-write); private ones are
-  // refused before (no object)
-  u('madvise.ts', 'madvise_remove', 'VM_SHARED | VM_MAYWRITE', 'defensive'),
+  // a shared mapping of a regular file: the model maps files privately only
+  u('madvise.ts', 'madvise_remove', 'if (obj === null) BUG', 'model'),
+  u('madvise.ts', 'madvise_pageout_file', 'PG_dirty) !== 0) pm.flags[folio] |= PG_reclaim', 'writeback'),
+  u('madvise.ts', 'madvise_pageout_file', 'else if (pm.refcount[folio] === 1)', 'writeback'),
   // MADV_MERGEABLE/UNMERGEABLE fail only to allocate (or on a signal)
   u('madvise.ts', 'madvise_vma_behavior', 'if (err !== 0) return err', 'alloc'),
   u('madvise.ts', 'madvise_populate', 'VM_IO | VM_PFNMAP', 'model'),

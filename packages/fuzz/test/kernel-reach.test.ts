@@ -105,6 +105,37 @@ const FEATURES: Record<string, Pred> = {
   },
 };
 
+/** The regions of steps[0..i) that map a file. */
+function fileRegions(st: Step[], i: number): Set<string> {
+  return new Set(st.slice(0, i).flatMap((s) => (at(s, 'mmap') && s.file !== undefined ? [s.region] : [])));
+}
+const writesTo = (s: Step, regions: Set<string>): boolean =>
+  (at(s, 'write') || at(s, 'fill')) && regions.has(s.region);
+
+Object.assign(FEATURES, {
+  'a write to a private file mapping (do_cow_fault(), wp_page_copy())': (st, i) =>
+    writesTo(st[i]!, fileRegions(st, i)),
+  'MADV_PAGEOUT of a private file mapping': (st, i) => {
+    const s = st[i]!;
+    return at(s, 'madvise') && s.advice === 'MADV_PAGEOUT' && fileRegions(st, i).has(s.region);
+  },
+  'a fork over a file mapping no write gave an anon_vma yet': (st, i) => {
+    if (!at(st[i]!, 'fork')) return false;
+    const files = fileRegions(st, i);
+    return files.size > 0 && !st.slice(0, i).some((x) => writesTo(x, files));
+  },
+  'a fork over a written file mapping': (st, i) =>
+    at(st[i]!, 'fork') && st.slice(0, i).some((x) => writesTo(x, fileRegions(st, i))),
+  'ksmd over MADV_MERGEABLE file mappings with anonymous copies': (st, i) => {
+    if (!at(st[i]!, 'ksm_scan')) return false;
+    const files = fileRegions(st, i);
+    const m = st
+      .slice(0, i)
+      .filter((x) => at(x, 'madvise') && x.advice === 'MADV_MERGEABLE' && files.has(x.region));
+    return m.length > 0 && st.slice(0, i).some((x) => writesTo(x, files));
+  },
+} satisfies Record<string, Pred>);
+
 describe('the kernel campaign generator reaches', () => {
   const all = scenarios();
   const counts = new Map<string, number>();

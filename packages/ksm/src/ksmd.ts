@@ -33,7 +33,10 @@ export const KSMD_COST_FEATURES = [
   'skipped',
   /** pages checksummed (calc_checksum(): xxhash of 4 KiB). */
   'hashed',
-  /** 4 KiB of memcmp_pages() in tree searches and merges. */
+  /** memcmp_pages() calls in tree searches and merges (Counters.pagesCompared). */
+  'compares',
+  /** what memcmp_pages() read, in 4 KiB: each call reads both pages up to the first differing
+   * 8-byte word (the whole page when they are equal; Counters.bytesCompared). */
   'compared',
   /** TLB flushes: write_protect_page() and replace_page() of merges. */
   'flushes',
@@ -58,7 +61,17 @@ export interface KsmdCostModel {
 
 /** The zero work record (a fresh object). */
 export function emptyKsmdWork(): KsmdWork {
-  return { batches: 0, scans: 0, pages: 0, skipped: 0, hashed: 0, compared: 0, flushes: 0, nonanon: 0 };
+  return {
+    batches: 0,
+    scans: 0,
+    pages: 0,
+    skipped: 0,
+    hashed: 0,
+    compares: 0,
+    compared: 0,
+    flushes: 0,
+    nonanon: 0,
+  };
 }
 
 /** The CPU time (ns) the model gives to `work`. */
@@ -146,6 +159,7 @@ export class KsmdThread {
       pages: this.ksm.pages_scanned,
       skipped: this.ksm.pages_skipped,
       hashed: c.bytesHashed / PAGE_SIZE,
+      compares: c.pagesCompared,
       compared: c.bytesCompared / PAGE_SIZE,
       flushes: c.tlbFlushes,
       nonanon: c.ksmScanNonAnon,
@@ -160,6 +174,7 @@ export class KsmdThread {
     w.pages = now.pages - this.base.pages;
     w.skipped = now.skipped - this.base.skipped;
     w.hashed = now.hashed - this.base.hashed;
+    w.compares = now.compares - this.base.compares;
     w.compared = now.compared - this.base.compared;
     w.flushes = now.flushes - this.base.flushes;
     w.nonanon = now.nonanon - this.base.nonanon;
@@ -282,6 +297,7 @@ export class KsmdThread {
     ksm.pages_scanned += b.pages;
     ksm.pages_skipped += b.skipped;
     ksm.m.counters.bytesHashed += b.bytesHashed;
+    ksm.m.counters.pagesCompared += b.pagesCompared;
     ksm.m.counters.bytesCompared += b.bytesCompared;
     ksm.m.counters.ksmScanNonAnon += b.nonAnon;
     ksm.ksm_scan.seqnr += b.scans;
@@ -302,6 +318,7 @@ function addBatch(w: KsmdWork, b: SteadyBatch): void {
   w.pages += b.pages;
   w.skipped += b.skipped;
   w.hashed += b.bytesHashed / PAGE_SIZE;
+  w.compares += b.pagesCompared;
   w.compared += b.bytesCompared / PAGE_SIZE;
   w.nonanon += b.nonAnon;
   w.scans += b.scans;

@@ -29,6 +29,7 @@ export interface SteadyBatch {
   pages: number;
   skipped: number;
   bytesHashed: number;
+  pagesCompared: number;
   bytesCompared: number;
   /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
   nonAnon: number;
@@ -47,6 +48,7 @@ interface Cumulative {
   pages: number;
   skipped: number;
   bytesHashed: number;
+  pagesCompared: number;
   bytesCompared: number;
   nonAnon: number;
   tlbFlushes: number;
@@ -91,6 +93,7 @@ export class KsmdSteady {
     pages: 0,
     skipped: 0,
     bytesHashed: 0,
+    pagesCompared: 0,
     bytesCompared: 0,
     nonAnon: 0,
     tlbFlushes: 0,
@@ -120,6 +123,7 @@ export class KsmdSteady {
       pages: k.pages_scanned,
       skipped: k.pages_skipped,
       bytesHashed: c.bytesHashed,
+      pagesCompared: c.pagesCompared,
       bytesCompared: c.bytesCompared,
       nonAnon: c.ksmScanNonAnon,
       tlbFlushes: c.tlbFlushes,
@@ -144,6 +148,7 @@ export class KsmdSteady {
       pages: a.pages - b.pages,
       skipped: a.skipped - b.skipped,
       bytesHashed: a.bytesHashed - b.bytesHashed,
+      pagesCompared: a.pagesCompared - b.pagesCompared,
       bytesCompared: a.bytesCompared - b.bytesCompared,
       nonAnon: a.nonAnon - b.nonAnon,
       scans: a.seqnr - b.seqnr,

@@ -1,6 +1,7 @@
 // Content-addressed frames under KSM: every kind of content (fill patterns, interned pages,
 // materialised pages, the zero page, digests) keeps the kernel's checksum and memcmp sign of its
-// real bytes through merge, COW, unmerge, swap and migration.
+// real bytes through merge, COW, unmerge, swap and migration, and memcmp_pages() counts the bytes
+// the kernel's memcmp() reads of them.
 import { PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
 import {
@@ -13,6 +14,7 @@ import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   type Machine,
+  memcmpBytesRead,
   migrate_folio,
   PROT_READ,
   PROT_WRITE,
@@ -77,7 +79,15 @@ function idsBytes(m: Machine, seed: number, id: number): Uint8Array {
   return out;
 }
 
-/** Every page's checksum and every pair's memcmp sign agree with the real bytes. */
+/** The bytes two pages agree on before the first that differs (PAGE_SIZE: equal). */
+function commonPrefix(a: Uint8Array, b: Uint8Array): number {
+  let i = 0;
+  while (i < PAGE_SIZE && a[i] === b[i]) i++;
+  return i;
+}
+
+/** Every page's checksum and every pair's memcmp sign agree with the real bytes, and each compare
+ * counts what memcmp() reads of them. */
 function expectExact(procs: { p: Process; addr: number }[]): void {
   const pm = procs[0]!.p.machine.phys;
   const pages: { pfn: number; bytes: Uint8Array }[] = [];
@@ -94,7 +104,11 @@ function expectExact(procs: { p: Process; addr: number }[]): void {
     for (let j = 0; j < pages.length; j += 3) {
       const x = pages[i]!;
       const y = pages[j]!;
+      const before = procs[0]!.p.machine.counters.bytesCompared;
       expect(Math.sign(pm.memcmp_pages(x.pfn, y.pfn))).toBe(Math.sign(Buffer.compare(x.bytes, y.bytes)));
+      expect(procs[0]!.p.machine.counters.bytesCompared - before).toBe(
+        memcmpBytesRead(commonPrefix(x.bytes, y.bytes)),
+      );
     }
 }
 

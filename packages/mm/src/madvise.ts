@@ -66,6 +66,7 @@ import {
   make_pte_marker,
   PG_dirty,
   PG_lazyfree,
+  PG_reclaim,
   PG_referenced,
   PG_swapcache,
   type PhysMem,
@@ -518,15 +519,31 @@ function madvise_pageout_anon(walk: MmWalk, addr: number, next: number): void {
       }
     }
     const folio = pm.folio(pfn);
-    // The page cache of a private file mapping: its reclaim (a clean page dropped from the file)
-    // is not simulated; it stays.
-    if (!pm.PageAnon(folio)) continue;
+    if (!pm.PageAnon(folio)) {
+      madvise_pageout_file(walk.vma!, a, folio);
+      continue;
+    }
     // folio_maybe_mapped_shared(): shared pages (KSM ones included) are left alone.
     if (pm.PageKsm(folio) || pm.folio_mapcount(folio) > pm.folio_nr_pages(folio)) continue;
     if (folio === large && pm.folio_test_large(folio)) continue;
     if (pm.folio_test_large(folio)) large = folio;
     reclaim_folio(m, folio);
   }
+}
+
+/**
+ * MADV_PAGEOUT of a page-cache page of a private file mapping (the caller may write the file, as
+ * root may: can_do_file_pageout(), mm/madvise.c 6.18): a folio only this PTE maps is unmapped
+ * (try_to_unmap()). shrink_folio_list() (mm/vmscan.c) then keeps a dirty one in the cache (only
+ * kswapd writes file pages back) marked PG_reclaim, which fault-around skips, and drops a clean
+ * one nothing else holds (__remove_mapping()).
+ */
+function madvise_pageout_file(vma: VmAreaStruct, addr: number, folio: number): void {
+  const pm = vma.vm_mm.machine.phys;
+  if (pm.folio_mapcount(folio) !== pm.folio_nr_pages(folio)) return;
+  zap_page_range(vma, addr, addr + PAGE_SIZE);
+  if ((pm.flags[folio] & PG_dirty) !== 0) pm.flags[folio] |= PG_reclaim;
+  else if (pm.refcount[folio] === 1) filemap_remove_folio(vma.vm_file!, pm, pm.index[folio]);
 }
 
 /**
@@ -563,9 +580,12 @@ function madvise_pageout_shmem(walk: MmWalk, vma: VmAreaStruct, addr: number, ne
  */
 function madvise_remove(vma: VmAreaStruct, start: number, end: number): number {
   if ((vma.vm_flags & VM_LOCKED) !== 0) return -EINVAL;
-  const obj = vma.shmem;
-  if (obj === null) return -EINVAL;
+  // mm/madvise.c 6.18: anonymous memory has no file to punch (EINVAL); a private mapping of a
+  // file (a regular one here) is not writable to it (!vma_is_shared_maywrite(): EACCES).
+  if (vma.shmem === null && vma.vm_file === null) return -EINVAL;
   if ((vma.vm_flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+  const obj = vma.shmem;
+  if (obj === null) BUG('MADV_REMOVE: a shared mapping of a regular file (not simulated)');
   const first = linear_page_index(vma, start);
   const last = linear_page_index(vma, end);
   const m = vma.vm_mm.machine;

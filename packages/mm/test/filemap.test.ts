@@ -4,9 +4,11 @@ import {
   entry_pfn,
   filemap_get_folio,
   filemap_open,
+  filemap_write_folio,
   MADV_DONTNEED,
   MADV_FREE,
   MADV_PAGEOUT,
+  MADV_RANDOM,
   MADV_WIPEONFORK,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -16,6 +18,7 @@ import {
   MM_ANONPAGES,
   MM_FILEPAGES,
   PG_filecache,
+  PG_reclaim,
   PROT_READ,
   PROT_WRITE,
   pte_index,
@@ -192,20 +195,51 @@ describe('private file mappings (page cache)', () => {
     check(m);
   });
 
-  it('MADV_FREE and MADV_WIPEONFORK are EINVAL; MADV_PAGEOUT leaves the page cache mapped (its reclaim is not simulated)', () => {
+  it('MADV_FREE and MADV_WIPEONFORK are EINVAL; MADV_PAGEOUT drops the clean page-cache pages only it maps', () => {
     const { m, p } = setup();
     const f = testFile(m);
     const a = mapFile(p, f, 16);
-    p.readByte(a);
+    p.readByte(a); // fault-around maps 16 pages: only the first was cached, so just it
+    for (let i = 1; i < 16; i++) p.readByte(a + i * PAGE_SIZE);
     p.writeByte(a + 4 * PAGE_SIZE, 1); // an anonymous copy
     expect(() => p.madvise(a, 16 * PAGE_SIZE, MADV_FREE)).toThrow(ErrnoError);
     // MADV_WIPEONFORK is for anonymous memory only (madvise_vma_behavior(): vma->vm_file)
     expect(() => p.madvise(a, 16 * PAGE_SIZE, MADV_WIPEONFORK)).toThrow(ErrnoError);
-    const fileRss = p.mm.rss[MM_FILEPAGES];
+    const child = p.fork(); // the page tables are copied (an anon_vma): every page is mapped twice
     p.madvise(a, 16 * PAGE_SIZE, MADV_PAGEOUT);
-    expect(p.mm.rss[MM_FILEPAGES]).toBe(fileRss);
-    expect(p.mm.rss[MM_ANONPAGES]).toBe(0); // the copy went to swap
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(15);
+    child.exit();
+    p.madvise(a, 8 * PAGE_SIZE, MADV_PAGEOUT);
+    // the 7 clean pages left the cache (__remove_mapping()); the copy went to swap
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(8);
+    expect(f.pages.size).toBe(16 - 7);
+    expect(p.mm.rss[MM_ANONPAGES]).toBe(0);
     expect(p.readByte(a + 4 * PAGE_SIZE)).toBe(1);
+    expect(p.readByte(a + 2 * PAGE_SIZE)).toBe(fileByte(2)); // read again from the file
+    expect(f.pages.size).toBe(16 - 6);
+    check(m);
+  });
+
+  it('MADV_PAGEOUT keeps a dirty page-cache page marked PG_reclaim: fault-around skips it until a fault clears it', () => {
+    const { m, p } = setup();
+    const f = testFile(m, 'written', 16);
+    for (let i = 0; i < 16; i++) filemap_write_folio(m.phys, f, i); // write(2): dirty, not written back
+    const a = mapFile(p, f);
+    p.readByte(a);
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(16);
+    p.madvise(a, 8 * PAGE_SIZE, MADV_PAGEOUT);
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(8);
+    expect(f.pages.size).toBe(16);
+    expect(m.phys.flags[f.pages.get(3)!] & PG_reclaim).toBe(PG_reclaim);
+    // a read maps the faulting page alone (next_uptodate_folio() passes over PG_readahead)
+    p.readByte(a + 3 * PAGE_SIZE);
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(9);
+    expect(m.phys.flags[f.pages.get(3)!] & PG_reclaim).toBe(0);
+    // under MADV_RANDOM the fault leaves the mark (no async readahead)
+    p.madvise(a, 16 * PAGE_SIZE, MADV_RANDOM);
+    p.readByte(a + 5 * PAGE_SIZE);
+    expect(m.phys.flags[f.pages.get(5)!] & PG_reclaim).toBe(PG_reclaim);
+    expect(p.mm.rss[MM_FILEPAGES]).toBe(10);
     check(m);
   });
 });

@@ -14,6 +14,7 @@
 
 import { BUG, PAGE_SIZE } from '@mmsim/core';
 import { compareBytes, copyBytes } from './bytes.ts';
+import { RangeMin } from './range_min.ts';
 import { HashedMemory, xxh64Low32 } from './xxh64.ts';
 
 /** The content of an all-zero page. */
@@ -49,9 +50,35 @@ export const ARENA_MASK = ARENA_MAX_PAGES - 1;
 const ARENA0_SHIFT = 12;
 const ARENA0_PAGES = 1 << ARENA0_SHIFT;
 export const WORDS_PER_PAGE = PAGE_SIZE / 4;
-/** Words memcmp compares itself before handing equal-so-far pages to compareBytes(): pages
- * that differ mostly differ early, and the native call costs more than a few loads. */
+/** Words memcmp compares itself before handing equal-so-far pages to a native compare (pages
+ * that differ mostly differ early, and the native call costs more than a few loads); also the
+ * most words it searches itself for the first that differs once native compares have narrowed
+ * it down. */
 const MEMCMP_PREFIX_WORDS = 16;
+/**
+ * sizeof(unsigned long): lib/string.c memcmp() (6.18; x86-64 has no __HAVE_ARCH_MEMCMP and
+ * selects CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) compares words of this size while they are
+ * equal, then the bytes of the first word that differs: it reads each page up to and including
+ * the word of the first differing byte, the whole page when the pages are equal.
+ */
+const MEMCMP_WORD_BYTES = 8;
+
+/** The bytes memcmp() reads of each of two pages whose first differing byte is at `prefix`
+ * (PAGE_SIZE: equal pages). The bytes of the differing word it then compares one by one are not
+ * counted again. */
+export function memcmpBytesRead(prefix: number): number {
+  return prefix >= PAGE_SIZE ? PAGE_SIZE : (Math.floor(prefix / MEMCMP_WORD_BYTES) + 1) * MEMCMP_WORD_BYTES;
+}
+
+/** memcmpBytesRead() for pages whose first differing 32-bit word is word `i` (little-endian
+ * words: the differing byte lies in the same 8-byte word as word i). */
+function bytesReadToWord(i: number): number {
+  return ((i >>> 1) + 1) * MEMCMP_WORD_BYTES;
+}
+
+/** A digest content's leading zero bytes when the snapshot did not say: memcmp() against the
+ * zero page is counted as reading the whole page. */
+export const DIGEST_PREFIX_UNKNOWN = PAGE_SIZE;
 /** Bytes of a 128-bit digest. */
 export const DIGEST_BYTES = 16;
 const DIGEST_WORDS = DIGEST_BYTES / 4;
@@ -134,15 +161,24 @@ export class Contents {
   /** The first 32-bit word (little-endian) of every content but a digest: memcmp of differing
    * pages is mostly decided by it without reading either page. */
   private firstWord: Uint32Array = new Uint32Array(INITIAL_CONTENTS);
-  /** Digests (K_DIGEST only; allocated with the first): 4 words per content, and the rank. */
+  /** Digests (K_DIGEST only; allocated with the first): 4 words per content, the rank, and the
+   * count of leading zero bytes (DIGEST_PREFIX_UNKNOWN when the snapshot did not say). */
   private digest: Uint32Array | null = null;
   private rank: Float64Array | null = null;
+  private zeroPrefix: Uint16Array | null = null;
+  /** The common prefix (bytes) of the digest contents of ranks r and r + 1, as a range minimum:
+   * the common prefix of any two is the least over the neighbours between them. Null when the
+   * snapshot did not say: then a compare of digests reads whole pages. */
+  private rankPrefix: RangeMin | null = null;
   /** Ids handed out (one past the highest), free ids (a list through `a`), live contents. */
   private nextId = 1;
   private freeId = 0;
   /** Contents alive (ZERO_CONTENT not counted), digests among them. */
   nrContents = 0;
   private nrDigests = 0;
+  /** What the last compare() (or a compareFirstWord() that decided) read of each page, as
+   * memcmpBytesRead() counts it: memcmp_pages() adds it to Counters.bytesCompared. */
+  memcmpBytes = 0;
   /** The lookup index: open addressing over content ids (0 = empty), linear probing. */
   private index: Int32Array = new Int32Array(INITIAL_INDEX);
   private nrIndexed = 0;
@@ -296,6 +332,9 @@ export class Contents {
     const r = new Float64Array(n);
     if (this.rank !== null) r.set(this.rank);
     this.rank = r;
+    const z = new Uint16Array(n);
+    if (this.zeroPrefix !== null) z.set(this.zeroPrefix);
+    this.zeroPrefix = z;
   }
 
   /** Take a reference to content `id` (ZERO_CONTENT needs none). */
@@ -400,9 +439,16 @@ export class Contents {
    * contents (memcmp(x, y) has the sign of rank(x) - rank(y); equal ranks only for equal
    * bytes). Equal digests give the same content. A digest page is never all zero (snapshot the
    * zero page as ZERO_CONTENT), its bytes cannot be read or written (see PhysMem.hasBytes()),
-   * and it compares only with other digests and the zero page. No reference is taken.
+   * and it compares only with other digests and the zero page. `zeroPrefix`: its leading zero
+   * bytes (what memcmp() reads against the zero page), DIGEST_PREFIX_UNKNOWN when not known. No
+   * reference is taken.
    */
-  internDigest(digest: Uint8Array, checksum: number, rank: number): number {
+  internDigest(
+    digest: Uint8Array,
+    checksum: number,
+    rank: number,
+    zeroPrefix: number = DIGEST_PREFIX_UNKNOWN,
+  ): number {
     if (digest.length !== DIGEST_BYTES)
       BUG(`internDigest: a digest is ${DIGEST_BYTES} bytes, not ${digest.length}`);
     if (this.digest === null) this.growDigests(this.kind.length);
@@ -417,10 +463,21 @@ export class Contents {
     this.nrDigests++;
     for (let w = 0; w < DIGEST_WORDS; w++) d[id * DIGEST_WORDS + w] = wordAt(digest, w * 4);
     (this.rank as Float64Array)[id] = rank;
+    (this.zeroPrefix as Uint16Array)[id] = zeroPrefix;
     this.checksum[id] = checksum >>> 0;
     this.cflags[id] = C_CSUM | C_ZERO_VALID;
     this.insert(id);
     return id;
+  }
+
+  /**
+   * The common prefixes of the digests' rank neighbours: prefix[r] is the length (bytes) of the
+   * longest common prefix of the contents of ranks r and r + 1 (the snapshot's CONTENT_PREFIX),
+   * so that a compare of two digests counts the bytes memcmp() reads. Without it (an older
+   * snapshot) such a compare counts whole pages.
+   */
+  setDigestRankPrefixes(prefix: Uint16Array): void {
+    this.rankPrefix = new RangeMin(prefix);
   }
 
   private digestEquals(id: number, digest: Uint8Array): boolean {
@@ -608,15 +665,20 @@ export class Contents {
   compareFirstWord(x: number, fy: number): number {
     if (this.nrDigests !== 0) return 0;
     const fx = this.firstWordOf(x);
-    return fx !== fy ? byte_diff(fx, fy) : 0;
+    if (fx === fy) return 0;
+    this.memcmpBytes = MEMCMP_WORD_BYTES;
+    return byte_diff(fx, fy);
   }
 
   /**
    * memcmp() of two frames' contents, each given as a frame's content reference (see
    * PhysMem.content: ZERO_CONTENT, a content id > 0, or ~slot for a private slot): < 0, 0, > 0.
+   * Sets memcmpBytes to what memcmp() read of each page.
    */
   compare(x: number, y: number): number {
-    if (x === y) return 0; // the same content (or the same private slot)
+    // the same content (or the same private slot): equal without reading it; memcmp() reads both
+    this.memcmpBytes = PAGE_SIZE;
+    if (x === y) return 0;
     if (this.nrDigests !== 0) {
       const dx = x > 0 && this.kind[x] === K_DIGEST;
       const dy = y > 0 && this.kind[y] === K_DIGEST;
@@ -624,7 +686,10 @@ export class Contents {
     }
     const fx = this.firstWordOf(x);
     const fy = this.firstWordOf(y);
-    if (fx !== fy) return byte_diff(fx, fy);
+    if (fx !== fy) {
+      this.memcmpBytes = MEMCMP_WORD_BYTES;
+      return byte_diff(fx, fy);
+    }
     if (x === ZERO_CONTENT && y > 0 && this.isZero(y)) return 0;
     if (y === ZERO_CONTENT && x > 0 && this.isZero(x)) return 0;
     // Both pages' words: in their slots, generated (patterns), or the zero page's.
@@ -654,21 +719,58 @@ export class Contents {
       wy = this.genB;
       by = this.genBBytes;
     }
+    // The first words here (pages mostly differ early); the rest by one native compare, and where
+    // it differs, halved by native compares down to the words searched here for the first that
+    // differs.
     for (let i = 1; i < MEMCMP_PREFIX_WORDS; i++) {
       const a = wx[ox + i];
       const b = wy[oy + i];
-      if (a !== b) return byte_diff(a, b);
+      if (a !== b) {
+        this.memcmpBytes = bytesReadToWord(i);
+        return byte_diff(a, b);
+      }
     }
-    return compareBytes(bx, ox * 4, by, oy * 4, PAGE_SIZE);
+    let from = MEMCMP_PREFIX_WORDS;
+    let to = WORDS_PER_PAGE;
+    if (compareBytes(bx, (ox + from) * 4, by, (oy + from) * 4, (to - from) * 4) === 0) return 0;
+    while (to - from > MEMCMP_PREFIX_WORDS) {
+      const mid = (from + to) >>> 1;
+      if (compareBytes(bx, (ox + from) * 4, by, (oy + from) * 4, (mid - from) * 4) !== 0) to = mid;
+      else from = mid;
+    }
+    for (let i = from; ; i++) {
+      const a = wx[ox + i];
+      const b = wy[oy + i];
+      if (a !== b) {
+        this.memcmpBytes = bytesReadToWord(i);
+        return byte_diff(a, b);
+      }
+    }
   }
 
   /** memcmp() where a digest takes part: by rank between digests; a digest page is above the
-   * zero page (it is not all zero); with bytes held there is nothing to compare against. */
+   * zero page (it is not all zero); with bytes held there is nothing to compare against. What it
+   * read: the common prefix of the ranks between (or the digest's leading zeros), when known. */
   private compareDigests(x: number, y: number, dx: boolean, dy: boolean): number {
     const rank = this.rank as Float64Array;
-    if (dx && dy) return Math.sign(rank[x] - rank[y]);
-    if (x === ZERO_CONTENT) return -1;
-    if (y === ZERO_CONTENT) return 1;
+    if (dx && dy) {
+      const rx = rank[x];
+      const ry = rank[y];
+      if (this.rankPrefix !== null)
+        this.memcmpBytes = memcmpBytesRead(
+          rx < ry ? this.rankPrefix.min(rx, ry) : this.rankPrefix.min(ry, rx),
+        );
+      return Math.sign(rx - ry);
+    }
+    const z = this.zeroPrefix as Uint16Array;
+    if (x === ZERO_CONTENT) {
+      this.memcmpBytes = memcmpBytesRead(z[y]);
+      return -1;
+    }
+    if (y === ZERO_CONTENT) {
+      this.memcmpBytes = memcmpBytesRead(z[x]);
+      return 1;
+    }
     return BUG(`memcmp of a digest page (no bytes) with a page of bytes: contents ${x}, ${y}`);
   }
 

@@ -4,11 +4,12 @@
 // merges them (scan_get_next_rmap_item() passes over !folio_test_anon() pages), and a write to a
 // private mapping of the file puts an anonymous copy in its place (do_cow_fault(),
 // wp_page_copy()). The cache outlives the mappings, as a file's does: its pages stay until the
-// machine goes away (no reclaim or truncation of regular files is simulated).
+// machine goes away unless reclaim drops a clean one (MADV_PAGEOUT); no writeback, readahead or
+// truncation of regular files is simulated.
 
 import type { Machine } from './machine.ts';
-import { MM_FILEPAGES, MM_SHMEMPAGES } from './mm.ts';
-import { PG_filecache, PG_uptodate, type PhysMem } from './physmem.ts';
+import { MM_FILEPAGES, MM_SHMEMPAGES, VM_RAND_READ } from './mm.ts';
+import { PG_dirty, PG_filecache, PG_reclaim, PG_uptodate, type PhysMem } from './physmem.ts';
 
 let nextMappingId = 1;
 
@@ -69,6 +70,30 @@ export function filemap_get_folio(pm: PhysMem, file: MappedFile, index: number):
   pm.flags[pfn] |= PG_filecache | PG_uptodate;
   pm.setFrameContent(pfn, file.read_folio(index));
   file.pages.set(index, pfn);
+  return pfn;
+}
+
+/**
+ * filemap_fault()'s page (mm/filemap.c, 6.18) for a fault at `index` of a VMA with `vm_flags`:
+ * filemap_get_folio(), then do_async_mmap_readahead(), which on a folio marked PG_readahead starts
+ * async readahead and clears the mark (page_cache_async_ra(); not under MADV_RANDOM's
+ * VM_RAND_READ). The readahead itself is not simulated. The PFN, 0 when no memory is left.
+ */
+export function filemap_fault(pm: PhysMem, file: MappedFile, index: number, vm_flags: number): number {
+  const pfn = filemap_get_folio(pm, file, index);
+  if (pfn !== 0 && (vm_flags & VM_RAND_READ) === 0) pm.flags[pfn] &= ~PG_reclaim;
+  return pfn;
+}
+
+/**
+ * write(2) of page `index` of the file (generic_perform_write(), mm/filemap.c 6.18): its page in
+ * the cache (read first on a miss), then folio_mark_dirty(). A dirty page stays in the cache until
+ * written back, which the simulator never does: reclaim unmaps it and keeps it (shrink_folio_list()
+ * does not write file pages back outside kswapd). The PFN, 0 when no memory is left.
+ */
+export function filemap_write_folio(pm: PhysMem, file: MappedFile, index: number): number {
+  const pfn = filemap_get_folio(pm, file, index);
+  if (pfn !== 0) pm.flags[pfn] |= PG_dirty;
   return pfn;
 }
 

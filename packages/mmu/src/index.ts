@@ -4,13 +4,21 @@ export { type CheckOptions, checkMmInvariants } from './check.ts';
 export {
   Contents,
   DIGEST_BYTES,
+  DIGEST_PREFIX_UNKNOWN,
   fmix32,
   idsWord,
+  memcmpBytesRead,
   ZERO_CHECKSUM,
   ZERO_CONTENT,
 } from './content.ts';
 export * from './fault.ts';
-export { filemap_get_folio, filemap_open, MappedFile, mm_counter_file } from './filemap.ts';
+export {
+  filemap_get_folio,
+  filemap_open,
+  filemap_write_folio,
+  MappedFile,
+  mm_counter_file,
+} from './filemap.ts';
 export {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,

@@ -55,7 +55,7 @@ import {
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
 } from './fault.ts';
-import { filemap_get_folio, mm_counter_file } from './filemap.ts';
+import { filemap_fault, mm_counter_file } from './filemap.ts';
 import {
   copy_huge_pmd,
   do_huge_pmd_anonymous_page,
@@ -93,6 +93,7 @@ import {
   PG_anon_exclusive,
   PG_dirty,
   PG_locked,
+  PG_reclaim,
   PG_swapcache,
   type PhysMem,
 } from './physmem.ts';
@@ -250,10 +251,10 @@ function do_fault(vma: VmAreaStruct, addr: number, flags: number, pteT: number, 
   if ((flags & FAULT_FLAG_WRITE) === 0) {
     // do_read_fault(): map what the object already has around the address first.
     if (vma.vm_mm.machine.fault_around_bytes > PAGE_SIZE && do_fault_around(vma, addr, pteT)) return 0;
-    return finish_fault(vma, __do_fault(vma, addr), pteT, idx, false);
+    return finish_fault(vma, addr, flags, __do_fault(vma, addr), pteT, idx);
   }
-  if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(vma, addr, pteT, idx);
-  return finish_fault(vma, __do_fault(vma, addr), pteT, idx, true);
+  if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(vma, addr, flags, pteT, idx);
+  return finish_fault(vma, addr, flags, __do_fault(vma, addr), pteT, idx);
 }
 
 /** A page __do_fault() could not give: past the end of the file (SIGBUS). */
@@ -269,7 +270,7 @@ function __do_fault(vma: VmAreaStruct, addr: number): number {
   if (vma.shmem !== null) return shmem_get_folio(vma, index);
   const file = vma.vm_file!;
   if (index >= file.nrPages) return FAULT_PAST_EOF;
-  return filemap_get_folio(vma.vm_mm.machine.phys, file, index);
+  return filemap_fault(vma.vm_mm.machine.phys, file, index, vma.vm_flags);
 }
 
 /**
@@ -297,7 +298,8 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
   for (let i = from; i < to; i++) {
     const a = addr + (i - pteOff) * PAGE_SIZE;
     const pfn = cache.get(linear_page_index(vma, a));
-    if (pfn === undefined) continue;
+    // next_uptodate_folio(): a folio marked PG_readahead (PG_reclaim) is left to the fault path
+    if (pfn === undefined || (pm.flags[pfn] & PG_reclaim) !== 0) continue;
     readEntry(pm, pteT, i);
     if (E.lo !== 0 || E.hi !== 0) continue;
     mk_pte(pfn, vma.protLo, vma.protHi);
@@ -312,24 +314,44 @@ function do_fault_around(vma: VmAreaStruct, addr: number, pteT: number): boolean
 }
 
 /**
- * finish_fault() of an object's page (`pfn` from __do_fault()): map it. As set_pte_range()
- * (mm/memory.c, 6.18) only a write fault maps it dirty (pte_mkdirty()) and writable; a page only
- * read stays clean, and reclaim drops a clean shmem page from its object
- * (madvise_pageout_shmem()).
+ * finish_fault() with set_pte_range() (mm/memory.c, 6.18): map `page`, the object's page
+ * (__do_fault()) or, for a write to a private mapping, its anonymous copy (vmf->cow_page,
+ * do_cow_fault()). Only a write fault maps it dirty (pte_mkdirty()), writable where the VMA is
+ * (maybe_mkwrite()); a page only read stays clean, and reclaim drops a clean shmem page from its
+ * object (madvise_pageout_shmem()). The copy becomes a new exclusive anonymous folio
+ * (folio_add_new_anon_rmap(), MM_ANONPAGES); the object's page gains a file mapping
+ * (folio_add_file_rmap_ptes(), mm_counter_file()).
  */
-function finish_fault(vma: VmAreaStruct, pfn: number, pteT: number, idx: number, write: boolean): number {
-  if (pfn === 0) return VM_FAULT_OOM;
-  if (pfn === FAULT_PAST_EOF) return VM_FAULT_SIGBUS;
+function finish_fault(
+  vma: VmAreaStruct,
+  addr: number,
+  flags: number,
+  page: number,
+  pteT: number,
+  idx: number,
+): number {
+  if (page === 0) return VM_FAULT_OOM;
+  if (page === FAULT_PAST_EOF) return VM_FAULT_SIGBUS;
   const mm = vma.vm_mm;
   const m = mm.machine;
   const pm = m.phys;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  const is_cow = write && (vma.vm_flags & VM_SHARED) === 0;
   let lo = vma.protLo;
-  if (write) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
-  mk_pte(pfn, lo, vma.protHi);
+  if (write) {
+    lo |= _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+    if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW;
+  }
+  mk_pte(page, lo, vma.protHi);
   ptlLock(pm, m.counters, pteT);
-  pm.get_page(pfn);
-  pm.mapcount[pfn]++;
-  mm.add_mm_counter(mm_counter_file(pm, pfn), 1);
+  if (is_cow) {
+    folio_add_new_anon_rmap(pm, page, vma, addr, false);
+    mm.add_mm_counter(MM_ANONPAGES, 1);
+  } else {
+    pm.get_page(page);
+    pm.mapcount[page]++;
+    mm.add_mm_counter(mm_counter_file(pm, page), 1);
+  }
   setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
   ptlUnlock(pm, m.counters, pteT);
   return 0;
@@ -337,12 +359,11 @@ function finish_fault(vma: VmAreaStruct, pfn: number, pteT: number, idx: number,
 
 /**
  * do_cow_fault() (mm/memory.c, 6.18): a write to an empty PTE of a private file mapping maps an
- * anonymous copy of the file's page (read into the page cache first, which keeps it unmapped).
+ * anonymous copy of the file's page (read into the page cache first, which keeps it unmapped):
+ * __do_fault(), copy_mc_user_highpage(), finish_fault().
  */
-function do_cow_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number): number {
-  const mm = vma.vm_mm;
-  const m = mm.machine;
-  const pm = m.phys;
+function do_cow_fault(vma: VmAreaStruct, addr: number, flags: number, pteT: number, idx: number): number {
+  const pm = vma.vm_mm.machine.phys;
   if (!anon_vma_prepare(vma)) return VM_FAULT_OOM;
   const cow = pm.alloc_pages(0);
   if (cow === 0) return VM_FAULT_OOM;
@@ -352,15 +373,7 @@ function do_cow_fault(vma: VmAreaStruct, addr: number, pteT: number, idx: number
     return page === 0 ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
   }
   pm.copy_page(cow, page); // copy_mc_user_highpage()
-  let lo = vma.protLo;
-  if ((vma.vm_flags & VM_WRITE) !== 0) lo |= _PAGE_RW | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
-  mk_pte(cow, lo, vma.protHi);
-  ptlLock(pm, m.counters, pteT);
-  folio_add_new_anon_rmap(pm, cow, vma, addr, false);
-  mm.add_mm_counter(MM_ANONPAGES, 1);
-  setEntry(pm, pteT, idx, entryOut.lo, entryOut.hi);
-  ptlUnlock(pm, m.counters, pteT);
-  return 0;
+  return finish_fault(vma, addr, flags, cow, pteT, idx);
 }
 
 /**

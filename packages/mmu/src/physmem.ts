@@ -37,6 +37,11 @@ export const PG_lazyfree = 1 << 19;
  * the absence of PG_swapbacked; mmu does not maintain that bit (see PG_lazyfree), so it marks
  * them instead. */
 export const PG_filecache = 1 << 20;
+/** PG_reclaim, which is PG_readahead too in the kernel (one bit, include/linux/page-flags.h):
+ * reclaim set it on a dirty page-cache folio it could not write back; fault-around then skips the
+ * folio (next_uptodate_folio()'s folio_test_readahead()) until a fault on it clears it
+ * (page_cache_async_ra()). */
+export const PG_reclaim = 1 << 21;
 
 // page->mapping low bits (include/linux/page-flags.h).
 export const PAGE_MAPPING_ANON = 0x1;
@@ -664,21 +669,26 @@ export class PhysMem {
   }
 
   /** memcmp_pages(): < 0, 0, > 0 as memcmp() over the two pages (the same content is equal
-   * without reading it; see Contents.compare()). */
+   * without reading it; see Contents.compare()). Counts the call and the bytes the kernel's
+   * memcmp() reads of each page (up to the first differing word; the whole page when equal). */
   memcmp_pages(a: number, b: number): number {
-    this.counters.bytesCompared += PAGE_SIZE;
-    return this.contents.compare(this.content[a], this.content[b]);
+    const r = this.contents.compare(this.content[a], this.content[b]);
+    this.counters.pagesCompared++;
+    this.counters.bytesCompared += this.contents.memcmpBytes;
+    return r;
   }
 
   /**
    * memcmp_pages(a, b) for a caller that remembers b's first word (contents.firstWordOf() of
-   * content[b], read while b's bytes were what they are now): the same result and count, without
+   * content[b], read while b's bytes were what they are now): the same result and counts, without
    * loading b's content when the first words decide.
    */
   memcmp_pages_remembered(a: number, b: number, bFirstWord: number): number {
-    this.counters.bytesCompared += PAGE_SIZE;
-    const c = this.contents.compareFirstWord(this.content[a], bFirstWord);
-    return c !== 0 ? c : this.contents.compare(this.content[a], this.content[b]);
+    let c = this.contents.compareFirstWord(this.content[a], bFirstWord);
+    if (c === 0) c = this.contents.compare(this.content[a], this.content[b]);
+    this.counters.pagesCompared++;
+    this.counters.bytesCompared += this.contents.memcmpBytes;
+    return c;
   }
 
   /** pages_identical(). */

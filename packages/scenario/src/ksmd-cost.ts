@@ -26,7 +26,7 @@ export function loadKsmdCost(path: string = KSMD_COST_FILE): KsmdCostFile {
     throw new ScenarioError(
       path,
       `$.${issue.path.join('.')}`,
-      'a ksmd cost model (mmsim-ksmd-cost-1)',
+      'a ksmd cost model (mmsim-ksmd-cost-2)',
       issue.message,
     );
   }

@@ -220,7 +220,9 @@ const nonNegative = z.number().finite().nonnegative();
 
 /** The cost model file (`mmsim predict` reads it; `pnpm --filter @mmsim/bench calibrate` writes it). */
 export const ksmdCostFileSchema = z.strictObject({
-  format: z.literal('mmsim-ksmd-cost-1'),
+  /** 2: `compared` is what memcmp() read (in 4 KiB) and `compares` the calls; version 1 charged
+   * 4 KiB per call as `compared`. */
+  format: z.literal('mmsim-ksmd-cost-2'),
   /** Where it was measured: kernel release, CPU model, cores, host name. */
   machine: z.strictObject({
     kernel: z.string(),
@@ -237,6 +239,7 @@ export const ksmdCostFileSchema = z.strictObject({
       pages: nonNegative,
       skipped: nonNegative,
       hashed: nonNegative,
+      compares: nonNegative,
       compared: nonNegative,
       flushes: nonNegative,
       // models calibrated before page-cache pages were simulated charge nothing for them

@@ -23,8 +23,8 @@ import {
 } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
-  filemap_get_folio,
   filemap_open,
+  filemap_write_folio,
   khugepaged_do_scan,
   khugepaged_sysfs_write,
   MADV_HUGEPAGE,
@@ -237,7 +237,7 @@ function region(ctx: SimulatorContext, p: string, r: string): { addr: number; pa
 
 /**
  * The scenario's file, created on its first mmap as the oracle writes it before the steps: every
- * page written, so in the page cache (page i of its pages holds the fill's page i).
+ * page written, so in the page cache and dirty (page i of its pages holds the fill's page i).
  */
 function openFile(ctx: SimulatorContext, f: FilePlan): MappedFile {
   const m = ctx.machine;
@@ -246,7 +246,7 @@ function openFile(ctx: SimulatorContext, f: FilePlan): MappedFile {
   const contents = m.phys.contents;
   const file = filemap_open(m, f.name, f.pages, (i) => fillContent(contents, f.pattern, i, f.pages));
   for (let i = 0; i < f.pages; i++)
-    if (filemap_get_folio(m.phys, file, i) === 0) throw new ErrnoError(ENOMEM, 'write', f.name);
+    if (filemap_write_folio(m.phys, file, i) === 0) throw new ErrnoError(ENOMEM, 'write', f.name);
   return file;
 }
 

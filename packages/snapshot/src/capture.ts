@@ -12,13 +12,15 @@ import { KPF_ANON, KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_KSM, KPF_THP, KPF_Z
 import { PageDigester } from './digest.ts';
 import {
   CHUNK_PAGES,
+  commonPrefix,
   DIGEST_BYTES,
   PAGE,
-  type Snapshot,
   type SnapshotMeta,
   type SnapshotProcess,
+  type SnapshotToWrite,
   type SnapshotVma,
   writeSnapshot,
+  zeroPrefixOf,
 } from './format.ts';
 
 /** A user mistake or an impossible capture: one line for the user. */
@@ -141,6 +143,8 @@ class ContentTable {
   readonly byDigest = new Map<string, number>();
   digests: Uint8Array = new Uint8Array(DIGEST_BYTES * 1024);
   checksums: Uint32Array = new Uint32Array(1024);
+  /** leading zero bytes of each content */
+  zeroPrefixes: Uint16Array = new Uint16Array(1024);
   prefixes: Uint8Array = new Uint8Array(PREFIX_BYTES * 1024);
   /** where to read the content again: process index and address */
   where: Float64Array = new Float64Array(2 * 1024);
@@ -160,7 +164,7 @@ class ContentTable {
 
   private grow(): void {
     const cap = this.checksums.length * 2;
-    const g = <T extends Uint8Array | Uint32Array | Float64Array>(
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
       a: T,
       make: (n: number) => T,
       per: number,
@@ -171,6 +175,7 @@ class ContentTable {
     };
     this.digests = g(this.digests, (k) => new Uint8Array(k), DIGEST_BYTES);
     this.checksums = g(this.checksums, (k) => new Uint32Array(k), 1);
+    this.zeroPrefixes = g(this.zeroPrefixes, (k) => new Uint16Array(k), 1);
     this.prefixes = g(this.prefixes, (k) => new Uint8Array(k), PREFIX_BYTES);
     this.where = g(this.where, (k) => new Float64Array(k), 2);
   }
@@ -188,6 +193,7 @@ class ContentTable {
     this.digests.set(d.digests.subarray(k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES), i * DIGEST_BYTES);
     mem.bytes.set(page, 0);
     this.checksums[i] = mem.xxh64Low32(0, PAGE_SIZE);
+    this.zeroPrefixes[i] = zeroPrefixOf(page);
     this.prefixes.set(page.subarray(0, PREFIX_BYTES), i * PREFIX_BYTES);
     this.where[2 * i] = proc;
     this.where[2 * i + 1] = addr;
@@ -527,7 +533,7 @@ class PageReader {
 function capture(
   pids: number[],
   withContents: boolean,
-): { snapshot: Omit<Snapshot, 'bytes'>; chunks: Uint8Array[] | null; stats: Omit<CaptureStats, 'ms'> } {
+): { snapshot: SnapshotToWrite; chunks: Uint8Array[] | null; stats: Omit<CaptureStats, 'ms'> } {
   const pm = new Uint8Array(READ_PAGES * 8);
   const pmView = new DataView(pm.buffer);
   const pfns = new Float64Array(READ_PAGES);
@@ -637,7 +643,7 @@ function capture(
       processes.push(proc);
     }
     reader.finish();
-    const rank = rankContents(contents, pids, memFds);
+    const { rank, rankPrefix } = rankContents(contents, pids, memFds);
     contents.flush();
     const meta: SnapshotMeta = {
       created: new Date().toISOString(),
@@ -659,6 +665,8 @@ function capture(
         digest: contents.digests.slice(0, contents.n * DIGEST_BYTES),
         checksum: contents.checksums.slice(0, contents.n),
         rank,
+        rankPrefix,
+        zeroPrefix: contents.zeroPrefixes.slice(0, contents.n),
       },
       chunks: withContents ? contents.chunks : null,
       stats: { pages: pages.n, contents: contents.n, bytesRead: reader.bytesRead },
@@ -695,8 +703,13 @@ function markPmdMapped(
 }
 
 /** memcmp ranks of the contents: by their first PREFIX_BYTES, ties by the whole pages, read again
- * from the stopped processes. */
-function rankContents(t: ContentTable, pids: number[], memFds: number[]): Uint32Array {
+ * from the stopped processes; and the common prefix of each two rank neighbours (within
+ * PREFIX_BYTES when their first bytes differ, else on the whole pages). */
+function rankContents(
+  t: ContentTable,
+  pids: number[],
+  memFds: number[],
+): { rank: Uint32Array; rankPrefix: Uint16Array } {
   const n = t.n;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -706,6 +719,7 @@ function rankContents(t: ContentTable, pids: number[], memFds: number[]): Uint32
   const sorted = Array.from(order).sort(cmpPrefix);
   // resolve runs of equal prefixes on the full pages
   const rank = new Uint32Array(n);
+  const rankPrefix = new Uint16Array(n);
   let i = 0;
   while (i < n) {
     let j = i + 1;
@@ -722,9 +736,17 @@ function rankContents(t: ContentTable, pids: number[], memFds: number[]): Uint32
       }
       const group = sorted.slice(i, j).sort((a, b) => Buffer.compare(full.get(a)!, full.get(b)!));
       for (let k = i; k < j; k++) sorted[k] = group[k - i];
+      for (let k = i; k + 1 < j; k++)
+        rankPrefix[k] = commonPrefix(full.get(sorted[k])!, full.get(sorted[k + 1])!);
     }
+    // the last of the run and the next content differ within PREFIX_BYTES
+    if (j < n)
+      rankPrefix[j - 1] = commonPrefix(
+        t.prefixes.subarray(sorted[j - 1] * PREFIX_BYTES, (sorted[j - 1] + 1) * PREFIX_BYTES),
+        t.prefixes.subarray(sorted[j] * PREFIX_BYTES, (sorted[j] + 1) * PREFIX_BYTES),
+      );
     i = j;
   }
   for (let k = 0; k < n; k++) rank[sorted[k]] = k;
-  return rank;
+  return { rank, rankPrefix };
 }

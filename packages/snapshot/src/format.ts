@@ -9,7 +9,10 @@ import { PAGE_SIZE } from '@mmsim/core';
 import { DIGEST_BYTES } from '@mmsim/mmu';
 
 export const SNAPSHOT_MAGIC = 'MMSIMSNP';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** The first version with CONTENT_PREFIX and CONTENT_ZERO_PREFIX (version 1 files still load:
+ * without them a compare of two digests counts whole pages read). */
+const PREFIXES_VERSION = 2;
 const HEADER_BYTES = 32;
 const TABLE_ENTRY_BYTES = 32;
 const CHECKSUM_BYTES = 8;
@@ -29,6 +32,8 @@ export const SECTION = {
   CONTENT_CHECKSUM: 6,
   CONTENT_RANK: 7,
   CONTENT_BYTES: 8,
+  CONTENT_PREFIX: 9,
+  CONTENT_ZERO_PREFIX: 10,
 } as const;
 
 /** Bits of a page's flags (Uint16): what pagemap and kpageflags said about it. */
@@ -118,6 +123,12 @@ export interface Snapshot {
   digest: Uint8Array;
   checksum: Uint32Array;
   rank: Uint32Array;
+  /** By rank: the longest common prefix (bytes) of the contents of ranks r and r + 1 (the last
+   * entry 0). Null in a version 1 file. */
+  rankPrefix: Uint16Array | null;
+  /** Per content: its leading zero bytes (where memcmp() against the zero page stops). Null in a
+   * version 1 file. */
+  zeroPrefix: Uint16Array | null;
   /** The compressed contents (with --with-contents): where they are in the file. */
   bytes: ContentChunks | null;
 }
@@ -130,12 +141,44 @@ export interface ContentChunks {
   lengths: number[];
 }
 
+/** What writeSnapshot() takes: a snapshot of this version (its common prefixes known), without
+ * the content chunks (passed apart). */
+export type SnapshotToWrite = Omit<Snapshot, 'bytes' | 'rankPrefix' | 'zeroPrefix'> & {
+  rankPrefix: Uint16Array;
+  zeroPrefix: Uint16Array;
+};
+
 /** A file that is not a readable snapshot: one line for the user. */
 export class SnapshotFormatError extends Error {
   constructor(file: string, what: string) {
     super(`${file}: ${what}`);
     this.name = 'SnapshotFormatError';
   }
+}
+
+const WORD_BYTES = 4;
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
+/** The length of the longest common prefix of two byte ranges (CONTENT_PREFIX): by 32-bit words
+ * where both are aligned, then by bytes. */
+export function commonPrefix(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  if (a.byteOffset % WORD_BYTES === 0 && b.byteOffset % WORD_BYTES === 0) {
+    const words = Math.floor(n / WORD_BYTES);
+    const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+    const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+    let w = 0;
+    while (w < words && wa[w] === wb[w]) w++;
+    i = w * WORD_BYTES;
+  }
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** A page's leading zero bytes (CONTENT_ZERO_PREFIX). */
+export function zeroPrefixOf(page: Uint8Array): number {
+  return commonPrefix(page, ZERO_PAGE.subarray(0, page.length));
 }
 
 function sum8(...parts: Uint8Array[]): Buffer {
@@ -156,11 +199,7 @@ interface SectionOut {
 }
 
 /** Writes a snapshot; `chunks` are the compressed content chunks (with --with-contents). */
-export function writeSnapshot(
-  path: string,
-  snap: Omit<Snapshot, 'bytes'>,
-  chunks: Uint8Array[] | null,
-): void {
+export function writeSnapshot(path: string, snap: SnapshotToWrite, chunks: Uint8Array[] | null): void {
   const meta = Buffer.from(JSON.stringify(snap.meta));
   const sections: SectionOut[] = [
     { kind: SECTION.META, flags: SECTION_REQUIRED, parts: [meta] },
@@ -170,6 +209,8 @@ export function writeSnapshot(
     { kind: SECTION.CONTENT_DIGEST, flags: SECTION_REQUIRED, parts: [snap.digest] },
     { kind: SECTION.CONTENT_CHECKSUM, flags: SECTION_REQUIRED, parts: [bytesOf(snap.checksum)] },
     { kind: SECTION.CONTENT_RANK, flags: SECTION_REQUIRED, parts: [bytesOf(snap.rank)] },
+    { kind: SECTION.CONTENT_PREFIX, flags: SECTION_REQUIRED, parts: [bytesOf(snap.rankPrefix)] },
+    { kind: SECTION.CONTENT_ZERO_PREFIX, flags: SECTION_REQUIRED, parts: [bytesOf(snap.zeroPrefix)] },
   ];
   if (chunks !== null) {
     const index = new Uint32Array(1 + chunks.length);
@@ -262,7 +303,7 @@ export function readSnapshot(path: string): Snapshot {
       const len = Number(table.readBigUInt64LE(e + 16));
       const want = table.subarray(e + 24, e + 32);
       if (off + len > total) throw new SnapshotFormatError(path, `corrupted (section ${kind} past the end)`);
-      const known = kind >= SECTION.META && kind <= SECTION.CONTENT_BYTES;
+      const known = kind >= SECTION.META && kind <= SECTION.CONTENT_ZERO_PREFIX;
       if (!known) {
         if ((flags & SECTION_REQUIRED) !== 0)
           throw new SnapshotFormatError(path, `needs a newer mmsim (unknown required section ${kind})`);
@@ -295,7 +336,7 @@ export function readSnapshot(path: string): Snapshot {
         throw new SnapshotFormatError(path, `corrupted (checksum mismatch in section ${kind})`);
       bodies.set(kind, body);
     }
-    return decode(path, bodies, chunks);
+    return decode(path, version, bodies, chunks);
   } finally {
     closeSync(fd);
   }
@@ -307,7 +348,12 @@ function typed<T>(body: Buffer | undefined, make: (b: ArrayBuffer) => T, path: s
   return make(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
 }
 
-function decode(path: string, bodies: Map<number, Buffer>, bytes: ContentChunks | null): Snapshot {
+function decode(
+  path: string,
+  version: number,
+  bodies: Map<number, Buffer>,
+  bytes: ContentChunks | null,
+): Snapshot {
   const metaBody = bodies.get(SECTION.META);
   if (metaBody === undefined) throw new SnapshotFormatError(path, 'corrupted (no metadata section)');
   let meta: SnapshotMeta;
@@ -328,6 +374,14 @@ function decode(path: string, bodies: Map<number, Buffer>, bytes: ContentChunks 
     digest: typed(bodies.get(SECTION.CONTENT_DIGEST), (b) => new Uint8Array(b), path, 'digests'),
     checksum: typed(bodies.get(SECTION.CONTENT_CHECKSUM), (b) => new Uint32Array(b), path, 'checksums'),
     rank: typed(bodies.get(SECTION.CONTENT_RANK), (b) => new Uint32Array(b), path, 'ranks'),
+    rankPrefix:
+      version >= PREFIXES_VERSION
+        ? typed(bodies.get(SECTION.CONTENT_PREFIX), (b) => new Uint16Array(b), path, 'common prefixes')
+        : null,
+    zeroPrefix:
+      version >= PREFIXES_VERSION
+        ? typed(bodies.get(SECTION.CONTENT_ZERO_PREFIX), (b) => new Uint16Array(b), path, 'zero prefixes')
+        : null,
     bytes,
   };
   const p = meta.pages;
@@ -338,7 +392,9 @@ function decode(path: string, bodies: Map<number, Buffer>, bytes: ContentChunks 
     snap.pageFrame.length !== p ||
     snap.digest.length !== c * DIGEST_BYTES ||
     snap.checksum.length !== c ||
-    snap.rank.length !== c
+    snap.rank.length !== c ||
+    (snap.rankPrefix !== null && snap.rankPrefix.length !== c) ||
+    (snap.zeroPrefix !== null && snap.zeroPrefix.length !== c)
   )
     throw new SnapshotFormatError(path, 'corrupted (section sizes disagree with the metadata)');
   if (meta.withContents !== (bytes !== null))

@@ -10,6 +10,7 @@ import { ENOENT, errnoName, MiB, PAGE_SIZE } from '@mmsim/core';
 import { Ksm, ksmSysfsHas, ksmSysfsWrite, PR_GET_MEMORY_MERGE, PR_SET_MEMORY_MERGE } from '@mmsim/ksm';
 import { Process } from '@mmsim/mm';
 import {
+  DIGEST_PREFIX_UNKNOWN,
   filemap_open,
   MADV_DONTNEED,
   MADV_HUGEPAGE,
@@ -108,6 +109,7 @@ class DigestContents {
     this.snap = snap;
     this.m = m;
     this.ids = new Int32Array(snap.meta.contents).fill(-1);
+    if (snap.rankPrefix !== null) m.phys.contents.setDigestRankPrefixes(snap.rankPrefix);
   }
   id(content: number): number {
     let id = this.ids[content];
@@ -115,7 +117,12 @@ class DigestContents {
     const d = this.snap.digest.subarray(content * DIGEST_BYTES, (content + 1) * DIGEST_BYTES);
     id = ZERO_PAGE_DIGEST.equals(d)
       ? ZERO_CONTENT
-      : this.m.phys.contents.internDigest(d, this.snap.checksum[content], this.snap.rank[content]);
+      : this.m.phys.contents.internDigest(
+          d,
+          this.snap.checksum[content],
+          this.snap.rank[content],
+          this.snap.zeroPrefix?.[content] ?? DIGEST_PREFIX_UNKNOWN,
+        );
     this.ids[content] = id;
     return id;
   }

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { PAGE_SIZE } from '@mmsim/core';
 import { describe, expect, it } from 'vitest';
 import { readSnapshot, SnapshotFormatError } from '../src/format.ts';
 import { bytePage, tmpFile, writeTestSnapshot } from './helpers.ts';
@@ -75,9 +77,50 @@ describe('snapshot file format', () => {
 
   it('refuses a newer format version, naming both versions', () => {
     const b = readFileSync(sample(false));
-    b.writeUInt32LE(2, 8);
+    b.writeUInt32LE(3, 8);
     const t = tmpFile('new.snap');
     writeFileSync(t, b);
-    expectOneLine(t, /format version 2 is newer than this mmsim reads \(1\)/);
+    expectOneLine(t, /format version 3 is newer than this mmsim reads \(2\)/);
+  });
+
+  it('keeps the common prefix of rank neighbours and the leading zeros (version 2)', () => {
+    const late = new Uint8Array(PAGE_SIZE);
+    late[4000] = 1;
+    const later = late.slice();
+    later[4001] = 1;
+    const f = writeTestSnapshot(
+      [{ pid: 1, vmas: [{ start: BASE, pages: [bytePage(2), later, late] }] }],
+      false,
+    );
+    const s = readSnapshot(f);
+    // ranks: late < later < bytePage(2); late and later agree on their first 4001 bytes
+    expect(Array.from(s.rank)).toEqual([2, 1, 0]);
+    expect(Array.from(s.rankPrefix ?? [])).toEqual([4001, 0, 0]);
+    expect(Array.from(s.zeroPrefix ?? [])).toEqual([0, 4000, 4000]);
+  });
+
+  it('still reads version 1 (no common prefixes)', () => {
+    const b = readFileSync(sample(false));
+    // drop the two sections version 2 added (the last ones of a file without contents)
+    const n = b.readUInt32LE(12);
+    const keep = n - 2;
+    const end = Number(b.readBigUInt64LE(32 + keep * 32 + 8));
+    for (let i = keep; i < n; i++) expect(b.readUInt32LE(32 + i * 32)).toBeGreaterThan(8);
+    const sections = b.subarray(32 + n * 32, end);
+    const table = Buffer.from(b.subarray(32, 32 + keep * 32));
+    const shift = (n - keep) * 32;
+    for (let i = 0; i < keep; i++)
+      table.writeBigUInt64LE(table.readBigUInt64LE(i * 32 + 8) - BigInt(shift), i * 32 + 8);
+    const header = Buffer.from(b.subarray(0, 32));
+    header.writeUInt32LE(1, 8);
+    header.writeUInt32LE(keep, 12);
+    header.writeBigUInt64LE(BigInt(32 + table.length + sections.length), 16);
+    createHash('sha256').update(header.subarray(0, 24)).update(table).digest().copy(header, 24, 0, 8);
+    const t = tmpFile('v1.snap');
+    writeFileSync(t, Buffer.concat([header, table, sections]));
+    const s = readSnapshot(t);
+    expect(s.rankPrefix).toBeNull();
+    expect(s.zeroPrefix).toBeNull();
+    expect(Array.from(s.pageContent)).toEqual([1, 2, 1, 0, 0]);
   });
 });

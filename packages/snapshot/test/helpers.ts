@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { PAGE_SIZE } from '@mmsim/core';
 import { HashedMemory } from '@mmsim/mmu';
-import { CHUNK_PAGES, PAGE, type Snapshot, type SnapshotMeta, writeSnapshot } from '../src/format.ts';
+import {
+  CHUNK_PAGES,
+  commonPrefix,
+  PAGE,
+  type SnapshotMeta,
+  type SnapshotToWrite,
+  writeSnapshot,
+  zeroPrefixOf,
+} from '../src/format.ts';
 
 /** A page mapped by several pages of the snapshot: the same `frame` key is the same physical
  * frame (kpagecount > 1); `ksm`: a KSM page. */
@@ -145,7 +153,10 @@ export function writeTestSnapshot(
   digests.forEach((d, i) => {
     digest.set(d, i * 16);
   });
-  const snap: Omit<Snapshot, 'bytes'> = {
+  const rankPrefix = new Uint16Array(pages.length);
+  for (let r = 0; r + 1 < order.length; r++)
+    rankPrefix[r] = commonPrefix(pages[order[r]], pages[order[r + 1]]);
+  const snap: SnapshotToWrite = {
     meta,
     pageFlags: Uint16Array.from(flags),
     pageContent: Uint32Array.from(content),
@@ -153,6 +164,8 @@ export function writeTestSnapshot(
     digest,
     checksum: Uint32Array.from(checksums),
     rank,
+    rankPrefix,
+    zeroPrefix: Uint16Array.from(pages, zeroPrefixOf),
   };
   let chunks: Uint8Array[] | null = null;
   if (withContents) {

@@ -210,6 +210,9 @@ describe.skipIf(skipReason !== '')(
         try {
           // the kernel's per-page smart-scan ages are not in a snapshot: without them, no skips
           await session.knob('smart_scan', '0');
+          // chains are pruned at every lookup: the default 2000 ms is wall-clock time on the kernel,
+          // which a loaded machine's scans outlast or not, and virtual time in the restored model
+          await session.knob('stable_node_chains_prune_millisecs', '0');
           const [parent] = await session.launch(1, [forkerBinary, String(WORKLOAD_MIB), String(FORKED)]);
           const kids = await childrenOf(parent, FORKED);
           for (const k of kids) await session.adopt(k);

@@ -63,6 +63,37 @@ describe('restore and predict', () => {
     expect(reports[1]).toEqual(reports[0]);
   });
 
+  it('digest-only and with-contents snapshots count the same memcmp() work (calls and bytes read)', () => {
+    // mostly-zero pages with a byte set late (long common prefixes), some of them in both processes
+    const late = (pid: number, i: number): Uint8Array => {
+      const p = new Uint8Array(PAGE_SIZE);
+      p[PAGE_SIZE - 1 - ((i * 37) % 900)] = 1 + (pid % 2) * (i % 3);
+      p[(i * 131) % PAGE_SIZE] = 2;
+      return p;
+    };
+    const counts = [true, false].map((w) => {
+      const procs = [300, 301].map((pid) => ({
+        pid,
+        vmas: [{ start: BASE, pages: Array.from({ length: 40 }, (_, i) => late(pid, i)), vmFlags: ['mg'] }],
+      }));
+      const file = writeTestSnapshot(procs, w);
+      const ctx = restoreSnapshot(readSnapshot(file), file);
+      const c = ctx.machine.counters;
+      const before = { calls: c.pagesCompared, bytes: c.bytesCompared };
+      const r = predictFullScans(ctx, 3, START);
+      return {
+        calls: c.pagesCompared - before.calls,
+        bytes: c.bytesCompared - before.bytes,
+        sharing: r.ksm.pages_sharing,
+      };
+    });
+    expect(counts[1]).toEqual(counts[0]);
+    expect(counts[0].sharing).toBeGreaterThan(0);
+    // long prefixes: far more than a word per call, less than whole pages
+    expect(counts[0].bytes).toBeGreaterThan(counts[0].calls * 1024);
+    expect(counts[0].bytes).toBeLessThan(counts[0].calls * PAGE_SIZE);
+  });
+
   it('takes --knob values over the snapshot machine knobs', () => {
     const file = twoProcesses(false);
     const ctx = restoreSnapshot(readSnapshot(file), file, { knobs: { use_zero_pages: '1' } });
