@@ -1114,8 +1114,9 @@ export class Ksm {
     return n;
   }
 
-  /** Simulator only: the epoch of chains' dupsFull memos (see dups_changed). */
-  private dups_epoch(): number {
+  /** Simulator only: the epoch of the stable nodes' memos (see dups_changed); checkKsmInvariants()
+   * checks the memos that claim it. */
+  dups_epoch(): number {
     return this.dups_changed + this.m.phys.nrKsmPagesFreed;
   }
 
