@@ -67,6 +67,9 @@ export function checkKsmInvariants(ksm: Ksm): void {
       }
     }
   }
+  const epoch = ksm.dups_epoch();
+  const pageIsOwn = (n: KsmStableNode): boolean =>
+    n.kpfn !== 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM && pm.refcount[pm.folio(n.kpfn)] > 0;
   const checkNode = (n: KsmStableNode): void => {
     let len = 0;
     for (let it = n.hlist; it !== 0; it = ri.hnext[it]) {
@@ -85,6 +88,9 @@ export function checkKsmInvariants(ksm: Ksm): void {
       n.kfirstword !== pm.contents.firstWordOf(pm.content[n.kpfn])
     )
       errors.push(`node ${n.id}: kfirstword differs from its page's first word`);
+    // The simulator's memo that the node's page is its own holds while the epoch does.
+    if (n.pageEpoch === epoch && !pageIsOwn(n))
+      errors.push(`node ${n.id}: pageEpoch is current but pfn ${n.kpfn} is not its page`);
     // A node whose page was freed is stale (its items stay until ksm_get_folio() prunes it);
     // a live node's page must be mapped read-only everywhere.
     if (len > 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM) {
@@ -104,10 +110,25 @@ export function checkKsmInvariants(ksm: Ksm): void {
   for (const n of stableNodes(ksm)) {
     if (n.rmap_hlist_len === STABLE_NODE_CHAIN) {
       chains++;
-      for (const d of chainDups(n)) {
+      const list = chainDups(n);
+      for (const d of list) {
         dups++;
         if (!d.isDup || d.chain !== n) errors.push(`chain ${n.id}: dup ${d.id} not linked back`);
         checkNode(d);
+      }
+      // The simulator's memo of the chain's full dups holds while the epoch does: from dupsFull
+      // to the end of the list, dupsFullCount dups, each full and its page its own.
+      if (n.dupsFullEpoch === epoch && n.dupsFullMax === ksm.max_page_sharing && n.dupsFull !== null) {
+        const from = list.indexOf(n.dupsFull);
+        const run = from < 0 ? [] : list.slice(from);
+        if (
+          from < 0 ||
+          run.length !== n.dupsFullCount ||
+          run.some((d) => d.rmap_hlist_len < n.dupsFullMax || !pageIsOwn(d))
+        )
+          errors.push(
+            `chain ${n.id}: dupsFull memo is current but its ${n.dupsFullCount} dups are not all full`,
+          );
       }
     } else checkNode(n);
   }

@@ -3,6 +3,7 @@
 // reconstruction and the points where 6.18 differs from older kernels).
 
 import {
+  addrEnd,
   BUG,
   EBUSY,
   EFAULT,
@@ -45,6 +46,7 @@ import {
   PG_dirty,
   PG_swapcache,
   page_vma_mapped_pte,
+  pmd_index,
   pmd_leaf,
   pmd_present,
   pte_dirty,
@@ -264,6 +266,66 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
 }
 
 /**
+ * Simulator only: walk_page_range_vma(vma, addr, vma->vm_end, &ksm_next_page_ops, arg) for its
+ * common case in scan_get_next_rmap_item(), the next page of a scan found in the PTE table of the
+ * PMD that covers `addr`. The walk would find the PMD table (find_pmd_table()'s cache, as the
+ * walker's first PUD does), read the PMD entry, call ksm_next_page_pmd_entry(), which locks the
+ * PTE table, reads PTEs up to the page and takes its reference: this does the same without the
+ * walker's levels and counts what they count (a walk, one entry per level, one callback, the PTEs
+ * read, the lock, pages passed over). Returns 1 with the page in `arg`, or 0 having done and
+ * counted nothing when the case is another (no page in this PMD, a THP or no PTE table, five
+ * levels, an exiting mm, a race hook on the walk): the caller then walks.
+ */
+function ksm_next_page_in_pmd(vma: VmAreaStruct, addr: number, arg: KsmNextPageArg): number {
+  const mm = vma.vm_mm;
+  const m = mm.machine;
+  if (mm.levels !== 4 || mm.mm_users === 0 || m.armed('walk:pmd-entry')) return 0;
+  const pmdT = mm.find_pmd_table(addr);
+  if (pmdT === 0) return 0;
+  const pm = m.phys;
+  const pmdW = pm.tableWords(pmdT);
+  const pmdO = pm.tableBase(pmdT) + pmd_index(addr) * 2;
+  const pmdLo = pmdW[pmdO];
+  if ((pmdLo & _PAGE_PRESENT) === 0 || pmd_leaf(pmdLo)) return 0;
+  const pteT = entry_pfn(pmdLo, pmdW[pmdO + 1]);
+  const end = addrEnd(addr, vma.vm_end, PMD_SIZE);
+  const w = pm.tableWords(pteT);
+  const base = pm.tableBase(pteT);
+  let read = 0;
+  let nonAnon = 0;
+  // ksm_next_page_pmd_entry()'s loop, counting instead of counters
+  for (; addr < end; addr += PAGE_SIZE) {
+    const o = base + pte_index(addr) * 2;
+    const plo = w[o];
+    read++;
+    if (!pte_present(plo)) continue;
+    const page = vm_normal_page(pm, plo, w[o + 1]);
+    if (page === 0) continue;
+    if (!pm.PageAnon(page)) {
+      nonAnon++;
+      continue;
+    }
+    const c = m.counters;
+    mm.mmap_assert_locked(); // process_mm_walk_lock()
+    c.walks++;
+    c.pgdRead++;
+    c.p4dRead++;
+    c.pudRead++;
+    c.pmdRead++;
+    c.walkCallbacks++;
+    c.pteRead += read;
+    c.ksmScanNonAnon += nonAnon;
+    ptlLock(pm, c, pteT);
+    pm.get_page(page);
+    ptlUnlock(pm, c, pteT);
+    arg.page = page;
+    arg.addr = addr;
+    return 1;
+  }
+  return 0;
+}
+
+/**
  * The per-address lookup of scan_get_next_rmap_item() (mm/ksm.c until 6.11, and 6.1.y until
  * 6.1.160; KsmProfile.scanWalk 'follow_page'): follow_page(vma, addr, FOLL_GET) at every address
  * from `addr` to the VMA's end. The first anonymous page found is left referenced in `arg`, as
@@ -373,6 +435,15 @@ export class Ksm {
    * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
    */
   private mergeable_epoch = 0;
+  /**
+   * Simulator only: a chain's memo of its full dups (KsmStableNode.dupsFull) and a node's memo
+   * that its page is still its own (KsmStableNode.pageEpoch) hold while dups_epoch() is
+   * unchanged. This part of it advances wherever a node can leave the memos' state: a dup
+   * unlinked from its chain (stable_node_dup_del()), a node losing a sharer (a full dup may take
+   * one again), a KSM page migrated or given another node; a KSM page freed (its node stale)
+   * moves the physmem's nrKsmPagesFreed, the other part.
+   */
+  private dups_changed = 0;
   /** get_mergeable_page() found its page from the node's memo (see there). */
   private mergeable_remembered = false;
   /** The mergeable epoch when scan_get_next_rmap_item() found this.scanPage: while it is still
@@ -553,7 +624,8 @@ export class Ksm {
             const found =
               m.kernel.ksm.scanWalk === 'follow_page'
                 ? ksm_follow_page_scan(vma, scan.address, arg)
-                : walk_page_range_vma(vma, scan.address, vma.vm_end, ksm_next_page_ops, arg);
+                : ksm_next_page_in_pmd(vma, scan.address, arg) ||
+                  walk_page_range_vma(vma, scan.address, vma.vm_end, ksm_next_page_ops, arg);
             if (found <= 0) {
               scan.address = vma.vm_end;
               break;
@@ -764,6 +836,8 @@ export class Ksm {
   }
 
   private set_page_stable_node(folio: number, node: KsmStableNode | null): void {
+    const pm = this.m.phys;
+    if (pm.PageKsm(folio) && pm.mappingHandle(folio) !== 0) this.dups_changed++; // a node loses its page
     this.m.phys.setMapping(folio, node === null ? 0 : node.id, PAGE_MAPPING_KSM);
   }
 
@@ -1040,6 +1114,45 @@ export class Ksm {
     return n;
   }
 
+  /** Simulator only: the epoch of the stable nodes' memos (see dups_changed); checkKsmInvariants()
+   * checks the memos that claim it. */
+  dups_epoch(): number {
+    return this.dups_changed + this.m.phys.nrKsmPagesFreed;
+  }
+
+  /**
+   * Simulator only: ksm_get_folio(node, KSM_GET_FOLIO_NOLOCK) for __stable_node_chain(), whose
+   * callers only compare the page and drop it again (memcmp_pages(), folio_put()) with nothing
+   * run in between: the reference is counted (pageGet here, pagePut where they drop it), not
+   * taken; it is never the last. 0 when the node went stale (it is removed then).
+   */
+  private ksm_get_folio_compared(node: KsmStableNode): number {
+    if (!this.ksm_folio_valid(node)) {
+      this.remove_node_from_stable_tree(node);
+      return 0;
+    }
+    this.m.counters.pageGet++;
+    return node.kpfn;
+  }
+
+  /**
+   * ksm_get_folio()'s test of a node: its page is still its KSM page (page->mapping) and not
+   * freed. Simulator only: a node found valid remembers dups_epoch() (`pageEpoch`), which moves
+   * whenever a node's page can stop being its own (freed, migrated, given another node), and is
+   * not read again while the epoch holds: a stable-tree descent then reads no struct page field
+   * of the nodes it passes.
+   */
+  private ksm_folio_valid(node: KsmStableNode): boolean {
+    const epoch = this.dups_epoch();
+    if (node.pageEpoch === epoch) return true;
+    const pm = this.m.phys;
+    const kpfn = node.kpfn;
+    if (kpfn === 0 || pm.mapping[kpfn] !== node.id * 4 + PAGE_MAPPING_KSM || pm.refcount[pm.folio(kpfn)] <= 0)
+      return false;
+    node.pageEpoch = epoch;
+    return true;
+  }
+
   /** ksm_get_folio(): the node's page with a reference, or 0 if the node went stale (it is
    * removed then), or -EBUSY for a failed TRYLOCK. */
   private ksm_get_folio(node: KsmStableNode, mode: number): number {
@@ -1069,6 +1182,7 @@ export class Ksm {
       else this.pages_shared--;
       ri.mm.get(it)!.ksm_merging_pages--;
       node.rmap_hlist_len--;
+      this.dups_changed++;
       ri.anon_vma.set(it, null);
       ri.aflags[it] = 0;
       ri.head[it] = 0;
@@ -1089,6 +1203,7 @@ export class Ksm {
   /** stable_node_dup_del(): unlink a dup from its chain (__stable_node_dup_del()), or a regular
    * node from the tree. */
   private stable_node_dup_del(node: KsmStableNode): void {
+    this.dups_changed++;
     if (node.isDup) {
       hlist_del_init(node);
       node.isDup = false;
@@ -1133,7 +1248,8 @@ export class Ksm {
 
   /**
    * stable_node_dup(): choose a dup of a chain for a new sharer (prune: visit all, the fullest
-   * candidate wins; otherwise the first candidate). Returns the dup's page (referenced) or 0;
+   * candidate wins; otherwise the first candidate). Returns the dup's page (its reference counted:
+   * ksm_get_folio_compared()) or 0;
    * refs.stable_node_dup receives the dup, refs.stable_node the chain, or the dup it collapsed
    * into, or null for a chain freed because no dup was left.
    */
@@ -1142,7 +1258,6 @@ export class Ksm {
     root: RbRoot<KsmStableNode>,
     prune_requested: boolean,
   ): number {
-    const pm = this.m.phys;
     const clock = this.m.clock;
     const chain = refs.stable_node!;
     const prune =
@@ -1156,17 +1271,48 @@ export class Ksm {
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
     let found_rmap_hlist_len = 0;
-    const mapping = pm.mapping;
-    const refcount = pm.refcount;
     const counters = this.m.counters;
+    const max_page_sharing = this.max_page_sharing;
+    // Simulator only: the chain's full dups at the end of the list (see dupsFull), and the run of
+    // full dups this walk is in (the memo it leaves when it reaches the end).
+    let fullFrom: KsmStableNode | null = null;
+    let fullCount = 0;
+    let reachedEnd = true;
     // hlist_for_each_entry_safe(): ksm_get_folio() may free the dup it is given.
     for (let dup = dups.first, next: KsmStableNode | null = null; dup !== null; dup = next) {
       next = dup.next;
-      const kpfn = dup.kpfn;
+      if (
+        dup === chain.dupsFull &&
+        chain.dupsFullEpoch === this.dups_epoch() &&
+        chain.dupsFullMax === max_page_sharing
+      ) {
+        // Simulator only: every dup from here is full and not stale, so none is picked (unless
+        // none was found yet: then the first is) and none is removed; the references
+        // ksm_get_folio() would take and drop on the others are counted, as below.
+        let passed = chain.dupsFullCount;
+        if (found === null) {
+          tree_folio = this.ksm_get_folio_compared(dup);
+          found = dup;
+          found_rmap_hlist_len = found.rmap_hlist_len;
+          passed--;
+        }
+        counters.pageGet += passed;
+        counters.pagePut += passed;
+        if (fullFrom === null) fullFrom = dup;
+        fullCount += chain.dupsFullCount;
+        break;
+      }
       // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
-      if (kpfn === 0 || mapping[kpfn] !== dup.id * 4 + PAGE_MAPPING_KSM || refcount[pm.folio(kpfn)] <= 0) {
-        this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+      if (!this.ksm_folio_valid(dup)) {
+        this.remove_node_from_stable_tree(dup);
         continue;
+      }
+      if (dup.rmap_hlist_len >= max_page_sharing) {
+        if (fullFrom === null) fullFrom = dup;
+        fullCount++;
+      } else {
+        fullFrom = null;
+        fullCount = 0;
       }
       // Pick the best candidate if possible.
       if (
@@ -1174,17 +1320,26 @@ export class Ksm {
         (this.is_page_sharing_candidate(dup) &&
           (!this.is_page_sharing_candidate(found) || dup.rmap_hlist_len > found_rmap_hlist_len))
       ) {
-        if (found !== null) pm.put_page(tree_folio);
-        tree_folio = this.ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK);
+        if (found !== null) counters.pagePut++; // folio_put(tree_folio), counted (see below)
+        tree_folio = this.ksm_get_folio_compared(dup);
         found = dup;
         found_rmap_hlist_len = found.rmap_hlist_len;
-        if (!prune && this.is_page_sharing_candidate(found)) break;
+        if (!prune && this.is_page_sharing_candidate(found)) {
+          reachedEnd = false;
+          break;
+        }
         continue;
       }
       // Simulator only: the reference ksm_get_folio() would take and folio_put() drop again
       // (never the last: it was taken here) is counted, not taken.
       counters.pageGet++;
       counters.pagePut++;
+    }
+    if (reachedEnd) {
+      chain.dupsFull = fullFrom;
+      chain.dupsFullCount = fullCount;
+      chain.dupsFullMax = max_page_sharing;
+      chain.dupsFullEpoch = this.dups_epoch();
     }
     if (found !== null) {
       // 6.1: only while pruning, and only a dup that can take another sharer (mm/ksm.c 6.1.192,
@@ -1219,7 +1374,7 @@ export class Ksm {
     const stable_node = refs.stable_node!;
     if (!this.is_stable_node_chain(stable_node)) {
       refs.stable_node_dup = stable_node;
-      return this.ksm_get_folio(stable_node, KSM_GET_FOLIO_NOLOCK);
+      return this.ksm_get_folio_compared(stable_node);
     }
     return this.stable_node_dup(refs, root, prune);
   }
@@ -1261,7 +1416,7 @@ export class Ksm {
         const stable_node = refs.stable_node!;
         const stable_node_dup = refs.stable_node_dup!;
         const ret = pm.memcmp_pages_remembered(page, tree_folio, stable_node_dup.kfirstword);
-        pm.put_page(tree_folio);
+        this.m.counters.pagePut++; // folio_put(tree_folio): see ksm_get_folio_compared()
         parent = stable_node;
         if (ret < 0) {
           isLeft = true;
@@ -1395,7 +1550,7 @@ export class Ksm {
         if (tree_folio === 0) continue again; // a stale node was erased: restart from the root
         stable_node = refs.stable_node!;
         const ret = pm.memcmp_pages_remembered(kpage, tree_folio, refs.stable_node_dup!.kfirstword);
-        pm.put_page(tree_folio);
+        this.m.counters.pagePut++; // folio_put(tree_folio): see ksm_get_folio_compared()
         parent = stable_node;
         if (ret < 0) {
           isLeft = true;
@@ -1597,6 +1752,7 @@ export class Ksm {
       else this.pages_shared--;
       ri.mm.get(item)!.ksm_merging_pages--;
       node.rmap_hlist_len--;
+      this.dups_changed++;
       ri.anon_vma.set(item, null);
       ri.head[item] = 0;
       ri.aflags[item] = 0;
@@ -1819,6 +1975,7 @@ export class Ksm {
   private folio_migrate_ksm(newPfn: number, oldPfn: number): void {
     const node = this.folio_stable_node(oldPfn);
     if (node !== null) node.kpfn = newPfn;
+    this.dups_changed++;
   }
 
   /** ksm_might_unmap_zero_page(). */

@@ -37,6 +37,17 @@ export class KsmStableNode extends RbNodeBase<KsmStableNode> implements HlistNod
    * memcmp_pages_remembered(). The node's for its life: a KSM page is never written (a write
    * copies it first) and a migration copies it. */
   kfirstword = 0;
+  /** Simulator only, a chain's memo of its full dups (packages/ksm README, "A chain's full
+   * dups"): from `dupsFull` to the end of `dups`, `dupsFullCount` dups, each with rmap_hlist_len
+   * >= `dupsFullMax` (max_page_sharing then) and not stale, while Ksm's dup epoch is still
+   * `dupsFullEpoch`. */
+  dupsFull: KsmStableNode | null = null;
+  dupsFullCount = 0;
+  dupsFullMax = 0;
+  dupsFullEpoch = -1;
+  /** Simulator only: Ksm's dups_epoch() when this node's page was last found to be its KSM page
+   * (ksm_folio_valid()); -1 for never. */
+  pageEpoch = -1;
   /** A chain's last prune time (jiffies). */
   chain_prune_time = 0;
   /** Items on hlist, or STABLE_NODE_CHAIN. */

@@ -127,6 +127,10 @@ export class PhysMem {
   nrUsed = 0;
   /** Page-table pages currently allocated (NR_PAGETABLE). */
   nrPageTables = 0;
+  /** Simulator only: KSM pages freed so far (their page->mapping cleared). KSM's dup memo
+   * (packages/ksm README, "A chain's full dups") is valid only while this does not move: a freed
+   * KSM page makes its stable node stale. */
+  nrKsmPagesFreed = 0;
   /** Allocation failure injection: called before each allocation; true fails it. */
   failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
 
@@ -261,6 +265,7 @@ export class PhysMem {
     const n = order === 0 ? 1 : HPAGE_PMD_NR;
     for (let p = pfn; p < pfn + n; p++) {
       if (this.content[p] !== ZERO_CONTENT) this.dropContent(p);
+      if ((this.mapping[p] & PAGE_MAPPING_FLAGS) === PAGE_MAPPING_KSM) this.nrKsmPagesFreed++;
       // free_pages_prepare(): page->mapping is cleared, so stale PFN holders (KSM's stable
       // nodes) see the page is no longer theirs.
       this.mapping[p] = 0;
