@@ -219,7 +219,7 @@ const scan: Benchmark = {
       'distinct content, found by its xxh64, which it computes when the page is written (here while populating, ' +
       "untimed) and keeps with the content as the page's checksum, so its calc_checksum() in the first scan reads " +
       'that cached value (bytesHashed still counts 4 KiB per page, as the kernel hashes). The kernel computes it ' +
-      'in the first scan (about half of its first-scan time for unique pages), and again in the merging scan, ' +
+      'in the first scan (xxh64 over 4 KiB, a large part of its first-scan time per page), and again in the merging scan, ' +
       'where the simulator reads its cache again.',
     'simulator/kernel: the kernel scan time divided by the simulator scan time, per repetition (> 1: the ' +
       'simulator is faster). Measured on these machines before: first scan ~750,000 pages/s, merging scan ' +
