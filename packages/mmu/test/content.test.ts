@@ -2,27 +2,12 @@ import { Counters, PAGE_SIZE } from '@mmsim/core';
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import { DIGEST_BYTES, PhysMem, ZERO_CHECKSUM, ZERO_CONTENT } from '../src/index.ts';
+import { idsPage } from './ids-page.ts';
 
 const { h64Raw } = await xxhash();
 /** The kernel's calc_checksum() over real bytes, by an independent xxh64. */
 const kernelChecksum = (b: Uint8Array): number => Number(h64Raw(b, 0n) & 0xffffffffn);
 const memcmpSign = (a: Uint8Array, b: Uint8Array): number => Math.sign(Buffer.compare(a, b));
-
-/** The `ids` fill page (docs/scenario-format.md), spelled out independently of content.ts. */
-function idsPage(seed: number, c: number): Uint8Array {
-  const out = new Uint8Array(PAGE_SIZE);
-  const dv = new DataView(out.buffer);
-  for (let j = 0; j < PAGE_SIZE / 4; j++) {
-    let h = (seed ^ Math.imul(c + 1, 0x9e3779b1) ^ Math.imul(j + 1, 0x85ebca77)) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    dv.setUint32(j * 4, h >>> 0, true);
-  }
-  return out;
-}
 
 function randomPage(seed: number): Uint8Array {
   const b = new Uint8Array(PAGE_SIZE);

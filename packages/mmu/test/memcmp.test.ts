@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DIGEST_BYTES, memcmpBytesRead, PhysMem } from '../src/index.ts';
 import { RangeMin } from '../src/range_min.ts';
+import { idsPage } from './ids-page.ts';
 
 const WORD = 8;
 
@@ -30,21 +31,6 @@ function kernelMemcmp(a: Uint8Array, b: Uint8Array): { sign: number; read: numbe
     if (d !== 0) return { sign: Math.sign(d), read };
   }
   return { sign: 0, read };
-}
-
-function idsPage(seed: number, c: number): Uint8Array {
-  const out = new Uint8Array(PAGE_SIZE);
-  const dv = new DataView(out.buffer);
-  for (let j = 0; j < PAGE_SIZE / 4; j++) {
-    let h = (seed ^ Math.imul(c + 1, 0x9e3779b1) ^ Math.imul(j + 1, 0x85ebca77)) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    dv.setUint32(j * 4, h >>> 0, true);
-  }
-  return out;
 }
 
 /** How a frame gets its content, and the bytes it must then hold. */
