@@ -24,8 +24,8 @@ const PER_ITEM = 13;
 const TWO_32 = 2 ** 32;
 const INITIAL_WORDS = 1 << 16;
 
-/** One recorded batch: what it adds to the cumulative counters, and the counters it leaves. */
-export interface SteadyBatch {
+/** The work counters a batch moves (the cost model's features). */
+interface BatchWork {
   pages: number;
   skipped: number;
   bytesHashed: number;
@@ -33,6 +33,10 @@ export interface SteadyBatch {
   bytesCompared: number;
   /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
   nonAnon: number;
+}
+
+/** One recorded batch: what it adds to the cumulative counters, and the counters it leaves. */
+export interface SteadyBatch extends BatchWork {
   /** 1 when the batch ends a full scan. */
   scans: number;
   /** pages_unshared after the batch (the unstable tree grows during a scan). */
@@ -44,13 +48,7 @@ export interface SteadyBatch {
 }
 
 /** The cumulative counters a batch moves, read before and after it. */
-interface Cumulative {
-  pages: number;
-  skipped: number;
-  bytesHashed: number;
-  pagesCompared: number;
-  bytesCompared: number;
-  nonAnon: number;
+interface Cumulative extends BatchWork {
   tlbFlushes: number;
   seqnr: number;
 }
