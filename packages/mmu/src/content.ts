@@ -170,6 +170,8 @@ export class Contents {
    * the common prefix of any two is the least over the neighbours between them. Null when the
    * snapshot did not say: then a compare of digests reads whole pages. */
   private rankPrefix: RangeMin | null = null;
+  /** The snapshot the digests held come from (useDigestSpace()). */
+  private digestSpace = '';
   /** Ids handed out (one past the highest), free ids (a list through `a`), live contents. */
   private nextId = 1;
   private freeId = 0;
@@ -478,6 +480,17 @@ export class Contents {
    */
   setDigestRankPrefixes(prefix: Uint16Array): void {
     this.rankPrefix = new RangeMin(prefix);
+  }
+
+  /**
+   * Digests compare by their snapshot's memcmp ranks, so the digests held at one time must all come
+   * from one snapshot, named by `space`: true when they do (or none are held), and `space` is
+   * then the one in use; false for a second snapshot while the first one's digests are held.
+   */
+  useDigestSpace(space: string): boolean {
+    if (this.nrDigests !== 0 && this.digestSpace !== space) return false;
+    this.digestSpace = space;
+    return true;
   }
 
   private digestEquals(id: number, digest: Uint8Array): boolean {

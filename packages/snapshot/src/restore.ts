@@ -105,10 +105,16 @@ class DigestContents {
   private readonly ids: Int32Array;
   private readonly snap: Snapshot;
   private readonly m: Machine;
-  constructor(snap: Snapshot, m: Machine) {
+  constructor(snap: Snapshot, m: Machine, file: string) {
     this.snap = snap;
     this.m = m;
     this.ids = new Int32Array(snap.meta.contents).fill(-1);
+    // The snapshot's contents, named by their digests (the ranks order exactly these).
+    const space = createHash('sha256').update(snap.digest).digest('hex');
+    if (!m.phys.contents.useDigestSpace(space))
+      throw new SnapshotError(
+        `${file}: the machine already holds another digest-only snapshot's pages, and digests of two snapshots cannot be compared (take them with --with-contents)`,
+      );
     if (snap.rankPrefix !== null) m.phys.contents.setDigestRankPrefixes(snap.rankPrefix);
   }
   id(content: number): number {
@@ -494,7 +500,7 @@ export function restoreInto(
   const skipped: RestoreSkipped = { pageCache: 0, swapped: 0, unread: 0, special: 0, ksmUnmerged: 0 };
   const src: PageSource = {
     reader: snap.bytes !== null ? new ChunkReader(snap.bytes) : null,
-    digests: snap.bytes === null ? new DigestContents(snap, m) : null,
+    digests: snap.bytes === null ? new DigestContents(snap, m, file) : null,
   };
   const live = procs.map((sp) => sp.vmas.filter((v) => !special(v)));
   const plan = planRestore(snap, live);

@@ -3,7 +3,7 @@ import { checkMmInvariants } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { readSnapshot } from '../src/format.ts';
 import { predictFullScans } from '../src/predict.ts';
-import { restoreSnapshot } from '../src/restore.ts';
+import { restoreInto, restoreSnapshot } from '../src/restore.ts';
 import { bytePage, type TestPage, writeTestSnapshot } from './helpers.ts';
 
 const BASE = 0x7f0000000000;
@@ -147,6 +147,21 @@ describe('restore and predict', () => {
     expect(r.procs['300'].smaps.Rss).toBe(6 * 4);
     expect(r.procs['300'].smaps.Anonymous).toBe(2 * 4);
     checkMmInvariants(ctx.machine);
+  });
+
+  it('refuses a second digest-only snapshot in one machine: ranks of two snapshots do not compare', () => {
+    const a = twoProcesses(false);
+    const ctx = restoreSnapshot(readSnapshot(a), a);
+    const b = writeTestSnapshot(
+      [{ pid: 400, vmas: [{ start: BASE, pages: [unique(400, 0), bytePage(0x11)] }] }],
+      false,
+    );
+    expect(() => restoreInto(ctx, readSnapshot(b), b, ['b'])).toThrow(/another digest-only snapshot/);
+    // the same snapshot again (one rank order) is restored, under other names
+    restoreInto(ctx, readSnapshot(a), a, ['c', 'd']);
+    expect([...ctx.procs.keys()]).toEqual(['200', '201', 'c', 'd']);
+    // 16 pages of 0x5a (15 sharers), 4 written zero pages (3), and each unique page with its copy (6)
+    expect(predictFullScans(ctx, 2, START).ksm.pages_sharing).toBe(24);
   });
 
   it('without recorded offsets each VMA gets a range of its file of its own', () => {
