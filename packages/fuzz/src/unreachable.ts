@@ -117,7 +117,7 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('ksm.ts', '__is_page_sharing_candidate', 'n.rmap_hlist_len !== 0', 'defensive'),
   // callers pass dups or plain nodes (kpfn set); a page with refcount 0 but its KSM mapping is
   // one being freed concurrently
-  u('ksm.ts', 'ksm_get_folio', 'kpfn !== 0 && pm.mapping[kpfn] === want', 'race'),
+  u('ksm.ts', 'ksm_folio_valid', 'kpfn === 0 || pm.mapping[kpfn]', 'race'),
   u('ksm.ts', 'ksm_get_folio', '!pm.trylock_page(kpfn)', 'race'),
   u('ksm.ts', 'remove_node_from_stable_tree', 'node.onMigrateList', 'numa'),
   u('ksm.ts', 'alloc_stable_node_chain', 'chain === null', 'alloc'),

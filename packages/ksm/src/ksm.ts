@@ -1158,8 +1158,8 @@ export class Ksm {
   private ksm_get_folio(node: KsmStableNode, mode: number): number {
     const pm = this.m.phys;
     const kpfn = node.kpfn;
-    const want = node.id * 4 + PAGE_MAPPING_KSM;
-    if (kpfn !== 0 && pm.mapping[kpfn] === want && pm.get_page_unless_zero(kpfn)) {
+    if (this.ksm_folio_valid(node)) {
+      pm.get_page(kpfn);
       if (mode === KSM_GET_FOLIO_TRYLOCK) {
         if (!pm.trylock_page(kpfn)) {
           pm.put_page(kpfn);
