@@ -95,13 +95,23 @@ const FILE_COW_PAGES = 16;
 /** Pages per process of the `a full scan every batch` run: four processes, 256 pages. */
 const SMALL_PAGES_PER_PROC = 64;
 
-/** Small-batch runs over wall time: knobs, and the workload (pages per process, processes;
- * `pagesPerProc` overrides the default size). */
+/** The `processes laid out as real ones` run: processes, VMAs each (separated by a PROT_NONE
+ * page, as a real process's mappings are by guards and holes), and pages per VMA. */
+const SCATTERED = { procs: 3, vmas: 32, pages: 128 };
+/** Its permutation's seed. */
+const SCATTER_SEED = 1;
+/** Distinct contents of its shared (`ids`) VMAs. */
+const SCATTERED_IDS = 64;
+
+/** Small-batch runs over wall time: knobs, and the workload (pages per process of the mixed
+ * workload, `pagesPerProc` overriding the default size; or `scattered`: processes laid out as real
+ * ones). */
 const TIMED: {
   what: string;
   knobs: Record<string, number>;
   seconds: number;
   pagesPerProc?: number;
+  scattered?: boolean;
 }[] = [
   { what: 'default knobs', knobs: { pages_to_scan: 100, sleep_millisecs: 20 }, seconds: 30 },
   { what: 'pages_to_scan 1000', knobs: { pages_to_scan: 1000, sleep_millisecs: 20 }, seconds: 20 },
@@ -116,6 +126,15 @@ const TIMED: {
     knobs: { pages_to_scan: 300, sleep_millisecs: 20 },
     seconds: 20,
     pagesPerProc: SMALL_PAGES_PER_PROC,
+  },
+  // what ksmd does to most real processes: a deep unstable tree searched 100 pages at a time
+  // after each sleep, then skipped by smart scan, in several processes of many VMAs over frames
+  // in no physical order; where a batch pays for the trees it finds cold (`cold`)
+  {
+    what: 'processes laid out as real ones',
+    knobs: { pages_to_scan: 100, sleep_millisecs: 20 },
+    seconds: 30,
+    scattered: true,
   },
 ];
 
@@ -161,6 +180,50 @@ function mixScenario(
     },
     `calibrate ${mix}`,
   ).scenario;
+}
+
+/** Processes laid out as real ones: `vmas` mappings each, a PROT_NONE page between two (so that
+ * they stay apart VMAs), every page first written in a random order (a seeded permutation over
+ * the process), so that the page allocator hands frames out in no order relative to addresses.
+ * Of every eight VMAs five hold unique pages, two contents all processes share, one zero pages. */
+function scatteredScenario(scale: number, knobs: Record<string, number>): Scenario {
+  const { procs, vmas } = SCATTERED;
+  const pages = SCATTERED.pages / scale;
+  let seed = SCATTER_SEED;
+  const steps: unknown[] = [];
+  for (let p = 0; p < procs; p++) {
+    const proc = `p${p}`;
+    steps.push({ op: 'spawn', proc });
+    const order: [string, number][] = [];
+    for (let v = 0; v < vmas; v++) {
+      steps.push(
+        { op: 'mmap', proc, region: `r${v}`, pages },
+        { op: 'mmap', proc, region: `g${v}`, pages: 1, prot: 'none' },
+      );
+      for (let i = 0; i < pages; i++) order.push([`r${v}`, i]);
+    }
+    for (let i = order.length - 1; i > 0; i--) {
+      // a 32-bit LCG (Numerical Recipes): deterministic, and enough to scatter frames
+      seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0;
+      const j = seed % (i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (const [region, page] of order) steps.push({ op: 'write', proc, region, page, value: 1 });
+    for (let v = 0; v < vmas; v++) {
+      const kind = v % 8;
+      const pattern: FillPattern =
+        kind < 5
+          ? { kind: 'unique', seed: 100 * p + v }
+          : kind < 7
+            ? { kind: 'ids', count: SCATTERED_IDS, seed: v }
+            : { kind: 'zero' };
+      steps.push(
+        { op: 'fill', proc, region: `r${v}`, pattern },
+        { op: 'madvise', proc, region: `r${v}`, advice: 'MADV_MERGEABLE' },
+      );
+    }
+  }
+  return validateScenario({ name: 'calibrate-scattered', ksm: knobs, steps }, 'calibrate scattered').scenario;
 }
 
 /** A workload of several processes with shared, unique and zero pages, as `mmsim predict` sees. */
@@ -291,7 +354,9 @@ async function main(): Promise<void> {
   }
   const timed: { sc: Scenario; ms: number; pages: number; what: string }[] = [];
   for (const t of TIMED) {
-    const sc = mixedScenario(t.pagesPerProc ?? (o.quick ? 4096 : 16_384), t.knobs);
+    const sc = t.scattered
+      ? scatteredScenario(o.quick ? 4 : 1, t.knobs)
+      : mixedScenario(t.pagesPerProc ?? (o.quick ? 4096 : 16_384), t.knobs);
     const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
     const s = await kernelSamples(sc, ms, 1000);
     const first = s[0]!;

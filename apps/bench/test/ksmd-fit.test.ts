@@ -10,6 +10,8 @@ const truth: KsmdWork = {
   hashed: 700,
   compares: 90,
   compared: 250,
+  cold: 160,
+  dups: 60,
   flushes: 450,
   nonanon: 120,
 };
@@ -21,17 +23,17 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
   let i = 0;
   for (const pages of [16_384, 65_536])
     for (const hashed of [0, pages])
-      for (const [compares, compared] of [
-        [0, 0],
-        [pages * 4, pages / 2],
-        [pages * 4, pages * 5],
-        [pages * 10, pages / 100],
+      for (const [compares, compared, cold] of [
+        [0, 0, 0],
+        [pages * 4, pages / 2, pages],
+        [pages * 4, pages * 5, pages * 3],
+        [pages * 10, pages / 100, pages / 2],
       ] as const)
         for (const flushes of [0, pages / 3])
-          for (const [skipped, nonanon] of [
-            [0, 0],
-            [pages * 2, 0],
-            [0, pages * 3],
+          for (const [skipped, nonanon, dups] of [
+            [0, 0, 0],
+            [pages * 2, 0, pages * 8],
+            [0, pages * 3, pages],
           ] as const) {
             for (const [batches, scans] of [
               [1, 1],
@@ -46,6 +48,8 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
                 hashed,
                 compares,
                 compared,
+                cold,
+                dups,
                 flushes,
                 nonanon,
               };

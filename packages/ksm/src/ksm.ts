@@ -565,6 +565,7 @@ export class Ksm {
   ksm_do_scan(scan_npages: number): void {
     const pm = this.m.phys;
     this.mergeable_epoch++;
+    pm.cacheEpoch++; // ksmd slept before this batch
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
       if (item === 0) return;
@@ -1298,10 +1299,12 @@ export class Ksm {
         }
         counters.pageGet += passed;
         counters.pagePut += passed;
+        counters.ksmDupsVisited += chain.dupsFullCount;
         if (fullFrom === null) fullFrom = dup;
         fullCount += chain.dupsFullCount;
         break;
       }
+      counters.ksmDupsVisited++;
       // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
       if (!this.ksm_folio_valid(dup)) {
         this.remove_node_from_stable_tree(dup);

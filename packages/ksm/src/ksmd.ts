@@ -38,6 +38,14 @@ export const KSMD_COST_FEATURES = [
   /** what memcmp_pages() read, in 4 KiB: each call reads both pages up to the first differing
    * 8-byte word (the whole page when they are equal; Counters.bytesCompared). */
   'compared',
+  /** compares whose tree page the batch had not compared before (Counters.pagesComparedCold):
+   * after ksmd's sleep, the tree's pages, struct pages and page tables are no longer in the CPU
+   * cache, so a small batch pays a memory load for each node it first descends through, where a
+   * long batch finds the top of the trees cached. */
+  'cold',
+  /** dups of stable node chains stable_node_dup() looked at (Counters.ksmDupsVisited): a search
+   * that reaches a chain of more than max_page_sharing identical pages visits its dups. */
+  'dups',
   /** TLB flushes: write_protect_page() and replace_page() of merges. */
   'flushes',
   /** present pages that are not anonymous (the page cache of private file mappings: binaries,
@@ -69,6 +77,8 @@ export function emptyKsmdWork(): KsmdWork {
     hashed: 0,
     compares: 0,
     compared: 0,
+    cold: 0,
+    dups: 0,
     flushes: 0,
     nonanon: 0,
   };
@@ -161,6 +171,8 @@ export class KsmdThread {
       hashed: c.bytesHashed / PAGE_SIZE,
       compares: c.pagesCompared,
       compared: c.bytesCompared / PAGE_SIZE,
+      cold: c.pagesComparedCold,
+      dups: c.ksmDupsVisited,
       flushes: c.tlbFlushes,
       nonanon: c.ksmScanNonAnon,
     };
@@ -176,6 +188,8 @@ export class KsmdThread {
     w.hashed = now.hashed - this.base.hashed;
     w.compares = now.compares - this.base.compares;
     w.compared = now.compared - this.base.compared;
+    w.cold = now.cold - this.base.cold;
+    w.dups = now.dups - this.base.dups;
     w.flushes = now.flushes - this.base.flushes;
     w.nonanon = now.nonanon - this.base.nonanon;
   }
@@ -299,6 +313,8 @@ export class KsmdThread {
     ksm.m.counters.bytesHashed += b.bytesHashed;
     ksm.m.counters.pagesCompared += b.pagesCompared;
     ksm.m.counters.bytesCompared += b.bytesCompared;
+    ksm.m.counters.pagesComparedCold += b.pagesComparedCold;
+    ksm.m.counters.ksmDupsVisited += b.dupsVisited;
     ksm.m.counters.ksmScanNonAnon += b.nonAnon;
     ksm.ksm_scan.seqnr += b.scans;
     ksm.pages_unshared = b.pages_unshared;
@@ -320,6 +336,8 @@ function addBatch(w: KsmdWork, b: SteadyBatch): void {
   w.hashed += b.bytesHashed / PAGE_SIZE;
   w.compares += b.pagesCompared;
   w.compared += b.bytesCompared / PAGE_SIZE;
+  w.cold += b.pagesComparedCold;
+  w.dups += b.dupsVisited;
   w.nonanon += b.nonAnon;
   w.scans += b.scans;
 }

@@ -31,6 +31,10 @@ interface BatchWork {
   bytesHashed: number;
   pagesCompared: number;
   bytesCompared: number;
+  /** Compares of tree pages not compared before in the batch (Counters.pagesComparedCold). */
+  pagesComparedCold: number;
+  /** Chain dups stable_node_dup() looked at (Counters.ksmDupsVisited). */
+  dupsVisited: number;
   /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
   nonAnon: number;
 }
@@ -93,6 +97,8 @@ export class KsmdSteady {
     bytesHashed: 0,
     pagesCompared: 0,
     bytesCompared: 0,
+    pagesComparedCold: 0,
+    dupsVisited: 0,
     nonAnon: 0,
     tlbFlushes: 0,
     seqnr: 0,
@@ -123,6 +129,8 @@ export class KsmdSteady {
       bytesHashed: c.bytesHashed,
       pagesCompared: c.pagesCompared,
       bytesCompared: c.bytesCompared,
+      pagesComparedCold: c.pagesComparedCold,
+      dupsVisited: c.ksmDupsVisited,
       nonAnon: c.ksmScanNonAnon,
       tlbFlushes: c.tlbFlushes,
       seqnr: k.ksm_scan.seqnr,
@@ -148,6 +156,8 @@ export class KsmdSteady {
       bytesHashed: a.bytesHashed - b.bytesHashed,
       pagesCompared: a.pagesCompared - b.pagesCompared,
       bytesCompared: a.bytesCompared - b.bytesCompared,
+      pagesComparedCold: a.pagesComparedCold - b.pagesComparedCold,
+      dupsVisited: a.dupsVisited - b.dupsVisited,
       nonAnon: a.nonAnon - b.nonAnon,
       scans: a.seqnr - b.seqnr,
       pages_unshared: this.ksm.pages_unshared,

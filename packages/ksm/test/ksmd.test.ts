@@ -31,6 +31,42 @@ function setup(knobs: Record<string, string | number>) {
   return { m, ksm };
 }
 
+describe('cold compares: tree pages a batch had not compared before', () => {
+  /** The second full scan of 1000 distinct pages (each searched in the unstable tree) at this
+   * batch size: its compares and cold compares. */
+  function secondScan(pages_to_scan: number): { compares: number; cold: number } {
+    const { m, ksm } = setup({ pages_to_scan, smart_scan: 0 });
+    const scan = (): void => {
+      const seq = ksm.ksm_scan.seqnr;
+      while (ksm.ksm_scan.seqnr === seq) ksm.ksm_do_scan(ksm.pages_to_scan);
+    };
+    scan();
+    const before = { compares: m.counters.pagesCompared, cold: m.counters.pagesComparedCold };
+    scan();
+    return {
+      compares: m.counters.pagesCompared - before.compares,
+      cold: m.counters.pagesComparedCold - before.cold,
+    };
+  }
+
+  it('one page per batch: every compare is cold (a search visits each node once)', () => {
+    const r = secondScan(1);
+    expect(r.compares).toBeGreaterThan(PAGES);
+    expect(r.cold).toBe(r.compares);
+  });
+
+  it('the whole scan in one batch: each tree page is cold once, the top of the tree is cached', () => {
+    const one = secondScan(2 * PAGES);
+    expect(one.compares).toBe(secondScan(1).compares);
+    expect(one.cold).toBeLessThanOrEqual(PAGES);
+    expect(one.cold).toBeLessThan(one.compares / 4);
+    // 100 pages a batch lies between: each batch finds the top of the tree cold again
+    const mid = secondScan(100);
+    expect(mid.cold).toBeGreaterThan(one.cold);
+    expect(mid.cold).toBeLessThan(mid.compares);
+  });
+});
+
 describe('KsmdThread: ksm_scan_thread over wall time', () => {
   it('sleeps end on the tick after msecs_to_jiffies(sleep_millisecs): 20 ms at HZ=250 is a 24 ms cycle', () => {
     const { ksm } = setup({ pages_to_scan: 100, sleep_millisecs: 20, smart_scan: 0 });
@@ -157,7 +193,16 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
         ksm.run = 1;
         const t = new KsmdThread(
           ksm,
-          model({ batches: 0.1 * MS, pages: 0.002 * MS, hashed: 0.001 * MS, compared: 0.0003 * MS }, 2 * MS),
+          model(
+            {
+              batches: 0.1 * MS,
+              pages: 0.002 * MS,
+              hashed: 0.001 * MS,
+              compared: 0.0003 * MS,
+              cold: 0.0002 * MS,
+            },
+            2 * MS,
+          ),
         );
         if (fastForward) t.fastForwardUntilNs = seconds * 1000 * MS;
         const samples: string[] = [];

@@ -78,6 +78,11 @@ const MM_ID_MAPCOUNT_PAGE = 2;
  * (docs/design.md §3: at most 48). */
 export const STRUCT_PAGE_BYTES = 4 + 4 + 4 + 4 + 8 + 4 + 1 + 4 + 4 + 4 + 4 + 1;
 
+/** Slots of the table of recently compared tree pages (PhysMem.noteCompared()): far more than
+ * a batch of ksmd at the default knobs compares, fewer than a full scan of a large machine in
+ * one batch does, where a real cache also forgets. */
+const COMPARED_SLOTS = 1 << 16;
+
 /**
  * All physical frames of a simulated machine. Every per-frame array is indexed by PFN; a tail
  * page's folio-level fields live at its head, as in the kernel.
@@ -131,6 +136,13 @@ export class PhysMem {
    * (packages/ksm README, "A chain's full dups") is valid only while this does not move: a freed
    * KSM page makes its stable node stale. */
   nrKsmPagesFreed = 0;
+  /** Simulator only, for ksmd's cost model: moves when ksmd sleeps (Ksm.ksm_do_scan() starts a
+   * batch), after which nothing a batch touched is taken to be in the CPU cache any more. */
+  cacheEpoch = 1;
+  /** Simulator only: the tree pages memcmp_pages() read in the current cache epoch
+   * (Counters.pagesComparedCold), direct-mapped by PFN: allocated at the first compare. */
+  private comparedPfn: Int32Array | null = null;
+  private comparedEpoch: Uint32Array | null = null;
   /** Allocation failure injection: called before each allocation; true fails it. */
   failAlloc: ((order: number, kind: 'page' | 'table') => boolean) | null = null;
 
@@ -675,7 +687,23 @@ export class PhysMem {
     const r = this.contents.compare(this.content[a], this.content[b]);
     this.counters.pagesCompared++;
     this.counters.bytesCompared += this.contents.memcmpBytes;
+    this.noteCompared(b);
     return r;
+  }
+
+  /** Counts a compare's second page as cold when it was not compared earlier in this cache
+   * epoch. A table slot holds the last PFN that hashed to it, as a direct-mapped cache does. */
+  private noteCompared(pfn: number): void {
+    if (this.comparedPfn === null) {
+      this.comparedPfn = new Int32Array(COMPARED_SLOTS);
+      this.comparedEpoch = new Uint32Array(COMPARED_SLOTS);
+    }
+    const i = pfn & (COMPARED_SLOTS - 1);
+    const e = this.comparedEpoch!;
+    if (this.comparedPfn[i] === pfn && e[i] === this.cacheEpoch) return;
+    this.comparedPfn[i] = pfn;
+    e[i] = this.cacheEpoch;
+    this.counters.pagesComparedCold++;
   }
 
   /**
@@ -688,6 +716,7 @@ export class PhysMem {
     if (c === 0) c = this.contents.compare(this.content[a], this.content[b]);
     this.counters.pagesCompared++;
     this.counters.bytesCompared += this.contents.memcmpBytes;
+    this.noteCompared(b);
     return c;
   }
 
