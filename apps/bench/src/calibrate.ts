@@ -34,7 +34,7 @@ import {
   type SimulatorContext,
   validateScenario,
 } from '@mmsim/scenario';
-import { hostMemory, KSMD_COST_FILE, type KsmdSample, runOnKernel } from '@mmsim/scenario/node';
+import { hostMemory, KSMD_COST_FILE, type KsmdSample, loadKsmdCost, runOnKernel } from '@mmsim/scenario/node';
 import { Command } from 'commander';
 import { fitCosts, type KsmdFitRow } from './ksmd-fit.ts';
 
@@ -335,15 +335,36 @@ async function main(): Promise<void> {
     .description("fit mmsim predict's ksmd cost model on the live kernel (root)")
     .option('--out <file>', 'where to write the model', KSMD_COST_FILE)
     .option('--quick', 'smaller workloads and shorter runs', false)
+    .option(
+      '--refit <files...>',
+      "fit again on earlier calibrations' kernel measurements (each measurement's mean over the files), without running the kernel: after the simulator counts a new feature, or to average out a noisy machine",
+    )
     .parse();
-  const o = program.opts<{ out: string; quick: boolean }>();
+  const o = program.opts<{ out: string; quick: boolean; refit?: string[] }>();
   const hz = configHz();
   const rows: KsmdFitRow[] = [];
+  const earlierFiles = (o.refit ?? []).map((f) => loadKsmdCost(f));
+  const earlier = earlierFiles[0] ?? null;
+  /** The earlier calibrations' mean of a measurement (its kernel time and the pages the kernel
+   * scanned in it), by its name. */
+  const recorded = (what: string): { kernelNs: number; pages: number } | undefined => {
+    const found = earlierFiles.flatMap((e) => e.fit.filter((r) => r.what === what));
+    if (found.length === 0) return undefined;
+    const mean = (f: (r: (typeof found)[number]) => number): number =>
+      found.reduce((a, r) => a + f(r), 0) / found.length;
+    return { kernelNs: mean((r) => r.kernelNs), pages: Math.round(mean((r) => r.work.pages!)) };
+  };
   for (const { mix, pattern, pages: size, scanMs, file, prefixAt } of MIXES) {
     const n = o.quick ? size / 4 : size;
     const knobs = { pages_to_scan: ONE_BATCH, sleep_millisecs: SCAN_SLEEP_MS };
     const sc = mixScenario(mix, pattern, n, knobs, file, prefixAt);
-    const kernel = perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS));
+    const kernel =
+      earlier === null
+        ? perScanNs(await kernelSamples(sc, SCANS * (SCAN_SLEEP_MS + scanMs), SCAN_SAMPLE_MS))
+        : Array.from(
+            { length: SCANS },
+            (_, k) => recorded(`${mix} ${n} pages: full scan ${k + 1}`)?.kernelNs,
+          ).filter((ns) => ns !== undefined);
     const sim = simulatedScans(sc, Math.min(SCANS, kernel.length));
     sim.forEach((work, k) => {
       rows.push({ what: `${mix} ${n} pages: full scan ${k + 1}`, work, kernelNs: kernel[k]! });
@@ -358,16 +379,30 @@ async function main(): Promise<void> {
       ? scatteredScenario(o.quick ? 4 : 1, t.knobs)
       : mixedScenario(t.pagesPerProc ?? (o.quick ? 4096 : 16_384), t.knobs);
     const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
-    const s = await kernelSamples(sc, ms, 1000);
-    const first = s[0]!;
-    const last = s[s.length - 1]!;
-    const scanned = last.pages_scanned - first.pages_scanned;
+    const what = `${t.what}, ${ms / 1000} s`;
+    let kernelNs: number;
+    let scanned: number;
+    let lastMs = ms;
+    if (earlier === null) {
+      const s = await kernelSamples(sc, ms, 1000);
+      const first = s[0]!;
+      const last = s[s.length - 1]!;
+      scanned = last.pages_scanned - first.pages_scanned;
+      kernelNs = last.runtimeNs - first.runtimeNs;
+      lastMs = last.ms;
+    } else {
+      const row = recorded(what);
+      if (row === undefined) continue;
+      // the simulator ran as many pages as the kernel scanned
+      scanned = row.pages;
+      kernelNs = row.kernelNs;
+    }
     const probe: KsmdCostModel = { ns: emptyKsmdWork(), hz, wakeupLatencyNs: 0 };
     const work = simulatedPages(sc, scanned, probe);
-    rows.push({ what: `${t.what}, ${ms / 1000} s`, work, kernelNs: last.runtimeNs - first.runtimeNs });
-    timed.push({ sc, ms: last.ms, pages: scanned, what: t.what });
+    rows.push({ what, work, kernelNs });
+    timed.push({ sc, ms: lastMs, pages: scanned, what: t.what });
     process.stderr.write(
-      `calibrate: ${t.what}: ${scanned} pages, ${((last.runtimeNs - first.runtimeNs) / NS_PER_MS).toFixed(0)} ms CPU\n`,
+      `calibrate: ${t.what}: ${scanned} pages, ${(kernelNs / NS_PER_MS).toFixed(0)} ms CPU\n`,
     );
   }
   // The wall-time runs are what predictions are made of (small batches, each after a sleep, with
@@ -390,14 +425,15 @@ async function main(): Promise<void> {
   const c = cpus();
   const file: KsmdCostFile = {
     format: 'mmsim-ksmd-cost-2',
-    machine: {
+    // a refit keeps where and when its measurements were taken
+    machine: earlier?.machine ?? {
       kernel: release(),
       cpu: c[0]?.model.trim() ?? 'unknown',
       cores: c.length,
       hostname: hostname(),
       load: Number(loadavg()[0]!.toFixed(2)),
     },
-    measuredAt: new Date().toISOString(),
+    measuredAt: earlier?.measuredAt ?? new Date().toISOString(),
     model,
     fit: rows.map((r) => ({
       what: r.what,

@@ -11,7 +11,6 @@ const truth: KsmdWork = {
   compares: 90,
   compared: 250,
   cold: 160,
-  dups: 60,
   flushes: 450,
   nonanon: 120,
 };
@@ -30,10 +29,10 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
         [pages * 10, pages / 100, pages / 2],
       ] as const)
         for (const flushes of [0, pages / 3])
-          for (const [skipped, nonanon, dups] of [
-            [0, 0, 0],
-            [pages * 2, 0, pages * 8],
-            [0, pages * 3, pages],
+          for (const [skipped, nonanon] of [
+            [0, 0],
+            [pages * 2, 0],
+            [0, pages * 3],
           ] as const) {
             for (const [batches, scans] of [
               [1, 1],
@@ -49,7 +48,6 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
                 compares,
                 compared,
                 cold,
-                dups,
                 flushes,
                 nonanon,
               };

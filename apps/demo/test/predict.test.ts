@@ -173,4 +173,17 @@ describe('verify --for comparison', () => {
     expect(bad.cpu.ok).toBe(false);
     expect(bad.ok).toBe(false);
   });
+
+  it("takes ksmd's CPU time from schedstat where the kernel has it, else from utime+stime", () => {
+    const p = prediction([0, 1000], 100);
+    // ticks say 100 ms, sum_exec_runtime 130 ms: the runtime is what counts (30% off)
+    const timed = compareFor(p, [sample(0, 0, 0), { ...sample(1, 1000, 100), runtimeNs: 130e6 }]);
+    expect(timed.cpu).toMatchObject({ liveMs: 100, liveRuntimeMs: 130, ok: false });
+    expect(timed.cpu.deviation).toBeCloseTo(0.3, 10);
+    const ticks = compareFor(p, [
+      { ...sample(0, 0, 0), runtimeNs: -1 },
+      { ...sample(1, 1000, 100), runtimeNs: -1 },
+    ]);
+    expect(ticks.cpu).toMatchObject({ liveMs: 100, liveRuntimeMs: -1, deviation: 0, ok: true });
+  });
 });

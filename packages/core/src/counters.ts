@@ -44,9 +44,6 @@ export class Counters {
    * been compared since ksmd last slept (PhysMem.cacheEpoch): its lines, struct page and page
    * table come from memory, not from the cache the batch warmed (ksmd's cost model). */
   pagesComparedCold = 0;
-  /** Dups of stable node chains stable_node_dup() looked at (ksm_get_folio() of each: its node
-   * and struct page) when a search reached a chain. */
-  ksmDupsVisited = 0;
   /** Present pages that are not anonymous (page cache of private file mappings) which KSM's scan
    * walk looked at and passed over (scan_get_next_rmap_item(): !folio_test_anon()). */
   ksmScanNonAnon = 0;

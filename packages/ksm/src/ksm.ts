@@ -1299,12 +1299,10 @@ export class Ksm {
         }
         counters.pageGet += passed;
         counters.pagePut += passed;
-        counters.ksmDupsVisited += chain.dupsFullCount;
         if (fullFrom === null) fullFrom = dup;
         fullCount += chain.dupsFullCount;
         break;
       }
-      counters.ksmDupsVisited++;
       // ksm_get_folio(dup, KSM_GET_FOLIO_NOLOCK)'s test: a stale dup is removed there.
       if (!this.ksm_folio_valid(dup)) {
         this.remove_node_from_stable_tree(dup);

@@ -43,9 +43,6 @@ export const KSMD_COST_FEATURES = [
    * cache, so a small batch pays a memory load for each node it first descends through, where a
    * long batch finds the top of the trees cached. */
   'cold',
-  /** dups of stable node chains stable_node_dup() looked at (Counters.ksmDupsVisited): a search
-   * that reaches a chain of more than max_page_sharing identical pages visits its dups. */
-  'dups',
   /** TLB flushes: write_protect_page() and replace_page() of merges. */
   'flushes',
   /** present pages that are not anonymous (the page cache of private file mappings: binaries,
@@ -78,7 +75,6 @@ export function emptyKsmdWork(): KsmdWork {
     compares: 0,
     compared: 0,
     cold: 0,
-    dups: 0,
     flushes: 0,
     nonanon: 0,
   };
@@ -172,7 +168,6 @@ export class KsmdThread {
       compares: c.pagesCompared,
       compared: c.bytesCompared / PAGE_SIZE,
       cold: c.pagesComparedCold,
-      dups: c.ksmDupsVisited,
       flushes: c.tlbFlushes,
       nonanon: c.ksmScanNonAnon,
     };
@@ -189,7 +184,6 @@ export class KsmdThread {
     w.compares = now.compares - this.base.compares;
     w.compared = now.compared - this.base.compared;
     w.cold = now.cold - this.base.cold;
-    w.dups = now.dups - this.base.dups;
     w.flushes = now.flushes - this.base.flushes;
     w.nonanon = now.nonanon - this.base.nonanon;
   }
@@ -314,7 +308,6 @@ export class KsmdThread {
     ksm.m.counters.pagesCompared += b.pagesCompared;
     ksm.m.counters.bytesCompared += b.bytesCompared;
     ksm.m.counters.pagesComparedCold += b.pagesComparedCold;
-    ksm.m.counters.ksmDupsVisited += b.dupsVisited;
     ksm.m.counters.ksmScanNonAnon += b.nonAnon;
     ksm.ksm_scan.seqnr += b.scans;
     ksm.pages_unshared = b.pages_unshared;
@@ -337,7 +330,6 @@ function addBatch(w: KsmdWork, b: SteadyBatch): void {
   w.compares += b.pagesCompared;
   w.compared += b.bytesCompared / PAGE_SIZE;
   w.cold += b.pagesComparedCold;
-  w.dups += b.dupsVisited;
   w.nonanon += b.nonAnon;
   w.scans += b.scans;
 }

@@ -33,8 +33,6 @@ interface BatchWork {
   bytesCompared: number;
   /** Compares of tree pages not compared before in the batch (Counters.pagesComparedCold). */
   pagesComparedCold: number;
-  /** Chain dups stable_node_dup() looked at (Counters.ksmDupsVisited). */
-  dupsVisited: number;
   /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
   nonAnon: number;
 }
@@ -98,7 +96,6 @@ export class KsmdSteady {
     pagesCompared: 0,
     bytesCompared: 0,
     pagesComparedCold: 0,
-    dupsVisited: 0,
     nonAnon: 0,
     tlbFlushes: 0,
     seqnr: 0,
@@ -130,7 +127,6 @@ export class KsmdSteady {
       pagesCompared: c.pagesCompared,
       bytesCompared: c.bytesCompared,
       pagesComparedCold: c.pagesComparedCold,
-      dupsVisited: c.ksmDupsVisited,
       nonAnon: c.ksmScanNonAnon,
       tlbFlushes: c.tlbFlushes,
       seqnr: k.ksm_scan.seqnr,
@@ -157,7 +153,6 @@ export class KsmdSteady {
       pagesCompared: a.pagesCompared - b.pagesCompared,
       bytesCompared: a.bytesCompared - b.bytesCompared,
       pagesComparedCold: a.pagesComparedCold - b.pagesComparedCold,
-      dupsVisited: a.dupsVisited - b.dupsVisited,
       nonAnon: a.nonAnon - b.nonAnon,
       scans: a.seqnr - b.seqnr,
       pages_unshared: this.ksm.pages_unshared,

@@ -243,7 +243,6 @@ export const ksmdCostFileSchema = z.strictObject({
       compared: nonNegative,
       // models calibrated before cold compares were counted charge nothing for them
       cold: nonNegative.default(0),
-      dups: nonNegative.default(0),
       flushes: nonNegative,
       // models calibrated before page-cache pages were simulated charge nothing for them
       nonanon: nonNegative.default(0),
