@@ -92,6 +92,9 @@ const PREFIX_VALUES = 255;
 const PREFIX_STRIDE = 40_503;
 /** Pages of a `file` mix written (anonymous COW copies, identical: they merge). */
 const FILE_COW_PAGES = 16;
+/** Pages per process of the mixed workload's wall-time runs (`--quick` too: what a small batch
+ * costs depends on the trees it searches, so their size is what predictions meet). */
+const MIXED_PAGES_PER_PROC = 16_384;
 /** Pages per process of the `a full scan every batch` run: four processes, 256 pages. */
 const SMALL_PAGES_PER_PROC = 64;
 
@@ -189,9 +192,8 @@ function mixScenario(
  * they stay apart VMAs), every page first written in a random order (a seeded permutation over
  * the process), so that the page allocator hands frames out in no order relative to addresses.
  * Of every eight VMAs five hold unique pages, two contents all processes share, one zero pages. */
-function scatteredScenario(scale: number, knobs: Record<string, number>): Scenario {
-  const { procs, vmas } = SCATTERED;
-  const pages = SCATTERED.pages / scale;
+function scatteredScenario(knobs: Record<string, number>): Scenario {
+  const { procs, vmas, pages } = SCATTERED;
   let seed = SCATTER_SEED;
   const steps: unknown[] = [];
   for (let p = 0; p < procs; p++) {
@@ -337,7 +339,7 @@ async function main(): Promise<void> {
   const program = new Command('calibrate')
     .description("fit mmsim predict's ksmd cost model on the live kernel (root)")
     .option('--out <file>', 'where to write the model', KSMD_COST_FILE)
-    .option('--quick', 'smaller workloads and shorter runs', false)
+    .option('--quick', 'one-batch scans of quarter-size workloads, wall-time runs half as long', false)
     .option(
       '--refit <files...>',
       "fit again on earlier calibrations' kernel measurements (each measurement's mean over the files), without running the kernel: after the simulator counts a new feature, or to average out a noisy machine",
@@ -379,8 +381,8 @@ async function main(): Promise<void> {
   const timed: { sc: Scenario; ms: number; pages: number; what: string }[] = [];
   for (const t of TIMED) {
     const sc = t.scattered
-      ? scatteredScenario(o.quick ? 4 : 1, t.knobs)
-      : mixedScenario(t.pagesPerProc ?? (o.quick ? 4096 : 16_384), t.knobs);
+      ? scatteredScenario(t.knobs)
+      : mixedScenario(t.pagesPerProc ?? MIXED_PAGES_PER_PROC, t.knobs);
     const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
     const what = `${t.what}, ${ms / 1000} s`;
     let kernelNs: number;
