@@ -5,6 +5,7 @@
 import {
   addrEnd,
   BUG,
+  doubleFields,
   EBUSY,
   EFAULT,
   EINVAL,
@@ -194,6 +195,10 @@ class OrigPte {
   idx = 0;
   lo = 0;
   hi = 0;
+
+  constructor() {
+    doubleFields(this, ['addr', 'lo', 'hi']); // words and addresses of any size (core's doubleFields())
+  }
 }
 
 /** The two `struct ksm_stable_node **` arguments of chain()/chain_prune(): in, the tree node; out,

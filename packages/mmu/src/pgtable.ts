@@ -6,6 +6,7 @@
 import {
   BUG,
   type Counters,
+  doubleFields,
   P4D_SHIFT,
   PAGE_SHIFT,
   PGDIR_SHIFT_LA57,
@@ -30,8 +31,10 @@ export function taskSizeMax(levels: PagingLevels): number {
   return (levels === 5 ? 2 ** 56 : 2 ** 47) - 4096;
 }
 
-/** The scratch entry the read helpers fill: the two words of the last entry read. */
+/** The scratch entry the read helpers fill: the two words of the last entry read (doubles, as
+ * entryOut's). */
 export const E = { lo: 0, hi: 0 };
+doubleFields(E, ['lo', 'hi']);
 
 /** Read entry `idx` of `table` into E. */
 export function readEntry(pm: PhysMem, table: number, idx: number): void {
