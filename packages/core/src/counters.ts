@@ -1,5 +1,9 @@
 // Cost counters (docs/design.md §6). One object per simulated machine, every field present from the
-// start (monomorphic), incremented in hot paths. All values are deterministic for a given workload.
+// start (monomorphic) and a double from the start (doubleFields(): a count passing 2^30 mid-run
+// would otherwise replace the object's hidden class and deoptimise every function counting),
+// incremented in hot paths. All values are deterministic for a given workload.
+
+import { doubleFields } from './double_fields.ts';
 
 /** Deterministic operation counts. Field names say what was counted. */
 export class Counters {
@@ -54,6 +58,10 @@ export class Counters {
   /** Page-table pages allocated and freed. */
   ptAlloc = 0;
   ptFree = 0;
+
+  constructor() {
+    doubleFields(this, Object.keys(this) as (keyof Counters & string)[]);
+  }
 
   reset(): void {
     for (const key of Object.keys(this) as (keyof Counters)[]) {

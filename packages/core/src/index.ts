@@ -44,6 +44,7 @@ export {
 export { CallState } from './call_state.ts';
 export { HZ, VirtualClock } from './clock.ts';
 export { Counters } from './counters.ts';
+export { doubleFields } from './double_fields.ts';
 export {
   checkErrno,
   E2BIG,

@@ -5,6 +5,7 @@
 import {
   addrEnd,
   BUG,
+  doubleFields,
   EBUSY,
   EFAULT,
   EINVAL,
@@ -194,6 +195,10 @@ class OrigPte {
   idx = 0;
   lo = 0;
   hi = 0;
+
+  constructor() {
+    doubleFields(this, ['addr', 'lo', 'hi']); // words and addresses of any size (core's doubleFields())
+  }
 }
 
 /** The two `struct ksm_stable_node **` arguments of chain()/chain_prune(): in, the tree node; out,
@@ -1145,7 +1150,12 @@ export class Ksm {
    */
   private ksm_folio_valid(node: KsmStableNode): boolean {
     const epoch = this.dups_epoch();
-    if (node.pageEpoch === epoch) return true;
+    return node.pageEpoch === epoch || this.ksm_folio_check(node, epoch);
+  }
+
+  /** ksm_folio_valid() past its memo (out of its line: a stable-tree descent calls it at every
+   * level, and V8 inlines it only while it is small). */
+  private ksm_folio_check(node: KsmStableNode, epoch: number): boolean {
     const pm = this.m.phys;
     const kpfn = node.kpfn;
     if (kpfn === 0 || pm.mapping[kpfn] !== node.id * 4 + PAGE_MAPPING_KSM || pm.refcount[pm.folio(kpfn)] <= 0)
@@ -1268,6 +1278,28 @@ export class Ksm {
         chain.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)
       );
     if (prune) chain.chain_prune_time = clock.jiffies;
+    // Without pruning, the walk stops at the first dup that can take another sharer, and a dup
+    // that took one moves to the head while it can take more: most calls pick the head dup at
+    // the walk's first step. That step is taken here (its reference counted, the chain kept as it
+    // is, no memo left), the walk's bookkeeping (stable_node_dup_walk()) only for the others.
+    const head = chain.dups!.first;
+    if (
+      !prune &&
+      head !== null &&
+      this.ksm_folio_valid(head) &&
+      this.is_page_sharing_candidate(head) &&
+      !(this.m.kernel.ksm.chainCollapseFull && head.next === null)
+    ) {
+      refs.stable_node_dup = head;
+      return this.ksm_get_folio_compared(head);
+    }
+    return this.stable_node_dup_walk(refs, root, prune);
+  }
+
+  /** stable_node_dup()'s walk of the chain's dups (`prune`: visit all, the fullest candidate wins;
+   * otherwise the first candidate), and what it does to the chain. */
+  private stable_node_dup_walk(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune: boolean): number {
+    const chain = refs.stable_node!;
     const dups = chain.dups!;
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
@@ -1737,34 +1769,43 @@ export class Ksm {
     return 0;
   }
 
-  /** remove_rmap_item_from_tree(). */
+  /** remove_rmap_item_from_tree(): called two or three times per page scanned, mostly for an item
+   * in no tree, so its two cases are out of its line (V8 inlines it only while it is small). */
   remove_rmap_item_from_tree(item: number): void {
+    const aflags = this.rmap_item_cache.aflags[item];
+    if ((aflags & STABLE_FLAG) !== 0) this.remove_rmap_item_from_stable_tree(item);
+    else if ((aflags & UNSTABLE_FLAG) !== 0) this.remove_rmap_item_from_unstable_tree(item, aflags);
+  }
+
+  /** remove_rmap_item_from_tree() of an item on a stable node. */
+  private remove_rmap_item_from_stable_tree(item: number): void {
     const ri = this.rmap_item_cache;
-    const aflags = ri.aflags[item];
-    if ((aflags & STABLE_FLAG) !== 0) {
-      const node = this.nodes[ri.head[item]]!;
-      const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
-      if (f === 0) return;
-      id_hlist_del(ri, item, node);
-      const pm = this.m.phys;
-      pm.unlock_page(f);
-      pm.put_page(f);
-      if (node.hlist !== 0) this.pages_sharing--;
-      else this.pages_shared--;
-      ri.mm.get(item)!.ksm_merging_pages--;
-      node.rmap_hlist_len--;
-      this.dups_changed++;
-      ri.anon_vma.set(item, null);
-      ri.head[item] = 0;
-      ri.aflags[item] = 0;
-    } else if ((aflags & UNSTABLE_FLAG) !== 0) {
-      const age = (this.ksm_scan.seqnr - (aflags & SEQNR_MASK)) & 0xff;
-      VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
-      // Still in this scan's tree: erase it; an older tree was emptied wholesale.
-      if (age === 0) ri.node.arena.rb_erase(ri.node.get(item), this.root_unstable_tree[ri.nid[item]]);
-      this.pages_unshared--;
-      ri.aflags[item] = 0;
-    }
+    const node = this.nodes[ri.head[item]]!;
+    const f = this.ksm_get_folio(node, KSM_GET_FOLIO_LOCK);
+    if (f === 0) return;
+    id_hlist_del(ri, item, node);
+    const pm = this.m.phys;
+    pm.unlock_page(f);
+    pm.put_page(f);
+    if (node.hlist !== 0) this.pages_sharing--;
+    else this.pages_shared--;
+    ri.mm.get(item)!.ksm_merging_pages--;
+    node.rmap_hlist_len--;
+    this.dups_changed++;
+    ri.anon_vma.set(item, null);
+    ri.head[item] = 0;
+    ri.aflags[item] = 0;
+  }
+
+  /** remove_rmap_item_from_tree() of an item in an unstable tree (`aflags`, its flags). */
+  private remove_rmap_item_from_unstable_tree(item: number, aflags: number): void {
+    const ri = this.rmap_item_cache;
+    const age = (this.ksm_scan.seqnr - (aflags & SEQNR_MASK)) & 0xff;
+    VM_BUG_ON(age > 1, 'remove_rmap_item_from_tree: unstable item older than one scan');
+    // Still in this scan's tree: erase it; an older tree was emptied wholesale.
+    if (age === 0) ri.node.arena.rb_erase(ri.node.get(item), this.root_unstable_tree[ri.nid[item]]);
+    this.pages_unshared--;
+    ri.aflags[item] = 0;
   }
 
   // ==== breaking ===========================================================================

@@ -80,3 +80,58 @@ describe("stable_node_dup(): a chain's full dups", () => {
     checkAll(m, ksm);
   });
 });
+
+/** A chain of two dups of one content in process b: the older full (pages 0-2), the newer at the
+ * head holding pages 3-4 and able to take one more sharer. */
+function fullDupBehindHead(pruneMs: number, a?: (p: Process) => void) {
+  const { m, ksm } = world(256);
+  knob(ksm, 'max_page_sharing', M);
+  knob(ksm, 'stable_node_chains_prune_millisecs', pruneMs);
+  knob(ksm, 'smart_scan', 0);
+  const pa = new Process(m, 'a');
+  a?.(pa);
+  const pb = new Process(m, 'b');
+  const b = mergeableRegion(pb, 5, () => SAME);
+  ksm.runFullScans(3);
+  expect(ksm.counters()).toMatchObject({
+    pages_shared: 2,
+    pages_sharing: 3,
+    stable_node_chains: 1,
+    stable_node_dups: 2,
+  });
+  return { m, ksm, pa, pb, b };
+}
+
+describe("stable_node_dup(): the head dup at the walk's first step", () => {
+  it('a due prune walks past a head dup that can take a sharer and removes a stale dup behind it', () => {
+    let pageA = 0;
+    const { m, ksm, pa, pb, b } = fullDupBehindHead(1, (p) => {
+      pageA = mergeableRegion(p, 1, () => OTHER);
+    });
+    pa.writePage(pageA, new Uint8Array(PAGE_SIZE).fill(SAME));
+    ksm.runFullScans(1); // a's new checksum recorded
+    pb.munmap(b, 3 * PAGE_SIZE); // the full dup's KSM page is freed: the dup is stale
+    // a's page is searched first; the prune is due, so the walk visits every dup, removes the
+    // stale one and, the chain left with one dup, collapses it; a's page joins that dup.
+    ksm.ksm_do_scan(1);
+    expect(ksm.counters()).toMatchObject({ stable_node_chains: 0, stable_node_dups: 0, pages_sharing: 2 });
+    checkAll(m, ksm);
+  });
+
+  it('without a prune, the head dup is taken, but a chain left with one dup still collapses', () => {
+    const { m, ksm, pa, pb, b } = fullDupBehindHead(1_000_000);
+    pb.munmap(b, 3 * PAGE_SIZE);
+    ksm.runFullScans(1); // b's items of the unmapped pages go, and with them the stale dup
+    expect(ksm.counters()).toMatchObject({ stable_node_chains: 1, stable_node_dups: 1 });
+    const a = mergeableRegion(pa, 1, () => SAME);
+    expect(a).toBeGreaterThan(0);
+    ksm.runFullScans(2); // a's checksum, then its search: the chain's only dup is the head
+    expect(ksm.counters()).toMatchObject({
+      stable_node_chains: 0,
+      stable_node_dups: 0,
+      pages_shared: 1,
+      pages_sharing: 2,
+    });
+    checkAll(m, ksm);
+  });
+});

@@ -2,7 +2,7 @@
 // pgtable_64_types.h; Linux 6.18). An entry is 64 bits; mmsim keeps it as two uint32 words,
 // `lo` (bits 0-31) and `hi` (bits 32-63), never as a BigInt or an object.
 
-import { PAGE_SHIFT } from '@mmsim/core';
+import { doubleFields, PAGE_SHIFT } from '@mmsim/core';
 
 // Bits of the low word.
 export const _PAGE_BIT_PRESENT = 0;
@@ -62,8 +62,10 @@ const PTE_FLAGS_LO = (1 << PAGE_SHIFT) - 1;
 
 // ---- entry construction --------------------------------------------------------------------
 
-/** Output scratch for functions that build an entry: the two words of the last result. */
+/** Output scratch for functions that build an entry: the two words of the last result (doubles:
+ * entry words pass 2^30, see core's doubleFields()). */
 export const entryOut = { lo: 0, hi: 0 };
+doubleFields(entryOut, ['lo', 'hi']);
 
 /** pfn_pte(pfn, prot): the two words of a present entry; `hiFlags` carries NX. */
 export function mk_entry(pfn: number, loFlags: number, hiFlags: number): void {

@@ -6,6 +6,7 @@
 import {
   BUG,
   type Counters,
+  doubleFields,
   P4D_SHIFT,
   PAGE_SHIFT,
   PGDIR_SHIFT_LA57,
@@ -30,8 +31,10 @@ export function taskSizeMax(levels: PagingLevels): number {
   return (levels === 5 ? 2 ** 56 : 2 ** 47) - 4096;
 }
 
-/** The scratch entry the read helpers fill: the two words of the last entry read. */
+/** The scratch entry the read helpers fill: the two words of the last entry read (doubles, as
+ * entryOut's). */
 export const E = { lo: 0, hi: 0 };
+doubleFields(E, ['lo', 'hi']);
 
 /** Read entry `idx` of `table` into E. */
 export function readEntry(pm: PhysMem, table: number, idx: number): void {
@@ -79,18 +82,25 @@ export function tableEmpty(pm: PhysMem, table: number): boolean {
  * lock already held is the deadlock lockdep reports as "possible recursive locking detected".
  */
 export function ptlLock(pm: PhysMem, counters: Counters, table: number): void {
-  if ((pm.flags[table] & PG_ptl) !== 0) {
-    BUG(`possible recursive locking detected: ptl of page table ${table}`);
-  }
-  if ((pm.flags[table] & PG_table) === 0) BUG(`ptlLock: ${table} is not a page table`);
-  pm.flags[table] |= PG_ptl;
+  const f = pm.flags[table];
+  if ((f & (PG_ptl | PG_table)) !== PG_table) ptlBug(f, table, true);
+  pm.flags[table] = f | PG_ptl;
   counters.ptlLock++;
 }
 
 export function ptlUnlock(pm: PhysMem, counters: Counters, table: number): void {
-  if ((pm.flags[table] & PG_ptl) === 0) BUG(`ptlUnlock: ptl of ${table} not held`);
-  pm.flags[table] &= ~PG_ptl;
+  const f = pm.flags[table];
+  if ((f & PG_ptl) === 0) ptlBug(f, table, false);
+  pm.flags[table] = f & ~PG_ptl;
   counters.ptlUnlock++;
+}
+
+/** ptlLock()'s and ptlUnlock()'s failures, out of their line: they run several times per page a
+ * scan merges, and V8 inlines them only while they are small. */
+function ptlBug(flags: number, table: number, locking: boolean): never {
+  if (!locking) BUG(`ptlUnlock: ptl of ${table} not held`);
+  if ((flags & PG_ptl) !== 0) BUG(`possible recursive locking detected: ptl of page table ${table}`);
+  BUG(`ptlLock: ${table} is not a page table`);
 }
 
 export function ptlHeld(pm: PhysMem, table: number): boolean {

@@ -314,9 +314,16 @@ export class PhysMem {
   /** get_page()/folio_get(). */
   get_page(pfn: number): void {
     const f = this.folio(pfn);
-    if (this.refcount[f] <= 0) BUG(`get_page on a free page ${pfn}`, () => this.dumpPage(pfn));
-    this.refcount[f]++;
+    const r = this.refcount[f];
+    if (r <= 0) this.refcountBug('get_page on a free page', pfn);
+    this.refcount[f] = r + 1;
     this.counters.pageGet++;
+  }
+
+  /** get_page()'s and folio_put()'s BUG, out of their line: they run several times per page a
+   * scan merges, and V8 inlines them only while they are small. */
+  private refcountBug(what: string, pfn: number): never {
+    BUG(`${what} ${pfn}`, () => this.dumpPage(pfn));
   }
 
   /** folio_ref_add(): take `n` references at once (pins use GUP_PIN_COUNTING_BIAS). */
@@ -333,18 +340,20 @@ export class PhysMem {
     return true;
   }
 
-  /** put_page()/folio_put(): drop a reference; the last one frees the folio. */
+  /** put_page()/folio_put(): drop a reference; the last one frees the folio (__folio_put()). */
   put_page(pfn: number): void {
     const f = this.folio(pfn);
     this.counters.pagePut++;
-    const r = --this.refcount[f];
-    if (r > 0) return;
-    if (r < 0) BUG(`put_page: refcount underflow on pfn ${pfn}`, () => this.dumpPage(pfn));
-    if ((this.flags[f] & PG_reserved) !== 0) BUG(`freeing reserved page ${f}`);
-    this.free_folio(f);
+    const r = this.refcount[f] - 1;
+    this.refcount[f] = r;
+    if (r <= 0) this.__folio_put(f, pfn, r);
   }
 
-  private free_folio(f: number): void {
+  /** __folio_put(): the last reference is gone, the folio is freed (`r`, the refcount now, is 0:
+   * below 0 is a BUG). */
+  private __folio_put(f: number, pfn: number, r: number): void {
+    if (r < 0) this.refcountBug('put_page: refcount underflow on pfn', pfn);
+    if ((this.flags[f] & PG_reserved) !== 0) BUG(`freeing reserved page ${f}`);
     if (this.folio_mapcount(f) !== 0) BUG(`freeing mapped folio ${f}`, () => this.dumpPage(f));
     // free_tail_page_prepare() (CONFIG_MM_ID): no mapping may be left accounted to a slot.
     if (
