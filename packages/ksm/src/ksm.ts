@@ -1188,16 +1188,8 @@ export class Ksm {
   /** remove_node_from_stable_tree(). */
   private remove_node_from_stable_tree(node: KsmStableNode): void {
     const ri = this.rmap_item_cache;
-    for (let it = node.hlist; it !== 0; it = ri.hnext[it]) {
-      if (ri.hnext[it] !== 0) this.pages_sharing--;
-      else this.pages_shared--;
-      ri.mm.get(it)!.ksm_merging_pages--;
-      node.rmap_hlist_len--;
-      this.dups_changed++;
-      ri.anon_vma.set(it, null);
-      ri.aflags[it] = 0;
-      ri.head[it] = 0;
-    }
+    for (let it = node.hlist; it !== 0; it = ri.hnext[it])
+      this.rmap_item_unshared(node, it, ri.hnext[it] !== 0);
     node.hlist = 0;
     this.m.trace.emit('ksm_remove_ksm_page', { pfn: node.kpfn });
     if (node.onMigrateList) {
@@ -1787,14 +1779,23 @@ export class Ksm {
     const pm = this.m.phys;
     pm.unlock_page(f);
     pm.put_page(f);
-    if (node.hlist !== 0) this.pages_sharing--;
+    this.rmap_item_unshared(node, item, node.hlist !== 0);
+  }
+
+  /** What an rmap_item leaving its stable node undoes, in remove_node_from_stable_tree() and
+   * remove_rmap_item_from_tree() alike (mm/ksm.c 6.18): pages_sharing, or pages_shared for the
+   * node's last item (`sharing` false), its mm's ksm_merging_pages, the node's rmap_hlist_len,
+   * put_anon_vma(), and the item's stable flags. */
+  private rmap_item_unshared(node: KsmStableNode, item: number, sharing: boolean): void {
+    const ri = this.rmap_item_cache;
+    if (sharing) this.pages_sharing--;
     else this.pages_shared--;
     ri.mm.get(item)!.ksm_merging_pages--;
     node.rmap_hlist_len--;
     this.dups_changed++;
     ri.anon_vma.set(item, null);
-    ri.head[item] = 0;
     ri.aflags[item] = 0;
+    ri.head[item] = 0;
   }
 
   /** remove_rmap_item_from_tree() of an item in an unstable tree (`aflags`, its flags). */
