@@ -214,6 +214,9 @@ class KsmNextPageArg {
   page = 0;
   /** Its address. */
   addr = 0;
+  /** Simulator only: the PTE table that maps it (0 when a PMD maps it, or follow_page() found
+   * it), for write_protect_page() (see Ksm.scanPte). */
+  pte_table = 0;
 }
 
 /**
@@ -239,6 +242,7 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
     pm.get_page(page);
     priv.page = page;
     priv.addr = addr;
+    priv.pte_table = 0;
     return 1;
   }
   if ((lo & _PAGE_PRESENT) === 0) return 0;
@@ -264,6 +268,7 @@ function ksm_next_page_pmd_entry(walk: MmWalk, addr: number, end: number): numbe
     ptlUnlock(pm, c, pteT);
     priv.page = page;
     priv.addr = addr;
+    priv.pte_table = pteT;
     return 1;
   }
   ptlUnlock(pm, c, pteT);
@@ -325,6 +330,7 @@ function ksm_next_page_in_pmd(vma: VmAreaStruct, addr: number, arg: KsmNextPageA
     ptlUnlock(pm, c, pteT);
     arg.page = page;
     arg.addr = addr;
+    arg.pte_table = pteT;
     return 1;
   }
   return 0;
@@ -347,6 +353,7 @@ function ksm_follow_page_scan(vma: VmAreaStruct, addr: number, arg: KsmNextPageA
     if (pm.PageAnon(page)) {
       arg.page = page;
       arg.addr = addr;
+      arg.pte_table = 0;
       return 1;
     }
     mm.machine.counters.ksmScanNonAnon++;
@@ -427,6 +434,10 @@ export class Ksm {
   // walk.private, the orig_pte of write_protect_page() for replace_page(), the
   // `struct ksm_stable_node **` pair of chain()/chain_prune(), get_mergeable_page()'s folio_walk.
   private scanPage = 0;
+  /** this.scanPage's address in the scanned mm, and the PTE table that maps it there (0: none,
+   * a PMD maps it), while scanPageEpoch is the mergeable epoch (see scan_pte()). */
+  private scanAddr = 0;
+  private scanPte = 0;
   private treePage = 0;
   private readonly next_page_arg = new KsmNextPageArg();
   private readonly orig_pte = new OrigPte();
@@ -648,6 +659,8 @@ export class Ksm {
               }
               scan.address += PAGE_SIZE;
               this.scanPage = page;
+              this.scanAddr = arg.addr;
+              this.scanPte = arg.pte_table;
             } else pm.put_page(page);
             mm.mmap_read_unlock();
             return item;
@@ -990,7 +1003,15 @@ export class Ksm {
     const addr = vma_address(vma, pm.index[page]);
     if (addr < 0) return false;
     // page_vma_mapped_walk() (mm/page_vma_mapped.c) for the one PTE that may map the page
-    const pteT = page_vma_mapped_pte(vma.vm_mm, addr, page);
+    const mm = vma.vm_mm;
+    const pteT =
+      page === this.scanPage &&
+      addr === this.scanAddr &&
+      this.scanPageEpoch === this.mergeable_epoch &&
+      this.scanPte !== 0 &&
+      mm === this.ksm_scan.mm_slot.mm
+        ? this.scan_pte(addr, page)
+        : page_vma_mapped_pte(mm, addr, page);
     if (pteT === 0) return false;
     wp.addr = addr;
     wp.table = pteT;
@@ -1000,24 +1021,38 @@ export class Ksm {
     return true;
   }
 
+  /**
+   * Simulator only: page_vma_mapped_pte() for the page the scan's walk found, at its address, in
+   * this batch's epoch: the PTE table the walk found it in (this.scanPte) is still the one that
+   * covers the address (a PMD changes only where the epoch advances: see mergeable_epoch), so
+   * only the entry is read and checked, with no walk from the PGD (the kernel's
+   * page_vma_mapped_walk() counts nothing either).
+   */
+  private scan_pte(addr: number, page: number): number {
+    const pteT = this.scanPte;
+    readEntry(this.m.phys, pteT, pte_index(addr));
+    return pte_present(E.lo) && entry_pfn(E.lo, E.hi) === page ? pteT : 0;
+  }
+
   /** write_protect_page(): make the page's only PTE in vma clean and read-only (this.orig_pte). */
   private write_protect_page(vma: VmAreaStruct, page: number): number {
     const m = this.m;
     const pm = m.phys;
     const wp = this.orig_pte;
-    if (pm.folio_test_large(pm.folio(page))) return -EFAULT;
+    const folio = pm.folio(page);
+    if (pm.folio_test_large(folio)) return -EFAULT;
     if (!this.findPte(vma, page)) return -EFAULT;
     ptlLock(pm, m.counters, wp.table);
     const anonExclusive = pm.PageAnonExclusive(page);
     let lo = wp.lo;
     if (pte_write(lo) || pte_dirty(lo) || anonExclusive) {
-      const swapped = (pm.flags[page] & PG_swapcache) !== 0 ? 1 : 0;
+      const swapped = (pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0;
       m.counters.tlbFlushes++; // ptep_clear_flush()
-      if (pm.page_mapcount(page) + 1 + swapped !== pm.page_count(page)) {
+      if (pm.folio_mapcount(folio) + 1 + swapped !== pm.folio_ref_count(folio)) {
         ptlUnlock(pm, m.counters, wp.table);
         return -EFAULT;
       }
-      if (anonExclusive && folio_try_share_anon_rmap_pte(pm, page) !== 0) {
+      if (anonExclusive && folio_try_share_anon_rmap_pte(pm, folio, page) !== 0) {
         ptlUnlock(pm, m.counters, wp.table);
         return -EFAULT;
       }

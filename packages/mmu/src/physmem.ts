@@ -368,6 +368,11 @@ export class PhysMem {
     this.freeFolioFrames(f);
   }
 
+  /** folio_ref_count(). */
+  folio_ref_count(folio: number): number {
+    return this.refcount[folio];
+  }
+
   /** page_count() of the folio. */
   page_count(pfn: number): number {
     return this.refcount[this.folio(pfn)];

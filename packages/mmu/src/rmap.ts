@@ -212,8 +212,8 @@ export function folio_maybe_dma_pinned(pm: PhysMem, folio: number): boolean {
  * folio_try_share_anon_rmap_pte(): clear PageAnonExclusive before the page may be shared
  * (fork, KSM's write_protect_page); fails (-EBUSY) while the folio may be pinned.
  */
-export function folio_try_share_anon_rmap_pte(pm: PhysMem, pfn: number): number {
-  if (folio_maybe_dma_pinned(pm, pm.folio(pfn))) return -16;
+export function folio_try_share_anon_rmap_pte(pm: PhysMem, folio: number, pfn: number): number {
+  if (folio_maybe_dma_pinned(pm, folio)) return -16;
   pm.flags[pfn] &= ~PG_anon_exclusive;
   return 0;
 }
