@@ -850,8 +850,8 @@ export class Ksm {
   /** folio_stable_node(): the node a KSM folio belongs to (null for none or a NULL node). */
   folio_stable_node(folio: number): KsmStableNode | null {
     const pm = this.m.phys;
-    if (!pm.PageKsm(folio)) return null;
-    return this.nodes[pm.mappingHandle(folio)] ?? null;
+    if (!pm.folio_test_ksm(folio)) return null;
+    return this.nodes[pm.folioMappingHandle(folio)] ?? null;
   }
 
   private set_page_stable_node(folio: number, node: KsmStableNode | null): void {
@@ -1075,10 +1075,11 @@ export class Ksm {
     const origLo = wp.lo;
     const origHi = wp.hi;
     const table = wp.table;
-    const idx = wp.idx;
+    // the PTE's two words, read and then set (pte_same(), set_pte_at()): one table lookup
+    const w = pm.tableWords(table);
+    const o = pm.tableBase(table) + wp.idx * 2;
     ptlLock(pm, m.counters, table);
-    readEntry(pm, table, idx);
-    if (E.lo !== origLo || E.hi !== origHi) {
+    if (w[o] !== origLo || w[o + 1] !== origHi) {
       ptlUnlock(pm, m.counters, table);
       return -EFAULT;
     }
@@ -1097,7 +1098,8 @@ export class Ksm {
       mm.add_mm_counter(MM_ANONPAGES, -1);
     }
     m.counters.tlbFlushes++;
-    setEntry(pm, table, idx, (entryOut.lo | _PAGE_ACCESSED) >>> 0, entryOut.hi);
+    w[o] = (entryOut.lo | _PAGE_ACCESSED) >>> 0;
+    w[o + 1] = entryOut.hi;
     folio_remove_rmap_pte(pm, page, mm);
     if (!pm.folio_mapped(page) && (pm.flags[page] & PG_swapcache) !== 0) swapcache_delete(m, page);
     ptlUnlock(pm, m.counters, table);

@@ -373,6 +373,11 @@ export class PhysMem {
     return this.refcount[folio];
   }
 
+  /** folio_ref_count(). */
+  folio_ref_count(folio: number): number {
+    return this.refcount[folio];
+  }
+
   /** page_count() of the folio. */
   page_count(pfn: number): number {
     return this.refcount[this.folio(pfn)];
@@ -455,14 +460,25 @@ export class PhysMem {
     return (this.mapping[this.folio(pfn)] & PAGE_MAPPING_ANON) !== 0;
   }
 
-  /** PageKsm()/folio_test_ksm(): mapping low bits are PAGE_MAPPING_KSM. */
+  /** PageKsm(): the page's folio is a KSM folio. */
   PageKsm(pfn: number): boolean {
-    return (this.mapping[this.folio(pfn)] & PAGE_MAPPING_FLAGS) === PAGE_MAPPING_KSM;
+    return this.folio_test_ksm(this.folio(pfn));
+  }
+
+  /** folio_test_ksm(): mapping low bits are PAGE_MAPPING_KSM (`folio` a head, as the kernel's
+   * folio is: no compound_head() here). */
+  folio_test_ksm(folio: number): boolean {
+    return (this.mapping[folio] & PAGE_MAPPING_FLAGS) === PAGE_MAPPING_KSM;
   }
 
   /** The handle stored in page->mapping (anon_vma id or KSM stable node id). */
   mappingHandle(pfn: number): number {
-    return this.mapping[this.folio(pfn)] >>> 2;
+    return this.folioMappingHandle(this.folio(pfn));
+  }
+
+  /** mappingHandle() of a folio (its head). */
+  folioMappingHandle(folio: number): number {
+    return this.mapping[folio] >>> 2;
   }
 
   setMapping(folio: number, handle: number, bits: number): void {
