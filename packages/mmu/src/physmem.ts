@@ -373,11 +373,6 @@ export class PhysMem {
     return this.refcount[folio];
   }
 
-  /** folio_ref_count(). */
-  folio_ref_count(folio: number): number {
-    return this.refcount[folio];
-  }
-
   /** page_count() of the folio. */
   page_count(pfn: number): number {
     return this.refcount[this.folio(pfn)];
