@@ -67,6 +67,10 @@ export function checkKsmInvariants(ksm: Ksm): void {
       }
     }
   }
+  // The simulator's memo of the scanned page's PTE table (scan_pte()) while it is current.
+  const scanPte = ksm.scan_pte_memo();
+  if (scanPte !== null && scanPte.mm.find_pte_table(scanPte.addr) !== scanPte.pte_table)
+    errors.push(`scan_pte memo: 0x${scanPte.addr.toString(16)} is not in PTE table ${scanPte.pte_table}`);
   const epoch = ksm.dups_epoch();
   const pageIsOwn = (n: KsmStableNode): boolean =>
     n.kpfn !== 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM && pm.refcount[pm.folio(n.kpfn)] > 0;

@@ -584,13 +584,14 @@ export class Ksm {
     pm.cacheEpoch++; // ksmd slept before this batch
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
-      if (item === 0) return;
+      if (item === 0) break;
       const page = this.scanPage;
       this.scanPageEpoch = this.mergeable_epoch;
       this.cmp_and_merge_page(page, item);
       pm.put_page(page);
       this.pages_scanned++;
     }
+    this.scanPte = 0; // the memo of scan_pte() lives within a batch
   }
 
   /** scan_get_next_rmap_item(): the next page to look at (this.scanPage, referenced), with its
@@ -1019,6 +1020,13 @@ export class Ksm {
     wp.lo = E.lo;
     wp.hi = E.hi;
     return true;
+  }
+
+  /** Simulator only, for checkKsmInvariants(): what scan_pte() would take as the PTE table
+   * mapping the scanned page's address in the scanned mm while it is current (null when not). */
+  scan_pte_memo(): { mm: MmStruct; addr: number; pte_table: number } | null {
+    if (this.scanPte === 0 || this.scanPageEpoch !== this.mergeable_epoch) return null;
+    return { mm: this.ksm_scan.mm_slot.mm!, addr: this.scanAddr, pte_table: this.scanPte };
   }
 
   /**
