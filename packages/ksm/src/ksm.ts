@@ -1296,16 +1296,12 @@ export class Ksm {
 
   /**
    * stable_node_dup(): choose a dup of a chain for a new sharer (prune: visit all, the fullest
-   * candidate wins; otherwise the first candidate). Returns the dup's page (its reference counted:
-   * ksm_get_folio_compared()) or 0;
+   * candidate wins; otherwise the first candidate), and what that does to the chain. Returns the
+   * dup's page (its reference counted: ksm_get_folio_compared()) or 0;
    * refs.stable_node_dup receives the dup, refs.stable_node the chain, or the dup it collapsed
    * into, or null for a chain freed because no dup was left.
    */
-  private stable_node_dup(
-    refs: StableNodeRefs,
-    root: RbRoot<KsmStableNode>,
-    prune_requested: boolean,
-  ): number {
+  private stable_node_dup(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune_requested: boolean): number {
     const clock = this.m.clock;
     const chain = refs.stable_node!;
     const prune =
@@ -1315,28 +1311,6 @@ export class Ksm {
         chain.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)
       );
     if (prune) chain.chain_prune_time = clock.jiffies;
-    // Without pruning, the walk stops at the first dup that can take another sharer, and a dup
-    // that took one moves to the head while it can take more: most calls pick the head dup at
-    // the walk's first step. That step is taken here (its reference counted, the chain kept as it
-    // is, no memo left), the walk's bookkeeping (stable_node_dup_walk()) only for the others.
-    const head = chain.dups!.first;
-    if (
-      !prune &&
-      head !== null &&
-      this.ksm_folio_valid(head) &&
-      this.is_page_sharing_candidate(head) &&
-      !(this.m.kernel.ksm.chainCollapseFull && head.next === null)
-    ) {
-      refs.stable_node_dup = head;
-      return this.ksm_get_folio_compared(head);
-    }
-    return this.stable_node_dup_walk(refs, root, prune);
-  }
-
-  /** stable_node_dup()'s walk of the chain's dups (`prune`: visit all, the fullest candidate wins;
-   * otherwise the first candidate), and what it does to the chain. */
-  private stable_node_dup_walk(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune: boolean): number {
-    const chain = refs.stable_node!;
     const dups = chain.dups!;
     let found: KsmStableNode | null = null;
     let tree_folio = 0;
@@ -1438,13 +1412,38 @@ export class Ksm {
     return tree_folio;
   }
 
-  /** __stable_node_chain(): for a regular node its page (and the node as its own dup); for a
-   * chain, stable_node_dup(). 0 when the node or chain went stale (and was removed). */
+  /**
+   * __stable_node_chain(): for a regular node its page (and the node as its own dup); for a
+   * chain, stable_node_dup(). 0 when the node or chain went stale (and was removed).
+   *
+   * Most stable_node_dup() calls pick the chain's head dup at their walk's first step and do
+   * nothing else to the chain: without pruning, the walk stops at the first dup that can take
+   * another sharer, and a dup that took one moves to the head while it can take more. That step
+   * is taken here when it is all the call would do (no pruning due: not requested, or the chain
+   * was pruned less than stable_node_chains_prune_millisecs ago; the head valid and a candidate;
+   * no collapse of the chain into it): simulator only, the stable-tree descent inlines this
+   * function at every level, and V8 inlines only while the code is small, which
+   * stable_node_dup() is not.
+   */
   private __stable_node_chain(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune: boolean): number {
     const stable_node = refs.stable_node!;
     if (!this.is_stable_node_chain(stable_node)) {
       refs.stable_node_dup = stable_node;
       return this.ksm_get_folio_compared(stable_node);
+    }
+    const clock = this.m.clock;
+    const head = stable_node.dups!.first;
+    if (
+      head !== null &&
+      (!prune ||
+        clock.jiffies <
+          stable_node.chain_prune_time + clock.msecs_to_jiffies(this.stable_node_chains_prune_millisecs)) &&
+      this.ksm_folio_valid(head) &&
+      this.is_page_sharing_candidate(head) &&
+      !(this.m.kernel.ksm.chainCollapseFull && head.next === null)
+    ) {
+      refs.stable_node_dup = head;
+      return this.ksm_get_folio_compared(head);
     }
     return this.stable_node_dup(refs, root, prune);
   }
