@@ -1301,7 +1301,11 @@ export class Ksm {
    * refs.stable_node_dup receives the dup, refs.stable_node the chain, or the dup it collapsed
    * into, or null for a chain freed because no dup was left.
    */
-  private stable_node_dup(refs: StableNodeRefs, root: RbRoot<KsmStableNode>, prune_requested: boolean): number {
+  private stable_node_dup(
+    refs: StableNodeRefs,
+    root: RbRoot<KsmStableNode>,
+    prune_requested: boolean,
+  ): number {
     const clock = this.m.clock;
     const chain = refs.stable_node!;
     const prune =
