@@ -891,7 +891,8 @@ export class Ksm {
       if (this.try_to_merge_with_zero_page(item, page) === 0) return;
     }
     const kfolio = this.stable_tree_search(page);
-    if (kfolio === pm.folio(page) && node !== null && ri.head[item] === node.id) {
+    if (kfolio === page && node !== null && ri.head[item] === node.id) {
+      // &kfolio->page == page (6.18): the page is its own KSM folio, the item already on its node
       pm.put_page(kfolio);
       return;
     }
