@@ -1052,26 +1052,26 @@ export class Ksm {
     if (pm.folio_test_large(folio)) return -EFAULT;
     if (!this.findPte(vma, page)) return -EFAULT;
     ptlLock(pm, m.counters, wp.table);
+    let err = 0;
     const anonExclusive = pm.PageAnonExclusive(page);
-    let lo = wp.lo;
+    const lo = wp.lo;
     if (pte_write(lo) || pte_dirty(lo) || anonExclusive) {
       const swapped = (pm.flags[folio] & PG_swapcache) !== 0 ? 1 : 0;
       m.counters.tlbFlushes++; // ptep_clear_flush()
-      if (pm.folio_mapcount(folio) + 1 + swapped !== pm.folio_ref_count(folio)) {
-        ptlUnlock(pm, m.counters, wp.table);
-        return -EFAULT;
+      if (
+        pm.folio_mapcount(folio) + 1 + swapped !== pm.folio_ref_count(folio) ||
+        (anonExclusive && folio_try_share_anon_rmap_pte(pm, folio, page) !== 0)
+      ) {
+        err = -EFAULT; // the entry is left as it was (set_pte_at() of the cleared one)
+      } else {
+        if (pte_dirty(lo)) pm.flags[page] |= PG_dirty;
+        wp.lo = (lo & ~(_PAGE_RW | _PAGE_DIRTY)) >>> 0;
+        setEntry(pm, wp.table, wp.idx, wp.lo, wp.hi);
       }
-      if (anonExclusive && folio_try_share_anon_rmap_pte(pm, folio, page) !== 0) {
-        ptlUnlock(pm, m.counters, wp.table);
-        return -EFAULT;
-      }
-      if (pte_dirty(lo)) pm.flags[page] |= PG_dirty;
-      lo = (lo & ~(_PAGE_RW | _PAGE_DIRTY)) >>> 0;
-      setEntry(pm, wp.table, wp.idx, lo, wp.hi);
     }
-    wp.lo = lo;
+    // out_unlock: one unlock (V8 inlines ptlUnlock() at each call site, out of a small budget)
     ptlUnlock(pm, m.counters, wp.table);
-    return 0;
+    return err;
   }
 
   /** replace_page(): map kpage (or the zero page) where `page` was, checking the PTE is still

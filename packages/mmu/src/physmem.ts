@@ -315,14 +315,14 @@ export class PhysMem {
   get_page(pfn: number): void {
     const f = this.folio(pfn);
     const r = this.refcount[f];
-    if (r <= 0) this.refcountBug('get_page on a free page', pfn);
+    if (r <= 0) this.pageBug('get_page on a free page', pfn);
     this.refcount[f] = r + 1;
     this.counters.pageGet++;
   }
 
-  /** get_page()'s and folio_put()'s BUG, out of their line: they run several times per page a
-   * scan merges, and V8 inlines them only while they are small. */
-  private refcountBug(what: string, pfn: number): never {
+  /** get_page()'s, folio_put()'s and unlock_page()'s BUG, out of their line: they run several
+   * times per page a scan merges, and V8 inlines them only while they are small. */
+  private pageBug(what: string, pfn: number): never {
     BUG(`${what} ${pfn}`, () => this.dumpPage(pfn));
   }
 
@@ -352,7 +352,7 @@ export class PhysMem {
   /** __folio_put(): the last reference is gone, the folio is freed (`r`, the refcount now, is 0:
    * below 0 is a BUG). */
   private __folio_put(f: number, pfn: number, r: number): void {
-    if (r < 0) this.refcountBug('put_page: refcount underflow on pfn', pfn);
+    if (r < 0) this.pageBug('put_page: refcount underflow on pfn', pfn);
     if ((this.flags[f] & PG_reserved) !== 0) BUG(`freeing reserved page ${f}`);
     if (this.folio_mapcount(f) !== 0) BUG(`freeing mapped folio ${f}`, () => this.dumpPage(f));
     // free_tail_page_prepare() (CONFIG_MM_ID): no mapping may be left accounted to a slot.
@@ -493,8 +493,9 @@ export class PhysMem {
 
   unlock_page(pfn: number): void {
     const f = this.folio(pfn);
-    if ((this.flags[f] & PG_locked) === 0) BUG(`unlock_page: page ${pfn} not locked`);
-    this.flags[f] &= ~PG_locked;
+    const flags = this.flags[f];
+    if ((flags & PG_locked) === 0) this.pageBug('unlock_page: not locked: page', pfn);
+    this.flags[f] = flags & ~PG_locked;
   }
 
   is_zero_pfn(pfn: number): boolean {
