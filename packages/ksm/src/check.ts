@@ -67,10 +67,19 @@ export function checkKsmInvariants(ksm: Ksm): void {
       }
     }
   }
-  // The simulator's memo of the scanned page's PTE table (scan_pte()) while it is current.
+  // The simulator's memo of the scanned page's PTE (findPte()) while it is current: the PTE
+  // table covers the address, and the entry maps the page.
   const scanPte = ksm.scan_pte_memo();
-  if (scanPte !== null && scanPte.mm.find_pte_table(scanPte.addr) !== scanPte.pte_table)
-    errors.push(`scan_pte memo: 0x${scanPte.addr.toString(16)} is not in PTE table ${scanPte.pte_table}`);
+  if (scanPte !== null) {
+    const { mm, addr, pte_table, page } = scanPte;
+    if (mm.find_pte_table(addr) !== pte_table)
+      errors.push(`scanned page PTE memo: 0x${addr.toString(16)} is not in PTE table ${pte_table}`);
+    else {
+      readEntry(pm, pte_table, pte_index(addr));
+      if (!pte_present(E.lo) || entry_pfn(E.lo, E.hi) !== page)
+        errors.push(`scanned page PTE memo: the PTE of 0x${addr.toString(16)} does not map pfn ${page}`);
+    }
+  }
   const epoch = ksm.dups_epoch();
   const pageIsOwn = (n: KsmStableNode): boolean =>
     n.kpfn !== 0 && pm.mapping[n.kpfn] === n.id * 4 + PAGE_MAPPING_KSM && pm.refcount[pm.folio(n.kpfn)] > 0;

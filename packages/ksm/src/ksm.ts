@@ -435,7 +435,8 @@ export class Ksm {
   // `struct ksm_stable_node **` pair of chain()/chain_prune(), get_mergeable_page()'s folio_walk.
   private scanPage = 0;
   /** this.scanPage's address in the scanned mm, and the PTE table that maps it there (0: none,
-   * a PMD maps it), while scanPageEpoch is the mergeable epoch (see scan_pte()). */
+   * a PMD maps it, or its cmp_and_merge_page() returned), while scanPageEpoch is the mergeable
+   * epoch (see findPte()). */
   private scanAddr = 0;
   private scanPte = 0;
   private treePage = 0;
@@ -588,10 +589,10 @@ export class Ksm {
       const page = this.scanPage;
       this.scanPageEpoch = this.mergeable_epoch;
       this.cmp_and_merge_page(page, item);
+      this.scanPte = 0; // findPte()'s memo is for this page's cmp_and_merge_page() only
       pm.put_page(page);
       this.pages_scanned++;
     }
-    this.scanPte = 0; // the memo of scan_pte() lives within a batch
   }
 
   /** scan_get_next_rmap_item(): the next page to look at (this.scanPage, referenced), with its
@@ -1004,43 +1005,52 @@ export class Ksm {
     const wp = this.orig_pte;
     const addr = vma_address(vma, pm.index[page]);
     if (addr < 0) return false;
-    // page_vma_mapped_walk() (mm/page_vma_mapped.c) for the one PTE that may map the page
     const mm = vma.vm_mm;
-    const pteT =
+    const idx = pte_index(addr);
+    let pteT = this.scanPte;
+    if (
       page === this.scanPage &&
       addr === this.scanAddr &&
       this.scanPageEpoch === this.mergeable_epoch &&
-      this.scanPte !== 0 &&
+      pteT !== 0 &&
       mm === this.ksm_scan.mm_slot.mm
-        ? this.scan_pte(addr, page)
-        : page_vma_mapped_pte(mm, addr, page);
-    if (pteT === 0) return false;
+    ) {
+      // Simulator only: the page the scan's walk found, at its address, in the scanned mm, while
+      // cmp_and_merge_page() runs for it in the mergeable epoch the walk found it in. Its entry is
+      // read in the PTE table the walk found it in (this.scanPte), with no walk from the PGD and
+      // no test of the entry: the table still covers the address and the entry still maps the
+      // page (a batch changes a PMD, or a PTE other than the one it merges, only where the epoch
+      // advances: see mergeable_epoch; this page's PTE maps another page only once
+      // replace_page() merged it, and the page is not protected again after that).
+      // checkKsmInvariants() checks both while the memo is current (scan_pte_memo()).
+      const w = pm.tableWords(pteT);
+      const o = pm.tableBase(pteT) + idx * 2;
+      wp.lo = w[o];
+      wp.hi = w[o + 1];
+    } else {
+      // page_vma_mapped_walk() (mm/page_vma_mapped.c) for the one PTE that may map the page
+      pteT = page_vma_mapped_pte(mm, addr, page);
+      if (pteT === 0) return false;
+      wp.lo = E.lo;
+      wp.hi = E.hi;
+    }
     wp.addr = addr;
     wp.table = pteT;
-    wp.idx = pte_index(addr);
-    wp.lo = E.lo;
-    wp.hi = E.hi;
+    wp.idx = idx;
     return true;
   }
 
-  /** Simulator only, for checkKsmInvariants(): what scan_pte() would take as the PTE table
-   * mapping the scanned page's address in the scanned mm while it is current (null when not). */
-  scan_pte_memo(): { mm: MmStruct; addr: number; pte_table: number } | null {
+  /** Simulator only, for checkKsmInvariants(): what findPte() would take as the PTE table
+   * mapping the scanned page at its address in the scanned mm while it is current (null when
+   * not). */
+  scan_pte_memo(): { mm: MmStruct; addr: number; pte_table: number; page: number } | null {
     if (this.scanPte === 0 || this.scanPageEpoch !== this.mergeable_epoch) return null;
-    return { mm: this.ksm_scan.mm_slot.mm!, addr: this.scanAddr, pte_table: this.scanPte };
-  }
-
-  /**
-   * Simulator only: page_vma_mapped_pte() for the page the scan's walk found, at its address, in
-   * this batch's epoch: the PTE table the walk found it in (this.scanPte) is still the one that
-   * covers the address (a PMD changes only where the epoch advances: see mergeable_epoch), so
-   * only the entry is read and checked, with no walk from the PGD (the kernel's
-   * page_vma_mapped_walk() counts nothing either).
-   */
-  private scan_pte(addr: number, page: number): number {
-    const pteT = this.scanPte;
-    readEntry(this.m.phys, pteT, pte_index(addr));
-    return pte_present(E.lo) && entry_pfn(E.lo, E.hi) === page ? pteT : 0;
+    return {
+      mm: this.ksm_scan.mm_slot.mm!,
+      addr: this.scanAddr,
+      pte_table: this.scanPte,
+      page: this.scanPage,
+    };
   }
 
   /** write_protect_page(): make the page's only PTE in vma clean and read-only (this.orig_pte). */

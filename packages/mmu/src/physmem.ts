@@ -386,7 +386,12 @@ export class PhysMem {
 
   /** folio_mapcount(): every mapping of every page of the folio. */
   folio_mapcount(f: number): number {
-    if ((this.flags[f] & PG_head) === 0) return this.mapcount[f];
+    return (this.flags[f] & PG_head) === 0 ? this.mapcount[f] : this.large_folio_mapcount(f);
+  }
+
+  /** folio_mapcount() of a large folio (out of its line: the order-0 case is most calls', and V8
+   * inlines folio_mapcount() only while it is small). */
+  private large_folio_mapcount(f: number): number {
     let n = 0;
     for (let p = f; p < f + HPAGE_PMD_NR; p++) n += this.mapcount[p];
     return n + this.entireMapcount[f] * HPAGE_PMD_NR;

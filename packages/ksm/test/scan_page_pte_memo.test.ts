@@ -1,11 +1,13 @@
-// write_protect_page()'s memo of the scanned page's PTE table (scan_pte()): the scan's walk found
-// the page in that table, and while the batch's mergeable epoch holds, the table still covers the
-// page's address. checkKsmInvariants() checks the memo whenever it is current; these tests change
-// the page tables where the memo must not outlive the change (a race hook in a batch, between two
-// batches) and require the checker to find nothing.
+// write_protect_page()'s memo of the scanned page's PTE (findPte()): the scan's walk found the
+// page in that PTE table, and while cmp_and_merge_page() runs for it in the same mergeable epoch,
+// the table still covers the page's address and the entry maps the page. checkKsmInvariants()
+// checks the memo whenever it is current; these tests change the page tables where the memo must
+// not outlive the change (a race hook in a merge, after the page's merge) and require the checker
+// to find nothing.
 
 import { PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
+import { MADV_DONTNEED } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { checkKsmInvariants, KSM_RUN_MERGE } from '../src/index.ts';
 import { checkAll, mergeableRegion, world } from './helpers.ts';
@@ -24,7 +26,7 @@ function checksummed() {
 }
 
 describe('write_protect_page(): the memo of the scanned page PTE table', () => {
-  it('is used in a merging scan and never outlives the batch', () => {
+  it('is used in a merging scan and never outlives its page', () => {
     const { m, ksm, p, addr } = checksummed();
     ksm.runFullScans(1);
     expect(ksm.counters()).toMatchObject({ pages_shared: 1, pages_sharing: PAGES - 1 });
@@ -35,16 +37,24 @@ describe('write_protect_page(): the memo of the scanned page PTE table', () => {
     checkAll(m, ksm);
   });
 
-  it('is not current in a race hook, which may change the page tables', () => {
+  it.each([
+    ['its PTE table is freed', 'munmap'],
+    ['its PTE is zapped', 'dontneed'],
+  ] as const)('is not current in a race hook, which may change the page tables: %s', (_, how) => {
     const { m, ksm, p, addr } = checksummed();
     const pfn = p.translate(addr + PAGE_SIZE, false, 'read');
     let checked = false;
     const arm = (): void =>
       m.at('ksm:after-checksum', (ctx) => {
         if ((ctx as { page: number }).page !== pfn) return arm();
-        // The scanned page's PTE table is freed under ksmd: the memo must not be current.
-        p.munmap(addr, PAGES * PAGE_SIZE);
-        expect(p.mm.find_pte_table(addr + PAGE_SIZE)).toBe(0);
+        // The scanned page's PTE changes under ksmd: the memo must not be current.
+        if (how === 'munmap') {
+          p.munmap(addr, PAGES * PAGE_SIZE);
+          expect(p.mm.find_pte_table(addr + PAGE_SIZE)).toBe(0);
+        } else {
+          p.madvise(addr + PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+          expect(p.mm.find_pte_table(addr + PAGE_SIZE)).not.toBe(0);
+        }
         checkKsmInvariants(ksm);
         expect(ksm.scan_pte_memo()).toBeNull();
         checked = true;
