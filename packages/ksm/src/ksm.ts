@@ -56,7 +56,6 @@ import {
   pte_write,
   ptlLock,
   ptlUnlock,
-  readEntry,
   setEntry,
   split_folio,
   swapcache_delete,
