@@ -87,7 +87,7 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('ksm.ts', 'cmp_and_merge_page', 'get_kpfn_nid', 'numa'),
   u('ksm.ts', 'cmp_and_merge_page', '!node.onMigrateList && ri.head[item] === node.id', 'numa'),
   u('ksm.ts', 'cmp_and_merge_page', "m.armed('ksm:after-checksum')", 'hooks'),
-  u('ksm.ts', 'cmp_and_merge_page', 'kfolio === pm.folio(page) && node !== null', 'numa'),
+  u('ksm.ts', 'cmp_and_merge_page', 'kfolio === page && node !== null', 'numa'),
   u('ksm.ts', 'cmp_and_merge_page', 'kfolio === -EBUSY', 'race'),
   u('ksm.ts', 'cmp_and_merge_page', 'm.trace.enabled', 'hooks'),
   // a KSM folio just merged with always has its stable node (unless freed meanwhile)
@@ -103,10 +103,10 @@ export const UNREACHABLE: readonly Unreachable[] = [
   u('ksm.ts', 'findPte', '', 'race'),
   u('ksm.ts', 'write_protect_page', 'PG_swapcache', 'swap'),
   // try_to_merge_one_page() split the folio or gave up
-  u('ksm.ts', 'write_protect_page', 'pm.folio_test_large(pm.folio(page))', 'defensive'),
-  u('ksm.ts', 'write_protect_page', 'pm.page_mapcount(page) + 1 + swapped', 'gup'),
+  u('ksm.ts', 'write_protect_page', 'pm.folio_test_large(folio)', 'defensive'),
+  u('ksm.ts', 'write_protect_page', 'pm.folio_mapcount(folio) + 1 + swapped', 'gup'),
   u('ksm.ts', 'write_protect_page', 'folio_try_share_anon_rmap_pte', 'gup'),
-  u('ksm.ts', 'replace_page', 'E.lo !== origLo', 'race'),
+  u('ksm.ts', 'replace_page', 'w[o] !== origLo', 'race'),
   u('ksm.ts', 'replace_page', '!m.kernel.ksm.zeroPages', 'profile'),
   u('ksm.ts', 'replace_page', 'PG_swapcache', 'swap'),
   u('ksm.ts', 'replace_page', 'm.trace.enabled', 'hooks'),
