@@ -13,6 +13,7 @@ const truth: KsmdWork = {
   cold: 160,
   flushes: 450,
   nonanon: 120,
+  vmas: 900,
 };
 const model = { ns: truth, hz: 250, wakeupLatencyNs: 0 };
 
@@ -29,10 +30,11 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
         [pages * 10, pages / 100, pages / 2],
       ] as const)
         for (const flushes of [0, pages / 3])
-          for (const [skipped, nonanon] of [
-            [0, 0],
-            [pages * 2, 0],
-            [0, pages * 3],
+          for (const [skipped, nonanon, vmas] of [
+            [0, 0, 3],
+            [pages * 2, 0, pages / 8],
+            [0, pages * 3, 40],
+            [pages, pages, pages / 64],
           ] as const) {
             for (const [batches, scans] of [
               [1, 1],
@@ -50,6 +52,7 @@ function rows(noise: (i: number) => number = () => 1): KsmdFitRow[] {
                 cold,
                 flushes,
                 nonanon,
+                vmas,
               };
               out.push({ what: `row ${i}`, work, kernelNs: ksmdWorkNs(model, work) * noise(i++) });
             }

@@ -51,6 +51,11 @@ export class Counters {
   /** Present pages that are not anonymous (page cache of private file mappings) which KSM's scan
    * walk looked at and passed over (scan_get_next_rmap_item(): !folio_test_anon()). */
   ksmScanNonAnon = 0;
+  /** VMAs KSM's scan entered (scan_get_next_rmap_item()'s for_each_vma() reaching a VMA from its
+   * start: every VMA of every mm once per full scan, mergeable or not). Each costs ksmd a VMA and
+   * maple-tree read and, past its last page, a page-table walk that finds nothing: about a
+   * microsecond with its caches cold. */
+  ksmScanVmas = 0;
   /** TLB flushes (flush_tlb_page/range, ptep_clear_flush). */
   tlbFlushes = 0;
   /** Huge PMDs split into PTE tables. */

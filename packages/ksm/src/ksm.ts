@@ -634,6 +634,7 @@ export class Ksm {
       let exiting = mm.mm_users === 0;
       if (!exiting) {
         for (let vma = mm.find_vma(scan.address); vma !== null; vma = mm.find_vma(vma.vm_end)) {
+          if (scan.address <= vma.vm_start) m.counters.ksmScanVmas++; // entered: once per full scan
           if ((vma.vm_flags & VM_MERGEABLE) === 0) continue;
           if (scan.address < vma.vm_start) scan.address = vma.vm_start;
           if (vma.anon_vma === null) scan.address = vma.vm_end;

@@ -49,6 +49,9 @@ export const KSMD_COST_FEATURES = [
    * libraries) the scan's walk looked at and passed over (ksmScanNonAnon): no rmap_item, not in
    * pages_scanned, but the walk's CPU. */
   'nonanon',
+  /** VMAs the scan entered (Counters.ksmScanVmas): a real process has about a hundred
+   * (binary, libraries, heaps, stacks, guards), and ksmd enters each once per full scan. */
+  'vmas',
 ] as const;
 export type KsmdCostFeature = (typeof KSMD_COST_FEATURES)[number];
 export type KsmdWork = Record<KsmdCostFeature, number>;
@@ -77,6 +80,7 @@ export function emptyKsmdWork(): KsmdWork {
     cold: 0,
     flushes: 0,
     nonanon: 0,
+    vmas: 0,
   };
 }
 
@@ -170,6 +174,7 @@ export class KsmdThread {
       cold: c.pagesComparedCold,
       flushes: c.tlbFlushes,
       nonanon: c.ksmScanNonAnon,
+      vmas: c.ksmScanVmas,
     };
   }
 
@@ -186,6 +191,7 @@ export class KsmdThread {
     w.cold = now.cold - this.base.cold;
     w.flushes = now.flushes - this.base.flushes;
     w.nonanon = now.nonanon - this.base.nonanon;
+    w.vmas = now.vmas - this.base.vmas;
   }
 
   /** ksmd's CPU time since time 0 (ns), including the batch in progress. */
@@ -309,6 +315,7 @@ export class KsmdThread {
     ksm.m.counters.bytesCompared += b.bytesCompared;
     ksm.m.counters.pagesComparedCold += b.pagesComparedCold;
     ksm.m.counters.ksmScanNonAnon += b.nonAnon;
+    ksm.m.counters.ksmScanVmas += b.vmas;
     ksm.ksm_scan.seqnr += b.scans;
     ksm.pages_unshared = b.pages_unshared;
     this.replayedBatches++;
@@ -331,5 +338,6 @@ function addBatch(w: KsmdWork, b: SteadyBatch): void {
   w.compared += b.bytesCompared / PAGE_SIZE;
   w.cold += b.pagesComparedCold;
   w.nonanon += b.nonAnon;
+  w.vmas += b.vmas;
   w.scans += b.scans;
 }

@@ -35,6 +35,8 @@ interface BatchWork {
   pagesComparedCold: number;
   /** Non-anonymous pages the walk passed over (Counters.ksmScanNonAnon). */
   nonAnon: number;
+  /** VMAs the scan entered (Counters.ksmScanVmas). */
+  vmas: number;
 }
 
 /** One recorded batch: what it adds to the cumulative counters, and the counters it leaves. */
@@ -97,6 +99,7 @@ export class KsmdSteady {
     bytesCompared: 0,
     pagesComparedCold: 0,
     nonAnon: 0,
+    vmas: 0,
     tlbFlushes: 0,
     seqnr: 0,
   };
@@ -128,6 +131,7 @@ export class KsmdSteady {
       bytesCompared: c.bytesCompared,
       pagesComparedCold: c.pagesComparedCold,
       nonAnon: c.ksmScanNonAnon,
+      vmas: c.ksmScanVmas,
       tlbFlushes: c.tlbFlushes,
       seqnr: k.ksm_scan.seqnr,
     };
@@ -154,6 +158,7 @@ export class KsmdSteady {
       bytesCompared: a.bytesCompared - b.bytesCompared,
       pagesComparedCold: a.pagesComparedCold - b.pagesComparedCold,
       nonAnon: a.nonAnon - b.nonAnon,
+      vmas: a.vmas - b.vmas,
       scans: a.seqnr - b.seqnr,
       pages_unshared: this.ksm.pages_unshared,
       pages_to_scan: this.beforePagesToScan,

@@ -1,6 +1,6 @@
 import { PAGE_SIZE } from '@mmsim/core';
 import { Process } from '@mmsim/mm';
-import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
+import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { emptyKsmdWork, type KsmdCostModel, KsmdThread, ksmdWorkNs, wakeupLatencyNs } from '../src/index.ts';
 import { knob, world } from './helpers.ts';
@@ -256,5 +256,47 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
   it('ksmdWorkNs is the dot product of the work and the per-feature costs', () => {
     const w = { ...emptyKsmdWork(), batches: 2, pages: 10, hashed: 3 };
     expect(ksmdWorkNs(model({ batches: 100, pages: 7, hashed: 11 }), w)).toBe(200 + 70 + 33);
+  });
+});
+
+describe('vmas: the VMAs ksmd enters', () => {
+  const VMAS = 12;
+  const EACH = 5;
+
+  /** One process of VMAS mergeable VMAs of EACH pages, a PROT_NONE page after each (a VMA of its
+   * own, not mergeable), after `scans` full scans of batches of `pages_to_scan`: the VMAs the scan
+   * entered, and the mm's VMAs. */
+  function entered(pages_to_scan: number, scans: number): { vmas: number; mapped: number } {
+    const { m, ksm } = world(64);
+    const p = new Process(m, 'a');
+    const a = p.mmap(null, VMAS * (EACH + 1) * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const buf = new Uint8Array(PAGE_SIZE);
+    for (let v = 0; v < VMAS; v++) {
+      const start = a + v * (EACH + 1) * PAGE_SIZE;
+      for (let i = 0; i < EACH; i++) {
+        buf[0] = v;
+        buf[1] = i;
+        p.writePage(start + i * PAGE_SIZE, buf);
+      }
+      p.madvise(start, EACH * PAGE_SIZE, MADV_MERGEABLE);
+      p.mprotect(start + EACH * PAGE_SIZE, PAGE_SIZE, PROT_NONE);
+    }
+    knob(ksm, 'pages_to_scan', pages_to_scan);
+    const t = new KsmdThread(ksm, model({ vmas: 1000 }));
+    for (let s = 0; s < scans; s++) {
+      const seq = ksm.ksm_scan.seqnr;
+      while (ksm.ksm_scan.seqnr === seq) ksm.ksm_do_scan(ksm.pages_to_scan);
+    }
+    expect(t.cpuNs()).toBe(1000 * t.work.vmas);
+    return { vmas: t.work.vmas, mapped: p.mm.vmas.length };
+  }
+
+  it('every VMA of the mm once per full scan, mergeable or not, whatever the batch size', () => {
+    const one = entered(1000, 1);
+    expect(one.mapped).toBe(2 * VMAS);
+    expect(one.vmas).toBe(one.mapped);
+    // a batch of one page resumes inside a VMA at each call: entering is still once per VMA
+    expect(entered(1, 1).vmas).toBe(one.mapped);
+    expect(entered(3, 3).vmas).toBe(3 * one.mapped);
   });
 });

@@ -246,6 +246,8 @@ export const ksmdCostFileSchema = z.strictObject({
       flushes: nonNegative,
       // models calibrated before page-cache pages were simulated charge nothing for them
       nonanon: nonNegative.default(0),
+      // and before the VMAs the scan steps on to were, nothing for those
+      vmas: nonNegative.default(0),
     }),
     hz: z.number().int().positive(),
     wakeupLatencyNs: nonNegative,
