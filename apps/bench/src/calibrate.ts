@@ -100,11 +100,7 @@ const SMALL_PAGES_PER_PROC = 64;
 
 /** A layout of processes laid out as real ones: processes, VMAs each (separated by a PROT_NONE
  * page, as a real process's mappings are by guards and holes), and pages per VMA. */
-interface Scattered {
-  procs: number;
-  vmas: number;
-  pages: number;
-}
+type Scattered = Record<'procs' | 'vmas' | 'pages', number>;
 /** About the anonymous memory of three Node.js or Python interpreters, which ksmd scans fully
  * every 50 batches at the default knobs, so that from the fourth scan smart scan skips most pages. */
 const SCATTERED: Scattered = { procs: 3, vmas: 32, pages: 56 };
