@@ -100,17 +100,17 @@ const SMALL_PAGES_PER_PROC = 64;
 
 /** A layout of processes laid out as real ones: processes, VMAs each (separated by a PROT_NONE
  * page, as a real process's mappings are by guards and holes), and pages per VMA. */
-interface Scattered {
-  procs: number;
-  vmas: number;
-  pages: number;
-}
+type Scattered = Record<'procs' | 'vmas' | 'pages', number>;
 /** About the anonymous memory of three Node.js or Python interpreters, which ksmd scans fully
  * every 50 batches at the default knobs, so that from the fourth scan smart scan skips most pages. */
 const SCATTERED: Scattered = { procs: 3, vmas: 32, pages: 56 };
 /** As many pages in VMAs of five pages: what entering a VMA costs (`vmas`; a real process has
  * about a hundred, most of them small). */
 const MANY_VMAS: Scattered = { procs: 3, vmas: 384, pages: 5 };
+/** Pages per process of the `heap of alternating pages` run (three processes). */
+const ALTERNATING_PAGES = 4096;
+/** Distinct contents of its shared pages. */
+const ALTERNATING_SHARED = 16;
 /** Its permutation's seed. */
 const SCATTER_SEED = 1;
 /** Distinct contents of its shared (`ids`) VMAs. */
@@ -125,6 +125,8 @@ const TIMED: {
   seconds: number;
   pagesPerProc?: number;
   scattered?: Scattered;
+  /** Or processes whose pages alternate page by page (alternatingScenario()): pages per process. */
+  alternating?: number;
   /** How much more than the other wall-time runs it counts in the fit (default 1). */
   weight?: number;
 }[] = [
@@ -161,6 +163,14 @@ const TIMED: {
     knobs: { pages_to_scan: 100, sleep_millisecs: 20 },
     seconds: 30,
     scattered: MANY_VMAS,
+    weight: 2,
+  },
+  // a heap whose pages alternate: each batch mixes unstable-tree searches with merged pages
+  {
+    what: 'a heap of alternating pages',
+    knobs: { pages_to_scan: 100, sleep_millisecs: 20 },
+    seconds: 30,
+    alternating: ALTERNATING_PAGES,
     weight: 2,
   },
 ];
@@ -250,6 +260,30 @@ function scatteredScenario(knobs: Record<string, number>, layout: Scattered): Sc
     }
   }
   return validateScenario({ name: 'calibrate-scattered', ksm: knobs, steps }, 'calibrate scattered').scenario;
+}
+
+/** Three processes whose pages alternate page by page as a heap's do, written in address order:
+ * unique, zero, shared (one of ALTERNATING_SHARED contents), unique, zero, ... */
+function alternatingScenario(knobs: Record<string, number>, pages: number): Scenario {
+  const steps: unknown[] = [];
+  for (let p = 0; p < 3; p++) {
+    const proc = `p${p}`;
+    steps.push(
+      { op: 'spawn', proc },
+      { op: 'mmap', proc, region: 'h', pages },
+      { op: 'fill', proc, region: 'h', pattern: { kind: 'unique', seed: 200 + p } },
+    );
+    for (let i = 1; i < pages; i += 3) {
+      const shared = { kind: 'byte', value: 1 + (Math.floor(i / 3) % ALTERNATING_SHARED) };
+      steps.push(
+        { op: 'fill', proc, region: 'h', from: i, count: 1, pattern: { kind: 'zero' } },
+        { op: 'fill', proc, region: 'h', from: i + 1, count: 1, pattern: shared },
+      );
+    }
+    steps.push({ op: 'madvise', proc, region: 'h', advice: 'MADV_MERGEABLE' });
+  }
+  return validateScenario({ name: 'calibrate-alternating', ksm: knobs, steps }, 'calibrate alternating')
+    .scenario;
 }
 
 /** A workload of several processes with shared, unique and zero pages, as `mmsim predict` sees. */
@@ -403,7 +437,9 @@ async function main(): Promise<void> {
   for (const t of TIMED) {
     const sc = t.scattered
       ? scatteredScenario(t.knobs, t.scattered)
-      : mixedScenario(t.pagesPerProc ?? MIXED_PAGES_PER_PROC, t.knobs);
+      : t.alternating !== undefined
+        ? alternatingScenario(t.knobs, t.alternating)
+        : mixedScenario(t.pagesPerProc ?? MIXED_PAGES_PER_PROC, t.knobs);
     const ms = (o.quick ? t.seconds / 2 : t.seconds) * 1000;
     const what = `${t.what}, ${ms / 1000} s`;
     let kernelNs: number;

@@ -34,7 +34,7 @@ const FOR = '30s';
 const COPIES = '3';
 const C_MIB = '16';
 const LIVE_TIMEOUT_MS = 180_000;
-/** `pnpm --filter @mmsim/bench calibrate` takes about 10 minutes (--quick, a quarter of the
+/** `pnpm --filter @mmsim/bench calibrate` takes about 7 minutes (--quick, a quarter of the
  * one-batch workloads, gave models 10-20% low on these workloads: their caches are warmer). */
 const CALIBRATE_TIMEOUT_MS = 900_000;
 const tmp = (name: string): string => join(mkdtempSync(join(tmpdir(), 'mmsim-verify-for-')), name);

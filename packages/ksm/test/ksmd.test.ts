@@ -269,7 +269,12 @@ describe('vmas: the VMAs ksmd enters', () => {
   function entered(pages_to_scan: number, scans: number): { vmas: number; mapped: number } {
     const { m, ksm } = world(64);
     const p = new Process(m, 'a');
-    const a = p.mmap(null, VMAS * (EACH + 1) * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const a = p.mmap(
+      null,
+      VMAS * (EACH + 1) * PAGE_SIZE,
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS,
+    );
     const buf = new Uint8Array(PAGE_SIZE);
     for (let v = 0; v < VMAS; v++) {
       const start = a + v * (EACH + 1) * PAGE_SIZE;
