@@ -379,10 +379,15 @@ describe.skipIf(!avail.available)(
       }).catch((e: unknown) => e);
       expect((err as OracleError).message).toContain('killed by SIGKILL');
       const left = await readKsmLocked();
-      expect(left.journal).toBe(true);
-      expect(left.values.sleep_millisecs).toBe('33');
-      // merged pages of the dead helper stay counted until something unmerges them
-      expect(Number(left.values.pages_shared) + Number(left.values.pages_unshared)).toBeGreaterThan(0);
+      if (left.journal) {
+        expect(left.values.sleep_millisecs).toBe('33');
+        // merged pages of the dead helper stay counted until something unmerges them
+        expect(Number(left.values.pages_shared) + Number(left.values.pages_unshared)).toBeGreaterThan(0);
+      } else {
+        // another package's kernel test (the suite runs packages in parallel) took the lock the
+        // killed run left before this read did: its run restored the journal, as ours does below
+        expect(left.values.sleep_millisecs).toBe(before.sleep_millisecs);
+      }
       const r = await runOnKernel(tenIdentical());
       expect(onlyReport(r, 'merged').ksm).toMatchObject({ pages_shared: 1, pages_sharing: 9 });
       expect(await knobs()).toEqual(before);
