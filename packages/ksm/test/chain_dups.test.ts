@@ -16,25 +16,32 @@ const M = 3;
 /** Three full dups of one content (the oldest, last on the chain's list, holds pages 0-2). */
 const PAGES = 9;
 
-/** A chain of three full dups in process b; pruning off (the clock never reaches it), smart scan
- * off (it would skip a page that stays unmerged for a few scans). */
-function threeFullDups(a?: (p: Process) => void) {
+/** A chain of one content in process b (`pages` pages, max_page_sharing M), a's pages mapped
+ * first by `a`; smart scan off (it would skip a page that stays unmerged for a few scans), chain
+ * pruning every `pruneMs`; after three full scans it has `dups` dups holding pages_shared +
+ * pages_sharing pages. */
+function chainOf(pages: number, pruneMs: number, dups: number, sharing: number, a?: (p: Process) => void) {
   const { m, ksm } = world(256);
   knob(ksm, 'max_page_sharing', M);
-  knob(ksm, 'stable_node_chains_prune_millisecs', 1_000_000);
+  knob(ksm, 'stable_node_chains_prune_millisecs', pruneMs);
   knob(ksm, 'smart_scan', 0);
   const pa = new Process(m, 'a');
   a?.(pa);
   const pb = new Process(m, 'b');
-  const b = mergeableRegion(pb, PAGES, () => SAME);
+  const b = mergeableRegion(pb, pages, () => SAME);
   ksm.runFullScans(3);
   expect(ksm.counters()).toMatchObject({
-    pages_shared: 3,
-    pages_sharing: 6,
+    pages_shared: dups,
+    pages_sharing: sharing,
     stable_node_chains: 1,
-    stable_node_dups: 3,
+    stable_node_dups: dups,
   });
-  return { m, ksm, pb, b, pa };
+  return { m, ksm, pa, pb, b };
+}
+
+/** A chain of three full dups in process b; pruning off (the clock never reaches it). */
+function threeFullDups(a?: (p: Process) => void) {
+  return chainOf(PAGES, 1_000_000, 3, 6, a);
 }
 
 describe("stable_node_dup(): a chain's full dups", () => {
@@ -84,22 +91,7 @@ describe("stable_node_dup(): a chain's full dups", () => {
 /** A chain of two dups of one content in process b: the older full (pages 0-2), the newer at the
  * head holding pages 3-4 and able to take one more sharer. */
 function fullDupBehindHead(pruneMs: number, a?: (p: Process) => void) {
-  const { m, ksm } = world(256);
-  knob(ksm, 'max_page_sharing', M);
-  knob(ksm, 'stable_node_chains_prune_millisecs', pruneMs);
-  knob(ksm, 'smart_scan', 0);
-  const pa = new Process(m, 'a');
-  a?.(pa);
-  const pb = new Process(m, 'b');
-  const b = mergeableRegion(pb, 5, () => SAME);
-  ksm.runFullScans(3);
-  expect(ksm.counters()).toMatchObject({
-    pages_shared: 2,
-    pages_sharing: 3,
-    stable_node_chains: 1,
-    stable_node_dups: 2,
-  });
-  return { m, ksm, pa, pb, b };
+  return chainOf(5, pruneMs, 2, 3, a);
 }
 
 describe("stable_node_dup(): the head dup at the walk's first step", () => {
