@@ -107,7 +107,8 @@ const SCATTERED: Scattered = { procs: 3, vmas: 32, pages: 56 };
 /** As many pages in VMAs of five pages: what entering a VMA costs (`vmas`; a real process has
  * about a hundred, most of them small). */
 const MANY_VMAS: Scattered = { procs: 3, vmas: 384, pages: 5 };
-/** Pages per process of the `heap of alternating pages` run (three processes). */
+/** Processes of the `heap of alternating pages` run, and pages per process. */
+const ALTERNATING_PROCS = 3;
 const ALTERNATING_PAGES = 4096;
 /** Distinct contents of its shared pages. */
 const ALTERNATING_SHARED = 16;
@@ -262,11 +263,11 @@ function scatteredScenario(knobs: Record<string, number>, layout: Scattered): Sc
   return validateScenario({ name: 'calibrate-scattered', ksm: knobs, steps }, 'calibrate scattered').scenario;
 }
 
-/** Three processes whose pages alternate page by page as a heap's do, written in address order:
+/** ALTERNATING_PROCS processes whose pages alternate page by page as a heap's do, written in address order:
  * unique, zero, shared (one of ALTERNATING_SHARED contents), unique, zero, ... */
 function alternatingScenario(knobs: Record<string, number>, pages: number): Scenario {
   const steps: unknown[] = [];
-  for (let p = 0; p < 3; p++) {
+  for (let p = 0; p < ALTERNATING_PROCS; p++) {
     const proc = `p${p}`;
     steps.push(
       { op: 'spawn', proc },

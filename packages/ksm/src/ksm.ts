@@ -584,7 +584,7 @@ export class Ksm {
     pm.cacheEpoch++; // ksmd slept before this batch
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();
-      if (item === 0) break;
+      if (item === 0) return;
       const page = this.scanPage;
       this.scanPageEpoch = this.mergeable_epoch;
       this.cmp_and_merge_page(page, item);

@@ -375,7 +375,7 @@ export class PhysMem {
 
   /** page_count() of the folio. */
   page_count(pfn: number): number {
-    return this.refcount[this.folio(pfn)];
+    return this.folio_ref_count(this.folio(pfn));
   }
 
   /** page_mapcount(): PTE mappings of this page plus PMD mappings of its folio. */
