@@ -2,33 +2,22 @@
 // draws on a canvas, sizes its axes to fit every tick label (we never let it skip or truncate
 // them) and animates updates; only the parts used are registered, so the bundle stays small.
 
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  type ChartConfiguration,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Title,
-  Tooltip,
-} from 'chart.js';
+import * as chartjs from 'chart.js';
+import { Chart, type ChartConfiguration } from 'chart.js';
 import { useEffect, useRef } from 'preact/hooks';
 
+// the parts the charts use, each named once (the bundler keeps only these)
 Chart.register(
-  BarController,
-  BarElement,
-  CategoryScale,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Title,
-  Tooltip,
+  chartjs.BarController,
+  chartjs.BarElement,
+  chartjs.CategoryScale,
+  chartjs.Legend,
+  chartjs.LinearScale,
+  chartjs.LineController,
+  chartjs.LineElement,
+  chartjs.PointElement,
+  chartjs.Title,
+  chartjs.Tooltip,
 );
 
 /** Longest line of a tick label before it wraps onto the next line. */
