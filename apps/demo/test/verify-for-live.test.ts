@@ -14,7 +14,7 @@ import { mmsim, root } from './helpers.ts';
 
 const avail = oracleAvailability();
 const cc = findCompiler();
-/** Run alone: `pnpm test:quiet` (by hand on a quiet machine: CI does not run it, see docs/predict-verify.md). ksmd (nice 5) waits for a CPU after each sleep behind whatever else runs: above one runnable
+/** Run alone: `pnpm test:quiet` (`.ci/run` runs it as root after everything else). ksmd (nice 5) waits for a CPU after each sleep behind whatever else runs: above one runnable
  * task per core the waits are longer and vary more than the calibrated model holds (see the
  * README's "Will KSM pay off here?"), and a second of the ramp can be missed by any margin. */
 const load = loadavg()[0]!;
