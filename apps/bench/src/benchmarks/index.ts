@@ -10,4 +10,5 @@ export const benchmarkModules: Record<string, URL> = {
   scale: new URL('./scale.ts', import.meta.url),
   images: new URL('./images.ts', import.meta.url),
   soak: new URL('./soak.ts', import.meta.url),
+  snapshot: new URL('./snapshot.ts', import.meta.url),
 };
