@@ -446,7 +446,8 @@ export class Ksm {
   /**
    * Simulator only: get_mergeable_page()'s walk of an unstable node is remembered with this epoch
    * (the node's UNODE_WALK_EPOCH) and is found again while it is unchanged. It advances at each
-   * ksm_do_scan() (anything may have run between batches) and wherever a batch can change a page
+   * ksm_do_scan() (anything may have run between batches), unless its caller ran nothing but
+   * ksmd since the previous batch, and wherever a batch can change a page
    * table entry other than those of the rmap_items it merges, which leave the unstable tree first:
    * break_cow() (a fault, which may allocate and reclaim), a THP split, a race hook.
    */
@@ -577,10 +578,11 @@ export class Ksm {
     return maxFullScans;
   }
 
-  /** ksm_do_scan(). */
-  ksm_do_scan(scan_npages: number): void {
+  /** ksm_do_scan(). `ksmdOnly` (simulator only): nothing but ksmd ran since its previous batch
+   * (KsmdThread's batches one after another), so get_mergeable_page()'s memo still holds. */
+  ksm_do_scan(scan_npages: number, ksmdOnly = false): void {
     const pm = this.m.phys;
-    this.mergeable_epoch++;
+    if (!ksmdOnly) this.mergeable_epoch++;
     pm.cacheEpoch++; // ksmd slept before this batch
     while (scan_npages-- > 0) {
       const item = this.scan_get_next_rmap_item();

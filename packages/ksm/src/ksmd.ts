@@ -211,9 +211,13 @@ export class KsmdThread {
   }
 
   /** Runs every batch that starts at or before `t` (ns). A batch is not cut: the counters may
-   * include a batch that ends after `t`. */
-  runUntil(t: number): void {
+   * include a batch that ends after `t`. `resumed`: nothing but this thread changed the machine
+   * since the previous call (its caller only read it), so what the last batch remembered still
+   * holds (see Ksm.ksm_do_scan()). */
+  runUntil(t: number, resumed = false): void {
     const ksm = this.ksm;
+    // whether nothing but this thread ran since its previous batch
+    let ksmdOnly = resumed;
     while (this.nextBatchNs <= t) {
       // ksm_scan_thread(): the batch when ksmd_should_run(), then the timed sleep; otherwise
       // wait (untimed) until there is something to scan, which nothing here provides.
@@ -223,6 +227,7 @@ export class KsmdThread {
       }
       if (this.replayAt >= 0) {
         this.replayBatch();
+        ksmdOnly = false;
         continue;
       }
       const start = this.nextBatchNs;
@@ -233,7 +238,8 @@ export class KsmdThread {
       const seqnr = ksm.ksm_scan.seqnr;
       const steady = this.fastForwardUntilNs > 0 ? (this.steady ??= new KsmdSteady(ksm)) : null;
       steady?.beforeBatch();
-      ksm.ksm_do_scan(ksm.pages_to_scan);
+      ksm.ksm_do_scan(ksm.pages_to_scan, ksmdOnly);
+      ksmdOnly = true;
       steady?.afterBatch();
       const end = start + (this.cpuNs() - this.batchStartCpu);
       this.nextBatchNs = ksm.ksmd_should_run()

@@ -3,7 +3,7 @@ import { Process } from '@mmsim/mm';
 import { MADV_MERGEABLE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '@mmsim/mmu';
 import { describe, expect, it } from 'vitest';
 import { emptyKsmdWork, type KsmdCostModel, KsmdThread, ksmdWorkNs, wakeupLatencyNs } from '../src/index.ts';
-import { knob, world } from './helpers.ts';
+import { checkAll, knob, mergeableRegion, world } from './helpers.ts';
 
 const MS = 1e6;
 const HZ = 250;
@@ -236,6 +236,27 @@ describe('KsmdThread: ksm_scan_thread over wall time', () => {
       expect(fast.replayed).toBeGreaterThan(slow.batches * 0.8);
     },
   );
+
+  it("a tree page written between two runUntil() calls is compared as it is now: the walk's memo holds only between the thread's own batches", () => {
+    // Two pages, one per batch: the second full scan inserts x into the unstable tree, then
+    // (between two calls) x is written to y's contents; y's search must find x, as the kernel
+    // would, not x's contents remembered from before.
+    const { m, ksm } = world(64);
+    const p = new Process(m, 'a');
+    const x = mergeableRegion(p, 2, (i) => i + 1);
+    const y = x + PAGE_SIZE;
+    knob(ksm, 'pages_to_scan', 1);
+    knob(ksm, 'smart_scan', 0);
+    ksm.run = 1;
+    const t = new KsmdThread(ksm, model({ batches: 0.1 * MS }));
+    let ms = 0;
+    while (!(ksm.ksm_scan.seqnr === 1 && ksm.pages_unshared === 1)) t.runUntil(++ms * MS);
+    p.writePage(x, p.read(y, PAGE_SIZE));
+    t.runUntil((ms + 100) * MS);
+    expect(ksm.pages_shared).toBe(1);
+    expect(ksm.pages_sharing).toBe(1);
+    checkAll(m, ksm);
+  });
 
   it('a model that gives a batch no time with sleep_millisecs=0 is refused, not an endless loop', () => {
     const { ksm } = setup({ sleep_millisecs: 0 });

@@ -154,7 +154,7 @@ const saving = (s: PredictSample): number => s.pages_sharing + s.ksm_zero_pages;
 /**
  * Runs ksmd on the machine of `ksm` for `opts.forMs` of simulated wall time, from run=1 with the
  * given knobs; `procs` names the processes whose profit is reported. `onSample` sees each sample
- * as it is taken (progress). The machine is changed: ksmd ran on it.
+ * as it is taken (progress; it must not change the machine). The machine is changed: ksmd ran on it.
  */
 export function predictKsmd(
   ksm: Ksm,
@@ -177,7 +177,8 @@ export function predictKsmd(
   if (opts.fastForward !== false) ksmd.fastForwardUntilNs = opts.forMs * NS_PER_MS;
   const samples: PredictSample[] = [];
   for (let ms = 0; ; ms = Math.min(ms + opts.sampleMs, opts.forMs)) {
-    ksmd.runUntil(ms * NS_PER_MS);
+    // between two calls only samples are read
+    ksmd.runUntil(ms * NS_PER_MS, ms > 0);
     const s = sample(ksm, ms, ksmd.cpuNs(), opts.fullScansBefore ?? 0);
     samples.push(s);
     onSample?.(s);
