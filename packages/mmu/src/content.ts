@@ -164,7 +164,7 @@ export class Contents {
   /** Digests (K_DIGEST only; allocated with the first): 4 words per content, the rank, and the
    * count of leading zero bytes (DIGEST_PREFIX_UNKNOWN when the snapshot did not say). */
   private digest: Uint32Array | null = null;
-  private rank: Float64Array | null = null;
+  private rank: Uint32Array | null = null;
   private zeroPrefix: Uint16Array | null = null;
   /** The common prefix (bytes) of the digest contents of ranks r and r + 1, as a range minimum:
    * the common prefix of any two is the least over the neighbours between them. Null when the
@@ -331,7 +331,7 @@ export class Contents {
     const d = new Uint32Array(n * DIGEST_WORDS);
     if (this.digest !== null) d.set(this.digest);
     this.digest = d;
-    const r = new Float64Array(n);
+    const r = new Uint32Array(n);
     if (this.rank !== null) r.set(this.rank);
     this.rank = r;
     const z = new Uint16Array(n);
@@ -464,7 +464,7 @@ export class Contents {
     const id = this.newId(K_DIGEST);
     this.nrDigests++;
     for (let w = 0; w < DIGEST_WORDS; w++) d[id * DIGEST_WORDS + w] = wordAt(digest, w * 4);
-    (this.rank as Float64Array)[id] = rank;
+    (this.rank as Uint32Array)[id] = rank;
     (this.zeroPrefix as Uint16Array)[id] = zeroPrefix;
     this.checksum[id] = checksum >>> 0;
     this.cflags[id] = C_CSUM | C_ZERO_VALID;
@@ -765,7 +765,7 @@ export class Contents {
    * zero page (it is not all zero); with bytes held there is nothing to compare against. What it
    * read: the common prefix of the ranks between (or the digest's leading zeros), when known. */
   private compareDigests(x: number, y: number, dx: boolean, dy: boolean): number {
-    const rank = this.rank as Float64Array;
+    const rank = this.rank as Uint32Array;
     if (dx && dy) {
       const rx = rank[x];
       const ry = rank[y];
