@@ -3,12 +3,19 @@
 // synchronous, so the hand-over is Atomics.wait/notify on one control word per buffer: two
 // buffers, filled and digested in turn.
 
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { PAGE_SIZE } from '@mmsim/core';
 import { DIGEST_BYTES } from './format.ts';
 
 /** The digest: the first DIGEST_BYTES of this hash of the page (docs/snapshot-format.md). */
 export const DIGEST_HASH = 'sha256';
+
+/** The digest of an all-zero page. */
+export const ZERO_PAGE_DIGEST: Buffer = createHash(DIGEST_HASH)
+  .update(new Uint8Array(PAGE_SIZE))
+  .digest()
+  .subarray(0, DIGEST_BYTES);
 
 // control words: per buffer its state and its page count
 const IDLE = 0;

@@ -5,6 +5,7 @@ export {
   checkPids,
   SnapshotError,
 } from './capture.ts';
+export { ZERO_PAGE_DIGEST } from './digest.ts';
 export {
   CHUNK_PAGES,
   type ContentChunks,

@@ -28,6 +28,7 @@ import {
 } from '@mmsim/mmu';
 import type { SimulatorContext } from '@mmsim/scenario';
 import { RESTORED_KNOBS, SnapshotError } from './capture.ts';
+import { ZERO_PAGE_DIGEST } from './digest.ts';
 import {
   CHUNK_PAGES,
   type ContentChunks,
@@ -61,12 +62,6 @@ export interface Restored extends SimulatorContext {
 
 /** Decompressed chunks kept (64 MiB): pages refer back to early contents all the time. */
 const CHUNK_CACHE = 64;
-
-/** The digest capture gives an all-zero page (format.ts: the first 16 bytes of its SHA-256). */
-const ZERO_PAGE_DIGEST = createHash('sha256')
-  .update(new Uint8Array(PAGE_SIZE))
-  .digest()
-  .subarray(0, DIGEST_BYTES);
 
 /** Decompresses content chunks on demand, keeping the most recently used ones. */
 class ChunkReader {

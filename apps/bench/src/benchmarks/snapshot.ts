@@ -26,6 +26,7 @@ import {
   restoreSnapshot,
   type SnapshotProcess,
   writeSnapshot,
+  ZERO_PAGE_DIGEST,
 } from '@mmsim/snapshot/node';
 import { kernelUnavailable } from '../oracle-trace.ts';
 import type { BenchContext, Benchmark, RunResult, Variant } from '../types.ts';
@@ -67,9 +68,8 @@ function writeSynthetic(file: string, procs: number): number {
   const contents = 1 + SHARED_CONTENTS + uniquePerProc * procs;
   const digest = new Uint8Array(contents * DIGEST_BYTES);
   const checksum = new Uint32Array(contents);
-  const zero = new Uint8Array(PAGE_SIZE);
-  digest.set(createHash('sha256').update(zero).digest().subarray(0, DIGEST_BYTES), 0);
-  checksum[0] = xxh64Low32(zero);
+  digest.set(ZERO_PAGE_DIGEST, 0);
+  checksum[0] = xxh64Low32(new Uint8Array(PAGE_SIZE));
   for (let c = 1; c < contents; c++) {
     const d = syntheticDigest(`mmsim bench content ${c}`);
     digest.set(d, c * DIGEST_BYTES);
